@@ -1,0 +1,96 @@
+# wb — research workbench. `make` (or `make help`) lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_SYS ?= python3
+VENV       := .venv
+PY         := $(VENV)/bin/python
+PIP        := $(PY) -m pip
+WB         := $(VENV)/bin/wb
+STAMP      := $(VENV)/.installed
+CONSTRAINTS := requirements/constraints.txt
+APT_PACKAGES := fontconfig fonts-noto-cjk fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 \
+                libharfbuzz0b libharfbuzz-subset0 poppler-utils
+# Single-threaded BLAS keeps standard errors bit-for-bit repeatable.
+export OMP_NUM_THREADS ?= 1
+export OPENBLAS_NUM_THREADS ?= 1
+export MPLBACKEND ?= Agg
+
+## Show this help (default goal)
+help:
+	@echo "wb — research workbench for retail banking. Targets:"
+	@awk '/^## /{doc=substr($$0,4); next} /^[a-zA-Z_-]+:/{if(doc!=""){split($$1,t,":"); printf "  \033[1m%-12s\033[0m %s\n", t[1], doc}; doc=""} !/^## /&&!/^[a-zA-Z_-]+:/{doc=""}' $(MAKEFILE_LIST)
+
+## Install system packages (apt, when root and missing), .venv with locked dependencies, the `wb` Jupyter kernel
+install: system-deps $(STAMP)
+
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo "apt: installing$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing) >/dev/null \
+	      || { echo "apt-get install failed for:$$missing" >&2; exit 1; }; \
+	    fc-cache -f >/dev/null; \
+	  else \
+	    echo "warning: missing system packages:$$missing (run 'sudo make install' or apt-get install them)" >&2; \
+	  fi; \
+	fi
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	@test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c $(CONSTRAINTS) -e ".[dev]"
+	$(PY) -m wb.theme --ensure-font
+	$(PY) -m ipykernel install --sys-prefix --name wb --display-name "wb (Python 3.11)" >/dev/null
+	@touch $(STAMP)
+	@echo "installed: $(VENV) (kernel 'wb')"
+
+## Run the default pipeline on bundled data and print where the result is
+demo: install
+	@rm -rf runs/demo && mkdir -p runs/demo
+	$(WB) simulate --out runs/demo/rm_month.parquet --rms 2000 --months 24 --seed 1
+	$(WB) validate --data runs/demo/rm_month.parquet
+	$(WB) validate --data data/bank_panel.csv
+	@echo "runs/demo/rm_month.parquet"
+
+## Run the whole test suite (fast and slow tests)
+test: install
+	$(VENV)/bin/pytest -q
+
+## Run the quick tests only (skips `slow`)
+test-quick: install
+	$(VENV)/bin/pytest -q -m "not slow"
+
+## Lint with ruff
+lint: install
+	$(VENV)/bin/ruff check wb tests benchmarks notebooks
+	$(VENV)/bin/ruff format --check wb tests benchmarks
+
+## Open JupyterLab on notebooks/ with the `wb` kernel
+lab: install
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+## Re-pair notebooks: the .py percent script is the source; the .ipynb is rebuilt without outputs
+notebooks: install
+	$(VENV)/bin/jupytext --sync notebooks/*.py
+
+## Benchmarks at full scale (100,000 RMs x 36 months); never in CI
+bench: install
+	$(PY) benchmarks/run.py
+
+## Rewrite the lock (requirements/constraints.txt) from a fresh resolve of pyproject.toml
+lock:
+	rm -rf .lockenv && $(PYTHON_SYS) -m venv .lockenv && .lockenv/bin/pip install -q --upgrade pip
+	.lockenv/bin/pip install -q -e ".[dev]"
+	{ echo "# Exact versions for every package in .venv (a lock). Regenerate with: make lock"; \
+	  .lockenv/bin/pip freeze --exclude-editable | grep -v '^wb'; } > $(CONSTRAINTS)
+	rm -rf .lockenv
+	@echo "wrote $(CONSTRAINTS); commit it"
+
+## Remove the venv, caches and generated outputs (keeps data/ and params/)
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache runs figures/*.png figures/*.svg *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+.PHONY: help install system-deps demo test test-quick lint lab notebooks bench lock clean

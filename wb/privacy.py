@@ -1,0 +1,98 @@
+"""Recognise personal data (names, phone numbers, ID numbers, WeChat ids) so it never leaves the door.
+
+Two signals: a column *name* that says it holds personal data (Chinese or English), and
+*values* that look like mainland mobile numbers, resident ID numbers, WeChat ids or e-mail
+addresses. Nothing here ever returns or prints a value it matched.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+# Column-name fragments, matched after lower-casing and removing spaces, '_', '-' and '.'.
+_NAME_FRAGMENTS_ZH = (
+    "姓名",
+    "名字",
+    "客户名",
+    "户名",
+    "手机",
+    "电话",
+    "联系方式",
+    "身份证",
+    "证件",
+    "微信",
+    "住址",
+    "地址",
+    "邮箱",
+)
+_NAME_FRAGMENTS_EN = (
+    "name",
+    "phone",
+    "mobile",
+    "telephone",
+    "tel",
+    "cellphone",
+    "idcard",
+    "idno",
+    "idnumber",
+    "identity",
+    "nationalid",
+    "passport",
+    "ssn",
+    "wechat",
+    "weixin",
+    "wxid",
+    "openid",
+    "unionid",
+    "email",
+    "address",
+)
+_EN_PATTERN = re.compile(
+    r"(?:^|[^a-z])(?:"
+    + "|".join(sorted(_NAME_FRAGMENTS_EN, key=len, reverse=True))
+    + r")(?:$|[^a-z])"
+)
+
+_MOBILE = r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d{9}(?!\d)"
+_RESIDENT_ID = (
+    r"(?<!\d)[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx](?!\d)"
+)
+_WXID = r"\bwxid_[A-Za-z0-9_-]{4,}"
+_EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
+VALUE_PATTERN = re.compile("|".join((_MOBILE, _RESIDENT_ID, _WXID, _EMAIL)))
+
+#: Values scanned per column when looking for personal data by pattern.
+SAMPLE_SIZE = 5000
+
+REDACTED = "<hidden: looks like personal data>"
+
+
+def name_suggests_personal_data(column: str) -> bool:
+    """True when a column name says it holds names, phones, ID numbers, WeChat ids or addresses."""
+    raw = str(column).strip().lower()
+    if any(fragment in raw for fragment in _NAME_FRAGMENTS_ZH):
+        return True
+    spaced = re.sub(r"[\s\-.]+", "_", raw)
+    compact = spaced.replace("_", "")
+    if _EN_PATTERN.search(spaced):
+        return True
+    return any(compact == fragment for fragment in _NAME_FRAGMENTS_EN)
+
+
+def values_look_personal(values: pd.Series) -> bool:
+    """True when any sampled text value contains a phone number, ID number, WeChat id or e-mail."""
+    sample = values.dropna()
+    if sample.empty:
+        return False
+    if len(sample) > SAMPLE_SIZE:
+        sample = sample.iloc[:SAMPLE_SIZE]
+    text = sample.astype(str)
+    return bool(text.str.contains(VALUE_PATTERN, regex=True).any())
+
+
+def redact(value: object) -> str:
+    """Return ``value`` as text, or a placeholder when it contains anything that looks personal."""
+    text = str(value)
+    return REDACTED if VALUE_PATTERN.search(text) else text

@@ -1,0 +1,263 @@
+"""A simulated RM × month export with known true effects (the ``rm_month`` schema).
+
+The data-generating process (DGP) has what makes the real question hard:
+
+* **Skill confounds.** Each RM has a skill ``s ~ N(0, 1)``. Skill raises organic adds
+  (``Poisson(10·exp(0.45·s − 0.45²/2))`` a month) *and* AUM growth (``0.6%·s`` of the RM's
+  book a month). Skilled RMs both add more and grow more, so the pooled correlation of adds and
+  AUM change is spurious: **naive pooled OLS is biased upward**, well above both true effects.
+* **Staggered rollout.** Quotas come branch by branch: 25% of branches never get one, the rest
+  adopt in one of four cohorts spread over the window; the target is 50 (80% of branches) or
+  100 adds a month. A static TWFE "quota" dummy mixes cohorts; heterogeneity-robust DiD is needed
+  for the policy effect.
+* **Partial compliance and bunching.** In a quota month an RM short of target fills up exactly
+  to the target with probability ``fill_prob`` (0.7), which makes a spike at the target;
+  otherwise they add a random 0–50% of the gap. RMs already above target add nothing extra.
+* **Quota-induced adds are worse.** They are certified with probability 0.35, organic ones 0.9.
+  Each organic add brings ``beta_organic`` yuan of AUM change that month; each quota-induced add
+  ``beta_quota`` yuan. **TWFE** (RM and month fixed effects) with adds on the right-hand side
+  mixes the two (mostly quota variation within an RM), so it is an association, not either
+  effect. **FE-2SLS with the quota in force as instrument** recovers ``beta_quota``.
+* **Heavy tails and scale.** Books are log-normal (median 80 million yuan); monthly shocks are
+  Student-t with 3 degrees of freedom, 1.2% of the book.
+* **Month effects.** A common yuan amount per month: a January push (开门红), quarter-end
+  window dressing and its reversal the month after.
+* **Unbalanced panel.** 3% of RMs move branch once; 5% leave early; 5% join late; 1% miss one
+  month (the AUM change after the gap is not observable).
+
+``quota_target`` is the target in force (0 = none). AUM is floored at 0 yuan. The truth file
+(``PATH.truth.json``) holds every parameter and the realised first stage (mean quota-induced
+adds in quota months) and bunching share.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from wb.errors import InputError
+from wb.io import write_table
+
+SCHEMA = "wb.simulate/1"
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """Arguments of the DGP. Money in yuan (CNY); effects are yuan of monthly AUM change per add."""
+
+    n_rms: int = 2000
+    n_months: int = 24
+    seed: int = 0
+    beta_quota: float = 0.0
+    beta_organic: float = 20_000.0
+    first_month: str = "2024-01"
+    rms_per_branch: int = 20
+    never_share: float = 0.25
+    fill_prob: float = 0.7
+    organic_mean: float = 10.0
+    skill_on_adds: float = 0.45
+    skill_on_growth: float = 0.006
+    cert_organic: float = 0.9
+    cert_quota: float = 0.35
+    book_median_cny: float = 8e7
+    shock_scale: float = 0.012
+    mover_share: float = 0.03
+    leaver_share: float = 0.05
+    joiner_share: float = 0.05
+    gap_share: float = 0.01
+
+    def check(self) -> None:
+        """Raise :class:`InputError` (exit 2) for arguments the DGP cannot honour."""
+        if self.n_rms < 20:
+            raise InputError(f"--rms must be at least 20 (got {self.n_rms})")
+        if not 8 <= self.n_months <= 240:
+            raise InputError(f"--months must be between 8 and 240 (got {self.n_months})")
+        if self.seed < 0:
+            raise InputError(f"--seed must be >= 0 (got {self.seed})")
+        for name in ("beta_quota", "beta_organic"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or abs(value) > 1e8:
+                raise InputError(
+                    f"--{name.replace('_', '-')} must be a finite yuan amount "
+                    f"within ±1e8 (got {value})"
+                )
+        try:
+            pd.Period(self.first_month, freq="M")
+        except ValueError as exc:
+            raise InputError(f"first month must be YYYY-MM (got {self.first_month!r})") from exc
+
+
+def _cohort_months(n_months: int) -> list[int]:
+    """Adoption months (0-based) of the four cohorts, spread over the window, each with ≥ 3
+    pre-periods."""
+    return sorted({max(3, round(n_months * f)) for f in (0.35, 0.5, 0.65, 0.8)})
+
+
+def _month_effects(months: pd.PeriodIndex, book: float) -> np.ndarray:
+    """Common month effects in yuan: January push, quarter-end dressing and its reversal."""
+    m = months.month.to_numpy()
+    share = (
+        np.where(m == 1, 0.02, 0.0)
+        + np.where(m % 3 == 0, 0.01, 0.0)
+        - np.where((m % 3 == 1) & (m != 1), 0.008, 0.0)
+    )
+    return share * book
+
+
+def simulate(config: SimulationConfig) -> tuple[pd.DataFrame, dict]:
+    """Draw one export. Returns the ``rm_month`` frame and the truth dictionary."""
+    config.check()
+    rng = np.random.default_rng(config.seed)
+    R, T = config.n_rms, config.n_months
+    months = pd.period_range(config.first_month, periods=T, freq="M")
+    t = np.arange(T)
+
+    n_branches = max(2, math.ceil(R / config.rms_per_branch))
+    home = rng.permutation(np.arange(R) % n_branches)
+    cohorts = _cohort_months(T)
+    never = rng.random(n_branches) < config.never_share
+    adopt = np.where(never, T + 10_000, rng.choice(cohorts, size=n_branches))
+    target = np.where(rng.random(n_branches) < 0.8, 50, 100)
+
+    branch = np.repeat(home[:, None], T, axis=1)
+    movers = rng.random(R) < config.mover_share
+    move_at = rng.integers(1, T, size=R)
+    new_branch = (home + rng.integers(1, n_branches, size=R)) % n_branches
+    moved = movers[:, None] & (t[None, :] >= move_at[:, None])
+    branch = np.where(moved, new_branch[:, None], branch)
+
+    quota_on = adopt[branch] <= t[None, :]
+    quota = np.where(quota_on, target[branch], 0)
+
+    skill = rng.standard_normal(R)
+    season = np.where(months.month.to_numpy() == 1, 1.15, 1.0)
+    lam = (
+        config.organic_mean
+        * np.exp(config.skill_on_adds * skill - config.skill_on_adds**2 / 2)[:, None]
+        * season[None, :]
+    )
+    organic = rng.poisson(lam)
+    gap = np.maximum(quota - organic, 0)
+    fills = rng.random((R, T)) < config.fill_prob
+    partial = np.floor(gap * rng.uniform(0.0, 0.5, size=(R, T))).astype(int)
+    induced = np.where(quota_on, np.where(fills, gap, partial), 0)
+    adds = organic + induced
+    certified = rng.binomial(organic, config.cert_organic) + rng.binomial(
+        induced, config.cert_quota
+    )
+
+    book = config.book_median_cny * np.exp(0.7 * rng.standard_normal(R))
+    growth = config.skill_on_growth * skill * book
+    shock = rng.standard_t(3, size=(R, T)) * config.shock_scale * book[:, None]
+    d_aum = (
+        _month_effects(months, config.book_median_cny)[None, :]
+        + growth[:, None]
+        + config.beta_organic * organic
+        + config.beta_quota * induced
+        + shock
+    )
+    d_aum[:, 0] = 0.0
+    aum = np.maximum(book[:, None] + np.cumsum(d_aum, axis=1), 0.0)
+
+    customers = np.round(book / 3e5).astype(int)[:, None] + np.cumsum(
+        rng.binomial(organic, 0.5), axis=1
+    )
+
+    present = np.ones((R, T), dtype=bool)
+    leavers = rng.random(R) < config.leaver_share
+    leave_at = rng.integers(T // 2, T, size=R)
+    present &= ~(leavers[:, None] & (t[None, :] >= leave_at[:, None]))
+    joiners = rng.random(R) < config.joiner_share
+    join_at = rng.integers(1, T // 2, size=R)
+    present &= ~(joiners[:, None] & (t[None, :] < join_at[:, None]))
+    gappers = rng.random(R) < config.gap_share
+    gap_at = rng.integers(2, T - 1, size=R)
+    present &= ~(gappers[:, None] & (t[None, :] == gap_at[:, None]))
+
+    width = max(5, len(str(R)))
+    rm_ids = np.array([f"RM{i + 1:0{width}d}" for i in range(R)])
+    branch_ids = np.array([f"BR{b + 1:04d}" for b in range(n_branches)])
+    month_str = months.strftime("%Y-%m").to_numpy()
+    keep = present.ravel()
+    frame = pd.DataFrame(
+        {
+            "rm_id": np.repeat(rm_ids, T)[keep],
+            "branch_id": branch_ids[branch.ravel()][keep],
+            "month": np.tile(month_str, R)[keep],
+            "wecom_adds": adds.ravel()[keep].astype("int64"),
+            "wecom_certified_adds": certified.ravel()[keep].astype("int64"),
+            "quota_target": quota.ravel()[keep].astype("int64"),
+            "aum_cny": np.round(aum.ravel()[keep]).astype("int64"),
+            "customers": customers.ravel()[keep].astype("int64"),
+        }
+    )
+
+    in_quota = quota_on & present & (organic < quota)
+    truth = {
+        "schema": SCHEMA,
+        "arguments": asdict(config),
+        "true_effects": {
+            "beta_quota_cny_per_add": config.beta_quota,
+            "beta_organic_cny_per_add": config.beta_organic,
+            "meaning": "yuan of monthly AUM change per WeCom add, quota-induced vs organic",
+        },
+        "design": {
+            "n_branches": int(n_branches),
+            "cohort_months": [months[c].strftime("%Y-%m") for c in cohorts if c < T],
+            "never_treated_branches": int(never.sum()),
+            "targets": {"50": int((target == 50).sum()), "100": int((target == 100).sum())},
+            "movers": int(movers.sum()),
+            "leavers": int(leavers.sum()),
+            "joiners": int(joiners.sum()),
+            "one_month_gaps": int(gappers.sum()),
+        },
+        "realised": {
+            "rows": len(frame),
+            "mean_organic_adds": float(organic[present].mean()),
+            "first_stage_adds_per_quota_month": float(induced[quota_on & present].mean()),
+            "quota_rm_months": int((quota_on & present).sum()),
+            "bunching_share_at_target": float(
+                ((adds == quota) & in_quota).sum() / max(1, (quota_on & present).sum())
+            ),
+            "fill_share_of_short_rm_months": float(fills[in_quota].mean())
+            if in_quota.any()
+            else None,
+            "certified_share_organic": config.cert_organic,
+            "certified_share_quota": config.cert_quota,
+        },
+        "expected_bias": {
+            "naive_ols": "upward: skill raises both adds and AUM growth",
+            "twfe": "between beta_quota and beta_organic, near beta_quota: within an RM most "
+            "variation in adds is quota-induced; an association, not a per-add value",
+            "iv_quota": "none (exclusion holds by construction): recovers beta_quota",
+        },
+    }
+    return frame, truth
+
+
+def truth_path(out: Path) -> Path:
+    """Where the truth file of an export at ``out`` goes: ``out`` + ``.truth.json``."""
+    return out.with_name(out.name + ".truth.json")
+
+
+def write(config: SimulationConfig, out: str | os.PathLike[str]) -> tuple[Path, Path, pd.DataFrame]:
+    """Simulate and write the export (CSV or Parquet by suffix) and its truth file, atomically."""
+    path = Path(out)
+    if path.suffix.lower() not in (".csv", ".parquet"):
+        raise InputError(f"--out {path}: expected a .csv or .parquet path")
+    frame, truth = simulate(config)
+    write_table(frame, path)
+    tpath = truth_path(path)
+    fd, tmp = tempfile.mkstemp(dir=tpath.parent, prefix=f".{tpath.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(truth, fh, indent=2, sort_keys=True, ensure_ascii=False)
+        fh.write("\n")
+    os.replace(tmp, tpath)
+    return path, tpath, frame
