@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import traceback
 import warnings
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -38,7 +38,7 @@ app = typer.Typer(
 )
 
 
-class SchemaName(str, Enum):
+class SchemaName(StrEnum):
     rm_month = "rm_month"
     bank_panel = "bank_panel"
 
