@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import codecs
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from wb import privacy, schemas
+from wb.atomic import atomic_path
 from wb.errors import InputError
 
 SUFFIXES = (".csv", ".parquet", ".xlsx")
@@ -199,16 +199,9 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     suffix = p.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise InputError(f"{p}: cannot write '{p.suffix}'; expected .csv or .parquet")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(p) as tmp:
         if suffix == ".csv":
             frame.to_csv(tmp, index=False, lineterminator="\n")
         else:
             frame.to_parquet(tmp, index=False, engine="pyarrow", compression="zstd")
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return p

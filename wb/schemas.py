@@ -482,7 +482,10 @@ def _type_columns(
         typed[col.name] = values
     for name in spec.id_columns:
         if name in typed:
-            looks = typed[name].fillna("").str.contains(privacy.VALUE_PATTERN, regex=True)
+            ids = typed[name]
+            uniques = pd.Series(ids.dropna().unique())  # ids repeat every month: scan each once
+            flagged = uniques[uniques.str.contains(privacy.VALUE_PATTERN, regex=True)]
+            looks = ids.isin(flagged)
             if looks.any():
                 problems.append(
                     Problem(
@@ -493,7 +496,7 @@ def _type_columns(
                         _rows(looks),
                     )
                 )
-                typed[name] = typed[name].mask(looks, "")
+                typed[name] = typed[name].mask(looks)
     return pd.DataFrame(typed, index=raw.index), problems
 
 

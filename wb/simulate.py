@@ -35,13 +35,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from wb.atomic import write_text
 from wb.errors import InputError
 from wb.io import write_table
 
@@ -254,10 +254,6 @@ def write(config: SimulationConfig, out: str | os.PathLike[str]) -> tuple[Path, 
         raise InputError(f"--out {path}: expected a .csv or .parquet path")
     frame, truth = simulate(config)
     write_table(frame, path)
-    tpath = truth_path(path)
-    fd, tmp = tempfile.mkstemp(dir=tpath.parent, prefix=f".{tpath.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(truth, fh, indent=2, sort_keys=True, ensure_ascii=False)
-        fh.write("\n")
-    os.replace(tmp, tpath)
+    tpath = write_text(truth_path(path),
+                       json.dumps(truth, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     return path, tpath, frame

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import matplotlib as mpl
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 
+from wb.atomic import atomic_path
 from wb.errors import ExportError
 
 CJK_FAMILY = "Noto Sans CJK SC"
@@ -141,15 +140,8 @@ def save_figure(fig: Figure, out_dir: Path | str, stem: str) -> list[Path]:
     paths = []
     for ext, meta in (("png", {"Software": None}), ("svg", {"Date": None, "Creator": None})):
         target = out / f"{stem}.{ext}"
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{stem}.", suffix=f".{ext}")
-        os.close(fd)
-        try:
-            with mpl.rc_context({"svg.hashsalt": "wb"}):
-                fig.savefig(tmp, format=ext, metadata=meta, bbox_inches="tight")
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_path(target) as tmp, mpl.rc_context({"svg.hashsalt": "wb"}):
+            fig.savefig(tmp, format=ext, metadata=meta, bbox_inches="tight")
         paths.append(target)
     return paths
 

@@ -1,0 +1,71 @@
+"""Full-scale benchmarks (``make bench``; never in CI): 100,000 RMs × 36 months.
+
+Each measurement runs in its own process; wall time and that process's peak RSS are taken
+from ``os.wait4``. Inputs are cached in ``.bench/``. Prints a table and writes
+``.bench/results.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / ".bench"
+WB = [sys.executable, "-m", "wb.cli"]
+N_RMS, N_MONTHS = 100_000, 36
+
+
+def measure(name: str, cmd: list[str], target_s: float | None = None,
+            target_gb: float | None = None) -> dict:
+    """Run ``cmd``; return wall seconds and peak RSS (GB) of that process tree's largest member."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    out, err = proc.stdout.read().decode(), proc.stderr.read().decode()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"{name} failed (exit {code}):\n{err[-2000:]}")
+    row = {"name": name, "wall_s": round(wall, 2), "peak_rss_gb": round(usage.ru_maxrss / 1e6, 2),
+           "target_s": target_s, "target_gb": target_gb, "stdout_tail": out.strip()[-300:]}
+    ok = (target_s is None or wall <= target_s) and (
+        target_gb is None or row["peak_rss_gb"] <= target_gb)
+    row["meets_target"] = ok
+    print(f"{name:<44} {wall:7.1f} s  {row['peak_rss_gb']:5.2f} GB  "
+          f"target {target_s or '-'} s / {target_gb or '-'} GB  {'OK' if ok else 'MISSED'}",
+          flush=True)
+    return row
+
+
+def inputs() -> dict[str, Path]:
+    """Simulate the full-scale export once, as Parquet and CSV."""
+    BENCH.mkdir(exist_ok=True)
+    paths = {}
+    for suffix in ("parquet", "csv"):
+        path = BENCH / f"rm_month_{N_RMS}x{N_MONTHS}.{suffix}"
+        if not path.is_file():
+            subprocess.run([*WB, "simulate", "--out", str(path), "--rms", str(N_RMS),
+                            "--months", str(N_MONTHS), "--seed", "1"], check=True, cwd=ROOT)
+        paths[suffix] = path
+    return paths
+
+
+def main() -> None:
+    paths = inputs()
+    rows = [
+        measure("wb validate (Parquet, 3.6M rows)", [*WB, "validate", "--data",
+                str(paths["parquet"])], target_s=10),
+        measure("wb validate (CSV, 3.6M rows)", [*WB, "validate", "--data", str(paths["csv"])],
+                target_s=30),
+    ]
+    (BENCH / "results.json").write_text(json.dumps(rows, indent=2))
+    print(f"wrote {BENCH / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""Shared fixtures: small simulated exports with a known truth; single-threaded BLAS."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pandas as pd
+import pytest
+
+from wb.simulate import SimulationConfig, simulate
+
+
+@pytest.fixture(scope="session")
+def small_export() -> pd.DataFrame:
+    """A valid 200-RM × 12-month export (simulated)."""
+    frame, _ = simulate(SimulationConfig(n_rms=200, n_months=12, seed=7))
+    return frame
+
+
+@pytest.fixture
+def tiny_csv(tmp_path, small_export):
+    """The first 30 rows of the small export as a UTF-8 CSV; returns its path."""
+    path = tmp_path / "tiny.csv"
+    small_export.head(30).to_csv(path, index=False)
+    return path
