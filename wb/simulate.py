@@ -54,7 +54,7 @@ class SimulationConfig:
 
     n_rms: int = 2000
     n_months: int = 24
-    seed: int = 0
+    seed: int = 1
     beta_quota: float = 0.0
     beta_organic: float = 20_000.0
     first_month: str = "2024-01"

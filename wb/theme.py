@@ -111,22 +111,19 @@ def fmt_pct(fraction: float, digits: int = 1, signed: bool = False) -> str:
 
 
 def add_footer(fig: Figure, source: str, simulated: bool = False) -> None:
-    """Write the source line under the chart (and the simulated-data mark when it applies)."""
+    """Write the source line under the chart; for simulated data it starts with the simulated
+    mark and is drawn in the warning colour."""
     text = f"来源 Source: {source}"
-    fig.text(
-        0.01, 0.005, text, ha="left", va="bottom", fontsize=7.5, color=PALETTE["grey"], wrap=True
-    )
+    colour = PALETTE["grey"]
     if simulated:
-        fig.text(
-            0.99,
-            0.995,
-            SIMULATED_LABEL,
-            ha="right",
-            va="top",
-            fontsize=8.5,
-            color=PALETTE["vermillion"],
-            fontweight="bold",
-        )
+        text = f"{SIMULATED_LABEL} · {text}"
+        colour = PALETTE["vermillion"]
+    fig.text(0.01, 0.005, text, ha="left", va="bottom", fontsize=7.5, color=colour, wrap=True)
+
+
+def signed(value: float, _pos: object = None) -> str:
+    """Tick/label formatter: thousands separators and a sign, with a plain 0."""
+    return "0" if round(value) == 0 else f"{value:+,.0f}"
 
 
 def save_figure(fig: Figure, out_dir: Path | str, stem: str) -> list[Path]:

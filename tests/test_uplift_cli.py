@@ -1,0 +1,87 @@
+"""`wb uplift`: writes a valid uplift.json and figures; invalid input exits 2 and writes nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from wb.simulate import SimulationConfig, write
+from wb.uplift_report import validate_document
+
+FIGURES = ("uplift_forest", "uplift_binscatter", "uplift_by_quota")
+
+
+def wb(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "wb.cli", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "s.parquet"
+    write(SimulationConfig(n_rms=600, n_months=24, seed=1, beta_quota=0), path)
+    return path
+
+
+def test_full_run_writes_json_and_figures(tmp_path, export):
+    out = tmp_path / "u"
+    result = wb("uplift", "--data", str(export), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == str(out / "uplift.json")
+    doc = json.loads((out / "uplift.json").read_text())
+    validate_document(doc)
+    assert doc["data"]["simulated"] is True
+    assert doc["verdict"]["code"] in ("no_detectable_uplift", "positive_uplift", "negative_uplift")
+    for stem in FIGURES:
+        assert (out / f"{stem}.png").stat().st_size > 10_000
+        svg = (out / f"{stem}.svg").read_text()
+        assert "SIMULATED" in svg or "<path" in svg
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_quick_writes_only_json(tmp_path, export):
+    out = tmp_path / "q"
+    assert wb("uplift", "--data", str(export), "--out", str(out), "--quick").returncode == 0
+    assert sorted(p.name for p in out.iterdir()) == ["uplift.json"]
+
+
+def test_invalid_input_exit_2_and_nothing_written(tmp_path, small_export):
+    bad = small_export.copy()
+    bad.loc[5, "wecom_adds"] = -1
+    path = tmp_path / "bad.csv"
+    bad.to_csv(path, index=False)
+    out = tmp_path / "never"
+    result = wb("uplift", "--data", str(path), "--out", str(out))
+    assert result.returncode == 2
+    assert "row 7" in result.stderr
+    assert not out.exists()
+
+
+def test_earlier_output_kept_when_a_rerun_fails(tmp_path, export, small_export):
+    out = tmp_path / "u"
+    assert wb("uplift", "--data", str(export), "--out", str(out), "--quick").returncode == 0
+    before = (out / "uplift.json").read_bytes()
+    bad = tmp_path / "bad.csv"
+    small_export.assign(aum_cny=-1).to_csv(bad, index=False)
+    assert wb("uplift", "--data", str(bad), "--out", str(out), "--quick").returncode == 2
+    assert (out / "uplift.json").read_bytes() == before
+
+
+def test_personal_data_never_reaches_outputs(tmp_path, small_export):
+    frame = small_export.copy()
+    frame["客户姓名"] = "王五六"
+    frame["mobile"] = "13700001111"
+    path = tmp_path / "pii.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "u"
+    result = wb("uplift", "--data", str(path), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    texts = [result.stdout, result.stderr] + [
+        p.read_text(errors="ignore") for p in out.iterdir() if p.suffix != ".png"
+    ]
+    for text in texts:
+        assert "王五六" not in text and "13700001111" not in text

@@ -1,0 +1,252 @@
+"""Figures of the quota-uplift analysis, drawn from an :class:`~wb.uplift.UpliftResult`.
+
+Every function takes the result (its tidy tables), returns a Figure, states the finding in its
+title, labels units (元 / 万元 per add) and writes the data source under the chart, marked
+simulated when it is.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from wb.theme import PALETTE, add_footer, signed, theme_context
+from wb.uplift import MODELS, OUTCOME, UpliftResult
+
+_COLOURS = {
+    "naive_ols": PALETTE["vermillion"],
+    "twfe": PALETTE["orange"],
+    "iv_quota": PALETTE["blue"],
+}
+_SHORT = {
+    "naive_ols": "朴素回归 Naive OLS\n(dashboard)",
+    "twfe": "双向固定效应 TWFE\n(association)",
+    "iv_quota": "工具变量 FE-2SLS\n(quota-induced add)",
+}
+
+
+def _source(result: UpliftResult) -> str:
+    kind = "simulated RM × month export (wb simulate)" if result.simulated else result.data_label
+    return (
+        f"{kind}; {result.n_obs:,} RM-months, {result.n_rms:,} RMs, {result.n_branches:,} "
+        f"branches, {result.first_month}–{result.last_month}; 95% CI, SE clustered by branch"
+    )
+
+
+def _finding(result: UpliftResult) -> str:
+    iv = result.estimate_of("iv_quota")
+    naive = result.estimate_of("naive_ols")
+    verdict = {
+        "no_detectable_uplift": "no detectable uplift",
+        "positive_uplift": "AUM rises",
+        "negative_uplift": "AUM falls",
+    }[result.verdict.code]
+    return (
+        f"Dashboard sees {naive.coef:+,.0f} 元 per add; a quota-induced add: "
+        f"{iv.coef:+,.0f} 元 — {verdict}"
+    )
+
+
+def forest(result: UpliftResult, *, ax: plt.Axes | None = None) -> Figure:
+    """The three contract estimates with their 95% intervals, yuan of monthly AUM per add."""
+    with theme_context():
+        fig, ax = _axes(ax, (8.0, 3.6))
+        models = list(MODELS)[::-1]
+        for i, model in enumerate(models):
+            e = result.estimate_of(model)
+            ax.errorbar(
+                e.coef,
+                i,
+                xerr=[[e.coef - e.ci_low], [e.ci_high - e.coef]],
+                fmt="o",
+                color=_COLOURS[model],
+                capsize=4,
+                markersize=7,
+                lw=2,
+            )
+            ax.annotate(
+                f"{e.coef:+,.0f}  [{e.ci_low:+,.0f}, {e.ci_high:+,.0f}]",
+                (e.coef, i),
+                xytext=(0, 9),
+                textcoords="offset points",
+                ha="center",
+                fontsize=8.5,
+            )
+        ax.axvline(0, color=PALETTE["grey"], lw=1, ls="--")
+        if result.simulated:
+            truth = result.simulated_truth["beta_quota_cny_per_add"]
+            ax.axvline(
+                truth,
+                color=PALETTE["green"],
+                lw=1.5,
+                ls=":",
+                label=f"真实值 true quota effect ({truth:+,.0f} 元, simulated)",
+            )
+            ax.legend(loc="lower right")
+        ax.set_yticks(range(len(models)), [_SHORT[m] for m in models])
+        ax.set_ylim(-0.6, len(models) - 0.3)
+        ax.set_xlabel("每新增一个企微客户的月度AUM变化 AUM change per add (元 yuan / month)")
+        ax.xaxis.set_major_formatter(signed)
+        ax.set_title(_finding(result))
+        add_footer(fig, _source(result), simulated=result.simulated)
+        fig.tight_layout(rect=(0, 0.06, 1, 0.96))
+    return fig
+
+
+def binned_scatter(result: UpliftResult) -> Figure:
+    """Pooled binned scatter of AUM change on adds beside the within-RM one (RM and month FE)."""
+    with theme_context():
+        fig, axes = plt.subplots(1, 2, figsize=(10.0, 4.2))
+        naive, twfe = result.estimate_of("naive_ols"), result.estimate_of("twfe")
+        panels = (
+            ("pooled", "所有RM混合 Pooled (what a dashboard sees)", naive, "新增数 adds / month"),
+            (
+                "within",
+                "同一RM内 Within RM (RM and month effects removed)",
+                twfe,
+                "新增数偏离 adds vs the RM's own average",
+            ),
+        )
+        for axis, (kind, title, est, xlabel) in zip(axes, panels, strict=True):
+            b = result.bins[result.bins["kind"] == kind]
+            axis.errorbar(
+                b["x_mean"],
+                b["y_mean"] / 1e4,
+                yerr=1.96 * b["y_se"] / 1e4,
+                fmt="o",
+                color=PALETTE["blue"],
+                ecolor=PALETTE["sky"],
+                capsize=2,
+            )
+            x = np.linspace(b["x_mean"].min(), b["x_mean"].max(), 2)
+            centre_x, centre_y = (
+                np.average(b["x_mean"], weights=b["n"]),
+                np.average(b["y_mean"], weights=b["n"]),
+            )
+            axis.plot(
+                x,
+                (centre_y + est.coef * (x - centre_x)) / 1e4,
+                color=_COLOURS[est.model],
+                label=f"slope {est.coef:+,.0f} 元/add",
+            )
+            axis.axhline(0, color=PALETTE["grey"], lw=0.8, ls="--")
+            axis.set_title(title, fontsize=10, fontweight="normal")
+            axis.set_xlabel(xlabel)
+            axis.legend(loc="upper left")
+        axes[0].set_ylabel("月度AUM变化 AUM change (万元 10k yuan)")
+        fig.suptitle(
+            f"Adds and AUM move together across RMs ({naive.coef:+,.0f} 元/add) but "
+            f"much less within an RM ({twfe.coef:+,.0f})",
+            x=0.01,
+            ha="left",
+            fontweight="bold",
+            fontsize=11.5,
+        )
+        add_footer(
+            fig,
+            _source(result) + "; 20 equal-count bins, bars = 95% CI of the bin mean",
+            simulated=result.simulated,
+        )
+        fig.tight_layout(rect=(0, 0.06, 1, 0.93))
+    return fig
+
+
+def by_quota(result: UpliftResult) -> Figure:
+    """Adds, certified adds and AUM change in months with and without a quota in force."""
+    with theme_context():
+        fig, (left, right) = plt.subplots(
+            1, 2, figsize=(10.0, 4.0), gridspec_kw={"width_ratios": [1.4, 1]}
+        )
+        t = result.by_quota
+        width = 0.38
+        for j, (flag, label, colour) in enumerate(
+            (
+                (False, "无考核 no quota", PALETTE["grey"]),
+                (True, "有考核 quota in force", PALETTE["blue"]),
+            )
+        ):
+            rows = t[t["quota_in_force"] == flag].set_index("variable")
+            counts = rows.loc[["wecom_adds", "wecom_certified_adds"]]
+            xs = np.arange(2) + (j - 0.5) * width
+            left.bar(
+                xs,
+                counts["mean"],
+                width,
+                yerr=1.96 * counts["se"],
+                color=colour,
+                label=label,
+                capsize=3,
+            )
+            for x, v in zip(xs, counts["mean"], strict=True):
+                left.annotate(
+                    f"{v:.1f}",
+                    (x, v),
+                    xytext=(0, 3),
+                    textcoords="offset points",
+                    ha="center",
+                    fontsize=8.5,
+                )
+            aum = rows.loc[OUTCOME]
+            right.bar(
+                j, aum["mean"] / 1e4, 0.6, yerr=1.96 * aum["se"] / 1e4, color=colour, capsize=3
+            )
+        left.set_xticks(range(2), ["新增 adds", "实名认证 certified adds"])
+        left.set_ylabel("每RM每月 per RM-month")
+        left.legend(loc="upper right")
+        right.set_xticks(range(2), ["无考核\nno quota", "有考核\nquota"])
+        right.set_ylabel("月度AUM变化 AUM change (万元 10k yuan)")
+        right.axhline(0, color=PALETTE["grey"], lw=0.8)
+        fs, rf = result.first_stage, result.reduced_form
+        right.set_title(
+            f"FE estimate: {rf.coef / 1e4:+,.1f} 万元 [{rf.ci_low / 1e4:+,.1f}, "
+            f"{rf.ci_high / 1e4:+,.1f}]",
+            fontsize=9.5,
+            fontweight="normal",
+        )
+        left.set_title(
+            f"FE estimate: {fs.coef:+.1f} adds [{fs.ci_low:+.1f}, {fs.ci_high:+.1f}]",
+            fontsize=9.5,
+            fontweight="normal",
+        )
+        cert_share = _certified_share(t)
+        fig.suptitle(
+            f"Quotas add {fs.coef:.0f} adds a month (certified: {cert_share[True]:.0%} "
+            f"vs {cert_share[False]:.0%}); AUM change per quota month "
+            f"{rf.coef / 1e4:+,.1f} 万元",
+            x=0.01,
+            ha="left",
+            fontweight="bold",
+            fontsize=11.5,
+        )
+        add_footer(
+            fig,
+            _source(result) + "; bars: raw means with 95% CI; FE estimate: RM and "
+            "month fixed effects",
+            simulated=result.simulated,
+        )
+        fig.tight_layout(rect=(0, 0.06, 1, 0.93))
+    return fig
+
+
+def _certified_share(table) -> dict[bool, float]:
+    means = table.set_index(["variable", "quota_in_force"])["mean"]
+    return {
+        flag: means[("wecom_certified_adds", flag)] / means[("wecom_adds", flag)]
+        for flag in (False, True)
+    }
+
+
+def _axes(ax: plt.Axes | None, size: tuple[float, float]) -> tuple[Figure, plt.Axes]:
+    if ax is not None:
+        return ax.figure, ax
+    fig, ax = plt.subplots(figsize=size)
+    return fig, ax
+
+
+#: Figure stems written by ``wb uplift`` and the function drawing each.
+FIGURES = {
+    "uplift_forest": forest,
+    "uplift_binscatter": binned_scatter,
+    "uplift_by_quota": by_quota,
+}
