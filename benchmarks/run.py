@@ -63,6 +63,24 @@ def main() -> None:
         measure("wb validate (CSV, 3.6M rows)", [*WB, "validate", "--data", str(paths["csv"])],
                 target_s=30),
     ]
+    out = BENCH / "uplift"
+    quick = measure("wb uplift --quick (3.6M rows)", [*WB, "uplift", "--data",
+                    str(paths["parquet"]), "--out", str(out), "--quick"])
+    bare = measure("bare pyfixest: 3 feols calls (3.6M rows)",
+                   [sys.executable, str(ROOT / "benchmarks" / "bare_pyfixest.py"),
+                    str(paths["parquet"])])
+    ratio_t = quick["wall_s"] / bare["wall_s"]
+    ratio_m = quick["peak_rss_gb"] / bare["peak_rss_gb"]
+    print(f"{'ratio quick / bare pyfixest':<44} time {ratio_t:.2f}, memory {ratio_m:.2f} "
+          f"(goal <= 0.5 each)")
+    full = measure("wb uplift, full with figures (3.6M rows)", [*WB, "uplift", "--data",
+                   str(paths["parquet"]), "--out", str(out)], target_s=180, target_gb=8)
+    rows += [quick, bare, full, {"name": "ratio quick/bare", "time": round(ratio_t, 3),
+                                 "memory": round(ratio_m, 3)}]
+    bench_run = ROOT / "benchmarks" / "bench_run.py"
+    if bench_run.is_file():
+        rows.append(measure("wb run params/demo.yaml (warm)", [sys.executable, str(bench_run)],
+                            target_s=60))
     (BENCH / "results.json").write_text(json.dumps(rows, indent=2))
     print(f"wrote {BENCH / 'results.json'}")
 
