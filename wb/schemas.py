@@ -629,5 +629,6 @@ def summarise(frame: pd.DataFrame, schema: str, path: Path, sources: pd.DataFram
 
 def month_index(months: pd.Series) -> pd.Series:
     """'YYYY-MM' → consecutive integer (year*12 + month − 1), for gaps and event time."""
-    parts = months.str.split("-", n=1, expand=True).astype(int)
-    return parts[0] * 12 + parts[1] - 1
+    codes, uniques = pd.factorize(months)  # a few dozen distinct months: parse each once
+    values = np.array([int(m[:4]) * 12 + int(m[5:7]) - 1 for m in uniques], dtype="int64")
+    return pd.Series(values[codes], index=months.index)

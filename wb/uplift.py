@@ -193,9 +193,8 @@ class Verdict:
 
 def _crv1(scores: np.ndarray, cluster: np.ndarray, n_clusters: int) -> np.ndarray:
     """Sum score rows within clusters: (G, k)."""
-    out = np.zeros((n_clusters, scores.shape[1]))
-    np.add.at(out, cluster, scores)
-    return out
+    return np.column_stack([np.bincount(cluster, weights=scores[:, j], minlength=n_clusters)
+                            for j in range(scores.shape[1])])
 
 
 @dataclass(frozen=True)
@@ -589,18 +588,17 @@ def _binned(x: np.ndarray, y: np.ndarray, kind: str, n_bins: int = 20) -> pd.Dat
 
 def _by_quota(panel: Panel) -> pd.DataFrame:
     """Raw means (and SEs) of adds, certified adds and AUM change by quota status."""
-    frame = pd.DataFrame(
-        {
-            "quota_in_force": panel.quota_on > 0,
-            "wecom_adds": panel.adds,
-            "wecom_certified_adds": panel.certified,
-            OUTCOME: panel.y,
-        }
-    )
-    long = frame.melt(id_vars="quota_in_force", var_name="variable")
-    g = long.groupby(["variable", "quota_in_force"])["value"]
-    out = pd.DataFrame({"mean": g.mean(), "se": g.std() / np.sqrt(g.size()), "n": g.size()})
-    return out.reset_index()
+    rows = []
+    for flag in (False, True):
+        mask = (panel.quota_on > 0) == flag
+        for variable, values in (("wecom_adds", panel.adds),
+                                 ("wecom_certified_adds", panel.certified), (OUTCOME, panel.y)):
+            v = values[mask]
+            se = v.std(ddof=1) / math.sqrt(v.size) if v.size > 1 else float("nan")
+            rows.append({"variable": variable, "quota_in_force": flag,
+                         "mean": float(v.mean()) if v.size else float("nan"), "se": se,
+                         "n": int(v.size)})
+    return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------- entry point

@@ -1,0 +1,112 @@
+# %% [markdown]
+# # 10 · Bank comparison 银行零售对比
+#
+# How do banks compare on **retail income and profit**, **retail AUM growth** and **WeCom
+# reach**? Every number comes from `data/bank_panel.csv` with its source id; the sources table
+# is at the end. A missing figure is shown as missing, never as zero. Computed values (a change
+# from two levels, a share from two levels) are marked *derived*.
+
+# %% tags=["parameters"]
+panel_path: str = "../data/bank_panel.csv"  # help: bank panel; sources.csv beside it
+period: str = "H1 2025"  # help: period compared, e.g. H1 2025 or FY2024
+banks: list[str] | None = None  # help: bank ids to show; None means all
+metrics: list[str] | None = None  # help: income, profit, share, aum, wecom, coverage
+out_dir: str = "../figures"  # help: folder for figures (PNG+SVG) and bank_comparison.json
+
+# %%
+import pandas as pd
+from IPython.display import Markdown, display
+
+from wb import comparison, newscheck, plots
+from wb import metrics as m
+
+pd.set_option("display.max_colwidth", 120)
+panel = m.Panel.load(panel_path)
+periods = sorted({*plots.DEFAULT_PERIODS, period}, key=lambda p: (p[-4:], p))
+found = {f.key: f for f in comparison.findings(panel, period, periods, banks)}
+drawers = {
+    "income": (plots.plot_retail_income_yoy, {"period": period}),
+    "profit": (plots.plot_retail_profit_yoy, {"period": period}),
+    "share": (plots.plot_retail_share, {"period": period}),
+    "aum": (plots.plot_retail_aum, {"period": period}),
+    "wecom": (plots.plot_wecom_reach, {}),
+    "coverage": (plots.plot_coverage, {"periods": periods}),
+}
+chosen = metrics or list(drawers)
+saved = []
+print(
+    panel.frame.shape[0],
+    "rows;",
+    panel.frame["bank_id"].nunique(),
+    "banks;",
+    len(panel.sources),
+    "sources",
+)
+
+# %% [markdown]
+# ## Question 1 · Retail income and profit 零售营收与利润
+#
+# Did retail operating income and retail profit grow or fall on a year earlier, and how large is
+# retail within each bank?
+
+# %%
+for key in [k for k in ("income", "profit", "share") if k in chosen]:
+    draw, kwargs = drawers[key]
+    fig = draw(panel, banks=banks, **kwargs)
+    saved.append(plots.save_with_record(fig, out_dir, f"bank_{key}"))
+for key in ("retail_income", "retail_profit", "retail_share"):
+    display(Markdown(f"**{found[key].en}.** {found[key].zh}。"))
+
+# %% [markdown]
+# ## Question 2 · Retail AUM growth 零售AUM增长
+#
+# How large is each bank's retail AUM and how fast did it grow since the previous year-end?
+# Definitions differ by bank (个人客户金融资产, 零售AUM, 含市值 …): compare growth rates, not levels.
+
+# %%
+if "aum" in chosen:
+    fig = plots.plot_retail_aum(panel, period=period, banks=banks)
+    saved.append(plots.save_with_record(fig, out_dir, "bank_aum"))
+display(Markdown(f"**{found['retail_aum'].en}.** {found['retail_aum'].zh}。"))
+
+# %% [markdown]
+# ## Question 3 · WeCom reach 企业微信触达
+#
+# How many customers does each bank reach through WeCom, and what share of its retail customers
+# is that? The figures are dated points; two dates far apart are flagged.
+
+# %%
+if "wecom" in chosen:
+    fig = plots.plot_wecom_reach(panel, banks=banks)
+    saved.append(plots.save_with_record(fig, out_dir, "bank_wecom"))
+display(Markdown(f"**{found['wecom'].en}.** {found['wecom'].zh}。"))
+m.wecom_reach(panel, banks)
+
+# %% [markdown]
+# ## The news check 新闻核对
+#
+# 每日经济新闻 2025-12-31 (re-posted in seeds/002) makes claims about H1 2025 retail results. Each is
+# checked against the panel; the article's own pages are not counted as evidence.
+
+# %%
+news = newscheck.check(panel)
+print(news["verdict"].value_counts().to_string())
+news[["claim", "verdict", "figures", "method", "source_ids", "note"]]
+
+# %% [markdown]
+# ## What is known and what is missing 数据覆盖
+
+# %%
+if "coverage" in chosen:
+    fig = plots.plot_coverage(panel, periods=periods, banks=banks)
+    saved.append(plots.save_with_record(fig, out_dir, "bank_coverage"))
+display(Markdown(f"**{found['coverage'].en}.** {found['coverage'].zh}。"))
+
+# %% [markdown]
+# ## The artifact and the sources 输出与来源
+
+# %%
+artifact = comparison.comparison_artifact(panel, period, list(found.values()), news, saved)
+path = comparison.write_artifact(artifact, out_dir)
+print(path)
+m.source_table(panel)

@@ -1,0 +1,325 @@
+"""Build ``data/bank_panel.csv``, ``data/entities_panel.csv`` and ``data/sources.csv``.
+
+Reads the researched figures in ``../shared/data/public_figures.csv`` (or ``--src``) and writes
+the long bank panel of CONTRACT.md §4. Same input, same bytes. Run from the repo root::
+
+    .venv/bin/python scripts/build_bank_panel.py [--src PATH] [--out data]
+
+Rules, row by row:
+
+* A row enters the panel when its value is a figure the source prints and its quote carries.
+  Values the researcher computed (``derived_note``) are not figures and never enter; the code
+  in :mod:`wb.metrics` derives them again and labels them derived.
+* A change printed beside a level (``yoy_as_written``) becomes its own row when the quote
+  carries its number: ``<metric>_yoy`` (year on year), ``<metric>_growth_ytd`` (since the
+  previous year-end, for a half-year or quarter), ``<metric>_pp_yoy`` (a share's change in
+  percentage points, as a fraction: 0.0101 = 1.01 pp) or ``<metric>_increment`` (an amount).
+* Branch-level and anonymised entities go to ``entities_panel.csv`` (same schema), never into
+  the bank panel.
+* Values are checked against the text as written (``parse_cn_amount``): a unit slip stops the
+  build.
+* Source ids are ``src-YYYYMMDD-xxxx`` (publication date, 4 hex of the URL's SHA-1). A source
+  whose date is not printed to the day gets the earliest day consistent with what is printed
+  (``date_precision`` month/year), or, when no date is shown, the end of the latest period its
+  figures cover (``date_precision`` bound); ``date_as_written`` keeps the original.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import math
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from wb.io import write_table
+from wb.metrics import cn_qualifier, parse_cn_amount, period_end
+from wb.schemas import PERIOD_RE
+
+BANK_IDS = (
+    "icbc",
+    "ccb",
+    "abc",
+    "boc",
+    "bocom",
+    "psbc",
+    "cmb",
+    "pab",
+    "citic",
+    "ceb",
+    "czb",
+    "bob",
+    "hxb",
+    "spdb",
+    "cib",
+    "cmbc",
+    "srcb",
+    "nbcb",
+    "jsb",
+)
+COLUMNS = [
+    "bank_id",
+    "bank_name",
+    "period",
+    "metric",
+    "value",
+    "qualifier",
+    "source_id",
+    "quote",
+    "basis",
+    "confidence",
+    "note",
+]
+SOURCE_COLUMNS = [
+    "source_id",
+    "title",
+    "publisher",
+    "date",
+    "url",
+    "date_as_written",
+    "date_precision",
+]
+_PERIOD_HEAD = re.compile(r"^(FY\d{4}|H1 \d{4}|9M \d{4}|Q[1-4] \d{4}|\d{4}-\d{2}(?:-\d{2})?)")
+
+#: Rows whose value is not a plain figure, rewritten by hand
+#: (key: bank_id, period, metric, value as written).
+#: Each maps to the rows that say what the source says, or to () to leave the row out.
+SPECIAL: dict[tuple[str, str, str, str], tuple[tuple[str, float, str, str], ...]] = {
+    # "出现亏损": a loss, amount not printed. Recorded as the sign, never as a zero level.
+    ("czb", "H1 2025", "retail_profit", "出现亏损"): (
+        ("retail_profit_sign", -1.0, "exact", "sign only: -1 = a loss; the amount is not printed"),
+    ),
+    # "9.21亿元的约三分之一以下": a bound the researcher worked out (derived), not a figure.
+    ("ceb", "FY2024", "retail_profit", "9.21亿元的约三分之一以下 ('3倍有余')"): (),
+    # "10元~15元可添加100人": the file holds the midpoint 12.5 (derived); keep the printed ends.
+    (
+        "market_price_anon",
+        "2025-12 (as reported)",
+        "wecom_add_purchase_price_cny_per_100",
+        "10元~15元可添加100人",
+    ): (
+        ("wecom_add_price_per_100_low", 10.0, "exact", "yuan per 100 WeCom adds, low end"),
+        ("wecom_add_price_per_100_high", 15.0, "exact", "yuan per 100 WeCom adds, high end"),
+    ),
+    # "客户经理100个/人、柜员50个/人": two quotas in one sentence.
+    (
+        "sichuan_rcc_anon",
+        "2025-09 onward",
+        "wecom_add_quota_monthly",
+        "客户经理100个/人、柜员50个/人",
+    ): (
+        ("wecom_add_quota_monthly", 100.0, "exact", "WeCom adds per RM per month"),
+        ("wecom_add_quota_monthly_teller", 50.0, "exact", "WeCom adds per teller per month"),
+    ),
+}
+#: Changes printed beside a level that the generic reader below does not cover.
+SPECIAL_CHANGES: dict[tuple[str, str, str], tuple[tuple[str, str, float, str], ...]] = {
+    # "占比36.25%(2024年同期:1240.52亿元/39.02%)"
+    ("boc", "H1 2025", "corporate_operating_income"): (
+        ("H1 2025", "corporate_income_share", 0.3625, "share of bank operating income"),
+        ("H1 2024", "corporate_operating_income", 1240.52e8, "CNY, prior-year level as printed"),
+        ("H1 2024", "corporate_income_share", 0.3902, "share of bank operating income"),
+    ),
+}
+_DOWN = ("下降", "下滑", "减少", "降")
+_YTD = ("较年初", "較年初", "较上年末", "較上年末", "比上年末", "較上年末")
+
+
+def normalise_period(text: str) -> tuple[str, str] | None:
+    """``"Q3 2025 (2025-09-30)"`` → ``("Q3 2025", "period as written: …")``; None if undated."""
+    m = _PERIOD_HEAD.match(text)
+    if not m or not re.match(PERIOD_RE, m.group(1)):
+        return None
+    head = m.group(1)
+    return head, ("" if head == text else f"period as written: {text}")
+
+
+def change_rows(row: pd.Series, period: str) -> list[tuple[str, str, float, str, str]]:
+    """Rows for the change printed beside a level: (period, metric, value, qualifier, basis)."""
+    key = (row.bank_id, row.period, row.metric)
+    if key in SPECIAL_CHANGES:
+        return [(p, m, v, "exact", b) for p, m, v, b in SPECIAL_CHANGES[key]]
+    text = re.sub(r"\d{4}年", "", row.yoy_as_written)  # "较2023年同期": a year, not an amount
+    if not text or row.metric.endswith("_yoy"):
+        return []
+    points = re.search(r"(\d+(?:\.\d+)?)\s*个百分点", text)
+    value = float(points.group(1)) / 100 if points else parse_cn_amount(text)
+    # down in words, a minus sign, or an accountant's brackets "(9.8%)"
+    negative = any(w in text for w in _DOWN) or re.search(r"[-−(]\s*\d", text) is not None
+    value = -abs(value) if negative else abs(value)
+    qualifier = cn_qualifier(text)
+    if points:
+        return [(period, f"{row.metric}_pp_yoy", value, qualifier, "change in percentage points")]
+    if "%" not in text:
+        return [(period, f"{row.metric}_increment", value, qualifier, "change, canonical units")]
+    if any(w in text for w in _YTD) and not period.startswith("FY"):
+        return [(period, f"{row.metric}_growth_ytd", value, qualifier, "growth since year-end")]
+    return [(period, f"{row.metric}_yoy", value, qualifier, "change on a year earlier")]
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.replace(",", "").rstrip("0").rstrip(".") for n in re.findall(r"\d[\d,.]*", text)}
+
+
+def check_value(row: pd.Series, value: float) -> None:
+    """Stop when the number as written, read with Chinese units, disagrees with ``value``."""
+    try:
+        written = parse_cn_amount(row.value_as_written)
+    except ValueError:
+        return
+    if re.search(r"[A-Za-z/]|\(百万", row.value_as_written) or "降幅" in row.value_as_written:
+        return  # English units, or a sign given in words: checked by eye in the source file
+    if not math.isclose(abs(written), abs(value), rel_tol=1e-9):
+        raise SystemExit(
+            f"unit check failed: {row.bank_id} {row.period} {row.metric}: "
+            f"{row.value_as_written!r} reads as {written:g}, file says {value:g}"
+        )
+
+
+def source_id(url: str, day: str) -> str:
+    """``src-20220402-3f2a``: publication day and 4 hex of the URL's SHA-1."""
+    return f"src-{day.replace('-', '')}-{hashlib.sha1(url.encode()).hexdigest()[:4]}"
+
+
+def source_date(text: str, latest_period_end: str) -> tuple[str, str]:
+    """(YYYY-MM-DD, precision) from a date as written; see the module docstring."""
+    if m := re.match(r"^(\d{4}-\d{2}-\d{2})", text):
+        return m.group(1), "day"
+    if m := re.match(r"^(\d{4}-\d{2})", text):
+        return f"{m.group(1)}-01", "month"
+    if m := re.match(r"^(\d{4})", text):
+        return f"{m.group(1)}-01-01", "year"
+    return latest_period_end, "bound"
+
+
+def build_sources(src: pd.DataFrame) -> pd.DataFrame:
+    """One row per source URL; title and publisher from its first row in the file."""
+    firsts = src.drop_duplicates("source_url")
+    rows = []
+    for r in firsts.itertuples():
+        cited = src.loc[src["source_url"] == r.source_url, "period"]
+        ends = [period_end(p[0]) for p in map(normalise_period, cited) if p]
+        latest = max((e for e in ends if e), default=None)
+        day, precision = source_date(r.source_date, latest.isoformat() if latest else "")
+        rows.append(
+            {
+                "source_id": source_id(r.source_url, day),
+                "title": r.source_title,
+                "publisher": r.source_publisher,
+                "date": day,
+                "url": r.source_url,
+                "date_as_written": r.source_date,
+                "date_precision": precision,
+            }
+        )
+    return pd.DataFrame(rows, columns=SOURCE_COLUMNS)
+
+
+def panel_rows(row: pd.Series, sid: str) -> list[dict[str, object]]:
+    """The panel rows one researched figure yields (the figure and the changes beside it)."""
+    period_note = normalise_period(row.period)
+    if period_note is None:
+        return []
+    period, pnote = period_note
+    name = row.bank if row.bank_id not in BANK_IDS else f"{row.bank} {row.bank_id.upper()}"
+    base = {
+        "bank_id": row.bank_id,
+        "bank_name": name,
+        "period": period,
+        "source_id": sid,
+        "quote": row.quote,
+        "confidence": row.confidence,
+    }
+    notes = [n for n in (pnote, row.notes) if n]
+    key = (row.bank_id, row.period, row.metric)
+    special = (*key, row.value_as_written)
+    if special in SPECIAL:
+        figures = list(SPECIAL[special])
+    else:
+        value = float(row.value_cny_or_count)
+        check_value(row, value)
+        figures = [(row.metric, value, row.qualifier, row.unit_note)]
+    out = [
+        base
+        | {
+            "metric": m,
+            "value": v,
+            "qualifier": q,
+            "basis": b,
+            "note": "; ".join([f"as written: {row.value_as_written}", *notes]),
+        }
+        for m, v, q, b in figures
+    ]
+    quoted = _numbers(row.quote)
+    for p, m, v, q, b in change_rows(row, period):
+        printed = _numbers(re.sub(r"\d{4}年", "", row.yoy_as_written))
+        if key not in SPECIAL_CHANGES and not printed <= quoted:
+            print(f"left out (quote lacks it): {row.bank_id} {period} {m} {row.yoy_as_written!r}")
+            continue
+        out.append(
+            base
+            | {
+                "period": p,
+                "metric": m,
+                "value": v,
+                "qualifier": q,
+                "basis": b,
+                "note": f"printed beside the {row.metric} figure: {row.yoy_as_written}",
+            }
+        )
+    return out
+
+
+def _fmt(value: float) -> str:
+    """Plain decimal text, no exponent, no trailing zeros: same value, same bytes."""
+    text = f"{value:.10f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def build(src_path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Return (bank panel, entities panel, sources) built from ``public_figures.csv``."""
+    src = pd.read_csv(src_path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    sources = build_sources(src)
+    ids = dict(zip(sources["url"], sources["source_id"], strict=True))
+    rows = []
+    for _, row in src.iterrows():
+        produced = panel_rows(row, ids[row.source_url])
+        if not produced:
+            print(f"left out (no figure or no period): {row.bank_id} {row.period!r} {row.metric}")
+        rows += produced
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    frame = frame.drop_duplicates(["bank_id", "period", "metric", "value", "source_id"])
+    frame = frame.sort_values(["bank_id", "period", "metric", "source_id", "value"], kind="stable")
+    frame["value"] = frame["value"].map(_fmt)
+    is_bank = frame["bank_id"].isin(BANK_IDS)
+    cited = set(frame["source_id"])
+    sources = sources[sources["source_id"].isin(cited)].sort_values("source_id")
+    return (
+        frame[is_bank].reset_index(drop=True),
+        frame[~is_bank].reset_index(drop=True),
+        sources.reset_index(drop=True),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``--src`` (public_figures.csv) and ``--out`` (folder); prints a summary."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--src", type=Path, default=Path("../shared/data/public_figures.csv"))
+    parser.add_argument("--out", type=Path, default=Path("data"))
+    args = parser.parse_args(argv)
+    banks, entities, sources = build(args.src)
+    write_table(banks, args.out / "bank_panel.csv")
+    write_table(entities, args.out / "entities_panel.csv")
+    write_table(sources, args.out / "sources.csv")
+    print(
+        f"wrote {args.out}/bank_panel.csv ({len(banks)} rows, {banks['bank_id'].nunique()} banks), "
+        f"entities_panel.csv ({len(entities)} rows), sources.csv ({len(sources)} sources)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""data/bank_panel.csv: built by scripts/build_bank_panel.py, deterministic, valid, sourced."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import shutil
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from wb import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+SRC = ROOT.parent / "shared" / "data" / "public_figures.csv"
+needs_src = pytest.mark.skipif(not SRC.is_file(), reason="../shared/data/public_figures.csv absent")
+
+
+def _build_module():
+    spec = importlib.util.spec_from_file_location(
+        "build_bank_panel", ROOT / "scripts" / "build_bank_panel.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _validate(path: Path) -> Result:
+    """``wb validate --data PATH`` in-process: exit code, stdout, stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err), pytest.raises(SystemExit) as exit_:
+        cli.main(["validate", "--data", str(path)])
+    return Result(int(exit_.value.code), out.getvalue(), err.getvalue())
+
+
+@pytest.fixture(scope="module")
+def panel() -> pd.DataFrame:
+    return pd.read_csv(DATA / "bank_panel.csv", dtype={"value": float})
+
+
+@needs_src
+def test_build_is_deterministic_and_matches_committed_files(tmp_path: Path) -> None:
+    build = _build_module()
+    for out in ("a", "b"):
+        assert build.main(["--src", str(SRC), "--out", str(tmp_path / out)]) == 0
+    for name in ("bank_panel.csv", "entities_panel.csv", "sources.csv"):
+        first = (tmp_path / "a" / name).read_bytes()
+        assert first == (tmp_path / "b" / name).read_bytes(), name
+        assert first == (DATA / name).read_bytes(), f"data/{name} is stale: rerun the script"
+
+
+@pytest.mark.parametrize("name", ["bank_panel.csv", "entities_panel.csv"])
+def test_committed_panels_validate(name: str) -> None:
+    result = _validate(DATA / name)
+    assert result.returncode == 0, result.stderr
+    assert "bank_panel OK" in result.stdout
+
+
+def _copy(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
+    shutil.copy(DATA / "sources.csv", tmp_path / "sources.csv")
+    return tmp_path / "bank_panel.csv", pd.read_csv(DATA / "bank_panel.csv", dtype=str)
+
+
+def test_row_without_quote_fails_with_exit_2(tmp_path: Path) -> None:
+    path, frame = _copy(tmp_path)
+    frame.loc[3, "quote"] = ""
+    frame.to_csv(path, index=False)
+    result = _validate(path)
+    assert result.returncode == 2
+    assert "'quote'" in result.stderr and "row 5" in result.stderr
+
+
+def test_unknown_source_id_fails_with_exit_2(tmp_path: Path) -> None:
+    path, frame = _copy(tmp_path)
+    frame.loc[0, "source_id"] = "src-nowhere"
+    frame.to_csv(path, index=False)
+    result = _validate(path)
+    assert result.returncode == 2
+    assert "src-nowhere" in result.stderr
+
+
+def test_share_written_as_percent_fails_with_exit_2(tmp_path: Path) -> None:
+    path, frame = _copy(tmp_path)
+    share = frame.index[frame["metric"] == "retail_profit_share"][0]
+    frame.loc[share, "value"] = "56.74"
+    frame.to_csv(path, index=False)
+    result = _validate(path)
+    assert result.returncode == 2
+    assert "fraction" in result.stderr
+
+
+def test_banks_only_and_entities_apart(panel: pd.DataFrame) -> None:
+    entities = pd.read_csv(DATA / "entities_panel.csv")
+    assert panel["bank_id"].nunique() == 19
+    assert not panel["bank_id"].str.contains("_").any()
+    assert set(entities["bank_id"]) == {
+        "icbc_dongying",
+        "hxb_branch_south",
+        "spdb_branch_east",
+        "sichuan_rcc_anon",
+        "market_price_anon",
+    }
+
+
+def _value(panel: pd.DataFrame, bank: str, period: str, metric: str) -> list[float]:
+    hit = panel[(panel.bank_id == bank) & (panel.period == period) & (panel.metric == metric)]
+    return sorted(hit["value"])
+
+
+def test_canonical_units_and_qualifiers(panel: pd.DataFrame) -> None:
+    assert _value(panel, "ccb", "FY2021", "retail_profit_share") == [0.5674]
+    assert _value(panel, "ccb", "2021-12-31", "wecom_connected") == [11_000_000]
+    icbc = panel[
+        (panel.bank_id == "icbc") & (panel.period == "H1 2025") & (panel.metric == "retail_aum")
+    ]
+    assert icbc[["value", "qualifier"]].values.tolist() == [[24e12, "over"]]
+    assert _value(panel, "cmb", "FY2024", "retail_profit_share_pp_yoy") == [-0.0583]
+    assert _value(panel, "psbc", "H1 2025", "retail_operating_income_yoy") == [-0.0778, -0.0759]
+
+
+def test_derived_values_are_not_figures(panel: pd.DataFrame) -> None:
+    # public_figures' derived_note arithmetic must not enter as data
+    assert _value(panel, "ceb", "FY2023", "retail_profit") == []  # ≈67.4亿 implied
+    assert _value(panel, "cmb", "FY2024", "retail_aum") == [15e12]  # 14.93万亿 implied: absent
+    assert _value(panel, "ceb", "FY2024", "retail_profit") == [2.81e8]  # the bound row is out
+    assert _value(panel, "czb", "H1 2025", "retail_profit") == []  # a loss: sign only, no zero
+    assert _value(panel, "czb", "H1 2025", "retail_profit_sign") == [-1]
+    entities = pd.read_csv(DATA / "entities_panel.csv")
+    assert 12.5 not in set(entities["value"])  # midpoint of 10–15 was derived
+
+
+def test_every_row_sourced_and_quoted(panel: pd.DataFrame) -> None:
+    sources = pd.read_csv(DATA / "sources.csv")
+    assert panel["quote"].str.strip().str.len().min() > 0
+    assert set(panel["source_id"]) <= set(sources["source_id"])
+    assert sources["date"].str.match(r"^\d{4}-\d{2}-\d{2}$").all()
+    assert sources["source_id"].is_unique

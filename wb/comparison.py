@@ -1,0 +1,265 @@
+"""The bank comparison's findings, in words computed from the panel, and its JSON artifact.
+
+Each finding is one plain sentence (Chinese and English) with the numbers and source ids behind
+it. The figures in :mod:`wb.plots.banks` use these sentences as titles; the notebook
+``10_bank_comparison`` writes them, the news check and the figure list to
+``bank_comparison.json`` (schema ``wb.bank_comparison/1``), which ``wb run`` reads for the brief.
+No matplotlib here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from wb import metrics
+from wb.metrics import Panel, display_value
+
+SCHEMA = "wb.bank_comparison/1"
+ARTIFACT_NAME = "bank_comparison.json"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One sentence computed from the panel, and the figures behind it.
+
+    Attributes
+    ----------
+    key : str
+        ``retail_income``, ``retail_profit``, ``retail_share``, ``retail_aum``, ``wecom`` or
+        ``coverage``.
+    zh, en : str
+        The sentence in Chinese and English.
+    numbers : list of dict
+        bank_id, metric, period, value (canonical units: yuan, persons, fractions), qualifier,
+        method (quoted/derived), source_ids.
+    """
+
+    key: str
+    zh: str
+    en: str
+    numbers: list[dict[str, object]] = field(default_factory=list)
+
+    @property
+    def source_ids(self) -> list[str]:
+        """Every source behind the numbers, sorted."""
+        return sorted({s for n in self.numbers for s in n["source_ids"]})
+
+
+def _short(name: str) -> str:
+    """'平安银行 PAB' → '平安'; entities keep their name."""
+    head = name.split(" ")[0]
+    return head.removesuffix("银行") or head
+
+
+def _numbers(table: pd.DataFrame, metric: str, period: str, value: str = "value") -> list[dict]:
+    known = table[table[value].notna()]
+    return [
+        {
+            "bank_id": r["bank_id"],
+            "metric": metric,
+            "period": period,
+            "value": float(r[value]),
+            "qualifier": r.get("qualifier") or r.get("growth_qualifier") or "exact",
+            "method": r.get("method", r.get("growth_method", "quoted")),
+            "source_ids": list(r["source_ids"]),
+        }
+        for _, r in known.iterrows()
+    ]
+
+
+def income_finding(panel: Panel, period: str, banks: list[str] | None = None) -> Finding:
+    """How many banks with data saw retail operating income fall (YoY) in ``period``."""
+    table = metrics.yoy_table(panel, period, "retail_operating_income", banks)
+    known = table.dropna(subset=["value"]).sort_values("value")
+    n, falls = len(known), int((known["value"] < 0).sum())
+    if n == 0:
+        return Finding(
+            "retail_income", f"{period}无零售营收同比数据", f"No retail income YoY for {period}"
+        )
+    low = known.iloc[0]
+    zh = f"{period}有数据的{n}家银行中{falls}家零售营收同比下降"
+    en = f"{falls} of {n} banks with data saw retail operating income fall in {period}"
+    if falls:
+        change = display_value(low["value"], low["qualifier"], "change")
+        zh += f"(最大降幅:{_short(low['bank_name'])} {change})"
+        en += f" (largest fall: {_short(low['bank_name'])} {change})"
+    return Finding("retail_income", zh, en, _numbers(table, "retail_operating_income_yoy", period))
+
+
+def profit_finding(panel: Panel, period: str, banks: list[str] | None = None) -> Finding:
+    """How many banks have a retail profit YoY for ``period``, and which moved which way."""
+    table = metrics.yoy_table(panel, period, "retail_profit", banks)
+    known = table.dropna(subset=["value"])
+    rises = int((known["value"] > 0).sum())
+    turned = table[table["value"].isna() & table["note"].str.contains("base ≤ 0")]
+    zh = f"{period}零售利润同比仅{len(known)}/{len(table)}家银行可知,{rises}家上升"
+    en = (
+        f"Retail profit YoY for {period} is known for only {len(known)} of {len(table)} banks; "
+        f"{rises} rose"
+    )
+    if len(turned):
+        names = "、".join(_short(n) for n in turned["bank_name"])
+        zh += f";{names}由亏转盈"
+        en += f"; {', '.join(_short(n) for n in turned['bank_name'])} turned from loss to profit"
+    return Finding("retail_profit", zh, en, _numbers(table, "retail_profit_yoy", period))
+
+
+def share_finding(panel: Panel, period: str, banks: list[str] | None = None) -> Finding:
+    """The range of retail's share of operating income across banks in ``period``."""
+    table = metrics.share_table(panel, period, banks)
+    income = table[(table["of"] == "income")].dropna(subset=["value"]).sort_values("value")
+    profit = table[(table["of"] == "profit")].dropna(subset=["value"])
+    numbers = _numbers(table[table["of"] == "income"], "retail_income_share", period)
+    numbers += _numbers(table[table["of"] == "profit"], "retail_profit_share", period)
+    if income.empty:
+        return Finding("retail_share", f"{period}无零售收入占比", f"No retail shares for {period}")
+    lo, hi = income.iloc[0], income.iloc[-1]
+    span = (
+        f"{_short(lo['bank_name'])} {display_value(lo['value'], lo['qualifier'], 'share')}",
+        f"{_short(hi['bank_name'])} {display_value(hi['value'], hi['qualifier'], 'share')}",
+    )
+    zh = (
+        f"{period}零售占营收比重从{span[0]}到{span[1]}({len(income)}家);"
+        f"利润占比仅{len(profit)}家可知"
+    )
+    en = (
+        f"Retail's share of operating income ranged from {span[0]} to {span[1]} across "
+        f"{len(income)} banks in {period}; the profit share is known for {len(profit)}"
+    )
+    return Finding("retail_share", zh, en, numbers)
+
+
+def aum_finding(panel: Panel, period: str, banks: list[str] | None = None) -> Finding:
+    """How many banks grew retail AUM since the previous year-end, and the range."""
+    table = metrics.aum_table(panel, period, banks)
+    known = table.dropna(subset=["growth"]).sort_values("growth")
+    n_level = int(table["level"].notna().sum())
+    numbers = _numbers(table, "retail_aum_growth_ytd", period, value="growth")
+    if known.empty:
+        zh = f"{period}有{n_level}家银行零售AUM数据,无增速"
+        return Finding("retail_aum", zh, f"{n_level} banks have retail AUM for {period}", numbers)
+    lo, hi = known.iloc[0], known.iloc[-1]
+    grew = int((known["growth"] > 0).sum())
+    span = (
+        f"{_short(lo['bank_name'])} {display_value(lo['growth'], lo['growth_qualifier'], 'change')}",
+        f"{_short(hi['bank_name'])} {display_value(hi['growth'], hi['growth_qualifier'], 'change')}",
+    )
+    zh = f"{period}零售AUM较上年末:{len(known)}家中{grew}家增长,从{span[0]}到{span[1]}"
+    en = (
+        f"Retail AUM grew since the year-end at {grew} of {len(known)} banks with a rate in "
+        f"{period}, from {span[0]} to {span[1]}"
+    )
+    return Finding("retail_aum", zh, en, numbers)
+
+
+def wecom_finding(panel: Panel, banks: list[str] | None = None) -> Finding:
+    """How many banks publish bank-wide WeCom reach, and when."""
+    table = metrics.wecom_reach(panel, banks)
+    n_banks = len(banks) if banks else len(panel.banks())
+    numbers = _numbers(table.rename(columns={"connected": "value"}), "wecom_connected", "")
+    for number, period in zip(numbers, table.get("connected_period", []), strict=True):
+        number["period"] = period
+    if table.empty:
+        return Finding("wecom", "无银行公布全行企微触达", "No bank publishes bank-wide WeCom reach")
+    first, last = min(table["connected_period"]), max(table["connected_period"])
+    zh = f"{n_banks}家银行中仅{len(table)}家公布全行企微连接客户数,时点从{first}到{last},不可直接比较"
+    en = (
+        f"Only {len(table)} of {n_banks} banks publish bank-wide WeCom reach, dated {first} to "
+        f"{last}: not comparable at one date"
+    )
+    return Finding("wecom", zh, en, numbers)
+
+
+def coverage_finding(panel: Panel, periods: list[str], banks: list[str] | None = None) -> Finding:
+    """The share of bank × metric × period cells with no figure."""
+    table = metrics.coverage(panel, periods, banks=banks)
+    empty = int((table["n_rows"] == 0).sum())
+    share = empty / len(table)
+    zh = f"{len(table)}个银行×指标×期间格中{empty}个({share:.0%})无数据"
+    en = f"{empty} of {len(table)} bank × metric × period cells ({share:.0%}) have no figure"
+    return Finding("coverage", zh, en)
+
+
+def findings(
+    panel: Panel, period: str, periods: list[str], banks: list[str] | None = None
+) -> list[Finding]:
+    """All findings of the comparison, in the order of the three questions."""
+    return [
+        income_finding(panel, period, banks),
+        profit_finding(panel, period, banks),
+        share_finding(panel, period, banks),
+        aum_finding(panel, period, banks),
+        wecom_finding(panel, banks),
+        coverage_finding(panel, periods, banks),
+    ]
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def comparison_artifact(
+    panel: Panel,
+    period: str,
+    found: list[Finding],
+    news: pd.DataFrame,
+    figures: list[dict[str, str]],
+) -> dict[str, object]:
+    """The ``bank_comparison.json`` content (schema ``wb.bank_comparison/1``).
+
+    Parameters
+    ----------
+    panel
+        The panel the numbers came from.
+    period
+        The compared period (``"H1 2025"``).
+    found
+        :func:`findings`.
+    news
+        :func:`wb.newscheck.check`.
+    figures
+        One dict per saved figure: ``stem``, ``caption``, ``source`` (its footer line).
+
+    Returns
+    -------
+    dict
+        ``schema``, ``period``, ``findings`` (key, zh, en, numbers, source_ids), ``news_check``
+        (rows), ``figures`` and ``sources`` (every cited source: id, title, publisher, date,
+        url). Money in yuan, counts in persons, shares and changes as fractions; missing = null.
+    """
+    cited = {s for f in found for s in f.source_ids}
+    cited |= {s for ids in news["source_ids"] for s in ids}
+    sources = metrics.source_table(panel, sorted(cited)).drop(columns="n_rows")
+    news_rows = [{k: _jsonable(v) for k, v in row.items()} for row in news.to_dict("records")]
+    return {
+        "schema": SCHEMA,
+        "period": period,
+        "findings": [asdict(f) | {"source_ids": f.source_ids} for f in found],
+        "news_check": news_rows,
+        "figures": figures,
+        "sources": sources.to_dict("records"),
+    }
+
+
+def write_artifact(artifact: dict[str, object], out_dir: str | Path) -> Path:
+    """Write ``bank_comparison.json`` into ``out_dir`` atomically (UTF-8, sorted keys)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / ARTIFACT_NAME
+    fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{ARTIFACT_NAME}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(artifact, fh, ensure_ascii=False, indent=2, sort_keys=True, allow_nan=False)
+        fh.write("\n")
+    os.replace(tmp, target)
+    return target

@@ -1,0 +1,743 @@
+"""Bank-comparison metrics on the long bank panel (CONTRACT.md §4): tidy in, tidy out.
+
+Every function takes a :class:`Panel` (the validated ``bank_panel`` frame from
+:func:`wb.io.load` plus its sources table) and returns plain values or long frames.
+
+Units, everywhere: money in yuan, counts in persons or accounts, shares and changes as
+fractions (``0.5674`` for 56.74%). A value that is not in the panel stays missing (``NaN`` or
+absent), never zero. Values computed here (a YoY change from two levels, a share from two
+levels) are labelled ``method="derived"`` and carry the source ids of every input; values read
+from the panel are labelled ``method="quoted"``.
+
+The selection rule (:func:`select`), used wherever one number must stand for a bank, metric and
+period that has several rows:
+
+1. higher ``confidence`` first (high > medium > low; *high* means the bank's own report or site
+   text, so this step also prefers the bank's own report);
+2. then an exact figure over a bounded one (``exact`` > ``about`` > ``over``/``under``);
+3. then the later source (``sources.date``);
+4. then the smaller ``source_id``, so the choice never depends on row order.
+
+The other rows are returned as the alternatives, for a chart's note.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+
+from wb import io
+
+# --------------------------------------------------------------------------- units
+
+#: Chinese (and a few English) amount units → multiplier to yuan or persons.
+CN_UNITS: dict[str, float] = {
+    "万亿": 1e12,
+    "萬億": 1e12,
+    "百万": 1e6,
+    "百萬": 1e6,
+    "亿": 1e8,
+    "億": 1e8,
+    "万": 1e4,
+    "萬": 1e4,
+    "千": 1e3,
+}
+_UNIT_RE = "|".join(sorted(CN_UNITS, key=len, reverse=True))
+_AMOUNT_RE = re.compile(rf"([-−]?\d[\d,]*(?:\.\d+)?)\s*({_UNIT_RE})?\s*(%)?")
+#: Words before a number that make it a bound or an approximation (order matters: 接近 before 近).
+_QUALIFIER_WORDS: tuple[tuple[str, str], ...] = (
+    ("接近", "about"),
+    ("近", "about"),
+    ("约", "about"),
+    ("約", "about"),
+    ("超过", "over"),
+    ("超過", "over"),
+    ("超", "over"),
+    ("逾", "over"),
+    ("突破", "over"),
+    ("以上", "over"),
+    ("不足", "under"),
+    ("以下", "under"),
+)
+
+
+def parse_cn_amount(text: str) -> float:
+    """Parse the first amount in a Chinese text into canonical units.
+
+    Parameters
+    ----------
+    text
+        As printed, e.g. ``"1.2万亿元"``, ``"超15万亿元"``, ``"3,149.57万户"``, ``"56.74%"``,
+        ``"43464.00 (百万)"``.
+
+    Returns
+    -------
+    float
+        Yuan for money, persons or accounts for counts, a fraction for a percent
+        (``"56.74%"`` → ``0.5674``). 亿 = 1e8, 万亿 = 1e12, 万 = 1e4, 百万 = 1e6.
+
+    Raises
+    ------
+    ValueError
+        When the text holds no number.
+    """
+    match = _AMOUNT_RE.search(text.replace("−", "-"))
+    if match is None:
+        raise ValueError(f"no amount in {text!r}")
+    number, unit, percent = match.groups()
+    value = float(number.replace(",", "").replace("−", "-"))
+    if percent:
+        return round(value / 100, 12)
+    if unit is None:  # a unit in brackets after the number, as data vendors print it
+        tail = text[match.end() :]
+        unit = next((u for u in CN_UNITS if tail.lstrip(" (（").startswith(u)), None)
+    return value * CN_UNITS[unit] if unit else value
+
+
+def cn_qualifier(text: str) -> str:
+    """The qualifier a Chinese phrase puts on its number: ``exact``, ``over``, ``about``, ``under``.
+
+    ``超``/``逾``/``突破``/``以上`` → ``over``; ``近``/``约``/``接近`` → ``about``;
+    ``不足``/``以下`` → ``under``.
+    """
+    for word, qualifier in _QUALIFIER_WORDS:
+        if word in text:
+            return qualifier
+    return "exact"
+
+
+# --------------------------------------------------------------------------- the panel
+
+CONFIDENCE_RANK = {"high": 0, "medium": 1, "low": 2}
+QUALIFIER_RANK = {"exact": 0, "about": 1, "over": 2, "under": 2}
+#: Shown before a number: the qualifier applies to the number's magnitude (超30% down = ≤ −30%).
+QUALIFIER_SYMBOL = {"exact": "", "about": "≈", "over": "≥", "under": "≤"}
+_FLIPPED = {"≥": "≤", "≤": "≥"}
+
+
+@dataclass(frozen=True)
+class Panel:
+    """The validated bank panel and its sources table.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        Long rows: bank_id, period, metric, value (canonical units), qualifier, source_id, quote,
+        and the optional bank_name, basis, confidence, note.
+    sources : pandas.DataFrame
+        source_id, title, publisher, date (YYYY-MM-DD), url.
+    """
+
+    frame: pd.DataFrame
+    sources: pd.DataFrame
+
+    @classmethod
+    def load(cls, path: str | Path) -> Panel:
+        """Read and validate ``path`` (and ``sources.csv`` beside it) through :func:`wb.io.load`."""
+        loaded = io.load(path, schema="bank_panel")
+        frame = loaded.frame.copy()
+        for column, default in (("confidence", "medium"), ("basis", ""), ("note", "")):
+            if column not in frame:
+                frame[column] = default
+        if "bank_name" not in frame:
+            frame["bank_name"] = frame["bank_id"]
+        frame["bank_name"] = frame["bank_name"].fillna(frame["bank_id"])
+        frame["confidence"] = frame["confidence"].fillna("medium")
+        frame[["basis", "note"]] = frame[["basis", "note"]].fillna("")
+        return cls(frame=frame, sources=loaded.sources)
+
+    def bank_names(self) -> dict[str, str]:
+        """bank_id → display name (``"建设银行 CCB"``)."""
+        pairs = self.frame[["bank_id", "bank_name"]].drop_duplicates("bank_id")
+        return dict(zip(pairs["bank_id"], pairs["bank_name"], strict=True))
+
+    def banks(self) -> list[str]:
+        """All bank ids, sorted."""
+        return sorted(self.frame["bank_id"].unique())
+
+    @cached_property
+    def _ranked(self) -> dict[tuple[str, str, str], pd.DataFrame]:
+        ranked = rank_rows(self.frame, self.sources)
+        return dict(iter(ranked.groupby(["bank_id", "period", "metric"], sort=False)))
+
+    def rows(self, bank_id: str, period: str, metric: str) -> pd.DataFrame:
+        """Every row for one bank, period and metric, ranked by the selection rule."""
+        return self._ranked.get((bank_id, period, metric), self.frame.iloc[:0])
+
+    def periods_of(self, bank_id: str, metric: str) -> list[str]:
+        """The periods that hold ``metric`` for ``bank_id``."""
+        return [p for (b, p, m) in self._ranked if b == bank_id and m == metric]
+
+
+def rank_rows(rows: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:
+    """Order rows by the selection rule (module docstring): best first."""
+    dates = dict(zip(sources["source_id"], sources["date"], strict=True))
+    keyed = rows.assign(
+        _conf=rows["confidence"].map(CONFIDENCE_RANK).fillna(len(CONFIDENCE_RANK)),
+        _qual=rows["qualifier"].map(QUALIFIER_RANK),
+        _date=rows["source_id"].map(dates).fillna(""),
+    )
+    keyed = keyed.sort_values(
+        ["_conf", "_qual", "_date", "source_id"], ascending=[True, True, False, True], kind="stable"
+    )
+    return keyed.drop(columns=["_conf", "_qual", "_date"])
+
+
+@dataclass(frozen=True)
+class Selection:
+    """One chosen row for a bank, metric and period, and the rows it was chosen over."""
+
+    chosen: pd.Series
+    alternatives: pd.DataFrame
+
+    @property
+    def value(self) -> float:
+        """The chosen value, canonical units."""
+        return float(self.chosen["value"])
+
+    @property
+    def qualifier(self) -> str:
+        return str(self.chosen["qualifier"])
+
+    @property
+    def source_id(self) -> str:
+        return str(self.chosen["source_id"])
+
+    def alternatives_text(self, kind: str = "level") -> str:
+        """The alternatives that differ from the chosen figure (value or qualifier), as
+        ``"≈15.00万亿元 (src-…)"`` joined by ``"; "``; ``""`` when none differ."""
+        alts = self.alternatives
+        differ = (alts["value"] != self.value) | (alts["qualifier"] != self.qualifier)
+        return "; ".join(
+            f"{display_value(r.value, r.qualifier, kind, digits=2)} ({r.source_id})"
+            for r in alts[differ].itertuples()
+        )
+
+
+def select(panel: Panel, bank_id: str, period: str, metric: str) -> Selection | None:
+    """The row a chart uses for ``(bank_id, period, metric)`` under the selection rule.
+
+    Returns ``None`` when the panel has no such row (the value is missing, not zero).
+    """
+    ranked = panel.rows(bank_id, period, metric)
+    if ranked.empty:
+        return None
+    return Selection(chosen=ranked.iloc[0], alternatives=ranked.iloc[1:])
+
+
+# --------------------------------------------------------------------------- periods
+
+
+_PERIOD_RE = re.compile(r"^(FY|H1 |9M |Q[1-4] )(\d{4})$")
+_PERIOD_END = {"FY": (12, 31), "H1 ": (6, 30), "9M ": (9, 30), "Q1 ": (3, 31), "Q2 ": (6, 30)}
+_PERIOD_END |= {"Q3 ": (9, 30), "Q4 ": (12, 31)}
+
+
+def prior_period(period: str) -> str | None:
+    """The same period a year earlier (``"H1 2025"`` → ``"H1 2024"``); ``None`` for dates."""
+    m = _PERIOD_RE.match(period)
+    return f"{m.group(1)}{int(m.group(2)) - 1}" if m else None
+
+
+def year_start_period(period: str) -> str | None:
+    """The previous year-end level's period (``"H1 2025"`` → ``"FY2024"``), for growth YTD."""
+    m = _PERIOD_RE.match(period)
+    return f"FY{int(m.group(2)) - 1}" if m else None
+
+
+def period_end(period: str) -> date | None:
+    """The last day a period covers (``"H1 2025"`` → 2025-06-30; ``"2025-11"`` → 2025-11-30)."""
+    m = _PERIOD_RE.match(period)
+    if m:
+        month, day = _PERIOD_END[m.group(1)]
+        return date(int(m.group(2)), month, day)
+    parts = [int(p) for p in period.split("-")]
+    if len(parts) == 3:
+        return date(*parts)
+    if len(parts) == 2:
+        nxt = date(parts[0] + parts[1] // 12, parts[1] % 12 + 1, 1)
+        return date.fromordinal(nxt.toordinal() - 1)
+    return None
+
+
+# --------------------------------------------------------------------------- display
+
+
+def display_value(
+    value: float, qualifier: str = "exact", kind: str = "level", digits: int = 1
+) -> str:
+    """Format a value with its qualifier: ``≥`` over (超), ``≈`` about (近/约), ``≤`` under.
+
+    Parameters
+    ----------
+    value
+        Canonical units: yuan, persons, or a fraction for ``kind`` ``"share"``/``"change"``.
+    qualifier
+        ``exact``, ``over``, ``about`` or ``under``; it bounds the magnitude, so a fall of
+        "over 30%" (``-0.30``, ``over``) shows as ``≤-30.0%``.
+    kind
+        ``"level"`` (money in 亿元/万亿元), ``"count"`` (万/亿 persons), ``"share"`` (percent) or
+        ``"change"`` (signed percent).
+    digits
+        Decimals of a percent.
+
+    Returns
+    -------
+    str
+        ``"无数据 n/a"`` for a missing value.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "无数据 n/a"
+    symbol = QUALIFIER_SYMBOL[qualifier]
+    if value < 0:
+        symbol = _FLIPPED.get(symbol, symbol)
+    if kind == "share":
+        text = f"{value * 100:.{digits}f}%"
+    elif kind == "change":
+        text = f"{value * 100:+.{digits}f}%"
+    elif kind == "count":
+        text = f"{value / 1e8:,.2f}亿" if abs(value) >= 1e8 else f"{value / 1e4:,.1f}万"
+    elif abs(value) >= 1e12:
+        text = f"{value / 1e12:,.2f}万亿元"
+    else:
+        text = f"{value / 1e8:,.2f}亿元"
+    return f"{symbol}{text}"
+
+
+# --------------------------------------------------------------------------- changes
+
+
+@dataclass(frozen=True)
+class Change:
+    """A change of one metric for one bank, as a fraction, with where it came from.
+
+    Attributes
+    ----------
+    value : float
+        Fraction (``-0.2049`` for −20.49%); ``NaN`` when it cannot be known (no data, or a
+        base at or below zero).
+    method : str
+        ``"derived"`` (computed here from two levels), ``"quoted"`` (a change a source states)
+        or ``"none"``.
+    qualifier : str
+        ``exact`` unless an input was bounded or approximate.
+    source_ids : tuple of str
+        Every source behind the value.
+    note : str
+        Alternatives and caveats, in words.
+    """
+
+    value: float
+    method: str
+    qualifier: str = "exact"
+    source_ids: tuple[str, ...] = ()
+    note: str = ""
+
+
+NO_CHANGE = Change(value=math.nan, method="none")
+
+
+def _basis(sel: Selection) -> str:
+    """The basis without the source-unit remark ('(万元 in source)'), for comparing two rows."""
+    return re.sub(r"\s*\([^)]*in source\)", "", str(sel.chosen["basis"])).strip()
+
+
+def basis_note(a: Selection, b: Selection) -> str:
+    """``"bases differ: '…' vs '…'"`` when two rows measure different things, else ``""``."""
+    return f"bases differ: '{_basis(a)}' vs '{_basis(b)}'" if _basis(a) != _basis(b) else ""
+
+
+def _ids(*selections: Selection | None) -> tuple[str, ...]:
+    """Source ids of the selections, each once, in order."""
+    return tuple(dict.fromkeys(s.source_id for s in selections if s is not None))
+
+
+def _combined_qualifier(*qualifiers: str) -> str:
+    return "exact" if all(q == "exact" for q in qualifiers) else "about"
+
+
+def change_between(
+    panel: Panel, bank_id: str, metric: str, period: str, base_period: str | None, quoted: str
+) -> Change:
+    """Relative change of ``metric`` from ``base_period`` to ``period``.
+
+    Derived from the two levels when both exist and the base is above zero; else the change a
+    source states as metric ``quoted`` (e.g. ``retail_operating_income_yoy``); else
+    :data:`NO_CHANGE`. Inputs graded ``low`` are not used for a derived change (they still
+    appear as quoted changes when nothing better exists). Result: a fraction.
+    """
+    new = select(panel, bank_id, period, metric)
+    old = select(panel, bank_id, base_period, metric) if base_period else None
+    said = select(panel, bank_id, period, quoted)
+    usable = (
+        new is not None
+        and old is not None
+        and "low" not in (new.chosen["confidence"], old.chosen["confidence"])
+    )
+    if usable and old.value > 0:
+        notes = []
+        if said is not None:
+            stated = display_value(said.value, said.qualifier, "change")
+            notes.append(f"stated: {stated} ({said.source_id})")
+        if note := basis_note(new, old):
+            notes.append(note)
+        return Change(
+            value=new.value / old.value - 1,
+            method="derived",
+            qualifier=_combined_qualifier(new.qualifier, old.qualifier),
+            source_ids=_ids(new, old),
+            note="; ".join(notes),
+        )
+    if said is not None:
+        alts = said.alternatives_text("change")
+        return Change(
+            value=said.value,
+            method="quoted",
+            qualifier=said.qualifier,
+            source_ids=(said.source_id,),
+            note=f"other sources: {alts}" if alts else "",
+        )
+    if usable:  # both levels exist but the base is at or below zero: a % change means nothing
+        return Change(
+            value=math.nan,
+            method="none",
+            source_ids=_ids(new, old),
+            note=(
+                f"from {display_value(old.value, old.qualifier)} to "
+                f"{display_value(new.value, new.qualifier)}; base ≤ 0, no % change"
+            ),
+        )
+    return NO_CHANGE
+
+
+def yoy(panel: Panel, bank_id: str, period: str, metric: str) -> Change:
+    """Year-on-year change of ``metric`` (fraction): from two levels, else the quoted ``_yoy``."""
+    return change_between(panel, bank_id, metric, period, prior_period(period), f"{metric}_yoy")
+
+
+def aum_growth(panel: Panel, bank_id: str, period: str) -> Change:
+    """Retail AUM growth since the previous year-end (fraction), for a half-year or quarter.
+
+    For a ``FY`` period this is the year-on-year change of the year-end level.
+    """
+    if period.startswith("FY"):
+        return yoy(panel, bank_id, period, "retail_aum")
+    return change_between(
+        panel, bank_id, "retail_aum", period, year_start_period(period), "retail_aum_growth_ytd"
+    )
+
+
+def _level_record(sel: Selection | None) -> dict[str, object]:
+    if sel is None:
+        return {"value": math.nan, "qualifier": "", "source_ids": (), "confidence": "", "note": ""}
+    alts = sel.alternatives_text()
+    return {
+        "value": sel.value,
+        "qualifier": sel.qualifier,
+        "source_ids": (sel.source_id,),
+        "confidence": str(sel.chosen["confidence"]),
+        "note": f"other figures: {alts}" if alts else "",
+    }
+
+
+def _change_record(change: Change) -> dict[str, object]:
+    return {
+        "value": change.value,
+        "qualifier": change.qualifier if change.method != "none" else "",
+        "method": change.method,
+        "source_ids": change.source_ids,
+        "note": change.note,
+    }
+
+
+def _bank_ids(panel: Panel, banks: list[str] | None) -> list[str]:
+    return sorted(banks) if banks else panel.banks()
+
+
+def _frame(panel: Panel, records: list[dict[str, object]]) -> pd.DataFrame:
+    names = panel.bank_names()
+    out = pd.DataFrame.from_records(records)
+    out.insert(1, "bank_name", out["bank_id"].map(names))
+    return out
+
+
+def yoy_table(
+    panel: Panel, period: str, metric: str, banks: list[str] | None = None
+) -> pd.DataFrame:
+    """One row per bank: the YoY change of ``metric`` in ``period`` (fraction), NaN when unknown.
+
+    Columns: bank_id, bank_name, value, qualifier, method (derived/quoted/none), source_ids,
+    note, level (the period's level, yuan, NaN if none).
+    """
+    records = []
+    for bank in _bank_ids(panel, banks):
+        level = select(panel, bank, period, metric)
+        records.append(
+            {"bank_id": bank}
+            | _change_record(yoy(panel, bank, period, metric))
+            | {"level": level.value if level else math.nan}
+        )
+    return _frame(panel, records)
+
+
+def level_table(
+    panel: Panel, period: str, metric: str, banks: list[str] | None = None
+) -> pd.DataFrame:
+    """One row per bank: the selected level of ``metric`` in ``period`` (canonical units).
+
+    Columns: bank_id, bank_name, value (NaN when missing), qualifier, source_ids, confidence,
+    note (the alternatives).
+    """
+    records = [
+        {"bank_id": bank} | _level_record(select(panel, bank, period, metric))
+        for bank in _bank_ids(panel, banks)
+    ]
+    return _frame(panel, records)
+
+
+def aum_table(panel: Panel, period: str, banks: list[str] | None = None) -> pd.DataFrame:
+    """Retail AUM level (yuan) and growth since the previous year-end (fraction), per bank.
+
+    Columns: bank_id, bank_name, level, level_qualifier, level_basis, growth, growth_qualifier,
+    growth_method, source_ids, note.
+    """
+    records = []
+    for bank in _bank_ids(panel, banks):
+        level = select(panel, bank, period, "retail_aum")
+        growth = aum_growth(panel, bank, period)
+        ids = tuple(dict.fromkeys(_ids(level) + growth.source_ids))
+        records.append(
+            {
+                "bank_id": bank,
+                "level": level.value if level else math.nan,
+                "level_qualifier": level.qualifier if level else "",
+                "level_basis": str(level.chosen["basis"]) if level else "",
+                "growth": growth.value,
+                "growth_qualifier": growth.qualifier if growth.method != "none" else "",
+                "growth_method": growth.method,
+                "source_ids": ids,
+                "note": "; ".join(
+                    t for t in ((level.alternatives_text() if level else ""), growth.note) if t
+                ),
+            }
+        )
+    return _frame(panel, records)
+
+
+# --------------------------------------------------------------------------- shares
+
+#: Denominators for a derived retail share: the retail level and the bank-wide level on the
+#: same basis, best first. Retail profit is pre-tax, so it is never divided by net profit.
+SHARE_DENOMINATORS = {
+    "income": ("retail_operating_income", ("bank_operating_income",)),
+    "profit": ("retail_profit", ("bank_profit_before_tax", "bank_total_profit")),
+}
+
+
+def retail_share(panel: Panel, bank_id: str, period: str, of: str = "income") -> Change:
+    """Retail share of the bank's operating income (``of="income"``) or profit (``"profit"``).
+
+    The share a source states (``retail_income_share``/``retail_profit_share``) when there is
+    one (``method="quoted"``); else retail level / bank level on the same basis
+    (``method="derived"``; pre-tax retail profit over bank profit before tax, never over net
+    profit; inputs graded ``low`` are not used). Returns a fraction, NaN when unknown.
+    """
+    said = select(panel, bank_id, period, f"retail_{of}_share")
+    if said is not None:
+        alts = said.alternatives_text("share")
+        return Change(
+            value=said.value,
+            method="quoted",
+            qualifier=said.qualifier,
+            source_ids=(said.source_id,),
+            note=f"other sources: {alts}" if alts else "",
+        )
+    numerator, denominators = SHARE_DENOMINATORS[of]
+    part = select(panel, bank_id, period, numerator)
+    for metric in denominators:
+        whole = select(panel, bank_id, period, metric)
+        if part is None or whole is None or whole.value <= 0:
+            continue
+        if "low" in (part.chosen["confidence"], whole.chosen["confidence"]):
+            continue
+        return Change(
+            value=part.value / whole.value,
+            method="derived",
+            qualifier=_combined_qualifier(part.qualifier, whole.qualifier),
+            source_ids=_ids(part, whole),
+            note="; ".join(t for t in (f"{numerator} / {metric}", basis_note(part, whole)) if t),
+        )
+    return NO_CHANGE
+
+
+def share_table(panel: Panel, period: str, banks: list[str] | None = None) -> pd.DataFrame:
+    """Retail share of income and of profit per bank (fractions; long: one row per bank × of).
+
+    Columns: bank_id, bank_name, of (income/profit), value, qualifier, method, source_ids, note.
+    """
+    records = [
+        {"bank_id": bank, "of": of} | _change_record(retail_share(panel, bank, period, of))
+        for bank in _bank_ids(panel, banks)
+        for of in SHARE_DENOMINATORS
+    ]
+    return _frame(panel, records)
+
+
+# --------------------------------------------------------------------------- WeCom
+
+#: Two figures more than this many days apart are flagged when one is divided by the other.
+FAR_APART_DAYS = 365
+
+
+def _latest(
+    panel: Panel, bank_id: str, metric: str, before: date | None = None
+) -> Selection | None:
+    """The selected row of the latest period (by period end) for a bank and metric."""
+    ends = {p: period_end(p) for p in panel.periods_of(bank_id, metric)}
+    ends = {p: e for p, e in ends.items() if e is not None and (before is None or e <= before)}
+    if not ends:
+        return None
+    return select(panel, bank_id, max(ends, key=lambda p: (ends[p], p)), metric)
+
+
+def _nearest(panel: Panel, bank_id: str, metric: str, when: date) -> Selection | None:
+    """The selected row whose period ends nearest ``when`` (ties: the earlier one)."""
+    periods = [
+        p
+        for p in panel.periods_of(bank_id, metric)
+        if (panel.rows(bank_id, p, metric)["confidence"] != "low").any()
+    ]
+    ends = {p: period_end(p) for p in periods}
+    ends = {p: e for p, e in ends.items() if e is not None}
+    if not ends:
+        return None
+    best = min(ends, key=lambda p: (abs((ends[p] - when).days), ends[p]))
+    rows = panel.rows(bank_id, best, metric)
+    rows = rows[rows["confidence"] != "low"]
+    return Selection(chosen=rows.iloc[0], alternatives=rows.iloc[1:])
+
+
+def wecom_reach(panel: Panel, banks: list[str] | None = None) -> pd.DataFrame:
+    """WeCom reach per bank that publishes one: latest connected customers and their share.
+
+    Columns: bank_id, bank_name, connected (persons), connected_qualifier, connected_period,
+    connected_confidence, customers (retail customers, persons, the non-low figure nearest in
+    time; NaN if none), customers_period, share (connected / customers, fraction, derived),
+    gap_days (days between the two periods' ends), far_apart (gap > :data:`FAR_APART_DAYS`),
+    certification_rate (fraction, quoted; NaN if none), source_ids. Banks without a WeCom figure
+    are left out (see :func:`coverage` for what is missing).
+    """
+    records = []
+    for bank in _bank_ids(panel, banks):
+        connected = _latest(panel, bank, "wecom_connected")
+        if connected is None:
+            continue
+        when = period_end(str(connected.chosen["period"]))
+        customers = _nearest(panel, bank, "retail_customers", when)
+        cert = _latest(panel, bank, "wecom_certification_rate")
+        gap = (
+            abs((period_end(str(customers.chosen["period"])) - when).days)
+            if customers
+            else math.nan
+        )
+        records.append(
+            {
+                "bank_id": bank,
+                "connected": connected.value,
+                "connected_qualifier": connected.qualifier,
+                "connected_period": str(connected.chosen["period"]),
+                "connected_confidence": str(connected.chosen["confidence"]),
+                "customers": customers.value if customers else math.nan,
+                "customers_period": str(customers.chosen["period"]) if customers else "",
+                "share": connected.value / customers.value if customers else math.nan,
+                "gap_days": gap,
+                "far_apart": bool(gap > FAR_APART_DAYS) if customers else False,
+                "certification_rate": cert.value if cert else math.nan,
+                "certification_qualifier": cert.qualifier if cert else "",
+                "source_ids": _ids(connected, customers, cert),
+            }
+        )
+    columns = ["bank_id", "connected", "connected_qualifier", "connected_period"]
+    if not records:
+        return pd.DataFrame(columns=["bank_name", *columns])
+    return _frame(panel, records)
+
+
+# --------------------------------------------------------------------------- coverage
+
+#: Metric groups of the comparison and the panel metrics that count as data for each.
+COVERAGE_GROUPS: dict[str, tuple[str, ...]] = {
+    "retail_income": ("retail_operating_income", "retail_operating_income_yoy"),
+    "retail_profit": ("retail_profit", "retail_profit_yoy", "retail_profit_sign"),
+    "retail_share": ("retail_income_share", "retail_profit_share"),
+    "retail_aum": ("retail_aum", "retail_aum_growth_ytd", "retail_aum_yoy"),
+    "retail_customers": ("retail_customers",),
+    "wecom": ("wecom_connected", "wecom_certification_rate"),
+}
+
+
+def coverage(
+    panel: Panel,
+    periods: list[str],
+    groups: dict[str, tuple[str, ...]] | None = None,
+    banks: list[str] | None = None,
+) -> pd.DataFrame:
+    """What is known: one row per bank × metric group × period, including the empty cells.
+
+    WeCom figures are dated points, so for the ``wecom`` group any date counts and the period
+    column is ``"any date"``. Columns: bank_id, bank_name, group, period, n_rows (0 = missing),
+    best_confidence (``""`` when missing).
+    """
+    groups = groups or COVERAGE_GROUPS
+    group_of = {metric: group for group, metrics in groups.items() for metric in metrics}
+    f = panel.frame.assign(group=panel.frame["metric"].map(group_of)).dropna(subset=["group"])
+    f = f.assign(period=f["period"].where(f["group"] != "wecom", "any date"))
+    f = f.assign(rank=f["confidence"].map(CONFIDENCE_RANK))
+    stats = f.groupby(["bank_id", "group", "period"]).agg(
+        n_rows=("rank", "size"), best=("rank", "min")
+    )
+    best_name = {rank: name for name, rank in CONFIDENCE_RANK.items()}
+    records = []
+    for bank in _bank_ids(panel, banks):
+        for group in groups:
+            for period in ["any date"] if group == "wecom" else periods:
+                key = (bank, group, period)
+                hit = key in stats.index
+                records.append(
+                    {
+                        "bank_id": bank,
+                        "group": group,
+                        "period": period,
+                        "n_rows": int(stats.loc[key, "n_rows"]) if hit else 0,
+                        "best_confidence": best_name[int(stats.loc[key, "best"])] if hit else "",
+                    }
+                )
+    return _frame(panel, records)
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def source_table(
+    panel: Panel, source_ids: list[str] | tuple[str, ...] | None = None
+) -> pd.DataFrame:
+    """The sources behind ``source_ids`` (default: every source the panel cites), sorted by id.
+
+    Columns: source_id, title, publisher, date, url, n_rows (panel rows citing it).
+    """
+    counts = panel.frame["source_id"].value_counts()
+    ids = sorted(set(source_ids) if source_ids is not None else set(counts.index))
+    table = panel.sources.set_index("source_id").loc[ids].reset_index()
+    table["n_rows"] = table["source_id"].map(counts).fillna(0).astype(int)
+    return table[["source_id", "title", "publisher", "date", "url", "n_rows"]]
+
+
+def source_ids_of(table: pd.DataFrame) -> list[str]:
+    """Sorted unique source ids in a table's ``source_ids`` column (tuples of ids)."""
+    return sorted({s for ids in table["source_ids"] for s in ids})

@@ -1,0 +1,466 @@
+"""Figures of the bank comparison: peer bars, AUM, WeCom reach and the coverage map.
+
+Every function takes the :class:`~wb.metrics.Panel` as ``data``, draws one figure in the house
+style (:func:`wb.theme.theme_context`) and returns it. Titles are the finding in words
+(:mod:`wb.comparison`); axes carry units; the note under a chart names the alternatives the
+selection rule did not use; the footer lists the source ids. Missing values are drawn as
+missing (a hatched grey band labelled 无数据 no data), never as zero.
+"""
+
+from __future__ import annotations
+
+import itertools
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from wb import comparison, metrics
+from wb.metrics import Panel, display_value
+from wb.theme import PALETTE, add_footer, save_figure, theme_context
+
+__all__ = [
+    "DEFAULT_PERIODS",
+    "plot_coverage",
+    "plot_retail_aum",
+    "plot_retail_income_yoy",
+    "plot_retail_profit_yoy",
+    "plot_retail_share",
+    "plot_wecom_reach",
+    "save_with_record",
+    "source_line",
+]
+
+#: Periods of the coverage map.
+DEFAULT_PERIODS = ["FY2023", "H1 2024", "FY2024", "H1 2025"]
+_MISSING = "无数据 no data"
+_LINE_IN = 0.14  # height of one 7.5 pt text line, inches
+_WRAP = 150  # characters per note or footer line
+_MISSING_STYLE = {"facecolor": "none", "edgecolor": "#c8c8c8", "hatch": "//", "lw": 0}
+_MISSING_TEXT = {"fontsize": 7.5, "color": "#555555", "va": "center"}
+_MISSING_BOX = {"facecolor": "white", "edgecolor": "none", "pad": 1.0}
+_DERIVED_HATCH = "///"
+
+
+def _wrap(lines: Sequence[str]) -> list[str]:
+    return [w for line in lines for w in textwrap.wrap(line, _WRAP, break_long_words=False)]
+
+
+def _new_axes(ax: Axes | None, n_rows: int, width: float = 9.0) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax
+    fig, ax = plt.subplots(figsize=(width, 1.9 + 0.34 * max(n_rows, 3)))
+    return fig, ax
+
+
+def _finish(
+    fig: Figure,
+    finding: comparison.Finding,
+    source_ids: Sequence[str],
+    notes: Sequence[str] = (),
+    own_layout: bool = True,
+    right_in: float = 0.25,
+    axis_in: float = 0.75,
+) -> Figure:
+    """Title (the finding), notes and the source footer; margins sized in inches.
+
+    ``axis_in`` is the room under the axes for tick labels and the axis label.
+    """
+    note_lines = _wrap(notes)
+    footer = _wrap([", ".join(sorted(set(source_ids))) or "—"])
+    width, height = fig.get_size_inches()
+    per_line = int(width * 10.5)
+    title = [*textwrap.wrap(finding.zh, per_line // 2 + 8), *textwrap.wrap(finding.en, per_line)]
+    bottom_in = 0.2 + _LINE_IN * (len(note_lines) + len(footer))
+    fig.suptitle("\n".join(title), x=0.01, ha="left", fontsize=10.5, weight="bold")
+    if own_layout:
+        fig.subplots_adjust(
+            left=1.75 / width,
+            right=1 - right_in / width,
+            top=1 - (0.35 + 0.2 * len(title)) / height,
+            bottom=(axis_in + bottom_in) / height,
+        )
+    if note_lines:
+        fig.text(
+            0.01,
+            (0.05 + _LINE_IN * len(footer)) / height,
+            "\n".join(note_lines),
+            fontsize=7.5,
+            va="bottom",
+            ha="left",
+            color=PALETTE["black"],
+        )
+    add_footer(fig, "\n".join(footer))
+    return fig
+
+
+def source_line(fig: Figure) -> str:
+    """The footer of a figure (``"来源 Source: …"``); ``""`` when it has none."""
+    return next((t.get_text() for t in fig.texts if t.get_text().startswith("来源 Source:")), "")
+
+
+def save_with_record(fig: Figure, out_dir: str | Path, stem: str) -> dict[str, str]:
+    """Save ``fig`` as PNG and SVG (:func:`wb.theme.save_figure`) and return its record for
+    the artifact: ``stem``, ``caption`` (the title) and ``source`` (the footer line)."""
+    save_figure(fig, out_dir, stem)
+    return {"stem": stem, "caption": fig.get_suptitle(), "source": source_line(fig)}
+
+
+def _ordered(table: pd.DataFrame, value: str) -> pd.DataFrame:
+    """Known values sorted (largest at the top), then the missing banks in name order."""
+    known = table[table[value].notna()].sort_values(value)
+    missing = table[table[value].isna()].sort_values("bank_id", ascending=False)
+    return pd.concat([missing, known], ignore_index=True)
+
+
+def _bars(
+    ax: Axes,
+    table: pd.DataFrame,
+    value: str,
+    qualifier: str,
+    method: str,
+    kind: str,
+    scale: float = 100.0,
+) -> None:
+    """Horizontal bars, one per bank; derived values hatched; missing as a hatched band."""
+    y = np.arange(len(table))
+    values = table[value].to_numpy(dtype=float) * scale
+    known = ~np.isnan(values)
+    span = max(np.nanmax(np.abs(values)) if known.any() else 1.0, 1e-9)
+    colours = [PALETTE["vermillion"] if v < 0 else PALETTE["blue"] for v in np.nan_to_num(values)]
+    for yi, v, c, m in zip(
+        y[known], values[known], np.array(colours)[known], table.loc[known, method], strict=True
+    ):
+        derived = m == "derived"
+        ax.barh(
+            yi,
+            v,
+            color="white" if derived else c,
+            edgecolor=c,
+            hatch=_DERIVED_HATCH if derived else None,
+            lw=1.0,
+            height=0.65,
+        )
+    for yi, row in zip(y, table.itertuples(), strict=True):
+        v = getattr(row, value)
+        if np.isnan(v):
+            ax.axhspan(yi - 0.3, yi + 0.3, **_MISSING_STYLE)
+            no_base = "base ≤ 0" in str(getattr(row, "note", ""))
+            text = "基数≤0, 无百分比 base ≤ 0, no % (see note)" if no_base else _MISSING
+            ax.text(0, yi, f" {text}", ha="left", bbox=_MISSING_BOX, **_MISSING_TEXT)
+            continue
+        label = display_value(v, getattr(row, qualifier) or "exact", kind)
+        x = v * scale
+        ax.text(
+            x + np.sign(x or 1) * span * 0.02,
+            yi,
+            label,
+            va="center",
+            ha="left" if x >= 0 else "right",
+            fontsize=8,
+        )
+    ax.set_yticks(y, table["bank_name"])
+    ax.axvline(0, color=PALETTE["black"], lw=0.8)
+    lo = min(0.0, np.nanmin(values) if known.any() else 0.0)
+    hi = max(0.0, np.nanmax(values) if known.any() else 1.0)
+    pad = (hi - lo or 1.0) * 0.28
+    ax.set_xlim(lo - (pad if lo < 0 else 0), hi + pad)
+    ax.set_ylim(-0.6, len(table) - 0.4)
+    ax.grid(axis="x", color="#e6e6e6", lw=0.6)
+    ax.set_axisbelow(True)
+
+
+def _method_legend(ax: Axes) -> None:
+    handles = [
+        Patch(facecolor=PALETTE["blue"], label="报告值 quoted"),
+        Patch(
+            facecolor="white",
+            edgecolor=PALETTE["blue"],
+            hatch=_DERIVED_HATCH,
+            label="推算 derived from two levels",
+        ),
+        Patch(**(_MISSING_STYLE | {"lw": 0.5}), label=_MISSING),
+    ]
+    ax.legend(handles=handles, loc="lower right", fontsize=7.5, frameon=True, framealpha=0.9)
+
+
+def _notes(table: pd.DataFrame) -> list[str]:
+    return [f"{r.bank_name}: {r.note}" for r in table.itertuples() if r.note]
+
+
+def _yoy_figure(
+    data: Panel,
+    metric: str,
+    label: str,
+    finding: comparison.Finding,
+    period: str,
+    banks: list[str] | None,
+    ax: Axes | None,
+) -> Figure:
+    table = _ordered(metrics.yoy_table(data, period, metric, banks), "value")
+    with theme_context():
+        fig, ax_ = _new_axes(ax, len(table))
+        _bars(ax_, table, "value", "qualifier", "method", "change")
+        ax_.set_xlabel(label)
+        _method_legend(ax_)
+        return _finish(fig, finding, metrics.source_ids_of(table), _notes(table), ax is None)
+
+
+def plot_retail_income_yoy(
+    data: Panel, *, period: str = "H1 2025", banks: list[str] | None = None, ax: Axes | None = None
+) -> Figure:
+    """Retail operating income, change on a year earlier (%), one bar per bank.
+
+    Derived changes (two levels) are hatched; quoted ones solid; banks without a figure are
+    shown as 无数据 no data.
+    """
+    finding = comparison.income_finding(data, period, banks)
+    label = f"零售营业收入同比 Retail operating income YoY, {period} (%)"
+    return _yoy_figure(data, "retail_operating_income", label, finding, period, banks, ax)
+
+
+def plot_retail_profit_yoy(
+    data: Panel, *, period: str = "H1 2025", banks: list[str] | None = None, ax: Axes | None = None
+) -> Figure:
+    """Retail segment profit, change on a year earlier (%), one bar per bank.
+
+    A change from a loss (base ≤ 0) has no percent; the note says what the levels were.
+    """
+    finding = comparison.profit_finding(data, period, banks)
+    label = f"零售利润同比 Retail profit YoY, {period} (%)"
+    return _yoy_figure(data, "retail_profit", label, finding, period, banks, ax)
+
+
+def plot_retail_share(
+    data: Panel, *, period: str = "H1 2025", banks: list[str] | None = None, ax: Axes | None = None
+) -> Figure:
+    """Retail share of the bank's operating income and of its profit (%), paired bars per bank."""
+    table = metrics.share_table(data, period, banks)
+    wide = table.pivot(index="bank_id", columns="of", values="value")
+    order = wide.sort_values(["income", "profit"], na_position="first").index.tolist()
+    finding = comparison.share_finding(data, period, banks)
+    colours = {"income": PALETTE["blue"], "profit": PALETTE["orange"]}
+    labels = {"income": "占营业收入 of operating income", "profit": "占利润 of profit"}
+    with theme_context():
+        fig, ax_ = _new_axes(ax, len(order))
+        for offset, of in ((0.19, "income"), (-0.19, "profit")):
+            part = table[table["of"] == of].set_index("bank_id").loc[order]
+            for yi, row in enumerate(part.itertuples()):
+                y = yi + offset
+                if np.isnan(row.value):
+                    ax_.axhspan(y - 0.16, y + 0.16, **_MISSING_STYLE)
+                    ax_.text(0.5, y, _MISSING, bbox=_MISSING_BOX, **_MISSING_TEXT)
+                    continue
+                derived = row.method == "derived"
+                ax_.barh(
+                    y,
+                    row.value * 100,
+                    height=0.36,
+                    color="white" if derived else colours[of],
+                    edgecolor=colours[of],
+                    hatch=_DERIVED_HATCH if derived else None,
+                )
+                ax_.text(
+                    row.value * 100 + 0.8,
+                    y,
+                    display_value(row.value, row.qualifier, "share"),
+                    va="center",
+                    fontsize=7.5,
+                )
+        names = data.bank_names()
+        ax_.set_yticks(range(len(order)), [names[b] for b in order])
+        ax_.set_xlim(0, 85)
+        ax_.set_ylim(-0.6, len(order) - 0.4)
+        ax_.set_xlabel(f"零售占比 Retail share of the bank's total, {period} (%)")
+        handles = [Patch(facecolor=colours[k], label=labels[k]) for k in ("income", "profit")]
+        handles.append(
+            Patch(
+                facecolor="white",
+                edgecolor=PALETTE["grey"],
+                hatch=_DERIVED_HATCH,
+                label="推算 derived",
+            )
+        )
+        ax_.legend(handles=handles, loc="lower right", fontsize=7.5, frameon=True)
+        notes = _notes(
+            table[table["note"].str.len() > 0].assign(
+                bank_name=lambda t: t["bank_name"] + " (" + t["of"] + ")"
+            )
+        )
+        notes.append(
+            "Profit shares: CMB/BoCom of profit before tax, Ping An of segment net profit; derived ones use bank profit before tax (README §5.7)."
+        )
+        return _finish(fig, finding, metrics.source_ids_of(table), notes, ax is None)
+
+
+def plot_retail_aum(
+    data: Panel,
+    *,
+    period: str = "H1 2025",
+    banks: list[str] | None = None,
+    ax: Sequence[Axes] | None = None,
+) -> Figure:
+    """Retail AUM level (万亿元, left) and growth since the previous year-end (%, right).
+
+    ``ax``, when given, is a pair of axes sharing nothing. Definitions differ by bank (the
+    ``basis`` of each level); the note says so.
+    """
+    table = _ordered(metrics.aum_table(data, period, banks), "level")
+    table = table.assign(level_method="quoted", growth_source=table["growth_method"])
+    finding = comparison.aum_finding(data, period, banks)
+    with theme_context():
+        if ax is None:
+            fig, (left, right) = plt.subplots(
+                1,
+                2,
+                figsize=(10.5, 1.9 + 0.34 * len(table)),
+                sharey=True,
+                gridspec_kw={"width_ratios": [1.15, 1], "wspace": 0.35},
+            )
+        else:
+            left, right = ax
+            fig = left.figure
+        _bars(left, table, "level", "level_qualifier", "level_method", "level", scale=1e-12)
+        left.set_xlabel(f"零售AUM Retail AUM, end of {period} (万亿元 trillion yuan)")
+        _bars(right, table, "growth", "growth_qualifier", "growth_method", "change")
+        right.set_xlabel("较上年末增长 Growth since previous year-end (%)")
+        right.tick_params(labelleft=False)
+        _method_legend(right)
+        bases = sorted(set(table["level_basis"]) - {""})
+        notes = [
+            "AUM definitions differ by bank: " + "; ".join(b.removeprefix("CNY, ") for b in bases),
+            *_notes(table),
+        ]
+        return _finish(fig, finding, metrics.source_ids_of(table), notes, ax is None)
+
+
+def plot_wecom_reach(
+    data: Panel, *, banks: list[str] | None = None, ax: Axes | None = None
+) -> Figure:
+    """WeCom (企业微信) customers connected per bank (万人), labelled with date, share and
+    certification rate; banks without a bank-wide figure are named in the note."""
+    table = metrics.wecom_reach(data, banks)
+    finding = comparison.wecom_finding(data, banks)
+    all_banks = banks or data.banks()
+    names = data.bank_names()
+    absent = [names[b] for b in all_banks if b not in set(table.get("bank_id", []))]
+    with theme_context():
+        fig, ax_ = _new_axes(ax, len(table) + 1, width=10.0)
+        table = table.sort_values("connected").reset_index(drop=True)
+        for yi, row in table.iterrows():
+            low = row["connected_confidence"] == "low"
+            ax_.barh(
+                yi, row["connected"] / 1e4, height=0.6, color=PALETTE["orange" if low else "green"]
+            )
+            parts = [
+                display_value(row["connected"], row["connected_qualifier"], "count"),
+                f"截至 as of {row['connected_period']}",
+            ]
+            if np.isnan(row["share"]):
+                parts.append("零售客户数无数据 retail customers n/a")
+            else:
+                far = " ⚠ dates >1 year apart" if row["far_apart"] else ""
+                parts.append(
+                    f"占零售客户 {display_value(row['share'], 'exact', 'share')} of {row['customers_period']} customers{far}"
+                )
+            if not np.isnan(row["certification_rate"]):
+                parts.append(
+                    f"认证率 certified {display_value(row['certification_rate'], row['certification_qualifier'], 'share')}"
+                )
+            ax_.text(row["connected"] / 1e4 + 20, yi, " · ".join(parts), va="center", fontsize=8)
+        ax_.set_yticks(range(len(table)), table["bank_name"])
+        ax_.set_xlim(0, 3200)
+        ax_.set_ylim(-0.6, len(table) - 0.4)
+        ax_.set_xlabel("企微连接客户 WeCom customers connected (万人 10,000 persons)")
+        handles = [
+            Patch(facecolor=PALETTE["green"], label="medium confidence"),
+            Patch(facecolor=PALETTE["orange"], label="low confidence"),
+        ]
+        ax_.legend(handles=handles, loc="lower right", fontsize=7.5, frameon=True)
+        notes = [
+            f"无全行企微数据 No bank-wide WeCom figure ({len(absent)}): " + "、".join(absent),
+            "Branch-level figures (e.g. ICBC Dongying branch) are in data/entities_panel.csv, not here.",
+        ]
+        return _finish(fig, finding, metrics.source_ids_of(table), notes, ax is None)
+
+
+_GROUP_LABELS = {
+    "retail_income": "零售营收 income",
+    "retail_profit": "零售利润 profit",
+    "retail_share": "零售占比 share",
+    "retail_aum": "零售AUM",
+    "retail_customers": "零售客户 customers",
+    "wecom": "企微 WeCom",
+}
+_CONF_COLOURS = {"high": PALETTE["blue"], "medium": PALETTE["sky"], "low": PALETTE["yellow"]}
+
+
+def plot_coverage(
+    data: Panel,
+    *,
+    periods: list[str] | None = None,
+    banks: list[str] | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Coverage map: bank × metric group × period; colour = best confidence, hatched = missing."""
+    periods = periods or DEFAULT_PERIODS
+    table = metrics.coverage(data, periods, banks=banks)
+    finding = comparison.coverage_finding(data, periods, banks)
+    column_keys = list(dict.fromkeys(zip(table["group"], table["period"], strict=True)))
+    column_keys.sort(key=lambda k: (k[1] == "any date", k[1] != "any date" and periods.index(k[1])))
+    bank_order = sorted(table["bank_id"].unique(), reverse=True)
+    names = data.bank_names()
+    with theme_context():
+        fig, ax_ = _new_axes(ax, len(bank_order), width=12.0)
+        if ax is None:
+            fig.set_size_inches(12.0, 2.6 + 0.3 * len(bank_order) + 1.2)
+        cells = table.set_index(["bank_id", "group", "period"])
+        for yi, bank in enumerate(bank_order):
+            for xi, (group, period) in enumerate(column_keys):
+                cell = cells.loc[(bank, group, period)]
+                if cell["n_rows"] == 0:
+                    ax_.add_patch(plt.Rectangle((xi - 0.45, yi - 0.45), 0.9, 0.9, **_MISSING_STYLE))
+                    continue
+                ax_.add_patch(
+                    plt.Rectangle(
+                        (xi - 0.45, yi - 0.45),
+                        0.9,
+                        0.9,
+                        color=_CONF_COLOURS[cell["best_confidence"]],
+                    )
+                )
+                ax_.text(xi, yi, str(cell["n_rows"]), ha="center", va="center", fontsize=7)
+        ax_.set_xlim(-0.6, len(column_keys) - 0.4)
+        ax_.set_ylim(-0.6, len(bank_order) - 0.4)
+        ax_.set_yticks(range(len(bank_order)), [names[b] for b in bank_order])
+        ax_.set_xticks(
+            range(len(column_keys)),
+            [f"{_GROUP_LABELS[g]}\n{p}" for g, p in column_keys],
+            rotation=90,
+            fontsize=7.5,
+        )
+        for xi, ((_, before), (_, after)) in enumerate(itertools.pairwise(column_keys)):
+            if before != after:
+                ax_.axvline(xi + 0.5, color=PALETTE["black"], lw=0.6)
+        ax_.set_xlabel("指标 · 期间 Metric group · period")
+        ax_.tick_params(length=0)
+        for side in ("left", "bottom"):
+            ax_.spines[side].set_visible(False)
+        handles = [
+            Patch(facecolor=c, label=f"{k} confidence (n rows)") for k, c in _CONF_COLOURS.items()
+        ]
+        handles.append(Patch(**(_MISSING_STYLE | {"lw": 0.5}), label=_MISSING))
+        ax_.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7.5)
+        notes = [
+            "Cells count panel rows (levels, quoted changes and shares); WeCom figures are dated points, so any date counts."
+        ]
+        ids = [
+            f"all {data.frame['source_id'].nunique()} sources of the panel (see the source table)"
+        ]
+        return _finish(fig, finding, ids, notes, ax is None, right_in=2.4, axis_in=1.55)
