@@ -46,13 +46,9 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@touch $(STAMP)
 	@echo "installed: $(VENV) (kernel 'wb')"
 
-## Run the default pipeline on bundled data and print where the result is
+## Run the default pipeline (bundled bank panel + a simulated RM export) and print the PDF brief's path
 demo: install
-	@rm -rf runs/demo && mkdir -p runs/demo
-	$(WB) simulate --out runs/demo/rm_month.parquet --rms 2000 --months 24 --seed 1
-	$(WB) validate --data runs/demo/rm_month.parquet
-	$(WB) validate --data data/bank_panel.csv
-	@echo "runs/demo/rm_month.parquet"
+	@folder=$$($(WB) run params/demo.yaml | tail -n 1) && echo "brief: $$folder/brief.pdf"
 
 ## Run the whole test suite (fast and slow tests)
 test: install

@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from wb.errors import NotBuiltError, WbError
+from wb.errors import WbError
 
 app = typer.Typer(
     name="wb",
@@ -79,7 +79,7 @@ def simulate(
     out: Annotated[Path, typer.Option("--out", help="Output .csv or .parquet path.")],
     rms: Annotated[int, typer.Option("--rms", help="Number of relationship managers.")] = 2000,
     months: Annotated[int, typer.Option("--months", help="Number of months.")] = 24,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 1,
     beta_quota: Annotated[
         float, typer.Option("--beta-quota", help="True AUM change per quota-induced add, yuan.")
     ] = 0.0,
@@ -117,11 +117,19 @@ def uplift(
 ) -> None:
     """Quota-uplift analysis: naive OLS, TWFE and FE-2SLS, written to OUT/uplift.json.
 
+    Without --quick also writes the figures (PNG and SVG): uplift_forest, uplift_binscatter,
+    uplift_by_quota. The last line printed is the path of uplift.json.
+
     Example:
 
       wb uplift --data s.parquet --out u/
     """
-    raise NotBuiltError("wb uplift is not built yet (issue: uplift engine)")
+    from wb import uplift_report
+
+    result = uplift_report.analyse(data, out, quick=quick)
+    typer.echo(str(result.summary()))
+    typer.echo(f"verdict: {result.verdict.code}: {result.verdict.text}")
+    typer.echo(str(out / uplift_report.JSON_NAME))
 
 
 @app.command()
@@ -132,11 +140,65 @@ def run(
 ) -> None:
     """Execute the notebooks a params file names and build the PDF brief in a new run folder.
 
+    Progress goes to stderr; the last line of stdout is the run folder. A re-run with the same
+    params, data and code says "up to date" unless --force. On failure: nothing promoted,
+    `latest` untouched, the staging folder kept under OUT/failed/, a three-line summary
+    (traceback with --debug) and exit 3 cell raised, 4 timeout, 5 kernel, 6 export, 75 locked.
+
     Example:
 
       wb run params/demo.yaml
+
+      wb run params/demo.yaml --out /srv/wb/runs --force
     """
-    raise NotBuiltError("wb run is not built yet (issue: run pipeline and PDF brief)")
+    from wb import runner
+
+    result = runner.run(params, out, force=force, say=lambda line: typer.echo(line, err=True))
+    if result.up_to_date:
+        typer.echo(
+            f"up to date: same params, data and code as {result.run_id} (--force runs again)"
+        )
+    typer.echo(str(result.folder))
+
+
+runs_app = typer.Typer(
+    help="Look back over run folders: list them, compare two.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(runs_app, name="runs")
+
+
+@runs_app.command("list")
+def runs_list(
+    out: Annotated[Path, typer.Option("--out", help="Folder holding run folders.")] = Path("runs"),
+) -> None:
+    """List run folders (promoted and failed): id, period, status, duration; * marks latest.
+
+    Example:
+
+      wb runs list --out runs
+    """
+    from wb import runs
+
+    typer.echo(runs.format_list(runs.list_runs(out)))
+
+
+@runs_app.command("compare")
+def runs_compare(
+    a: Annotated[str, typer.Argument(help="Run id, 'latest' or a run folder path.")],
+    b: Annotated[str, typer.Argument(help="Run id, 'latest' or a run folder path.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder holding run folders.")] = Path("runs"),
+) -> None:
+    """Show which inputs and which key numbers changed between two runs.
+
+    Example:
+
+      wb runs compare H1-2025-1a2b3c4d-20260105T063000 latest
+    """
+    from wb import runs
+
+    typer.echo("\n".join(runs.compare(runs.find(out, a), runs.find(out, b))))
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -30,3 +30,27 @@ class ExportError(WbError):
     """Figures, fonts or PDF checks failed (exit 6)."""
 
     exit_code = 6
+
+
+class CellError(WbError):
+    """A notebook cell raised (exit 3)."""
+
+    exit_code = 3
+
+
+class RunTimeoutError(WbError):
+    """A notebook cell or the whole run timed out (exit 4)."""
+
+    exit_code = 4
+
+
+class KernelError(WbError):
+    """The kernel died or would not start (exit 5)."""
+
+    exit_code = 5
+
+
+class LockedError(WbError):
+    """Another run holds the lock on the output folder (exit 75)."""
+
+    exit_code = 75

@@ -1,0 +1,153 @@
+"""The brief: artifacts → HTML → PDF, offline, deterministic, robust to a missing section."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wb import brief
+from wb.errors import ExportError
+from wb.params import RunParams
+
+FIXTURES = Path(__file__).parent / "fixtures"
+sys.path.insert(0, str(FIXTURES))
+import fake_artifacts  # noqa: E402
+
+EPOCH = 1751328000  # 2025-07-01
+TITLE = "测试简报 Test brief"
+
+
+def run_params(*sections: str, **brief_options) -> RunParams:
+    return RunParams.model_validate(
+        {
+            "period": "H1 2025",
+            "brief": {"title": TITLE, **brief_options},
+            "notebooks": [{"path": f"{s}.ipynb", "section": s} for s in sections],
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory) -> Path:
+    """A run folder with both sections' artifacts and figures, made once."""
+    folder = tmp_path_factory.mktemp("run")
+    for section in brief.ARTIFACTS:
+        fake_artifacts.write(section, str(folder / "artifacts"), data_label="simulated")
+    return folder
+
+
+def copy_run(src: Path, dst: Path) -> Path:
+    subprocess.run(["cp", "-r", str(src), str(dst)], check=True)
+    return dst
+
+
+def pdf_text(pdf: Path) -> str:
+    return subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+
+
+def test_full_brief_has_cjk_font_title_figures_and_simulated_mark(artifacts):
+    _, pdf = brief.build(
+        run_params("bank_comparison", "uplift"),
+        artifacts,
+        artifacts / "artifacts",
+        {"uplift"},
+        EPOCH,
+    )
+    text = pdf_text(pdf)
+    assert TITLE in text and "2025年7月1日" in text
+    assert "模拟数据 · SIMULATED DATA" in text
+    assert all(f"图 {n}" in text for n in (1, 2, 3))
+    assert "fx01" in text and "中国工商银行" in text  # sources table
+    assert any("NotoSansCJK" in f.replace("-", "") for f in brief.embedded_fonts(pdf))
+    pages = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
+    assert 2 <= int(pages.split("Pages:")[1].split()[0]) <= 4
+
+
+def test_missing_section_says_not_run_and_nothing_shows_code(artifacts):
+    ctx = brief.build_context(
+        run_params("bank_comparison"),
+        {"bank_comparison": brief.load_artifact("bank_comparison", artifacts / "artifacts")},
+        set(),
+        EPOCH,
+    )
+    html = brief.render_html(ctx)
+    assert "Not run in this brief" in html
+    assert "SIMULATED" not in html
+    for code in ("import ", "def ", "print(", ">>>"):
+        assert code not in html
+
+
+def test_artifact_text_is_escaped(tmp_path, artifacts):
+    data = json.loads((artifacts / "artifacts" / "bank_comparison.json").read_text())
+    data["findings"][0]["zh"] = "<script>alert(1)</script>"
+    ctx = brief.build_context(
+        run_params("bank_comparison"), {"bank_comparison": data}, set(), EPOCH
+    )
+    html = brief.render_html(ctx)
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_same_inputs_give_a_byte_identical_pdf(tmp_path, artifacts):
+    p = run_params("bank_comparison", "uplift")
+    digests = []
+    for name in ("a", "b"):
+        folder = copy_run(artifacts, tmp_path / name)
+        _, pdf = brief.build(p, folder, folder / "artifacts", {"uplift"}, EPOCH)
+        digests.append(hashlib.sha256(pdf.read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
+
+
+@pytest.mark.parametrize(
+    "src", ["https://example.com/logo.png", "http://10.0.0.1/x.png", "file:///etc/hostname"]
+)
+def test_remote_or_outside_reference_stops_the_render(tmp_path, src):
+    html = f'<html lang="zh-CN"><body><p>标题</p><img src="{src}"></body></html>'
+    with pytest.raises(ExportError) as err:
+        brief.write_pdf(html, tmp_path, tmp_path / "brief.pdf")
+    assert err.value.exit_code == 6
+    assert not (tmp_path / "brief.pdf").exists()
+
+
+def test_a_missing_figure_or_artifact_is_an_export_error(tmp_path, artifacts):
+    folder = copy_run(artifacts, tmp_path / "run")
+    (folder / "artifacts" / "bank_wecom.svg").unlink()
+    with pytest.raises(ExportError, match=r"bank_wecom\.svg"):
+        brief.load_artifact("bank_comparison", folder / "artifacts")
+    (folder / "artifacts" / "uplift.json").unlink()
+    with pytest.raises(ExportError, match=r"uplift\.json was not written"):
+        brief.load_artifact("uplift", folder / "artifacts")
+
+
+def test_uplift_json_is_checked_against_its_schema(tmp_path, artifacts):
+    folder = copy_run(artifacts, tmp_path / "run")
+    path = folder / "artifacts" / "uplift.json"
+    data = json.loads(path.read_text())
+    del data["estimates"]["iv_quota"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(ExportError, match=r"breaks schema wb\.uplift/1"):
+        brief.load_artifact("uplift", folder / "artifacts")
+
+
+def test_bank_figures_option_selects_and_checks_stems(artifacts):
+    data = {"bank_comparison": brief.load_artifact("bank_comparison", artifacts / "artifacts")}
+    ctx = brief.build_context(
+        run_params("bank_comparison", bank_figures=["bank_wecom"]), data, set(), EPOCH
+    )
+    assert [f.src for f in ctx.bank["figures"]] == ["bank_wecom.png"]
+    assert ctx.bank["omitted"] == 1
+    with pytest.raises(ExportError, match="bank_nope"):
+        brief.build_context(
+            run_params("bank_comparison", bank_figures=["bank_nope"]), data, set(), EPOCH
+        )
+
+
+def test_pdf_check_needs_the_title(tmp_path):
+    html = '<html lang="zh-CN"><p style="font-family: Noto Sans CJK SC">别的标题</p></html>'
+    pdf = brief.write_pdf(html, tmp_path, tmp_path / "x.pdf")
+    with pytest.raises(ExportError, match="title"):
+        brief.check_pdf(pdf, TITLE)

@@ -1,0 +1,139 @@
+"""Params files: layering, validation before any kernel, cross-check against the notebooks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from wb import cli, params
+from wb.errors import InputError
+
+ROOT = Path(__file__).parents[1]
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def write(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def minimal(**over) -> dict:
+    data = {
+        "period": "H1 2025",
+        "brief": {"title": "测试简报 Test brief"},
+        "notebooks": [
+            {
+                "path": str(FIXTURES / "artifacts.ipynb"),
+                "section": "bank_comparison",
+                "parameters": {"fixtures": str(FIXTURES)},
+            }
+        ],
+    }
+    return data | over
+
+
+def problems(path: Path) -> str:
+    with pytest.raises(InputError) as err:
+        params.load(path)
+    assert err.value.exit_code == 2
+    return str(err.value)
+
+
+@pytest.mark.parametrize("name", ["demo.yaml", "ci_small.yaml"])
+def test_bundled_params_files_validate_against_their_notebooks(name):
+    p = params.load(ROOT / "params" / name)
+    assert [nb.section for nb in p.notebooks] == ["bank_comparison", "uplift"]
+    assert p.data["rm_month"].simulate is not None
+    assert p.notebooks[0].path.is_absolute() and p.notebooks[0].path.is_file()
+
+
+def test_extends_merges_mappings_and_replaces_the_rest(tmp_path):
+    write(tmp_path / "base.yaml", minimal(seed=3, brief={"title": "基础", "subtitle": "sub"}))
+    child = write(tmp_path / "child.yaml", {"extends": "base.yaml", "brief": {"title": "子"}})
+    p = params.load(child)
+    assert (p.seed, p.brief.title, p.brief.subtitle) == (3, "子", "sub")
+
+
+def test_unknown_key_wrong_type_and_bad_period_are_named(tmp_path):
+    path = write(
+        tmp_path / "bad.yaml", minimal(colour="red", cell_timeout_s="soon", period="H3 2025")
+    )
+    text = problems(path)
+    assert f"{path}: key 'colour': unknown key" in text
+    assert "key 'cell_timeout_s': expected" in text and "'soon'" in text
+    assert "key 'period': expected a period like FY2024" in text
+
+
+def test_nested_unknown_key_and_missing_required_key(tmp_path):
+    data = minimal()
+    data["notebooks"][0]["secton"] = "uplift"
+    del data["brief"]
+    text = problems(write(tmp_path / "p.yaml", data))
+    assert "key 'notebooks.0.secton': unknown key" in text
+    assert "key 'brief': required, missing" in text
+
+
+def test_missing_files_are_named_with_their_key(tmp_path):
+    data = minimal(data={"panel": {"path": "nope/panel.csv"}})
+    data["notebooks"][0]["path"] = "nope/x.ipynb"
+    text = problems(write(tmp_path / "p.yaml", data))
+    assert "key 'data.panel.path': expected an existing file" in text
+    assert "key 'notebooks.0.path': expected an existing file" in text
+
+
+def test_a_parameter_the_notebook_does_not_declare_fails_before_a_run(tmp_path):
+    data = minimal()
+    data["notebooks"][0]["parameters"]["sectoin"] = "uplift"
+    text = problems(write(tmp_path / "p.yaml", data))
+    assert "key 'notebooks.0.parameters.sectoin': artifacts.ipynb declares no parameter" in text
+
+
+def test_run_values_cannot_be_set_and_inputs_must_name_data(tmp_path):
+    data = minimal()
+    data["notebooks"][0]["parameters"]["out_dir"] = "/tmp/x"
+    data["notebooks"][0]["inputs"] = {"data_path": "rm_month"}
+    text = problems(write(tmp_path / "p.yaml", data))
+    assert "out_dir set by wb run itself" in text
+    text = problems(
+        write(
+            tmp_path / "q.yaml",
+            minimal() | {"notebooks": [data["notebooks"][0] | {"parameters": {}}]},
+        )
+    )
+    assert "'rm_month' is not a key of data" in text
+
+
+def test_data_needs_exactly_one_of_path_or_simulate(tmp_path):
+    text = problems(write(tmp_path / "p.yaml", minimal(data={"rm": {"label": "x"}})))
+    assert "key 'data.rm': expected give exactly one of 'path'" in text
+
+
+def test_extends_loop_and_missing_parent(tmp_path):
+    write(tmp_path / "a.yaml", {"extends": "b.yaml"})
+    write(tmp_path / "b.yaml", {"extends": "a.yaml"})
+    assert "extends itself" in problems(tmp_path / "a.yaml")
+    write(tmp_path / "c.yaml", {"extends": "gone.yaml"})
+    assert "gone.yaml: params file not found (extended by" in problems(tmp_path / "c.yaml")
+
+
+def test_declared_parameters_include_names_papermill_cannot_parse():
+    names = params.declared_parameters(ROOT / "notebooks" / "20_quota_uplift.ipynb")
+    assert {"data_path", "out_dir"} <= names  # `data_path: str | None = None`
+
+
+def test_source_date_epoch_is_the_brief_date_at_utc_midnight(tmp_path):
+    p = params.load(write(tmp_path / "p.yaml", minimal(brief={"title": "t", "date": "2025-07-01"})))
+    assert p.source_date_epoch() == 1751328000
+
+
+def test_cli_bad_params_exit_2_and_create_no_folder(tmp_path, capsys):
+    out = tmp_path / "runs"
+    path = write(tmp_path / "bad.yaml", minimal(colour="red"))
+    with pytest.raises(SystemExit) as done:
+        cli.main(["run", str(path), "--out", str(out)])
+    assert done.value.code == 2
+    assert not out.exists()
+    err = capsys.readouterr().err
+    assert "key 'colour': unknown key" in err and "Traceback" not in err

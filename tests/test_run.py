@@ -1,0 +1,272 @@
+"""`wb run` end to end: run folders, promotion, failures and their exit codes, the lock."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+from wb import brief
+
+ROOT = Path(__file__).parents[1]
+FIXTURES = Path(__file__).parent / "fixtures"
+WB = str(ROOT / ".venv" / "bin" / "wb")
+TITLE = "测试简报 Test brief"
+
+
+def params_file(tmp_path: Path, *failing: str, alone: bool = False, **over) -> Path:
+    """A params file: the fixture sections (bank, simulated uplift; not when ``alone``), then
+    the ``failing`` notebooks."""
+    notebooks = []
+    for section in () if alone else ("bank_comparison", "uplift"):
+        nb = shutil.copy(FIXTURES / "artifacts.ipynb", tmp_path / f"{section}.ipynb")
+        entry = {"path": str(nb), "section": section, "parameters": {"fixtures": str(FIXTURES)}}
+        entry["parameters"]["section"] = section
+        if section == "uplift":
+            entry["inputs"] = {"data_path": "rm_month"}
+        notebooks.append(entry)
+    for name in failing:
+        notebooks.append({"path": str(FIXTURES / f"{name}.ipynb"), "section": "uplift"})
+    data = {
+        "period": "H1 2025",
+        "cell_timeout_s": 60,
+        "brief": {"title": TITLE, "date": "2025-07-01"},
+        "data": {"rm_month": {"simulate": {"n_rms": 40, "n_months": 8, "seed": 1}}},
+        "notebooks": notebooks,
+    } | over
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def wb(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([WB, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def earlier(tmp_path) -> Path:
+    """An out folder holding an earlier good run that ``latest`` points to."""
+    out = tmp_path / "runs"
+    (out / "OLD").mkdir(parents=True)
+    (out / "OLD" / "manifest.json").write_text('{"run_id": "OLD", "status": "ok"}')
+    (out / "latest").symlink_to("OLD")
+    return out
+
+
+def assert_untouched(out: Path) -> None:
+    assert os.readlink(out / "latest") == "OLD"
+    assert [p.name for p in (out / "OLD").iterdir()] == ["manifest.json"]
+    assert not list(out.glob(".staging-*"))
+    promoted = {p.name for p in out.iterdir()} - {".lock", "latest", "failed", "OLD"}
+    assert not promoted
+
+
+@pytest.mark.slow
+def test_run_folder_promotion_rerun_and_byte_identical_pdf(tmp_path):
+    out = tmp_path / "runs"
+    params = params_file(tmp_path)
+    first = wb("run", str(params), "--out", str(out))
+    assert first.returncode == 0, first.stderr
+    folder = Path(first.stdout.strip().splitlines()[-1])
+    assert folder.parent == out.resolve() and (out / "latest").resolve() == folder
+    assert not list(out.glob(".staging-*")) and not (out / "failed").exists()
+
+    for rel in (
+        "brief.pdf",
+        "brief.html",
+        "manifest.json",
+        "run.log",
+        "params.resolved.yaml",
+        "notebooks/bank_comparison.ipynb",
+        "notebooks/uplift.ipynb",
+        "inputs/rm_month.parquet",
+        "artifacts/bank_comparison.json",
+        "artifacts/uplift.json",
+    ):
+        assert (folder / rel).is_file(), rel
+    for stem in ("bank_aum", "bank_wecom", *brief.UPLIFT_FIGURES):
+        assert (folder / "artifacts" / f"{stem}.png").is_file()
+        assert (folder / "artifacts" / f"{stem}.svg").is_file()
+
+    m = json.loads((folder / "manifest.json").read_text())
+    assert (m["status"], m["exit_code"], m["run_id"]) == ("ok", 0, folder.name)
+    assert m["params"]["period"] == "H1 2025" and len(m["params_sha256"]) == 64
+    assert m["data"]["data.rm_month"]["simulated"]["n_rms"] == 40
+    assert [(n["name"], n["status"]) for n in m["notebooks"]] == [
+        ("bank_comparison", "ok"),
+        ("uplift", "ok"),
+    ]
+    assert all(n["duration_s"] > 0 for n in m["notebooks"])
+    assert m["code"]["packages"]["weasyprint"].startswith("70")
+    assert "git_commit" in m["code"] and "git_dirty" in m["code"]
+    assert m["source_date_epoch"] == 1751328000 and m["started"] <= m["ended"]
+    for rel, record in m["outputs"].items():
+        assert sha(folder / rel) == record["sha256"], rel
+
+    pdf_text = subprocess.run(["pdftotext", str(folder / "brief.pdf"), "-"], capture_output=True)
+    assert TITLE in pdf_text.stdout.decode() and "SIMULATED DATA" in pdf_text.stdout.decode()
+    brief.check_pdf(folder / "brief.pdf", TITLE)
+    # the executed notebooks got absolute paths and the run's out_dir
+    nb = json.loads((folder / "notebooks" / "uplift.ipynb").read_text())
+    injected = nb["metadata"]["papermill"]["parameters"]
+    assert injected["data_label"] == "simulated" and Path(injected["out_dir"]).is_absolute()
+
+    again = wb("run", str(params), "--out", str(out))
+    assert again.returncode == 0 and "up to date" in again.stdout
+    assert again.stdout.strip().splitlines()[-1] == str(folder)
+
+    forced = wb("run", str(params), "--out", str(out), "--force")
+    assert forced.returncode == 0, forced.stderr
+    second = Path(forced.stdout.strip().splitlines()[-1])
+    assert second != folder and (out / "latest").resolve() == second
+    assert sha(second / "brief.pdf") == sha(folder / "brief.pdf")
+    assert sha(second / "artifacts" / "uplift_forest.svg") == sha(
+        folder / "artifacts" / "uplift_forest.svg"
+    )
+
+    listed = wb("runs", "list", "--out", str(out))
+    assert (
+        listed.returncode == 0
+        and folder.name in listed.stdout
+        and "* " + second.name in listed.stdout
+    )
+    compared = wb("runs", "compare", folder.name, "latest", "--out", str(out))
+    assert "inputs changed: none" in compared.stdout
+    assert "key numbers changed: 0" in compared.stdout
+
+
+@pytest.mark.slow
+def test_a_cell_that_raises_exits_3_keeps_the_failed_folder_and_latest(tmp_path, earlier):
+    done = wb("run", str(params_file(tmp_path, "raises")), "--out", str(earlier))
+    assert done.returncode == 3
+    summary = done.stderr.strip().splitlines()[-3:]
+    assert summary[0].startswith("error: notebook raises.ipynb, cell ")
+    assert summary[1] == "ValueError: fixture failure: 数据不对"
+    failed_nb = Path(summary[2].removeprefix("see "))
+    assert failed_nb.is_file() and failed_nb.parts[-4] == "failed"
+    assert "Traceback" not in done.stderr
+    assert_untouched(earlier)
+    record = json.loads((failed_nb.parents[1] / "manifest.json").read_text())
+    assert (record["status"], record["exit_code"]) == ("failed", 3)
+    assert [n["status"] for n in record["notebooks"]] == ["ok", "ok", "failed"]
+
+
+@pytest.mark.slow
+def test_debug_shows_the_traceback(tmp_path):
+    params = params_file(tmp_path, "raises", alone=True)
+    done = wb("run", str(params), "--out", str(tmp_path / "runs"), "--debug")
+    assert done.returncode == 3 and "Traceback" in done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("notebook", "code"), [("sleeps", 4), ("dies", 5)])
+def test_timeout_exits_4_and_a_dead_kernel_exits_5(tmp_path, earlier, notebook, code):
+    params = params_file(tmp_path, notebook, alone=True, cell_timeout_s=5)
+    done = wb("run", str(params), "--out", str(earlier))
+    assert done.returncode == code, done.stderr
+    assert f"notebook {notebook}.ipynb, cell " in done.stderr
+    assert_untouched(earlier)
+
+
+@pytest.mark.slow
+def test_a_brief_referencing_a_remote_url_exits_6(tmp_path, earlier):
+    params = params_file(tmp_path, brief={"title": TITLE, "logo": "https://example.com/logo.png"})
+    done = wb("run", str(params), "--out", str(earlier))
+    assert done.returncode == 6
+    assert "example.com" in done.stderr and "offline" in done.stderr
+    assert_untouched(earlier)
+
+
+def test_a_second_concurrent_run_exits_75(tmp_path):
+    out = tmp_path / "runs"
+    out.mkdir()
+    with (out / ".lock").open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        done = wb("run", str(params_file(tmp_path)), "--out", str(out))
+    assert done.returncode == 75 and "another wb run holds" in done.stderr
+    assert {p.name for p in out.iterdir()} == {".lock"}
+
+
+@pytest.mark.slow
+def test_kill_9_mid_run_never_leaves_a_promoted_folder(tmp_path):
+    out = tmp_path / "runs"
+    proc = subprocess.Popen(
+        [WB, "run", str(params_file(tmp_path, "sleeps")), "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    runner = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 120
+    while not list(out.glob(".staging-*/notebooks/sleeps.ipynb")):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.2)
+    kernels = runner.children(recursive=True)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    for child in kernels:  # the orphaned kernel of the killed run
+        child.kill()
+    assert {p.name for p in out.iterdir() if not p.name.startswith(".")} == set()
+    assert len(list(out.glob(".staging-*"))) == 1
+
+    done = wb("run", str(params_file(tmp_path)), "--out", str(out))
+    assert done.returncode == 0 and "interrupted run" in done.stderr
+    (stale,) = (out / "failed").iterdir()
+    assert json.loads((stale / "manifest.json").read_text())["status"] == "interrupted"
+    assert (out / "latest").resolve() == Path(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not (ROOT / "notebooks" / "20_quota_uplift.ipynb").is_file(), reason="notebooks not built"
+)
+def test_ci_small_end_to_end(tmp_path):
+    out = tmp_path / "runs"
+    t0 = time.perf_counter()
+    done = wb("run", str(ROOT / "params" / "ci_small.yaml"), "--out", str(out), timeout=600)
+    took = time.perf_counter() - t0
+    assert done.returncode == 0, done.stderr
+    folder = Path(done.stdout.strip().splitlines()[-1])
+    m = json.loads((folder / "manifest.json").read_text())
+    assert m["status"] == "ok" and [n["status"] for n in m["notebooks"]] == ["ok", "ok"]
+    for section, artifact in brief.ARTIFACTS.items():
+        data = brief.load_artifact(section, folder / "artifacts")  # schema and figures
+        assert (folder / "artifacts" / artifact).is_file() and data
+    brief.check_pdf(folder / "brief.pdf", m["title"])
+    pages = subprocess.run(["pdfinfo", str(folder / "brief.pdf")], capture_output=True, text=True)
+    assert 2 <= int(pages.stdout.split("Pages:")[1].split()[0]) <= 4
+    text = subprocess.run(["pdftotext", str(folder / "brief.pdf"), "-"], capture_output=True)
+    assert "SIMULATED DATA" in text.stdout.decode()
+    print(f"ci_small end to end: {took:.1f} s")
+
+
+def test_runs_compare_lists_changed_inputs_and_key_numbers(tmp_path):
+    from wb import runs
+
+    folders = []
+    for name, coef, data_hash in (("A", -662.0, "d1"), ("B", 150.0, "d2")):
+        folder = tmp_path / name
+        (folder / "artifacts").mkdir(parents=True)
+        record = {"run_id": name, "status": "ok", "key_parts": {"data": data_hash, "wb": "w"}}
+        (folder / "manifest.json").write_text(json.dumps(record))
+        uplift = json.loads((FIXTURES / "artifacts" / "uplift.json").read_text())
+        uplift["estimates"]["iv_quota"]["coef"] = coef
+        (folder / "artifacts" / "uplift.json").write_text(json.dumps(uplift))
+        folders.append(folder)
+    lines = runs.compare(*folders)
+    assert lines[0] == "inputs changed: data"
+    assert lines[1] == "key numbers changed: 1 of 5"
+    assert "IV (quota) (yuan/add): -662 [" in lines[2] and "→ 150 [" in lines[2]

@@ -1,0 +1,447 @@
+"""The PDF brief: run artifacts → ``brief.html`` (a wb-owned Jinja2 template) → ``brief.pdf``.
+
+The brief is written for a reader who reads nothing else: title, period and date, three
+findings with numbers, the bank comparison charts, the uplift verdict and forest plot (marked
+as simulated when the export came from ``wb simulate``), what the data cannot say, the sources
+and a methods note. It is filled from the artifacts notebooks write (never from notebook
+cells), so no code can reach it. A section whose notebook was not part of the run shows "not
+run in this brief".
+
+Rendering is offline: WeasyPrint may read ``file:`` URLs inside the run folder and ``data:``
+URLs, nothing else; any other reference stops the render (exit 6). Output is byte-identical
+for identical inputs and ``SOURCE_DATE_EPOCH``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from wb.errors import ExportError
+from wb.theme import CJK_FAMILY, SIMULATED_LABEL
+
+#: The artifact each section reads from the notebook's ``out_dir``.
+ARTIFACTS = {"bank_comparison": "bank_comparison.json", "uplift": "uplift.json"}
+UPLIFT_SCHEMA = "uplift.schema.json"
+UPLIFT_ESTIMATES = {
+    "naive_ols": "简单相关 Naive OLS",
+    "twfe": "双向固定效应 TWFE",
+    "iv_quota": "配额工具变量 IV (quota)",
+}
+#: News-check verdicts as the brief prints them; "no data" rows are counted, not listed.
+NO_DATA = "no data"
+NEWS_VERDICTS = {"agrees": "相符 agrees", "contradicts": "不符 contradicts"}
+#: Uplift figures every uplift run writes; the brief shows the first.
+UPLIFT_FIGURES = ("uplift_forest", "uplift_binscatter", "uplift_by_quota")
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class Finding(_Lenient):
+    """One finding: a sentence in Chinese and English, the numbers and sources behind it."""
+
+    zh: str
+    en: str = ""
+    numbers: list[dict[str, Any]] = Field(default_factory=list)
+    source_ids: list[str] = Field(default_factory=list)
+
+
+class NewsCheck(_Lenient):
+    """A claim from the news and what the public figures say about it."""
+
+    claim: str
+    verdict: str
+    figures: str = ""
+    source_ids: list[str] = Field(default_factory=list)
+
+
+class FigureRef(_Lenient):
+    """A figure written as ``<stem>.png`` and ``<stem>.svg`` with its caption and source."""
+
+    stem: str
+    caption: str
+    source: str
+
+
+class Source(_Lenient):
+    """A row of the sources table."""
+
+    source_id: str
+    title: str
+    publisher: str = ""
+    date: str = ""
+
+
+class BankComparison(_Lenient):
+    """``bank_comparison.json`` (``wb.bank_comparison/1``), from ``notebooks/10_bank_comparison``."""
+
+    findings: Annotated[list[Finding], Field(min_length=1)]
+    news_check: list[NewsCheck] = Field(default_factory=list)
+    figures: list[FigureRef]
+    sources: list[Source] = Field(default_factory=list)
+    limits: list[str] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A numbered figure in the brief."""
+
+    number: int
+    src: str
+    caption: str
+    source: str
+    simulated: bool = False
+
+
+@dataclass
+class Context:
+    """Everything the template shows."""
+
+    title: str
+    subtitle: str | None
+    organisation: str | None
+    period: str
+    date: str
+    created: str
+    logo: str | None
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    bank: dict[str, Any] | None = None
+    uplift: dict[str, Any] | None = None
+    limits: list[str] = field(default_factory=list)
+    sources: list[dict[str, str]] = field(default_factory=list)
+    any_simulated: bool = False
+    assets: str = "artifacts"
+    simulated_label: str = SIMULATED_LABEL
+
+
+def figure_stems(section: str, artifact: dict[str, Any]) -> list[str]:
+    """Stems of the figures a section's notebook must have written (PNG and SVG each)."""
+    if section == "uplift":
+        return [f["stem"] for f in artifact.get("figures", [])] or list(UPLIFT_FIGURES)
+    return [f["stem"] for f in artifact.get("figures", [])]
+
+
+def load_artifact(section: str, folder: Path) -> dict[str, Any]:
+    """Read and check the artifact of one section; raise :class:`ExportError` if unusable."""
+    path = folder / ARTIFACTS[section]
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ExportError(f"{path.name} was not written by the {section} notebook") from exc
+    except ValueError as exc:
+        raise ExportError(f"{path.name}: not valid JSON ({exc})") from exc
+    if section == "uplift":
+        _check_uplift(data, path)
+    else:
+        try:
+            BankComparison.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ExportError(f"{path.name}: key '{where}': {first['msg']}") from exc
+    missing = [
+        f"{stem}.{ext}"
+        for stem in figure_stems(section, data)
+        for ext in ("png", "svg")
+        if not (folder / f"{stem}.{ext}").is_file()
+    ]
+    if missing:
+        raise ExportError(f"{section}: expected figures not written: {', '.join(missing)}")
+    return data
+
+
+def _check_uplift(data: dict[str, Any], path: Path) -> None:
+    import jsonschema
+
+    schema_file = resources.files("wb") / "resources" / UPLIFT_SCHEMA
+    if not schema_file.is_file():
+        raise ExportError(f"cannot check {path.name}: wb/resources/{UPLIFT_SCHEMA} is missing")
+    schema = json.loads(schema_file.read_text(encoding="utf-8"))
+    try:
+        jsonschema.validate(data, schema)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
+        raise ExportError(
+            f"{path.name} breaks schema wb.uplift/1 at {where}: {exc.message}"
+        ) from exc
+
+
+def _source_line(text: str) -> str:
+    return text.strip().removeprefix("来源 Source:").strip()
+
+
+def _bank_section(data: dict[str, Any], first: int, show: list[str] | None) -> dict[str, Any]:
+    bank = BankComparison.model_validate(data)
+    refs = {f.stem: f for f in bank.figures}
+    unknown = [stem for stem in show or [] if stem not in refs]
+    if unknown:
+        raise ExportError(
+            f"brief.bank_figures names {', '.join(unknown)}, which {ARTIFACTS['bank_comparison']}"
+            f" does not list (it has: {', '.join(refs)})"
+        )
+    chosen = [refs[stem] for stem in show] if show is not None else bank.figures
+    figures = [
+        Figure(first + i, f"{f.stem}.png", f.caption, _source_line(f.source))
+        for i, f in enumerate(chosen)
+    ]
+    news = [
+        {**row.model_dump(), "verdict": NEWS_VERDICTS.get(row.verdict, row.verdict)}
+        for row in bank.news_check
+        if row.verdict != NO_DATA
+    ]
+    return {
+        "model": bank,
+        "figures": figures,
+        "news": news,
+        "news_unchecked": len(bank.news_check) - len(news),
+        "omitted": len(refs) - len(chosen),
+    }
+
+
+def _uplift_section(data: dict[str, Any], number: int, simulated: bool) -> dict[str, Any]:
+    refs = data.get("figures") or [
+        {
+            "stem": UPLIFT_FIGURES[0],
+            "caption": "每新增一个企业微信客户带来的月度 AUM 变化：三种估计及 95% 置信区间"
+            " (yuan per add)",
+            "source": "客户经理月度导出数据 RM x month export",
+        }
+    ]
+    forest = FigureRef.model_validate(refs[0])
+    label = "模拟数据 simulated export" if simulated else str(data.get("data_label", ""))
+    rows = [
+        {
+            "name": name,
+            "coef": f"{est['coef']:,.0f}",
+            "ci": f"[{est['ci_low']:,.0f}, {est['ci_high']:,.0f}]",
+        }
+        for key, name in UPLIFT_ESTIMATES.items()
+        if (est := data["estimates"].get(key))
+    ]
+    return {
+        "verdict": data["verdict"].get("text_zh") or data["verdict"]["text"],
+        "code": data["verdict"]["code"],
+        "estimates": rows,
+        "n_obs": data["n_obs"],
+        "n_rms": data["n_rms"],
+        "n_branches": data["n_branches"],
+        "months": f"{data['first_month']} – {data['last_month']}",
+        "data_label": label,
+        "simulated": simulated,
+        "figure": Figure(
+            number,
+            f"{forest.stem}.png",
+            forest.caption,
+            _source_line(forest.source),
+            simulated=simulated,
+        ),
+    }
+
+
+def cited_ids(content: Any) -> list[str]:
+    """Every source id under ``source_ids`` keys in ``content``, in order of first appearance."""
+    seen: dict[str, None] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "source_ids" and isinstance(value, list):
+                    seen.update(dict.fromkeys(str(v) for v in value))
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(content)
+    return list(seen)
+
+
+def _sources(ids: list[str], bank: BankComparison) -> list[dict[str, str]]:
+    known = {src.source_id: src.model_dump() for src in bank.sources}
+    blank = {"publisher": "—", "date": "—", "title": "(not in the sources table)"}
+    return [{"source_id": i, **known.get(i, blank)} for i in ids]
+
+
+def build_context(
+    params: Any,
+    artifacts: dict[str, dict[str, Any]],
+    simulated: set[str],
+    source_date_epoch: int,
+) -> Context:
+    """Assemble what the template shows from the params and the artifacts of the run.
+
+    Parameters
+    ----------
+    params : wb.params.RunParams
+        The resolved params (title, period, brief options).
+    artifacts : dict
+        Section name → artifact data, for the sections that ran.
+    simulated : set of str
+        Sections whose input came from ``wb simulate``.
+    source_date_epoch : int
+        The brief's date, seconds since 1970 (UTC).
+    """
+    day = datetime.fromtimestamp(source_date_epoch, UTC)
+    brief = params.brief
+    ctx = Context(
+        title=brief.title,
+        subtitle=brief.subtitle,
+        organisation=brief.organisation,
+        period=params.period,
+        date=f"{day.year}年{day.month}月{day.day}日",
+        created=day.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        logo=Path(brief.logo).as_uri() if brief.logo and brief.logo.startswith("/") else brief.logo,
+        any_simulated=bool(simulated & set(artifacts)),
+    )
+    number = 1
+    if "bank_comparison" in artifacts:
+        ctx.bank = _bank_section(artifacts["bank_comparison"], number, brief.bank_figures)
+        number += len(ctx.bank["figures"])
+        ctx.limits += ctx.bank["model"].limits
+    if "uplift" in artifacts:
+        ctx.uplift = _uplift_section(artifacts["uplift"], number, "uplift" in simulated)
+    bank_findings = [
+        {"text": f.zh, "en": f.en, "simulated": False}
+        for f in (ctx.bank["model"].findings if ctx.bank else [])
+    ]
+    in_box = 2 if ctx.uplift else 3
+    ctx.findings = bank_findings[:in_box]
+    if ctx.uplift:
+        verdict = {"text": ctx.uplift["verdict"], "en": "", "simulated": ctx.uplift["simulated"]}
+        ctx.findings.append(verdict)
+    if ctx.bank:
+        ctx.bank["more"] = bank_findings[in_box:]
+    if ctx.bank:
+        shown = [ctx.bank["model"].model_dump()["findings"], ctx.bank["news"]]
+        ctx.sources = _sources(cited_ids(shown), ctx.bank["model"])
+    return ctx
+
+
+def render_html(ctx: Context) -> str:
+    """Fill the brief template (autoescaped; artifact text cannot inject markup)."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("wb", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env.get_template("brief.html.j2").render(ctx=ctx, cjk=CJK_FAMILY)
+
+
+#: The base URL the PDF is rendered under. WeasyPrint names images by a hash of their URL, so
+#: a fixed base (mapped to the real folder by the fetcher) keeps the PDF byte-identical
+#: whichever folder it was rendered in.
+BASE_URL = "file:///wb-run/"
+
+
+def _fetcher(root: Path):
+    """A WeasyPrint URL fetcher that reads only ``data:`` and files inside ``root``."""
+    from urllib.request import url2pathname
+
+    from weasyprint.urls import URLFetcher
+
+    class OfflineFetcher(URLFetcher):
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            if url.startswith(BASE_URL):
+                url = (root / url2pathname(url.removeprefix(BASE_URL))).resolve().as_uri()
+            if url.startswith("file:"):
+                target = Path(url2pathname(url.removeprefix("file://").split("?")[0])).resolve()
+                if not target.is_relative_to(root):
+                    raise ValueError(f"file outside the run folder: {target}")
+            return super().fetch(url, headers)
+
+    return OfflineFetcher(allowed_protocols={"file", "data"}, fail_on_errors=True)
+
+
+def write_pdf(html: str, folder: Path, target: Path) -> Path:
+    """Render ``html`` (relative URLs resolve in ``folder``) to ``target`` with WeasyPrint.
+
+    Raises :class:`ExportError` (exit 6) when the HTML references anything but ``data:`` or
+    files inside ``folder``: the render never touches the network.
+    """
+    import weasyprint
+    from weasyprint.urls import FatalURLFetchingError
+
+    try:
+        doc = weasyprint.HTML(
+            string=html, base_url=BASE_URL, url_fetcher=_fetcher(folder.resolve())
+        )
+        doc.write_pdf(target)
+    except FatalURLFetchingError as exc:  # a BaseException: `except Exception` misses it
+        cause = exc.__cause__ or exc
+        raise ExportError(f"brief refused a resource (offline render): {cause}") from exc
+    return target
+
+
+def _tool(name: str, *args: str) -> str:
+    if shutil.which(name) is None:
+        raise ExportError(f"{name} not found; install poppler-utils (make install does this)")
+    done = subprocess.run([name, *args], capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        raise ExportError(f"{name} failed on the brief: {done.stderr.strip()[:200]}")
+    return done.stdout
+
+
+def embedded_fonts(pdf: Path) -> dict[str, bool]:
+    """Font name → embedded?, as ``pdffonts`` lists them."""
+    lines = _tool("pdffonts", str(pdf)).splitlines()
+    if len(lines) < 2:
+        return {}
+    starts, pos = [], 0
+    for dashes in lines[1].split(" "):
+        starts.append(pos)
+        pos += len(dashes) + 1
+    emb = slice(starts[3], starts[4])
+    return {line[: starts[1]].strip(): line[emb].strip() == "yes" for line in lines[2:]}
+
+
+def check_pdf(pdf: Path, title: str) -> None:
+    """Check the PDF a reader gets: Noto Sans CJK SC embedded, every font embedded, the title
+    in its text. Raises :class:`ExportError` (exit 6) otherwise."""
+    fonts = embedded_fonts(pdf)
+    if not any("notosanscjksc" in name.lower().replace("-", "") for name in fonts):
+        raise ExportError(f"{pdf.name}: Noto Sans CJK SC is not embedded (Chinese would not show)")
+    loose = [name for name, embedded in fonts.items() if not embedded]
+    if loose:
+        raise ExportError(f"{pdf.name}: fonts not embedded: {', '.join(loose)}")
+    text = " ".join(_tool("pdftotext", str(pdf), "-").split())
+    if " ".join(title.split()) not in text:
+        raise ExportError(f"{pdf.name}: the title {title!r} is not in the PDF text")
+
+
+def build(
+    params: Any,
+    folder: Path,
+    artifacts_dir: Path,
+    simulated: set[str],
+    source_date_epoch: int,
+) -> tuple[Path, Path]:
+    """Write ``brief.html`` and ``brief.pdf`` into ``folder`` and check the PDF.
+
+    Every section named in the params must have written its artifact and figures into
+    ``artifacts_dir`` (else :class:`ExportError`).
+    """
+    sections = [nb.section for nb in params.notebooks]
+    artifacts = {s: load_artifact(s, artifacts_dir) for s in sections}
+    ctx = build_context(params, artifacts, simulated, source_date_epoch)
+    ctx.assets = artifacts_dir.relative_to(folder).as_posix()
+    html = render_html(ctx)
+    html_path = folder / "brief.html"
+    html_path.write_text(html, encoding="utf-8")
+    pdf = write_pdf(html, folder, folder / "brief.pdf")
+    check_pdf(pdf, params.brief.title)
+    return html_path, pdf

@@ -1,0 +1,324 @@
+"""Params files for ``wb run``: typed, layered, checked before any kernel starts.
+
+A params file is YAML. It may extend another one (``extends: base.yaml``, a path relative to
+the extending file); mappings are merged key by key, everything else is replaced. Relative
+paths inside a params file are resolved against the project root: the nearest folder above
+the file that holds ``pyproject.toml`` (else the file's own folder).
+
+What each notebook receives, as absolute paths and typed values:
+
+* its own ``parameters``;
+* one parameter per ``inputs`` entry (notebook parameter → data key): the data file's path;
+* ``out_dir``: the run folder's artifacts and figures folder (every notebook must declare it);
+* ``period``, ``banks``, ``seed`` and ``data_label`` when the notebook declares a parameter of
+  that name. ``data_label`` is ``"simulated"`` when an input is simulated, else the input's
+  ``label``.
+
+Every problem is reported with the file, the key and what was expected (exit 2).
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import hashlib
+import json
+import re
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from wb.errors import InputError
+from wb.schemas import ID_RE, PERIOD_RE
+
+#: Parameters the runner sets itself; a params file may not set them.
+RUN_PARAMETERS = ("out_dir", "data_label", "period", "banks", "seed")
+#: Brief sections a notebook can feed; each reads one artifact (see :mod:`wb.brief`).
+Section = Literal["bank_comparison", "uplift"]
+Scalar = str | int | float | bool | None
+ParamValue = Scalar | list[Scalar] | dict[str, Scalar]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SimulateSpec(_Strict):
+    """A simulated RM x month export, written by the runner into the run folder."""
+
+    n_rms: Annotated[int, Field(ge=20)] = 2000
+    n_months: Annotated[int, Field(ge=8, le=240)] = 24
+    seed: Annotated[int, Field(ge=0)] = 1
+    beta_quota: float = 0.0
+    beta_organic: float = 20_000.0
+
+
+class DataSpec(_Strict):
+    """One input: a file (``path``) or a simulated export (``simulate``), never both."""
+
+    path: Path | None = None
+    simulate: SimulateSpec | None = None
+    label: str | None = Field(None, description="what the data is, shown in the brief")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataSpec:
+        if (self.path is None) == (self.simulate is None):
+            raise ValueError("give exactly one of 'path' (a file) or 'simulate' (a mapping)")
+        return self
+
+
+class NotebookSpec(_Strict):
+    """One notebook to execute, in order."""
+
+    path: Path = Field(description="a .ipynb under notebooks/")
+    section: Section
+    inputs: dict[str, str] = Field(default_factory=dict)
+    parameters: dict[str, ParamValue] = Field(default_factory=dict)
+
+    @field_validator("path")
+    @classmethod
+    def _ipynb(cls, value: Path) -> Path:
+        if value.suffix != ".ipynb":
+            raise ValueError("a .ipynb notebook (the paired .py is its reviewed source)")
+        return value
+
+    @field_validator("parameters")
+    @classmethod
+    def _not_reserved(cls, value: dict[str, ParamValue]) -> dict[str, ParamValue]:
+        taken = sorted(set(value) & set(RUN_PARAMETERS))
+        if taken:
+            raise ValueError(f"{', '.join(taken)} set by wb run itself; remove from parameters")
+        return value
+
+    @property
+    def name(self) -> str:
+        """The notebook's file stem, e.g. ``10_bank_comparison``."""
+        return self.path.stem
+
+
+class BriefSpec(_Strict):
+    """Options of the PDF brief."""
+
+    title: Annotated[str, Field(min_length=1)]
+    subtitle: str | None = None
+    organisation: str | None = None
+    date: dt.date | None = Field(None, description="the brief's date; default: the run's date")
+    logo: str | None = Field(None, description="image file shown in the header")
+    bank_figures: list[str] | None = Field(
+        None, description="stems of the bank figures the brief shows, in order; None = all"
+    )
+
+
+class RunParams(_Strict):
+    """A resolved params file (after ``extends``)."""
+
+    period: str
+    banks: list[Annotated[str, Field(pattern=ID_RE)]] = Field(default_factory=list)
+    seed: Annotated[int, Field(ge=0)] = 0
+    kernel: Annotated[str, Field(min_length=1)] = "wb"
+    cell_timeout_s: Annotated[int, Field(gt=0)] = 600
+    start_timeout_s: Annotated[int, Field(gt=0)] = 60
+    data: dict[Annotated[str, Field(pattern=ID_RE)], DataSpec] = Field(default_factory=dict)
+    notebooks: Annotated[list[NotebookSpec], Field(min_length=1)]
+    brief: BriefSpec
+
+    @field_validator("period")
+    @classmethod
+    def _period(cls, value: str) -> str:
+        if not re.fullmatch(PERIOD_RE, value):
+            raise ValueError("a period like FY2024, H1 2025, 9M 2025, Q3 2025, 2025-06, 2025-06-30")
+        return value
+
+    @model_validator(mode="after")
+    def _references(self) -> RunParams:
+        names = [nb.name for nb in self.notebooks]
+        if len(set(names)) != len(names):
+            raise ValueError("notebooks: each notebook may appear once")
+        for i, nb in enumerate(self.notebooks):
+            for param, key in nb.inputs.items():
+                if key not in self.data:
+                    raise ValueError(
+                        f"notebooks.{i}.inputs.{param}: '{key}' is not a key of data "
+                        f"(have: {', '.join(self.data) or 'none'})"
+                    )
+        return self
+
+    def simulated(self, nb: NotebookSpec) -> bool:
+        """Whether any input of ``nb`` is a simulated export."""
+        return any(self.data[key].simulate is not None for key in nb.inputs.values())
+
+    def canonical(self) -> dict[str, Any]:
+        """The params as JSON-ready data, paths as strings, keys sorted by the dumper."""
+        return self.model_dump(mode="json")
+
+    def digest(self) -> str:
+        """sha256 of the canonical JSON of the params."""
+        text = json.dumps(self.canonical(), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def source_date_epoch(self, now: dt.datetime | None = None) -> int:
+        """Seconds since 1970 of the brief's date: ``brief.date``, else today (UTC midnight)."""
+        day = self.brief.date or (now or dt.datetime.now(dt.UTC)).date()
+        return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
+
+
+def project_root(path: Path) -> Path:
+    """The nearest folder above ``path`` that holds ``pyproject.toml``, else its folder."""
+    for folder in path.resolve().parents:
+        if (folder / "pyproject.toml").is_file():
+            return folder
+    return path.resolve().parent
+
+
+def _read_yaml(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+    """Read one params file and everything it extends, merged (later wins)."""
+    if path in chain:
+        raise InputError(f"{path}: extends itself (via {' -> '.join(p.name for p in chain)})")
+    if not path.is_file():
+        where = f" (extended by {chain[-1]})" if chain else ""
+        raise InputError(f"{path}: params file not found{where}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise InputError(f"{path}: expected a mapping of keys at the top level")
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    if not isinstance(parent, str):
+        raise InputError(f"{path}: key 'extends': expected a file name, got {parent!r}")
+    return _merge(_read_yaml(path.parent / parent, (*chain, path)), raw)
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _problems(exc: ValidationError, path: Path) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{path}: key '{key}': unknown key")
+        elif err["type"] == "missing":
+            lines.append(f"{path}: key '{key}': required, missing")
+        else:
+            got = err.get("input")
+            shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+            expected = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{path}: key '{key}': expected {expected}{shown}")
+    return lines
+
+
+def _resolve(params: RunParams, root: Path) -> RunParams:
+    """Make every path absolute (against ``root``)."""
+
+    def absolute(p: Path | None) -> Path | None:
+        return None if p is None else (root / p).resolve()
+
+    data = {k: d.model_copy(update={"path": absolute(d.path)}) for k, d in params.data.items()}
+    notebooks = [nb.model_copy(update={"path": absolute(nb.path)}) for nb in params.notebooks]
+    logo = params.brief.logo
+    if logo is not None and not re.match(r"^[a-z][a-z0-9+.-]*:", logo):
+        logo = str(absolute(Path(logo)))
+    brief = params.brief.model_copy(update={"logo": logo})
+    return params.model_copy(update={"data": data, "notebooks": notebooks, "brief": brief})
+
+
+def _missing_files(params: RunParams, path: Path) -> list[str]:
+    checks: list[tuple[str, Path | None]] = [
+        *((f"data.{k}.path", d.path) for k, d in params.data.items()),
+        *((f"notebooks.{i}.path", nb.path) for i, nb in enumerate(params.notebooks)),
+    ]
+    if params.brief.logo and params.brief.logo.startswith("/"):
+        checks.append(("brief.logo", Path(params.brief.logo)))
+    return [
+        f"{path}: key '{key}': expected an existing file, {p} not found"
+        for key, p in checks
+        if p is not None and not p.is_file()
+    ]
+
+
+def declared_parameters(notebook: Path) -> set[str]:
+    """Names in the notebook's ``parameters`` cell.
+
+    papermill's :func:`~papermill.inspect_notebook` reads the cell with a regex that skips
+    annotations such as ``str | None`` or ``"Optional[list[str]]"``; names it misses are
+    taken from the cell's syntax tree.
+    """
+    import logging
+
+    import nbformat
+    import papermill
+
+    nb = nbformat.read(notebook, as_version=4)
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python"}
+    with tempfile.TemporaryDirectory(prefix="wb-inspect-") as tmp:
+        probe = Path(tmp) / notebook.name
+        nbformat.write(nb, probe)
+        pm_log = logging.getLogger("papermill")
+        level, pm_log.level = pm_log.level, logging.ERROR
+        try:
+            names = set(papermill.inspect_notebook(str(probe)))
+        finally:
+            pm_log.setLevel(level)
+    cell = next((c for c in nb.cells if "parameters" in c.metadata.get("tags", [])), None)
+    if cell is not None:
+        for node in ast.parse(cell.source).body:
+            targets = (
+                node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            )
+            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return names
+
+
+def _undeclared(params: RunParams, path: Path) -> list[str]:
+    lines = []
+    for i, nb in enumerate(params.notebooks):
+        declared = declared_parameters(nb.path)
+        if "out_dir" not in declared:
+            lines.append(
+                f"{path}: notebooks.{i} ({nb.path.name}): its parameters cell must declare "
+                "out_dir (where wb collects its artifacts)"
+            )
+        given = [("inputs", k) for k in nb.inputs] + [("parameters", k) for k in nb.parameters]
+        for where, key in given:
+            if key not in declared:
+                lines.append(
+                    f"{path}: key 'notebooks.{i}.{where}.{key}': {nb.path.name} declares no "
+                    f"parameter '{key}' (it has: {', '.join(sorted(declared)) or 'none'})"
+                )
+    return lines
+
+
+def load(path: str | Path) -> RunParams:
+    """Read, merge, validate and resolve a params file; cross-check it against the notebooks.
+
+    Raises
+    ------
+    InputError
+        Exit 2, one line per problem: the file, the key and what was expected.
+    """
+    p = Path(path)
+    raw = _read_yaml(p.resolve(), ())
+    try:
+        params = RunParams.model_validate(raw)
+    except ValidationError as exc:
+        raise InputError("invalid params:\n" + "\n".join(_problems(exc, p))) from exc
+    params = _resolve(params, project_root(p))
+    problems = _missing_files(params, p)
+    if not problems:
+        problems = _undeclared(params, p)
+    if problems:
+        raise InputError("invalid params:\n" + "\n".join(problems))
+    return params

@@ -1,0 +1,481 @@
+"""``wb run``: execute the notebooks of a params file into a new run folder, then the brief.
+
+Order of work (REPORTING.md §d):
+
+1. load and validate the params (exit 2, no folder), check the kernel (exit 5) and the CJK
+   font (exit 6);
+2. take ``flock`` on ``<out>/.lock`` (held: exit 75); stale staging folders of killed runs
+   are moved to ``<out>/failed/``;
+3. skip when ``latest`` was made from the same params, data, notebooks, code and lock file
+   (unless ``force``);
+4. in ``<out>/.staging-<run_id>/``: simulate inputs, execute each notebook with papermill
+   (kernel named explicitly, per-cell timeout, one retry only when the kernel fails to
+   start), build and check the brief, write ``manifest.json``;
+5. promote with ``os.rename`` to ``<out>/<run_id>/`` and swap ``<out>/latest`` atomically.
+
+On failure nothing is promoted and ``latest`` is untouched: the staging folder moves to
+``<out>/failed/<run_id>/`` with its manifest, and the error carries a three-line summary and
+the exit code of CONTRACT.md §2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import platform
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+
+from wb import brief, manifest
+from wb import params as params_mod
+from wb.errors import (
+    CellError,
+    ExportError,
+    KernelError,
+    LockedError,
+    RunTimeoutError,
+    WbError,
+)
+from wb.params import NotebookSpec, RunParams
+
+LOCK = ".lock"
+LATEST = "latest"
+FAILED = "failed"
+STAGING = ".staging-"
+ARTIFACTS = "artifacts"
+#: The checkout wb runs from: its lock file and git state are part of a run's provenance.
+CODE_ROOT = Path(__file__).resolve().parents[1]
+CONSTRAINTS = CODE_ROOT / "requirements" / "constraints.txt"
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Where a run ended up; ``up_to_date`` when nothing ran because ``latest`` matches."""
+
+    folder: Path
+    run_id: str
+    up_to_date: bool = False
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")
+
+
+def _file_record(path: Path) -> dict[str, Any]:
+    return {"path": str(path), "bytes": path.stat().st_size, "sha256": manifest.sha256_file(path)}
+
+
+def input_files(params: RunParams) -> dict[str, Path]:
+    """Every file the run reads (but the notebooks): data files and the logo."""
+    files = {f"data.{k}": d.path for k, d in params.data.items() if d.path is not None}
+    for key, path in list(files.items()):  # a bank panel is read with the sources.csv beside it
+        if (beside := path.parent / "sources.csv").is_file() and beside != path:
+            files[f"{key}.sources"] = beside
+    if params.brief.logo and params.brief.logo.startswith("/"):
+        files["brief.logo"] = Path(params.brief.logo)
+    return files
+
+
+def key_parts(params: RunParams) -> dict[str, str]:
+    """The named hashes that decide whether a run is up to date."""
+    return {
+        "params": params.digest(),
+        "data": manifest.run_key(
+            {k: manifest.sha256_file(p) for k, p in input_files(params).items()}
+        ),
+        "notebooks": manifest.run_key(
+            {nb.name: manifest.sha256_file(nb.path) for nb in params.notebooks}
+        ),
+        "wb": manifest.package_source_hash(),
+        "constraints": manifest.sha256_file(CONSTRAINTS) if CONSTRAINTS.is_file() else "",
+    }
+
+
+def preflight(params: RunParams) -> None:
+    """Check the kernel and the CJK font before any folder is made."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    from wb.theme import ensure_cjk_font
+
+    try:
+        KernelSpecManager().get_kernel_spec(params.kernel)
+    except NoSuchKernel as exc:
+        raise KernelError(
+            f"kernel '{params.kernel}' is not installed; 'make install' registers 'wb'"
+        ) from exc
+    ensure_cjk_font()
+
+
+@contextlib.contextmanager
+def locked(out: Path) -> Iterator[None]:
+    """Hold ``flock`` on ``<out>/.lock`` for the block; raise :class:`LockedError` if held."""
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / LOCK).open("a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise LockedError(f"another wb run holds {out / LOCK}; try again later") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def salvage_stale(out: Path, say: Say) -> None:
+    """Move staging folders left by killed runs (we hold the lock) to ``<out>/failed/``."""
+    for stale in sorted(out.glob(f"{STAGING}*")):
+        run_id = stale.name.removeprefix(STAGING)
+        record = manifest.read(stale) or {"run_id": run_id}
+        record.update(status="interrupted", exit_code=None)
+        manifest.write_json(record, stale / manifest.MANIFEST)
+        target = _free(out / FAILED, run_id)
+        target.parent.mkdir(exist_ok=True)
+        os.rename(stale, target)
+        say(f"moved the staging folder of an interrupted run to {target}")
+
+
+def _free(parent: Path, name: str) -> Path:
+    """``parent/name``, or ``parent/name-2``, ... whichever does not exist."""
+    candidate, n = parent / name, 1
+    while candidate.exists() or candidate.is_symlink():
+        n += 1
+        candidate = parent / f"{name}-{n}"
+    return candidate
+
+
+def up_to_date(out: Path, key: str) -> Path | None:
+    """The ``latest`` run folder when it was made with the same key, else ``None``."""
+    latest = out / LATEST
+    record = manifest.read(latest) if latest.is_dir() else None
+    if record and record.get("status") == "ok" and record.get("run_key") == key:
+        return latest.resolve()
+    return None
+
+
+def promote(staging: Path, out: Path, run_id: str) -> Path:
+    """Rename the staging folder to ``<out>/<run_id>`` and point ``latest`` at it, atomically."""
+    final = out / run_id
+    os.rename(staging, final)
+    tmp = out / f".{LATEST}-{run_id}"
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    os.symlink(run_id, tmp)
+    os.replace(tmp, out / LATEST)
+    return final
+
+
+@contextlib.contextmanager
+def _stderr_to(log: IO[str]) -> Iterator[None]:
+    """Send fd 2 (kernel noise, papermill warnings) to the run log for the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        os.dup2(log.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _cells_started(path: Path) -> bool:
+    import nbformat
+
+    if not path.is_file():
+        return False
+    nb = nbformat.read(path, as_version=4)
+    return any(c.metadata.get("papermill", {}).get("start_time") for c in nb.cells)
+
+
+def _running_cell(path: Path) -> int | None:
+    """Position (1-based) of the cell running when execution stopped (papermill metadata)."""
+    import nbformat
+
+    if not path.is_file():
+        return None
+    nb = nbformat.read(path, as_version=4)
+    started = [
+        i for i, c in enumerate(nb.cells, 1) if c.metadata.get("papermill", {}).get("start_time")
+    ]
+    return started[-1] if started else None
+
+
+class Run:
+    """One execution of a params file into a staging folder (see module docstring)."""
+
+    def __init__(self, params: RunParams, params_path: Path, out: Path, say: Say) -> None:
+        self.params = params
+        self.params_path = params_path
+        self.out = out
+        self.say = say
+        self.parts = key_parts(params)
+        self.key = manifest.run_key(self.parts)
+        self.epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or params.source_date_epoch())
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        base = f"{_slug(params.period)}-{params.digest()[:8]}-{stamp}"
+        self.run_id = _free(out, base).name
+        self.staging = out / f"{STAGING}{self.run_id}"
+        self.artifacts = self.staging / ARTIFACTS
+        self.inputs: dict[str, Path] = {}
+        self.record: dict[str, Any] = {}
+
+    # -- record ---------------------------------------------------------------------------
+
+    def _start_record(self) -> None:
+        self.record = {
+            "schema": manifest.SCHEMA,
+            "run_id": self.run_id,
+            "status": "running",
+            "exit_code": None,
+            "error": None,
+            "period": self.params.period,
+            "title": self.params.brief.title,
+            "params_file": str(self.params_path),
+            "params": self.params.canonical(),
+            "params_sha256": self.parts["params"],
+            "run_key": self.key,
+            "key_parts": self.parts,
+            "data": {k: _file_record(p) for k, p in input_files(self.params).items()},
+            "code": {
+                "wb_source_sha256": self.parts["wb"],
+                "constraints_sha256": self.parts["constraints"],
+                "python": platform.python_version(),
+                "packages": manifest.versions(),
+                **{f"git_{k}": v for k, v in manifest.git_state(CODE_ROOT).items()},
+            },
+            "kernel": self.params.kernel,
+            "host": platform.node(),
+            "trigger": os.environ.get("WB_TRIGGER", "manual"),
+            "source_date_epoch": self.epoch,
+            "started": _now(),
+            "ended": None,
+            "duration_s": None,
+            "notebooks": [
+                {"name": nb.name, "section": nb.section, "status": "not run", "duration_s": None}
+                for nb in self.params.notebooks
+            ],
+        }
+        self._save_record()
+
+    def _save_record(self) -> None:
+        manifest.write_json(self.record, self.staging / manifest.MANIFEST)
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def _simulate_inputs(self) -> None:
+        from wb import simulate
+
+        for key, spec in self.params.data.items():
+            if spec.simulate is None:
+                self.inputs[key] = spec.path
+                continue
+            config = simulate.SimulationConfig(**spec.simulate.model_dump())
+            path, truth, _ = simulate.write(config, self.staging / "inputs" / f"{key}.parquet")
+            self.inputs[key] = path
+            self.record["data"][f"data.{key}"] = {
+                **_file_record(path),
+                "path": str(path.relative_to(self.staging)),
+                "simulated": spec.simulate.model_dump(),
+                "truth": str(truth.relative_to(self.staging)),
+            }
+            self.say(f"simulated {key}: {config.n_rms} RMs x {config.n_months} months (SIMULATED)")
+
+    def notebook_parameters(self, nb: NotebookSpec) -> dict[str, Any]:
+        """What papermill injects: the notebook's own values, inputs, out_dir and run values."""
+        declared = params_mod.declared_parameters(nb.path)
+        values: dict[str, Any] = dict(nb.parameters)
+        values.update({p: str(self.inputs[key]) for p, key in nb.inputs.items()})
+        values["out_dir"] = str(self.artifacts)
+        labels = [
+            self.params.data[key].label or self.inputs[key].name for key in nb.inputs.values()
+        ]
+        run_values = {
+            "period": self.params.period,
+            "banks": list(self.params.banks),
+            "seed": self.params.seed,
+            "data_label": "simulated" if self.params.simulated(nb) else ", ".join(labels),
+        }
+        values.update({k: v for k, v in run_values.items() if k in declared})
+        return values
+
+    def _execute(self, nb: NotebookSpec, log: IO[str]) -> int:
+        """Run one notebook; return the number of attempts. Map failures to contract errors."""
+        import papermill
+        from jupyter_client.kernelspec import NoSuchKernel
+        from nbclient.exceptions import CellTimeoutError
+        from papermill.exceptions import PapermillExecutionError
+
+        output = self.staging / "notebooks" / nb.path.name
+        values = self.notebook_parameters(nb)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with _stderr_to(log):
+                    papermill.execute_notebook(
+                        str(nb.path),
+                        str(output),
+                        parameters=values,
+                        kernel_name=self.params.kernel,
+                        language="python",
+                        progress_bar=False,
+                        start_timeout=self.params.start_timeout_s,
+                        execution_timeout=self.params.cell_timeout_s,
+                        stdout_file=log,
+                        stderr_file=log,
+                        cwd=str(self.artifacts),
+                    )
+                return attempt
+            except PapermillExecutionError as exc:
+                raise CellError(
+                    f"notebook {nb.path.name}, cell {exc.cell_index + 1} (In [{exc.exec_count}]) "
+                    f"raised\n{exc.ename}: {_one_line(exc.evalue)}"
+                ) from exc
+            except CellTimeoutError as exc:
+                raise RunTimeoutError(
+                    f"notebook {nb.path.name}, cell {_running_cell(output)} timed out\n"
+                    f"no result after cell_timeout_s={self.params.cell_timeout_s} s"
+                ) from exc
+            except NoSuchKernel as exc:
+                raise KernelError(
+                    f"notebook {nb.path.name}: kernel '{self.params.kernel}' not found\n"
+                    "run 'make install' to register the 'wb' kernel"
+                ) from exc
+            except (RuntimeError, TimeoutError) as exc:  # DeadKernelError is a RuntimeError
+                if attempt == 1 and not _cells_started(output):
+                    self.say(f"{nb.name}: kernel did not start ({exc}); retrying once")
+                    continue
+                raise KernelError(
+                    f"notebook {nb.path.name}, cell {_running_cell(output)}: the kernel died "
+                    f"or would not start\n{type(exc).__name__}: {_one_line(str(exc))} "
+                    "(out of memory? see run.log)"
+                ) from exc
+
+    def _notebooks(self) -> None:
+        (self.staging / "notebooks").mkdir()
+        with (self.staging / "run.log").open("a", encoding="utf-8") as log:
+            for entry, nb in zip(self.record["notebooks"], self.params.notebooks, strict=True):
+                self.say(f"{nb.name}: running")
+                entry.update(status="running", started=_now())
+                self._save_record()
+                t0 = time.perf_counter()
+                try:
+                    entry["attempts"] = self._execute(nb, log)
+                    entry["status"] = "ok"
+                except WbError:
+                    entry["status"] = "failed"
+                    raise
+                finally:
+                    entry.update(ended=_now(), duration_s=round(time.perf_counter() - t0, 2))
+                    entry["output"] = f"notebooks/{nb.path.name}"
+                    self._save_record()
+                self.say(f"{nb.name}: ok in {entry['duration_s']:.1f} s")
+
+    def _brief(self) -> None:
+        simulated = {nb.section for nb in self.params.notebooks if self.params.simulated(nb)}
+        t0 = time.perf_counter()
+        brief.build(self.params, self.staging, self.artifacts, simulated, self.epoch)
+        self.record["brief"] = {"duration_s": round(time.perf_counter() - t0, 2)}
+        self.say(f"brief: ok in {self.record['brief']['duration_s']:.1f} s")
+
+    def _finish(self, status: str, code: int, error: dict[str, Any] | None) -> None:
+        self.record.update(status=status, exit_code=code, error=error, ended=_now())
+        started = datetime.fromisoformat(self.record["started"])
+        self.record["duration_s"] = (datetime.now(UTC) - started).total_seconds()
+        self.record["outputs"] = manifest.outputs(self.staging)
+        self._save_record()
+
+    def execute(self) -> RunResult:
+        """Stage, run, check and promote; on failure move the staging folder to ``failed/``."""
+        self.staging.mkdir()
+        self.artifacts.mkdir()
+        self._start_record()
+        (self.staging / "params.resolved.yaml").write_text(
+            yaml.safe_dump(self.params.canonical(), allow_unicode=True, sort_keys=True),
+            encoding="utf-8",
+        )
+        os.environ["SOURCE_DATE_EPOCH"] = str(self.epoch)
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
+        try:
+            self._simulate_inputs()
+            self._notebooks()
+            self._brief()
+        except BaseException as exc:
+            error = self._fail(exc)
+            if error is exc:
+                raise
+            raise error from exc
+        self._finish("ok", 0, None)
+        return RunResult(promote(self.staging, self.out, self.run_id), self.run_id)
+
+    def _fail(self, exc: BaseException) -> BaseException:
+        """Record the failure and move the staging folder to ``failed/``; return the error to
+        raise: a contract error with the three-line summary, or ``exc`` itself (a bug)."""
+        code = exc.exit_code if isinstance(exc, WbError) else 1
+        what = str(exc) if isinstance(exc, WbError) else f"{type(exc).__name__}: {exc}"
+        where, _, detail = what.partition("\n")
+        if not detail:
+            stage = "export (figures, brief, PDF checks)" if isinstance(exc, ExportError) else "run"
+            where, detail = f"{stage} failed", where
+        failed_nb = next((n for n in self.record["notebooks"] if n["status"] == "failed"), None)
+        self._finish("failed", code, {"where": where, "error": detail})
+        target = _free(self.out / FAILED, self.run_id)
+        target.parent.mkdir(exist_ok=True)
+        os.rename(self.staging, target)
+        look = target / failed_nb["output"] if failed_nb else target
+        if not isinstance(exc, WbError):
+            return exc
+        return type(exc)(f"{where}\n{detail}\nsee {look}")
+
+
+def _one_line(text: str) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
+def run(params_path: Path, out: Path, *, force: bool = False, say: Say = print) -> RunResult:
+    """Validate, lock, skip if up to date, else execute into a new run folder.
+
+    Parameters
+    ----------
+    params_path : Path
+        The params YAML file.
+    out : Path
+        Folder holding the run folders, ``latest``, ``failed/`` and ``.lock``.
+    force : bool
+        Run even when ``latest`` was made from the same inputs.
+    say : callable
+        Progress sink, one line per call (the CLI prints to stderr).
+
+    Raises
+    ------
+    WbError
+        With the contract's exit code: 2 params, 3 cell raised, 4 timeout, 5 kernel, 6 export,
+        75 locked.
+    """
+    params = params_mod.load(params_path)
+    preflight(params)
+    out = out.resolve()
+    with locked(out):
+        salvage_stale(out, say)
+        the_run = Run(params, params_path.resolve(), out, say)
+        if not force and (latest := up_to_date(out, the_run.key)):
+            return RunResult(latest, latest.name, up_to_date=True)
+        say(f"run {the_run.run_id}: staging in {the_run.staging}")
+        return the_run.execute()
