@@ -20,12 +20,6 @@ class InputError(WbError):
     exit_code = 2
 
 
-class NotBuiltError(WbError):
-    """A command that is registered but not built yet (exit 1)."""
-
-    exit_code = 1
-
-
 class ExportError(WbError):
     """Figures, fonts or PDF checks failed (exit 6)."""
 
