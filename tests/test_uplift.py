@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 
+import jsonschema
 import numpy as np
 import pandas as pd
 import pyfixest as pf
 import pytest
 
 from wb import uplift
+from wb.errors import ExportError
 from wb.simulate import SimulationConfig, simulate
-from wb.uplift_report import validate_document
+from wb.uplift_schema import schema, validate_document
 
 
 def _result(beta_quota: float, seed: int = 1, n_rms: int = 2000) -> uplift.UpliftResult:
@@ -202,6 +204,7 @@ def test_result_renders_and_validates():
     r = _result(0.0, n_rms=300)
     doc = r.to_json()
     validate_document(doc)
+    jsonschema.validate(doc, schema())  # second implementation of the same check
     assert set(doc["estimates"]) == {"naive_ols", "twfe", "iv_quota"}
     assert doc["data"]["simulated"] is True
     tidy = r.tidy()
@@ -211,6 +214,15 @@ def test_result_renders_and_validates():
     assert "<table>" in r._repr_html_()
     with pytest.raises(dataclasses.FrozenInstanceError):
         r.n_obs = 3
+
+
+def test_schema_check_names_the_path_of_a_bad_value():
+    doc = _result(0.0, n_rms=300).to_json()
+    doc["verdict"]["code"] = "uplift!"
+    with pytest.raises(ExportError, match=r"uplift\.json .*verdict\.code"):
+        validate_document(doc)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, schema())
 
 
 @pytest.mark.slow

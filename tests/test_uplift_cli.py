@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from wb.simulate import SimulationConfig, write
-from wb.uplift_report import validate_document
+from wb.uplift_schema import validate_document
 
 FIGURES = ("uplift_forest", "uplift_binscatter", "uplift_by_quota")
 

@@ -19,7 +19,6 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,10 +26,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from wb.errors import ExportError
 from wb.theme import CJK_FAMILY, SIMULATED_LABEL
+from wb.uplift_schema import validate_document
 
 #: The artifact each section reads from the notebook's ``out_dir``.
 ARTIFACTS = {"bank_comparison": "bank_comparison.json", "uplift": "uplift.json"}
-UPLIFT_SCHEMA = "uplift.schema.json"
 UPLIFT_ESTIMATES = {
     "naive_ols": "简单相关 Naive OLS",
     "twfe": "双向固定效应 TWFE",
@@ -141,7 +140,7 @@ def load_artifact(section: str, folder: Path) -> dict[str, Any]:
     except ValueError as exc:
         raise ExportError(f"{path.name}: not valid JSON ({exc})") from exc
     if section == "uplift":
-        _check_uplift(data, path)
+        validate_document(data, path.name)
     else:
         try:
             BankComparison.model_validate(data)
@@ -158,22 +157,6 @@ def load_artifact(section: str, folder: Path) -> dict[str, Any]:
     if missing:
         raise ExportError(f"{section}: expected figures not written: {', '.join(missing)}")
     return data
-
-
-def _check_uplift(data: dict[str, Any], path: Path) -> None:
-    import jsonschema
-
-    schema_file = resources.files("wb") / "resources" / UPLIFT_SCHEMA
-    if not schema_file.is_file():
-        raise ExportError(f"cannot check {path.name}: wb/resources/{UPLIFT_SCHEMA} is missing")
-    schema = json.loads(schema_file.read_text(encoding="utf-8"))
-    try:
-        jsonschema.validate(data, schema)
-    except jsonschema.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
-        raise ExportError(
-            f"{path.name} breaks schema wb.uplift/1 at {where}: {exc.message}"
-        ) from exc
 
 
 def _source_line(text: str) -> str:

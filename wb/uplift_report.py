@@ -11,37 +11,18 @@ import json
 import os
 import shutil
 import tempfile
-from importlib import resources
 from pathlib import Path
 
-import jsonschema
 import matplotlib.pyplot as plt
 
 from wb import io
-from wb.errors import ExportError
 from wb.plots.uplift import FIGURES
 from wb.simulate import truth_path
 from wb.theme import save_figure
 from wb.uplift import UpliftResult, estimate
+from wb.uplift_schema import validate_document
 
 JSON_NAME = "uplift.json"
-
-
-def schema() -> dict:
-    """The committed JSON Schema of ``uplift.json`` (``wb/resources/uplift.schema.json``)."""
-    text = resources.files("wb").joinpath("resources/uplift.schema.json").read_text("utf-8")
-    return json.loads(text)
-
-
-def validate_document(doc: dict) -> None:
-    """Raise :class:`ExportError` (exit 6) when ``doc`` does not match the uplift schema."""
-    try:
-        jsonschema.validate(doc, schema())
-    except jsonschema.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
-        raise ExportError(
-            f"uplift.json does not match its schema at {where}: {exc.message}"
-        ) from exc
 
 
 def simulated_truth(data: Path) -> dict | None:
