@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from pyfixest.core.demean import demean
-from scipy import stats
+from scipy import special
 
 from wb.errors import InputError
 from wb.schemas import month_index
@@ -215,12 +215,12 @@ class _Design:
         return g / (g - 1) * (n - 1) / (n - k)
 
     def tcrit(self) -> float:
-        return float(stats.t.ppf(0.5 + LEVEL / 2, self.n_clusters - 1))
+        return float(special.stdtrit(self.n_clusters - 1, 0.5 + LEVEL / 2))
 
     def estimate(self, model: str, term: str, coef: float, var: float) -> Estimate:
         se = math.sqrt(var)
         q = self.tcrit()
-        p = 2 * stats.t.sf(abs(coef / se), self.n_clusters - 1) if se > 0 else float("nan")
+        p = 2 * special.stdtr(self.n_clusters - 1, -abs(coef / se)) if se > 0 else float("nan")
         return Estimate(
             model, term, float(coef), se, coef - q * se, coef + q * se, float(p), self.n
         )
