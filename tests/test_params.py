@@ -49,6 +49,14 @@ def test_bundled_params_files_validate_against_their_notebooks(name):
     assert p.notebooks[0].path.is_absolute() and p.notebooks[0].path.is_file()
 
 
+def test_scheduled_params_file_names_the_missing_export():
+    """params/monthly.yaml (used by deploy/) is valid except for the bank's own export."""
+    if (ROOT / "exports" / "rm_month.parquet").exists():
+        pytest.skip("this machine has a real export in exports/")
+    text = problems(ROOT / "params" / "monthly.yaml")
+    assert "data.rm_month.path" in text and "exports/rm_month.parquet not found" in text
+
+
 def test_extends_merges_mappings_and_replaces_the_rest(tmp_path):
     write(tmp_path / "base.yaml", minimal(seed=3, brief={"title": "基础", "subtitle": "sub"}))
     child = write(tmp_path / "child.yaml", {"extends": "base.yaml", "brief": {"title": "子"}})

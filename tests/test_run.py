@@ -191,6 +191,21 @@ def test_a_brief_referencing_a_remote_url_exits_6(tmp_path, earlier):
     assert_untouched(earlier)
 
 
+def test_an_invalid_data_file_exits_2_before_any_kernel_or_folder(tmp_path, earlier):
+    bad = tmp_path / "rm_month.csv"
+    bad.write_text(
+        "rm_id,branch_id,month,wecom_adds,wecom_certified_adds,quota_target,aum_cny\n"
+        "RM1,BR1,2025-13,1,1,0,100\n",
+        encoding="utf-8",
+    )
+    params = params_file(tmp_path, data={"rm_month": {"path": str(bad)}})
+    done = wb("run", str(params), "--out", str(earlier))
+    assert done.returncode == 2, done.stderr
+    assert f"{bad}: column 'month', row 2: expected a month as YYYY-MM" in done.stderr
+    assert_untouched(earlier)
+    assert not (earlier / "failed").exists()
+
+
 def test_a_second_concurrent_run_exits_75(tmp_path):
     out = tmp_path / "runs"
     out.mkdir()

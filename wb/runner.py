@@ -2,7 +2,8 @@
 
 Order of work (REPORTING.md §d):
 
-1. load and validate the params (exit 2, no folder), check the kernel (exit 5) and the CJK
+1. load and validate the params and the data files named by a schema key (exit 2, no
+   folder), check the kernel (exit 5) and the CJK
    font (exit 6);
 2. take ``flock`` on ``<out>/.lock`` (held: exit 75); stale staging folders of killed runs
    are moved to ``<out>/failed/``;
@@ -27,6 +28,7 @@ import platform
 import re
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,6 +48,7 @@ from wb.errors import (
     WbError,
 )
 from wb.params import NotebookSpec, RunParams
+from wb.schemas import SCHEMA_NAMES
 
 LOCK = ".lock"
 LATEST = "latest"
@@ -119,6 +122,21 @@ def preflight(params: RunParams) -> None:
             f"kernel '{params.kernel}' is not installed; 'make install' registers 'wb'"
         ) from exc
     ensure_cjk_font()
+
+
+def validate_inputs(params: RunParams, say: Say) -> None:
+    """Validate every data file whose key names a schema (``rm_month``, ``bank_panel``) before
+    any folder or kernel: bad input is exit 2 naming the file, row and column, not a failed
+    notebook (exit 3)."""
+    from wb import io
+
+    for key, spec in params.data.items():
+        if spec.path is not None and key in SCHEMA_NAMES:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", io.InputWarning)
+                io.load(spec.path, key)
+            for warning in caught:
+                say(f"data.{key}: {warning.message}")
 
 
 @contextlib.contextmanager
@@ -471,6 +489,7 @@ def run(params_path: Path, out: Path, *, force: bool = False, say: Say = print) 
     """
     params = params_mod.load(params_path)
     preflight(params)
+    validate_inputs(params, say)
     out = out.resolve()
     with locked(out):
         salvage_stale(out, say)
