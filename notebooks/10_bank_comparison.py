@@ -1,3 +1,11 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: wb (Python 3.11)
+#     language: python
+#     name: wb
+# ---
+
 # %% [markdown]
 # # 10 · Bank comparison 银行零售对比
 #
@@ -17,20 +25,21 @@ out_dir: str = "../figures"  # help: folder for figures (PNG+SVG) and bank_compa
 import pandas as pd
 from IPython.display import Markdown, display
 
-from wb import comparison, newscheck, plots
+from wb import comparison, newscheck
 from wb import metrics as m
+from wb.plots import banks as bank_plots
 
 pd.set_option("display.max_colwidth", 120)
 panel = m.Panel.load(panel_path)
-periods = sorted({*plots.DEFAULT_PERIODS, period}, key=lambda p: (p[-4:], p))
+periods = sorted({*bank_plots.DEFAULT_PERIODS, period}, key=lambda p: (p[-4:], p))
 found = {f.key: f for f in comparison.findings(panel, period, periods, banks)}
 drawers = {
-    "income": (plots.plot_retail_income_yoy, {"period": period}),
-    "profit": (plots.plot_retail_profit_yoy, {"period": period}),
-    "share": (plots.plot_retail_share, {"period": period}),
-    "aum": (plots.plot_retail_aum, {"period": period}),
-    "wecom": (plots.plot_wecom_reach, {}),
-    "coverage": (plots.plot_coverage, {"periods": periods}),
+    "income": (bank_plots.plot_retail_income_yoy, {"period": period}),
+    "profit": (bank_plots.plot_retail_profit_yoy, {"period": period}),
+    "share": (bank_plots.plot_retail_share, {"period": period}),
+    "aum": (bank_plots.plot_retail_aum, {"period": period}),
+    "wecom": (bank_plots.plot_wecom_reach, {}),
+    "coverage": (bank_plots.plot_coverage, {"periods": periods}),
 }
 chosen = metrics or list(drawers)
 saved = []
@@ -53,7 +62,7 @@ print(
 for key in [k for k in ("income", "profit", "share") if k in chosen]:
     draw, kwargs = drawers[key]
     fig = draw(panel, banks=banks, **kwargs)
-    saved.append(plots.save_with_record(fig, out_dir, f"bank_{key}"))
+    saved.append(bank_plots.save_with_record(fig, out_dir, f"bank_{key}"))
 for key in ("retail_income", "retail_profit", "retail_share"):
     display(Markdown(f"**{found[key].en}.** {found[key].zh}。"))
 
@@ -65,8 +74,8 @@ for key in ("retail_income", "retail_profit", "retail_share"):
 
 # %%
 if "aum" in chosen:
-    fig = plots.plot_retail_aum(panel, period=period, banks=banks)
-    saved.append(plots.save_with_record(fig, out_dir, "bank_aum"))
+    fig = bank_plots.plot_retail_aum(panel, period=period, banks=banks)
+    saved.append(bank_plots.save_with_record(fig, out_dir, "bank_aum"))
 display(Markdown(f"**{found['retail_aum'].en}.** {found['retail_aum'].zh}。"))
 
 # %% [markdown]
@@ -77,8 +86,8 @@ display(Markdown(f"**{found['retail_aum'].en}.** {found['retail_aum'].zh}。"))
 
 # %%
 if "wecom" in chosen:
-    fig = plots.plot_wecom_reach(panel, banks=banks)
-    saved.append(plots.save_with_record(fig, out_dir, "bank_wecom"))
+    fig = bank_plots.plot_wecom_reach(panel, banks=banks)
+    saved.append(bank_plots.save_with_record(fig, out_dir, "bank_wecom"))
 display(Markdown(f"**{found['wecom'].en}.** {found['wecom'].zh}。"))
 m.wecom_reach(panel, banks)
 
@@ -98,8 +107,8 @@ news[["claim", "verdict", "figures", "method", "source_ids", "note"]]
 
 # %%
 if "coverage" in chosen:
-    fig = plots.plot_coverage(panel, periods=periods, banks=banks)
-    saved.append(plots.save_with_record(fig, out_dir, "bank_coverage"))
+    fig = bank_plots.plot_coverage(panel, periods=periods, banks=banks)
+    saved.append(bank_plots.save_with_record(fig, out_dir, "bank_coverage"))
 display(Markdown(f"**{found['coverage'].en}.** {found['coverage'].zh}。"))
 
 # %% [markdown]

@@ -343,6 +343,18 @@ class Change:
 NO_CHANGE = Change(value=math.nan, method="none")
 
 
+
+def _quoted(said: Selection, kind: str) -> Change:
+    """A value as a source states it (``kind``: "change" or "share"), other sources in the note."""
+    alts = said.alternatives_text(kind)
+    return Change(
+        value=said.value,
+        method="quoted",
+        qualifier=said.qualifier,
+        source_ids=(said.source_id,),
+        note=f"other sources: {alts}" if alts else "",
+    )
+
 def _basis(sel: Selection) -> str:
     """The basis without the source-unit remark ('(万元 in source)'), for comparing two rows."""
     return re.sub(r"\s*\([^)]*in source\)", "", str(sel.chosen["basis"])).strip()
@@ -395,14 +407,7 @@ def change_between(
             note="; ".join(notes),
         )
     if said is not None:
-        alts = said.alternatives_text("change")
-        return Change(
-            value=said.value,
-            method="quoted",
-            qualifier=said.qualifier,
-            source_ids=(said.source_id,),
-            note=f"other sources: {alts}" if alts else "",
-        )
+        return _quoted(said, "change")
     if usable:  # both levels exist but the base is at or below zero: a % change means nothing
         return Change(
             value=math.nan,
@@ -550,14 +555,7 @@ def retail_share(panel: Panel, bank_id: str, period: str, of: str = "income") ->
     """
     said = select(panel, bank_id, period, f"retail_{of}_share")
     if said is not None:
-        alts = said.alternatives_text("share")
-        return Change(
-            value=said.value,
-            method="quoted",
-            qualifier=said.qualifier,
-            source_ids=(said.source_id,),
-            note=f"other sources: {alts}" if alts else "",
-        )
+        return _quoted(said, "share")
     numerator, denominators = SHARE_DENOMINATORS[of]
     part = select(panel, bank_id, period, numerator)
     for metric in denominators:
