@@ -22,6 +22,12 @@ The data-generating process (DGP) has what makes the real question hard:
   Student-t with 3 degrees of freedom, 1.2% of the book.
 * **Month effects.** A common yuan amount per month: a January push (开门红), quarter-end
   window dressing and its reversal the month after.
+* **More outcomes.** ``net_new_money_cny`` is ``nnm_share`` (0.6) of the per-add AUM effects
+  (organic and quota-induced alike) plus half the skill growth and its own t(3) noise;
+  ``product_sales_cny`` (≥ 0) is a skill-dependent base of 0.3% of the book plus
+  ``sales_organic`` (3,000) yuan per organic add and ``sales_quota`` (0) per quota-induced add,
+  plus noise. Their true per-quota-add effects are in the
+  truth file.
 * **Unbalanced panel.** 3% of RMs move branch once; 5% leave early; 5% join late; 1% miss one
   month (the AUM change after the gap is not observable).
 
@@ -72,6 +78,9 @@ class SimulationConfig:
     leaver_share: float = 0.05
     joiner_share: float = 0.05
     gap_share: float = 0.01
+    nnm_share: float = 0.6
+    sales_organic: float = 3000.0
+    sales_quota: float = 0.0
 
     def check(self) -> None:
         """Raise :class:`InputError` (exit 2) for arguments the DGP cannot honour."""
@@ -181,6 +190,20 @@ def simulate(config: SimulationConfig) -> tuple[pd.DataFrame, dict]:
     gap_at = rng.integers(2, T - 1, size=R)
     present &= ~(gappers[:, None] & (t[None, :] == gap_at[:, None]))
 
+    # Drawn last, so every column above is the same as without these outcomes.
+    net_new_money = (
+        config.nnm_share * (config.beta_organic * organic + config.beta_quota * induced)
+        + 0.5 * growth[:, None]
+        + rng.standard_t(3, size=(R, T)) * 0.006 * book[:, None]
+    )
+    sales = np.maximum(
+        0.003 * (1 + 0.3 * skill[:, None]) * book[:, None]
+        + config.sales_organic * organic
+        + config.sales_quota * induced
+        + rng.standard_t(3, size=(R, T)) * 0.001 * book[:, None],
+        0.0,
+    )
+
     width = max(5, len(str(R)))
     rm_ids = np.array([f"RM{i + 1:0{width}d}" for i in range(R)])
     branch_ids = np.array([f"BR{b + 1:04d}" for b in range(n_branches)])
@@ -196,6 +219,8 @@ def simulate(config: SimulationConfig) -> tuple[pd.DataFrame, dict]:
             "quota_target": quota.ravel()[keep].astype("int64"),
             "aum_cny": np.round(aum.ravel()[keep]).astype("int64"),
             "customers": customers.ravel()[keep].astype("int64"),
+            "net_new_money_cny": np.round(net_new_money.ravel()[keep]).astype("int64"),
+            "product_sales_cny": np.round(sales.ravel()[keep]).astype("int64"),
         }
     )
 
@@ -207,6 +232,11 @@ def simulate(config: SimulationConfig) -> tuple[pd.DataFrame, dict]:
             "beta_quota_cny_per_add": config.beta_quota,
             "beta_organic_cny_per_add": config.beta_organic,
             "meaning": "yuan of monthly AUM change per WeCom add, quota-induced vs organic",
+            "per_quota_add": {
+                "aum_change_cny": config.beta_quota,
+                "net_new_money_cny": config.nnm_share * config.beta_quota,
+                "product_sales_cny": config.sales_quota,
+            },
         },
         "design": {
             "n_branches": int(n_branches),
@@ -254,6 +284,7 @@ def write(config: SimulationConfig, out: str | os.PathLike[str]) -> tuple[Path, 
         raise InputError(f"--out {path}: expected a .csv or .parquet path")
     frame, truth = simulate(config)
     write_table(frame, path)
-    tpath = write_text(truth_path(path),
-                       json.dumps(truth, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    tpath = write_text(
+        truth_path(path), json.dumps(truth, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    )
     return path, tpath, frame
