@@ -112,13 +112,19 @@ def uplift(
     data: Annotated[Path, typer.Option("--data", help="RM x month export (rm_month schema).")],
     out: Annotated[Path, typer.Option("--out", help="Folder for uplift.json and figures.")],
     quick: Annotated[
-        bool, typer.Option("--quick", help="Only the three estimates, no figures.")
+        bool,
+        typer.Option("--quick", help="Only the three contract estimates: no designs, no figures."),
     ] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstraps.")] = 1,
 ) -> None:
-    """Quota-uplift analysis: naive OLS, TWFE and FE-2SLS, written to OUT/uplift.json.
+    """Quota-uplift analysis, written to OUT/uplift.json: naive OLS, TWFE and FE-2SLS with
+    diagnostics, and (without --quick) the designs a referee asks for: event studies
+    (Callaway-Sant'Anna, BJS imputation), Wald-DiD, bunching at the target, the certified
+    split, more outcomes (Holm-adjusted) and robustness checks.
 
     Without --quick also writes the figures (PNG and SVG): uplift_forest, uplift_binscatter,
-    uplift_by_quota. The last line printed is the path of uplift.json.
+    uplift_by_quota, uplift_event_study, uplift_bunching, uplift_designs. Per-design times go
+    to stderr. The last line printed is the path of uplift.json.
 
     Example:
 
@@ -126,8 +132,13 @@ def uplift(
     """
     from wb import uplift_report
 
-    result = uplift_report.analyse(data, out, quick=quick)
+    analysis = uplift_report.analyse(data, out, quick=quick, seed=seed)
+    result = analysis.result
     typer.echo(str(result.summary()))
+    if analysis.designs is not None:
+        typer.echo(uplift_report.designs_text(analysis.designs))
+        for name, seconds in analysis.designs.timings_s.items():
+            typer.echo(f"time: {name}: {seconds:.1f} s", err=True)
     typer.echo(f"verdict: {result.verdict.code}: {result.verdict.text}")
     typer.echo(str(out / uplift_report.JSON_NAME))
 

@@ -343,7 +343,6 @@ class Change:
 NO_CHANGE = Change(value=math.nan, method="none")
 
 
-
 def _quoted(said: Selection, kind: str) -> Change:
     """A value as a source states it (``kind``: "change" or "share"), other sources in the note."""
     alts = said.alternatives_text(kind)
@@ -354,6 +353,7 @@ def _quoted(said: Selection, kind: str) -> Change:
         source_ids=(said.source_id,),
         note=f"other sources: {alts}" if alts else "",
     )
+
 
 def _basis(sel: Selection) -> str:
     """The basis without the source-unit remark ('(万元 in source)'), for comparing two rows."""

@@ -188,10 +188,11 @@ class Estimate:
     def to_json(self) -> dict:
         """``model``, ``term``, ``coef``, ``se``, ``ci_low``, ``ci_high``, ``pvalue``, ``n_obs``;
         a NaN becomes ``None``."""
-        return {
-            k: (None if isinstance(v, float) and math.isnan(v) else v)
-            for k, v in dataclasses.asdict(self).items()
-        }
+        doc = dataclasses.asdict(self)
+        for key in ("coef", "se", "ci_low", "ci_high", "pvalue"):
+            doc[key] = float(doc[key]) if math.isfinite(doc[key]) else None
+        doc["n_obs"] = int(doc["n_obs"])
+        return doc
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,20 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wb import io
+from wb.designs import Designs, estimate_designs
 from wb.simulate import truth_path
-from wb.uplift import UpliftResult, estimate
+from wb.uplift import UpliftResult, fit, prepare
 from wb.uplift_schema import validate_document
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 JSON_NAME = "uplift.json"
 
@@ -40,30 +48,93 @@ def demo_export(out_dir: str | os.PathLike[str]) -> Path:
     return path
 
 
-def analyse(
-    data: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, quick: bool = False
-) -> UpliftResult:
-    """Load and validate ``data``, estimate, and write ``uplift.json`` (+ figures unless quick).
+@dataclass(frozen=True)
+class Analysis:
+    """What ``wb uplift`` computes: the contract estimates and, unless quick, the designs."""
 
-    Raises :class:`~wb.errors.InputError` (exit 2) before anything is written when the input
-    is invalid.
+    result: UpliftResult
+    designs: Designs | None
+
+    def to_json(self) -> dict:
+        """The ``uplift.json`` document: the contract keys plus the design keys."""
+        doc = self.result.to_json()
+        if self.designs is not None:
+            doc.update(self.designs.to_json())
+        return doc
+
+
+def designs_text(designs: Designs) -> str:
+    """A few plain lines on the designs, for the terminal: each number with its interval."""
+    lines = ["Designs beyond the contract (95% intervals):"]
+    for outcome, studies in designs.event_studies.items():
+        for name, s in studies.items():
+            lines.append(
+                f"  event study {outcome:<22} {name:<18} ATT {s.att:+,.1f} "
+                f"[{s.att_ci_low:+,.1f}, {s.att_ci_high:+,.1f}], pre-trend p = {s.pretrend_p:.2f}"
+            )
+    if (w := designs.wald_did) is not None:
+        lines.append(
+            f"  Wald-DiD ({w.estimator}): {w.coef:+,.0f} yuan per add "
+            f"[{w.ci_low:+,.0f}, {w.ci_high:+,.0f}]"
+        )
+    if (b := designs.bunching) is not None:
+        lines.append(f"  bunching: {b.text}")
+    lines += [f"  note: {note}" for note in designs.notes]
+    return "\n".join(lines)
+
+
+def analyse(
+    data: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    quick: bool = False,
+    seed: int = 1,
+) -> Analysis:
+    """Load and validate ``data``, estimate, and write ``uplift.json`` and the figures.
+
+    ``quick``: only the contract's three estimates and diagnostics, no designs, no figures.
+    ``seed`` drives the designs' bootstraps. Raises :class:`~wb.errors.InputError` (exit 2)
+    before anything is written when the input is invalid.
     """
     data = Path(data)
     loaded = io.load(data, "rm_month")
     truth = simulated_truth(data)
     label = f"simulated export {data.name}" if truth else f"RM x month export {data.name}"
-    result = estimate(loaded.frame, data_label=label, simulated_truth=truth)
-    write(result, out_dir, figures=not quick)
-    return result
+    panel = prepare(loaded.frame)
+    result = fit(panel, data_label=label, simulated_truth=truth)
+    designs = None if quick else estimate_designs(loaded.frame, panel, seed=seed)
+    analysis = Analysis(result, designs)
+    write(analysis, out_dir, figures=not quick)
+    return analysis
+
+
+def _figures(analysis: Analysis, doc: dict) -> dict[str, Callable[[], Figure]]:
+    """Figure stem → a function drawing it (the plotting stack loads only when called)."""
+    from wb.plots.bunching import bunching_figure
+    from wb.plots.designs import designs_forest
+    from wb.plots.event_study import event_study_figure
+    from wb.plots.uplift import FIGURES, data_source
+
+    result, designs = analysis.result, analysis.designs
+    figures = {stem: partial(draw, result) for stem, draw in FIGURES.items()}
+    if designs is None:
+        return figures
+    look = {"source": data_source(result), "simulated": result.simulated}
+    if designs.event_studies:
+        figures["uplift_event_study"] = partial(event_study_figure, designs.event_studies, **look)
+    if designs.bunching is not None:
+        figures["uplift_bunching"] = partial(bunching_figure, designs.bunching, **look)
+    figures["uplift_designs"] = partial(designs_forest, doc, **look)
+    return figures
 
 
 def write(
-    result: UpliftResult, out_dir: str | os.PathLike[str], *, figures: bool = True
+    analysis: Analysis, out_dir: str | os.PathLike[str], *, figures: bool = True
 ) -> list[Path]:
     """Write ``uplift.json`` and (optionally) the figures as PNG and SVG into ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    doc = result.to_json()
+    doc = analysis.to_json()
     validate_document(doc)
     staging = Path(tempfile.mkdtemp(dir=out, prefix=".uplift-staging-"))
     try:
@@ -71,14 +142,12 @@ def write(
             json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
         if figures:
-            # The plotting stack loads only when figures are drawn: ~1 s of a --quick run.
             import matplotlib.pyplot as plt
 
-            from wb.plots.uplift import FIGURES
             from wb.theme import save_figure
 
-            for stem, draw in FIGURES.items():
-                fig = draw(result)
+            for stem, draw in _figures(analysis, doc).items():
+                fig = draw()
                 save_figure(fig, staging, stem)
                 plt.close(fig)
         written = []

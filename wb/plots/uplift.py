@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from wb.plots.common import interval
 from wb.theme import PALETTE, add_footer, signed, theme_context
 from wb.uplift import MODELS, OUTCOME, UpliftResult
 
@@ -26,7 +27,7 @@ _SHORT = {
 }
 
 
-def _source(result: UpliftResult) -> str:
+def data_source(result: UpliftResult) -> str:
     kind = "simulated RM × month export (wb simulate)" if result.simulated else result.data_label
     return (
         f"{kind}; {result.n_obs:,} RM-months, {result.n_rms:,} RMs, {result.n_branches:,} "
@@ -55,24 +56,7 @@ def forest(result: UpliftResult, *, ax: plt.Axes | None = None) -> Figure:
         models = list(MODELS)[::-1]
         for i, model in enumerate(models):
             e = result.estimate_of(model)
-            ax.errorbar(
-                e.coef,
-                i,
-                xerr=[[e.coef - e.ci_low], [e.ci_high - e.coef]],
-                fmt="o",
-                color=_COLOURS[model],
-                capsize=4,
-                markersize=7,
-                lw=2,
-            )
-            ax.annotate(
-                f"{e.coef:+,.0f}  [{e.ci_low:+,.0f}, {e.ci_high:+,.0f}]",
-                (e.coef, i),
-                xytext=(0, 9),
-                textcoords="offset points",
-                ha="center",
-                fontsize=8.5,
-            )
+            interval(ax, i, e.coef, e.ci_low, e.ci_high, _COLOURS[model])
         ax.axvline(0, color=PALETTE["grey"], lw=1, ls="--")
         if result.simulated:
             truth = result.simulated_truth["beta_quota_cny_per_add"]
@@ -89,7 +73,7 @@ def forest(result: UpliftResult, *, ax: plt.Axes | None = None) -> Figure:
         ax.set_xlabel("每新增一个企微客户的月度AUM变化 AUM change per add (元 yuan / month)")
         ax.xaxis.set_major_formatter(signed)
         ax.set_title(_finding(result))
-        add_footer(fig, _source(result), simulated=result.simulated)
+        add_footer(fig, data_source(result), simulated=result.simulated)
         fig.tight_layout(rect=(0, 0.06, 1, 0.96))
     return fig
 
@@ -145,7 +129,7 @@ def binned_scatter(result: UpliftResult) -> Figure:
         )
         add_footer(
             fig,
-            _source(result) + "; 20 equal-count bins, bars = 95% CI of the bin mean",
+            data_source(result) + "; 20 equal-count bins, bars = 95% CI of the bin mean",
             simulated=result.simulated,
         )
         fig.tight_layout(rect=(0, 0.06, 1, 0.93))
@@ -221,7 +205,7 @@ def by_quota(result: UpliftResult) -> Figure:
         )
         add_footer(
             fig,
-            _source(result) + "; bars: raw means with 95% CI; FE estimate: RM and "
+            data_source(result) + "; bars: raw means with 95% CI; FE estimate: RM and "
             "month fixed effects",
             simulated=result.simulated,
         )

@@ -1,0 +1,123 @@
+"""Every design beyond the contract's three numbers, in one call (METHODS §2.1–§2.5).
+
+:func:`estimate_designs` runs, on the validated ``rm_month`` frame and its estimation sample:
+
+* ``event_study`` (:mod:`wb.did`): Callaway–Sant'Anna and BJS imputation event studies of AUM
+  change, adds and certified adds around each RM's first quota month, with pre-trend tests;
+* ``wald_did`` (:mod:`wb.did`): robust ATT on AUM change ÷ robust ATT on adds, branch bootstrap;
+* ``bunching`` (:mod:`wb.bunching`): excess mass at each RM's target, manufactured adds;
+* ``by_certification``, ``outcomes``, ``robustness`` (:mod:`wb.splits`).
+
+A design the data cannot support (say, no RM ever without a quota) is left out with a note
+saying why, and the others still run. Per-design wall times are kept for ``wb uplift`` to
+report, never written into ``uplift.json`` (which stays the same for the same input).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from wb import did, splits
+from wb.bunching import Bunching, bunching
+from wb.errors import InputError
+from wb.uplift import Panel
+
+#: Event-study outcomes, in figure order.
+EVENT_OUTCOMES = tuple(did.OUTCOMES)
+
+
+@dataclass(frozen=True)
+class Designs:
+    """The designs' results; :meth:`to_json` gives the ``uplift.json`` keys."""
+
+    event_studies: dict[str, dict[str, did.EventStudy]]
+    wald_did: did.WaldDid | None
+    bunching: Bunching | None
+    fixed_effects: dict[str, Any]
+    notes: tuple[str, ...]
+    timings_s: dict[str, float]
+
+    def to_json(self) -> dict:
+        """``event_study`` (per outcome: the CS study, BJS under ``alternatives``),
+        ``wald_did``, ``bunching``, ``by_certification``, ``outcomes``, ``robustness`` and
+        ``design_notes``; designs that could not run are absent."""
+        doc: dict[str, Any] = {}
+        if self.event_studies:
+            doc["event_study"] = {
+                outcome: {
+                    **studies["callaway_santanna"].to_json(),
+                    "alternatives": [
+                        s.to_json() for name, s in studies.items() if name != "callaway_santanna"
+                    ],
+                }
+                for outcome, studies in self.event_studies.items()
+                if "callaway_santanna" in studies
+            }
+        if self.wald_did is not None:
+            doc["wald_did"] = self.wald_did.to_json()
+        if self.bunching is not None:
+            doc["bunching"] = self.bunching.to_json()
+        doc.update(self.fixed_effects)
+        doc["design_notes"] = list(self.notes)
+        return doc
+
+
+def _timed(timings: dict[str, float], name: str, fn: Callable[[], Any]) -> Any:
+    start = time.perf_counter()
+    try:
+        return fn()
+    finally:
+        timings[name] = round(time.perf_counter() - start, 2)
+
+
+def _bunching(frame: pd.DataFrame, seed: int, notes: list[str]) -> Bunching | None:
+    try:
+        return bunching(frame, seed=seed)
+    except InputError as exc:
+        if "never-treated" not in str(exc):
+            notes.append(f"bunching not estimated: {exc}")
+            return None
+    notes.append(
+        "bunching: no never-treated RMs in every month, so manufactured adds compare "
+        "each RM's quota months with its own pre-quota months (no trend adjustment)"
+    )
+    try:
+        return bunching(frame, seed=seed, first_stage="pre_post")
+    except InputError as exc:
+        notes.append(f"bunching not estimated: {exc}")
+        return None
+
+
+def estimate_designs(frame: pd.DataFrame, panel: Panel, *, seed: int = 1) -> Designs:
+    """Run every design on ``frame`` (validated ``rm_month``) and ``panel``
+    (``wb.uplift.prepare(frame)``); ``seed`` drives the bootstraps."""
+    timings: dict[str, float] = {}
+    notes: list[str] = []
+    studies: dict[str, dict[str, did.EventStudy]] = {}
+    wald = None
+    try:
+        for outcome in EVENT_OUTCOMES:
+            studies[outcome] = {
+                est: _timed(
+                    timings,
+                    f"event_study {outcome} {est}",
+                    lambda o=outcome, e=est: did.event_study(panel, o, e),
+                )
+                for est in did.ESTIMATORS
+            }
+        wald = _timed(timings, "wald_did", lambda: did.wald_did(panel, seed=seed))
+    except InputError as exc:
+        notes.append(f"event study and Wald-DiD not estimated: {exc}")
+        studies = {}
+    found = _timed(timings, "bunching", lambda: _bunching(frame, seed, notes))
+    fixed = _timed(
+        timings,
+        "certified split, outcomes, robustness",
+        lambda: splits.fixed_effect_designs(frame, panel),
+    )
+    return Designs(studies, wald, found, fixed, tuple(notes), timings)

@@ -1,0 +1,101 @@
+"""The per-add effect under every design and check, on one axis (yuan of monthly AUM per add).
+
+Drawn from the ``uplift.json`` document (the contract estimates plus the design keys), so the
+figure shows exactly what the file says.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from wb.plots.common import interval
+from wb.theme import PALETTE, add_footer, signed, theme_context
+
+#: (label, colour) per row, top to bottom; each row's numbers are looked up in the document.
+_ROWS = (
+    ("iv", "工具变量 FE-2SLS (contract number)", "blue"),
+    ("wald_did", "Wald-DiD: robust ATT ratio", "sky"),
+    ("winsorised", "FE-2SLS, AUM change winsorised 1/99%", "blue"),
+    ("no_quarter_end", "FE-2SLS, quarter-end months dropped", "blue"),
+    ("certified", "per certified add 每认证客户\n(if uncertified ones do nothing)", "green"),
+    ("uncertified", "per uncertified add 每未认证客户\n(if certified ones do nothing)", "orange"),
+    ("twfe", "TWFE RM + month (association)", "vermillion"),
+    ("branch_month_fe", "TWFE RM + branch×month (association)", "vermillion"),
+)
+
+
+def _row(doc: dict, key: str) -> dict | None:
+    robustness, split = doc.get("robustness", {}), doc.get("by_certification", {})
+    found = {
+        "iv": robustness.get("baseline_iv"),
+        "twfe": robustness.get("baseline_twfe"),
+        "wald_did": doc.get("wald_did"),
+        "winsorised": robustness.get("winsorised"),
+        "no_quarter_end": robustness.get("no_quarter_end"),
+        "branch_month_fe": robustness.get("branch_month_fe"),
+        "certified": split.get("certified", {}).get("per_add"),
+        "uncertified": split.get("uncertified", {}).get("per_add"),
+    }[key]
+    if found is None or found.get("ci_low") is None or found.get("ci_high") is None:
+        return None
+    return found
+
+
+def _title(doc: dict) -> str:
+    keys = ("iv", "wald_did", "winsorised", "no_quarter_end")
+    rows = [r for r in (_row(doc, k) for k in keys) if r is not None]
+    signs = {int(r["ci_low"] > 0) - int(r["ci_high"] < 0) for r in rows}
+    if signs == {0}:
+        return "No causal design detects an uplift per quota-induced add"
+    if signs == {-1}:
+        return "Every causal design finds quota-induced adds lower AUM"
+    if signs == {1}:
+        return "Every causal design finds quota-induced adds raise AUM"
+    return "The causal designs disagree on the sign: read the per-design intervals"
+
+
+def designs_forest(doc: dict, *, source: str, simulated: bool) -> Figure:
+    """One row per design or check with its 95% interval, yuan of monthly AUM change per add.
+
+    The causal rows (FE-2SLS and its checks, Wald-DiD) come first; the certified split and
+    the TWFE associations follow. The leads test is noted under the axis.
+    """
+    rows = [(label, colour, r) for key, label, colour in _ROWS if (r := _row(doc, key))]
+    estimator = {"imputation": "BJS imputation", "callaway_santanna": "Callaway–Sant'Anna"}
+    rows = [
+        (f"{label} ({estimator.get(r.get('estimator'), r.get('estimator'))})"
+         if label.startswith("Wald") else label, colour, r)
+        for label, colour, r in rows
+    ]
+    with theme_context():
+        fig, ax = plt.subplots(figsize=(8.6, 0.55 * len(rows) + 2.0))
+        for i, (_, colour, r) in enumerate(reversed(rows)):
+            interval(ax, i, r["coef"], r["ci_low"], r["ci_high"], PALETTE[colour])
+        ax.axvline(0, color=PALETTE["grey"], lw=1, ls="--")
+        truth = (doc.get("simulated_truth") or {}).get("beta_quota_cny_per_add")
+        if truth is not None:
+            ax.axvline(
+                truth,
+                color=PALETTE["green"],
+                lw=1.5,
+                ls=":",
+                label=f"真实值 true quota effect ({truth:+,.0f} 元, simulated)",
+            )
+            ax.legend(loc="lower left", framealpha=0.9)
+        ax.set_yticks(range(len(rows)), [label for label, _, _ in reversed(rows)])
+        ax.set_ylim(-0.6, len(rows) - 0.3)
+        ax.xaxis.set_major_formatter(signed)
+        leads = doc.get("robustness", {}).get("leads")
+        xlabel = "每新增一个企微客户的月度AUM变化 AUM change per add (元 yuan / month)"
+        if leads:
+            verdict = "passes" if leads["passes"] else "FAILS"
+            xlabel += (
+                f"\nLeads test {verdict}: next month's adds → this month's AUM "
+                f"{leads['coef']:+,.0f} [{leads['ci_low']:+,.0f}, {leads['ci_high']:+,.0f}]"
+            )
+        ax.set_xlabel(xlabel)
+        ax.set_title(_title(doc))
+        add_footer(fig, source, simulated=simulated)
+        fig.tight_layout(rect=(0, 0.05, 1, 0.97))
+    return fig
