@@ -20,8 +20,9 @@ WB = [sys.executable, "-m", "wb.cli"]
 N_RMS, N_MONTHS = 100_000, 36
 
 
-def measure(name: str, cmd: list[str], target_s: float | None = None,
-            target_gb: float | None = None) -> dict:
+def measure(
+    name: str, cmd: list[str], target_s: float | None = None, target_gb: float | None = None
+) -> dict:
     """Run ``cmd``; return wall seconds and peak RSS (GB) of that process tree's largest member."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -31,14 +32,31 @@ def measure(name: str, cmd: list[str], target_s: float | None = None,
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         raise SystemExit(f"{name} failed (exit {code}):\n{err[-2000:]}")
-    row = {"name": name, "wall_s": round(wall, 2), "peak_rss_gb": round(usage.ru_maxrss / 1e6, 2),
-           "target_s": target_s, "target_gb": target_gb, "stdout_tail": out.strip()[-300:]}
+    row = {
+        "name": name,
+        "wall_s": round(wall, 2),
+        "peak_rss_gb": round(usage.ru_maxrss / 1e6, 2),
+        "target_s": target_s,
+        "target_gb": target_gb,
+        "stdout_tail": out.strip()[-300:],
+    }
     ok = (target_s is None or wall <= target_s) and (
-        target_gb is None or row["peak_rss_gb"] <= target_gb)
+        target_gb is None or row["peak_rss_gb"] <= target_gb
+    )
     row["meets_target"] = ok
-    print(f"{name:<44} {wall:7.1f} s  {row['peak_rss_gb']:5.2f} GB  "
-          f"target {target_s or '-'} s / {target_gb or '-'} GB  {'OK' if ok else 'MISSED'}",
-          flush=True)
+    row["per_design_s"] = {
+        name: float(sec.removesuffix(" s"))
+        for line in err.splitlines()
+        if line.startswith("time: ")
+        for name, sec in [line.removeprefix("time: ").rsplit(": ", 1)]
+    }
+    print(
+        f"{name:<44} {wall:7.1f} s  {row['peak_rss_gb']:5.2f} GB  "
+        f"target {target_s or '-'} s / {target_gb or '-'} GB  {'OK' if ok else 'MISSED'}",
+        flush=True,
+    )
+    for name, seconds in row["per_design_s"].items():
+        print(f"    {name:<52} {seconds:6.1f} s", flush=True)
     return row
 
 
@@ -49,8 +67,22 @@ def inputs() -> dict[str, Path]:
     for suffix in ("parquet", "csv"):
         path = BENCH / f"rm_month_{N_RMS}x{N_MONTHS}.{suffix}"
         if not path.is_file():
-            subprocess.run([*WB, "simulate", "--out", str(path), "--rms", str(N_RMS),
-                            "--months", str(N_MONTHS), "--seed", "1"], check=True, cwd=ROOT)
+            subprocess.run(
+                [
+                    *WB,
+                    "simulate",
+                    "--out",
+                    str(path),
+                    "--rms",
+                    str(N_RMS),
+                    "--months",
+                    str(N_MONTHS),
+                    "--seed",
+                    "1",
+                ],
+                check=True,
+                cwd=ROOT,
+            )
         paths[suffix] = path
     return paths
 
@@ -58,29 +90,49 @@ def inputs() -> dict[str, Path]:
 def main() -> None:
     paths = inputs()
     rows = [
-        measure("wb validate (Parquet, 3.6M rows)", [*WB, "validate", "--data",
-                str(paths["parquet"])], target_s=10),
-        measure("wb validate (CSV, 3.6M rows)", [*WB, "validate", "--data", str(paths["csv"])],
-                target_s=30),
+        measure(
+            "wb validate (Parquet, 3.6M rows)",
+            [*WB, "validate", "--data", str(paths["parquet"])],
+            target_s=10,
+        ),
+        measure(
+            "wb validate (CSV, 3.6M rows)",
+            [*WB, "validate", "--data", str(paths["csv"])],
+            target_s=30,
+        ),
     ]
     out = BENCH / "uplift"
-    quick = measure("wb uplift --quick (3.6M rows)", [*WB, "uplift", "--data",
-                    str(paths["parquet"]), "--out", str(out), "--quick"])
-    bare = measure("bare pyfixest: 3 feols calls (3.6M rows)",
-                   [sys.executable, str(ROOT / "benchmarks" / "bare_pyfixest.py"),
-                    str(paths["parquet"])])
+    quick = measure(
+        "wb uplift --quick (3.6M rows)",
+        [*WB, "uplift", "--data", str(paths["parquet"]), "--out", str(out), "--quick"],
+    )
+    bare = measure(
+        "bare pyfixest: 3 feols calls (3.6M rows)",
+        [sys.executable, str(ROOT / "benchmarks" / "bare_pyfixest.py"), str(paths["parquet"])],
+    )
     ratio_t = quick["wall_s"] / bare["wall_s"]
     ratio_m = quick["peak_rss_gb"] / bare["peak_rss_gb"]
-    print(f"{'ratio quick / bare pyfixest':<44} time {ratio_t:.2f}, memory {ratio_m:.2f} "
-          f"(goal <= 0.5 each)")
-    full = measure("wb uplift, full with figures (3.6M rows)", [*WB, "uplift", "--data",
-                   str(paths["parquet"]), "--out", str(out)], target_s=180, target_gb=8)
-    rows += [quick, bare, full, {"name": "ratio quick/bare", "time": round(ratio_t, 3),
-                                 "memory": round(ratio_m, 3)}]
+    print(
+        f"{'ratio quick / bare pyfixest':<44} time {ratio_t:.2f}, memory {ratio_m:.2f} "
+        f"(goal <= 0.5 each)"
+    )
+    full = measure(
+        "wb uplift, full with figures (3.6M rows)",
+        [*WB, "uplift", "--data", str(paths["parquet"]), "--out", str(out)],
+        target_s=180,
+        target_gb=8,
+    )
+    rows += [
+        quick,
+        bare,
+        full,
+        {"name": "ratio quick/bare", "time": round(ratio_t, 3), "memory": round(ratio_m, 3)},
+    ]
     bench_run = ROOT / "benchmarks" / "bench_run.py"
     if bench_run.is_file():
-        rows.append(measure("wb run params/demo.yaml (warm)", [sys.executable, str(bench_run)],
-                            target_s=60))
+        rows.append(
+            measure("wb run params/demo.yaml (warm)", [sys.executable, str(bench_run)], target_s=60)
+        )
     (BENCH / "results.json").write_text(json.dumps(rows, indent=2))
     print(f"wrote {BENCH / 'results.json'}")
 

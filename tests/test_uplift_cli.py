@@ -11,7 +11,15 @@ import pytest
 from wb.simulate import SimulationConfig, write
 from wb.uplift_schema import validate_document
 
-FIGURES = ("uplift_forest", "uplift_binscatter", "uplift_by_quota")
+FIGURES = (
+    "uplift_forest",
+    "uplift_binscatter",
+    "uplift_by_quota",
+    "uplift_event_study",
+    "uplift_bunching",
+    "uplift_designs",
+)
+DESIGN_KEYS = ("event_study", "wald_did", "bunching", "by_certification", "outcomes", "robustness")
 
 
 def wb(*args: str) -> subprocess.CompletedProcess:
@@ -36,6 +44,10 @@ def test_full_run_writes_json_and_figures(tmp_path, export):
     validate_document(doc)
     assert doc["data"]["simulated"] is True
     assert doc["verdict"]["code"] in ("no_detectable_uplift", "positive_uplift", "negative_uplift")
+    assert all(key in doc for key in DESIGN_KEYS) and doc["design_notes"] == []
+    assert set(doc["event_study"]) == {"aum_change_cny", "wecom_adds", "wecom_certified_adds"}
+    assert doc["event_study"]["wecom_adds"]["alternatives"][0]["estimator"] == "imputation"
+    assert "Wald-DiD" in result.stdout and "time: bunching" in result.stderr
     for stem in FIGURES:
         assert (out / f"{stem}.png").stat().st_size > 10_000
         svg = (out / f"{stem}.svg").read_text()
@@ -47,6 +59,26 @@ def test_quick_writes_only_json(tmp_path, export):
     out = tmp_path / "q"
     assert wb("uplift", "--data", str(export), "--out", str(out), "--quick").returncode == 0
     assert sorted(p.name for p in out.iterdir()) == ["uplift.json"]
+    doc = json.loads((out / "uplift.json").read_text())
+    assert not any(key in doc for key in DESIGN_KEYS)
+
+
+def test_designs_the_data_cannot_support_are_skipped_with_a_note(tmp_path, export):
+    """Every branch adopts in the same month and no RM is never treated: no control group for
+    the event study, no never-treated trend for bunching; the rest still runs."""
+    import pandas as pd
+
+    frame = pd.read_parquet(export)
+    frame["quota_target"] = frame["month"].ge("2025-01").astype("int64") * 50
+    path = tmp_path / "same_month.parquet"
+    frame.to_parquet(path)
+    out = tmp_path / "u"
+    result = wb("uplift", "--data", str(path), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    doc = json.loads((out / "uplift.json").read_text())
+    validate_document(doc)
+    assert "robustness" in doc and "by_certification" in doc
+    assert doc["design_notes"], doc.get("design_notes")
 
 
 def test_invalid_input_exit_2_and_nothing_written(tmp_path, small_export):

@@ -92,6 +92,7 @@ def cohort_frame(panel: Panel) -> pd.DataFrame:
     ``wecom_certified_adds`` (per RM-month), and ``first_treat``: the ``time`` of the RM's
     first month with a quota in force, 0 if never (diff-diff's and csdid's coding).
     Adoption is absorbing; RMs with no usable month before adoption are dropped.
+    Raises :class:`InputError` without adopting RMs or without never-treated RMs.
     """
     time = panel.month.astype(np.int64) + 1
     no_quota = np.iinfo(np.int64).max
@@ -113,6 +114,13 @@ def cohort_frame(panel: Panel) -> pd.DataFrame:
     )
     if frame.empty or not (frame["first_treat"] > 0).any():
         raise InputError("no RM adopts a quota after a usable month: no staggered design")
+    treated = (frame["first_treat"] > 0) & (frame["time"] >= frame["first_treat"])
+    with_controls = frame.loc[~treated, "time"].unique()
+    if not frame.loc[treated, "time"].isin(with_controls).any():
+        raise InputError(
+            "no month has both RMs under a quota and RMs without one: the event study needs "
+            "untreated RMs (never or not yet under a quota) in the months after adoption"
+        )
     return frame
 
 
