@@ -22,8 +22,11 @@ def main(path: str) -> None:
     df["quota_on"] = (df["quota_target"] > 0).astype(float)
     df = df.dropna(subset=["d_aum"])
     vcov = {"CRV1": "branch_id"}
-    for fml in ("d_aum ~ wecom_adds", "d_aum ~ wecom_adds | rm_id + month",
-                "d_aum ~ 1 | rm_id + month | wecom_adds ~ quota_on"):
+    for fml in (
+        "d_aum ~ wecom_adds",
+        "d_aum ~ wecom_adds | rm_id + month",
+        "d_aum ~ 1 | rm_id + month | wecom_adds ~ quota_on",
+    ):
         fit = pf.feols(fml, df, vcov=vcov)
         print(fml, float(fit.coef()["wecom_adds"]), float(fit.se()["wecom_adds"]))
 

@@ -151,3 +151,31 @@ def test_pdf_check_needs_the_title(tmp_path):
     pdf = brief.write_pdf(html, tmp_path, tmp_path / "x.pdf")
     with pytest.raises(ExportError, match="title"):
         brief.check_pdf(pdf, TITLE)
+
+
+def test_uplift_section_shows_wald_did_and_bunching_when_written(artifacts):
+    data = brief.load_artifact("uplift", artifacts / "artifacts")
+    assert "Wald-DiD" not in brief.render_html(
+        brief.build_context(run_params("uplift"), {"uplift": data}, {"uplift"}, EPOCH)
+    )
+    data = data | {
+        "wald_did": {
+            "coef": -19542.0,
+            "se": 1200.0,
+            "ci_low": -21776.0,
+            "ci_high": -17056.0,
+            "estimator": "imputation",
+            "n_boot": 999,
+        },
+        "bunching": {
+            "excess_share": 0.697,
+            "ci_low": 0.689,
+            "ci_high": 0.704,
+            "manufactured_adds": 39.8,
+        },
+    }
+    html = brief.render_html(
+        brief.build_context(run_params("uplift"), {"uplift": data}, {"uplift"}, EPOCH)
+    )
+    assert "Wald-DiD" in html and "-19,542" in html and "[-21,776, -17,056]" in html
+    assert "70% of quota RM-months" in html and "39.8 adds" in html

@@ -10,8 +10,9 @@ import pytest
 
 
 def wb(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "wb.cli", *args], capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "wb.cli", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.mark.parametrize("command", [[], ["validate"], ["simulate"], ["uplift"], ["run"]])
@@ -35,9 +36,9 @@ def test_simulate_then_validate(tmp_path):
 
 def _broken(small_export: pd.DataFrame) -> pd.DataFrame:
     frame = small_export.head(20).copy()
-    frame.loc[2, "wecom_adds"] = -4                      # row 4
-    frame.loc[6, "wecom_certified_adds"] = frame.loc[6, "wecom_adds"] + 5   # row 8
-    frame = pd.concat([frame, frame.iloc[[10]]], ignore_index=True)         # rows 12 and 22
+    frame.loc[2, "wecom_adds"] = -4  # row 4
+    frame.loc[6, "wecom_certified_adds"] = frame.loc[6, "wecom_adds"] + 5  # row 8
+    frame = pd.concat([frame, frame.iloc[[10]]], ignore_index=True)  # rows 12 and 22
     frame["branch_id"] = "分行" + frame["branch_id"]
     return frame
 
@@ -75,8 +76,13 @@ def test_broken_file_exit_2_names_rows_and_columns(tmp_path, small_export, kind)
     ],
 )
 def test_exit_codes(tmp_path, args, code, message):
-    result = subprocess.run([sys.executable, "-m", "wb.cli", *args], capture_output=True,
-                            text=True, cwd=tmp_path, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "wb.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert result.returncode == code
     assert message in result.stderr
     assert "Traceback" not in result.stderr

@@ -25,8 +25,13 @@ def _write(frame: pd.DataFrame, path, kind: str) -> None:
         frame.to_excel(path, index=False)
 
 
-FORMATS = [("utf-8", ".csv"), ("utf-8-bom", ".csv"), ("gb18030", ".csv"),
-           ("parquet", ".parquet"), ("xlsx", ".xlsx")]
+FORMATS = [
+    ("utf-8", ".csv"),
+    ("utf-8-bom", ".csv"),
+    ("gb18030", ".csv"),
+    ("parquet", ".parquet"),
+    ("xlsx", ".xlsx"),
+]
 
 
 @pytest.mark.parametrize(("kind", "suffix"), FORMATS)

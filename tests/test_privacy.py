@@ -20,16 +20,31 @@ CANARIES = {
 
 
 def _wb(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "wb.cli", *args], capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "wb.cli", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.mark.parametrize(
     ("name", "personal"),
-    [("客户姓名", True), ("手机", True), ("customer_name", True), ("Phone Number", True),
-     ("id_no", True), ("WeChat ID", True), ("微信号", True), ("email", True),
-     ("rm_id", False), ("branch_id", False), ("wecom_adds", False), ("aum_cny", False),
-     ("customers", False), ("month", False), ("quota_target", False), ("retail_aum", False)],
+    [
+        ("客户姓名", True),
+        ("手机", True),
+        ("customer_name", True),
+        ("Phone Number", True),
+        ("id_no", True),
+        ("WeChat ID", True),
+        ("微信号", True),
+        ("email", True),
+        ("rm_id", False),
+        ("branch_id", False),
+        ("wecom_adds", False),
+        ("aum_cny", False),
+        ("customers", False),
+        ("month", False),
+        ("quota_target", False),
+        ("retail_aum", False),
+    ],
 )
 def test_column_names(name, personal):
     assert privacy.name_suggests_personal_data(name) is personal
@@ -37,9 +52,18 @@ def test_column_names(name, personal):
 
 @pytest.mark.parametrize(
     ("value", "personal"),
-    [("13812345678", True), ("+86 13812345678", True), ("11010119900307123X", True),
-     ("wxid_abc12345", True), ("a.b@example.com", True), ("RM00012", False),
-     ("BR0001", False), ("2025-01", False), ("80000000", False), ("95588", False)],
+    [
+        ("13812345678", True),
+        ("+86 13812345678", True),
+        ("11010119900307123X", True),
+        ("wxid_abc12345", True),
+        ("a.b@example.com", True),
+        ("RM00012", False),
+        ("BR0001", False),
+        ("2025-01", False),
+        ("80000000", False),
+        ("95588", False),
+    ],
 )
 def test_value_patterns(value, personal):
     assert privacy.values_look_personal(pd.Series([value])) is personal

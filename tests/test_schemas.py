@@ -11,8 +11,13 @@ from wb import io
 from wb.schemas import ValidationError, format_rows
 
 GOOD = {
-    "rm_id": "RM001", "branch_id": "BR01", "month": "2025-01", "wecom_adds": "12",
-    "wecom_certified_adds": "10", "quota_target": "50", "aum_cny": "80000000",
+    "rm_id": "RM001",
+    "branch_id": "BR01",
+    "month": "2025-01",
+    "wecom_adds": "12",
+    "wecom_certified_adds": "10",
+    "quota_target": "50",
+    "aum_cny": "80000000",
 }
 
 
@@ -130,8 +135,13 @@ def test_leading_zero_ids_stay_text(tmp_path):
 # ---------------------------------------------------------------- bank_panel
 
 PANEL = {
-    "bank_id": "ccb", "period": "H1 2025", "metric": "retail_profit_share", "value": "0.5674",
-    "qualifier": "exact", "source_id": "s1", "quote": "个人银行业务利润占比56.74%",
+    "bank_id": "ccb",
+    "period": "H1 2025",
+    "metric": "retail_profit_share",
+    "value": "0.5674",
+    "qualifier": "exact",
+    "source_id": "s1",
+    "quote": "个人银行业务利润占比56.74%",
 }
 SOURCES = {"source_id": "s1", "title": "t", "publisher": "p", "date": "2025-08-30", "url": "u"}
 

@@ -36,8 +36,7 @@ def test_output_is_a_valid_rm_month_export(tmp_path):
 
 
 def test_truth_file_matches_arguments(tmp_path):
-    config = SimulationConfig(n_rms=100, n_months=18, seed=9, beta_quota=-20000,
-                              beta_organic=15000)
+    config = SimulationConfig(n_rms=100, n_months=18, seed=9, beta_quota=-20000, beta_organic=15000)
     path, tpath, frame = write(config, tmp_path / "s.parquet")
     assert tpath == truth_path(path) and tpath.name == "s.parquet.truth.json"
     truth = json.loads(tpath.read_text())
@@ -61,8 +60,12 @@ def test_dgp_has_the_hard_parts():
     assert at_target > 0.5
     assert truth["realised"]["bunching_share_at_target"] == pytest.approx(at_target, abs=0.05)
     # quota adds certified less often than organic adds
-    cert_rate_q = frame.loc[quota, "wecom_certified_adds"].sum() / frame.loc[quota, "wecom_adds"].sum()
-    cert_rate_0 = frame.loc[~quota, "wecom_certified_adds"].sum() / frame.loc[~quota, "wecom_adds"].sum()
+    cert_rate_q = (
+        frame.loc[quota, "wecom_certified_adds"].sum() / frame.loc[quota, "wecom_adds"].sum()
+    )
+    cert_rate_0 = (
+        frame.loc[~quota, "wecom_certified_adds"].sum() / frame.loc[~quota, "wecom_adds"].sum()
+    )
     assert cert_rate_q < 0.6 < 0.85 < cert_rate_0
     # unbalanced panel: joiners, leavers and gaps
     per_rm = frame.groupby("rm_id")["month"].count()
@@ -77,8 +80,13 @@ def test_dgp_has_the_hard_parts():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"n_rms": 5}, {"n_months": 3}, {"seed": -1}, {"beta_quota": float("nan")},
-     {"first_month": "2024-13"}],
+    [
+        {"n_rms": 5},
+        {"n_months": 3},
+        {"seed": -1},
+        {"beta_quota": float("nan")},
+        {"first_month": "2024-13"},
+    ],
 )
 def test_bad_arguments(kwargs):
     with pytest.raises(InputError):

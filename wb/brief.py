@@ -211,7 +211,24 @@ def _uplift_section(data: dict[str, Any], number: int, simulated: bool) -> dict[
         for key, name in UPLIFT_ESTIMATES.items()
         if (est := data["estimates"].get(key))
     ]
+    if (wald := data.get("wald_did")) and wald.get("ci_low") is not None:
+        rows.append(
+            {
+                "name": "稳健双重差分比 Wald-DiD (robust ATT ratio)",
+                "coef": f"{wald['coef']:,.0f}",
+                "ci": f"[{wald['ci_low']:,.0f}, {wald['ci_high']:,.0f}]",
+            }
+        )
+    bunching = None
+    if b := data.get("bunching"):
+        bunching = (
+            f"考核目标处聚集 Bunching: {b['excess_share']:.0%} of quota RM-months sit exactly at the "
+            f"target beyond the same RMs' pre-quota share (95% CI {b['ci_low']:.0%} to "
+            f"{b['ci_high']:.0%}); the quota manufactured about {b['manufactured_adds']:,.1f} adds "
+            "per RM-month (difference-in-bunching)."
+        )
     return {
+        "bunching": bunching,
         "verdict": data["verdict"].get("text_zh") or data["verdict"]["text"],
         "code": data["verdict"]["code"],
         "estimates": rows,

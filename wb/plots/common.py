@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
+from wb.theme import PALETTE
+
 
 def interval(ax: plt.Axes, y: float, coef: float, low: float, high: float, color: str) -> None:
     """A point estimate with its 95% interval as a horizontal bar at height ``y``, labelled
@@ -26,3 +28,19 @@ def interval(ax: plt.Axes, y: float, coef: float, low: float, high: float, color
         ha="center",
         fontsize=8.5,
     )
+
+
+def zero_and_truth(ax: plt.Axes, truth: float | None, legend_loc: str) -> None:
+    """A dashed line at 0 and, for simulated data, a dotted line at the true quota effect
+    (yuan per add) with its legend entry."""
+    ax.axvline(0, color=PALETTE["grey"], lw=1, ls="--")
+    if truth is None:
+        return
+    ax.axvline(
+        truth,
+        color=PALETTE["green"],
+        lw=1.5,
+        ls=":",
+        label=f"真实值 true quota effect ({truth:+,.0f} 元, simulated)",
+    )
+    ax.legend(loc=legend_loc, framealpha=0.9)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from wb.plots.common import interval
+from wb.plots.common import interval, zero_and_truth
 from wb.theme import PALETTE, add_footer, signed, theme_context
 
 #: (label, colour) per row, top to bottom; each row's numbers are looked up in the document.
@@ -64,25 +64,21 @@ def designs_forest(doc: dict, *, source: str, simulated: bool) -> Figure:
     rows = [(label, colour, r) for key, label, colour in _ROWS if (r := _row(doc, key))]
     estimator = {"imputation": "BJS imputation", "callaway_santanna": "Callaway–Sant'Anna"}
     rows = [
-        (f"{label} ({estimator.get(r.get('estimator'), r.get('estimator'))})"
-         if label.startswith("Wald") else label, colour, r)
+        (
+            f"{label} ({estimator.get(r.get('estimator'), r.get('estimator'))})"
+            if label.startswith("Wald")
+            else label,
+            colour,
+            r,
+        )
         for label, colour, r in rows
     ]
     with theme_context():
         fig, ax = plt.subplots(figsize=(8.6, 0.55 * len(rows) + 2.0))
         for i, (_, colour, r) in enumerate(reversed(rows)):
             interval(ax, i, r["coef"], r["ci_low"], r["ci_high"], PALETTE[colour])
-        ax.axvline(0, color=PALETTE["grey"], lw=1, ls="--")
         truth = (doc.get("simulated_truth") or {}).get("beta_quota_cny_per_add")
-        if truth is not None:
-            ax.axvline(
-                truth,
-                color=PALETTE["green"],
-                lw=1.5,
-                ls=":",
-                label=f"真实值 true quota effect ({truth:+,.0f} 元, simulated)",
-            )
-            ax.legend(loc="lower left", framealpha=0.9)
+        zero_and_truth(ax, truth, "lower left")
         ax.set_yticks(range(len(rows)), [label for label, _, _ in reversed(rows)])
         ax.set_ylim(-0.6, len(rows) - 0.3)
         ax.xaxis.set_major_formatter(signed)

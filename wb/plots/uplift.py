@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from wb.plots.common import interval
+from wb.plots.common import interval, zero_and_truth
 from wb.theme import PALETTE, add_footer, signed, theme_context
 from wb.uplift import MODELS, OUTCOME, UpliftResult
 
@@ -57,17 +57,8 @@ def forest(result: UpliftResult, *, ax: plt.Axes | None = None) -> Figure:
         for i, model in enumerate(models):
             e = result.estimate_of(model)
             interval(ax, i, e.coef, e.ci_low, e.ci_high, _COLOURS[model])
-        ax.axvline(0, color=PALETTE["grey"], lw=1, ls="--")
-        if result.simulated:
-            truth = result.simulated_truth["beta_quota_cny_per_add"]
-            ax.axvline(
-                truth,
-                color=PALETTE["green"],
-                lw=1.5,
-                ls=":",
-                label=f"真实值 true quota effect ({truth:+,.0f} 元, simulated)",
-            )
-            ax.legend(loc="lower right")
+        truth = result.simulated_truth["beta_quota_cny_per_add"] if result.simulated else None
+        zero_and_truth(ax, truth, "lower right")
         ax.set_yticks(range(len(models)), [_SHORT[m] for m in models])
         ax.set_ylim(-0.6, len(models) - 0.3)
         ax.set_xlabel("每新增一个企微客户的月度AUM变化 AUM change per add (元 yuan / month)")
