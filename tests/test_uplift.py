@@ -33,16 +33,19 @@ def test_null_effect_no_uplift_while_naive_is_positive():
     assert iv.ci_low <= 0 <= iv.ci_high
     assert naive.ci_low > 0  # the dashboard number is significantly positive
     assert "no uplift can be detected" in r.verdict.text
+    assert r.verdict.text_zh.endswith("检测不到提升。")
     assert any("would claim uplift" in c for c in r.verdict.caveats)
 
 
 @pytest.mark.parametrize(
-    ("beta", "code"), [(-20_000, "negative_uplift"), (20_000, "positive_uplift")]
+    ("beta", "code", "zh"),
+    [(-20_000, "negative_uplift", "伴随 AUM 下降"), (20_000, "positive_uplift", "确实提升了 AUM")],
 )
-def test_clear_effects_get_the_right_verdict_and_cover_the_truth(beta, code):
+def test_clear_effects_get_the_right_verdict_and_cover_the_truth(beta, code, zh):
     r = _result(beta)
     iv = r.estimate_of("iv_quota")
     assert r.verdict.code == code
+    assert zh in r.verdict.text_zh and f"{iv.coef:+,.0f} 元" in r.verdict.text_zh
     assert iv.ci_low <= beta <= iv.ci_high
     assert r.ar_interval.covers(beta)
 

@@ -230,6 +230,7 @@ def _uplift_section(data: dict[str, Any], number: int, simulated: bool) -> dict[
     return {
         "bunching": bunching,
         "verdict": data["verdict"].get("text_zh") or data["verdict"]["text"],
+        "verdict_en": data["verdict"]["text"] if data["verdict"].get("text_zh") else "",
         "code": data["verdict"]["code"],
         "estimates": rows,
         "n_obs": data["n_obs"],
@@ -318,7 +319,11 @@ def build_context(
     in_box = 2 if ctx.uplift else 3
     ctx.findings = bank_findings[:in_box]
     if ctx.uplift:
-        verdict = {"text": ctx.uplift["verdict"], "en": "", "simulated": ctx.uplift["simulated"]}
+        verdict = {
+            "text": ctx.uplift["verdict"],
+            "en": ctx.uplift["verdict_en"],
+            "simulated": ctx.uplift["simulated"],
+        }
         ctx.findings.append(verdict)
     if ctx.bank:
         ctx.bank["more"] = bank_findings[in_box:]

@@ -218,6 +218,7 @@ class Verdict:
     text: str
     caveats: tuple[str, ...]
     read_from: str
+    text_zh: str
 
 
 def cluster_sums(scores: np.ndarray, cluster: np.ndarray, n_clusters: int) -> np.ndarray:
@@ -431,6 +432,7 @@ class UpliftResult:
             "verdict": {
                 "code": self.verdict.code,
                 "text": self.verdict.text,
+                "text_zh": self.verdict.text_zh,
                 "caveats": list(self.verdict.caveats),
                 "read_from": self.verdict.read_from,
             },
@@ -600,16 +602,23 @@ def make_verdict(
         low, high, bounded = iv.ci_low, iv.ci_high, True
         source = "iv_quota"
     interval = f"95% interval {_fmt(low)} to {_fmt(high)} yuan"
+    head_zh = (
+        f"因配额多加一个企业微信客户，客户经理名下客户的月度 AUM 变化 {_fmt(iv.coef)} 元"
+        f"（95% 置信区间 {_fmt(low)} 至 {_fmt(high)} 元）"
+    )
     head = (
         f"A quota-induced WeCom add changes a relationship manager's monthly AUM by "
         f"{_fmt(iv.coef)} yuan ({interval})"
     )
     if bounded and low > 0:
         code, text = "positive_uplift", f"{head}, so quota-driven adds do raise AUM."
+        text_zh = f"{head_zh}，配额驱动的加粉确实提升了 AUM。"
     elif bounded and high < 0:
         code, text = "negative_uplift", f"{head}, so quota-driven adds go with lower AUM."
+        text_zh = f"{head_zh}，配额驱动的加粉伴随 AUM 下降。"
     else:
         code, text = "no_detectable_uplift", f"{head}, so no uplift can be detected."
+        text_zh = f"{head_zh}，检测不到提升。"
     claims = "uplift" if naive.ci_low > 0 else ("a loss" if naive.ci_high < 0 else "nothing")
     caveats = (
         "Exclusion restriction: the quota must move AUM only through the adds it causes; "
@@ -623,7 +632,7 @@ def make_verdict(
         "The IV number is a local effect: it weights the RMs whose adds the quota moved most "
         "(those far below target) and says nothing about organic adds.",
     )
-    return Verdict(code, text, caveats, source)
+    return Verdict(code, text, caveats, source, text_zh)
 
 
 # --------------------------------------------------------------------------- descriptives
