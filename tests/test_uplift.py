@@ -13,10 +13,11 @@ import pytest
 from wb import uplift
 from wb.errors import ExportError
 from wb.simulate import SimulationConfig, simulate
+from wb.uplift_result import WEAK_F, UpliftResult
 from wb.uplift_schema import schema, validate_document
 
 
-def _result(beta_quota: float, seed: int = 1, n_rms: int = 2000) -> uplift.UpliftResult:
+def _result(beta_quota: float, seed: int = 1, n_rms: int = 2000) -> UpliftResult:
     frame, truth = simulate(
         SimulationConfig(n_rms=n_rms, n_months=24, seed=seed, beta_quota=beta_quota)
     )
@@ -158,7 +159,7 @@ def test_weak_first_stage_reads_the_verdict_from_anderson_rubin():
     frame["wecom_adds"] = rng.poisson(10, len(frame))  # adds no longer respond to the quota
     frame["wecom_certified_adds"] = np.minimum(frame["wecom_certified_adds"], frame["wecom_adds"])
     r = uplift.estimate(frame)
-    assert r.effective_f < uplift.WEAK_F
+    assert r.effective_f < WEAK_F
     assert r.verdict.read_from == "anderson_rubin"
     assert r.verdict.code == "no_detectable_uplift"
     iv = r.estimate_of("iv_quota")

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 from wb import io
 from wb.designs import Designs, estimate_designs
 from wb.simulate import truth_path
-from wb.uplift import UpliftResult, fit, prepare
+from wb.uplift import fit, prepare
+from wb.uplift_result import UpliftResult
 from wb.uplift_schema import validate_document
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from wb.plots.common import interval, zero_and_truth
 from wb.theme import PALETTE, add_footer, signed, theme_context
-from wb.uplift import MODELS, OUTCOME, UpliftResult
+from wb.uplift_result import MODELS, OUTCOME, UpliftResult
 
 _COLOURS = {
     "naive_ols": PALETTE["vermillion"],

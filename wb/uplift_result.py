@@ -1,0 +1,352 @@
+"""What ``wb uplift`` reports: estimates, the verdict and the frozen result object.
+
+:class:`UpliftResult` (``.tidy()``, ``.summary()``, ``.to_json()``) is built by
+:func:`wb.uplift.fit`; this module holds only the result types and their renderings, so the
+estimation code in :mod:`wb.uplift` stays about estimation. Money in yuan per WeCom add.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+SCHEMA = "wb.uplift/1"
+OUTCOME = "aum_change_cny"
+LEVEL = 0.95
+WEAK_F = 10.0
+MODELS = {
+    "naive_ols": "Naive pooled OLS (dashboard correlation)",
+    "twfe": "TWFE: RM + month fixed effects",
+    "iv_quota": "FE-2SLS: adds instrumented by quota in force",
+}
+
+
+# --------------------------------------------------------------------------- estimates
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One coefficient: yuan (or adds) per unit, with a cluster-robust SE and 95% interval."""
+
+    model: str
+    term: str
+    coef: float
+    se: float
+    ci_low: float
+    ci_high: float
+    pvalue: float
+    n_obs: int
+
+    def to_json(self) -> dict:
+        """``model``, ``term``, ``coef``, ``se``, ``ci_low``, ``ci_high``, ``pvalue``, ``n_obs``;
+        a NaN becomes ``None``."""
+        doc = dataclasses.asdict(self)
+        for key in ("coef", "se", "ci_low", "ci_high", "pvalue"):
+            doc[key] = float(doc[key]) if math.isfinite(doc[key]) else None
+        doc["n_obs"] = int(doc["n_obs"])
+        return doc
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A confidence set: ``kind`` is 'bounded', 'two_rays' (outside [low, high]) or 'whole_line'."""
+
+    kind: str
+    low: float
+    high: float
+
+    def covers(self, value: float) -> bool:
+        if self.kind == "whole_line":
+            return True
+        inside = self.low <= value <= self.high
+        return inside if self.kind == "bounded" else not inside
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The contract's verdict: a code and one plain sentence, plus caveats."""
+
+    code: str
+    text: str
+    caveats: tuple[str, ...]
+    read_from: str
+    text_zh: str
+
+
+# --------------------------------------------------------------------------- result
+
+
+def _fmt(v: float) -> str:
+    return f"{v:+,.0f}" if math.isfinite(v) else ("+∞" if v > 0 else "−∞")
+
+
+@dataclass(frozen=True)
+class UpliftResult:
+    """Frozen result of :func:`estimate`. Money in yuan of monthly AUM change per WeCom add.
+
+    ``tidy()`` is the one canonical table; ``summary()``, ``to_json()`` and the figures are
+    renderings of it and of the small descriptive tables ``bins`` and ``by_quota``.
+    """
+
+    estimates: tuple[Estimate, ...]
+    first_stage: Estimate
+    reduced_form: Estimate
+    ar_interval: Interval
+    counts: dict
+    n_obs: int
+    n_rms: int
+    n_branches: int
+    first_month: str
+    last_month: str
+    verdict: Verdict
+    bins: pd.DataFrame = field(repr=False)
+    by_quota: pd.DataFrame = field(repr=False)
+    data_label: str = "RM x month export"
+    simulated_truth: dict | None = None
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per (model, term): coef, se, ci_low, ci_high, pvalue, n_obs."""
+        rows = [*self.estimates, self.first_stage, self.reduced_form]
+        return pd.DataFrame([e.__dict__ for e in rows])
+
+    def estimate_of(self, model: str) -> Estimate:
+        return next(
+            e for e in (*self.estimates, self.first_stage, self.reduced_form) if e.model == model
+        )
+
+    @property
+    def effective_f(self) -> float:
+        """First-stage effective F (Montiel Olea–Pflueger; one instrument: the robust t²)."""
+        fs = self.first_stage
+        return (fs.coef / fs.se) ** 2
+
+    @property
+    def simulated(self) -> bool:
+        return self.simulated_truth is not None
+
+    def to_json(self) -> dict:
+        """The ``uplift.json`` document (schema ``wb.uplift/1``) with diagnostics."""
+
+        def block(e: Estimate) -> dict:
+            return {"coef": e.coef, "se": e.se, "ci_low": e.ci_low, "ci_high": e.ci_high}
+
+        est = {e.model: block(e) for e in self.estimates}
+        est["iv_quota"]["first_stage_f"] = self.effective_f
+        ar = self.ar_interval
+        doc = {
+            "schema": SCHEMA,
+            "outcome": OUTCOME,
+            "n_obs": self.n_obs,
+            "n_rms": self.n_rms,
+            "n_branches": self.n_branches,
+            "first_month": self.first_month,
+            "last_month": self.last_month,
+            "estimates": est,
+            "verdict": {
+                "code": self.verdict.code,
+                "text": self.verdict.text,
+                "text_zh": self.verdict.text_zh,
+                "caveats": list(self.verdict.caveats),
+                "read_from": self.verdict.read_from,
+            },
+            "diagnostics": {
+                "first_stage": {
+                    **block(self.first_stage),
+                    "effective_f": self.effective_f,
+                    "unit": "adds per RM-month with a quota in force",
+                },
+                "reduced_form": {
+                    **block(self.reduced_form),
+                    "unit": "yuan of monthly AUM change per RM-month with a quota",
+                },
+                "weak_instrument": self.effective_f < WEAK_F,
+                "anderson_rubin": {
+                    "kind": ar.kind,
+                    "ci_low": ar.low if math.isfinite(ar.low) else None,
+                    "ci_high": ar.high if math.isfinite(ar.high) else None,
+                },
+                "observations": self.counts,
+                "clusters": self.n_branches,
+                "cluster_rule": "branch; an RM who moved is clustered with the branch of most "
+                "months",
+                "ci_level": LEVEL,
+            },
+            "data": {"label": self.data_label, "simulated": self.simulated},
+        }
+        if self.simulated_truth is not None:
+            doc["simulated_truth"] = self.simulated_truth
+        return doc
+
+    def summary(self) -> Summary:
+        """A summary a person reads: text via ``str()``, a table in JupyterLab."""
+        return Summary(self)
+
+    def _repr_html_(self) -> str:
+        return self.summary().as_html()
+
+
+class Summary:
+    """Renders an :class:`UpliftResult` as text or HTML (statsmodels-style)."""
+
+    def __init__(self, result: UpliftResult):
+        self.result = result
+
+    def _rows(self) -> list[tuple[str, str, str, str, str]]:
+        r = self.result
+        rows = []
+        for e in r.estimates:
+            rows.append(
+                (
+                    MODELS[e.model],
+                    _fmt(e.coef),
+                    f"{e.se:,.0f}",
+                    f"[{_fmt(e.ci_low)}, {_fmt(e.ci_high)}]",
+                    f"{e.pvalue:.3f}",
+                )
+            )
+        fs, rf = r.first_stage, r.reduced_form
+        rows.append(
+            (
+                "First stage: adds per quota month",
+                f"{fs.coef:+.2f}",
+                f"{fs.se:.2f}",
+                f"[{fs.ci_low:+.2f}, {fs.ci_high:+.2f}]",
+                f"{fs.pvalue:.3f}",
+            )
+        )
+        rows.append(
+            (
+                "Reduced form: ΔAUM per quota month",
+                _fmt(rf.coef),
+                f"{rf.se:,.0f}",
+                f"[{_fmt(rf.ci_low)}, {_fmt(rf.ci_high)}]",
+                f"{rf.pvalue:.3f}",
+            )
+        )
+        return rows
+
+    def _notes(self) -> list[str]:
+        r = self.result
+        c = r.counts
+        ar = r.ar_interval
+        notes = [
+            f"Outcome: monthly change in AUM (yuan) per WeCom add; {r.n_obs:,} RM-months, "
+            f"{r.n_rms:,} RMs, {r.n_branches:,} branch clusters, {r.first_month} to "
+            f"{r.last_month}; {r.data_label}.",
+            f"Dropped: {c['first_months_dropped']:,} first months, {c['gap_months_dropped']:,} "
+            f"months after a gap, {c['singletons_dropped']:,} singletons; {c['movers']:,} RMs "
+            "changed branch.",
+            f"Effective first-stage F = {r.effective_f:,.1f}"
+            + (
+                " (weak: verdict read from the Anderson–Rubin set)"
+                if r.effective_f < WEAK_F
+                else ""
+            )
+            + f"; Anderson–Rubin 95% set: {ar.kind} [{_fmt(ar.low)}, "
+            f"{_fmt(ar.high)}].",
+            f"Verdict ({r.verdict.code}): {r.verdict.text}",
+            *(f"Caveat: {c}" for c in r.verdict.caveats),
+        ]
+        if r.simulated:
+            t = r.simulated_truth
+            notes.insert(
+                0,
+                "SIMULATED DATA. True effects: quota-induced add "
+                f"{t['beta_quota_cny_per_add']:+,.0f} yuan, organic add "
+                f"{t['beta_organic_cny_per_add']:+,.0f} yuan.",
+            )
+        return notes
+
+    def as_text(self) -> str:
+        head = ("Model", "Coef (yuan/add)", "SE", "95% CI", "p")
+        rows = [head, *self._rows()]
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        line = "  ".join("-" * w for w in widths)
+        out = ["Quota uplift: AUM change per WeCom add (SEs clustered by branch)", line]
+        for i, row in enumerate(rows):
+            out.append(
+                "  ".join(
+                    cell.ljust(w) if j == 0 else cell.rjust(w)
+                    for j, (cell, w) in enumerate(zip(row, widths, strict=True))
+                )
+            )
+            if i == 0:
+                out.append(line)
+        out.append(line)
+        out.extend(self._notes())
+        return "\n".join(out)
+
+    def as_html(self) -> str:
+        cells = "".join(
+            "<tr>"
+            + "".join(
+                f"<td style='text-align:{'left' if j == 0 else 'right'}'>{html.escape(c)}</td>"
+                for j, c in enumerate(row)
+            )
+            + "</tr>"
+            for row in self._rows()
+        )
+        head = "".join(f"<th>{h}</th>" for h in ("Model", "Coef (yuan/add)", "SE", "95% CI", "p"))
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self._notes())
+        return (
+            f"<div><b>Quota uplift: AUM change per WeCom add</b> (SEs clustered by branch)"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table>"
+            f"<ul>{notes}</ul></div>"
+        )
+
+    def __str__(self) -> str:
+        return self.as_text()
+
+    def _repr_html_(self) -> str:
+        return self.as_html()
+
+
+# --------------------------------------------------------------------------- verdict
+
+
+def make_verdict(
+    iv: Estimate, ar: Interval, weak: bool, naive: Estimate, twfe: Estimate
+) -> Verdict:
+    """Read the verdict from the IV interval (the Anderson–Rubin set when the first stage is weak)."""
+    if weak:
+        low, high, bounded = ar.low, ar.high, ar.kind == "bounded"
+        source = "anderson_rubin"
+    else:
+        low, high, bounded = iv.ci_low, iv.ci_high, True
+        source = "iv_quota"
+    interval = f"95% interval {_fmt(low)} to {_fmt(high)} yuan"
+    head_zh = (
+        f"因配额多加一个企业微信客户，客户经理名下客户的月度 AUM 变化 {_fmt(iv.coef)} 元"
+        f"（95% 置信区间 {_fmt(low)} 至 {_fmt(high)} 元）"
+    )
+    head = (
+        f"A quota-induced WeCom add changes a relationship manager's monthly AUM by "
+        f"{_fmt(iv.coef)} yuan ({interval})"
+    )
+    if bounded and low > 0:
+        code, text = "positive_uplift", f"{head}, so quota-driven adds do raise AUM."
+        text_zh = f"{head_zh}，配额驱动的加粉确实提升了 AUM。"
+    elif bounded and high < 0:
+        code, text = "negative_uplift", f"{head}, so quota-driven adds go with lower AUM."
+        text_zh = f"{head_zh}，配额驱动的加粉伴随 AUM 下降。"
+    else:
+        code, text = "no_detectable_uplift", f"{head}, so no uplift can be detected."
+        text_zh = f"{head_zh}，检测不到提升。"
+    claims = "uplift" if naive.ci_low > 0 else ("a loss" if naive.ci_high < 0 else "nothing")
+    caveats = (
+        "Exclusion restriction: the quota must move AUM only through the adds it causes; "
+        "penalties, effort pulled away from selling, or a campaign launched with the quota "
+        "would break it.",
+        f"A dashboard's pooled correlation says {_fmt(naive.coef)} yuan per add (95% "
+        f"{_fmt(naive.ci_low)} to {_fmt(naive.ci_high)}) and would claim {claims}; it mixes "
+        "RM skill into the adds.",
+        f"With RM and month fixed effects adds go with {_fmt(twfe.coef)} yuan per add: an "
+        "association, since RMs choose how many to add.",
+        "The IV number is a local effect: it weights the RMs whose adds the quota moved most "
+        "(those far below target) and says nothing about organic adds.",
+    )
+    return Verdict(code, text, caveats, source, text_zh)
