@@ -242,3 +242,24 @@ def test_monte_carlo_coverage_of_the_true_quota_effect():
     coverage = float(np.mean(covered))
     print(f"Monte Carlo coverage over {len(covered)} seeds: {coverage:.1%}")
     assert 0.90 <= coverage <= 0.99
+
+
+def test_row_order_does_not_matter_and_movers_cluster_with_their_home_branch():
+    frame, _ = simulate(SimulationConfig(n_rms=300, seed=4))
+    shuffled = frame.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    a, b = uplift.prepare(frame), uplift.prepare(shuffled)
+    assert a.counts == b.counts and a.counts["movers"] > 0
+    ta, tb = uplift.fit(a).tidy(), uplift.fit(b).tidy()  # same up to summation order
+    np.testing.assert_allclose(ta.select_dtypes("number"), tb.select_dtypes("number"), rtol=1e-9)
+    # home branch by hand: the branch of most months (ties: the earlier one)
+    spells = frame.groupby(["rm_id", "branch_id"]).agg(n=("month", "size"), first=("month", "min"))
+    spells = spells.reset_index().sort_values(
+        ["rm_id", "n", "first"], ascending=[True, False, True]
+    )
+    home = spells.drop_duplicates("rm_id").set_index("rm_id")["branch_id"]
+    kept = frame["rm_id"].drop_duplicates().to_numpy()[np.unique(a.rm)]  # first-seen order
+    by_rm = pd.DataFrame({"rm": a.rm, "cluster": a.cluster}).drop_duplicates()
+    assert by_rm["rm"].is_unique  # every RM's months share one cluster
+    hand = pd.factorize(pd.Series(kept).map(home))[0]
+    ours = by_rm.set_index("rm").loc[np.unique(a.rm), "cluster"].to_numpy()
+    assert len(set(zip(hand, ours, strict=True))) == len(set(hand)) == len(set(ours))

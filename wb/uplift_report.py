@@ -98,12 +98,14 @@ def analyse(
     before anything is written when the input is invalid.
     """
     data = Path(data)
-    loaded = io.load(data, "rm_month")
+    frame = io.load(data, "rm_month").frame
     truth = simulated_truth(data)
     label = f"simulated export {data.name}" if truth else f"RM x month export {data.name}"
-    panel = prepare(loaded.frame)
-    result = fit(panel, data_label=label, simulated_truth=truth)
-    designs = None if quick else estimate_designs(loaded.frame, panel, seed=seed)
+    panel = prepare(frame)
+    if quick:
+        del frame  # the contract fits need only the panel: ~0.5 GB less at 3.5M rows
+    result = fit(panel, data_label=label, simulated_truth=truth, binned=not quick)
+    designs = None if quick else estimate_designs(frame, panel, seed=seed)
     analysis = Analysis(result, designs)
     write(analysis, out_dir, figures=not quick)
     return analysis
