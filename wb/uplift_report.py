@@ -67,11 +67,17 @@ class Analysis:
 def designs_text(designs: Designs) -> str:
     """A few plain lines on the designs, for the terminal: each number with its interval."""
     lines = ["Designs beyond the contract (95% intervals):"]
+    units = {
+        "aum_change_cny": "yuan/RM-month",
+        "wecom_adds": "adds/RM-month",
+        "wecom_certified_adds": "certified adds/RM-month",
+    }
     for outcome, studies in designs.event_studies.items():
         for name, s in studies.items():
             lines.append(
                 f"  event study {outcome:<22} {name:<18} ATT {s.att:+,.1f} "
-                f"[{s.att_ci_low:+,.1f}, {s.att_ci_high:+,.1f}], pre-trend p = {s.pretrend_p:.2f}"
+                f"[{s.att_ci_low:+,.1f}, {s.att_ci_high:+,.1f}] {units[outcome]}, "
+                f"pre-trend p = {s.pretrend_p:.2f}"
             )
     if (w := designs.wald_did) is not None:
         lines.append(

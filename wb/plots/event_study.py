@@ -33,7 +33,7 @@ _STYLE = {
     "imputation": ("Borusyak–Jaravel–Spiess 插补 imputation", "BJS", PALETTE["orange"], "s", 0.17),
 }
 _NOTE = (
-    "bars: 95% CI, SE clustered by branch; CS: not-yet-treated controls, pre-periods vs the "
+    "CS: not-yet-treated controls, pre-periods vs the "
     "month before; BJS: pre-periods are lead coefficients (reference −1 = 0)"
 )
 
