@@ -23,6 +23,7 @@ from matplotlib.patches import Patch
 
 from wb import comparison, metrics
 from wb.metrics import Panel, display_value
+from wb.plots.common import finding_title
 from wb.theme import PALETTE, add_footer, save_figure, theme_context
 
 __all__ = [
@@ -78,7 +79,7 @@ def _finish(
     per_line = int(width * 10.5)
     title = [*textwrap.wrap(finding.zh, per_line // 2 + 8), *textwrap.wrap(finding.en, per_line)]
     bottom_in = 0.2 + _LINE_IN * (len(note_lines) + len(footer))
-    fig.suptitle("\n".join(title), x=0.01, ha="left", fontsize=10.5, weight="bold")
+    finding_title(fig, "\n".join(title), fontsize=10.5)
     if own_layout:
         fig.subplots_adjust(
             left=1.75 / width,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 from wb.theme import PALETTE
 
@@ -44,3 +45,8 @@ def zero_and_truth(ax: plt.Axes, truth: float | None, legend_loc: str) -> None:
         label=f"真实值 true quota effect ({truth:+,.0f} 元, simulated)",
     )
     ax.legend(loc=legend_loc, framealpha=0.9)
+
+
+def finding_title(fig: Figure, text: str, fontsize: float = 11.5) -> None:
+    """The figure's title, which states the finding: bold, left-aligned above every panel."""
+    fig.suptitle(text, x=0.01, ha="left", fontweight="bold", fontsize=fontsize)

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from wb.did import ESTIMATORS, OUTCOMES, EventStudy
+from wb.plots.common import finding_title
 from wb.theme import PALETTE, add_footer, signed, theme_context
 
 #: Outcome → (y-axis label, divisor to the plotted unit, unit for text).
@@ -56,7 +57,7 @@ def event_study_figure(
         fig.legend(
             handles, labels, loc="upper left", bbox_to_anchor=(0.01, 0.93), ncol=3, fontsize=8.5
         )
-        fig.suptitle(_finding(studies), x=0.01, ha="left", fontweight="bold", fontsize=11.5)
+        finding_title(fig, _finding(studies))
         add_footer(fig, f"{source}; {_NOTE}", simulated=simulated)
         fig.tight_layout(rect=(0, 0.06, 1, 0.89))
     return fig

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from wb.plots.common import interval, zero_and_truth
+from wb.plots.common import finding_title, interval, zero_and_truth
 from wb.theme import PALETTE, add_footer, signed, theme_context
 from wb.uplift_result import MODELS, OUTCOME, UpliftResult
 
@@ -110,13 +110,10 @@ def binned_scatter(result: UpliftResult) -> Figure:
             axis.set_xlabel(xlabel)
             axis.legend(loc="upper left")
         axes[0].set_ylabel("月度AUM变化 AUM change (万元 10k yuan)")
-        fig.suptitle(
+        finding_title(
+            fig,
             f"Adds and AUM move together across RMs ({naive.coef:+,.0f} 元/add) but "
             f"much less within an RM ({twfe.coef:+,.0f})",
-            x=0.01,
-            ha="left",
-            fontweight="bold",
-            fontsize=11.5,
         )
         add_footer(
             fig,
@@ -185,14 +182,11 @@ def by_quota(result: UpliftResult) -> Figure:
             fontweight="normal",
         )
         cert_share = _certified_share(t)
-        fig.suptitle(
+        finding_title(
+            fig,
             f"Quotas add {fs.coef:.0f} adds a month (certified: {cert_share[True]:.0%} "
             f"vs {cert_share[False]:.0%}); AUM change per quota month "
             f"{rf.coef / 1e4:+,.1f} 万元",
-            x=0.01,
-            ha="left",
-            fontweight="bold",
-            fontsize=11.5,
         )
         add_footer(
             fig,
