@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from wb import io
-from wb.schemas import ValidationError, format_rows
+from wb.validation import ValidationError, format_rows
 
 GOOD = {
     "rm_id": "RM001",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from wb import privacy, schemas
+from wb import privacy, schemas, validation
 from wb.atomic import atomic_path
 from wb.errors import InputError
 
@@ -54,7 +54,7 @@ class Loaded:
 
     def summary(self) -> str:
         """One line: what was read and what it holds."""
-        return schemas.summarise(self.frame, self.schema, self.path, self.sources)
+        return validation.summarise(self.frame, self.schema, self.path, self.sources)
 
 
 def detect_encoding(path: Path) -> str:
@@ -170,11 +170,11 @@ def load(path: str | os.PathLike[str], schema: str | None = None) -> Loaded:
     unknown = [c for c in raw.columns if c not in spec.column_names]
     for column in unknown:
         warnings.warn(f"{p}: unknown column '{column}' ignored", InputWarning, stacklevel=2)
-    frame = schemas.validate(raw.drop(columns=unknown), name, p)
+    frame = validation.validate(raw.drop(columns=unknown), name, p)
     sources = None
     if name == "bank_panel":
         sources = load_sources(p.parent / "sources.csv")
-        schemas.check_source_ids(frame, sources, p)
+        validation.check_source_ids(frame, sources, p)
     return Loaded(frame=frame, schema=name, path=p, sources=sources)
 
 
@@ -187,7 +187,7 @@ def load_sources(path: Path) -> pd.DataFrame:
     raw = read_table(path)
     spec = schemas.SPECS["sources"]
     extra = [c for c in raw.columns if c not in spec.column_names]
-    return schemas.validate(raw.drop(columns=extra), "sources", path)
+    return validation.validate(raw.drop(columns=extra), "sources", path)
 
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:

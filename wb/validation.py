@@ -1,0 +1,328 @@
+"""One-pass validation of an input frame against its schema (:mod:`wb.schemas`), with
+row-level messages.
+
+Validation has two stages, both lazy (every problem in the file is found in one pass):
+
+1. **typing**: each declared column is parsed from what the reader gave (text for CSV,
+   objects for XLSX, typed columns for Parquet) to its declared kind; a value that is not of
+   that kind (``3.5`` for an integer, ``abc`` for a number, ``2024-13`` for a month) is a
+   problem, never silently coerced;
+2. **rules** (pandera, ``lazy=True``): ranges, cross-column rules, uniqueness.
+
+Each :class:`Problem` names the file, the column(s), what was expected and the spreadsheet
+rows (header = row 1, first data row = row 2), summarised when there are many.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from wb import privacy
+from wb.errors import InputError
+from wb.schemas import SCHEMA_NAMES, SPECS, TableSpec
+
+#: Rows listed per problem before the rest is counted.
+MAX_ROWS_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One kind of failure on one column (or column set), over one or more rows."""
+
+    file: str
+    columns: tuple[str, ...]
+    expected: str
+    rows: tuple[int, ...] = ()
+    found: tuple[str, ...] = field(default=(), compare=False)
+    missing_column: bool = False
+
+    def __str__(self) -> str:
+        cols = ", ".join(f"'{c}'" for c in self.columns)
+        where = f"column{'s' if len(self.columns) > 1 else ''} {cols}"
+        if self.rows:
+            where += f", {format_rows(self.rows)}"
+        text = f"{self.file}: {where}: expected {self.expected}"
+        if self.found:
+            shown = ", ".join(self.found[:3])
+            text += f"; found {shown}" + (" …" if len(self.found) > 3 else "")
+        return text
+
+
+def format_rows(rows: Iterable[int]) -> str:
+    """'row 5', 'rows 5, 9' or 'rows 2, 3, 4, 5, 6 and 1,234 more (1,239 rows)'."""
+    ordered = sorted(set(rows))
+    if len(ordered) == 1:
+        return f"row {ordered[0]}"
+    shown = ", ".join(str(r) for r in ordered[:MAX_ROWS_SHOWN])
+    rest = len(ordered) - MAX_ROWS_SHOWN
+    if rest > 0:
+        return f"rows {shown} and {rest:,} more ({len(ordered):,} rows)"
+    return f"rows {shown}"
+
+
+class ValidationError(InputError):
+    """Invalid input: carries every :class:`Problem` found (exit 2)."""
+
+    def __init__(self, problems: list[Problem], file: str, schema: str):
+        self.problems = problems
+        head = (
+            f"{file}: {len(problems)} problem{'s' if len(problems) != 1 else ''} ({schema} schema)"
+        )
+        super().__init__("\n".join([head, *(f"  - {p}" for p in problems)]))
+
+
+# --------------------------------------------------------------------------- typing
+
+
+def _rows(mask: pd.Series) -> tuple[int, ...]:
+    return tuple(int(i) + 2 for i in np.flatnonzero(mask.to_numpy()))
+
+
+def _found(series: pd.Series, mask: pd.Series) -> tuple[str, ...]:
+    return tuple(_show(v) for v in series[mask].head(3).tolist())
+
+
+def _as_text(series: pd.Series) -> pd.Series:
+    """Text as given; numbers from XLSX/Parquet become their plain text ('7', not '7.0')."""
+    if pd.api.types.is_string_dtype(series) and not pd.api.types.is_object_dtype(series):
+        return series.str.strip()
+
+    def one(v: object) -> object:
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return np.nan
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return str(v).strip()
+
+    return series.map(one).astype("str")
+
+
+def _as_month(series: pd.Series) -> pd.Series:
+    """Months as 'YYYY-MM'; a spreadsheet date on the 1st of a month (Excel's reading of
+    '2024-01') is accepted as that month. Anything else stays as text for the format rule."""
+
+    def one(v: object) -> object:
+        if isinstance(v, pd.Timestamp | np.datetime64) or hasattr(v, "strftime"):
+            ts = pd.Timestamp(v)
+            if ts.day == 1 and ts.hour == ts.minute == ts.second == 0:
+                return ts.strftime("%Y-%m")
+        return v
+
+    if pd.api.types.is_datetime64_any_dtype(series) or pd.api.types.is_object_dtype(series):
+        series = series.map(one)
+    return _as_text(series)
+
+
+def _as_number(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse to float64; return (values, mask of values that are present but not numbers)."""
+    if pd.api.types.is_bool_dtype(series):
+        return pd.Series(np.nan, index=series.index), series.notna()
+    if pd.api.types.is_numeric_dtype(series):
+        return series.astype("float64"), pd.Series(False, index=series.index)
+    text = _as_text(series)
+    cleaned = text.str.replace(",", "", regex=False)
+    values = pd.to_numeric(cleaned, errors="coerce").astype("float64")
+    bad = text.notna() & values.isna()
+    return values, bad
+
+
+def _type_columns(
+    raw: pd.DataFrame, spec: TableSpec, file: str
+) -> tuple[pd.DataFrame, list[Problem]]:
+    problems: list[Problem] = []
+    typed = {}
+    for col in spec.columns:
+        if col.name not in raw.columns:
+            if col.required:
+                problems.append(
+                    Problem(
+                        file,
+                        (col.name,),
+                        f"a column '{col.name}' ({col.meaning}); the file has no such column",
+                        missing_column=True,
+                    )
+                )
+            continue
+        series = raw[col.name]
+        if col.kind in ("int", "number"):
+            values, bad = _as_number(series)
+            if bad.any():
+                what = "an integer" if col.kind == "int" else "a number"
+                problems.append(Problem(file, (col.name,), what, _rows(bad), _found(series, bad)))
+            missing = values.isna() & ~bad
+            if col.kind == "int":
+                fractional = values.notna() & (values != np.floor(values))
+                if fractional.any():
+                    problems.append(
+                        Problem(
+                            file,
+                            (col.name,),
+                            "a whole number (an integer count)",
+                            _rows(fractional),
+                            _found(series, fractional),
+                        )
+                    )
+                    values = values.mask(fractional)
+            infinite = np.isinf(values)
+            if infinite.any():
+                problems.append(Problem(file, (col.name,), "a finite number", _rows(infinite)))
+                values = values.mask(infinite)
+        else:
+            values = _as_month(series) if col.kind == "month" else _as_text(series)
+            missing = values.isna() | (values == "") if col.kind != "text" else values.isna()
+        if not col.nullable and missing.any():
+            problems.append(
+                Problem(file, (col.name,), "a value (required, found empty)", _rows(missing))
+            )
+        typed[col.name] = values
+    for name in spec.id_columns:
+        if name in typed:
+            ids = typed[name]
+            uniques = pd.Series(ids.dropna().unique())  # ids repeat every month: scan each once
+            flagged = uniques[uniques.str.contains(privacy.VALUE_PATTERN, regex=True)]
+            looks = ids.isin(flagged)
+            if looks.any():
+                problems.append(
+                    Problem(
+                        file,
+                        (name,),
+                        "a pseudonymous id, not personal data "
+                        "(values look like phone or ID numbers; not shown)",
+                        _rows(looks),
+                    )
+                )
+                typed[name] = typed[name].mask(looks)
+    return pd.DataFrame(typed, index=raw.index), problems
+
+
+# --------------------------------------------------------------------------- rules → problems
+
+
+def _rule_problems(frame: pd.DataFrame, spec: TableSpec, file: str) -> list[Problem]:
+    schema = spec.rules
+    present = {k: v for k, v in schema.columns.items() if k in frame.columns}
+    unique = schema.unique if schema.unique and set(schema.unique) <= set(frame.columns) else None
+    checks = [c for c in schema.checks if _check_applies(c, frame)]
+    schema = schema.__class__(present, checks=checks, unique=unique, strict=False, coerce=False)
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        return _problems_from_failures(err.failure_cases, schema, file)
+    return []
+
+
+def _check_applies(check: pa.Check, frame: pd.DataFrame) -> bool:
+    needs = {
+        "certified_le_adds": {"wecom_adds", "wecom_certified_adds"},
+        "share_is_fraction": {"metric", "value"},
+        "change_is_fraction": {"metric", "value"},
+    }
+    return needs.get(check.name, set()) <= set(frame.columns)
+
+
+#: Dataframe-wide checks: pandera reports them once per column, so name the columns here.
+_DATAFRAME_CHECK_COLUMNS = {
+    "certified_le_adds": ("wecom_certified_adds", "wecom_adds"),
+    "share_is_fraction": ("value", "metric"),
+    "change_is_fraction": ("value", "metric"),
+}
+
+
+def _show(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return privacy.redact(value)
+
+
+def _problems_from_failures(
+    fc: pd.DataFrame, schema: pa.DataFrameSchema, file: str
+) -> list[Problem]:
+    """Turn pandera's failure cases (one row per failing cell) into one Problem per rule."""
+    wide = {c.error: _DATAFRAME_CHECK_COLUMNS[c.name] for c in schema.checks}
+    problems: list[Problem] = []
+    fc = fc[fc["index"].notna()]
+    for check, group in fc.groupby("check", sort=False):
+        rows = tuple(sorted({int(i) + 2 for i in group["index"]}))
+        if check == "multiple_fields_uniqueness":
+            cols = tuple(schema.unique)
+            problems.append(
+                Problem(
+                    file, cols, f"one row per ({', '.join(cols)}); these rows repeat a key", rows
+                )
+            )
+            continue
+        cols = wide.get(check, (str(group["column"].iloc[0]),))
+        first = group[group["column"] == cols[0]]
+        problems.append(
+            Problem(
+                file, cols, str(check), rows, tuple(_show(v) for v in first["failure_case"].head(3))
+            )
+        )
+    return problems
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def validate(raw: pd.DataFrame, schema: str, path: Path | str) -> pd.DataFrame:
+    """Type and check ``raw`` against ``schema``; return the typed frame or raise.
+
+    Integer columns come back as ``int64`` (nullable optional ones as ``Int64``), numbers as
+    ``float64``, text as ``str``. Raises :class:`ValidationError` listing every problem.
+    """
+    if schema not in SPECS:
+        raise InputError(f"unknown schema '{schema}'; expected one of {', '.join(SCHEMA_NAMES)}")
+    spec = SPECS[schema]
+    file = str(path)
+    if raw.empty:
+        raise ValidationError(
+            [Problem(file, spec.column_names[:1], "at least one data row")], file, schema
+        )
+    typed, problems = _type_columns(raw, spec, file)
+    if not any(p.missing_column for p in problems):
+        problems += _rule_problems(typed, spec, file)
+    if problems:
+        problems.sort(key=lambda p: p.rows[0] if p.rows else 0)
+        raise ValidationError(problems, file, schema)
+    for col in spec.columns:
+        if col.kind == "int" and col.name in typed:
+            typed[col.name] = typed[col.name].astype("Int64" if col.nullable else "int64")
+    return typed
+
+
+def check_source_ids(panel: pd.DataFrame, sources: pd.DataFrame, path: Path) -> None:
+    """Every ``source_id`` of a bank panel must exist in its sources table."""
+    known = set(sources["source_id"])
+    missing = ~panel["source_id"].isin(known)
+    if missing.any():
+        problem = Problem(
+            str(path),
+            ("source_id",),
+            "an id listed in sources.csv beside the file",
+            _rows(missing),
+            tuple(panel.loc[missing, "source_id"].head(3)),
+        )
+        raise ValidationError([problem], str(path), "bank_panel")
+
+
+def summarise(frame: pd.DataFrame, schema: str, path: Path, sources: pd.DataFrame | None) -> str:
+    """One summary line for a validated table."""
+    n = len(frame)
+    if schema == "rm_month":
+        months = frame["month"]
+        return (
+            f"{path}: rm_month OK: {n:,} rows; {frame['rm_id'].nunique():,} RMs, "
+            f"{frame['branch_id'].nunique():,} branches, {months.nunique():,} months "
+            f"({months.min()} to {months.max()})"
+        )
+    extra = f"; {len(sources):,} sources" if sources is not None else ""
+    return (
+        f"{path}: bank_panel OK: {n:,} rows; {frame['bank_id'].nunique():,} banks, "
+        f"{frame['metric'].nunique():,} metrics, {frame['period'].nunique():,} periods{extra}"
+    )
