@@ -35,8 +35,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from wb.cn_text import cn_qualifier, parse_cn_amount
 from wb.io import write_table
-from wb.metrics import cn_qualifier, parse_cn_amount, period_end
+from wb.metrics import period_end
 from wb.schemas import PERIOD_RE
 
 BANK_IDS = (

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from wb import cn_text
 from wb import metrics as m
 
 SOURCES = pd.DataFrame(
@@ -50,12 +51,12 @@ def row(bank: str, period: str, metric: str, value: float, **kw) -> dict:
     ],
 )
 def test_parse_cn_amount_units(text: str, expected: float) -> None:
-    assert m.parse_cn_amount(text) == pytest.approx(expected, rel=1e-12)
+    assert cn_text.parse_cn_amount(text) == pytest.approx(expected, rel=1e-12)
 
 
 def test_parse_cn_amount_without_number_raises() -> None:
     with pytest.raises(ValueError, match="no amount"):
-        m.parse_cn_amount("出现亏损")
+        cn_text.parse_cn_amount("出现亏损")
 
 
 @pytest.mark.parametrize(
@@ -70,7 +71,7 @@ def test_parse_cn_amount_without_number_raises() -> None:
     ],
 )
 def test_cn_qualifier(text: str, qualifier: str) -> None:
-    assert m.cn_qualifier(text) == qualifier
+    assert cn_text.cn_qualifier(text) == qualifier
 
 
 def test_display_value_shows_qualifiers() -> None:
