@@ -47,18 +47,19 @@ def _run_design(design: str, panel) -> dict:
 
     kind, _, arg = design.partition(":")
     if kind == "wald":
-        return did.wald_did(panel, estimator=arg).to_json()
+        return did.wald_did(did.cohort_frame(panel), estimator=arg).to_json()
     if kind == "all":
         studies = {
-            o: {e: did.event_study(panel, o, e) for e in did.ESTIMATORS} for o in did.OUTCOMES
+            o: {e: did.event_study(did.cohort_frame(panel), o, e) for e in did.ESTIMATORS}
+            for o in did.OUTCOMES
         }
         return {
-            "wald": did.wald_did(panel).to_json(),
+            "wald": did.wald_did(did.cohort_frame(panel)).to_json(),
             **{f"{e}:{o}": _summary(s) for o, by in studies.items() for e, s in by.items()},
         }
     if kind == "diff_diff_imputation":
         return _diff_diff_imputation(did.cohort_frame(panel), arg)
-    return _summary(did.event_study(panel, arg, kind))
+    return _summary(did.event_study(did.cohort_frame(panel), arg, kind))
 
 
 def _summary(study) -> dict:

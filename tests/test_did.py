@@ -38,7 +38,10 @@ def sim():
 @pytest.fixture(scope="module")
 def designs(sim):
     panel, _ = sim
-    return {o: {e: did.event_study(panel, o, e) for e in did.ESTIMATORS} for o in did.OUTCOMES}
+    return {
+        o: {e: did.event_study(did.cohort_frame(panel), o, e) for e in did.ESTIMATORS}
+        for o in did.OUTCOMES
+    }
 
 
 def _quiet_fit(model, frame: pd.DataFrame, outcome: str):
@@ -83,9 +86,9 @@ def test_cohort_frame_codes_absorbing_adoption(sim):
 def test_unknown_names_are_rejected(sim):
     panel, _ = sim
     with pytest.raises(InputError, match="unknown outcome"):
-        did.event_study(panel, "aum_cny", "imputation")
+        did.event_study(did.cohort_frame(panel), "aum_cny", "imputation")
     with pytest.raises(InputError, match="unknown estimator"):
-        did.event_study(panel, "wecom_adds", "twfe")
+        did.event_study(did.cohort_frame(panel), "wecom_adds", "twfe")
 
 
 # ------------------------------------------------------------------ truth recovery
@@ -124,7 +127,7 @@ def test_estimators_agree_within_two_se(designs, outcome):
 @pytest.mark.parametrize("estimator", did.ESTIMATORS)
 def test_wald_did_covers_the_true_per_add_effect(sim, estimator):
     panel, _ = sim
-    w = did.wald_did(panel, estimator=estimator, n_boot=999, seed=1)
+    w = did.wald_did(did.cohort_frame(panel), estimator=estimator, n_boot=999, seed=1)
     assert w.ci_low <= BETA_QUOTA <= w.ci_high, w
     assert w.ci_high < 0  # clearly negative, and far from the organic +20,000
     assert w.coef == pytest.approx(w.numerator_att / w.denominator_att, rel=1e-12)
@@ -162,7 +165,7 @@ def test_imputation_wald_did_is_diff_diff_ratio(sim):
     bootstrap SE is the delta-method SE diff-diff gives for the ATT of y − θ·adds."""
     panel, _ = sim
     frame = did.cohort_frame(panel)
-    w = did.wald_did(panel, estimator="imputation", n_boot=4000, seed=2)
+    w = did.wald_did(did.cohort_frame(panel), estimator="imputation", n_boot=4000, seed=2)
     num = _diff_diff_imputation(frame, "aum_change_cny").overall_att
     den = _diff_diff_imputation(frame, "wecom_adds").overall_att
     assert w.coef == pytest.approx(num / den, rel=1e-8)
@@ -175,7 +178,7 @@ def test_imputation_wald_did_is_diff_diff_ratio(sim):
 def test_callaway_santanna_wald_did_is_diff_diff_ratio(sim):
     panel, _ = sim
     frame = did.cohort_frame(panel)
-    w = did.wald_did(panel, estimator="callaway_santanna", n_boot=999, seed=3)
+    w = did.wald_did(did.cohort_frame(panel), estimator="callaway_santanna", n_boot=999, seed=3)
     num = did._cs_fit(frame, "aum_change_cny")
     den = did._cs_fit(frame, "wecom_adds")
     assert w.coef == pytest.approx(num.overall_att / den.overall_att, rel=1e-8)
@@ -252,7 +255,7 @@ def test_to_json_is_json_safe(designs, sim):
     assert reference == {"event_time": -1, "coef": 0.0, "se": None, "ci_low": None, "ci_high": None}
     assert set(doc["points"][0]) == {"event_time", "coef", "ci_low", "ci_high", "se"}
     panel, _ = sim
-    json.dumps(did.wald_did(panel, n_boot=50).to_json(), allow_nan=False)
+    json.dumps(did.wald_did(did.cohort_frame(panel), n_boot=50).to_json(), allow_nan=False)
 
 
 def test_event_study_figure_states_the_finding(designs, tmp_path):

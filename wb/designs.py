@@ -101,16 +101,17 @@ def estimate_designs(frame: pd.DataFrame, panel: Panel, *, seed: int = 1) -> Des
     studies: dict[str, dict[str, did.EventStudy]] = {}
     wald = None
     try:
+        cohorts = did.cohort_frame(panel)
         for outcome in EVENT_OUTCOMES:
             studies[outcome] = {
                 est: _timed(
                     timings,
                     f"event_study {outcome} {est}",
-                    lambda o=outcome, e=est: did.event_study(panel, o, e),
+                    lambda o=outcome, e=est: did.event_study(cohorts, o, e),
                 )
                 for est in did.ESTIMATORS
             }
-        wald = _timed(timings, "wald_did", lambda: did.wald_did(panel, seed=seed))
+        wald = _timed(timings, "wald_did", lambda: did.wald_did(cohorts, seed=seed))
     except InputError as exc:
         notes.append(f"event study and Wald-DiD not estimated: {exc}")
         studies = {}

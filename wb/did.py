@@ -235,20 +235,23 @@ class WaldDid:
 # --------------------------------------------------------------------------- entry points
 
 
-def event_study(panel: Panel, outcome: str, estimator: str, window: int = WINDOW) -> EventStudy:
+def event_study(
+    cohorts: pd.DataFrame, outcome: str, estimator: str, window: int = WINDOW
+) -> EventStudy:
     """Event study of ``outcome`` (a key of :data:`OUTCOMES`) at event times −window…+window
-    (as far as the data reaches) by ``estimator`` (one of :data:`ESTIMATORS`)."""
+    (as far as the data reaches) by ``estimator`` (one of :data:`ESTIMATORS`), on
+    ``cohorts = cohort_frame(panel)`` (built once, shared by every study)."""
     _check(outcome, estimator)
-    frame = cohort_frame(panel)
     if estimator == "callaway_santanna":
-        return _cs_event_study(frame, outcome, window)
-    return _bjs_event_study(frame, outcome, window)
+        return _cs_event_study(cohorts, outcome, window)
+    return _bjs_event_study(cohorts, outcome, window)
 
 
 def wald_did(
-    panel: Panel, estimator: str = "imputation", n_boot: int = N_BOOT, seed: int = 0
+    cohorts: pd.DataFrame, estimator: str = "imputation", n_boot: int = N_BOOT, seed: int = 0
 ) -> WaldDid:
-    """Wald-DiD: ATT on AUM change ÷ ATT on adds, the yuan per quota-induced add (a LATE).
+    """Wald-DiD: ATT on AUM change ÷ ATT on adds, the yuan per quota-induced add (a LATE), on
+    ``cohorts = cohort_frame(panel)``.
 
     Both estimators are linear in the outcome with weights that do not depend on it, so the
     ratio θ = N/D has influence function (IF_N − θ·IF_D)/D, which is exactly the influence
@@ -270,11 +273,10 @@ def wald_did(
     _check("aum_change_cny", estimator)
     if n_boot < 2:
         raise InputError(f"n_boot must be at least 2 (got {n_boot})")
-    frame = cohort_frame(panel)
     if estimator == "callaway_santanna":
-        num, den, draws = _cs_wald_draws(frame, n_boot, seed)
+        num, den, draws = _cs_wald_draws(cohorts, n_boot, seed)
     else:
-        num, den, draws = _bjs_wald_draws(frame, n_boot, seed)
+        num, den, draws = _bjs_wald_draws(cohorts, n_boot, seed)
     theta = num / den
     boot = theta + draws / den
     low, high = np.quantile(boot, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])

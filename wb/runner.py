@@ -211,17 +211,9 @@ def _stderr_to(log: IO[str]) -> Iterator[None]:
         os.close(saved)
 
 
-def _cells_started(path: Path) -> bool:
-    import nbformat
-
-    if not path.is_file():
-        return False
-    nb = nbformat.read(path, as_version=4)
-    return any(c.metadata.get("papermill", {}).get("start_time") for c in nb.cells)
-
-
 def _running_cell(path: Path) -> int | None:
-    """Position (1-based) of the cell running when execution stopped (papermill metadata)."""
+    """Position (1-based) of the cell running when execution stopped (papermill metadata);
+    ``None`` when no cell started."""
     import nbformat
 
     if not path.is_file():
@@ -375,7 +367,7 @@ class Run:
                     "run 'make install' to register the 'wb' kernel"
                 ) from exc
             except (RuntimeError, TimeoutError) as exc:  # DeadKernelError is a RuntimeError
-                if attempt == 1 and not _cells_started(output):
+                if attempt == 1 and _running_cell(output) is None:  # the kernel never ran a cell
                     self.say(f"{nb.name}: kernel did not start ({exc}); retrying once")
                     continue
                 raise KernelError(
