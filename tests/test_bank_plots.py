@@ -66,7 +66,7 @@ def test_footer_lists_the_sources_of_the_plotted_values(panel: metrics.Panel) ->
 
 def test_title_is_computed_from_the_bank_selection(panel: metrics.Panel) -> None:
     fig = plots.plot_retail_income_yoy(panel, banks=["ccb", "cmb", "icbc"])
-    assert "0 of 2 banks with data saw retail operating income fall" in fig.get_suptitle()
+    assert "1 of 3 banks with data saw retail operating income fall" in fig.get_suptitle()
     plt.close(fig)
 
 

@@ -834,3 +834,50 @@ def source_table(
 def source_ids_of(table: pd.DataFrame) -> list[str]:
     """Sorted unique source ids in a table's ``source_ids`` column (tuples of ids)."""
     return sorted({s for ids in table["source_ids"] for s in ids})
+
+
+# --------------------------------------------------------------------------- trends
+
+#: What a trend series follows: retail operating income (a level, yuan) and retail's share of
+#: operating income (a fraction).
+TREND_SERIES = ("retail_operating_income", "retail_income_share")
+
+
+def trend_table(panel: Panel, kind: str = "FY", banks: list[str] | None = None) -> pd.DataFrame:
+    """Retail operating income and retail share of income per bank and year, for full years
+    (``kind="FY"``) or first halves (``kind="H1"``): a half-year is never set beside a full year.
+
+    Long: one row per bank × series × year that has a figure; a year without one is absent
+    (a gap, never interpolated). Columns: bank_id, bank_name, series, period, year, value
+    (yuan for income, a fraction for the share), qualifier, method, basis, status, source_ids,
+    note.
+    """
+    if kind not in ("FY", "H1"):
+        raise ValueError(f"kind must be 'FY' or 'H1', not {kind!r}")
+    prefix = "FY" if kind == "FY" else "H1 "
+    periods = sorted(
+        {p for p in panel.usable["period"] if re.fullmatch(rf"{prefix}\d{{4}}", p)},
+        key=lambda p: p[-4:],
+    )
+    records = []
+    for bank in _bank_ids(panel, banks):
+        for period in periods:
+            income = select(panel, bank, period, "retail_operating_income")
+            if income is not None:
+                records.append(
+                    {"bank_id": bank, "series": TREND_SERIES[0], "period": period}
+                    | _level_record(income)
+                    | {"method": "quoted"}
+                )
+            share = retail_share(panel, bank, period, "income")
+            if share.method != "none":
+                records.append(
+                    {"bank_id": bank, "series": TREND_SERIES[1], "period": period}
+                    | _change_record(share)
+                )
+    columns = ["bank_id", "series", "period", "value", "qualifier", "method", "basis", "status"]
+    if not records:
+        return pd.DataFrame(columns=["bank_name", *columns, "source_ids", "note", "year"])
+    out = _frame(panel, records)
+    out["year"] = out["period"].str[-4:].astype(int)
+    return out.drop(columns=["confidence"], errors="ignore")
