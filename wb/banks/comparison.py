@@ -121,6 +121,11 @@ def share_finding(panel: Panel, period: str, banks: list[str] | None = None) -> 
     if income.empty:
         return Finding("retail_share", f"{period}无零售收入占比", f"No retail shares for {period}")
     lo, hi = income.iloc[0], income.iloc[-1]
+    if len(income) == 1:
+        one = f"{_short(lo['bank_name'])} {display_value(lo['value'], lo['qualifier'], 'share')}"
+        zh = f"{period}零售占营收比重仅一家可知:{one}"
+        en = f"Retail's share of operating income is known for one bank in {period}: {one}"
+        return Finding("retail_share", zh, en, numbers)
     span = (
         f"{_short(lo['bank_name'])} {display_value(lo['value'], lo['qualifier'], 'share')}",
         f"{_short(hi['bank_name'])} {display_value(hi['value'], hi['qualifier'], 'share')}",
@@ -147,6 +152,11 @@ def aum_finding(panel: Panel, period: str, banks: list[str] | None = None) -> Fi
         return Finding("retail_aum", zh, f"{n_level} banks have retail AUM for {period}", numbers)
     lo, hi = known.iloc[0], known.iloc[-1]
     grew = int((known["growth"] > 0).sum())
+    if len(known) == 1:
+        one = f"{_short(lo['bank_name'])} {display_value(lo['growth'], lo['growth_qualifier'], 'change')}"
+        zh = f"{period}零售AUM较上年末增速仅一家可知:{one}"
+        en = f"Retail AUM growth since the year-end is known for one bank in {period}: {one}"
+        return Finding("retail_aum", zh, en, numbers)
     span = (
         f"{_short(lo['bank_name'])} {display_value(lo['growth'], lo['growth_qualifier'], 'change')}",
         f"{_short(hi['bank_name'])} {display_value(hi['growth'], hi['growth_qualifier'], 'change')}",
