@@ -550,7 +550,7 @@ def plot_coverage(
         return _finish(fig, finding, ids, notes, ax is None, right_in=2.4, axis_in=1.55)
 
 
-_TREND_COLUMNS = 5  # small multiples per row
+_TREND_COLUMNS = 7  # small multiples per row
 
 
 def plot_trends(

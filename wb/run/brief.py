@@ -181,7 +181,14 @@ def _bank_section(data: dict[str, Any], first: int, show: list[str] | None) -> d
         for i, f in enumerate(chosen)
     ]
     news = [
-        {**row.model_dump(), "verdict": NEWS_VERDICTS.get(row.verdict, row.verdict)}
+        {
+            **row.model_dump(),
+            "verdict": NEWS_VERDICTS.get(row.verdict, row.verdict),
+            # the brief shows the claim in Chinese and the evidence without its notes; the run
+            # folder's bank_comparison.json keeps both in full
+            "claim": row.claim.split(" · ")[0],
+            "figures": row.figures.split(" (")[0],
+        }
         for row in bank.news_check
         if row.verdict != NO_DATA
     ]
@@ -332,7 +339,9 @@ def build_context(
         }
         ctx.findings.append(verdict)
     if ctx.bank:
-        ctx.bank["more"] = bank_findings[in_box:]
+        # a finding that already titles a figure in the brief is not repeated in words
+        captions = " ".join(" ".join(f.caption.split()) for f in ctx.bank["figures"])
+        ctx.bank["more"] = [f for f in bank_findings[in_box:] if f["en"] not in captions]
     if ctx.bank:
         shown = [ctx.bank["model"].model_dump()["findings"], ctx.bank["news"]]
         ctx.sources = _sources(cited_ids(shown), ctx.bank["model"])
