@@ -177,3 +177,22 @@ def test_revision_2_status_direction_and_basis(panel: pd.DataFrame) -> None:
     # the vendor's 营业利润 column is a basis of its own
     icbc = profit[(profit.bank_id == "icbc") & (profit.period == "H1 2025")]
     assert sorted(icbc["basis"]) == ["pre_tax", "vendor_operating_profit"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx", ".parquet"])
+@pytest.mark.parametrize("quote", ["", "   ", None])
+def test_an_empty_quote_fails_in_every_format(tmp_path: Path, suffix: str, quote) -> None:
+    """An empty quote is never read as the text 'nan' (pandas < 3 did in astype('str'))."""
+    _, frame = _copy(tmp_path)
+    frame = frame.head(20).copy()
+    frame.loc[3, "quote"] = quote
+    path = tmp_path / f"bank_panel{suffix}"
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+    elif suffix == ".xlsx":
+        frame.to_excel(path, index=False)
+    else:
+        frame.astype(object).to_parquet(path, index=False)
+    result = _validate(path)
+    assert result.returncode == 2, result.stdout
+    assert "'quote'" in result.stderr and "row 5" in result.stderr
