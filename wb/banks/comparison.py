@@ -99,16 +99,26 @@ def profit_finding(panel: Panel, period: str, banks: list[str] | None = None) ->
     known = table.dropna(subset=["value"])
     rises = int((known["value"] > 0).sum())
     turned = table[table["value"].isna() & table["note"].str.contains("base ≤ 0")]
-    zh = f"{period}零售利润同比仅{len(known)}/{len(table)}家银行可知,{rises}家上升"
+    zh = f"{period}零售(税前)利润同比仅{len(known)}/{len(table)}家银行可知,{rises}家上升"
     en = (
-        f"Retail profit YoY for {period} is known for only {len(known)} of {len(table)} banks; "
+        f"Retail (pre-tax) profit YoY for {period} is known for only {len(known)} of {len(table)} banks; "
         f"{rises} rose"
     )
     if len(turned):
         names = "、".join(_short(n) for n in turned["bank_name"])
         zh += f";{names}由亏转盈"
         en += f"; {', '.join(_short(n) for n in turned['bank_name'])} turned from loss to profit"
-    return Finding("retail_profit", zh, en, _numbers(table, "retail_profit_yoy", period))
+    net = metrics.yoy_table(panel, period, "retail_net_profit", banks).dropna(subset=["value"])
+    if len(net):  # segment NET profit is its own line, never mixed with pre-tax profit
+        said = "、".join(
+            f"{_short(r.bank_name)} {display_value(r.value, r.qualifier, 'change')}"
+            for r in net.itertuples()
+        )
+        zh += f";另有零售净利润同比:{said}"
+        en += f"; segment net profit YoY, reported apart: {said}"
+    numbers = _numbers(table, "retail_profit_yoy", period)
+    numbers += _numbers(net, "retail_net_profit_yoy", period)
+    return Finding("retail_profit", zh, en, numbers)
 
 
 def share_finding(panel: Panel, period: str, banks: list[str] | None = None) -> Finding:
