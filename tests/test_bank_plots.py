@@ -183,3 +183,26 @@ def test_workbook_never_shows_a_suspect_figure(tmp_path: Path) -> None:
     assert not numbers.isin([311.81e8, 9e12]).any().any()
     cells = book["bank_coverage"].set_index(["group", "period"])["state"]
     assert cells[("retail_aum", "H1 2025")] == "excluded (suspect)"
+
+
+def test_bank_comparison_json_matches_its_committed_schema(
+    panel: metrics.Panel, tmp_path: Path
+) -> None:
+    """Checked on write with fastjsonschema; jsonschema agrees (second implementation)."""
+    import jsonschema
+
+    from wb.banks import newscheck
+    from wb.errors import ExportError
+
+    found = comparison.findings(panel, "H1 2025", ["H1 2025"])
+    figures = [{"stem": "bank_income", "caption": "c", "source": "s"}]
+    artifact = comparison.comparison_artifact(
+        panel, "H1 2025", found, newscheck.check(panel), figures
+    )
+    path = comparison.write_artifact(artifact, tmp_path)
+    written = json.loads(path.read_text(encoding="utf-8"))
+    jsonschema.validate(written, comparison.DOCUMENT.schema)
+    broken = written | {"findings": [found[0].__dict__ | {"key": "nonsense"}]}
+    with pytest.raises(ExportError, match="bank_comparison.json does not match"):
+        comparison.write_artifact(broken, tmp_path / "other")
+    assert not (tmp_path / "other" / comparison.ARTIFACT_NAME).exists()

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,8 +18,12 @@ import pandas as pd
 
 from wb.banks import metrics
 from wb.banks.metrics import Panel, display_value
+from wb.door.atomic import write_text
+from wb.door.documents import DocumentSchema
 
 SCHEMA = "wb.bank_comparison/1"
+#: The committed schema of ``bank_comparison.json``, checked on every write.
+DOCUMENT = DocumentSchema("wb.banks", "bank_comparison.schema.json", SCHEMA)
 ARTIFACT_NAME = "bank_comparison.json"
 
 
@@ -341,13 +343,10 @@ def comparison_artifact(
 
 
 def write_artifact(artifact: dict[str, object], out_dir: str | Path) -> Path:
-    """Write ``bank_comparison.json`` into ``out_dir`` atomically (UTF-8, sorted keys)."""
+    """Check ``artifact`` against the committed schema (exit 6 if it does not match) and write
+    ``bank_comparison.json`` into ``out_dir`` atomically (UTF-8, sorted keys, strict JSON)."""
+    DOCUMENT.check(artifact, ARTIFACT_NAME)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    target = out / ARTIFACT_NAME
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{ARTIFACT_NAME}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(artifact, fh, ensure_ascii=False, indent=2, sort_keys=True, allow_nan=False)
-        fh.write("\n")
-    os.replace(tmp, target)
-    return target
+    text = json.dumps(artifact, ensure_ascii=False, indent=2, sort_keys=True, allow_nan=False)
+    return write_text(out / ARTIFACT_NAME, text + "\n")
