@@ -60,6 +60,11 @@ def _short(name: str) -> str:
     return head.removesuffix("银行") or head
 
 
+def _named(row: pd.Series, value: str, qualifier: str, kind: str) -> str:
+    """``"平安 -20.5%"``: a bank's short name and one of its values, with its qualifier."""
+    return f"{_short(row['bank_name'])} {display_value(row[value], row[qualifier], kind)}"
+
+
 def _numbers(table: pd.DataFrame, metric: str, period: str, value: str = "value") -> list[dict]:
     known = table[table[value].notna()]
     return [
@@ -132,16 +137,13 @@ def share_finding(panel: Panel, period: str, banks: list[str] | None = None) -> 
     numbers += _numbers(table[table["of"] == "profit"], "retail_profit_share", period)
     if income.empty:
         return Finding("retail_share", f"{period}无零售收入占比", f"No retail shares for {period}")
-    lo, hi = income.iloc[0], income.iloc[-1]
+    lo, hi = (_named(r, "value", "qualifier", "share") for r in (income.iloc[0], income.iloc[-1]))
     if len(income) == 1:
-        one = f"{_short(lo['bank_name'])} {display_value(lo['value'], lo['qualifier'], 'share')}"
+        one = lo
         zh = f"{period}零售占营收比重仅一家可知:{one}"
         en = f"Retail's share of operating income is known for one bank in {period}: {one}"
         return Finding("retail_share", zh, en, numbers)
-    span = (
-        f"{_short(lo['bank_name'])} {display_value(lo['value'], lo['qualifier'], 'share')}",
-        f"{_short(hi['bank_name'])} {display_value(hi['value'], hi['qualifier'], 'share')}",
-    )
+    span = (lo, hi)
     zh = (
         f"{period}零售占营收比重从{span[0]}到{span[1]}({len(income)}家);"
         f"利润占比仅{len(profit)}家可知"
@@ -162,17 +164,16 @@ def aum_finding(panel: Panel, period: str, banks: list[str] | None = None) -> Fi
     if known.empty:
         zh = f"{period}有{n_level}家银行零售AUM数据,无增速"
         return Finding("retail_aum", zh, f"{n_level} banks have retail AUM for {period}", numbers)
-    lo, hi = known.iloc[0], known.iloc[-1]
+    lo, hi = (
+        _named(r, "growth", "growth_qualifier", "change") for r in (known.iloc[0], known.iloc[-1])
+    )
     grew = int((known["growth"] > 0).sum())
     if len(known) == 1:
-        one = f"{_short(lo['bank_name'])} {display_value(lo['growth'], lo['growth_qualifier'], 'change')}"
+        one = lo
         zh = f"{period}零售AUM较上年末增速仅一家可知:{one}"
         en = f"Retail AUM growth since the year-end is known for one bank in {period}: {one}"
         return Finding("retail_aum", zh, en, numbers)
-    span = (
-        f"{_short(lo['bank_name'])} {display_value(lo['growth'], lo['growth_qualifier'], 'change')}",
-        f"{_short(hi['bank_name'])} {display_value(hi['growth'], hi['growth_qualifier'], 'change')}",
-    )
+    span = (lo, hi)
     zh = f"{period}零售AUM较上年末:{len(known)}家中{grew}家增长,从{span[0]}到{span[1]}"
     en = (
         f"Retail AUM grew since the year-end at {grew} of {len(known)} banks with a rate in "
