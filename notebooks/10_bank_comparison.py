@@ -36,13 +36,17 @@ pd.set_option("display.max_colwidth", 120)
 panel = m.Panel.load(panel_path)
 periods = sorted({*bank_plots.DEFAULT_PERIODS, period}, key=lambda p: (p[-4:], p))
 found = {f.key: f for f in comparison.findings(panel, period, periods, banks)}
+tables = comparison.chart_tables(panel, period, periods, banks)
 drawers = {
     "income": (bank_plots.plot_retail_income_yoy, {"period": period}),
     "profit": (bank_plots.plot_retail_profit_yoy, {"period": period}),
     "share": (bank_plots.plot_retail_share, {"period": period}),
     "aum": (bank_plots.plot_retail_aum, {"period": period}),
     "wecom": (bank_plots.plot_wecom_reach, {}),
-    "trends": (bank_plots.plot_trends, {"kind": "H1" if period.startswith("H1") else "FY"}),
+    "trends": (
+        bank_plots.plot_trends,
+        {"kind": comparison.trend_kind(period), "until": comparison.period_year(period)},
+    ),
     "coverage": (bank_plots.plot_coverage, {"periods": periods}),
 }
 chosen = metrics or list(drawers)
@@ -66,7 +70,7 @@ print(
 for key in [k for k in ("income", "profit", "share") if k in chosen]:
     draw, kwargs = drawers[key]
     fig = draw(panel, banks=banks, **kwargs)
-    saved.append(bank_plots.save_with_record(fig, out_dir, f"bank_{key}"))
+    saved.append(bank_plots.save_with_record(fig, out_dir, f"bank_{key}", tables[f"bank_{key}"]))
 for key in ("retail_income", "retail_profit", "retail_share"):
     display(Markdown(f"**{found[key].en}.** {found[key].zh}。"))
 
@@ -79,7 +83,7 @@ for key in ("retail_income", "retail_profit", "retail_share"):
 # %%
 if "aum" in chosen:
     fig = bank_plots.plot_retail_aum(panel, period=period, banks=banks)
-    saved.append(bank_plots.save_with_record(fig, out_dir, "bank_aum"))
+    saved.append(bank_plots.save_with_record(fig, out_dir, "bank_aum", tables["bank_aum"]))
 display(Markdown(f"**{found['retail_aum'].en}.** {found['retail_aum'].zh}。"))
 
 # %% [markdown]
@@ -91,7 +95,7 @@ display(Markdown(f"**{found['retail_aum'].en}.** {found['retail_aum'].zh}。"))
 # %%
 if "wecom" in chosen:
     fig = bank_plots.plot_wecom_reach(panel, banks=banks)
-    saved.append(bank_plots.save_with_record(fig, out_dir, "bank_wecom"))
+    saved.append(bank_plots.save_with_record(fig, out_dir, "bank_wecom", tables["bank_wecom"]))
 display(Markdown(f"**{found['wecom'].en}.** {found['wecom'].zh}。"))
 m.wecom_reach(panel, banks)
 
@@ -106,7 +110,7 @@ m.wecom_reach(panel, banks)
 if "trends" in chosen:
     draw, kwargs = drawers["trends"]
     fig = draw(panel, banks=banks, **kwargs)
-    saved.append(bank_plots.save_with_record(fig, out_dir, "bank_trends"))
+    saved.append(bank_plots.save_with_record(fig, out_dir, "bank_trends", tables["bank_trends"]))
 display(Markdown(f"**{found['trend'].en}.** {found['trend'].zh}。"))
 
 # %% [markdown]
@@ -128,7 +132,9 @@ news[["claim", "origin", "verdict", "strength", "figures", "source_ids", "note"]
 # %%
 if "coverage" in chosen:
     fig = bank_plots.plot_coverage(panel, periods=periods, banks=banks)
-    saved.append(bank_plots.save_with_record(fig, out_dir, "bank_coverage"))
+    saved.append(
+        bank_plots.save_with_record(fig, out_dir, "bank_coverage", tables["bank_coverage"])
+    )
 display(Markdown(f"**{found['coverage'].en}.** {found['coverage'].zh}。"))
 
 # %% [markdown]
@@ -137,7 +143,6 @@ display(Markdown(f"**{found['coverage'].en}.** {found['coverage'].zh}。"))
 # %%
 artifact = comparison.comparison_artifact(panel, period, list(found.values()), news, saved)
 path = comparison.write_artifact(artifact, out_dir)
-tables = comparison.chart_tables(panel, period, periods, banks)
 shown = {record["stem"] for record in saved}
 book = write_workbook(
     {stem: table for stem, table in tables.items() if stem in shown},

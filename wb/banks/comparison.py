@@ -200,9 +200,22 @@ def wecom_finding(panel: Panel, banks: list[str] | None = None) -> Finding:
     return Finding("wecom", zh, en, numbers)
 
 
-def trend_finding(panel: Panel, kind: str = "H1", banks: list[str] | None = None) -> Finding:
-    """How retail's share of income moved between each bank's first and last reported year."""
-    table = metrics.trend_table(panel, kind, banks)
+def trend_kind(period: str) -> str:
+    """The trend a period sits in: half-years with half-years (``H1``), else full years."""
+    return "H1" if period.startswith("H1") else "FY"
+
+
+def period_year(period: str) -> int:
+    """The year a period ends in (``"H1 2024"`` → 2024)."""
+    return int(period[-4:]) if period[-4:].isdigit() else int(period[:4])
+
+
+def trend_finding(
+    panel: Panel, kind: str = "H1", banks: list[str] | None = None, until: int | None = None
+) -> Finding:
+    """How retail's share of income moved between each bank's first and last reported year
+    (no later than ``until``)."""
+    table = metrics.trend_table(panel, kind, banks, until)
     share = table[table["series"] == "retail_income_share"].sort_values("year")
     moves = []
     for bank, rows in share.groupby("bank_id"):
@@ -255,7 +268,7 @@ def findings(
         share_finding(panel, period, banks),
         aum_finding(panel, period, banks),
         wecom_finding(panel, banks),
-        trend_finding(panel, "H1" if period.startswith("H1") else "FY", banks),
+        trend_finding(panel, trend_kind(period), banks, period_year(period)),
         coverage_finding(panel, periods, banks),
     ]
 
@@ -273,14 +286,14 @@ def chart_tables(
     appear as values (the coverage sheet shows them as ``excluded (suspect)``). Units: yuan,
     persons, fractions, as in the panel.
     """
-    trend = "H1" if period.startswith("H1") else "FY"
+    trend = trend_kind(period)
     return {
         "bank_income": metrics.yoy_table(panel, period, "retail_operating_income", banks),
         "bank_profit": metrics.yoy_table(panel, period, "retail_profit", banks),
         "bank_share": metrics.share_table(panel, period, banks),
         "bank_aum": metrics.aum_table(panel, period, banks),
         "bank_wecom": metrics.wecom_reach(panel, banks),
-        "bank_trends": metrics.trend_table(panel, trend, banks),
+        "bank_trends": metrics.trend_table(panel, trend, banks, period_year(period)),
         "bank_coverage": metrics.coverage(panel, periods, banks=banks),
     }
 

@@ -843,12 +843,14 @@ def source_ids_of(table: pd.DataFrame) -> list[str]:
 TREND_SERIES = ("retail_operating_income", "retail_income_share")
 
 
-def trend_table(panel: Panel, kind: str = "FY", banks: list[str] | None = None) -> pd.DataFrame:
+def trend_table(
+    panel: Panel, kind: str = "FY", banks: list[str] | None = None, until: int | None = None
+) -> pd.DataFrame:
     """Retail operating income and retail share of income per bank and year, for full years
     (``kind="FY"``) or first halves (``kind="H1"``): a half-year is never set beside a full year.
 
     Long: one row per bank × series × year that has a figure; a year without one is absent
-    (a gap, never interpolated). Columns: bank_id, bank_name, series, period, year, value
+    (a gap, never interpolated); years after ``until`` are left out. Columns: bank_id, bank_name, series, period, year, value
     (yuan for income, a fraction for the share), qualifier, method, basis, status, source_ids,
     note.
     """
@@ -856,7 +858,11 @@ def trend_table(panel: Panel, kind: str = "FY", banks: list[str] | None = None) 
         raise ValueError(f"kind must be 'FY' or 'H1', not {kind!r}")
     prefix = "FY" if kind == "FY" else "H1 "
     periods = sorted(
-        {p for p in panel.usable["period"] if re.fullmatch(rf"{prefix}\d{{4}}", p)},
+        {
+            p
+            for p in panel.usable["period"]
+            if re.fullmatch(rf"{prefix}\d{{4}}", p) and (until is None or int(p[-4:]) <= until)
+        },
         key=lambda p: p[-4:],
     )
     records = []

@@ -108,11 +108,27 @@ def source_line(fig: Figure) -> str:
     return next((t.get_text() for t in fig.texts if t.get_text().startswith("来源 Source:")), "")
 
 
-def save_with_record(fig: Figure, out_dir: str | Path, stem: str) -> dict[str, str]:
+def save_with_record(
+    fig: Figure, out_dir: str | Path, stem: str, table: pd.DataFrame | None = None
+) -> dict[str, object]:
     """Save ``fig`` as PNG and SVG (:func:`wb.plots.theme.save_figure`) and return its record for
-    the artifact: ``stem``, ``caption`` (the title) and ``source`` (the footer line)."""
+    the artifact: ``stem``, ``caption`` (the title), ``source`` (the footer line) and
+    ``has_data`` (whether ``table``, the chart's table, holds any value: a brief leaves out a
+    chart of nothing but 无数据)."""
     save_figure(fig, out_dir, stem)
-    return {"stem": stem, "caption": fig.get_suptitle(), "source": source_line(fig)}
+    values = [
+        c for c in ("value", "level", "growth", "connected") if table is not None and c in table
+    ]
+    if table is None:
+        has_data = True
+    else:
+        has_data = any(table[c].notna().any() for c in values) if values else not table.empty
+    return {
+        "stem": stem,
+        "caption": fig.get_suptitle(),
+        "source": source_line(fig),
+        "has_data": bool(has_data),
+    }
 
 
 def _ordered(table: pd.DataFrame, value: str) -> pd.DataFrame:
@@ -554,7 +570,12 @@ _TREND_COLUMNS = 7  # small multiples per row
 
 
 def plot_trends(
-    data: Panel, *, kind: str = "H1", banks: list[str] | None = None, min_points: int = 2
+    data: Panel,
+    *,
+    kind: str = "H1",
+    banks: list[str] | None = None,
+    min_points: int = 2,
+    until: int | None = None,
 ) -> Figure:
     """Small multiples, one column per bank: retail operating income (亿元, top) and retail's
     share of operating income (%, below) over the years, half-years with half-years
@@ -563,9 +584,10 @@ def plot_trends(
     Banks with fewer than ``min_points`` years in both series are left out (named in the
     note). A year without a figure is a gap: lines join consecutive years only. Derived shares
     are hollow markers; unverified figures are marked with an open square and named in the note.
+    ``until`` (a year) leaves out later years, so a brief for H1 2024 shows nothing after it.
     """
-    table = metrics.trend_table(data, kind, banks)
-    finding = comparison.trend_finding(data, kind, banks)
+    table = metrics.trend_table(data, kind, banks, until)
+    finding = comparison.trend_finding(data, kind, banks, until)
     counts = table.groupby(["bank_id", "series"]).size().unstack(fill_value=0)
     shown = [b for b in counts.index if counts.loc[b].max() >= min_points]
     names = data.bank_names()

@@ -72,6 +72,7 @@ class FigureRef(_Lenient):
     stem: str
     caption: str
     source: str
+    has_data: bool = True
 
 
 class Source(_Lenient):
@@ -175,7 +176,10 @@ def _bank_section(data: dict[str, Any], first: int, show: list[str] | None) -> d
             f"brief.bank_figures names {', '.join(unknown)}, which {ARTIFACTS['bank_comparison']}"
             f" does not list (it has: {', '.join(refs)})"
         )
-    chosen = [refs[stem] for stem in show] if show is not None else bank.figures
+    listed = [refs[stem] for stem in show] if show is not None else bank.figures
+    # a chart of nothing but 无数据 for this period says nothing: named in a line instead
+    chosen = [f for f in listed if f.has_data]
+    empty = [f.stem for f in listed if not f.has_data]
     figures = [
         Figure(first + i, f"{f.stem}.png", f.caption, _source_line(f.source))
         for i, f in enumerate(chosen)
@@ -197,7 +201,8 @@ def _bank_section(data: dict[str, Any], first: int, show: list[str] | None) -> d
         "figures": figures,
         "news": news,
         "news_unchecked": len(bank.news_check) - len(news),
-        "omitted": len(refs) - len(chosen),
+        "omitted": len(refs) - len(listed),
+        "empty": empty,
     }
 
 
