@@ -11,6 +11,7 @@ unknown column is ignored with a warning.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -136,10 +137,9 @@ class Source:
     def close(self) -> None:
         """Release the DuckDB connection and remove its spill folder (Spark sessions are kept)."""
         if self.engine == "duckdb":
-            try:
+            # closing twice, or a broken connection: nothing left to release
+            with contextlib.suppress(Exception):
                 self.con.disconnect()
-            except Exception:  # closing twice, or a broken connection: nothing left to release
-                pass
         for path in self._cleanup:
             shutil.rmtree(path, ignore_errors=True)
 
