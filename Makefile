@@ -41,7 +41,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c $(CONSTRAINTS) -e ".[dev]"
-	$(PY) -m wb.theme --ensure-font
+	$(PY) -m wb.plots.theme --ensure-font
 	$(PY) -m ipykernel install --sys-prefix --name wb --display-name "wb (Python 3.11)" >/dev/null
 	@touch $(STAMP)
 	@echo "installed: $(VENV) (kernel 'wb')"
@@ -50,8 +50,9 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 demo: install
 	@folder=$$($(WB) run params/demo.yaml | tail -n 1) && echo "brief: $$folder/brief.pdf"
 
-## Run the whole test suite (fast and slow tests)
+## Run the whole test suite (fast and slow tests) and the layer contract
 test: install
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest -q
 
 ## Run the quick tests only (skips `slow`)
@@ -60,6 +61,7 @@ test-quick: install
 
 ## Lint with ruff
 lint: install
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check wb tests benchmarks notebooks
 	$(VENV)/bin/ruff format --check wb tests benchmarks
 

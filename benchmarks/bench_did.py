@@ -1,4 +1,4 @@
-"""Full-scale timing of ``wb.did`` on 100,000 RMs × 36 months (3.6M rows); never in CI.
+"""Full-scale timing of ``wb.uplift.event_study`` on 100,000 RMs × 36 months (3.6M rows); never in CI.
 
 Each design runs in its own process (load + ``prepare`` + the design); the design's wall time
 is measured inside the process, peak RSS of the whole process from ``os.wait4``. ``load`` is
@@ -43,23 +43,26 @@ DESIGNS = (
 
 def _run_design(design: str, panel) -> dict:
     """Run one design on a prepared panel; return its results (ATT, SE, pre-trend p)."""
-    from wb import did
+    from wb.uplift import event_study
 
     kind, _, arg = design.partition(":")
     if kind == "wald":
-        return did.wald_did(did.cohort_frame(panel), estimator=arg).to_json()
+        return event_study.wald_did(event_study.cohort_frame(panel), estimator=arg).to_json()
     if kind == "all":
         studies = {
-            o: {e: did.event_study(did.cohort_frame(panel), o, e) for e in did.ESTIMATORS}
-            for o in did.OUTCOMES
+            o: {
+                e: event_study.event_study(event_study.cohort_frame(panel), o, e)
+                for e in event_study.ESTIMATORS
+            }
+            for o in event_study.OUTCOMES
         }
         return {
-            "wald": did.wald_did(did.cohort_frame(panel)).to_json(),
+            "wald": event_study.wald_did(event_study.cohort_frame(panel)).to_json(),
             **{f"{e}:{o}": _summary(s) for o, by in studies.items() for e, s in by.items()},
         }
     if kind == "diff_diff_imputation":
-        return _diff_diff_imputation(did.cohort_frame(panel), arg)
-    return _summary(did.event_study(did.cohort_frame(panel), arg, kind))
+        return _diff_diff_imputation(event_study.cohort_frame(panel), arg)
+    return _summary(event_study.event_study(event_study.cohort_frame(panel), arg, kind))
 
 
 def _summary(study) -> dict:
@@ -90,8 +93,8 @@ def _diff_diff_imputation(frame, outcome: str) -> dict:
 
 
 def worker(design: str) -> None:
-    from wb.io import load
-    from wb.uplift import prepare
+    from wb.door.io import load
+    from wb.uplift.estimation import prepare
 
     start = time.perf_counter()
     panel = prepare(load(DATA).frame)

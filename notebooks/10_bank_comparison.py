@@ -25,8 +25,8 @@ out_dir: str = "../figures"  # help: folder for figures (PNG+SVG) and bank_compa
 import pandas as pd
 from IPython.display import Markdown, display
 
-from wb import comparison, newscheck
-from wb import metrics as m
+from wb.banks import comparison, newscheck
+from wb.banks import metrics as m
 from wb.plots import banks as bank_plots
 
 pd.set_option("display.max_colwidth", 120)

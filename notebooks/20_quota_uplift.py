@@ -30,10 +30,10 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Image, display
 
-from wb import uplift_report
+from wb.run import uplift_outputs
 
-data = Path(data_path) if data_path else uplift_report.demo_export(out_dir)
-analysis = uplift_report.analyse(data, out_dir)
+data = Path(data_path) if data_path else uplift_outputs.demo_export(out_dir)
+analysis = uplift_outputs.analyse(data, out_dir)
 result, designs = analysis.result, analysis.designs
 result
 
@@ -79,7 +79,7 @@ result.tidy()
 # the same question from other sides. Each says what it shows and what it cannot.
 
 # %%
-print(uplift_report.designs_text(designs))
+print(uplift_outputs.designs_text(designs))
 
 # %% [markdown]
 # ### Event study around the first quota month

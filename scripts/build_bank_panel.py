@@ -9,7 +9,7 @@ Rules, row by row:
 
 * A row enters the panel when its value is a figure the source prints and its quote carries.
   Values the researcher computed (``derived_note``) are not figures and never enter; the code
-  in :mod:`wb.metrics` derives them again and labels them derived.
+  in :mod:`wb.banks.metrics` derives them again and labels them derived.
 * A change printed beside a level (``yoy_as_written``) becomes its own row when the quote
   carries its number: ``<metric>_yoy`` (year on year), ``<metric>_growth_ytd`` (since the
   previous year-end, for a half-year or quarter), ``<metric>_pp_yoy`` (a share's change in
@@ -35,10 +35,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from wb.cn_text import cn_qualifier, parse_cn_amount
-from wb.io import write_table
-from wb.metrics import period_end
-from wb.schemas import PERIOD_RE
+from wb.banks.metrics import period_end
+from wb.door.cn_text import cn_qualifier, parse_cn_amount
+from wb.door.io import write_table
+from wb.door.schemas import PERIOD_RE
 
 BANK_IDS = (
     "icbc",

@@ -11,7 +11,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import pandas as pd
 import pytest
 
-from wb.simulate import SimulationConfig, simulate
+from wb.uplift.simulate import SimulationConfig, simulate
 
 
 @pytest.fixture(scope="session")

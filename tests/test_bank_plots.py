@@ -17,9 +17,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
 
-from wb import comparison, metrics
+from wb.banks import comparison, metrics
 from wb.plots import banks as plots
-from wb.theme import save_figure
+from wb.plots.theme import save_figure
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = {

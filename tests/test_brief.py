@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from wb import brief
 from wb.errors import ExportError
-from wb.params import RunParams
+from wb.run import brief
+from wb.run.params import RunParams
 
 FIXTURES = Path(__file__).parent / "fixtures"
 sys.path.insert(0, str(FIXTURES))

@@ -10,11 +10,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from wb.bunching import Bunching, bunching
+from wb.door.schemas import month_index
 from wb.errors import InputError
 from wb.plots.bunching import bunching_figure
-from wb.schemas import month_index
-from wb.simulate import SimulationConfig, simulate
+from wb.uplift.bunching import Bunching, bunching
+from wb.uplift.simulate import SimulationConfig, simulate
 
 N_BOOT = 200
 

@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wb import did
 from wb.errors import InputError
 from wb.plots.event_study import event_study_figure
-from wb.simulate import SimulationConfig, simulate
-from wb.uplift import prepare
+from wb.uplift import event_study
+from wb.uplift.estimation import prepare
+from wb.uplift.simulate import SimulationConfig, simulate
 
 matplotlib.use("Agg")
 
@@ -39,8 +39,11 @@ def sim():
 def designs(sim):
     panel, _ = sim
     return {
-        o: {e: did.event_study(did.cohort_frame(panel), o, e) for e in did.ESTIMATORS}
-        for o in did.OUTCOMES
+        o: {
+            e: event_study.event_study(event_study.cohort_frame(panel), o, e)
+            for e in event_study.ESTIMATORS
+        }
+        for o in event_study.OUTCOMES
     }
 
 
@@ -53,7 +56,9 @@ def _quiet_fit(model, frame: pd.DataFrame, outcome: str):
 
 
 def _diff_diff_imputation(frame: pd.DataFrame, outcome: str):
-    model = diff_diff.ImputationDiD(cluster="cluster", horizon_max=did.WINDOW, pretrends=True)
+    model = diff_diff.ImputationDiD(
+        cluster="cluster", horizon_max=event_study.WINDOW, pretrends=True
+    )
     return _quiet_fit(model, frame, outcome)
 
 
@@ -62,8 +67,8 @@ def _diff_diff_imputation(frame: pd.DataFrame, outcome: str):
 
 def test_cohort_frame_codes_absorbing_adoption(sim):
     panel, _ = sim
-    frame = did.cohort_frame(panel)
-    assert set(frame.columns) == {"unit", "time", "cluster", *did.OUTCOMES, "first_treat"}
+    frame = event_study.cohort_frame(panel)
+    assert set(frame.columns) == {"unit", "time", "cluster", *event_study.OUTCOMES, "first_treat"}
     per_unit = frame.groupby("unit")
     assert (per_unit["first_treat"].nunique() == 1).all()
     assert (per_unit["cluster"].nunique() == 1).all()
@@ -86,20 +91,20 @@ def test_cohort_frame_codes_absorbing_adoption(sim):
 def test_unknown_names_are_rejected(sim):
     panel, _ = sim
     with pytest.raises(InputError, match="unknown outcome"):
-        did.event_study(did.cohort_frame(panel), "aum_cny", "imputation")
+        event_study.event_study(event_study.cohort_frame(panel), "aum_cny", "imputation")
     with pytest.raises(InputError, match="unknown estimator"):
-        did.event_study(did.cohort_frame(panel), "wecom_adds", "twfe")
+        event_study.event_study(event_study.cohort_frame(panel), "wecom_adds", "twfe")
 
 
 # ------------------------------------------------------------------ truth recovery
 
 
-@pytest.mark.parametrize("outcome", list(did.OUTCOMES))
-@pytest.mark.parametrize("estimator", did.ESTIMATORS)
+@pytest.mark.parametrize("outcome", list(event_study.OUTCOMES))
+@pytest.mark.parametrize("estimator", event_study.ESTIMATORS)
 def test_pre_periods_are_flat(designs, outcome, estimator):
     study = designs[outcome][estimator]
     pre = [p for p in study.points if p.event_time < 0 and math.isfinite(p.se)]
-    assert study.points[0].event_time == -did.WINDOW
+    assert study.points[0].event_time == -event_study.WINDOW
     assert len(pre) == study.pretrend_df >= 10
     # 11-12 correlated 95% intervals: a few may miss 0 by chance; none may be far off.
     covered = np.mean([p.ci_low <= 0 <= p.ci_high for p in pre])
@@ -108,7 +113,7 @@ def test_pre_periods_are_flat(designs, outcome, estimator):
     assert study.pretrend_p > 0.01
 
 
-@pytest.mark.parametrize("estimator", did.ESTIMATORS)
+@pytest.mark.parametrize("estimator", event_study.ESTIMATORS)
 def test_adds_att_matches_simulated_first_stage(designs, sim, estimator):
     _, truth = sim
     target = truth["realised"]["first_stage_adds_per_quota_month"]
@@ -117,17 +122,19 @@ def test_adds_att_matches_simulated_first_stage(designs, sim, estimator):
     assert study.point(0).ci_low > 20  # the jump at adoption is unmistakable
 
 
-@pytest.mark.parametrize("outcome", list(did.OUTCOMES))
+@pytest.mark.parametrize("outcome", list(event_study.OUTCOMES))
 def test_estimators_agree_within_two_se(designs, outcome):
-    cs, bjs = (designs[outcome][e] for e in did.ESTIMATORS)
+    cs, bjs = (designs[outcome][e] for e in event_study.ESTIMATORS)
     assert abs(cs.att - bjs.att) <= 2 * max(cs.att_se, bjs.att_se)
     assert cs.n_units == bjs.n_units and cs.n_cohorts == bjs.n_cohorts
 
 
-@pytest.mark.parametrize("estimator", did.ESTIMATORS)
+@pytest.mark.parametrize("estimator", event_study.ESTIMATORS)
 def test_wald_did_covers_the_true_per_add_effect(sim, estimator):
     panel, _ = sim
-    w = did.wald_did(did.cohort_frame(panel), estimator=estimator, n_boot=999, seed=1)
+    w = event_study.wald_did(
+        event_study.cohort_frame(panel), estimator=estimator, n_boot=999, seed=1
+    )
     assert w.ci_low <= BETA_QUOTA <= w.ci_high, w
     assert w.ci_high < 0  # clearly negative, and far from the organic +20,000
     assert w.coef == pytest.approx(w.numerator_att / w.denominator_att, rel=1e-12)
@@ -143,7 +150,7 @@ def test_in_house_imputation_equals_diff_diff(sim, designs, outcome):
     # diff-diff's lead regression demeans to an absolute 1e-10 and does not converge in its
     # 10,000 sweeps on yuan-scale values: hand it 万元 (everything is linear in the outcome).
     unit = 1e4 if outcome == "aum_change_cny" else 1.0
-    frame = did.cohort_frame(panel)
+    frame = event_study.cohort_frame(panel)
     ref = _diff_diff_imputation(frame.assign(**{outcome: frame[outcome] / unit}), outcome)
     table = ref.aggregate("event_study").to_dataframe().set_index("event_time")
     tiny = 1e-10 * table["att"].abs().max()
@@ -155,7 +162,7 @@ def test_in_house_imputation_equals_diff_diff(sim, designs, outcome):
     assert set(table.index) == {p.event_time for p in ours.points}
     assert ours.att / unit == pytest.approx(ref.overall_att, rel=1e-8)
     assert ours.att_se / unit == pytest.approx(ref.overall_se, rel=1e-6)
-    pretrend = ref.pretrend_test(n_leads=did.WINDOW - 1)
+    pretrend = ref.pretrend_test(n_leads=event_study.WINDOW - 1)
     assert ours.pretrend_df == pretrend["df"]
     assert ours.pretrend_p == pytest.approx(pretrend["p_value"], rel=1e-6)
 
@@ -164,8 +171,10 @@ def test_imputation_wald_did_is_diff_diff_ratio(sim):
     """The fast route's point estimate is the ratio of diff-diff's own ATTs, and its
     bootstrap SE is the delta-method SE diff-diff gives for the ATT of y − θ·adds."""
     panel, _ = sim
-    frame = did.cohort_frame(panel)
-    w = did.wald_did(did.cohort_frame(panel), estimator="imputation", n_boot=4000, seed=2)
+    frame = event_study.cohort_frame(panel)
+    w = event_study.wald_did(
+        event_study.cohort_frame(panel), estimator="imputation", n_boot=4000, seed=2
+    )
     num = _diff_diff_imputation(frame, "aum_change_cny").overall_att
     den = _diff_diff_imputation(frame, "wecom_adds").overall_att
     assert w.coef == pytest.approx(num / den, rel=1e-8)
@@ -177,13 +186,15 @@ def test_imputation_wald_did_is_diff_diff_ratio(sim):
 
 def test_callaway_santanna_wald_did_is_diff_diff_ratio(sim):
     panel, _ = sim
-    frame = did.cohort_frame(panel)
-    w = did.wald_did(did.cohort_frame(panel), estimator="callaway_santanna", n_boot=999, seed=3)
-    num = did._cs_fit(frame, "aum_change_cny")
-    den = did._cs_fit(frame, "wecom_adds")
+    frame = event_study.cohort_frame(panel)
+    w = event_study.wald_did(
+        event_study.cohort_frame(panel), estimator="callaway_santanna", n_boot=999, seed=3
+    )
+    num = event_study._cs_fit(frame, "aum_change_cny")
+    den = event_study._cs_fit(frame, "wecom_adds")
     assert w.coef == pytest.approx(num.overall_att / den.overall_att, rel=1e-8)
     z = frame.assign(z=frame["aum_change_cny"] - w.coef * frame["wecom_adds"])
-    ref_z = did._cs_fit(z, "z")
+    ref_z = event_study._cs_fit(z, "z")
     assert abs(ref_z.overall_att) <= 1e-8 * abs(num.overall_att)  # linear in the outcome
     assert w.se == pytest.approx(ref_z.overall_se / abs(den.overall_att), rel=0.1)
 
@@ -199,7 +210,7 @@ def test_csdid_and_diff_diff_agree_on_att_gt():
     from csdid.att_gt import ATTgt
 
     frame, _ = simulate(SimulationConfig(n_rms=400, n_months=12, seed=3))
-    balanced = _balanced(did.cohort_frame(prepare(frame)))
+    balanced = _balanced(event_study.cohort_frame(prepare(frame)))
     assert balanced["first_treat"].nunique() >= 4
     theirs = ATTgt(
         yname="wecom_adds",
@@ -211,7 +222,7 @@ def test_csdid_and_diff_diff_agree_on_att_gt():
         clustervar="cluster",
     )
     theirs.fit(est_method="reg", base_period="varying", bstrap=False)
-    ours = did._cs_fit(balanced, "wecom_adds")
+    ours = event_study._cs_fit(balanced, "wecom_adds")
     cells = {(int(g), int(t)): v["effect"] for (g, t), v in ours.group_time_effects.items()}
     got = theirs.results
     assert len(got["att"]) == len(cells)
@@ -230,8 +241,8 @@ def test_diff_diff_pinned_numbers_have_not_drifted():
     """
     assert diff_diff.__version__ == "3.13.0"
     frame, _ = simulate(SimulationConfig(n_rms=400, n_months=12, seed=3))
-    cohorts = did.cohort_frame(prepare(frame))
-    cs = did._cs_fit(cohorts, "wecom_adds").overall_att
+    cohorts = event_study.cohort_frame(prepare(frame))
+    cs = event_study._cs_fit(cohorts, "wecom_adds").overall_att
     bjs = _diff_diff_imputation(cohorts, "wecom_adds").overall_att
     assert abs(cs - CS_PINNED) <= 1e-6, f"diff-diff CS overall ATT drifted: {cs!r}"
     assert abs(bjs - BJS_PINNED) <= 1e-6, f"diff-diff ImputationDiD ATT drifted: {bjs!r}"
@@ -255,7 +266,9 @@ def test_to_json_is_json_safe(designs, sim):
     assert reference == {"event_time": -1, "coef": 0.0, "se": None, "ci_low": None, "ci_high": None}
     assert set(doc["points"][0]) == {"event_time", "coef", "ci_low", "ci_high", "se"}
     panel, _ = sim
-    json.dumps(did.wald_did(did.cohort_frame(panel), n_boot=50).to_json(), allow_nan=False)
+    json.dumps(
+        event_study.wald_did(event_study.cohort_frame(panel), n_boot=50).to_json(), allow_nan=False
+    )
 
 
 def test_event_study_figure_states_the_finding(designs, tmp_path):

@@ -8,7 +8,7 @@ import pandas as pd
 import pandas.testing as pdt
 import pytest
 
-from wb import io
+from wb.door import io
 from wb.errors import InputError
 
 

@@ -1,4 +1,4 @@
-"""wb.metrics: units, qualifiers, the selection rule, changes, shares, WeCom reach."""
+"""wb.banks.metrics: units, qualifiers, the selection rule, changes, shares, WeCom reach."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from wb import cn_text
-from wb import metrics as m
+from wb.banks import metrics as m
+from wb.door import cn_text
 
 SOURCES = pd.DataFrame(
     {
@@ -23,7 +23,7 @@ SOURCES = pd.DataFrame(
 
 
 def make_panel(tmp_path: Path, rows: list[dict], sources: pd.DataFrame = SOURCES) -> m.Panel:
-    """Write a small bank panel and its sources into ``tmp_path``; load it through wb.io."""
+    """Write a small bank panel and its sources into ``tmp_path``; load it through wb.door.io."""
     defaults = {"qualifier": "exact", "source_id": "s_old", "quote": "原文", "confidence": "medium"}
     frame = pd.DataFrame([defaults | r for r in rows])
     frame.to_csv(tmp_path / "bank_panel.csv", index=False)

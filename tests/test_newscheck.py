@@ -1,4 +1,4 @@
-"""wb.newscheck: the seed-002 article's claims against the panel."""
+"""wb.banks.newscheck: the seed-002 article's claims against the panel."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from test_metrics import SOURCES, make_panel, row
 
-from wb import newscheck
-from wb.metrics import Panel
+from wb.banks import newscheck
+from wb.banks.metrics import Panel
 
 ROOT = Path(__file__).resolve().parents[1]
 

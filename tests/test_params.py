@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from wb import cli, params
+from wb import cli
 from wb.errors import InputError
+from wb.run import params
 
 ROOT = Path(__file__).parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
-from wb import privacy
+from wb.door import privacy
 
 CANARIES = {
     "客户姓名": "张三丰",

@@ -16,7 +16,7 @@ import psutil
 import pytest
 import yaml
 
-from wb import brief
+from wb.run import brief
 
 ROOT = Path(__file__).parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -269,7 +269,7 @@ def test_ci_small_end_to_end(tmp_path):
 
 
 def test_runs_compare_lists_changed_inputs_and_key_numbers(tmp_path):
-    from wb import runs
+    from wb.run import runs
 
     folders = []
     for name, coef, data_hash in (("A", -662.0, "d1"), ("B", 150.0, "d2")):

@@ -7,8 +7,8 @@ import re
 import pandas as pd
 import pytest
 
-from wb import io
-from wb.validation import ValidationError, format_rows
+from wb.door import io
+from wb.door.validation import ValidationError, format_rows
 
 GOOD = {
     "rm_id": "RM001",

@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from wb import io
+from wb.door import io
 from wb.errors import InputError
-from wb.simulate import SimulationConfig, simulate, truth_path, write
+from wb.uplift.simulate import SimulationConfig, simulate, truth_path, write
 
 
 def _sha(path) -> str:

@@ -9,8 +9,8 @@ import pyfixest as pf
 import pytest
 import statsmodels.formula.api as smf
 
-from wb import splits, uplift
-from wb.simulate import SimulationConfig, simulate
+from wb.uplift import checks, estimation
+from wb.uplift.simulate import SimulationConfig, simulate
 
 
 @pytest.fixture(scope="module")
@@ -18,11 +18,11 @@ def negative():
     frame, truth = simulate(
         SimulationConfig(n_rms=1500, seed=3, beta_quota=-20_000, sales_quota=5_000)
     )
-    panel = uplift.prepare(frame)
-    return frame, truth, panel, uplift.demeaned(panel, uplift.n_clusters_of(panel))
+    panel = estimation.prepare(frame)
+    return frame, truth, panel, estimation.demeaned(panel, estimation.n_clusters_of(panel))
 
 
-def _sample(panel: uplift.Panel) -> pd.DataFrame:
+def _sample(panel: estimation.Panel) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "y": panel.y,
@@ -38,7 +38,7 @@ def _sample(panel: uplift.Panel) -> pd.DataFrame:
 
 def test_certified_split_recovers_certification_of_quota_adds(negative):
     _, truth, panel, d = negative
-    split = splits.by_certification(panel, d)
+    split = checks.by_certification(panel, d)
     cert, uncert = split["certified"].first_stage, split["uncertified"].first_stage
     total = d.slope("first_stage", "quota_in_force", d.x, d.z)
     assert cert.coef + uncert.coef == pytest.approx(total.coef, rel=1e-10)
@@ -51,7 +51,7 @@ def test_certified_split_recovers_certification_of_quota_adds(negative):
 
 def test_outcome_family_covers_each_true_per_add_effect(negative):
     _, truth, panel, d = negative
-    fam = splits.outcome_family(panel, d)
+    fam = checks.outcome_family(panel, d)
     assert fam["family"] == ["aum_change_cny", "net_new_money_cny", "product_sales_cny"]
     for name, true in truth["true_effects"]["per_quota_add"].items():
         est = fam["results"][name]["per_add"]
@@ -68,9 +68,9 @@ def test_outcome_with_missing_rows_equals_pyfixest_on_those_rows(negative):
     frame = frame.copy()
     gone = np.random.default_rng(0).random(len(frame)) < 0.2
     frame["net_new_money_cny"] = frame["net_new_money_cny"].astype("Float64").mask(gone)
-    panel = uplift.prepare(frame)
-    d = uplift.demeaned(panel, uplift.n_clusters_of(panel))
-    ours = splits.outcome_family(panel, d)["results"]["net_new_money_cny"]["per_add"]
+    panel = estimation.prepare(frame)
+    d = estimation.demeaned(panel, estimation.n_clusters_of(panel))
+    ours = checks.outcome_family(panel, d)["results"]["net_new_money_cny"]["per_add"]
     df = _sample(panel).dropna(subset=["net_new_money_cny"])
     ref = pf.feols("net_new_money_cny ~ 1 | rm + month | adds ~ quota", df, vcov={"CRV1": "branch"})
     assert ours["n_obs"] == len(df)
@@ -80,16 +80,16 @@ def test_outcome_with_missing_rows_equals_pyfixest_on_those_rows(negative):
 
 def test_robustness_checks_equal_reference_fits(negative):
     _, _, panel, d = negative
-    rob = splits.robustness(panel, d)
+    rob = checks.robustness(panel, d)
     df = _sample(panel)
     df["t"] = panel.t
-    lo, hi = np.percentile(df["y"], splits.WINSOR)
+    lo, hi = np.percentile(df["y"], checks.WINSOR)
     df["y_w"] = df["y"].clip(lo, hi)
     ref = pf.feols("y_w ~ 1 | rm + month | adds ~ quota", df, vcov={"CRV1": "branch"})
     assert rob["winsorised"]["coef"] == pytest.approx(ref.coef()["adds"], rel=1e-8)
     assert rob["winsorised"]["se"] == pytest.approx(ref.se()["adds"], rel=1e-6)
 
-    sub = df[~np.isin(df["t"] % 12 + 1, splits.QUARTER_END_MONTHS)]
+    sub = df[~np.isin(df["t"] % 12 + 1, checks.QUARTER_END_MONTHS)]
     ref = pf.feols("y ~ 1 | rm + month | adds ~ quota", sub, vcov={"CRV1": "branch"})
     assert rob["no_quarter_end"]["coef"] == pytest.approx(ref.coef()["adds"], rel=1e-8)
     assert rob["no_quarter_end"]["se"] == pytest.approx(ref.se()["adds"], rel=1e-6)
@@ -101,8 +101,8 @@ def test_branch_month_effects_equal_a_dummy_variable_fit():
     """RM + branch × month effects: pyfixest's alternating projections do not converge here;
     the LSMR route must equal plain OLS with dummies (statsmodels) on a small panel."""
     frame, _ = simulate(SimulationConfig(n_rms=160, n_months=12, seed=5, rms_per_branch=20))
-    panel = uplift.prepare(frame)
-    rob = splits.robustness(panel, uplift.demeaned(panel, uplift.n_clusters_of(panel)))
+    panel = estimation.prepare(frame)
+    rob = checks.robustness(panel, estimation.demeaned(panel, estimation.n_clusters_of(panel)))
     df = _sample(panel)
     df["bm"] = [f"{b}-{m}" for b, m in zip(panel.branch, panel.month, strict=True)]
     ref = smf.ols("y ~ adds + C(rm) + C(bm)", df).fit()
@@ -114,8 +114,10 @@ def test_leads_test_fails_when_aum_moves_before_the_adds(negative):
     frame = frame.sort_values(["rm_id", "month"]).copy()
     nxt = frame.groupby("rm_id")["wecom_adds"].shift(-1).fillna(0)
     frame["aum_cny"] += (30_000 * nxt).groupby(frame["rm_id"]).cumsum().astype("int64")
-    panel = uplift.prepare(frame)
-    leads = splits.robustness(panel, uplift.demeaned(panel, uplift.n_clusters_of(panel)))["leads"]
+    panel = estimation.prepare(frame)
+    leads = checks.robustness(panel, estimation.demeaned(panel, estimation.n_clusters_of(panel)))[
+        "leads"
+    ]
     assert not leads["passes"] and leads["coef"] == pytest.approx(30_000, rel=0.1)
 
 
@@ -129,9 +131,9 @@ def test_coverage_rate_by_hand():
             "customers": [40, 40, 40, 20, 20],
         }
     )
-    cov = splits.wecom_coverage(frame)
+    cov = checks.wecom_coverage(frame)
     assert cov["all"]["n_rms"] == 2
     assert cov["ever_quota"]["mean"] == pytest.approx(20 / 40)
     assert cov["never_quota"]["mean"] == pytest.approx(30 / 20)
     assert cov["all"]["share_above_1"] == pytest.approx(0.5)
-    assert splits.wecom_coverage(frame.drop(columns="customers")) is None
+    assert checks.wecom_coverage(frame.drop(columns="customers")) is None

@@ -10,18 +10,18 @@ import pandas as pd
 import pyfixest as pf
 import pytest
 
-from wb import uplift
 from wb.errors import ExportError
-from wb.simulate import SimulationConfig, simulate
-from wb.uplift_result import WEAK_F, UpliftResult
-from wb.uplift_schema import schema, validate_document
+from wb.uplift import estimation
+from wb.uplift.result import WEAK_F, UpliftResult
+from wb.uplift.schema import schema, validate_document
+from wb.uplift.simulate import SimulationConfig, simulate
 
 
 def _result(beta_quota: float, seed: int = 1, n_rms: int = 2000) -> UpliftResult:
     frame, truth = simulate(
         SimulationConfig(n_rms=n_rms, n_months=24, seed=seed, beta_quota=beta_quota)
     )
-    return uplift.estimate(frame, simulated_truth=truth["true_effects"])
+    return estimation.estimate(frame, simulated_truth=truth["true_effects"])
 
 
 # ------------------------------------------------------------------ truth recovery
@@ -53,7 +53,7 @@ def test_clear_effects_get_the_right_verdict_and_cover_the_truth(beta, code, zh)
 
 def test_first_stage_matches_simulated_quota_adds():
     frame, truth = simulate(SimulationConfig(n_rms=2000, n_months=24, seed=3))
-    r = uplift.estimate(frame)
+    r = estimation.estimate(frame)
     target = truth["realised"]["first_stage_adds_per_quota_month"]
     fs = r.first_stage
     assert fs.ci_low - 3 <= target <= fs.ci_high + 3
@@ -67,7 +67,7 @@ def _panel_frame(n_rms=400, seed=5, beta_quota=-5000.0) -> pd.DataFrame:
     frame, _ = simulate(
         SimulationConfig(n_rms=n_rms, n_months=18, seed=seed, beta_quota=beta_quota)
     )
-    p = uplift.prepare(frame)
+    p = estimation.prepare(frame)
     return pd.DataFrame(
         {"y": p.y, "x": p.adds, "z": p.quota_on, "rm": p.rm, "month": p.month, "g": p.cluster}
     )
@@ -80,8 +80,8 @@ def _feols(fml: str, d: pd.DataFrame):
 @pytest.mark.parametrize("seed", [5, 6, 7])
 def test_fast_path_equals_pyfixest_feols(seed):
     frame, _ = simulate(SimulationConfig(n_rms=400, n_months=18, seed=seed, beta_quota=-5000))
-    r = uplift.estimate(frame)
-    p = uplift.prepare(frame)
+    r = estimation.estimate(frame)
+    p = estimation.prepare(frame)
     d = pd.DataFrame(
         {"y": p.y, "x": p.adds, "z": p.quota_on, "rm": p.rm, "month": p.month, "g": p.cluster}
     )
@@ -158,7 +158,7 @@ def test_weak_first_stage_reads_the_verdict_from_anderson_rubin():
     rng = np.random.default_rng(0)
     frame["wecom_adds"] = rng.poisson(10, len(frame))  # adds no longer respond to the quota
     frame["wecom_certified_adds"] = np.minimum(frame["wecom_certified_adds"], frame["wecom_adds"])
-    r = uplift.estimate(frame)
+    r = estimation.estimate(frame)
     assert r.effective_f < WEAK_F
     assert r.verdict.read_from == "anderson_rubin"
     assert r.verdict.code == "no_detectable_uplift"
@@ -194,7 +194,7 @@ def test_first_months_and_gaps_are_not_bridged():
                     "aum_cny": 100.0 * (i + 1) ** 2,
                 }
             )
-    p = uplift.prepare(pd.DataFrame(rows))
+    p = estimation.prepare(pd.DataFrame(rows))
     assert p.counts["first_months_dropped"] == 3
     assert p.counts["gap_months_dropped"] == 1
     a = p.rm == 0
@@ -237,7 +237,7 @@ def test_monte_carlo_coverage_of_the_true_quota_effect():
         frame, _ = simulate(
             SimulationConfig(n_rms=600, n_months=24, seed=1000 + seed, beta_quota=-8000)
         )
-        iv = uplift.estimate(frame).estimate_of("iv_quota")
+        iv = estimation.estimate(frame).estimate_of("iv_quota")
         covered.append(iv.ci_low <= -8000 <= iv.ci_high)
     coverage = float(np.mean(covered))
     print(f"Monte Carlo coverage over {len(covered)} seeds: {coverage:.1%}")
@@ -247,9 +247,9 @@ def test_monte_carlo_coverage_of_the_true_quota_effect():
 def test_row_order_does_not_matter_and_movers_cluster_with_their_home_branch():
     frame, _ = simulate(SimulationConfig(n_rms=300, seed=4))
     shuffled = frame.sample(frac=1.0, random_state=0).reset_index(drop=True)
-    a, b = uplift.prepare(frame), uplift.prepare(shuffled)
+    a, b = estimation.prepare(frame), estimation.prepare(shuffled)
     assert a.counts == b.counts and a.counts["movers"] > 0
-    ta, tb = uplift.fit(a).tidy(), uplift.fit(b).tidy()  # same up to summation order
+    ta, tb = estimation.fit(a).tidy(), estimation.fit(b).tidy()  # same up to summation order
     np.testing.assert_allclose(ta.select_dtypes("number"), tb.select_dtypes("number"), rtol=1e-9)
     # home branch by hand: the branch of most months (ties: the earlier one)
     spells = frame.groupby(["rm_id", "branch_id"]).agg(n=("month", "size"), first=("month", "min"))

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from wb.simulate import SimulationConfig, write
-from wb.uplift_schema import validate_document
+from wb.uplift.schema import validate_document
+from wb.uplift.simulate import SimulationConfig, write
 
 FIGURES = (
     "uplift_forest",

@@ -68,7 +68,7 @@ def validate(
 
       wb validate --data data/bank_panel.csv --schema bank_panel
     """
-    from wb import io
+    from wb.door import io
 
     loaded = io.load(data, schema.value if schema else None)
     typer.echo(loaded.summary())
@@ -95,7 +95,7 @@ def simulate(
 
       wb simulate --out s.parquet --rms 2000 --months 24 --seed 1 --beta-quota -20000
     """
-    from wb import simulate as sim
+    from wb.uplift import simulate as sim
 
     config = sim.SimulationConfig(
         n_rms=rms, n_months=months, seed=seed, beta_quota=beta_quota, beta_organic=beta_organic
@@ -130,17 +130,17 @@ def uplift(
 
       wb uplift --data s.parquet --out u/
     """
-    from wb import uplift_report
+    from wb.run import uplift_outputs
 
-    analysis = uplift_report.analyse(data, out, quick=quick, seed=seed)
+    analysis = uplift_outputs.analyse(data, out, quick=quick, seed=seed)
     result = analysis.result
     typer.echo(str(result.summary()))
     if analysis.designs is not None:
-        typer.echo(uplift_report.designs_text(analysis.designs))
+        typer.echo(uplift_outputs.designs_text(analysis.designs))
         for name, seconds in analysis.designs.timings_s.items():
             typer.echo(f"time: {name}: {seconds:.1f} s", err=True)
     typer.echo(f"verdict: {result.verdict.code}: {result.verdict.text}")
-    typer.echo(str(out / uplift_report.JSON_NAME))
+    typer.echo(str(out / uplift_outputs.JSON_NAME))
 
 
 @app.command()
@@ -162,7 +162,7 @@ def run(
 
       wb run params/demo.yaml --out /srv/wb/runs --force
     """
-    from wb import runner
+    from wb.run import runner
 
     result = runner.run(params, out, force=force, say=lambda line: typer.echo(line, err=True))
     if result.up_to_date:
@@ -190,7 +190,7 @@ def runs_list(
 
       wb runs list --out runs
     """
-    from wb import runs
+    from wb.run import runs
 
     typer.echo(runs.format_list(runs.list_runs(out)))
 
@@ -207,7 +207,7 @@ def runs_compare(
 
       wb runs compare H1-2025-1a2b3c4d-20260105T063000 latest
     """
-    from wb import runs
+    from wb.run import runs
 
     typer.echo("\n".join(runs.compare(runs.find(out, a), runs.find(out, b))))
 

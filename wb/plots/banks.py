@@ -1,8 +1,8 @@
 """Figures of the bank comparison: peer bars, AUM, WeCom reach and the coverage map.
 
-Every function takes the :class:`~wb.metrics.Panel` as ``data``, draws one figure in the house
-style (:func:`wb.theme.theme_context`) and returns it. Titles are the finding in words
-(:mod:`wb.comparison`); axes carry units; the note under a chart names the alternatives the
+Every function takes the :class:`~wb.banks.metrics.Panel` as ``data``, draws one figure in the house
+style (:func:`wb.plots.theme.theme_context`) and returns it. Titles are the finding in words
+(:mod:`wb.banks.comparison`); axes carry units; the note under a chart names the alternatives the
 selection rule did not use; the footer lists the source ids. Missing values are drawn as
 missing (a hatched grey band labelled 无数据 no data), never as zero.
 """
@@ -21,10 +21,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from wb import comparison, metrics
-from wb.metrics import Panel, display_value
+from wb.banks import comparison, metrics
+from wb.banks.metrics import Panel, display_value
 from wb.plots.common import finding_title
-from wb.theme import PALETTE, add_footer, save_figure, theme_context
+from wb.plots.theme import PALETTE, add_footer, save_figure, theme_context
 
 __all__ = [
     "DEFAULT_PERIODS",
@@ -107,7 +107,7 @@ def source_line(fig: Figure) -> str:
 
 
 def save_with_record(fig: Figure, out_dir: str | Path, stem: str) -> dict[str, str]:
-    """Save ``fig`` as PNG and SVG (:func:`wb.theme.save_figure`) and return its record for
+    """Save ``fig`` as PNG and SVG (:func:`wb.plots.theme.save_figure`) and return its record for
     the artifact: ``stem``, ``caption`` (the title) and ``source`` (the footer line)."""
     save_figure(fig, out_dir, stem)
     return {"stem": stem, "caption": fig.get_suptitle(), "source": source_line(fig)}

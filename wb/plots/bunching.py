@@ -1,5 +1,5 @@
 """Figure of the difference-in-bunching at the quota target, drawn from a
-:class:`~wb.bunching.Bunching` result.
+:class:`~wb.uplift.bunching.Bunching` result.
 
 The distribution of monthly WeCom adds minus the RM's target in quota months is drawn as bars;
 the same RMs' pre-quota months (the counterfactual) as a step line. The title states the finding
@@ -12,8 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from wb.bunching import Bunching
-from wb.theme import PALETTE, add_footer, fmt_pct, signed, theme_context
+from wb.plots.theme import PALETTE, add_footer, fmt_pct, signed, theme_context
+from wb.uplift.bunching import Bunching
 
 _CLIP = 1.6  # the y axis stops at this multiple of the tallest bar outside the window
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from wb.theme import PALETTE
+from wb.plots.theme import PALETTE
 
 
 def interval(ax: plt.Axes, y: float, coef: float, low: float, high: float, color: str) -> None:

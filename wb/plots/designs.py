@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from wb.plots.common import interval, zero_and_truth
-from wb.theme import PALETTE, add_footer, signed, theme_context
+from wb.plots.theme import PALETTE, add_footer, signed, theme_context
 
 #: (label, colour) per row, top to bottom; each row's numbers are looked up in the document.
 _ROWS = (

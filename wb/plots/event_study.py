@@ -1,4 +1,4 @@
-"""Event-study figure of the staggered quota rollout, drawn from :class:`wb.did.EventStudy`.
+"""Event-study figure of the staggered quota rollout, drawn from :class:`wb.uplift.event_study.EventStudy`.
 
 Three panels (monthly AUM change in 万元, WeCom adds, certified adds), both estimators
 overlaid with 95% intervals, the finding in the title (computed from the estimates), units
@@ -14,9 +14,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from wb.did import ESTIMATORS, OUTCOMES, EventStudy
 from wb.plots.common import finding_title
-from wb.theme import PALETTE, add_footer, signed, theme_context
+from wb.plots.theme import PALETTE, add_footer, signed, theme_context
+from wb.uplift.event_study import ESTIMATORS, OUTCOMES, EventStudy
 
 #: Outcome → (y-axis label, divisor to the plotted unit, unit for text).
 _AXES = {

@@ -12,8 +12,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from wb.plots.common import finding_title, interval, zero_and_truth
-from wb.theme import PALETTE, add_footer, signed, theme_context
-from wb.uplift_result import MODELS, OUTCOME, UpliftResult
+from wb.plots.theme import PALETTE, add_footer, signed, theme_context
+from wb.uplift.result import MODELS, OUTCOME, UpliftResult
 
 _COLOURS = {
     "naive_ols": PALETTE["vermillion"],

@@ -1,5 +1,5 @@
 """Schemas of the inputs (CONTRACT.md §3 and §4): each table's columns, their kinds, and the
-rules (pandera) its rows must meet. :mod:`wb.validation` checks a frame against them.
+rules (pandera) its rows must meet. :mod:`wb.door.validation` checks a frame against them.
 """
 
 from __future__ import annotations

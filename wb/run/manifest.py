@@ -80,8 +80,10 @@ def versions() -> dict[str, str | None]:
     return out
 
 
-def git_state(root: Path) -> dict[str, Any]:
-    """The git commit of ``root`` and whether the tree has uncommitted changes."""
+def git_state(root: Path | None) -> dict[str, Any]:
+    """The git commit of ``root`` and whether the tree has uncommitted changes (``None``: none)."""
+    if root is None:
+        return {"commit": None, "dirty": None}
 
     def git(*args: str) -> str | None:
         try:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from wb.metrics import Change, Panel, display_value, prior_period, select, yoy
+from wb.banks.metrics import Change, Panel, display_value, prior_period, select, yoy
 
 AGREES, CONTRADICTS, NO_DATA = "agrees", "contradicts", "no data"
 

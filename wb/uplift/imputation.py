@@ -1,9 +1,9 @@
 """Borusyak–Jaravel–Spiess (2024) imputation, in numpy: the linear algebra behind
-:mod:`wb.did`'s ``imputation`` event study and Wald-DiD.
+:mod:`wb.uplift.event_study`'s ``imputation`` event study and Wald-DiD.
 
 :class:`TwoWay` fits RM and month effects exactly on the untreated RM-months (the RM effects
 eliminated, a months × months system solved directly); :class:`Imputation` turns a cohort
-frame (:func:`wb.did.cohort_frame`) into imputed effects, Theorem-3 influence functions summed
+frame (:func:`wb.uplift.event_study.cohort_frame`) into imputed effects, Theorem-3 influence functions summed
 per branch, and the BJS Test 1 lead regression. diff-diff's ``ImputationDiD`` computes the
 same numbers (the tests hold them equal) but takes a minute per outcome at 100,000 RMs.
 """

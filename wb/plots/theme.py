@@ -17,7 +17,7 @@ import matplotlib as mpl
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 
-from wb.atomic import atomic_path
+from wb.door.atomic import atomic_path
 from wb.errors import ExportError
 
 CJK_FAMILY = "Noto Sans CJK SC"

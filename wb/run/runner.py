@@ -37,8 +37,7 @@ from typing import IO, Any
 
 import yaml
 
-from wb import brief, manifest
-from wb import params as params_mod
+from wb.door.schemas import SCHEMA_NAMES
 from wb.errors import (
     CellError,
     ExportError,
@@ -47,17 +46,31 @@ from wb.errors import (
     RunTimeoutError,
     WbError,
 )
-from wb.params import NotebookSpec, RunParams
-from wb.schemas import SCHEMA_NAMES
+from wb.run import brief, manifest
+from wb.run import params as params_mod
+from wb.run.params import NotebookSpec, RunParams
 
 LOCK = ".lock"
 LATEST = "latest"
 FAILED = "failed"
 STAGING = ".staging-"
 ARTIFACTS = "artifacts"
+
+
+def _find_code_root() -> Path | None:
+    """The checkout wb runs from, found by its files (``pyproject.toml`` beside ``wb/``).
+
+    ``None`` when wb runs from an installed wheel: a run then records no lock hash or git state.
+    """
+    for folder in Path(__file__).resolve().parents:
+        if (folder / "pyproject.toml").is_file() and (folder / "wb" / "__init__.py").is_file():
+            return folder
+    return None
+
+
 #: The checkout wb runs from: its lock file and git state are part of a run's provenance.
-CODE_ROOT = Path(__file__).resolve().parents[1]
-CONSTRAINTS = CODE_ROOT / "requirements" / "constraints.txt"
+CODE_ROOT = _find_code_root()
+CONSTRAINTS = CODE_ROOT / "requirements" / "constraints.txt" if CODE_ROOT else None
 
 Say = Callable[[str], None]
 
@@ -105,7 +118,9 @@ def key_parts(params: RunParams) -> dict[str, str]:
             {nb.name: manifest.sha256_file(nb.path) for nb in params.notebooks}
         ),
         "wb": manifest.package_source_hash(),
-        "constraints": manifest.sha256_file(CONSTRAINTS) if CONSTRAINTS.is_file() else "",
+        "constraints": manifest.sha256_file(CONSTRAINTS)
+        if CONSTRAINTS and CONSTRAINTS.is_file()
+        else "",
     }
 
 
@@ -113,7 +128,7 @@ def preflight(params: RunParams) -> None:
     """Check the kernel and the CJK font before any folder is made."""
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
-    from wb.theme import ensure_cjk_font
+    from wb.plots.theme import ensure_cjk_font
 
     try:
         KernelSpecManager().get_kernel_spec(params.kernel)
@@ -128,7 +143,7 @@ def validate_inputs(params: RunParams, say: Say) -> None:
     """Validate every data file whose key names a schema (``rm_month``, ``bank_panel``) before
     any folder or kernel: bad input is exit 2 naming the file, row and column, not a failed
     notebook (exit 3)."""
-    from wb import io
+    from wb.door import io
 
     for key, spec in params.data.items():
         if spec.path is not None and key in SCHEMA_NAMES:
@@ -288,7 +303,7 @@ class Run:
     # -- steps ----------------------------------------------------------------------------
 
     def _simulate_inputs(self) -> None:
-        from wb import simulate
+        from wb.uplift import simulate
 
         for key, spec in self.params.data.items():
             if spec.simulate is None:

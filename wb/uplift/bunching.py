@@ -30,8 +30,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from wb.door.schemas import month_index
 from wb.errors import InputError
-from wb.schemas import month_index
 
 REQUIRED = ("rm_id", "month", "wecom_adds", "quota_target")
 FirstStage = Literal["did", "pre_post"]

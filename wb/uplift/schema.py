@@ -1,4 +1,4 @@
-"""The JSON Schema of ``uplift.json`` (``wb/resources/uplift.schema.json``) and its check.
+"""The JSON Schema of ``uplift.json`` (``wb/uplift/uplift.schema.json``) and its check.
 
 Validation uses ``fastjsonschema`` (compiled once per process, imports in 0.05 s). The
 ``jsonschema`` package would do too, but importing it costs about 3 s here: with the Jupyter
@@ -22,7 +22,7 @@ from wb.errors import ExportError
 @cache
 def schema() -> dict:
     """The committed schema (JSON Schema draft-07) as a dictionary."""
-    text = resources.files("wb").joinpath("resources/uplift.schema.json").read_text("utf-8")
+    text = resources.files("wb.uplift").joinpath("uplift.schema.json").read_text("utf-8")
     return json.loads(text)
 
 

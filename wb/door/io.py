@@ -2,7 +2,7 @@
 
 Supported: ``.csv`` (UTF-8, UTF-8 with BOM, or GB18030/GBK as Excel writes it on Chinese
 Windows, detected and read with a warning), ``.parquet`` and ``.xlsx`` (first sheet). Text
-files are read as text and typed by :mod:`wb.schemas`, so ``001`` stays ``"001"`` and ``3.5``
+files are read as text and typed by :mod:`wb.door.schemas`, so ``001`` stays ``"001"`` and ``3.5``
 in an integer column is reported, not rounded.
 
 Row numbers in every message are spreadsheet rows: the header is row 1, the first data row
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from wb import privacy, schemas, validation
-from wb.atomic import atomic_path
+from wb.door import privacy, schemas, validation
+from wb.door.atomic import atomic_path
 from wb.errors import InputError
 
 SUFFIXES = (".csv", ".parquet", ".xlsx")

@@ -31,9 +31,9 @@ import pandas as pd
 from pyfixest.core.demean import demean, demean_within
 from scipy import special
 
+from wb.door.schemas import month_index
 from wb.errors import InputError
-from wb.schemas import month_index
-from wb.uplift_result import (
+from wb.uplift.result import (
     LEVEL,
     OUTCOME,
     WEAK_F,
@@ -394,7 +394,7 @@ def estimate(
     Parameters
     ----------
     frame
-        Validated ``rm_month`` rows (``wb.io.load(path).frame``).
+        Validated ``rm_month`` rows (``wb.door.io.load(path).frame``).
     data_label
         Describes the data in every rendering (e.g. "simulated export, seed 1").
     simulated_truth

@@ -1,7 +1,7 @@
 """What ``wb uplift`` reports: estimates, the verdict and the frozen result object.
 
 :class:`UpliftResult` (``.tidy()``, ``.summary()``, ``.to_json()``) is built by
-:func:`wb.uplift.fit`; this module holds only the result types and their renderings, so the
+:func:`wb.uplift.estimation.fit`; this module holds only the result types and their renderings, so the
 estimation code in :mod:`wb.uplift` stays about estimation. Money in yuan per WeCom add.
 """
 

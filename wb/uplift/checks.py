@@ -15,8 +15,15 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
-from wb.uplift import Design, Panel, cluster_sums, demean_columns, demeaned, n_clusters_of
-from wb.uplift_result import OUTCOME, Estimate
+from wb.uplift.estimation import (
+    Design,
+    Panel,
+    cluster_sums,
+    demean_columns,
+    demeaned,
+    n_clusters_of,
+)
+from wb.uplift.result import OUTCOME, Estimate
 
 #: The outcome family: AUM change plus the optional columns of the export, when present.
 FAMILY = (OUTCOME, "net_new_money_cny", "product_sales_cny")

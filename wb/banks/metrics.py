@@ -1,7 +1,7 @@
 """Bank-comparison metrics on the long bank panel (CONTRACT.md §4): tidy in, tidy out.
 
 Every function takes a :class:`Panel` (the validated ``bank_panel`` frame from
-:func:`wb.io.load` plus its sources table) and returns plain values or long frames.
+:func:`wb.door.io.load` plus its sources table) and returns plain values or long frames.
 
 Units, everywhere: money in yuan, counts in persons or accounts, shares and changes as
 fractions (``0.5674`` for 56.74%). A value that is not in the panel stays missing (``NaN`` or
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from wb import io
+from wb.door import io
 
 # --------------------------------------------------------------------------- the panel
 
@@ -61,7 +61,7 @@ class Panel:
 
     @classmethod
     def load(cls, path: str | Path) -> Panel:
-        """Read and validate ``path`` (and ``sources.csv`` beside it) through :func:`wb.io.load`."""
+        """Read and validate ``path`` (and ``sources.csv`` beside it) through :func:`wb.door.io.load`."""
         loaded = io.load(path, schema="bank_panel")
         frame = loaded.frame.copy()
         for column, default in (("confidence", "medium"), ("basis", ""), ("note", "")):

@@ -4,7 +4,7 @@ A thin adapter: every call into diff-diff (pinned ==3.13.0) lives in this module
 package can be swapped without touching callers. ``designs = {o: {e: event_study(panel, o, e)
 for e in ESTIMATORS} for o in OUTCOMES}`` gives every event study; :func:`wald_did` the ratio.
 
-**Sample** (:func:`cohort_frame`). One row per RM-month of :class:`wb.uplift.Panel` (months
+**Sample** (:func:`cohort_frame`). One row per RM-month of :class:`wb.uplift.estimation.Panel` (months
 with an observable AUM change). An RM's cohort is its first usable month with a quota in
 force. Adoption is treated as **absorbing**: a few RMs move branch and their quota switches
 off or on, but once an RM has had a quota every later month counts as treated (an
@@ -24,7 +24,7 @@ home branch, :attr:`Panel.cluster`):
   ATT(g,t) uses the RMs observed at both t and the base month (diff-diff's within-cell
   differencing). Intervals: t(G − 1), as diff-diff reports them.
 * ``imputation``: Borusyak–Jaravel–Spiess (2024) imputation, computed **in house**
-  (:mod:`wb.imputation`) and tested equal to diff-diff's ``ImputationDiD(cluster=..., horizon_max=window,
+  (:mod:`wb.uplift.imputation`) and tested equal to diff-diff's ``ImputationDiD(cluster=..., horizon_max=window,
   pretrends=True)`` (point estimates to 1e-8, standard errors to 1e-6). At 100,000 RMs × 36
   months diff-diff needs 61 s and 3.0 GB per outcome (fit 7 s, event-study aggregation 37 s,
   pre-trend test 17 s; ``benchmarks/bench_did.py --reference``): 183 s for the three
@@ -57,8 +57,8 @@ import pandas as pd
 from scipy import stats
 
 from wb.errors import InputError
-from wb.imputation import Imputation
-from wb.uplift import Panel
+from wb.uplift.estimation import Panel
+from wb.uplift.imputation import Imputation
 
 #: Outcome column → :class:`Panel` field.
 OUTCOMES = {

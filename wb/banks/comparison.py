@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from wb import metrics
-from wb.metrics import Panel, display_value
+from wb.banks import metrics
+from wb.banks.metrics import Panel, display_value
 
 SCHEMA = "wb.bank_comparison/1"
 ARTIFACT_NAME = "bank_comparison.json"
@@ -227,7 +227,7 @@ def comparison_artifact(
     found
         :func:`findings`.
     news
-        :func:`wb.newscheck.check`.
+        :func:`wb.banks.newscheck.check`.
     figures
         One dict per saved figure: ``stem``, ``caption``, ``source`` (its footer line).
 

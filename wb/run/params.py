@@ -31,12 +31,12 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from wb.door.schemas import ID_RE, PERIOD_RE
 from wb.errors import InputError
-from wb.schemas import ID_RE, PERIOD_RE
 
 #: Parameters the runner sets itself; a params file may not set them.
 RUN_PARAMETERS = ("out_dir", "data_label", "period", "banks", "seed")
-#: Brief sections a notebook can feed; each reads one artifact (see :mod:`wb.brief`).
+#: Brief sections a notebook can feed; each reads one artifact (see :mod:`wb.run.brief`).
 Section = Literal["bank_comparison", "uplift"]
 Scalar = str | int | float | bool | None
 ParamValue = Scalar | list[Scalar] | dict[str, Scalar]

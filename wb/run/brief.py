@@ -25,8 +25,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from wb.errors import ExportError
-from wb.theme import CJK_FAMILY, SIMULATED_LABEL
-from wb.uplift_schema import validate_document
+from wb.plots.theme import CJK_FAMILY, SIMULATED_LABEL
+from wb.uplift.schema import validate_document
 
 #: The artifact each section reads from the notebook's ``out_dir``.
 ARTIFACTS = {"bank_comparison": "bank_comparison.json", "uplift": "uplift.json"}
@@ -284,7 +284,7 @@ def build_context(
 
     Parameters
     ----------
-    params : wb.params.RunParams
+    params : wb.run.params.RunParams
         The resolved params (title, period, brief options).
     artifacts : dict
         Section name → artifact data, for the sections that ran.
@@ -338,7 +338,7 @@ def render_html(ctx: Context) -> str:
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("wb", "templates"),
+        loader=jinja2.PackageLoader("wb.run", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -47,9 +47,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from wb.atomic import write_text
+from wb.door.atomic import write_text
+from wb.door.io import write_table
 from wb.errors import InputError
-from wb.io import write_table
 
 SCHEMA = "wb.simulate/1"
 

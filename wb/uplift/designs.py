@@ -2,11 +2,11 @@
 
 :func:`estimate_designs` runs, on the validated ``rm_month`` frame and its estimation sample:
 
-* ``event_study`` (:mod:`wb.did`): Callaway–Sant'Anna and BJS imputation event studies of AUM
+* ``event_study`` (:mod:`wb.uplift.event_study`): Callaway–Sant'Anna and BJS imputation event studies of AUM
   change, adds and certified adds around each RM's first quota month, with pre-trend tests;
-* ``wald_did`` (:mod:`wb.did`): robust ATT on AUM change ÷ robust ATT on adds, branch bootstrap;
-* ``bunching`` (:mod:`wb.bunching`): excess mass at each RM's target, manufactured adds;
-* ``by_certification``, ``outcomes``, ``robustness`` (:mod:`wb.splits`).
+* ``wald_did`` (:mod:`wb.uplift.event_study`): robust ATT on AUM change ÷ robust ATT on adds, branch bootstrap;
+* ``bunching`` (:mod:`wb.uplift.bunching`): excess mass at each RM's target, manufactured adds;
+* ``by_certification``, ``outcomes``, ``robustness`` (:mod:`wb.uplift.checks`).
 
 A design the data cannot support (say, no RM ever without a quota) is left out with a note
 saying why, and the others still run. Per-design wall times are kept for ``wb uplift`` to
@@ -22,21 +22,21 @@ from typing import Any
 
 import pandas as pd
 
-from wb import did, splits
-from wb.bunching import Bunching, bunching
 from wb.errors import InputError
-from wb.uplift import Panel
+from wb.uplift import checks, event_study
+from wb.uplift.bunching import Bunching, bunching
+from wb.uplift.estimation import Panel
 
 #: Event-study outcomes, in figure order.
-EVENT_OUTCOMES = tuple(did.OUTCOMES)
+EVENT_OUTCOMES = tuple(event_study.OUTCOMES)
 
 
 @dataclass(frozen=True)
 class Designs:
     """The designs' results; :meth:`to_json` gives the ``uplift.json`` keys."""
 
-    event_studies: dict[str, dict[str, did.EventStudy]]
-    wald_did: did.WaldDid | None
+    event_studies: dict[str, dict[str, event_study.EventStudy]]
+    wald_did: event_study.WaldDid | None
     bunching: Bunching | None
     fixed_effects: dict[str, Any]
     notes: tuple[str, ...]
@@ -95,23 +95,23 @@ def _bunching(frame: pd.DataFrame, seed: int, notes: list[str]) -> Bunching | No
 
 def estimate_designs(frame: pd.DataFrame, panel: Panel, *, seed: int = 1) -> Designs:
     """Run every design on ``frame`` (validated ``rm_month``) and ``panel``
-    (``wb.uplift.prepare(frame)``); ``seed`` drives the bootstraps."""
+    (``wb.uplift.estimation.prepare(frame)``); ``seed`` drives the bootstraps."""
     timings: dict[str, float] = {}
     notes: list[str] = []
-    studies: dict[str, dict[str, did.EventStudy]] = {}
+    studies: dict[str, dict[str, event_study.EventStudy]] = {}
     wald = None
     try:
-        cohorts = did.cohort_frame(panel)
+        cohorts = event_study.cohort_frame(panel)
         for outcome in EVENT_OUTCOMES:
             studies[outcome] = {
                 est: _timed(
                     timings,
                     f"event_study {outcome} {est}",
-                    lambda o=outcome, e=est: did.event_study(cohorts, o, e),
+                    lambda o=outcome, e=est: event_study.event_study(cohorts, o, e),
                 )
-                for est in did.ESTIMATORS
+                for est in event_study.ESTIMATORS
             }
-        wald = _timed(timings, "wald_did", lambda: did.wald_did(cohorts, seed=seed))
+        wald = _timed(timings, "wald_did", lambda: event_study.wald_did(cohorts, seed=seed))
     except InputError as exc:
         notes.append(f"event study and Wald-DiD not estimated: {exc}")
         studies = {}
@@ -119,6 +119,6 @@ def estimate_designs(frame: pd.DataFrame, panel: Panel, *, seed: int = 1) -> Des
     fixed = _timed(
         timings,
         "certified split, outcomes, robustness",
-        lambda: splits.fixed_effect_designs(frame, panel),
+        lambda: checks.fixed_effect_designs(frame, panel),
     )
     return Designs(studies, wald, found, fixed, tuple(notes), timings)

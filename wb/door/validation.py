@@ -1,4 +1,4 @@
-"""One-pass validation of an input frame against its schema (:mod:`wb.schemas`), with
+"""One-pass validation of an input frame against its schema (:mod:`wb.door.schemas`), with
 row-level messages.
 
 Validation has two stages, both lazy (every problem in the file is found in one pass):
@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from wb import privacy
+from wb.door import privacy
+from wb.door.schemas import SCHEMA_NAMES, SPECS, TableSpec
 from wb.errors import InputError
-from wb.schemas import SCHEMA_NAMES, SPECS, TableSpec
 
 #: Rows listed per problem before the rest is counted.
 MAX_ROWS_SHOWN = 5

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wb import manifest
-from wb.brief import ARTIFACTS, UPLIFT_ESTIMATES
 from wb.errors import InputError
-from wb.runner import ARTIFACTS as ARTIFACTS_DIR
-from wb.runner import FAILED, LATEST
+from wb.run import manifest
+from wb.run.brief import ARTIFACTS, UPLIFT_ESTIMATES
+from wb.run.runner import ARTIFACTS as ARTIFACTS_DIR
+from wb.run.runner import FAILED, LATEST
 
 
 @dataclass(frozen=True)

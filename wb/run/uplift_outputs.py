@@ -17,12 +17,12 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wb import io
-from wb.designs import Designs, estimate_designs
-from wb.simulate import truth_path
-from wb.uplift import fit, prepare
-from wb.uplift_result import UpliftResult
-from wb.uplift_schema import validate_document
+from wb.door import io
+from wb.uplift.designs import Designs, estimate_designs
+from wb.uplift.estimation import fit, prepare
+from wb.uplift.result import UpliftResult
+from wb.uplift.schema import validate_document
+from wb.uplift.simulate import truth_path
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -40,8 +40,8 @@ def simulated_truth(data: Path) -> dict | None:
 
 def demo_export(out_dir: str | os.PathLike[str]) -> Path:
     """Write (or reuse) the default simulated export in ``out_dir``; return its path."""
-    from wb.simulate import SimulationConfig
-    from wb.simulate import write as simulate_write
+    from wb.uplift.simulate import SimulationConfig
+    from wb.uplift.simulate import write as simulate_write
 
     path = Path(out_dir) / "simulated_rm_month.parquet"
     if not (path.is_file() and truth_path(path).is_file()):
@@ -153,7 +153,7 @@ def write(
         if figures:
             import matplotlib.pyplot as plt
 
-            from wb.theme import save_figure
+            from wb.plots.theme import save_figure
 
             for stem, draw in _figures(analysis, doc).items():
                 fig = draw()
