@@ -24,7 +24,7 @@ from typing import Literal
 import ibis
 import ibis.expr.types as ir
 
-from wb import privacy
+from wb.door import privacy
 from wb.errors import InputError
 from wb.warehouse.tables import SPECS, TABLES
 

@@ -29,7 +29,7 @@ from typing import Literal
 import ibis
 import ibis.expr.types as ir
 
-from wb import privacy
+from wb.door import privacy
 
 TABLES = ("customer_month", "wecom_contact", "quota")
 

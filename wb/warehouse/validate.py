@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import ibis.expr.types as ir
 
-from wb import privacy
+from wb.door import privacy
 from wb.errors import InputError
 from wb.warehouse.progress import Progress
 from wb.warehouse.source import Source
