@@ -201,11 +201,14 @@ def duckdb_connection(options: EngineOptions, temp_dir: Path):
     return ibis.duckdb.connect(**config)
 
 
-def spark_session(master: str = "local[*]", remote: str | None = None):
+def spark_session(
+    master: str = "local[*]", remote: str | None = None, conf: dict[str, str] | None = None
+):
     """A quiet SparkSession: UI and console progress off, log level ERROR, UTC session time.
 
     ``remote`` (a ``sc://`` URL) connects to Spark Connect instead of starting a local JVM.
-    Local sessions get few shuffle partitions. An existing session in this process is reused.
+    Local sessions get few shuffle partitions; ``conf`` adds settings (e.g.
+    ``spark.sql.warehouse.dir``). An existing session in this process is reused.
     """
     try:
         from pyspark.sql import SparkSession
@@ -237,6 +240,8 @@ def spark_session(master: str = "local[*]", remote: str | None = None):
     )
     if master.startswith("local"):
         builder = builder.config("spark.sql.shuffle.partitions", str(LOCAL_SHUFFLE_PARTITIONS))
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
     try:
         session = builder.getOrCreate()
     except Exception as exc:
