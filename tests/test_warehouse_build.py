@@ -127,7 +127,8 @@ def test_simulated_source_equals_the_pandas_reference(tmp_path):
         tmp_path / "wh",
     )
     tables = {
-        name: pd.read_parquet(folder / name) for name in ("customer_month", "wecom_contact", "quota")
+        name: pd.read_parquet(folder / name)
+        for name in ("customer_month", "wecom_contact", "quota")
     }
     got, record = run(folder, tmp_path / "b")
     ref, orphan = reference_build(tables)
