@@ -225,9 +225,9 @@ def spark_session(
     if not shutil.which("java") and not os.environ.get("JAVA_HOME"):
         raise InputError("--engine spark needs Java 17+; run `make install` (openjdk-17)")
     if "SPARK_CONF_DIR" not in os.environ:
-        conf = Path(tempfile.mkdtemp(prefix="wb-spark-conf-"))
-        (conf / "log4j2.properties").write_text(_LOG4J)
-        os.environ["SPARK_CONF_DIR"] = str(conf)
+        conf_dir = Path(tempfile.mkdtemp(prefix="wb-spark-conf-"))
+        (conf_dir / "log4j2.properties").write_text(_LOG4J)
+        os.environ["SPARK_CONF_DIR"] = str(conf_dir)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON", "python3"))
     builder = (
