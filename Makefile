@@ -75,9 +75,9 @@ lab: install
 notebooks: install
 	$(VENV)/bin/jupytext --sync notebooks/*.py
 
-## Benchmarks at full scale (100,000 RMs x 36 months); never in CI
+## Benchmarks at full scale (100,000 RMs x 36 months); never in CI. BENCH_ARGS=--warehouse: the warehouse build (40M customer-months)
 bench: install
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 ## Rewrite the lock (requirements/constraints.txt) from a fresh resolve of pyproject.toml
 lock:
