@@ -90,8 +90,9 @@ def reference_query(src: str, out: str, memory_limit: str = MEMORY_LIMIT) -> Non
     Path(out).mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(
         config={"memory_limit": memory_limit, "temp_directory": f"{out}/.spill",
-                "preserve_insertion_order": False, "enable_progress_bar": False}
+                "preserve_insertion_order": False}
     )  # fmt: skip
+    con.execute("SET enable_progress_bar = false")
     con.execute(REFERENCE_SQL.format(src=src, out=out))
     con.close()
 
