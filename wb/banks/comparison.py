@@ -32,8 +32,8 @@ class Finding:
     Attributes
     ----------
     key : str
-        ``retail_income``, ``retail_profit``, ``retail_share``, ``retail_aum``, ``wecom`` or
-        ``coverage``.
+        ``retail_income``, ``retail_profit``, ``retail_share``, ``retail_aum``, ``wecom``,
+        ``trend`` or ``coverage``.
     zh, en : str
         The sentence in Chinese and English.
     numbers : list of dict
@@ -121,6 +121,11 @@ def share_finding(panel: Panel, period: str, banks: list[str] | None = None) -> 
     if income.empty:
         return Finding("retail_share", f"{period}无零售收入占比", f"No retail shares for {period}")
     lo, hi = income.iloc[0], income.iloc[-1]
+    if len(income) == 1:
+        one = f"{_short(lo['bank_name'])} {display_value(lo['value'], lo['qualifier'], 'share')}"
+        zh = f"{period}零售占营收比重仅一家可知:{one}"
+        en = f"Retail's share of operating income is known for one bank in {period}: {one}"
+        return Finding("retail_share", zh, en, numbers)
     span = (
         f"{_short(lo['bank_name'])} {display_value(lo['value'], lo['qualifier'], 'share')}",
         f"{_short(hi['bank_name'])} {display_value(hi['value'], hi['qualifier'], 'share')}",
@@ -147,6 +152,11 @@ def aum_finding(panel: Panel, period: str, banks: list[str] | None = None) -> Fi
         return Finding("retail_aum", zh, f"{n_level} banks have retail AUM for {period}", numbers)
     lo, hi = known.iloc[0], known.iloc[-1]
     grew = int((known["growth"] > 0).sum())
+    if len(known) == 1:
+        one = f"{_short(lo['bank_name'])} {display_value(lo['growth'], lo['growth_qualifier'], 'change')}"
+        zh = f"{period}零售AUM较上年末增速仅一家可知:{one}"
+        en = f"Retail AUM growth since the year-end is known for one bank in {period}: {one}"
+        return Finding("retail_aum", zh, en, numbers)
     span = (
         f"{_short(lo['bank_name'])} {display_value(lo['growth'], lo['growth_qualifier'], 'change')}",
         f"{_short(hi['bank_name'])} {display_value(hi['growth'], hi['growth_qualifier'], 'change')}",
@@ -177,6 +187,41 @@ def wecom_finding(panel: Panel, banks: list[str] | None = None) -> Finding:
     return Finding("wecom", zh, en, numbers)
 
 
+def trend_finding(panel: Panel, kind: str = "H1", banks: list[str] | None = None) -> Finding:
+    """How retail's share of income moved between each bank's first and last reported year."""
+    table = metrics.trend_table(panel, kind, banks)
+    share = table[table["series"] == "retail_income_share"].sort_values("year")
+    moves = []
+    for bank, rows in share.groupby("bank_id"):
+        if len(rows) >= 2:
+            first, last = rows.iloc[0], rows.iloc[-1]
+            moves.append((bank, first, last, last["value"] - first["value"]))
+    label = "H1" if kind == "H1" else "FY"
+    if not moves:
+        zh = f"无银行有两年以上的{label}零售收入占比"
+        return Finding("trend", zh, f"No bank has a {label} retail income share in two years")
+    fell = [m for m in moves if m[3] < 0]
+    bank, first, last, change = min(moves, key=lambda m: m[3])
+    largest = "largest fall" if change < 0 else "smallest rise"
+    name = _short(str(first["bank_name"]))
+    span = (
+        f"{name} {first['value']:.1%} ({first['period']}) → {last['value']:.1%} ({last['period']})"
+    )
+    zh = f"有多年{label}数据的{len(moves)}家银行中{len(fell)}家零售收入占比下降;降幅最大:{span}"
+    en = (
+        f"Retail's share of income fell at {len(fell)} of {len(moves)} banks with {label} "
+        f"figures in more than one year; {largest}: {span}"
+    )
+    numbers = _numbers(
+        share[share["bank_id"].isin([m[0] for m in moves])], "retail_income_share", kind
+    )
+    for number, period in zip(
+        numbers, share[share["bank_id"].isin([m[0] for m in moves])]["period"], strict=True
+    ):
+        number["period"] = period
+    return Finding("trend", zh, en, numbers)
+
+
 def coverage_finding(panel: Panel, periods: list[str], banks: list[str] | None = None) -> Finding:
     """The share of bank × metric × period cells with no figure."""
     table = metrics.coverage(panel, periods, banks=banks)
@@ -197,8 +242,34 @@ def findings(
         share_finding(panel, period, banks),
         aum_finding(panel, period, banks),
         wecom_finding(panel, banks),
+        trend_finding(panel, "H1" if period.startswith("H1") else "FY", banks),
         coverage_finding(panel, periods, banks),
     ]
+
+
+#: Workbook name in a run folder: the tables behind every bank chart, a sheet per chart.
+WORKBOOK_NAME = "bank_tables.xlsx"
+
+
+def chart_tables(
+    panel: Panel, period: str, periods: list[str], banks: list[str] | None = None
+) -> dict[str, pd.DataFrame]:
+    """The table behind each bank chart, keyed by the chart's stem (``bank_income``, …).
+
+    Every value carries its qualifier, basis, status and source ids; suspect figures never
+    appear as values (the coverage sheet shows them as ``excluded (suspect)``). Units: yuan,
+    persons, fractions, as in the panel.
+    """
+    trend = "H1" if period.startswith("H1") else "FY"
+    return {
+        "bank_income": metrics.yoy_table(panel, period, "retail_operating_income", banks),
+        "bank_profit": metrics.yoy_table(panel, period, "retail_profit", banks),
+        "bank_share": metrics.share_table(panel, period, banks),
+        "bank_aum": metrics.aum_table(panel, period, banks),
+        "bank_wecom": metrics.wecom_reach(panel, banks),
+        "bank_trends": metrics.trend_table(panel, trend, banks),
+        "bank_coverage": metrics.coverage(panel, periods, banks=banks),
+    }
 
 
 def _jsonable(value: object) -> object:
@@ -235,12 +306,17 @@ def comparison_artifact(
     -------
     dict
         ``schema``, ``period``, ``findings`` (key, zh, en, numbers, source_ids), ``news_check``
-        (rows), ``figures`` and ``sources`` (every cited source: id, title, publisher, date,
-        url). Money in yuan, counts in persons, shares and changes as fractions; missing = null.
+        (rows), ``figures`` and ``sources`` (every cited source: id, title, publisher, date as
+        printed or null, url, and ``unverified``: why figures used from it are unverified). Money in yuan, counts in persons, shares and changes as fractions; missing = null.
     """
     cited = {s for f in found for s in f.source_ids}
     cited |= {s for ids in news["source_ids"] for s in ids}
     sources = metrics.source_table(panel, sorted(cited)).drop(columns="n_rows")
+    unverified = panel.usable[panel.usable["status"] == "unverified"]
+    reasons = unverified.groupby("source_id")["status_reason"].agg(
+        lambda r: "; ".join(dict.fromkeys(r))
+    )
+    sources["unverified"] = sources["source_id"].map(reasons).fillna("")
     news_rows = [{k: _jsonable(v) for k, v in row.items()} for row in news.to_dict("records")]
     return {
         "schema": SCHEMA,
@@ -248,7 +324,9 @@ def comparison_artifact(
         "findings": [asdict(f) | {"source_ids": f.source_ids} for f in found],
         "news_check": news_rows,
         "figures": figures,
-        "sources": sources.to_dict("records"),
+        "sources": [
+            {k: _jsonable(v) for k, v in row.items()} for row in sources.to_dict("records")
+        ],
     }
 
 

@@ -62,6 +62,8 @@ class NewsCheck(_Lenient):
     verdict: str
     figures: str = ""
     source_ids: list[str] = Field(default_factory=list)
+    origin: str = ""
+    strength: str = ""
 
 
 class FigureRef(_Lenient):
@@ -78,7 +80,8 @@ class Source(_Lenient):
     source_id: str
     title: str
     publisher: str = ""
-    date: str = ""
+    date: str | None = ""
+    unverified: str = ""
 
 
 class BankComparison(_Lenient):
@@ -269,8 +272,11 @@ def cited_ids(content: Any) -> list[str]:
 
 
 def _sources(ids: list[str], bank: BankComparison) -> list[dict[str, str]]:
-    known = {src.source_id: src.model_dump() for src in bank.sources}
-    blank = {"publisher": "—", "date": "—", "title": "(not in the sources table)"}
+    known = {
+        src.source_id: src.model_dump() | {"date": src.date or "无日期 undated"}
+        for src in bank.sources
+    }
+    blank = {"publisher": "—", "date": "—", "title": "(not in the sources table)", "unverified": ""}
     return [{"source_id": i, **known.get(i, blank)} for i in ids]
 
 
