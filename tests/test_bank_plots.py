@@ -203,6 +203,6 @@ def test_bank_comparison_json_matches_its_committed_schema(
     written = json.loads(path.read_text(encoding="utf-8"))
     jsonschema.validate(written, comparison.DOCUMENT.schema)
     broken = written | {"findings": [found[0].__dict__ | {"key": "nonsense"}]}
-    with pytest.raises(ExportError, match="bank_comparison.json does not match"):
+    with pytest.raises(ExportError, match=r"bank_comparison\.json does not match"):
         comparison.write_artifact(broken, tmp_path / "other")
     assert not (tmp_path / "other" / comparison.ARTIFACT_NAME).exists()
