@@ -1,7 +1,7 @@
 """Build ``data/bank_panel.csv``, ``data/entities_panel.csv`` and ``data/sources.csv``.
 
 Reads the researched figures in ``../shared/data/public_figures.csv`` (or ``--src``) and writes
-the long bank panel of CONTRACT.md §4. Same input, same bytes. Run from the repo root::
+the long bank panel of docs/data.md. Same input, same bytes. Run from the repo root::
 
     .venv/bin/python scripts/build_bank_panel.py [--src PATH] [--out data]
 

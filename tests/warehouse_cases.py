@@ -1,4 +1,4 @@
-"""Small hand-made warehouse tables with every edge case of CONTRACT.md §7, and a plain pandas
+"""Small hand-made warehouse tables with every edge case of docs/warehouse.md, and a plain pandas
 implementation of the contract's definitions (the second implementation the engines must equal).
 """
 

@@ -1,4 +1,4 @@
-"""``wb``: the one command-line door (CONTRACT.md §2).
+"""``wb``: the one command-line door (the exit codes in README.md).
 
 Exit codes, the same for every command: 0 ok; 1 internal error (a bug); 2 invalid input,
 arguments or params; 3 a notebook cell raised; 4 timeout; 5 kernel died; 6 export failed;

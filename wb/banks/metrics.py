@@ -1,4 +1,4 @@
-"""Bank-comparison metrics on the long bank panel (CONTRACT.md §4): tidy in, tidy out.
+"""Bank-comparison metrics on the long bank panel (docs/data.md): tidy in, tidy out.
 
 Every function takes a :class:`Panel` (the validated ``bank_panel`` frame from
 :func:`wb.door.io.load` plus its sources table) and returns plain values or long frames.

@@ -1,4 +1,4 @@
-"""Schemas of the inputs (CONTRACT.md §3 and §4): each table's columns, their kinds, and the
+"""Schemas of the inputs (docs/data.md): each table's columns, their kinds, and the
 rules (pandera) its rows must meet. :mod:`wb.door.validation` checks a frame against them.
 """
 

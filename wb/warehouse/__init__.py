@@ -1,4 +1,4 @@
-"""The bank's warehouse (CONTRACT.md §7): customer-level tables to the RM x month panel.
+"""The bank's warehouse (docs/warehouse.md): customer-level tables to the RM x month panel.
 
 Three tables (``customer_month``, ``wecom_contact``, ``quota``) are read where they live and
 checked and aggregated there, by one set of Ibis expressions that runs on embedded DuckDB or on

@@ -1,4 +1,4 @@
-"""Build the RM x month panel and the add-quality table from the warehouse (CONTRACT.md §7).
+"""Build the RM x month panel and the add-quality table from the warehouse (docs/warehouse.md).
 
 Written once as Ibis expressions (:func:`add_facts`, :func:`panel`), executed by the engine the
 source was opened on; only RM-month rows come back to Python, to be written as Parquet.
@@ -37,7 +37,7 @@ BUILD_JSON = "build.json"
 RM_MONTH = "rm_month.parquet"
 ADD_QUALITY = "add_quality.parquet"
 
-#: add-quality counts, in the order of CONTRACT.md §7.
+#: add-quality counts, in the order of docs/warehouse.md.
 QUALITY_COUNTS = (
     "adds_existing_customer",
     "adds_removed_30d",

@@ -1,4 +1,4 @@
-"""A simulated bank warehouse (CONTRACT.md §7) with known truth: ``wb simulate --level customer``.
+"""A simulated bank warehouse (docs/warehouse.md) with known truth: ``wb simulate --level customer``.
 
 The same data-generating process as the RM-level simulator (:mod:`wb.uplift.simulate`),
 reimplemented here at customer level (``wb.warehouse`` may not import ``wb.uplift``), so that

@@ -1,4 +1,4 @@
-"""The three warehouse tables of CONTRACT.md §7: their columns, keys and rules.
+"""The three warehouse tables of docs/warehouse.md: their columns, keys and rules.
 
 Every rule is stated twice on purpose, in two forms that each engine can run in parallel:
 

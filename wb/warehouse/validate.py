@@ -1,4 +1,4 @@
-"""Check the three warehouse tables in the engine (CONTRACT.md §7, ``wb warehouse validate``).
+"""Check the three warehouse tables in the engine (docs/warehouse.md, ``wb warehouse validate``).
 
 Per table: the declared columns and their types (from the engine's schema, no data read); then
 the rules of :mod:`wb.warehouse.tables`. On DuckDB the table's pandera.ibis schema runs first;
