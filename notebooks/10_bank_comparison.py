@@ -25,7 +25,7 @@ out_dir: str = "../figures"  # help: folder for figures (PNG+SVG) and bank_compa
 from pathlib import Path
 
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import display
 
 from wb.banks import comparison, newscheck
 from wb.banks import metrics as m
@@ -35,7 +35,7 @@ from wb.plots import banks as bank_plots
 pd.set_option("display.max_colwidth", 120)
 panel = m.Panel.load(panel_path)
 periods = sorted({*bank_plots.DEFAULT_PERIODS, period}, key=lambda p: (p[-4:], p))
-found = {f.key: f for f in comparison.findings(panel, period, periods, banks)}
+found = comparison.findings(panel, period, periods, banks)
 tables = comparison.chart_tables(panel, period, periods, banks)
 drawers = {
     "income": (bank_plots.plot_retail_income_yoy, {"period": period}),
@@ -72,7 +72,7 @@ for key in [k for k in ("income", "profit", "share") if k in chosen]:
     fig = draw(panel, banks=banks, **kwargs)
     saved.append(bank_plots.save_with_record(fig, out_dir, f"bank_{key}", tables[f"bank_{key}"]))
 for key in ("retail_income", "retail_profit", "retail_share"):
-    display(Markdown(f"**{found[key].en}.** {found[key].zh}。"))
+    display(found[key])
 
 # %% [markdown]
 # ## Question 2 · Retail AUM growth 零售AUM增长
@@ -84,7 +84,7 @@ for key in ("retail_income", "retail_profit", "retail_share"):
 if "aum" in chosen:
     fig = bank_plots.plot_retail_aum(panel, period=period, banks=banks)
     saved.append(bank_plots.save_with_record(fig, out_dir, "bank_aum", tables["bank_aum"]))
-display(Markdown(f"**{found['retail_aum'].en}.** {found['retail_aum'].zh}。"))
+display(found["retail_aum"])
 
 # %% [markdown]
 # ## Question 3 · WeCom reach 企业微信触达
@@ -96,7 +96,7 @@ display(Markdown(f"**{found['retail_aum'].en}.** {found['retail_aum'].zh}。"))
 if "wecom" in chosen:
     fig = bank_plots.plot_wecom_reach(panel, banks=banks)
     saved.append(bank_plots.save_with_record(fig, out_dir, "bank_wecom", tables["bank_wecom"]))
-display(Markdown(f"**{found['wecom'].en}.** {found['wecom'].zh}。"))
+display(found["wecom"])
 m.wecom_reach(panel, banks)
 
 # %% [markdown]
@@ -111,7 +111,7 @@ if "trends" in chosen:
     draw, kwargs = drawers["trends"]
     fig = draw(panel, banks=banks, **kwargs)
     saved.append(bank_plots.save_with_record(fig, out_dir, "bank_trends", tables["bank_trends"]))
-display(Markdown(f"**{found['trend'].en}.** {found['trend'].zh}。"))
+display(found["trend"])
 
 # %% [markdown]
 # ## The news check 新闻核对
@@ -123,8 +123,7 @@ display(Markdown(f"**{found['trend'].en}.** {found['trend'].zh}。"))
 
 # %%
 news = newscheck.check(panel)
-print(news["verdict"].value_counts().to_string())
-news[["claim", "origin", "verdict", "strength", "figures", "source_ids", "note"]]
+news
 
 # %% [markdown]
 # ## What is known and what is missing 数据覆盖
@@ -135,13 +134,13 @@ if "coverage" in chosen:
     saved.append(
         bank_plots.save_with_record(fig, out_dir, "bank_coverage", tables["bank_coverage"])
     )
-display(Markdown(f"**{found['coverage'].en}.** {found['coverage'].zh}。"))
+display(found["coverage"])
 
 # %% [markdown]
 # ## The artifact and the sources 输出与来源
 
 # %%
-artifact = comparison.comparison_artifact(panel, period, list(found.values()), news, saved)
+artifact = comparison.comparison_artifact(panel, period, found, news, saved)
 path = comparison.write_artifact(artifact, out_dir)
 shown = {record["stem"] for record in saved}
 book = write_workbook(

@@ -202,7 +202,7 @@ def test_bank_comparison_json_matches_its_committed_schema(
     path = comparison.write_artifact(artifact, tmp_path)
     written = json.loads(path.read_text(encoding="utf-8"))
     jsonschema.validate(written, comparison.DOCUMENT.schema)
-    broken = written | {"findings": [found[0].__dict__ | {"key": "nonsense"}]}
+    broken = written | {"findings": [found.items[0].to_json() | {"key": "nonsense"}]}
     with pytest.raises(ExportError, match=r"bank_comparison\.json does not match"):
         comparison.write_artifact(broken, tmp_path / "other")
     assert not (tmp_path / "other" / comparison.ARTIFACT_NAME).exists()

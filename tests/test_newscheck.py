@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def verdicts() -> pd.DataFrame:
-    return newscheck.check(Panel.load(ROOT / "data" / "bank_panel.csv")).set_index("key")
+    return newscheck.check(Panel.load(ROOT / "data" / "bank_panel.csv")).tidy().set_index("key")
 
 
 def test_every_claim_gets_a_verdict(verdicts: pd.DataFrame) -> None:
@@ -74,7 +74,7 @@ def test_article_pages_are_not_evidence_and_contradiction_is_found(tmp_path: Pat
         ],
         sources,
     )
-    table = newscheck.check(panel).set_index("key")
+    table = newscheck.check(panel).tidy().set_index("key")
     assert table.loc["revenue_double_digit_fall_pab", "verdict"] == "no data"
     ceb = table.loc["revenue_double_digit_fall_ceb"]
     assert (ceb["verdict"], ceb["method"], ceb["figures"]) == ("contradicts", "derived", "+10.00%")
@@ -109,10 +109,29 @@ def test_direction_only_rows_bear_on_sign_claims_only(tmp_path: Path) -> None:
             row("pab", "H1 2025", "retail_operating_income_yoy", float("nan"), direction="down"),
         ],
     )
-    table = newscheck.check(panel).set_index("key")
+    table = newscheck.check(panel).tidy().set_index("key")
     ccb = table.loc["profit_lower_ccb"]
     assert (ccb["verdict"], ccb["method"]) == ("agrees", "direction")
     assert ccb["strength"] == "weak: direction only, no figure"
     assert table.loc["profit_lower_abc", "verdict"] == "contradicts"
     # "down" says nothing about a double-digit fall
     assert table.loc["revenue_double_digit_fall_pab", "verdict"] == "no data"
+
+
+def test_results_read_as_tables_and_strict_json() -> None:
+    """Findings and the news check are frozen objects: tidy, summary, HTML, strict JSON."""
+    import json
+
+    from wb.banks import comparison
+
+    panel = Panel.load(ROOT / "data" / "bank_panel.csv")
+    news = newscheck.check(panel)
+    assert "claims:" in news.summary() and "<table>" in news._repr_html_()
+    json.dumps(news.to_json(), allow_nan=False)
+    found = comparison.findings(panel, "H1 2025", ["H1 2025"])
+    assert found["retail_income"].key == "retail_income"
+    with pytest.raises(KeyError, match="there are: retail_income"):
+        found["income"]
+    tidy = found.tidy()
+    assert {"key", "bank_id", "value", "source_ids"} <= set(tidy.columns)
+    assert "<li>" in found._repr_html_() and found["trend"]._repr_html_().count("<tr>") > 1

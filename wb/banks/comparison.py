@@ -9,16 +9,18 @@ No matplotlib here.
 
 from __future__ import annotations
 
+import html
 import json
-import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from wb.banks import metrics
 from wb.banks.metrics import Panel, display_value
+from wb.banks.newscheck import NewsCheck
 from wb.door.atomic import write_text
+from wb.door.display import html_table, jsonable
 from wb.door.documents import DocumentSchema
 
 SCHEMA = "wb.bank_comparison/1"
@@ -52,6 +54,65 @@ class Finding:
     def source_ids(self) -> list[str]:
         """Every source behind the numbers, sorted."""
         return sorted({s for n in self.numbers for s in n["source_ids"]})
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per number behind the sentence (canonical units: yuan, persons, fractions)."""
+        columns = ["bank_id", "metric", "period", "value", "qualifier", "method", "source_ids"]
+        return pd.DataFrame(self.numbers, columns=columns).assign(key=self.key)
+
+    def summary(self) -> str:
+        """The sentence, English then Chinese."""
+        return f"{self.en}. {self.zh}。"
+
+    def _repr_html_(self) -> str:
+        return html_table(self.tidy().drop(columns="key"), self.summary())
+
+    def to_json(self) -> dict[str, object]:
+        """``key``, ``zh``, ``en``, ``numbers`` and ``source_ids`` as strict JSON."""
+        numbers = [{k: jsonable(v) for k, v in n.items()} for n in self.numbers]
+        return {
+            "key": self.key,
+            "zh": self.zh,
+            "en": self.en,
+            "numbers": numbers,
+            "source_ids": self.source_ids,
+        }
+
+
+@dataclass(frozen=True)
+class Findings:
+    """Every finding of one comparison, in the order of the three questions; ``found[key]``."""
+
+    period: str
+    items: tuple[Finding, ...]
+
+    def __getitem__(self, key: str) -> Finding:
+        for finding in self.items:
+            if finding.key == key:
+                return finding
+        raise KeyError(f"no finding {key!r}; there are: {', '.join(f.key for f in self.items)}")
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per number behind any finding, with its finding's ``key``."""
+        return pd.concat([f.tidy() for f in self.items], ignore_index=True)
+
+    def summary(self) -> str:
+        """One line per finding."""
+        return "\n".join(f"- {f.summary()}" for f in self.items)
+
+    def _repr_html_(self) -> str:
+        items = "".join(f"<li>{html.escape(f.summary())}</li>" for f in self.items)
+        return f"<div><b>Findings, {html.escape(self.period)}</b><ul>{items}</ul></div>"
+
+    @property
+    def source_ids(self) -> set[str]:
+        return {s for f in self.items for s in f.source_ids}
 
 
 def _short(name: str) -> str:
@@ -260,9 +321,9 @@ def coverage_finding(panel: Panel, periods: list[str], banks: list[str] | None =
 
 def findings(
     panel: Panel, period: str, periods: list[str], banks: list[str] | None = None
-) -> list[Finding]:
+) -> Findings:
     """All findings of the comparison, in the order of the three questions."""
-    return [
+    items = (
         income_finding(panel, period, banks),
         profit_finding(panel, period, banks),
         share_finding(panel, period, banks),
@@ -270,7 +331,8 @@ def findings(
         wecom_finding(panel, banks),
         trend_finding(panel, trend_kind(period), banks, period_year(period)),
         coverage_finding(panel, periods, banks),
-    ]
+    )
+    return Findings(period, items)
 
 
 #: Workbook name in a run folder: the tables behind every bank chart, a sheet per chart.
@@ -298,19 +360,11 @@ def chart_tables(
     }
 
 
-def _jsonable(value: object) -> object:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, tuple):
-        return list(value)
-    return value
-
-
 def comparison_artifact(
     panel: Panel,
     period: str,
-    found: list[Finding],
-    news: pd.DataFrame,
+    found: Findings,
+    news: NewsCheck,
     figures: list[dict[str, str]],
 ) -> dict[str, object]:
     """The ``bank_comparison.json`` content (schema ``wb.bank_comparison/1``).
@@ -335,24 +389,20 @@ def comparison_artifact(
         (rows), ``figures`` and ``sources`` (every cited source: id, title, publisher, date as
         printed or null, url, and ``unverified``: why figures used from it are unverified). Money in yuan, counts in persons, shares and changes as fractions; missing = null.
     """
-    cited = {s for f in found for s in f.source_ids}
-    cited |= {s for ids in news["source_ids"] for s in ids}
+    cited = found.source_ids | news.source_ids
     sources = metrics.source_table(panel, sorted(cited)).drop(columns="n_rows")
     unverified = panel.usable[panel.usable["status"] == "unverified"]
     reasons = unverified.groupby("source_id")["status_reason"].agg(
         lambda r: "; ".join(dict.fromkeys(r))
     )
     sources["unverified"] = sources["source_id"].map(reasons).fillna("")
-    news_rows = [{k: _jsonable(v) for k, v in row.items()} for row in news.to_dict("records")]
     return {
         "schema": SCHEMA,
         "period": period,
-        "findings": [asdict(f) | {"source_ids": f.source_ids} for f in found],
-        "news_check": news_rows,
+        "findings": [f.to_json() for f in found],
+        "news_check": news.to_json(),
         "figures": figures,
-        "sources": [
-            {k: _jsonable(v) for k, v in row.items()} for row in sources.to_dict("records")
-        ],
+        "sources": [{k: jsonable(v) for k, v in row.items()} for row in sources.to_dict("records")],
     }
 
 

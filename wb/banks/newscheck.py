@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -39,6 +39,7 @@ from wb.banks.metrics import (
     select,
     yoy,
 )
+from wb.door.display import html_table, jsonable
 
 AGREES, CONTRADICTS, NO_DATA = "agrees", "contradicts", "no data"
 #: Where a claim comes from: the article's own text, or a summary of it.
@@ -472,13 +473,49 @@ def _no_data() -> dict[str, object]:
     return {"verdict": NO_DATA, "figures": "", "method": "none", "source_ids": ()}
 
 
-def check(panel: Panel, claims: tuple[Claim, ...] = CLAIMS) -> pd.DataFrame:
+@dataclass(frozen=True)
+class NewsCheck:
+    """The article's claims checked against the panel: one row per claim (see :func:`check`)."""
+
+    table: pd.DataFrame = field(repr=False)
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per claim: key, bank_id, bank_name, claim, origin, verdict, strength,
+        n_sources, confidence, figures, method, source_ids, note."""
+        return self.table.copy()
+
+    def summary(self) -> str:
+        """``"15 claims: 10 agree (4 strong, …), 0 contradict, 5 no data"``."""
+        t = self.table
+        grades = t.loc[t["verdict"] != NO_DATA, "strength"].str.split(":").str[0].value_counts()
+        parts = [f"{int(n)} {g}" for g, n in grades.items()]
+        n = {v: int((t["verdict"] == v).sum()) for v in (AGREES, CONTRADICTS, NO_DATA)}
+        return (
+            f"{len(t)} claims: {n[AGREES]} agree, {n[CONTRADICTS]} contradict, "
+            f"{n[NO_DATA]} no data; evidence: {', '.join(parts) or 'none'}"
+        )
+
+    def _repr_html_(self) -> str:
+        shown = ["claim", "origin", "verdict", "strength", "figures", "source_ids"]
+        return html_table(self.table[shown], f"News check · {self.summary()}")
+
+    def to_json(self) -> list[dict[str, object]]:
+        """The rows as strict JSON (missing → null, ids → lists)."""
+        return [{k: jsonable(v) for k, v in row.items()} for row in self.table.to_dict("records")]
+
+    @property
+    def source_ids(self) -> set[str]:
+        """Every source behind a verdict."""
+        return {s for ids in self.table["source_ids"] for s in ids}
+
+
+def check(panel: Panel, claims: tuple[Claim, ...] = CLAIMS) -> NewsCheck:
     """Evaluate every claim on the independent figures of ``panel``.
 
     Returns
     -------
-    pandas.DataFrame
-        One row per claim: key, bank_id, bank_name, claim, origin (the article's text or a
+    NewsCheck
+        Its ``tidy()`` table has one row per claim: key, bank_id, bank_name, claim, origin (the article's text or a
         summary of it), verdict (agrees / contradicts / no data), strength (how strong the
         evidence is, in words), n_sources (independent sources bearing on it), confidence
         (the best confidence among them), figures (the evidence in words, changes in %),
@@ -519,4 +556,4 @@ def check(panel: Panel, claims: tuple[Claim, ...] = CLAIMS) -> pd.DataFrame:
                 "note": note,
             }
         )
-    return pd.DataFrame(rows)
+    return NewsCheck(pd.DataFrame(rows))
