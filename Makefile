@@ -67,9 +67,14 @@ lint: install
 	$(VENV)/bin/ruff check wb tests benchmarks notebooks
 	$(VENV)/bin/ruff format --check wb tests benchmarks
 
-## Open JupyterLab on notebooks/ with the `wb` kernel
+## Open JupyterLab on work/: git-ignored copies of the notebooks (made on first use); as root or a user
 lab: install
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	@mkdir -p work $(VENV)/share/jupyter/lab/settings
+	@for f in notebooks/*.py; do n="work/$$(basename "$${f%.py}").ipynb"; \
+	  [ -e "$$n" ] || { $(VENV)/bin/jupytext --quiet --to ipynb --output "$$n" "$$f" && echo "work/: $$n"; }; done
+	@echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}}}' \
+	  > $(VENV)/share/jupyter/lab/settings/overrides.json
+	env -u MPLBACKEND $(VENV)/bin/jupyter lab --notebook-dir=work $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 ## Re-pair notebooks: the .py percent script is the source; the .ipynb is rebuilt without outputs
 notebooks: install

@@ -85,8 +85,16 @@ def ensure_cjk_font() -> str:
 def theme_context() -> Iterator[None]:
     """Apply the house style to figures created inside the block; restore rcParams after."""
     ensure_cjk_font()
-    with mpl.rc_context(RC):
-        yield
+    interactive = mpl.is_interactive()
+    try:
+        with mpl.rc_context(RC):
+            yield
+            # a backend chosen inside the block (Jupyter's inline one) may switch interactive
+            # mode on; rc_context would switch it back off and the session's figures stop
+            # showing, so the state after the block wins
+            interactive = mpl.is_interactive()
+    finally:
+        mpl.interactive(interactive)
 
 
 def yi(value_cny: float) -> float:
