@@ -46,3 +46,50 @@ def test_notebook_matches_its_script(path):
     assert [c.source for c in script.cells] == [c.source for c in nb.cells], (
         f"{path.name} is out of sync with its .py; run `make notebooks`"
     )
+
+
+@pytest.mark.slow
+def test_every_bank_chart_displays_in_a_kernel_with_the_inline_backend(tmp_path):
+    """Run notebook 10 as Lab does (inline backend, no MPLBACKEND): one image per chart.
+
+    Before the theme kept interactive mode, only the charts drawn before the first
+    ``theme_context`` exit showed (3 of 6)."""
+    import os
+    import subprocess
+    import sys
+
+    source = Path(__file__).parents[1] / "notebooks" / "10_bank_comparison.ipynb"
+    out = tmp_path / "run.ipynb"
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "papermill",
+            str(source),
+            str(out),
+            "-k",
+            "wb",
+            "--cwd",
+            str(source.parent),
+            "-p",
+            "out_dir",
+            str(tmp_path / "figs"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    nb = nbformat.read(out, as_version=4)
+    images = sum(
+        "image/png" in o.get("data", {})
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    )
+    saved = len(list((tmp_path / "figs").glob("*.png")))
+    assert saved == 7
+    assert images == saved
