@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from wb.door.atomic import write_json, writable_file
+from wb.door.atomic import writable_file, write_json
 from wb.door.io import write_table
 from wb.errors import InputError
 
@@ -56,6 +56,8 @@ SCHEMA = "wb.simulate/1"
 RMS_RANGE = (20, 200_000)
 MONTHS_RANGE = (8, 240)
 MAX_ROWS = 5_000_000
+#: Fewest branches: a small export still has clusters and a staggered quota rollout.
+MIN_BRANCHES = 4
 
 
 @dataclass(frozen=True)
@@ -141,11 +143,13 @@ def simulate(config: SimulationConfig) -> tuple[pd.DataFrame, dict]:
     months = pd.period_range(config.first_month, periods=T, freq="M")
     t = np.arange(T)
 
-    n_branches = max(2, math.ceil(R / config.rms_per_branch))
+    n_branches = max(MIN_BRANCHES, math.ceil(R / config.rms_per_branch))
     home = rng.permutation(np.arange(R) % n_branches)
     cohorts = _cohort_months(T)
     never = rng.random(n_branches) < config.never_share
     adopt = np.where(never, T + 10_000, rng.choice(cohorts, size=n_branches))
+    if np.unique(adopt).size < 2:  # few branches drew one rollout: keep it staggered
+        adopt[:2] = (T + 10_000, cohorts[0])
     target = np.where(rng.random(n_branches) < 0.8, 50, 100)
 
     branch = np.repeat(home[:, None], T, axis=1)
