@@ -81,6 +81,8 @@ def neutral_label(path: str | os.PathLike[str], schema: str | None = None) -> st
     personal data): the schema and the first 8 hex digits of the file's sha256, e.g.
     ``rm_month 1a2b3c4d``."""
     digest = hashlib.sha256()
+    if not Path(path).is_file():  # never open a FIFO or device: reading it could block
+        return f"{schema or 'input'} file"
     try:
         with Path(path).open("rb") as fh:
             while chunk := fh.read(_CHUNK):
