@@ -28,15 +28,18 @@ def params_file(tmp_path: Path, *failing: str, alone: bool = False, **over) -> P
     """A params file: the fixture sections (bank, simulated uplift; not when ``alone``), then
     the ``failing`` notebooks."""
     notebooks = []
+    folder = tmp_path / "notebooks"  # wb runs only the notebooks under the project's notebooks/
+    folder.mkdir(exist_ok=True)
     for section in () if alone else ("bank_comparison", "uplift"):
-        nb = shutil.copy(FIXTURES / "artifacts.ipynb", tmp_path / f"{section}.ipynb")
+        nb = shutil.copy(FIXTURES / "artifacts.ipynb", folder / f"{section}.ipynb")
         entry = {"path": str(nb), "section": section, "parameters": {"fixtures": str(FIXTURES)}}
         entry["parameters"]["section"] = section
         if section == "uplift":
             entry["inputs"] = {"data_path": "rm_month"}
         notebooks.append(entry)
     for name in failing:
-        notebooks.append({"path": str(FIXTURES / f"{name}.ipynb"), "section": "uplift"})
+        nb = shutil.copy(FIXTURES / f"{name}.ipynb", folder)
+        notebooks.append({"path": str(nb), "section": "uplift"})
     data = {
         "period": "H1 2025",
         "cell_timeout_s": 60,
