@@ -24,6 +24,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from wb.door.privacy import redact
 from wb.errors import ExportError
 from wb.plots.theme import CJK_FAMILY, SIMULATED_LABEL
 from wb.uplift.schema import validate_document
@@ -401,14 +402,16 @@ def _fetcher(root: Path):
             if scheme == "data":
                 return super().fetch(url, headers)
             if scheme != "file":
-                raise self._refuse(f"only data: and run-folder files, not {scheme or '?'}:")
+                raise self._refuse(
+                    f"{redact(url)}: only data: URLs and files inside the run folder are read"
+                )
             if url.lower().startswith(BASE_URL):
                 relative = url2pathname(url[len(BASE_URL) :].split("?")[0])
                 target = (root / relative).resolve()
             else:
                 target = Path(url2pathname(parts.path)).resolve()
             if parts.netloc or not target.is_relative_to(root):
-                raise self._refuse("a file outside the run folder")
+                raise self._refuse(f"{redact(url)}: a file outside the run folder")
             return super().fetch(target.as_uri(), headers)
 
     fetcher = OfflineFetcher(allowed_protocols={"file", "data"}, fail_on_errors=True)
