@@ -98,20 +98,23 @@ def write_json(data: Any, target: str | os.PathLike[str], *, sort_keys: bool = F
 
 
 def writable_dir(path: str | os.PathLike[str], option: str = "--out") -> Path:
-    """Make sure ``path`` is (or can become) a folder ``wb`` may write into; return it.
+    """Check that ``path`` is, or can become, a folder ``wb`` may write into; make nothing.
 
-    Raises :class:`InputError` (exit 2) for a filesystem root, an existing file, or a folder
-    that cannot be made or written (read-only, permission denied).
+    Raises :class:`InputError` (exit 2) for a filesystem root, a file, or a folder that cannot
+    be written (read-only, permission denied): the nearest existing folder on the way gets a
+    probe file, removed at once.
     """
     p = Path(path)
     resolved = p.resolve()
     if resolved == Path(resolved.anchor):
         raise InputError(f"{option} {p}: the filesystem root; give a folder of its own")
-    if resolved.exists() and not resolved.is_dir():
-        raise InputError(f"{option} {p}: exists and is not a folder")
+    existing = resolved
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{option} {p}: {existing} exists and is not a folder")
     try:
-        resolved.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=resolved, prefix=".wb-probe-")
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".wb-probe-")
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:

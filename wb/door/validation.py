@@ -363,7 +363,7 @@ def check_source_ids(panel: pd.DataFrame, sources: pd.DataFrame, label: str) -> 
 def summarise(frame: pd.DataFrame, schema: str, label: str, sources: pd.DataFrame | None) -> str:
     """One summary line for a validated table, naming it by ``label``."""
     n = len(frame)
-    head = f"{label} OK" if label.startswith(schema) else f"{label}: {schema} OK"
+    head = f"{label}: {schema} OK"
     if schema == "rm_month":
         months = frame["month"]
         return (
