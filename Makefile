@@ -10,7 +10,9 @@ WB         := $(VENV)/bin/wb
 STAMP      := $(VENV)/.installed
 CONSTRAINTS := requirements/constraints.txt
 APT_PACKAGES := fontconfig fonts-noto-cjk fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 \
-                libharfbuzz0b libharfbuzz-subset0 poppler-utils
+                libharfbuzz0b libharfbuzz-subset0 poppler-utils \
+                openjdk-17-jre-headless
+# openjdk-17-jre-headless: Java 17+ for PySpark 4 (`wb warehouse --engine spark`).
 # Single-threaded BLAS keeps standard errors bit-for-bit repeatable.
 export OMP_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS ?= 1
@@ -73,9 +75,9 @@ lab: install
 notebooks: install
 	$(VENV)/bin/jupytext --sync notebooks/*.py
 
-## Benchmarks at full scale (100,000 RMs x 36 months); never in CI
+## Benchmarks at full scale (100,000 RMs x 36 months); never in CI. BENCH_ARGS=--warehouse: the warehouse build (40M customer-months)
 bench: install
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 ## Rewrite the lock (requirements/constraints.txt) from a fresh resolve of pyproject.toml
 lock:

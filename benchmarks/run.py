@@ -142,4 +142,11 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if (
+        "--warehouse" in sys.argv[1:]
+    ):  # issue 12: the warehouse build (make bench BENCH_ARGS=--warehouse)
+        from bench_warehouse import main as warehouse_main
+
+        warehouse_main(spark="--no-spark" not in sys.argv[1:])
+    else:
+        main()

@@ -18,27 +18,35 @@
 panel_path: str = "../data/bank_panel.csv"  # help: bank panel; sources.csv beside it
 period: str = "H1 2025"  # help: period compared, e.g. H1 2025 or FY2024
 banks: list[str] | None = None  # help: bank ids to show; None means all
-metrics: list[str] | None = None  # help: income, profit, share, aum, wecom, coverage
+metrics: list[str] | None = None  # help: income, profit, share, aum, wecom, trends, coverage
 out_dir: str = "../figures"  # help: folder for figures (PNG+SVG) and bank_comparison.json
 
 # %%
+from pathlib import Path
+
 import pandas as pd
 from IPython.display import Markdown, display
 
 from wb.banks import comparison, newscheck
 from wb.banks import metrics as m
+from wb.door.io import write_workbook
 from wb.plots import banks as bank_plots
 
 pd.set_option("display.max_colwidth", 120)
 panel = m.Panel.load(panel_path)
 periods = sorted({*bank_plots.DEFAULT_PERIODS, period}, key=lambda p: (p[-4:], p))
 found = {f.key: f for f in comparison.findings(panel, period, periods, banks)}
+tables = comparison.chart_tables(panel, period, periods, banks)
 drawers = {
     "income": (bank_plots.plot_retail_income_yoy, {"period": period}),
     "profit": (bank_plots.plot_retail_profit_yoy, {"period": period}),
     "share": (bank_plots.plot_retail_share, {"period": period}),
     "aum": (bank_plots.plot_retail_aum, {"period": period}),
     "wecom": (bank_plots.plot_wecom_reach, {}),
+    "trends": (
+        bank_plots.plot_trends,
+        {"kind": comparison.trend_kind(period), "until": comparison.period_year(period)},
+    ),
     "coverage": (bank_plots.plot_coverage, {"periods": periods}),
 }
 chosen = metrics or list(drawers)
@@ -62,7 +70,7 @@ print(
 for key in [k for k in ("income", "profit", "share") if k in chosen]:
     draw, kwargs = drawers[key]
     fig = draw(panel, banks=banks, **kwargs)
-    saved.append(bank_plots.save_with_record(fig, out_dir, f"bank_{key}"))
+    saved.append(bank_plots.save_with_record(fig, out_dir, f"bank_{key}", tables[f"bank_{key}"]))
 for key in ("retail_income", "retail_profit", "retail_share"):
     display(Markdown(f"**{found[key].en}.** {found[key].zh}。"))
 
@@ -75,7 +83,7 @@ for key in ("retail_income", "retail_profit", "retail_share"):
 # %%
 if "aum" in chosen:
     fig = bank_plots.plot_retail_aum(panel, period=period, banks=banks)
-    saved.append(bank_plots.save_with_record(fig, out_dir, "bank_aum"))
+    saved.append(bank_plots.save_with_record(fig, out_dir, "bank_aum", tables["bank_aum"]))
 display(Markdown(f"**{found['retail_aum'].en}.** {found['retail_aum'].zh}。"))
 
 # %% [markdown]
@@ -87,20 +95,36 @@ display(Markdown(f"**{found['retail_aum'].en}.** {found['retail_aum'].zh}。"))
 # %%
 if "wecom" in chosen:
     fig = bank_plots.plot_wecom_reach(panel, banks=banks)
-    saved.append(bank_plots.save_with_record(fig, out_dir, "bank_wecom"))
+    saved.append(bank_plots.save_with_record(fig, out_dir, "bank_wecom", tables["bank_wecom"]))
 display(Markdown(f"**{found['wecom'].en}.** {found['wecom'].zh}。"))
 m.wecom_reach(panel, banks)
+
+# %% [markdown]
+# ## Trends 历年走势
+#
+# Retail operating income and retail's share of income over the years, first halves with first
+# halves (or full years with full years for an FY run). A year without a figure is a gap, never
+# interpolated; unverified figures are open squares and named under the chart.
+
+# %%
+if "trends" in chosen:
+    draw, kwargs = drawers["trends"]
+    fig = draw(panel, banks=banks, **kwargs)
+    saved.append(bank_plots.save_with_record(fig, out_dir, "bank_trends", tables["bank_trends"]))
+display(Markdown(f"**{found['trend'].en}.** {found['trend'].zh}。"))
 
 # %% [markdown]
 # ## The news check 新闻核对
 #
 # 每日经济新闻 2025-12-31 (re-posted in seeds/002) makes claims about H1 2025 retail results. Each is
-# checked against the panel; the article's own pages are not counted as evidence.
+# checked against the panel; the article's own pages are not counted as evidence. `strength` says
+# how strong the evidence behind each verdict is; `origin` whether the claim is in the article's
+# text or only in a summary of it.
 
 # %%
 news = newscheck.check(panel)
 print(news["verdict"].value_counts().to_string())
-news[["claim", "verdict", "figures", "method", "source_ids", "note"]]
+news[["claim", "origin", "verdict", "strength", "figures", "source_ids", "note"]]
 
 # %% [markdown]
 # ## What is known and what is missing 数据覆盖
@@ -108,7 +132,9 @@ news[["claim", "verdict", "figures", "method", "source_ids", "note"]]
 # %%
 if "coverage" in chosen:
     fig = bank_plots.plot_coverage(panel, periods=periods, banks=banks)
-    saved.append(bank_plots.save_with_record(fig, out_dir, "bank_coverage"))
+    saved.append(
+        bank_plots.save_with_record(fig, out_dir, "bank_coverage", tables["bank_coverage"])
+    )
 display(Markdown(f"**{found['coverage'].en}.** {found['coverage'].zh}。"))
 
 # %% [markdown]
@@ -117,5 +143,10 @@ display(Markdown(f"**{found['coverage'].en}.** {found['coverage'].zh}。"))
 # %%
 artifact = comparison.comparison_artifact(panel, period, list(found.values()), news, saved)
 path = comparison.write_artifact(artifact, out_dir)
-print(path)
+shown = {record["stem"] for record in saved}
+book = write_workbook(
+    {stem: table for stem, table in tables.items() if stem in shown},
+    Path(out_dir) / comparison.WORKBOOK_NAME,
+)
+print(path, book, sep="\n")
 m.source_table(panel)

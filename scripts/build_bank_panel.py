@@ -1,7 +1,7 @@
 """Build ``data/bank_panel.csv``, ``data/entities_panel.csv`` and ``data/sources.csv``.
 
 Reads the researched figures in ``../shared/data/public_figures.csv`` (or ``--src``) and writes
-the long bank panel of CONTRACT.md §4. Same input, same bytes. Run from the repo root::
+the long bank panel of docs/data.md. Same input, same bytes. Run from the repo root::
 
     .venv/bin/python scripts/build_bank_panel.py [--src PATH] [--out data]
 
@@ -18,10 +18,18 @@ Rules, row by row:
   the bank panel.
 * Values are checked against the text as written (``parse_cn_amount``): a unit slip stops the
   build.
-* Source ids are ``src-YYYYMMDD-xxxx`` (publication date, 4 hex of the URL's SHA-1). A source
-  whose date is not printed to the day gets the earliest day consistent with what is printed
-  (``date_precision`` month/year), or, when no date is shown, the end of the latest period its
-  figures cover (``date_precision`` bound); ``date_as_written`` keeps the original.
+* A row that states only a direction (翻倍, 小幅上涨, 不同程度下滑, 出现亏损) keeps it in
+  ``direction`` (``up``, ``down``, ``loss``) with an empty ``value``: evidence for the news
+  check, never a value. A direction word the build does not know stops it.
+* ``status`` (``ok``, ``unverified``, ``suspect``) and ``status_reason`` are copied: suspect rows
+  stay in the panel for the record; :mod:`wb.banks.metrics` never selects them.
+* ``basis`` is a short key of what a figure measures, so that changes, shares and cross-bank
+  levels only ever combine figures of one basis (:data:`wb.banks.metrics.BASIS_RULES`); ``definition`` keeps
+  the researcher's unit note in full.
+* Source ids are ``src-<date>-xxxx``: the publication date's digits to the precision printed
+  (``20250829``, ``202508`` or ``2025``; ``undated`` when none is shown) and 4 hex of the URL's
+  SHA-1. ``sources.date`` keeps that precision (``YYYY-MM-DD``, ``YYYY-MM``, ``YYYY`` or empty),
+  ``date_precision`` names it and ``date_as_written`` keeps the original.
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from wb.banks.metrics import period_end
+from wb.banks.metrics import basis_of
 from wb.door.cn_text import cn_qualifier, parse_cn_amount
 from wb.door.io import write_table
 from wb.door.schemas import PERIOD_RE
@@ -70,8 +78,12 @@ COLUMNS = [
     "qualifier",
     "source_id",
     "quote",
+    "direction",
     "basis",
+    "definition",
     "confidence",
+    "status",
+    "status_reason",
     "note",
 ]
 SOURCE_COLUMNS = [
@@ -89,10 +101,6 @@ _PERIOD_HEAD = re.compile(r"^(FY\d{4}|H1 \d{4}|9M \d{4}|Q[1-4] \d{4}|\d{4}-\d{2}
 #: (key: bank_id, period, metric, value as written).
 #: Each maps to the rows that say what the source says, or to () to leave the row out.
 SPECIAL: dict[tuple[str, str, str, str], tuple[tuple[str, float, str, str], ...]] = {
-    # "出现亏损": a loss, amount not printed. Recorded as the sign, never as a zero level.
-    ("czb", "H1 2025", "retail_profit", "出现亏损"): (
-        ("retail_profit_sign", -1.0, "exact", "sign only: -1 = a loss; the amount is not printed"),
-    ),
     # "9.21亿元的约三分之一以下": a bound the researcher worked out (derived), not a figure.
     ("ceb", "FY2024", "retail_profit", "9.21亿元的约三分之一以下 ('3倍有余')"): (),
     # "10元~15元可添加100人": the file holds the midpoint 12.5 (derived); keep the printed ends.
@@ -125,7 +133,13 @@ SPECIAL_CHANGES: dict[tuple[str, str, str], tuple[tuple[str, str, float, str], .
         ("H1 2024", "corporate_income_share", 0.3902, "share of bank operating income"),
     ),
 }
-_DOWN = ("下降", "下滑", "减少", "降")
+_DOWN = ("下降", "下滑", "减少", "降", "down", "decrease", "fell", "declin", "lower")
+#: Words that state only a direction (no number), first match wins: loss before down before up.
+DIRECTION_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("loss", ("亏损",)),
+    ("down", ("下滑", "下降", "减少", "回落")),
+    ("up", ("翻倍", "上涨", "增长", "上升", "提升")),
+)
 _YTD = ("较年初", "較年初", "较上年末", "較上年末", "比上年末", "較上年末")
 
 
@@ -146,8 +160,17 @@ def change_rows(row: pd.Series, period: str) -> list[tuple[str, str, float, str,
     text = re.sub(r"\d{4}年", "", row.yoy_as_written)  # "较2023年同期": a year, not an amount
     if not text or row.metric.endswith("_yoy"):
         return []
+    if not re.search(r"\d", text):  # "扭转去年同期亏损": a change in words, no figure
+        print(f"left out (change in words only): {row.bank_id} {period} {row.yoy_as_written!r}")
+        return []
     points = re.search(r"(\d+(?:\.\d+)?)\s*个百分点", text)
-    value = float(points.group(1)) / 100 if points else parse_cn_amount(text)
+    percent = re.search(r"(\d+(?:\.\d+)?)\s*%", text)  # "8.2bn yuan or 17.6%": the percent
+    if points:
+        value = float(points.group(1)) / 100
+    elif percent:
+        value = float(percent.group(1)) / 100
+    else:
+        value = parse_cn_amount(text)
     # down in words, a minus sign, or an accountant's brackets "(9.8%)"
     negative = any(w in text for w in _DOWN) or re.search(r"[-−(]\s*\d", text) is not None
     value = -abs(value) if negative else abs(value)
@@ -159,6 +182,17 @@ def change_rows(row: pd.Series, period: str) -> list[tuple[str, str, float, str,
     if any(w in text for w in _YTD) and not period.startswith("FY"):
         return [(period, f"{row.metric}_growth_ytd", value, qualifier, "growth since year-end")]
     return [(period, f"{row.metric}_yoy", value, qualifier, "change on a year earlier")]
+
+
+def direction_of(row: pd.Series) -> str:
+    """``up``, ``down`` or ``loss`` for a row that states only a direction; stop if unknown."""
+    for direction, words in DIRECTION_WORDS:
+        if any(w in row.value_as_written for w in words):
+            return direction
+    raise SystemExit(
+        f"no figure and no known direction word: {row.bank_id} {row.period} {row.metric} "
+        f"{row.value_as_written!r}; add the word to DIRECTION_WORDS or a SPECIAL entry"
+    )
 
 
 def _numbers(text: str) -> set[str]:
@@ -180,20 +214,21 @@ def check_value(row: pd.Series, value: float) -> None:
         )
 
 
-def source_id(url: str, day: str) -> str:
-    """``src-20220402-3f2a``: publication day and 4 hex of the URL's SHA-1."""
-    return f"src-{day.replace('-', '')}-{hashlib.sha1(url.encode()).hexdigest()[:4]}"
+def source_id(url: str, date: str) -> str:
+    """``src-20220402-3f2a``: the date's digits as printed (or ``undated``), 4 hex of SHA-1(url)."""
+    stamp = date.replace("-", "") or "undated"
+    return f"src-{stamp}-{hashlib.sha1(url.encode()).hexdigest()[:4]}"
 
 
-def source_date(text: str, latest_period_end: str) -> tuple[str, str]:
-    """(YYYY-MM-DD, precision) from a date as written; see the module docstring."""
+def source_date(text: str) -> tuple[str, str]:
+    """(date to the precision printed, precision): ``day``, ``month``, ``year`` or ``none``."""
     if m := re.match(r"^(\d{4}-\d{2}-\d{2})", text):
         return m.group(1), "day"
     if m := re.match(r"^(\d{4}-\d{2})", text):
-        return f"{m.group(1)}-01", "month"
+        return m.group(1), "month"
     if m := re.match(r"^(\d{4})", text):
-        return f"{m.group(1)}-01-01", "year"
-    return latest_period_end, "bound"
+        return m.group(1), "year"
+    return "", "none"
 
 
 def build_sources(src: pd.DataFrame) -> pd.DataFrame:
@@ -201,10 +236,7 @@ def build_sources(src: pd.DataFrame) -> pd.DataFrame:
     firsts = src.drop_duplicates("source_url")
     rows = []
     for r in firsts.itertuples():
-        cited = src.loc[src["source_url"] == r.source_url, "period"]
-        ends = [period_end(p[0]) for p in map(normalise_period, cited) if p]
-        latest = max((e for e in ends if e), default=None)
-        day, precision = source_date(r.source_date, latest.isoformat() if latest else "")
+        day, precision = source_date(r.source_date)
         rows.append(
             {
                 "source_id": source_id(r.source_url, day),
@@ -225,6 +257,10 @@ def panel_rows(row: pd.Series, sid: str) -> list[dict[str, object]]:
     if period_note is None:
         return []
     period, pnote = period_note
+    if not row.quote.strip():
+        raise SystemExit(
+            f"no quote: {row.bank_id} {row.period} {row.metric}; every figure needs one"
+        )
     name = row.bank if row.bank_id not in BANK_IDS else f"{row.bank} {row.bank_id.upper()}"
     base = {
         "bank_id": row.bank_id,
@@ -232,27 +268,35 @@ def panel_rows(row: pd.Series, sid: str) -> list[dict[str, object]]:
         "period": period,
         "source_id": sid,
         "quote": row.quote,
+        "direction": "",
+        "definition": row.unit_note,
         "confidence": row.confidence,
+        "status": row.status,
+        "status_reason": row.status_reason,
     }
     notes = [n for n in (pnote, row.notes) if n]
     key = (row.bank_id, row.period, row.metric)
     special = (*key, row.value_as_written)
     if special in SPECIAL:
-        figures = list(SPECIAL[special])
+        figures = [(m, v, q, b, "") for m, v, q, b in SPECIAL[special]]
+    elif not row.value_cny_or_count.strip():
+        figures = [(row.metric, math.nan, row.qualifier, row.unit_note, direction_of(row))]
     else:
         value = float(row.value_cny_or_count)
         check_value(row, value)
-        figures = [(row.metric, value, row.qualifier, row.unit_note)]
+        figures = [(row.metric, value, row.qualifier, row.unit_note, "")]
     out = [
         base
         | {
             "metric": m,
             "value": v,
             "qualifier": q,
-            "basis": b,
+            "direction": d,
+            "basis": basis_of(m, row.unit_note),
+            "definition": b,
             "note": "; ".join([f"as written: {row.value_as_written}", *notes]),
         }
-        for m, v, q, b in figures
+        for m, v, q, b, d in figures
     ]
     quoted = _numbers(row.quote)
     for p, m, v, q, b in change_rows(row, period):
@@ -267,7 +311,8 @@ def panel_rows(row: pd.Series, sid: str) -> list[dict[str, object]]:
                 "metric": m,
                 "value": v,
                 "qualifier": q,
-                "basis": b,
+                "basis": basis_of(row.metric, row.unit_note),
+                "definition": b,
                 "note": f"printed beside the {row.metric} figure: {row.yoy_as_written}",
             }
         )
@@ -275,7 +320,9 @@ def panel_rows(row: pd.Series, sid: str) -> list[dict[str, object]]:
 
 
 def _fmt(value: float) -> str:
-    """Plain decimal text, no exponent, no trailing zeros: same value, same bytes."""
+    """Plain decimal text, no exponent, no trailing zeros: same value, same bytes ("" if NaN)."""
+    if math.isnan(value):
+        return ""
     text = f"{value:.10f}".rstrip("0").rstrip(".")
     return "0" if text == "-0" else text
 
@@ -292,7 +339,9 @@ def build(src_path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
             print(f"left out (no figure or no period): {row.bank_id} {row.period!r} {row.metric}")
         rows += produced
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    frame = frame.drop_duplicates(["bank_id", "period", "metric", "value", "source_id"])
+    frame = frame.drop_duplicates(
+        ["bank_id", "period", "metric", "value", "direction", "source_id"]
+    )
     frame = frame.sort_values(["bank_id", "period", "metric", "source_id", "value"], kind="stable")
     frame["value"] = frame["value"].map(_fmt)
     is_bank = frame["bank_id"].isin(BANK_IDS)

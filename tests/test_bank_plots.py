@@ -15,6 +15,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import pandas as pd
 import pytest
 
 from wb.banks import comparison, metrics
@@ -66,7 +67,7 @@ def test_footer_lists_the_sources_of_the_plotted_values(panel: metrics.Panel) ->
 
 def test_title_is_computed_from_the_bank_selection(panel: metrics.Panel) -> None:
     fig = plots.plot_retail_income_yoy(panel, banks=["ccb", "cmb", "icbc"])
-    assert "0 of 2 banks with data saw retail operating income fall" in fig.get_suptitle()
+    assert "1 of 3 banks with data saw retail operating income fall" in fig.get_suptitle()
     plt.close(fig)
 
 
@@ -108,6 +109,7 @@ def test_notebook_runs_under_papermill(tmp_path: Path) -> None:
         "bank_share",
         "bank_aum",
         "bank_wecom",
+        "bank_trends",
         "bank_coverage",
     ]
     for stem in stems:
@@ -115,3 +117,92 @@ def test_notebook_runs_under_papermill(tmp_path: Path) -> None:
     assert all(f["source"].startswith("来源 Source:") for f in artifact["figures"])
     assert {n["verdict"] for n in artifact["news_check"]} <= {"agrees", "contradicts", "no data"}
     assert all(n["source_ids"] for f in artifact["findings"] for n in f["numbers"])
+
+
+def test_trends_keep_halves_apart_and_gaps_open(panel: metrics.Panel) -> None:
+    h1 = metrics.trend_table(panel, "H1")
+    assert h1["period"].str.startswith("H1 ").all()
+    fy = metrics.trend_table(panel, "FY")
+    assert fy["period"].str.startswith("FY").all()
+    # BOC has H1 2019, 2020, 2022-2025 income: 2021 is a gap, never filled in
+    boc = h1[(h1.bank_id == "boc") & (h1.series == "retail_operating_income")]
+    assert 2021 not in set(boc["year"]) and {2020, 2022} <= set(boc["year"])
+    fig = plots.plot_trends(panel, kind="H1")
+    titles = {ax: ax.get_title(loc="left") or ax.get_title() for ax in fig.axes}
+    boc_ax = next(ax for ax, title in titles.items() if title == panel.bank_names()["boc"])
+    segments = [line.get_xdata() for line in boc_ax.lines if len(line.get_xdata()) == 2]
+    assert [2020, 2021] not in [list(s) for s in segments]
+    assert [2021, 2022] not in [list(s) for s in segments]
+    assert comparison.trend_finding(panel, "H1").en in " ".join(fig.get_suptitle().split())
+    plt.close(fig)
+
+
+def test_workbook_holds_each_chart_table_without_suspect_values(
+    panel: metrics.Panel, tmp_path: Path
+) -> None:
+    from wb.door.io import write_workbook
+
+    tables = comparison.chart_tables(panel, "H1 2025", ["FY2024", "H1 2025"])
+    path = write_workbook(tables, tmp_path / comparison.WORKBOOK_NAME)
+    book = pd.read_excel(path, sheet_name=None)
+    assert set(book) == set(tables)
+    for name in ("bank_income", "bank_profit", "bank_share"):
+        assert {"qualifier", "basis", "status", "source_ids"} <= set(book[name].columns), name
+    suspect = panel.frame[(panel.frame["status"] == "suspect") & panel.frame["value"].notna()]
+    for name, sheet in book.items():
+        for column in {"value", "level"} & set(sheet.columns):
+            shown = sheet[["bank_id", column]].rename(columns={column: "value"})
+            hits = shown.merge(suspect[["bank_id", "value"]], on=["bank_id", "value"])
+            assert hits.empty, (name, column, hits)
+    coverage = book["bank_coverage"]
+    bob = coverage[
+        (coverage.bank_id == "bob")
+        & (coverage.group == "retail_customers")
+        & (coverage.period == "FY2024")
+    ]
+    assert bob["state"].tolist() == ["excluded (suspect)"]
+
+
+def test_workbook_never_shows_a_suspect_figure(tmp_path: Path) -> None:
+    from test_metrics import make_panel, row
+
+    from wb.door.io import write_workbook
+
+    bad = {"status": "suspect", "status_reason": "conflicts with the bank's report"}
+    panel = make_panel(
+        tmp_path,
+        [
+            row("aa", "H1 2025", "retail_operating_income", 311.81e8, **bad),
+            row("aa", "H1 2024", "retail_operating_income", 300e8),
+            row("aa", "H1 2025", "retail_aum", 9e12, **bad),
+        ],
+    )
+    tables = comparison.chart_tables(panel, "H1 2025", ["H1 2025"])
+    book = pd.read_excel(write_workbook(tables, tmp_path / "book.xlsx"), sheet_name=None)
+    numbers = pd.concat([s.select_dtypes("number") for s in book.values()], axis=1)
+    assert not numbers.isin([311.81e8, 9e12]).any().any()
+    cells = book["bank_coverage"].set_index(["group", "period"])["state"]
+    assert cells[("retail_aum", "H1 2025")] == "excluded (suspect)"
+
+
+def test_bank_comparison_json_matches_its_committed_schema(
+    panel: metrics.Panel, tmp_path: Path
+) -> None:
+    """Checked on write with fastjsonschema; jsonschema agrees (second implementation)."""
+    import jsonschema
+
+    from wb.banks import newscheck
+    from wb.errors import ExportError
+
+    found = comparison.findings(panel, "H1 2025", ["H1 2025"])
+    figures = [{"stem": "bank_income", "caption": "c", "source": "s"}]
+    artifact = comparison.comparison_artifact(
+        panel, "H1 2025", found, newscheck.check(panel), figures
+    )
+    path = comparison.write_artifact(artifact, tmp_path)
+    written = json.loads(path.read_text(encoding="utf-8"))
+    jsonschema.validate(written, comparison.DOCUMENT.schema)
+    broken = written | {"findings": [found[0].__dict__ | {"key": "nonsense"}]}
+    with pytest.raises(ExportError, match=r"bank_comparison\.json does not match"):
+        comparison.write_artifact(broken, tmp_path / "other")
+    assert not (tmp_path / "other" / comparison.ARTIFACT_NAME).exists()

@@ -32,7 +32,15 @@ def make_panel(tmp_path: Path, rows: list[dict], sources: pd.DataFrame = SOURCES
 
 
 def row(bank: str, period: str, metric: str, value: float, **kw) -> dict:
-    return {"bank_id": bank, "period": period, "metric": metric, "value": value} | kw
+    """A panel row; its basis as the build script gives it (pre-tax profit, period-end AUM)."""
+    basis = m.basis_of(metric, "税前利润" if metric.startswith("retail_profit") else "")
+    return {
+        "bank_id": bank,
+        "period": period,
+        "metric": metric,
+        "value": value,
+        "basis": basis,
+    } | kw
 
 
 @pytest.mark.parametrize(
@@ -221,3 +229,68 @@ def test_periods() -> None:
     assert m.year_start_period("Q3 2025") == "FY2024"
     assert m.period_end("2025-11").isoformat() == "2025-11-30"
     assert m.prior_period("2025-07-31") is None
+
+
+def test_suspect_rows_are_never_selected_and_show_as_excluded(tmp_path: Path) -> None:
+    panel = make_panel(
+        tmp_path,
+        [
+            row("aa", "FY2024", "retail_customers", 12e6, status="suspect", status_reason="x"),
+            row("bb", "FY2024", "retail_customers", 30e6, status="suspect", status_reason="y"),
+            row("bb", "FY2024", "retail_customers", 31e6, confidence="low"),
+        ],
+    )
+    assert m.select(panel, "aa", "FY2024", "retail_customers") is None
+    # the suspect row loses even against a low-confidence one
+    assert m.select(panel, "bb", "FY2024", "retail_customers").value == 31e6
+    table = m.level_table(panel, "FY2024", "retail_customers")
+    assert 12e6 not in set(table["value"]) and 30e6 not in set(table["value"])
+    cov = m.coverage(panel, ["FY2024"], {"customers": ("retail_customers",)})
+    states = dict(zip(cov["bank_id"], cov["state"], strict=True))
+    assert states == {"aa": "excluded (suspect)", "bb": "data"}
+
+
+def test_changes_only_within_one_basis(tmp_path: Path) -> None:
+    """A vendor's operating-profit column and a pre-tax figure never make a YoY change."""
+    panel = make_panel(
+        tmp_path,
+        [
+            row("aa", "H1 2025", "retail_profit", 90e9, basis="vendor_operating_profit"),
+            row("aa", "H1 2024", "retail_profit", 60e9, basis="pre_tax"),
+            row("bb", "H1 2025", "retail_profit", 90e9, basis="vendor_operating_profit"),
+            row("bb", "H1 2025", "retail_profit", 80e9, basis="pre_tax", confidence="low"),
+            row("bb", "H1 2024", "retail_profit", 60e9, basis="vendor_operating_profit"),
+        ],
+    )
+    assert m.yoy(panel, "aa", "H1 2025", "retail_profit").method == "none"
+    bb = m.yoy(panel, "bb", "H1 2025", "retail_profit")
+    assert (bb.value, bb.basis) == (pytest.approx(0.5), "vendor_operating_profit")
+
+
+def test_unverified_is_carried_with_its_reason(tmp_path: Path) -> None:
+    panel = make_panel(
+        tmp_path,
+        [
+            row("aa", "H1 2025", "retail_operating_income", 110e9),
+            row(
+                "aa",
+                "H1 2024",
+                "retail_operating_income",
+                100e9,
+                status="unverified",
+                status_reason="period inferred",
+            ),
+        ],
+    )
+    change = m.yoy(panel, "aa", "H1 2025", "retail_operating_income")
+    assert change.status == "unverified"
+    assert "unverified: period inferred" in change.note
+
+
+def test_direction_rows_are_evidence_not_values(tmp_path: Path) -> None:
+    panel = make_panel(
+        tmp_path,
+        [row("aa", "H1 2025", "retail_profit_yoy", float("nan"), direction="up")],
+    )
+    assert m.select(panel, "aa", "H1 2025", "retail_profit_yoy") is None
+    assert panel.directions("aa", "H1 2025", "retail_profit_yoy")["direction"].tolist() == ["up"]

@@ -41,9 +41,12 @@ def test_low_base_claims(verdicts: pd.DataFrame) -> None:
 
 
 def test_profit_claims_without_prior_year_are_no_data(verdicts: pd.DataFrame) -> None:
-    ccb = verdicts.loc["profit_lower_ccb"]
-    assert ccb["verdict"] == "no data"
-    assert "no H1 2024 figure" in ccb["figures"]
+    pab = verdicts.loc["profit_lower_pab"]  # PAB's pre-tax H1 2025 level has no H1 2024 twin
+    assert pab["verdict"] == "no data"
+    assert "no H1 2024 figure" in pab["figures"]
+    # revision 2 quotes CCB's fall (-19.61%) and a direction from another outlet
+    assert verdicts.loc["profit_lower_ccb", "verdict"] == "agrees"
+    # the only word on CZB's loss is the article's own re-post: not evidence
     assert verdicts.loc["profit_loss_czb", "verdict"] == "no data"
 
 
@@ -75,3 +78,41 @@ def test_article_pages_are_not_evidence_and_contradiction_is_found(tmp_path: Pat
     assert table.loc["revenue_double_digit_fall_pab", "verdict"] == "no data"
     ceb = table.loc["revenue_double_digit_fall_ceb"]
     assert (ceb["verdict"], ceb["method"], ceb["figures"]) == ("contradicts", "derived", "+10.00%")
+
+
+def test_every_verdict_states_its_evidence_and_origin(verdicts: pd.DataFrame) -> None:
+    # PSBC's -7.78% is only in the summary; the one independent figure is a low-confidence page
+    psbc = verdicts.loc["revenue_figure_psbc"]
+    assert psbc["origin"] == newscheck.SUMMARY
+    assert psbc["strength"] == "weak: one low-confidence source"
+    assert verdicts.loc["profit_up_icbc", "strength"].endswith("unverified")
+    assert verdicts.loc["revenue_double_digit_fall_czb", "origin"] == newscheck.ARTICLE_TEXT
+    no_data = verdicts[verdicts["verdict"] == "no data"]
+    assert (no_data["strength"] == "no independent evidence").all()
+    assert verdicts.loc["revenue_double_digit_fall_ceb", "figures"] == "-10.59%"
+
+
+def test_the_two_general_claims_are_checked(verdicts: pd.DataFrame) -> None:
+    shares = verdicts.loc["shares_fell_large_and_joint_stock"]
+    assert shares["verdict"] in {"agrees", "contradicts"}
+    assert "shares fell" in shares["figures"]
+    low = verdicts.loc["profit_share_low_icbc"]
+    assert low["verdict"] == "no data" and "too few" in low["figures"]
+
+
+def test_direction_only_rows_bear_on_sign_claims_only(tmp_path: Path) -> None:
+    panel = make_panel(
+        tmp_path,
+        [
+            row("ccb", "H1 2025", "retail_profit_yoy", float("nan"), direction="down"),
+            row("abc", "H1 2025", "retail_profit_yoy", float("nan"), direction="up"),
+            row("pab", "H1 2025", "retail_operating_income_yoy", float("nan"), direction="down"),
+        ],
+    )
+    table = newscheck.check(panel).set_index("key")
+    ccb = table.loc["profit_lower_ccb"]
+    assert (ccb["verdict"], ccb["method"]) == ("agrees", "direction")
+    assert ccb["strength"] == "weak: direction only, no figure"
+    assert table.loc["profit_lower_abc", "verdict"] == "contradicts"
+    # "down" says nothing about a double-digit fall
+    assert table.loc["revenue_double_digit_fall_pab", "verdict"] == "no data"

@@ -106,7 +106,7 @@ def test_fast_path_equals_pyfixest_feols(seed):
 
 
 def _fwl(d: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
-    """METHODS.md Appendix A: alternating projections with pandas group means."""
+    """A second demeaner: alternating projections with pandas group means."""
     Z = d[cols].astype("float64")
     while True:
         old = Z.to_numpy().copy()

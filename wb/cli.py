@@ -1,4 +1,4 @@
-"""``wb``: the one command-line door (CONTRACT.md §2).
+"""``wb``: the one command-line door (the exit codes in README.md).
 
 Exit codes, the same for every command: 0 ok; 1 internal error (a bug); 2 invalid input,
 arguments or params; 3 a notebook cell raised; 4 timeout; 5 kernel died; 6 export failed;
@@ -36,6 +36,16 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+class SimulationLevel(StrEnum):
+    rm = "rm"
+    customer = "customer"
+
+
+class Engine(StrEnum):
+    duckdb = "duckdb"
+    spark = "spark"
 
 
 class SchemaName(StrEnum):
@@ -76,8 +86,14 @@ def validate(
 
 @app.command()
 def simulate(
-    out: Annotated[Path, typer.Option("--out", help="Output .csv or .parquet path.")],
-    rms: Annotated[int, typer.Option("--rms", help="Number of relationship managers.")] = 2000,
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="Output .csv or .parquet path (--level customer: a folder)."),
+    ],
+    rms: Annotated[
+        int | None,
+        typer.Option("--rms", help="Number of relationship managers [2000; customer level 200]."),
+    ] = None,
     months: Annotated[int, typer.Option("--months", help="Number of months.")] = 24,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 1,
     beta_quota: Annotated[
@@ -86,15 +102,48 @@ def simulate(
     beta_organic: Annotated[
         float, typer.Option("--beta-organic", help="True AUM change per organic add, yuan.")
     ] = 20_000.0,
+    level: Annotated[
+        SimulationLevel,
+        typer.Option(
+            "--level", help="rm: an RM x month export; customer: a warehouse source (§7)."
+        ),
+    ] = SimulationLevel.rm,
+    customers: Annotated[
+        int, typer.Option("--customers", help="--level customer: mean customers per RM.")
+    ] = 40,
 ) -> None:
     """Write a simulated RM x month export with known true effects, and PATH.truth.json.
 
+    With --level customer, write a warehouse source instead: the folders customer_month/,
+    wecom_contact/ and quota/ (Parquet) and truth.json, for `wb warehouse build`.
     Same arguments and seed give the same bytes.
 
     Example:
 
       wb simulate --out s.parquet --rms 2000 --months 24 --seed 1 --beta-quota -20000
+
+      wb simulate --level customer --out wh/ --rms 200 --customers 40 --beta-quota -20000
     """
+    if level is SimulationLevel.customer:
+        from wb.warehouse import simulate as wsim
+
+        wconfig = wsim.CustomerSimulationConfig(
+            n_rms=200 if rms is None else rms,
+            n_months=months,
+            seed=seed,
+            customers_per_rm=customers,
+            beta_quota=beta_quota,
+            beta_organic=beta_organic,
+        )
+        folder, wtruth = wsim.write(wconfig, out)
+        rows = wtruth["rows"]
+        typer.echo(
+            f"wrote {folder} ({rows['customer_month']:,} customer-months, "
+            f"{rows['wecom_contact']:,} contacts, {rows['quota']:,} quota rows; SIMULATED, "
+            f"beta_quota={beta_quota:g} yuan/add) and {folder / wsim.TRUTH}"
+        )
+        return
+    rms = 2000 if rms is None else rms
     from wb.uplift import simulate as sim
 
     config = sim.SimulationConfig(
@@ -210,6 +259,138 @@ def runs_compare(
     from wb.run import runs
 
     typer.echo("\n".join(runs.compare(runs.find(out, a), runs.find(out, b))))
+
+
+warehouse_app = typer.Typer(
+    help="Build the RM x month panel from the bank's customer-level warehouse (CONTRACT §7): "
+    "customer_month, wecom_contact and quota, on DuckDB (default) or Spark.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(warehouse_app, name="warehouse")
+
+_SourceOpt = Annotated[
+    str,
+    typer.Option(
+        "--source",
+        help="Folder with customer_month/, wecom_contact/, quota/ (Parquet), or spark:DB.",
+    ),
+]
+_EngineOpt = Annotated[
+    Engine, typer.Option("--engine", help="duckdb (embedded, default) or spark.")
+]
+_MasterOpt = Annotated[str, typer.Option("--spark-master", help="Spark master for --engine spark.")]
+_RemoteOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--spark-remote",
+        envvar="SPARK_REMOTE",
+        help="Spark Connect URL (sc://host:15002); overrides --spark-master.",
+    ),
+]
+_MemoryOpt = Annotated[
+    str | None,
+    typer.Option("--memory-limit", help="DuckDB memory limit, e.g. 2GB [40% of RAM, at most 3GB]."),
+]
+
+
+def _engine_options(engine, spark_master, spark_remote, memory_limit, threads=None):
+    from wb.warehouse.source import EngineOptions
+
+    return EngineOptions(
+        engine=engine.value,
+        memory_limit=memory_limit,
+        threads=threads,
+        spark_master=spark_master,
+        spark_remote=spark_remote,
+    )
+
+
+@warehouse_app.command("validate")
+def warehouse_validate(
+    source: _SourceOpt,
+    engine: _EngineOpt = Engine.duckdb,
+    spark_master: _MasterOpt = "local[*]",
+    spark_remote: _RemoteOpt = None,
+    memory_limit: _MemoryOpt = None,
+) -> None:
+    """Check the three tables in the engine: one line per table, or every broken rule (table,
+    column, rule, rows breaking it, up to five example keys; never a personal-data value) and
+    exit 2.
+
+    Example:
+
+      wb warehouse validate --source /data/lake/wb
+
+      wb warehouse validate --source spark:retail_dw --engine spark --spark-master yarn
+    """
+    from wb.warehouse import source as wsource
+    from wb.warehouse import validate as wvalidate
+    from wb.warehouse.progress import Progress
+
+    options = _engine_options(engine, spark_master, spark_remote, memory_limit)
+    src = wsource.open_source(source, options)
+    try:
+        report = wvalidate.validate(src, Progress(3))
+    finally:
+        src.close()
+    for line in report.summary_lines():
+        typer.echo(line)
+
+
+@warehouse_app.command("build")
+def warehouse_build(
+    source: _SourceOpt,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="New folder for rm_month.parquet, add_quality.parquet, build.json."
+        ),
+    ],
+    engine: _EngineOpt = Engine.duckdb,
+    months: Annotated[
+        str | None,
+        typer.Option(
+            "--months", help="Only months FROM..TO (YYYY-MM, inclusive; a side may be empty)."
+        ),
+    ] = None,
+    spark_master: _MasterOpt = "local[*]",
+    spark_remote: _RemoteOpt = None,
+    memory_limit: _MemoryOpt = None,
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="DuckDB threads [all cores].")
+    ] = None,
+) -> None:
+    """Validate the tables, then build OUT/rm_month.parquet (the RM x month panel; feeds
+    `wb validate` and `wb uplift` as it is), OUT/add_quality.parquet and OUT/build.json.
+
+    Nothing is written unless the build succeeds: it is staged beside OUT and renamed at the
+    end. Progress goes to stderr; the last line of stdout is OUT.
+
+    Example:
+
+      wb warehouse build --source wh/ --out b/
+
+      wb warehouse build --source spark:retail_dw --out b/ --engine spark --months 2024-01..2025-06
+    """
+    from wb.warehouse import build as wbuild
+
+    options = _engine_options(engine, spark_master, spark_remote, memory_limit, threads)
+    result = wbuild.build(source, out, options, months)
+    record = result.record
+    written, orphan = record["rows_written"], record["adds_not_placed"]
+    typer.echo(
+        f"built {written['rm_month']:,} RM-months from "
+        f"{record['rows_read']['customer_month']:,} customer-months and "
+        f"{record['rows_read']['wecom_contact']:,} contacts on {record['engine_version']} "
+        f"in {record['timings_s']['total']:.1f} s"
+    )
+    if orphan["adds"]:
+        typer.echo(
+            f"adds not placed: {orphan['adds']:,} adds in {orphan['rm_months']:,} RM-months "
+            "without customer rows (counted, see build.json)"
+        )
+    typer.echo(str(result.out))
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

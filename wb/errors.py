@@ -1,4 +1,4 @@
-"""Exceptions that map to the exit codes of the contract (CONTRACT.md §2).
+"""Exceptions that map to the exit codes of the contract (the exit codes in README.md).
 
 Every command exits 0 on success, 1 on a bug, 2 on invalid input, arguments or params,
 3 when a notebook cell raised, 4 on a timeout, 5 when the kernel died, 6 when an export

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,8 +18,12 @@ import pandas as pd
 
 from wb.banks import metrics
 from wb.banks.metrics import Panel, display_value
+from wb.door.atomic import write_text
+from wb.door.documents import DocumentSchema
 
 SCHEMA = "wb.bank_comparison/1"
+#: The committed schema of ``bank_comparison.json``, checked on every write.
+DOCUMENT = DocumentSchema("wb.banks", "bank_comparison.schema.json", SCHEMA)
 ARTIFACT_NAME = "bank_comparison.json"
 
 
@@ -32,8 +34,8 @@ class Finding:
     Attributes
     ----------
     key : str
-        ``retail_income``, ``retail_profit``, ``retail_share``, ``retail_aum``, ``wecom`` or
-        ``coverage``.
+        ``retail_income``, ``retail_profit``, ``retail_share``, ``retail_aum``, ``wecom``,
+        ``trend`` or ``coverage``.
     zh, en : str
         The sentence in Chinese and English.
     numbers : list of dict
@@ -56,6 +58,11 @@ def _short(name: str) -> str:
     """'平安银行 PAB' → '平安'; entities keep their name."""
     head = name.split(" ")[0]
     return head.removesuffix("银行") or head
+
+
+def _named(row: pd.Series, value: str, qualifier: str, kind: str) -> str:
+    """``"平安 -20.5%"``: a bank's short name and one of its values, with its qualifier."""
+    return f"{_short(row['bank_name'])} {display_value(row[value], row[qualifier], kind)}"
 
 
 def _numbers(table: pd.DataFrame, metric: str, period: str, value: str = "value") -> list[dict]:
@@ -99,16 +106,26 @@ def profit_finding(panel: Panel, period: str, banks: list[str] | None = None) ->
     known = table.dropna(subset=["value"])
     rises = int((known["value"] > 0).sum())
     turned = table[table["value"].isna() & table["note"].str.contains("base ≤ 0")]
-    zh = f"{period}零售利润同比仅{len(known)}/{len(table)}家银行可知,{rises}家上升"
+    zh = f"{period}零售(税前)利润同比仅{len(known)}/{len(table)}家银行可知,{rises}家上升"
     en = (
-        f"Retail profit YoY for {period} is known for only {len(known)} of {len(table)} banks; "
+        f"Retail (pre-tax) profit YoY for {period} is known for only {len(known)} of {len(table)} banks; "
         f"{rises} rose"
     )
     if len(turned):
         names = "、".join(_short(n) for n in turned["bank_name"])
         zh += f";{names}由亏转盈"
         en += f"; {', '.join(_short(n) for n in turned['bank_name'])} turned from loss to profit"
-    return Finding("retail_profit", zh, en, _numbers(table, "retail_profit_yoy", period))
+    net = metrics.yoy_table(panel, period, "retail_net_profit", banks).dropna(subset=["value"])
+    if len(net):  # segment NET profit is its own line, never mixed with pre-tax profit
+        said = "、".join(
+            f"{_short(r.bank_name)} {display_value(r.value, r.qualifier, 'change')}"
+            for r in net.itertuples()
+        )
+        zh += f";另有零售净利润同比:{said}"
+        en += f"; segment net profit YoY, reported apart: {said}"
+    numbers = _numbers(table, "retail_profit_yoy", period)
+    numbers += _numbers(net, "retail_net_profit_yoy", period)
+    return Finding("retail_profit", zh, en, numbers)
 
 
 def share_finding(panel: Panel, period: str, banks: list[str] | None = None) -> Finding:
@@ -120,11 +137,13 @@ def share_finding(panel: Panel, period: str, banks: list[str] | None = None) -> 
     numbers += _numbers(table[table["of"] == "profit"], "retail_profit_share", period)
     if income.empty:
         return Finding("retail_share", f"{period}无零售收入占比", f"No retail shares for {period}")
-    lo, hi = income.iloc[0], income.iloc[-1]
-    span = (
-        f"{_short(lo['bank_name'])} {display_value(lo['value'], lo['qualifier'], 'share')}",
-        f"{_short(hi['bank_name'])} {display_value(hi['value'], hi['qualifier'], 'share')}",
-    )
+    lo, hi = (_named(r, "value", "qualifier", "share") for r in (income.iloc[0], income.iloc[-1]))
+    if len(income) == 1:
+        one = lo
+        zh = f"{period}零售占营收比重仅一家可知:{one}"
+        en = f"Retail's share of operating income is known for one bank in {period}: {one}"
+        return Finding("retail_share", zh, en, numbers)
+    span = (lo, hi)
     zh = (
         f"{period}零售占营收比重从{span[0]}到{span[1]}({len(income)}家);"
         f"利润占比仅{len(profit)}家可知"
@@ -145,12 +164,16 @@ def aum_finding(panel: Panel, period: str, banks: list[str] | None = None) -> Fi
     if known.empty:
         zh = f"{period}有{n_level}家银行零售AUM数据,无增速"
         return Finding("retail_aum", zh, f"{n_level} banks have retail AUM for {period}", numbers)
-    lo, hi = known.iloc[0], known.iloc[-1]
-    grew = int((known["growth"] > 0).sum())
-    span = (
-        f"{_short(lo['bank_name'])} {display_value(lo['growth'], lo['growth_qualifier'], 'change')}",
-        f"{_short(hi['bank_name'])} {display_value(hi['growth'], hi['growth_qualifier'], 'change')}",
+    lo, hi = (
+        _named(r, "growth", "growth_qualifier", "change") for r in (known.iloc[0], known.iloc[-1])
     )
+    grew = int((known["growth"] > 0).sum())
+    if len(known) == 1:
+        one = lo
+        zh = f"{period}零售AUM较上年末增速仅一家可知:{one}"
+        en = f"Retail AUM growth since the year-end is known for one bank in {period}: {one}"
+        return Finding("retail_aum", zh, en, numbers)
+    span = (lo, hi)
     zh = f"{period}零售AUM较上年末:{len(known)}家中{grew}家增长,从{span[0]}到{span[1]}"
     en = (
         f"Retail AUM grew since the year-end at {grew} of {len(known)} banks with a rate in "
@@ -177,6 +200,54 @@ def wecom_finding(panel: Panel, banks: list[str] | None = None) -> Finding:
     return Finding("wecom", zh, en, numbers)
 
 
+def trend_kind(period: str) -> str:
+    """The trend a period sits in: half-years with half-years (``H1``), else full years."""
+    return "H1" if period.startswith("H1") else "FY"
+
+
+def period_year(period: str) -> int:
+    """The year a period ends in (``"H1 2024"`` → 2024)."""
+    return int(period[-4:]) if period[-4:].isdigit() else int(period[:4])
+
+
+def trend_finding(
+    panel: Panel, kind: str = "H1", banks: list[str] | None = None, until: int | None = None
+) -> Finding:
+    """How retail's share of income moved between each bank's first and last reported year
+    (no later than ``until``)."""
+    table = metrics.trend_table(panel, kind, banks, until)
+    share = table[table["series"] == "retail_income_share"].sort_values("year")
+    moves = []
+    for bank, rows in share.groupby("bank_id"):
+        if len(rows) >= 2:
+            first, last = rows.iloc[0], rows.iloc[-1]
+            moves.append((bank, first, last, last["value"] - first["value"]))
+    label = "H1" if kind == "H1" else "FY"
+    if not moves:
+        zh = f"无银行有两年以上的{label}零售收入占比"
+        return Finding("trend", zh, f"No bank has a {label} retail income share in two years")
+    fell = [m for m in moves if m[3] < 0]
+    bank, first, last, change = min(moves, key=lambda m: m[3])
+    largest = "largest fall" if change < 0 else "smallest rise"
+    name = _short(str(first["bank_name"]))
+    span = (
+        f"{name} {first['value']:.1%} ({first['period']}) → {last['value']:.1%} ({last['period']})"
+    )
+    zh = f"有多年{label}数据的{len(moves)}家银行中{len(fell)}家零售收入占比下降;降幅最大:{span}"
+    en = (
+        f"Retail's share of income fell at {len(fell)} of {len(moves)} banks with {label} "
+        f"figures in more than one year; {largest}: {span}"
+    )
+    numbers = _numbers(
+        share[share["bank_id"].isin([m[0] for m in moves])], "retail_income_share", kind
+    )
+    for number, period in zip(
+        numbers, share[share["bank_id"].isin([m[0] for m in moves])]["period"], strict=True
+    ):
+        number["period"] = period
+    return Finding("trend", zh, en, numbers)
+
+
 def coverage_finding(panel: Panel, periods: list[str], banks: list[str] | None = None) -> Finding:
     """The share of bank × metric × period cells with no figure."""
     table = metrics.coverage(panel, periods, banks=banks)
@@ -197,8 +268,34 @@ def findings(
         share_finding(panel, period, banks),
         aum_finding(panel, period, banks),
         wecom_finding(panel, banks),
+        trend_finding(panel, trend_kind(period), banks, period_year(period)),
         coverage_finding(panel, periods, banks),
     ]
+
+
+#: Workbook name in a run folder: the tables behind every bank chart, a sheet per chart.
+WORKBOOK_NAME = "bank_tables.xlsx"
+
+
+def chart_tables(
+    panel: Panel, period: str, periods: list[str], banks: list[str] | None = None
+) -> dict[str, pd.DataFrame]:
+    """The table behind each bank chart, keyed by the chart's stem (``bank_income``, …).
+
+    Every value carries its qualifier, basis, status and source ids; suspect figures never
+    appear as values (the coverage sheet shows them as ``excluded (suspect)``). Units: yuan,
+    persons, fractions, as in the panel.
+    """
+    trend = trend_kind(period)
+    return {
+        "bank_income": metrics.yoy_table(panel, period, "retail_operating_income", banks),
+        "bank_profit": metrics.yoy_table(panel, period, "retail_profit", banks),
+        "bank_share": metrics.share_table(panel, period, banks),
+        "bank_aum": metrics.aum_table(panel, period, banks),
+        "bank_wecom": metrics.wecom_reach(panel, banks),
+        "bank_trends": metrics.trend_table(panel, trend, banks, period_year(period)),
+        "bank_coverage": metrics.coverage(panel, periods, banks=banks),
+    }
 
 
 def _jsonable(value: object) -> object:
@@ -235,12 +332,17 @@ def comparison_artifact(
     -------
     dict
         ``schema``, ``period``, ``findings`` (key, zh, en, numbers, source_ids), ``news_check``
-        (rows), ``figures`` and ``sources`` (every cited source: id, title, publisher, date,
-        url). Money in yuan, counts in persons, shares and changes as fractions; missing = null.
+        (rows), ``figures`` and ``sources`` (every cited source: id, title, publisher, date as
+        printed or null, url, and ``unverified``: why figures used from it are unverified). Money in yuan, counts in persons, shares and changes as fractions; missing = null.
     """
     cited = {s for f in found for s in f.source_ids}
     cited |= {s for ids in news["source_ids"] for s in ids}
     sources = metrics.source_table(panel, sorted(cited)).drop(columns="n_rows")
+    unverified = panel.usable[panel.usable["status"] == "unverified"]
+    reasons = unverified.groupby("source_id")["status_reason"].agg(
+        lambda r: "; ".join(dict.fromkeys(r))
+    )
+    sources["unverified"] = sources["source_id"].map(reasons).fillna("")
     news_rows = [{k: _jsonable(v) for k, v in row.items()} for row in news.to_dict("records")]
     return {
         "schema": SCHEMA,
@@ -248,18 +350,17 @@ def comparison_artifact(
         "findings": [asdict(f) | {"source_ids": f.source_ids} for f in found],
         "news_check": news_rows,
         "figures": figures,
-        "sources": sources.to_dict("records"),
+        "sources": [
+            {k: _jsonable(v) for k, v in row.items()} for row in sources.to_dict("records")
+        ],
     }
 
 
 def write_artifact(artifact: dict[str, object], out_dir: str | Path) -> Path:
-    """Write ``bank_comparison.json`` into ``out_dir`` atomically (UTF-8, sorted keys)."""
+    """Check ``artifact`` against the committed schema (exit 6 if it does not match) and write
+    ``bank_comparison.json`` into ``out_dir`` atomically (UTF-8, sorted keys, strict JSON)."""
+    DOCUMENT.check(artifact, ARTIFACT_NAME)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    target = out / ARTIFACT_NAME
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{ARTIFACT_NAME}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(artifact, fh, ensure_ascii=False, indent=2, sort_keys=True, allow_nan=False)
-        fh.write("\n")
-    os.replace(tmp, target)
-    return target
+    text = json.dumps(artifact, ensure_ascii=False, indent=2, sort_keys=True, allow_nan=False)
+    return write_text(out / ARTIFACT_NAME, text + "\n")

@@ -1,4 +1,4 @@
-"""Bank-comparison metrics on the long bank panel (CONTRACT.md §4): tidy in, tidy out.
+"""Bank-comparison metrics on the long bank panel (docs/data.md): tidy in, tidy out.
 
 Every function takes a :class:`Panel` (the validated ``bank_panel`` frame from
 :func:`wb.door.io.load` plus its sources table) and returns plain values or long frames.
@@ -19,6 +19,18 @@ period that has several rows:
 4. then the smaller ``source_id``, so the choice never depends on row order.
 
 The other rows are returned as the alternatives, for a chart's note.
+
+Rows that never take part (they stay in :attr:`Panel.frame` for the record):
+
+* ``status == "suspect"``: contradicted by better sources or not the reported figure; shown
+  only as *excluded* (:meth:`Panel.excluded`, :func:`coverage`);
+* rows that state only a direction (``direction`` up/down/loss, no ``value``): evidence for
+  the news check (:meth:`Panel.directions`), never a value.
+
+``unverified`` rows may be selected; every table carries ``status`` and ``status_reason`` so a
+chart's note can say so. Figures are only combined (a change, a share) within one ``basis``
+(pre-tax vs the vendor's operating-profit column vs net profit, period-end vs monthly-average
+AUM): a change derived from two levels needs both on the same basis.
 """
 
 from __future__ import annotations
@@ -43,6 +55,34 @@ QUALIFIER_SYMBOL = {"exact": "", "about": "≈", "over": "≥", "under": "≤"}
 _FLIPPED = {"≥": "≤", "≤": "≥"}
 
 
+#: Basis keys, by metric family, from the researcher's unit note (``definition``): the first rule whose words
+#: appear wins. A metric not listed here has the basis ``reported``.
+BASIS_RULES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "retail_profit": (
+        ("vendor_operating_profit", ("vendor", "F10")),
+        ("pre_tax", ("税前", "利润总额", "利潤總額", "before tax", "pre-tax", "PBT")),
+        ("unstated", ("",)),
+    ),
+    "retail_profit_share": (
+        ("pre_tax", ("税前", "利润总额", "利潤總額", "before tax", "pre-tax", "total profit")),
+        ("vendor_operating_profit", ("vendor",)),
+        ("unstated", ("",)),
+    ),
+    "retail_net_profit": (("net", ("",)),),
+    "retail_net_profit_share": (("net", ("",)),),
+    "retail_aum": (("monthly_average", ("月日均", "monthly-average")), ("period_end", ("",))),
+}
+
+
+def basis_of(metric: str, unit_note: str) -> str:
+    """The basis key of a figure (:data:`BASIS_RULES`); ``reported`` for other metrics."""
+    family = re.sub(r"_(yoy|increment|growth_ytd|pp_yoy)$", "", metric)
+    for basis, words in BASIS_RULES.get(family, ()):
+        if any(w in unit_note for w in words):
+            return basis
+    return "reported"
+
+
 @dataclass(frozen=True)
 class Panel:
     """The validated bank panel and its sources table.
@@ -64,15 +104,31 @@ class Panel:
         """Read and validate ``path`` (and ``sources.csv`` beside it) through :func:`wb.door.io.load`."""
         loaded = io.load(path, schema="bank_panel")
         frame = loaded.frame.copy()
-        for column, default in (("confidence", "medium"), ("basis", ""), ("note", "")):
+        for column, default in (
+            ("confidence", "medium"),
+            ("basis", "reported"),
+            ("note", ""),
+            ("status", "ok"),
+            ("status_reason", ""),
+            ("direction", ""),
+        ):
             if column not in frame:
                 frame[column] = default
         if "bank_name" not in frame:
             frame["bank_name"] = frame["bank_id"]
         frame["bank_name"] = frame["bank_name"].fillna(frame["bank_id"])
         frame["confidence"] = frame["confidence"].fillna("medium")
-        frame[["basis", "note"]] = frame[["basis", "note"]].fillna("")
+        text = ["note", "status_reason", "direction"]
+        frame[text] = frame[text].fillna("")
+        frame["basis"] = frame["basis"].fillna("reported")
+        frame["status"] = frame["status"].fillna("ok")
         return cls(frame=frame, sources=loaded.sources)
+
+    @cached_property
+    def usable(self) -> pd.DataFrame:
+        """Rows that may be selected: a value, and not ``suspect``."""
+        f = self.frame
+        return f[f["value"].notna() & (f["status"] != "suspect")]
 
     def bank_names(self) -> dict[str, str]:
         """bank_id → display name (``"建设银行 CCB"``)."""
@@ -85,12 +141,31 @@ class Panel:
 
     @cached_property
     def _ranked(self) -> dict[tuple[str, str, str], pd.DataFrame]:
-        ranked = rank_rows(self.frame, self.sources)
+        ranked = rank_rows(self.usable, self.sources)
         return dict(iter(ranked.groupby(["bank_id", "period", "metric"], sort=False)))
 
-    def rows(self, bank_id: str, period: str, metric: str) -> pd.DataFrame:
-        """Every row for one bank, period and metric, ranked by the selection rule."""
-        return self._ranked.get((bank_id, period, metric), self.frame.iloc[:0])
+    def _rows_where(self, mask: pd.Series, bank_id: str, period: str, metric: str) -> pd.DataFrame:
+        f = self.frame
+        key = (f["bank_id"] == bank_id) & (f["period"] == period) & (f["metric"] == metric)
+        return f[key & mask]
+
+    def excluded(self, bank_id: str, period: str, metric: str) -> pd.DataFrame:
+        """The ``suspect`` rows for one bank, period and metric (never selected)."""
+        return self._rows_where(self.frame["status"] == "suspect", bank_id, period, metric)
+
+    def directions(self, bank_id: str, period: str, metric: str) -> pd.DataFrame:
+        """Rows that state only a direction (up/down/loss), suspect ones left out."""
+        f = self.frame
+        mask = (f["direction"] != "") & (f["status"] != "suspect")
+        return rank_rows(self._rows_where(mask, bank_id, period, metric), self.sources)
+
+    def rows(
+        self, bank_id: str, period: str, metric: str, basis: str | None = None
+    ) -> pd.DataFrame:
+        """Every usable row for one bank, period and metric (of one ``basis`` when given),
+        ranked by the selection rule."""
+        rows = self._ranked.get((bank_id, period, metric), self.frame.iloc[:0])
+        return rows if basis is None else rows[rows["basis"] == basis]
 
     def periods_of(self, bank_id: str, metric: str) -> list[str]:
         """The periods that hold ``metric`` for ``bank_id``."""
@@ -131,6 +206,23 @@ class Selection:
     def source_id(self) -> str:
         return str(self.chosen["source_id"])
 
+    @property
+    def basis(self) -> str:
+        """What the chosen figure measures (``pre_tax``, ``net``, ``period_end``, …)."""
+        return str(self.chosen["basis"])
+
+    @property
+    def status(self) -> str:
+        """``ok`` or ``unverified`` (a suspect row is never chosen)."""
+        return str(self.chosen["status"])
+
+    @property
+    def status_note(self) -> str:
+        """``"unverified: <reason> (src-…)"`` for an unverified figure, else ``""``."""
+        if self.status == "ok":
+            return ""
+        return f"unverified: {self.chosen['status_reason']} ({self.source_id})"
+
     def alternatives_text(self, kind: str = "level") -> str:
         """The alternatives that differ from the chosen figure (value or qualifier), as
         ``"≈15.00万亿元 (src-…)"`` joined by ``"; "``; ``""`` when none differ."""
@@ -142,12 +234,15 @@ class Selection:
         )
 
 
-def select(panel: Panel, bank_id: str, period: str, metric: str) -> Selection | None:
-    """The row a chart uses for ``(bank_id, period, metric)`` under the selection rule.
+def select(
+    panel: Panel, bank_id: str, period: str, metric: str, basis: str | None = None
+) -> Selection | None:
+    """The row a chart uses for ``(bank_id, period, metric)`` under the selection rule,
+    among the rows of one ``basis`` when given.
 
-    Returns ``None`` when the panel has no such row (the value is missing, not zero).
+    Returns ``None`` when the panel has no such usable row (the value is missing, not zero).
     """
-    ranked = panel.rows(bank_id, period, metric)
+    ranked = panel.rows(bank_id, period, metric, basis)
     if ranked.empty:
         return None
     return Selection(chosen=ranked.iloc[0], alternatives=ranked.iloc[1:])
@@ -237,13 +332,13 @@ def display_value(
 
 @dataclass(frozen=True)
 class Change:
-    """A change of one metric for one bank, as a fraction, with where it came from.
+    """A change (or a share) of one metric for one bank, as a fraction, with where it came from.
 
     Attributes
     ----------
     value : float
-        Fraction (``-0.2049`` for −20.49%); ``NaN`` when it cannot be known (no data, or a
-        base at or below zero).
+        Fraction (``-0.2049`` for −20.49%); ``NaN`` when it cannot be known (no data, bases
+        that differ, or a base at or below zero).
     method : str
         ``"derived"`` (computed here from two levels), ``"quoted"`` (a change a source states)
         or ``"none"``.
@@ -253,6 +348,10 @@ class Change:
         Every source behind the value.
     note : str
         Alternatives and caveats, in words.
+    basis : str
+        The basis of the figures behind it (``pre_tax``, ``net``, ``period_end``, …).
+    status : str
+        ``ok``, or ``unverified`` when any input is (the reason is in ``note``).
     """
 
     value: float
@@ -260,31 +359,32 @@ class Change:
     qualifier: str = "exact"
     source_ids: tuple[str, ...] = ()
     note: str = ""
+    basis: str = ""
+    status: str = "ok"
 
 
 NO_CHANGE = Change(value=math.nan, method="none")
 
 
+def _status(*selections: Selection | None) -> tuple[str, list[str]]:
+    """(``ok``/``unverified``, the unverified inputs' notes) of the inputs of a value."""
+    notes = [s.status_note for s in selections if s is not None and s.status_note]
+    return ("unverified" if notes else "ok"), notes
+
+
 def _quoted(said: Selection, kind: str) -> Change:
     """A value as a source states it (``kind``: "change" or "share"), other sources in the note."""
     alts = said.alternatives_text(kind)
+    status, notes = _status(said)
     return Change(
         value=said.value,
         method="quoted",
         qualifier=said.qualifier,
         source_ids=(said.source_id,),
-        note=f"other sources: {alts}" if alts else "",
+        note="; ".join([*([f"other sources: {alts}"] if alts else []), *notes]),
+        basis=said.basis,
+        status=status,
     )
-
-
-def _basis(sel: Selection) -> str:
-    """The basis without the source-unit remark ('(万元 in source)'), for comparing two rows."""
-    return re.sub(r"\s*\([^)]*in source\)", "", str(sel.chosen["basis"])).strip()
-
-
-def basis_note(a: Selection, b: Selection) -> str:
-    """``"bases differ: '…' vs '…'"`` when two rows measure different things, else ``""``."""
-    return f"bases differ: '{_basis(a)}' vs '{_basis(b)}'" if _basis(a) != _basis(b) else ""
 
 
 def _ids(*selections: Selection | None) -> tuple[str, ...]:
@@ -296,41 +396,55 @@ def _combined_qualifier(*qualifiers: str) -> str:
     return "exact" if all(q == "exact" for q in qualifiers) else "about"
 
 
+def _usable(*selections: Selection | None) -> bool:
+    """All present and none graded ``low``: fit to derive a value from."""
+    return all(s is not None and s.chosen["confidence"] != "low" for s in selections)
+
+
+def same_basis_pair(
+    panel: Panel, bank_id: str, metric: str, period: str, other: str
+) -> tuple[Selection, Selection] | None:
+    """The best pair of ``metric`` levels in ``period`` and ``other`` on one basis (neither
+    graded ``low``), trying the bases of ``period``'s rows in the selection rule's order."""
+    for basis in dict.fromkeys(panel.rows(bank_id, period, metric)["basis"]):
+        new = select(panel, bank_id, period, metric, basis)
+        old = select(panel, bank_id, other, metric, basis)
+        if _usable(new, old):
+            return new, old
+    return None
+
+
 def change_between(
     panel: Panel, bank_id: str, metric: str, period: str, base_period: str | None, quoted: str
 ) -> Change:
     """Relative change of ``metric`` from ``base_period`` to ``period``.
 
-    Derived from the two levels when both exist and the base is above zero; else the change a
-    source states as metric ``quoted`` (e.g. ``retail_operating_income_yoy``); else
+    Derived from two levels on one basis when both exist and the base is above zero; else the
+    change a source states as metric ``quoted`` (e.g. ``retail_operating_income_yoy``); else
     :data:`NO_CHANGE`. Inputs graded ``low`` are not used for a derived change (they still
     appear as quoted changes when nothing better exists). Result: a fraction.
     """
-    new = select(panel, bank_id, period, metric)
-    old = select(panel, bank_id, base_period, metric) if base_period else None
+    pair = same_basis_pair(panel, bank_id, metric, period, base_period) if base_period else None
     said = select(panel, bank_id, period, quoted)
-    usable = (
-        new is not None
-        and old is not None
-        and "low" not in (new.chosen["confidence"], old.chosen["confidence"])
-    )
-    if usable and old.value > 0:
-        notes = []
+    if pair is not None and pair[1].value > 0:
+        new, old = pair
+        status, notes = _status(new, old)
         if said is not None:
             stated = display_value(said.value, said.qualifier, "change")
-            notes.append(f"stated: {stated} ({said.source_id})")
-        if note := basis_note(new, old):
-            notes.append(note)
+            notes.insert(0, f"stated: {stated} ({said.source_id})")
         return Change(
             value=new.value / old.value - 1,
             method="derived",
             qualifier=_combined_qualifier(new.qualifier, old.qualifier),
             source_ids=_ids(new, old),
             note="; ".join(notes),
+            basis=new.basis,
+            status=status,
         )
     if said is not None:
         return _quoted(said, "change")
-    if usable:  # both levels exist but the base is at or below zero: a % change means nothing
+    if pair is not None:  # both levels exist but the base is at or below zero
+        new, old = pair
         return Change(
             value=math.nan,
             method="none",
@@ -339,6 +453,7 @@ def change_between(
                 f"from {display_value(old.value, old.qualifier)} to "
                 f"{display_value(new.value, new.qualifier)}; base ≤ 0, no % change"
             ),
+            basis=new.basis,
         )
     return NO_CHANGE
 
@@ -362,14 +477,25 @@ def aum_growth(panel: Panel, bank_id: str, period: str) -> Change:
 
 def _level_record(sel: Selection | None) -> dict[str, object]:
     if sel is None:
-        return {"value": math.nan, "qualifier": "", "source_ids": (), "confidence": "", "note": ""}
+        return {
+            "value": math.nan,
+            "qualifier": "",
+            "basis": "",
+            "status": "",
+            "source_ids": (),
+            "confidence": "",
+            "note": "",
+        }
     alts = sel.alternatives_text()
+    notes = [*([f"other figures: {alts}"] if alts else []), *_status(sel)[1]]
     return {
         "value": sel.value,
         "qualifier": sel.qualifier,
+        "basis": sel.basis,
+        "status": sel.status,
         "source_ids": (sel.source_id,),
         "confidence": str(sel.chosen["confidence"]),
-        "note": f"other figures: {alts}" if alts else "",
+        "note": "; ".join(notes),
     }
 
 
@@ -378,6 +504,8 @@ def _change_record(change: Change) -> dict[str, object]:
         "value": change.value,
         "qualifier": change.qualifier if change.method != "none" else "",
         "method": change.method,
+        "basis": change.basis,
+        "status": change.status if change.method != "none" else "",
         "source_ids": change.source_ids,
         "note": change.note,
     }
@@ -399,15 +527,16 @@ def yoy_table(
 ) -> pd.DataFrame:
     """One row per bank: the YoY change of ``metric`` in ``period`` (fraction), NaN when unknown.
 
-    Columns: bank_id, bank_name, value, qualifier, method (derived/quoted/none), source_ids,
-    note, level (the period's level, yuan, NaN if none).
+    Columns: bank_id, bank_name, value, qualifier, method (derived/quoted/none), basis, status,
+    source_ids, note, level (the period's level on the change's basis, yuan, NaN if none).
     """
     records = []
     for bank in _bank_ids(panel, banks):
-        level = select(panel, bank, period, metric)
+        change = yoy(panel, bank, period, metric)
+        level = select(panel, bank, period, metric, change.basis or None)
         records.append(
             {"bank_id": bank}
-            | _change_record(yoy(panel, bank, period, metric))
+            | _change_record(change)
             | {"level": level.value if level else math.nan}
         )
     return _frame(panel, records)
@@ -418,8 +547,8 @@ def level_table(
 ) -> pd.DataFrame:
     """One row per bank: the selected level of ``metric`` in ``period`` (canonical units).
 
-    Columns: bank_id, bank_name, value (NaN when missing), qualifier, source_ids, confidence,
-    note (the alternatives).
+    Columns: bank_id, bank_name, value (NaN when missing), qualifier, basis, status
+    (ok/unverified), source_ids, confidence, note (the alternatives, and why unverified).
     """
     records = [
         {"bank_id": bank} | _level_record(select(panel, bank, period, metric))
@@ -431,8 +560,9 @@ def level_table(
 def aum_table(panel: Panel, period: str, banks: list[str] | None = None) -> pd.DataFrame:
     """Retail AUM level (yuan) and growth since the previous year-end (fraction), per bank.
 
-    Columns: bank_id, bank_name, level, level_qualifier, level_basis, growth, growth_qualifier,
-    growth_method, source_ids, note.
+    Columns: bank_id, bank_name, level, level_qualifier, level_basis (the bank's own
+    definition, as the researcher noted it), growth, growth_qualifier, growth_method, status
+    (ok/unverified, any input), source_ids, note.
     """
     records = []
     for bank in _bank_ids(panel, banks):
@@ -444,13 +574,22 @@ def aum_table(panel: Panel, period: str, banks: list[str] | None = None) -> pd.D
                 "bank_id": bank,
                 "level": level.value if level else math.nan,
                 "level_qualifier": level.qualifier if level else "",
-                "level_basis": str(level.chosen["basis"]) if level else "",
+                "level_basis": str(level.chosen.get("definition", "")) if level else "",
                 "growth": growth.value,
                 "growth_qualifier": growth.qualifier if growth.method != "none" else "",
                 "growth_method": growth.method,
+                "status": "unverified"
+                if growth.status == "unverified" or _status(level)[1]
+                else ("ok" if level or growth.method != "none" else ""),
                 "source_ids": ids,
                 "note": "; ".join(
-                    t for t in ((level.alternatives_text() if level else ""), growth.note) if t
+                    t
+                    for t in (
+                        level.alternatives_text() if level else "",
+                        *_status(level)[1],
+                        growth.note,
+                    )
+                    if t
                 ),
             }
         )
@@ -459,39 +598,43 @@ def aum_table(panel: Panel, period: str, banks: list[str] | None = None) -> pd.D
 
 # --------------------------------------------------------------------------- shares
 
-#: Denominators for a derived retail share: the retail level and the bank-wide level on the
-#: same basis, best first. Retail profit is pre-tax, so it is never divided by net profit.
+#: For a retail share: the retail level's metric and basis, and the bank-wide levels to divide
+#: it by (best first). Retail profit is pre-tax, so it is never divided by net profit, and the
+#: vendor's operating-profit column is never divided by anything.
 SHARE_DENOMINATORS = {
-    "income": ("retail_operating_income", ("bank_operating_income",)),
-    "profit": ("retail_profit", ("bank_profit_before_tax", "bank_total_profit")),
+    "income": ("retail_operating_income", "reported", ("bank_operating_income",)),
+    "profit": ("retail_profit", "pre_tax", ("bank_profit_before_tax", "bank_total_profit")),
 }
 
 
 def retail_share(panel: Panel, bank_id: str, period: str, of: str = "income") -> Change:
     """Retail share of the bank's operating income (``of="income"``) or profit (``"profit"``).
 
-    The share a source states (``retail_income_share``/``retail_profit_share``) when there is
-    one (``method="quoted"``); else retail level / bank level on the same basis
-    (``method="derived"``; pre-tax retail profit over bank profit before tax, never over net
-    profit; inputs graded ``low`` are not used). Returns a fraction, NaN when unknown.
+    The share a source states (``retail_income_share``/``retail_profit_share``; for profit a
+    pre-tax share first) when there is one (``method="quoted"``); else retail level / bank
+    level (``method="derived"``; pre-tax retail profit over bank profit before tax, never
+    over net profit; inputs graded ``low`` are not used). Returns a fraction, NaN when unknown.
     """
-    said = select(panel, bank_id, period, f"retail_{of}_share")
+    numerator, basis, denominators = SHARE_DENOMINATORS[of]
+    said = select(panel, bank_id, period, f"retail_{of}_share", basis) or select(
+        panel, bank_id, period, f"retail_{of}_share"
+    )
     if said is not None:
         return _quoted(said, "share")
-    numerator, denominators = SHARE_DENOMINATORS[of]
-    part = select(panel, bank_id, period, numerator)
+    part = select(panel, bank_id, period, numerator, basis)
     for metric in denominators:
         whole = select(panel, bank_id, period, metric)
-        if part is None or whole is None or whole.value <= 0:
+        if not _usable(part, whole) or whole.value <= 0:
             continue
-        if "low" in (part.chosen["confidence"], whole.chosen["confidence"]):
-            continue
+        status, notes = _status(part, whole)
         return Change(
             value=part.value / whole.value,
             method="derived",
             qualifier=_combined_qualifier(part.qualifier, whole.qualifier),
             source_ids=_ids(part, whole),
-            note="; ".join(t for t in (f"{numerator} / {metric}", basis_note(part, whole)) if t),
+            note="; ".join([f"{numerator} / {metric}", *notes]),
+            basis=basis,
+            status=status,
         )
     return NO_CHANGE
 
@@ -594,8 +737,13 @@ def wecom_reach(panel: Panel, banks: list[str] | None = None) -> pd.DataFrame:
 #: Metric groups of the comparison and the panel metrics that count as data for each.
 COVERAGE_GROUPS: dict[str, tuple[str, ...]] = {
     "retail_income": ("retail_operating_income", "retail_operating_income_yoy"),
-    "retail_profit": ("retail_profit", "retail_profit_yoy", "retail_profit_sign"),
-    "retail_share": ("retail_income_share", "retail_profit_share"),
+    "retail_profit": (
+        "retail_profit",
+        "retail_profit_yoy",
+        "retail_net_profit",
+        "retail_net_profit_yoy",
+    ),
+    "retail_share": ("retail_income_share", "retail_profit_share", "retail_net_profit_share"),
     "retail_aum": ("retail_aum", "retail_aum_growth_ytd", "retail_aum_yoy"),
     "retail_customers": ("retail_customers",),
     "wecom": ("wecom_connected", "wecom_certification_rate"),
@@ -611,31 +759,56 @@ def coverage(
     """What is known: one row per bank × metric group × period, including the empty cells.
 
     WeCom figures are dated points, so for the ``wecom`` group any date counts and the period
-    column is ``"any date"``. Columns: bank_id, bank_name, group, period, n_rows (0 = missing),
-    best_confidence (``""`` when missing).
+    column is ``"any date"``. Columns: bank_id, bank_name, group, period, n_rows (usable figures;
+    0 = missing), best_confidence (``""`` when missing), n_excluded (``suspect`` rows: kept for
+    the record, never used), n_directions (rows that state only a direction), n_unverified
+    (usable rows that are ``unverified``), state (``data``, ``direction only``,
+    ``excluded (suspect)`` or ``missing``: what a coverage map shows).
     """
     groups = groups or COVERAGE_GROUPS
     group_of = {metric: group for group, metrics in groups.items() for metric in metrics}
     f = panel.frame.assign(group=panel.frame["metric"].map(group_of)).dropna(subset=["group"])
     f = f.assign(period=f["period"].where(f["group"] != "wecom", "any date"))
-    f = f.assign(rank=f["confidence"].map(CONFIDENCE_RANK))
+    suspect = f["status"] == "suspect"
+    f = f.assign(
+        rank=f["confidence"].map(CONFIDENCE_RANK).where(f["value"].notna() & ~suspect),
+        usable=f["value"].notna() & ~suspect,
+        excluded=suspect,
+        direction_only=(f["direction"] != "") & ~suspect,
+        unverified=f["value"].notna() & (f["status"] == "unverified"),
+    )
     stats = f.groupby(["bank_id", "group", "period"]).agg(
-        n_rows=("rank", "size"), best=("rank", "min")
+        n_rows=("usable", "sum"),
+        best=("rank", "min"),
+        n_excluded=("excluded", "sum"),
+        n_directions=("direction_only", "sum"),
+        n_unverified=("unverified", "sum"),
     )
     best_name = {rank: name for name, rank in CONFIDENCE_RANK.items()}
+    counts = ("n_rows", "n_excluded", "n_directions", "n_unverified")
     records = []
     for bank in _bank_ids(panel, banks):
         for group in groups:
             for period in ["any date"] if group == "wecom" else periods:
                 key = (bank, group, period)
-                hit = key in stats.index
+                hit = stats.loc[key] if key in stats.index else None
+                n = {c: int(hit[c]) if hit is not None else 0 for c in counts}
+                best = hit["best"] if hit is not None else math.nan
+                state = (
+                    "data"
+                    if n["n_rows"]
+                    else "direction only"
+                    if n["n_directions"]
+                    else "excluded (suspect)"
+                    if n["n_excluded"]
+                    else "missing"
+                )
                 records.append(
-                    {
-                        "bank_id": bank,
-                        "group": group,
-                        "period": period,
-                        "n_rows": int(stats.loc[key, "n_rows"]) if hit else 0,
-                        "best_confidence": best_name[int(stats.loc[key, "best"])] if hit else "",
+                    {"bank_id": bank, "group": group, "period": period}
+                    | n
+                    | {
+                        "best_confidence": "" if math.isnan(best) else best_name[int(best)],
+                        "state": state,
                     }
                 )
     return _frame(panel, records)
@@ -661,3 +834,56 @@ def source_table(
 def source_ids_of(table: pd.DataFrame) -> list[str]:
     """Sorted unique source ids in a table's ``source_ids`` column (tuples of ids)."""
     return sorted({s for ids in table["source_ids"] for s in ids})
+
+
+# --------------------------------------------------------------------------- trends
+
+#: What a trend series follows: retail operating income (a level, yuan) and retail's share of
+#: operating income (a fraction).
+TREND_SERIES = ("retail_operating_income", "retail_income_share")
+
+
+def trend_table(
+    panel: Panel, kind: str = "FY", banks: list[str] | None = None, until: int | None = None
+) -> pd.DataFrame:
+    """Retail operating income and retail share of income per bank and year, for full years
+    (``kind="FY"``) or first halves (``kind="H1"``): a half-year is never set beside a full year.
+
+    Long: one row per bank × series × year that has a figure; a year without one is absent
+    (a gap, never interpolated); years after ``until`` are left out. Columns: bank_id, bank_name, series, period, year, value
+    (yuan for income, a fraction for the share), qualifier, method, basis, status, source_ids,
+    note.
+    """
+    if kind not in ("FY", "H1"):
+        raise ValueError(f"kind must be 'FY' or 'H1', not {kind!r}")
+    prefix = "FY" if kind == "FY" else "H1 "
+    periods = sorted(
+        {
+            p
+            for p in panel.usable["period"]
+            if re.fullmatch(rf"{prefix}\d{{4}}", p) and (until is None or int(p[-4:]) <= until)
+        },
+        key=lambda p: p[-4:],
+    )
+    records = []
+    for bank in _bank_ids(panel, banks):
+        for period in periods:
+            income = select(panel, bank, period, "retail_operating_income")
+            if income is not None:
+                records.append(
+                    {"bank_id": bank, "series": TREND_SERIES[0], "period": period}
+                    | _level_record(income)
+                    | {"method": "quoted"}
+                )
+            share = retail_share(panel, bank, period, "income")
+            if share.method != "none":
+                records.append(
+                    {"bank_id": bank, "series": TREND_SERIES[1], "period": period}
+                    | _change_record(share)
+                )
+    columns = ["bank_id", "series", "period", "value", "qualifier", "method", "basis", "status"]
+    if not records:
+        return pd.DataFrame(columns=["bank_name", *columns, "source_ids", "note", "year"])
+    out = _frame(panel, records)
+    out["year"] = out["period"].str[-4:].astype(int)
+    return out.drop(columns=["confidence"], errors="ignore")

@@ -7,6 +7,14 @@ H1 2025 retail banking are data (:data:`CLAIMS`); :func:`check` evaluates each a
 Figures whose source is the article itself (its mirrors and summaries, :data:`ARTICLE_URLS`)
 cannot confirm it: they are left out of the evidence and named in the note. A claim with no
 other figure gets ``no data``.
+
+Every verdict says how strong its evidence is (:func:`strength`): how many independent sources
+bear on it, how many of them agree, and their confidence — "agrees — weak: one low-confidence
+source" reads differently from "agrees — strong: 2 independent sources agree". Rows that state
+only a direction (小幅上涨, 不同程度下滑) count as evidence for a claim about the sign of a
+change, never for a claim about its size. Each claim also says where in the article it comes
+from: its text (``seeds/002``) or a summary of it (the two figures only reportify's summary
+prints).
 """
 
 from __future__ import annotations
@@ -18,9 +26,28 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from wb.banks.metrics import Change, Panel, display_value, prior_period, select, yoy
+from wb.banks.metrics import (
+    CONFIDENCE_RANK as CONFIDENCE_ORDER,
+)
+from wb.banks.metrics import (
+    Change,
+    Panel,
+    display_value,
+    prior_period,
+    retail_share,
+    same_basis_pair,
+    select,
+    yoy,
+)
 
 AGREES, CONTRADICTS, NO_DATA = "agrees", "contradicts", "no data"
+#: Where a claim comes from: the article's own text, or a summary of it.
+ARTICLE_TEXT, SUMMARY = "article text (seeds/002)", "summary of the article (reportify)"
+#: The article's "large state-owned and joint-stock banks" (国有大行、股份行).
+LARGE_BANKS = ("icbc", "ccb", "abc", "boc", "bocom", "psbc")
+JOINT_STOCK_BANKS = ("cmb", "pab", "citic", "ceb", "czb", "hxb", "spdb", "cib", "cmbc")
+#: Fewest banks with a pre-tax retail profit share for "relatively low" to mean anything.
+MIN_BANKS_TO_RANK = 4
 
 #: Pages that carry the checked article (mirrors, re-posts, summaries): not independent evidence.
 ARTICLE_URLS = (
@@ -55,14 +82,19 @@ class Claim:
         ``"H1 2025"``.
     test : str
         ``"yoy"`` (the YoY change, a fraction, compared with ``threshold`` by ``op``),
-        ``"loss"`` (the level is below zero) or ``"yoy_close"`` (the YoY change is within
-        ``tolerance`` of ``threshold``).
+        ``"loss"`` (the level is below zero), ``"yoy_close"`` (the YoY change is within
+        ``tolerance`` of ``threshold``), ``"share_fell"`` (retail's share of income and of
+        profit fell on a year earlier at most of the large and joint-stock banks with data)
+        or ``"share_low"`` (the bank's retail profit share is below the median of the banks
+        with a pre-tax share that period).
     op : str
         ``"<"``, ``"<="`` or ``">"``, for ``test="yoy"``.
     threshold : float
         Fraction (``-0.10`` for a double-digit fall).
     tolerance : float
         Fraction points, for ``test="yoy_close"``.
+    origin : str
+        :data:`ARTICLE_TEXT` or :data:`SUMMARY`.
     """
 
     key: str
@@ -74,6 +106,7 @@ class Claim:
     op: str = "<"
     threshold: float = 0.0
     tolerance: float = 0.0
+    origin: str = ARTICLE_TEXT
 
 
 _REV = "零售营收 retail operating income"
@@ -102,6 +135,7 @@ CLAIMS: tuple[Claim, ...] = (
             "yoy_close",
             threshold=v,
             tolerance=0.005,
+            origin=SUMMARY,
         )
         for b, n, v in (("psbc", "邮储银行", -0.0778), ("pab", "平安银行", -0.2049))
     ),
@@ -165,6 +199,27 @@ CLAIMS: tuple[Claim, ...] = (
         "<",
         0.0,
     ),
+    Claim(
+        "shares_fell_large_and_joint_stock",
+        "",
+        "不少国有大行、股份行零售收入和利润在总营收和利润中的占比有不同程度下降 · retail's share of "
+        "income and of profit fell at many large and joint-stock banks, H1 2025",
+        "retail_income_share",
+        "H1 2025",
+        "share_fell",
+    ),
+    *(
+        Claim(
+            f"profit_share_low_{b}",
+            b,
+            f"{n}零售利润在全行利润中的贡献占比仍处于相对低位 · {_PROF}'s share of the bank's "
+            "profit stays low, H1 2025",
+            "retail_profit_share",
+            "H1 2025",
+            "share_low",
+        )
+        for b, n in (("icbc", "工商银行"), ("citic", "中信银行"))
+    ),
 )
 
 
@@ -181,13 +236,107 @@ def independent(panel: Panel) -> Panel:
     return Panel(frame=panel.frame[~panel.frame["source_id"].isin(own)], sources=panel.sources)
 
 
+def _passes(claim: Claim, value: float) -> bool:
+    """Whether a change (a fraction) bears the claim out; a bound passes when its bound does."""
+    if claim.test == "yoy_close":
+        return abs(value - claim.threshold) <= claim.tolerance
+    return _OPS[claim.op](value, claim.threshold)
+
+
 def _verdict_yoy(claim: Claim, change: Change) -> str:
     if math.isnan(change.value):
         return NO_DATA
-    if claim.test == "yoy_close":
-        return AGREES if abs(change.value - claim.threshold) <= claim.tolerance else CONTRADICTS
-    # a bounded change ("down more than 30%") passes when its bound does
-    return AGREES if _OPS[claim.op](change.value, claim.threshold) else CONTRADICTS
+    return AGREES if _passes(claim, change.value) else CONTRADICTS
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One independent source's say on a claim: its sources, confidence and whether it agrees."""
+
+    source_ids: tuple[str, ...]
+    confidence: str
+    agrees: bool
+    kind: str  # "figure", "derived from two levels" or "direction only"
+    unverified: bool = False
+
+
+def _sign_claim(claim: Claim) -> bool:
+    """A claim about the sign of a change (not its size): a direction can bear on it."""
+    return claim.test == "yoy" and claim.threshold == 0.0
+
+
+def _evidence(claim: Claim, panel: Panel) -> list[Evidence]:
+    """Every piece of independent evidence on a change or loss claim, one per source."""
+    out: list[Evidence] = []
+    if claim.test == "loss":
+        rows = panel.rows(claim.bank_id, claim.period, claim.metric)
+        out += [
+            Evidence((r.source_id,), r.confidence, r.value < 0, "figure", r.status != "ok")
+            for r in rows.itertuples()
+        ]
+    else:
+        base = prior_period(claim.period)
+        pair = same_basis_pair(panel, claim.bank_id, claim.metric, claim.period, base)
+        if pair is not None and pair[1].value > 0:
+            new, old = pair
+            conf = max(new.chosen["confidence"], old.chosen["confidence"], key=CONFIDENCE_ORDER.get)
+            value = new.value / old.value - 1
+            ids = tuple(dict.fromkeys((new.source_id, old.source_id)))
+            unverified = "unverified" in (new.status, old.status)
+            out.append(
+                Evidence(ids, conf, _passes(claim, value), "derived from two levels", unverified)
+            )
+        quoted = panel.rows(claim.bank_id, claim.period, f"{claim.metric}_yoy")
+        out += [
+            Evidence(
+                (r.source_id,), r.confidence, _passes(claim, r.value), "figure", r.status != "ok"
+            )
+            for r in quoted.itertuples()
+        ]
+    said = f"{claim.metric}_yoy" if claim.test != "loss" else claim.metric
+    directions = panel.directions(claim.bank_id, claim.period, said)
+    for r in directions.itertuples():
+        if claim.test == "loss" and r.direction == "loss":
+            out.append(Evidence((r.source_id,), r.confidence, True, "direction only"))
+        elif _sign_claim(claim) and r.direction in ("up", "down"):
+            agrees = (r.direction == "down") == (claim.op in ("<", "<="))
+            out.append(Evidence((r.source_id,), r.confidence, agrees, "direction only"))
+    # one say per source: a source that prints the level and the change is one voice
+    by_source: dict[tuple[str, ...], Evidence] = {}
+    for e in out:
+        by_source.setdefault(e.source_ids, e)
+    return list(by_source.values())
+
+
+def strength(verdict: str, evidence: list[Evidence]) -> str:
+    """The strength of a verdict's evidence, in words (see the module docstring)."""
+    if verdict == NO_DATA or not evidence:
+        return "no independent evidence"
+    agree = [e for e in evidence if e.agrees == (verdict == AGREES)]
+    against = len(evidence) - len(agree)
+    sources = {s for e in agree for s in e.source_ids}
+    confidences = {e.confidence for e in agree}
+    only_direction = all(e.kind == "direction only" for e in agree)
+    if against:
+        grade = "conflicting"
+        detail = f"{len(agree)} source(s) for, {against} against"
+    elif only_direction:
+        grade = "weak"
+        detail = "direction only, no figure"
+    elif confidences <= {"low"}:
+        grade = "weak"
+        detail = f"{'one' if len(sources) == 1 else len(sources)} low-confidence source" + (
+            "s" if len(sources) > 1 else ""
+        )
+    elif len(agree) >= 2:
+        grade = "strong"
+        detail = f"{len(agree)} independent sources agree"
+    else:
+        grade = "moderate"
+        detail = f"one {min(confidences, key=CONFIDENCE_ORDER.get)}-confidence source"
+    if any(e.unverified for e in agree):
+        detail += ", unverified"
+    return f"{grade}: {detail}"
 
 
 def _what_is_known(claim: Claim, panel: Panel, change: Change) -> tuple[str, Change]:
@@ -202,25 +351,112 @@ def _what_is_known(claim: Claim, panel: Panel, change: Change) -> tuple[str, Cha
     return text, Change(value=math.nan, method="none", source_ids=(level.source_id,))
 
 
-def _evaluate(claim: Claim, panel: Panel) -> dict[str, object]:
-    """Verdict, figure text, method and sources of one claim on one panel."""
+def _from_directions(evidence: list[Evidence]) -> dict[str, object] | None:
+    """A verdict from direction-only rows, when they are all there is and they agree."""
+    said = {e.agrees for e in evidence}
+    if not evidence or len(said) != 1:
+        return None
+    ids = tuple(s for e in evidence for s in e.source_ids)
+    return {
+        "verdict": AGREES if said.pop() else CONTRADICTS,
+        "figures": "direction only: " + ", ".join("stated" for _ in evidence),
+        "method": "direction",
+        "source_ids": ids,
+    }
+
+
+def _share_change(panel: Panel, bank: str, period: str, of: str) -> tuple[float, tuple[str, ...]]:
+    """Change of retail's share (fraction points) from a year earlier, and its sources."""
+    now, before = (retail_share(panel, bank, p, of) for p in (period, prior_period(period)))
+    if math.isnan(now.value) or math.isnan(before.value) or now.basis != before.basis:
+        return math.nan, ()
+    return now.value - before.value, tuple(dict.fromkeys(now.source_ids + before.source_ids))
+
+
+def _evaluate_share_fell(claim: Claim, panel: Panel) -> tuple[dict[str, object], list[Evidence]]:
+    """Most large and joint-stock banks with data saw retail's income and profit share fall."""
+    parts, evidence = [], []
+    for bank in (*LARGE_BANKS, *JOINT_STOCK_BANKS):
+        for of in ("income", "profit"):
+            change, ids = _share_change(panel, bank, claim.period, of)
+            if math.isnan(change):
+                continue
+            parts.append(f"{bank} {of} {change * 100:+.1f} pp")
+            conf = _worst_confidence(panel, ids)
+            evidence.append(Evidence(ids, conf, change < 0, "derived from two levels"))
+    if len(evidence) < 3:
+        figures = (
+            f"only {len(evidence)} bank × share pair(s) with {claim.period} and "
+            f"{prior_period(claim.period)} on one basis"
+            + (f": {'; '.join(parts)}" if parts else "")
+        )
+        return {"verdict": NO_DATA, "figures": figures, "method": "none", "source_ids": ()}, []
+    fell = sum(e.agrees for e in evidence)
+    return {
+        "verdict": AGREES if fell > len(evidence) / 2 else CONTRADICTS,
+        "figures": f"{fell} of {len(evidence)} shares fell: " + "; ".join(parts),
+        "method": "derived",
+        "source_ids": tuple(dict.fromkeys(s for e in evidence for s in e.source_ids)),
+    }, evidence
+
+
+def _worst_confidence(panel: Panel, ids: tuple[str, ...]) -> str:
+    found = set(panel.frame.loc[panel.frame["source_id"].isin(ids), "confidence"])
+    return max(found, key=CONFIDENCE_ORDER.get, default="medium")
+
+
+def _evaluate_share_low(claim: Claim, panel: Panel) -> tuple[dict[str, object], list[Evidence]]:
+    """The bank's pre-tax retail profit share is below the median of banks with one."""
+    shares = {b: retail_share(panel, b, claim.period, "profit") for b in panel.banks()}
+    pre_tax = {b: s for b, s in shares.items() if s.basis == "pre_tax" and not math.isnan(s.value)}
+    own = pre_tax.get(claim.bank_id)
+    if own is None or len(pre_tax) < MIN_BANKS_TO_RANK:
+        why = (
+            "no pre-tax retail profit share"
+            if own is None
+            else f"only {len(pre_tax)} banks have a pre-tax retail profit share "
+            f"({', '.join(sorted(pre_tax))}): too few to call one low"
+        )
+        return {"verdict": NO_DATA, "figures": why, "method": "none", "source_ids": ()}, []
+    values = sorted(s.value for s in pre_tax.values())
+    mid = len(values) // 2
+    median = values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+    low = own.value < median
+    figures = (
+        f"{display_value(own.value, own.qualifier, 'share')} vs median "
+        f"{median * 100:.1f}% of {len(values)} banks (pre-tax)"
+    )
+    conf = _worst_confidence(panel, own.source_ids)
+    return {
+        "verdict": AGREES if low else CONTRADICTS,
+        "figures": figures,
+        "method": own.method,
+        "source_ids": own.source_ids,
+    }, [Evidence(own.source_ids, conf, low, "figure")]
+
+
+def _evaluate(claim: Claim, panel: Panel) -> tuple[dict[str, object], list[Evidence]]:
+    """Verdict, figure text, method and sources of one claim on one panel, and its evidence."""
+    if claim.test == "share_fell":
+        return _evaluate_share_fell(claim, panel)
+    if claim.test == "share_low":
+        return _evaluate_share_low(claim, panel)
+    evidence = _evidence(claim, panel)
     if claim.test == "loss":
         level = select(panel, claim.bank_id, claim.period, claim.metric)
-        sign = select(panel, claim.bank_id, claim.period, f"{claim.metric}_sign")
-        found = level or sign
-        if found is None:
-            return {"verdict": NO_DATA, "figures": "", "method": "none", "source_ids": ()}
-        negative = found.value < 0
-        figure = "a loss (amount not printed)" if found is sign else display_value(found.value)
+        if level is None:
+            return _from_directions(evidence) or _no_data(), evidence
         return {
-            "verdict": AGREES if negative else CONTRADICTS,
-            "figures": figure,
+            "verdict": AGREES if level.value < 0 else CONTRADICTS,
+            "figures": display_value(level.value),
             "method": "quoted",
-            "source_ids": (found.source_id,),
-        }
+            "source_ids": (level.source_id,),
+        }, evidence
     change = yoy(panel, claim.bank_id, claim.period, claim.metric)
     figures = display_value(change.value, change.qualifier, "change", digits=2)
     if math.isnan(change.value):
+        if found := _from_directions(evidence):
+            return found, evidence
         figures, change = _what_is_known(claim, panel, change)
     elif change.note:
         figures += f" ({change.note})"
@@ -229,7 +465,11 @@ def _evaluate(claim: Claim, panel: Panel) -> dict[str, object]:
         "figures": figures,
         "method": change.method,
         "source_ids": change.source_ids,
-    }
+    }, evidence
+
+
+def _no_data() -> dict[str, object]:
+    return {"verdict": NO_DATA, "figures": "", "method": "none", "source_ids": ()}
 
 
 def check(panel: Panel, claims: tuple[Claim, ...] = CLAIMS) -> pd.DataFrame:
@@ -238,10 +478,12 @@ def check(panel: Panel, claims: tuple[Claim, ...] = CLAIMS) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        One row per claim: key, bank_id, bank_name, claim, verdict (agrees / contradicts /
-        no data), figures (the evidence in words, changes in %), method (derived from two
-        levels, quoted, or none), source_ids (tuple), note (what the article's own pages say,
-        when they were left out).
+        One row per claim: key, bank_id, bank_name, claim, origin (the article's text or a
+        summary of it), verdict (agrees / contradicts / no data), strength (how strong the
+        evidence is, in words), n_sources (independent sources bearing on it), confidence
+        (the best confidence among them), figures (the evidence in words, changes in %),
+        method (derived from two levels, quoted, direction, or none), source_ids (tuple), note
+        (what the article's own pages say, when they were left out).
     """
     names = panel.bank_names()
     indep = independent(panel)
@@ -249,8 +491,8 @@ def check(panel: Panel, claims: tuple[Claim, ...] = CLAIMS) -> pd.DataFrame:
     own = Panel(frame=panel.frame[panel.frame["source_id"].isin(own_ids)], sources=panel.sources)
     rows = []
     for claim in claims:
-        result = _evaluate(claim, indep)
-        self_report = _evaluate(claim, own)
+        result, evidence = _evaluate(claim, indep)
+        self_report, _ = _evaluate(claim, own)
         note = ""
         if self_report["source_ids"]:
             note = (
@@ -261,10 +503,20 @@ def check(panel: Panel, claims: tuple[Claim, ...] = CLAIMS) -> pd.DataFrame:
             {
                 "key": claim.key,
                 "bank_id": claim.bank_id,
-                "bank_name": names.get(claim.bank_id, claim.bank_id),
+                "bank_name": names.get(claim.bank_id, claim.bank_id or "—"),
                 "claim": claim.says,
+                "origin": claim.origin,
             }
             | result
-            | {"note": note}
+            | {
+                "strength": strength(str(result["verdict"]), evidence),
+                "n_sources": len({s for e in evidence for s in e.source_ids}),
+                "confidence": min(
+                    (e.confidence for e in evidence),
+                    key=CONFIDENCE_ORDER.get,
+                    default="",
+                ),
+                "note": note,
+            }
         )
     return pd.DataFrame(rows)

@@ -406,3 +406,16 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         else:
             frame.to_parquet(tmp, index=False, engine="pyarrow", compression="zstd")
     return p
+
+
+def write_workbook(sheets: dict[str, pd.DataFrame], path: str | os.PathLike[str]) -> Path:
+    """Write one XLSX workbook, a sheet per table (sheet names cut to Excel's 31 characters),
+    atomically. Tuples become ``"a, b"`` text; missing values stay empty cells."""
+    p = Path(path)
+    if p.suffix.lower() != ".xlsx":
+        raise InputError(f"{p}: a workbook must end in .xlsx")
+    with atomic_path(p) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            flat = frame.map(lambda v: ", ".join(v) if isinstance(v, tuple | list) else v)
+            flat.to_excel(writer, sheet_name=name[:31], index=False)
+    return p

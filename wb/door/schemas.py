@@ -1,4 +1,4 @@
-"""Schemas of the inputs (CONTRACT.md §3 and §4): each table's columns, their kinds, and the
+"""Schemas of the inputs (docs/data.md): each table's columns, their kinds, and the
 rules (pandera) its rows must meet. :mod:`wb.door.validation` checks a frame against them.
 """
 
@@ -18,12 +18,19 @@ Kind = Literal["text", "month", "int", "number", "date"]
 
 MONTH_RE = r"^\d{4}-(0[1-9]|1[0-2])$"
 DATE_RE = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
+#: A source's publication date to the precision it is printed: YYYY-MM-DD, YYYY-MM or YYYY.
+SOURCE_DATE_RE = r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$"
+DATE_PRECISIONS = ("day", "month", "year", "none")
 PERIOD_RE = (
     r"^(FY\d{4}|H1 \d{4}|9M \d{4}|Q[1-4] \d{4}|\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)$"
 )
 ID_RE = r"^[a-z][a-z0-9_]*$"
 QUALIFIERS = ("exact", "over", "about", "under")
 CONFIDENCE = ("high", "medium", "low")
+#: ``suspect`` rows stay in the panel for the record and are never selected or charted.
+STATUSES = ("ok", "unverified", "suspect")
+#: What a row that states no number says: a rise, a fall, or a loss (a level below zero).
+DIRECTIONS = ("up", "down", "loss")
 #: Metric-name suffixes whose values are fractions of one.
 SHARE_SUFFIXES = ("_share", "_rate")
 CHANGE_SUFFIXES = ("_yoy", "_growth")
@@ -154,6 +161,11 @@ RM_MONTH = TableSpec(
 )
 
 
+def _column_or_na(d: pd.DataFrame, name: str) -> pd.Series:
+    """An optional column, or all-missing when the file does not have it."""
+    return d[name] if name in d else pd.Series(np.nan, index=d.index, dtype=object)
+
+
 def _metric_endswith(d: pd.DataFrame, suffixes: tuple[str, ...]) -> pd.Series:
     return d["metric"].str.endswith(suffixes).fillna(False).astype(bool)
 
@@ -188,6 +200,22 @@ _BANK_PANEL_RULES = pa.DataFrameSchema(
             nullable=True,
         ),
         "value": pa.Column(float, nullable=True),
+        "direction": pa.Column(
+            str,
+            _check(
+                lambda s: s.isin(DIRECTIONS),
+                "direction_values",
+                "empty, or one of " + ", ".join(DIRECTIONS) + " for a row that states no number",
+            ),
+            nullable=True,
+            required=False,
+        ),
+        "status": pa.Column(
+            str,
+            _check(lambda s: s.isin(STATUSES), "status_values", "one of " + ", ".join(STATUSES)),
+            nullable=True,
+            required=False,
+        ),
         "qualifier": pa.Column(
             str,
             _check(
@@ -220,6 +248,24 @@ _BANK_PANEL_RULES = pa.DataFrameSchema(
     },
     checks=[
         _check(
+            lambda d: d["value"].notna() | _column_or_na(d, "direction").notna(),
+            "value_or_direction",
+            "a value, or (for a row that states no number) a direction: " + ", ".join(DIRECTIONS),
+        ),
+        _check(
+            lambda d: d["value"].isna() | _column_or_na(d, "direction").isna(),
+            "value_xor_direction",
+            "a value or a direction, not both",
+        ),
+        _check(
+            lambda d: (
+                _column_or_na(d, "status").fillna("ok").eq("ok")
+                | _column_or_na(d, "status_reason").fillna("").str.strip().str.len().gt(0)
+            ),
+            "status_reason_given",
+            "a status_reason for every unverified or suspect row",
+        ),
+        _check(
             lambda d: ~(_metric_endswith(d, SHARE_SUFFIXES) & (d["value"].abs() > 1)),
             "share_is_fraction",
             "a fraction between -1 and 1 for a share or rate (0.5674 for 56.74%)",
@@ -240,7 +286,7 @@ BANK_PANEL = TableSpec(
         ColumnSpec("bank_id", "text", meaning="short stable bank id"),
         ColumnSpec("period", "text", meaning="FY2024, H1 2025 or a date"),
         ColumnSpec("metric", "text", meaning="metric name"),
-        ColumnSpec("value", "number", meaning="value in canonical units"),
+        ColumnSpec("value", "number", nullable=True, meaning="value in canonical units"),
         ColumnSpec("qualifier", "text", meaning="exact, over, about or under"),
         ColumnSpec("source_id", "text", meaning="key into sources.csv"),
         ColumnSpec("quote", "text", meaning="the passage that carries the number"),
@@ -253,7 +299,31 @@ BANK_PANEL = TableSpec(
             meaning="definition or basis of the figure",
         ),
         ColumnSpec(
+            "direction",
+            "text",
+            required=False,
+            nullable=True,
+            meaning="up, down or loss, for a row that states no number",
+        ),
+        ColumnSpec(
+            "definition",
+            "text",
+            required=False,
+            nullable=True,
+            meaning="what the figure measures, in the researcher's words",
+        ),
+        ColumnSpec(
             "confidence", "text", required=False, nullable=True, meaning="high, medium or low"
+        ),
+        ColumnSpec(
+            "status", "text", required=False, nullable=True, meaning="ok, unverified or suspect"
+        ),
+        ColumnSpec(
+            "status_reason",
+            "text",
+            required=False,
+            nullable=True,
+            meaning="why a row is unverified or suspect",
         ),
         ColumnSpec("note", "text", required=False, nullable=True, meaning="free text"),
     ),
@@ -274,10 +344,24 @@ _SOURCES_RULES = pa.DataFrameSchema(
         "publisher": pa.Column(str, nullable=True),
         "date": pa.Column(
             str,
-            _check(lambda s: s.str.match(DATE_RE), "date_format", "a date as YYYY-MM-DD"),
+            _check(
+                lambda s: s.str.match(SOURCE_DATE_RE),
+                "date_format",
+                "a date as printed: YYYY-MM-DD, YYYY-MM or YYYY (empty when none is shown)",
+            ),
             nullable=True,
         ),
         "url": pa.Column(str, nullable=True),
+        "date_precision": pa.Column(
+            str,
+            _check(
+                lambda s: s.isin(DATE_PRECISIONS),
+                "date_precision_values",
+                "one of " + ", ".join(DATE_PRECISIONS),
+            ),
+            nullable=True,
+            required=False,
+        ),
     },
     strict=False,
     coerce=False,
@@ -289,11 +373,23 @@ SOURCES = TableSpec(
         ColumnSpec("source_id", "text"),
         ColumnSpec("title", "text"),
         ColumnSpec("publisher", "text"),
-        ColumnSpec("date", "text"),
+        ColumnSpec("date", "text", nullable=True),
         ColumnSpec("url", "text", nullable=True),
+        ColumnSpec("date_precision", "text", required=False, nullable=True),
+        ColumnSpec("date_as_written", "text", required=False, nullable=True),
     ),
     rules=_SOURCES_RULES,
 )
+
+#: Dataframe-wide checks: (the columns an error names, first reported; the columns it needs).
+FRAME_CHECK_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "certified_le_adds": (("wecom_certified_adds", "wecom_adds"),) * 2,
+    "share_is_fraction": (("value", "metric"),) * 2,
+    "change_is_fraction": (("value", "metric"),) * 2,
+    "value_or_direction": (("value", "direction"), ("value",)),
+    "value_xor_direction": (("value", "direction"), ("value",)),
+    "status_reason_given": (("status", "status_reason"), ("status",)),
+}
 
 SPECS: dict[str, TableSpec] = {s.name: s for s in (RM_MONTH, BANK_PANEL, SOURCES)}
 SCHEMA_NAMES = ("rm_month", "bank_panel")

@@ -23,7 +23,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from wb.door import privacy
-from wb.door.schemas import SCHEMA_NAMES, SPECS, TableSpec
+from wb.door.schemas import FRAME_CHECK_COLUMNS, SCHEMA_NAMES, SPECS, TableSpec
 from wb.errors import InputError
 
 #: Rows listed per problem before the rest is counted.
@@ -93,13 +93,15 @@ def _as_text(series: pd.Series) -> pd.Series:
         return series.str.strip()
 
     def one(v: object) -> object:
-        if v is None or (isinstance(v, float) and np.isnan(v)):
+        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
             return np.nan
         if isinstance(v, float) and v.is_integer():
             return str(int(v))
         return str(v).strip()
 
-    return series.map(one).astype("str")
+    mapped = series.map(one)
+    # pandas < 3 turns a missing value into the text "nan" in astype("str"): put it back
+    return mapped.astype("str").mask(mapped.isna())
 
 
 def _as_month(series: pd.Series) -> pd.Series:
@@ -265,20 +267,9 @@ def _rule_problems(frame: pd.DataFrame, spec: TableSpec, file: str) -> list[Prob
 
 
 def _check_applies(check: pa.Check, frame: pd.DataFrame) -> bool:
-    needs = {
-        "certified_le_adds": {"wecom_adds", "wecom_certified_adds"},
-        "share_is_fraction": {"metric", "value"},
-        "change_is_fraction": {"metric", "value"},
-    }
-    return needs.get(check.name, set()) <= set(frame.columns)
-
-
-#: Dataframe-wide checks: pandera reports them once per column, so name the columns here.
-_DATAFRAME_CHECK_COLUMNS = {
-    "certified_le_adds": ("wecom_certified_adds", "wecom_adds"),
-    "share_is_fraction": ("value", "metric"),
-    "change_is_fraction": ("value", "metric"),
-}
+    """A dataframe-wide check runs when the frame has the columns it needs."""
+    needs = FRAME_CHECK_COLUMNS.get(check.name, ((), ()))[1]
+    return set(needs) <= set(frame.columns)
 
 
 def _show(value: object) -> str:
@@ -291,7 +282,7 @@ def _problems_from_failures(
     fc: pd.DataFrame, schema: pa.DataFrameSchema, file: str
 ) -> list[Problem]:
     """Turn pandera's failure cases (one row per failing cell) into one Problem per rule."""
-    wide = {c.error: _DATAFRAME_CHECK_COLUMNS[c.name] for c in schema.checks}
+    wide = {c.error: FRAME_CHECK_COLUMNS[c.name][0] for c in schema.checks}
     problems: list[Problem] = []
     fc = fc[fc["index"].notna()]
     for check, group in fc.groupby("check", sort=False):

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from wb.banks import comparison, metrics
@@ -33,6 +34,7 @@ __all__ = [
     "plot_retail_income_yoy",
     "plot_retail_profit_yoy",
     "plot_retail_share",
+    "plot_trends",
     "plot_wecom_reach",
     "save_with_record",
     "source_line",
@@ -106,11 +108,27 @@ def source_line(fig: Figure) -> str:
     return next((t.get_text() for t in fig.texts if t.get_text().startswith("来源 Source:")), "")
 
 
-def save_with_record(fig: Figure, out_dir: str | Path, stem: str) -> dict[str, str]:
+def save_with_record(
+    fig: Figure, out_dir: str | Path, stem: str, table: pd.DataFrame | None = None
+) -> dict[str, object]:
     """Save ``fig`` as PNG and SVG (:func:`wb.plots.theme.save_figure`) and return its record for
-    the artifact: ``stem``, ``caption`` (the title) and ``source`` (the footer line)."""
+    the artifact: ``stem``, ``caption`` (the title), ``source`` (the footer line) and
+    ``has_data`` (whether ``table``, the chart's table, holds any value: a brief leaves out a
+    chart of nothing but 无数据)."""
     save_figure(fig, out_dir, stem)
-    return {"stem": stem, "caption": fig.get_suptitle(), "source": source_line(fig)}
+    values = [
+        c for c in ("value", "level", "growth", "connected") if table is not None and c in table
+    ]
+    if table is None:
+        has_data = True
+    else:
+        has_data = any(table[c].notna().any() for c in values) if values else not table.empty
+    return {
+        "stem": stem,
+        "caption": fig.get_suptitle(),
+        "source": source_line(fig),
+        "has_data": bool(has_data),
+    }
 
 
 def _ordered(table: pd.DataFrame, value: str) -> pd.DataFrame:
@@ -157,6 +175,8 @@ def _bars(
             ax.text(0, yi, f" {text}", ha="left", bbox=_MISSING_BOX, **_MISSING_TEXT)
             continue
         label = display_value(v, getattr(row, qualifier) or "exact", kind)
+        if tags := _tags(row, table):
+            label += f" [{tags}]"
         x = v * scale
         ax.text(
             x + np.sign(x or 1) * span * 0.02,
@@ -175,6 +195,47 @@ def _bars(
     ax.set_ylim(-0.6, len(table) - 0.4)
     ax.grid(axis="x", color="#e6e6e6", lw=0.6)
     ax.set_axisbelow(True)
+
+
+#: How a bar names its basis when a chart holds figures of more than one.
+BASIS_LABELS = {
+    "pre_tax": "税前 pre-tax",
+    "vendor_operating_profit": "营业利润列 vendor op. profit",
+    "net": "净利润 net",
+    "unstated": "口径未明 basis unstated",
+    "monthly_average": "月日均 monthly avg",
+    "period_end": "期末 period-end",
+}
+UNVERIFIED_TAG = "未核实 unverified"
+
+
+def _tags(row: object, table: pd.DataFrame) -> str:
+    """A bar's tags: its basis when the chart mixes bases, and 'unverified'."""
+    tags = []
+    if "basis" in table:
+        bases = set(table.loc[table["basis"].astype(bool), "basis"])
+        if len(bases) > 1 and getattr(row, "basis", ""):
+            tags.append(BASIS_LABELS.get(row.basis, row.basis))
+    if getattr(row, "status", "") == "unverified":
+        tags.append(UNVERIFIED_TAG)
+    return "; ".join(tags)
+
+
+def excluded_notes(
+    data: Panel, period: str, metric_names: Sequence[str], banks: Sequence[str]
+) -> list[str]:
+    """One note per bank whose cell holds only excluded (suspect) figures: what and why."""
+    notes = []
+    names = data.bank_names()
+    for bank in banks:
+        for metric in metric_names:
+            rows = data.excluded(bank, period, metric)
+            notes += [
+                f"{names[bank]}: {metric} {period} excluded (suspect): {r.status_reason} "
+                f"({r.source_id})"
+                for r in rows.itertuples()
+            ]
+    return notes
 
 
 def _method_legend(ax: Axes) -> None:
@@ -205,12 +266,15 @@ def _yoy_figure(
     ax: Axes | None,
 ) -> Figure:
     table = _ordered(metrics.yoy_table(data, period, metric, banks), "value")
+    notes = _notes(table) + excluded_notes(
+        data, period, (metric, f"{metric}_yoy"), table["bank_id"].tolist()
+    )
     with theme_context():
         fig, ax_ = _new_axes(ax, len(table))
         _bars(ax_, table, "value", "qualifier", "method", "change")
         ax_.set_xlabel(label)
         _method_legend(ax_)
-        return _finish(fig, finding, metrics.source_ids_of(table), _notes(table), ax is None)
+        return _finish(fig, finding, metrics.source_ids_of(table), notes, ax is None)
 
 
 def plot_retail_income_yoy(
@@ -267,10 +331,12 @@ def plot_retail_share(
                     edgecolor=colours[of],
                     hatch=_DERIVED_HATCH if derived else None,
                 )
+                tags = _tags(row, table[table["of"] == of])
                 ax_.text(
                     row.value * 100 + 0.8,
                     y,
-                    display_value(row.value, row.qualifier, "share"),
+                    display_value(row.value, row.qualifier, "share")
+                    + (f" [{tags}]" if tags else ""),
                     va="center",
                     fontsize=7.5,
                 )
@@ -295,8 +361,11 @@ def plot_retail_share(
             )
         )
         notes.append(
-            "Profit shares: CMB/BoCom of profit before tax, Ping An of segment net profit; derived ones use bank profit before tax (README §5.7)."
+            "Profit shares are of profit before tax where the basis is known (tagged otherwise); "
+            "shares of net profit (Ping An, CCB FY2021) are a metric of their own and not drawn "
+            "here; derived shares divide pre-tax retail profit by the bank's profit before tax."
         )
+        notes += excluded_notes(data, period, ("retail_income_share", "retail_profit_share"), order)
         return _finish(fig, finding, metrics.source_ids_of(table), notes, ax is None)
 
 
@@ -337,6 +406,9 @@ def plot_retail_aum(
         notes = [
             "AUM definitions differ by bank: " + "; ".join(b.removeprefix("CNY, ") for b in bases),
             *_notes(table),
+            *excluded_notes(
+                data, period, ("retail_aum", "retail_aum_growth_ytd"), table["bank_id"].tolist()
+            ),
         ]
         return _finish(fig, finding, metrics.source_ids_of(table), notes, ax is None)
 
@@ -399,6 +471,7 @@ _GROUP_LABELS = {
     "retail_customers": "零售客户 customers",
     "wecom": "企微 WeCom",
 }
+_STATE_MARKS = {"excluded (suspect)": "×", "direction only": "↕"}
 _CONF_COLOURS = {"high": PALETTE["blue"], "medium": PALETTE["sky"], "low": PALETTE["yellow"]}
 
 
@@ -427,6 +500,17 @@ def plot_coverage(
                 cell = cells.loc[(bank, group, period)]
                 if cell["n_rows"] == 0:
                     ax_.add_patch(plt.Rectangle((xi - 0.45, yi - 0.45), 0.9, 0.9, **_MISSING_STYLE))
+                    mark = _STATE_MARKS.get(cell["state"])
+                    if mark:
+                        ax_.text(
+                            xi,
+                            yi,
+                            mark,
+                            ha="center",
+                            va="center",
+                            fontsize=7.5,
+                            color=PALETTE["vermillion" if mark == "×" else "black"],
+                        )
                     continue
                 ax_.add_patch(
                     plt.Rectangle(
@@ -436,7 +520,8 @@ def plot_coverage(
                         color=_CONF_COLOURS[cell["best_confidence"]],
                     )
                 )
-                ax_.text(xi, yi, str(cell["n_rows"]), ha="center", va="center", fontsize=7)
+                text = str(cell["n_rows"]) + ("*" if cell["n_unverified"] else "")
+                ax_.text(xi, yi, text, ha="center", va="center", fontsize=7)
         ax_.set_xlim(-0.6, len(column_keys) - 0.4)
         ax_.set_ylim(-0.6, len(bank_order) - 0.4)
         ax_.set_yticks(range(len(bank_order)), [names[b] for b in bank_order])
@@ -457,11 +542,126 @@ def plot_coverage(
             Patch(facecolor=c, label=f"{k} confidence (n rows)") for k, c in _CONF_COLOURS.items()
         ]
         handles.append(Patch(**(_MISSING_STYLE | {"lw": 0.5}), label=_MISSING))
+        handles += [
+            Line2D(
+                [], [], ls="", marker="$×$", color=PALETTE["vermillion"], label="excluded (suspect)"
+            ),
+            Line2D([], [], ls="", marker="$↕$", color=PALETTE["black"], label="direction only"),
+        ]
         ax_.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7.5)
+        suspect = table[table["n_excluded"] > 0]
         notes = [
-            "Cells count panel rows (levels, quoted changes and shares); WeCom figures are dated points, so any date counts."
+            "Cells count usable panel rows (levels, quoted changes and shares; * = some unverified); "
+            "WeCom figures are dated points, so any date counts.",
+            *(
+                f"{'× ' if r.state == 'excluded (suspect)' else ''}{names[r.bank_id]} "
+                f"{_GROUP_LABELS[r.group]} {r.period}: {r.n_excluded} suspect row(s) excluded "
+                "(kept in the panel for the record, never charted)"
+                for r in suspect.itertuples()
+            ),
         ]
         ids = [
             f"all {data.frame['source_id'].nunique()} sources of the panel (see the source table)"
         ]
         return _finish(fig, finding, ids, notes, ax is None, right_in=2.4, axis_in=1.55)
+
+
+_TREND_COLUMNS = 7  # small multiples per row
+
+
+def plot_trends(
+    data: Panel,
+    *,
+    kind: str = "H1",
+    banks: list[str] | None = None,
+    min_points: int = 2,
+    until: int | None = None,
+) -> Figure:
+    """Small multiples, one column per bank: retail operating income (亿元, top) and retail's
+    share of operating income (%, below) over the years, half-years with half-years
+    (``kind="H1"``) or full years with full years (``"FY"``).
+
+    Banks with fewer than ``min_points`` years in both series are left out (named in the
+    note). A year without a figure is a gap: lines join consecutive years only. Derived shares
+    are hollow markers; unverified figures are marked with an open square and named in the note.
+    ``until`` (a year) leaves out later years, so a brief for H1 2024 shows nothing after it.
+    """
+    table = metrics.trend_table(data, kind, banks, until)
+    finding = comparison.trend_finding(data, kind, banks, until)
+    counts = table.groupby(["bank_id", "series"]).size().unstack(fill_value=0)
+    shown = [b for b in counts.index if counts.loc[b].max() >= min_points]
+    names = data.bank_names()
+    left_out = sorted(set(banks or data.banks()) - set(shown))
+    years = list(range(table["year"].min(), table["year"].max() + 1)) if len(table) else [0]
+    n_cols = max(1, min(_TREND_COLUMNS, len(shown)))
+    n_groups = max(1, -(-len(shown) // n_cols))
+    with theme_context():
+        fig, axes = plt.subplots(
+            2 * n_groups,
+            n_cols,
+            figsize=(2.3 * n_cols + 1.2, 2.3 * 2 * n_groups + 1.6),
+            squeeze=False,
+            sharex=True,
+        )
+        for i in range(n_groups * n_cols):
+            top, bottom = (
+                axes[2 * (i // n_cols), i % n_cols],
+                axes[2 * (i // n_cols) + 1, i % n_cols],
+            )
+            if i >= len(shown):
+                top.set_visible(False)
+                bottom.set_visible(False)
+                continue
+            bank = shown[i]
+            for ax_, series, scale, colour in (
+                (top, "retail_operating_income", 1e-8, PALETTE["blue"]),
+                (bottom, "retail_income_share", 100.0, PALETTE["orange"]),
+            ):
+                rows = table[(table["bank_id"] == bank) & (table["series"] == series)]
+                by_year = dict(zip(rows["year"], rows["value"] * scale, strict=True))
+                # consecutive years only: a missing year breaks the line (never interpolated)
+                for a, b in itertools.pairwise(years):
+                    if a in by_year and b in by_year and b == a + 1:
+                        ax_.plot([a, b], [by_year[a], by_year[b]], color=colour, lw=1.6)
+                for r in rows.itertuples():
+                    hollow = r.method == "derived"
+                    ax_.plot(
+                        r.year,
+                        r.value * scale,
+                        marker="s" if r.status == "unverified" else "o",
+                        ms=5,
+                        color=colour,
+                        mfc="white" if hollow or r.status == "unverified" else colour,
+                    )
+                ax_.grid(axis="y", color="#e6e6e6", lw=0.6)
+                ax_.set_xlim(years[0] - 0.5, years[-1] + 0.5)
+                top_value = max(by_year.values(), default=1.0)
+                ax_.set_ylim(0, 80 if series == "retail_income_share" else top_value * 1.2)
+            top.set_title(names[bank], fontsize=9)
+            if i % n_cols == 0:
+                top.set_ylabel("零售营收 retail income\n(亿元 100m yuan)", fontsize=8)
+                bottom.set_ylabel("占营收 share of income\n(%)", fontsize=8)
+            bottom.set_xticks(years, [f"{y % 100:02d}" for y in years], fontsize=7.5)
+            bottom.set_xlabel(f"{kind} 20xx", fontsize=8)
+        unverified = table[table["status"] == "unverified"]
+        notes = [
+            f"{'上半年 First halves' if kind == 'H1' else '全年 Full years'} only; a year "
+            "without a figure is a gap (lines join consecutive years only); hollow circle = share "
+            "derived from two levels; open square = unverified.",
+            *(
+                f"{names[r.bank_id]} {r.period} {r.series}: {r.note}"
+                for r in unverified.drop_duplicates(["bank_id", "period"]).itertuples()
+            ),
+            f"Fewer than {min_points} years: " + "、".join(names[b] for b in left_out)
+            if left_out
+            else "",
+        ]
+        fig.subplots_adjust(hspace=0.35, wspace=0.35)
+        return _finish(
+            fig,
+            finding,
+            metrics.source_ids_of(table[table["bank_id"].isin(shown)]),
+            [n for n in notes if n],
+            own_layout=True,
+            axis_in=0.55,
+        )

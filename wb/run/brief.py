@@ -73,6 +73,8 @@ class NewsCheck(_Lenient):
     verdict: str
     figures: str = ""
     source_ids: list[str] = Field(default_factory=list)
+    origin: str = ""
+    strength: str = ""
 
 
 class FigureRef(_Lenient):
@@ -81,6 +83,7 @@ class FigureRef(_Lenient):
     stem: str
     caption: str
     source: str
+    has_data: bool = True
 
 
 class Source(_Lenient):
@@ -89,7 +92,8 @@ class Source(_Lenient):
     source_id: str
     title: str
     publisher: str = ""
-    date: str = ""
+    date: str | None = ""
+    unverified: str = ""
 
 
 class BankComparison(_Lenient):
@@ -183,13 +187,23 @@ def _bank_section(data: dict[str, Any], first: int, show: list[str] | None) -> d
             f"brief.bank_figures names {', '.join(unknown)}, which {ARTIFACTS['bank_comparison']}"
             f" does not list (it has: {', '.join(refs)})"
         )
-    chosen = [refs[stem] for stem in show] if show is not None else bank.figures
+    listed = [refs[stem] for stem in show] if show is not None else bank.figures
+    # a chart of nothing but 无数据 for this period says nothing: named in a line instead
+    chosen = [f for f in listed if f.has_data]
+    empty = [f.stem for f in listed if not f.has_data]
     figures = [
         Figure(first + i, f"{f.stem}.png", f.caption, _source_line(f.source))
         for i, f in enumerate(chosen)
     ]
     news = [
-        {**row.model_dump(), "verdict": NEWS_VERDICTS.get(row.verdict, row.verdict)}
+        {
+            **row.model_dump(),
+            "verdict": NEWS_VERDICTS.get(row.verdict, row.verdict),
+            # the brief shows the claim in Chinese and the evidence without its notes; the run
+            # folder's bank_comparison.json keeps both in full
+            "claim": row.claim.split(" · ")[0],
+            "figures": row.figures.split(" (")[0],
+        }
         for row in bank.news_check
         if row.verdict != NO_DATA
     ]
@@ -198,7 +212,8 @@ def _bank_section(data: dict[str, Any], first: int, show: list[str] | None) -> d
         "figures": figures,
         "news": news,
         "news_unchecked": len(bank.news_check) - len(news),
-        "omitted": len(refs) - len(chosen),
+        "omitted": len(refs) - len(listed),
+        "empty": empty,
     }
 
 
@@ -280,8 +295,11 @@ def cited_ids(content: Any) -> list[str]:
 
 
 def _sources(ids: list[str], bank: BankComparison) -> list[dict[str, str]]:
-    known = {src.source_id: src.model_dump() for src in bank.sources}
-    blank = {"publisher": "—", "date": "—", "title": "(not in the sources table)"}
+    known = {
+        src.source_id: src.model_dump() | {"date": src.date or "无日期 undated"}
+        for src in bank.sources
+    }
+    blank = {"publisher": "—", "date": "—", "title": "(not in the sources table)", "unverified": ""}
     return [{"source_id": i, **known.get(i, blank)} for i in ids]
 
 
@@ -350,7 +368,9 @@ def build_context(
         }
         ctx.findings.append(verdict)
     if ctx.bank:
-        ctx.bank["more"] = bank_findings[in_box:]
+        # a finding that already titles a figure in the brief is not repeated in words
+        captions = " ".join(" ".join(f.caption.split()) for f in ctx.bank["figures"])
+        ctx.bank["more"] = [f for f in bank_findings[in_box:] if f["en"] not in captions]
     if ctx.bank:
         shown = [ctx.bank["model"].model_dump()["findings"], ctx.bank["news"]]
         ctx.sources = _sources(cited_ids(shown), ctx.bank["model"])

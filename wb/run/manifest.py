@@ -1,6 +1,6 @@
 """What produced a run: hashes, versions, the skip-unchanged key and ``manifest.json``.
 
-The manifest answers "what produced this PDF?" (CONTRACT.md §6): params and their hash, data
+The manifest answers "what produced this PDF?" (docs/operations.md): params and their hash, data
 files with their hashes, the code version (package version, git commit, dirty flag, package
 versions), start and end times, each notebook's status and duration, every output's sha256,
 the ``SOURCE_DATE_EPOCH`` used and the exit code.

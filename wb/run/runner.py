@@ -1,6 +1,6 @@
 """``wb run``: execute the notebooks of a params file into a new run folder, then the brief.
 
-Order of work (REPORTING.md §d):
+Order of work (docs/operations.md):
 
 1. load and validate the params and the data files named by a schema key (exit 2, no
    folder), check the kernel (exit 5) and the CJK
@@ -16,7 +16,7 @@ Order of work (REPORTING.md §d):
 
 On failure nothing is promoted and ``latest`` is untouched: the staging folder moves to
 ``<out>/failed/<run_id>/`` with its manifest, and the error carries a three-line summary and
-the exit code of CONTRACT.md §2. SIGINT and SIGTERM are such failures too: the manifest says
+the exit code of the exit codes in README.md. SIGINT and SIGTERM are such failures too: the manifest says
 ``interrupted`` and the exit code is 130 or 143.
 
 Input files reach the notebooks under neutral names (``<key><suffix>`` in a private temporary

@@ -1,0 +1,213 @@
+"""Warehouse benchmark (issue 12; ``make bench BENCH_ARGS=--warehouse``; never in CI).
+
+A simulated source of >= 40M customer-months and >= 5M contacts (29,000 RMs x ~40 customers x
+36 months). Measured, each in its own process (wall time and peak RSS from ``os.wait4``):
+
+* ``wb warehouse build`` on DuckDB at a quarter, half and all of the rows (the smaller sources
+  are folders of links to a subset of the part files, i.e. whole RMs);
+* the raw-engine reference: one hand-written DuckDB SQL query of the same definitions
+  (``reference_query``), with the same memory limit, writing the same two Parquet files;
+* ``wb warehouse build --engine spark --spark-master local[2]`` on the full source.
+
+Goal: the DuckDB build within 1.2x the reference's time and 4 GB peak RSS. The build also
+validates every rule of the three tables (the reference does not); ``build.json``'s timings
+split the two. Results go to ``.bench/warehouse.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / ".bench"
+WB = [sys.executable, "-m", "wb.cli"]
+N_RMS, N_MONTHS, CUSTOMERS = 29_000, 36, 40
+MEMORY_LIMIT = "3GB"
+
+REFERENCE_SQL = """
+CREATE TEMP TABLE panel AS
+WITH cm AS (SELECT * FROM read_parquet('{src}/customer_month/**/*.parquet')),
+wc AS (SELECT * FROM read_parquet('{src}/wecom_contact/**/*.parquet')),
+q AS (SELECT * FROM read_parquet('{src}/quota/**/*.parquet')),
+first_month AS (SELECT customer_id, min(month) AS first_month FROM cm GROUP BY customer_id),
+shared AS (SELECT contact_id, count(DISTINCT rm_id) AS n_rms FROM wc GROUP BY contact_id),
+facts AS (
+  SELECT wc.rm_id, strftime(wc.added_at, '%Y-%m') AS month,
+    coalesce(wc.certified_at <= wc.added_at + INTERVAL 30 DAY, false) AS cert30,
+    coalesce(wc.certified_at <= wc.added_at + INTERVAL 30 DAY
+             AND f.first_month < strftime(wc.added_at, '%Y-%m'), false) AS existing,
+    coalesce(wc.removed_at <= wc.added_at + INTERVAL 30 DAY, false) AS removed30,
+    coalesce(wc.removed_at <= wc.added_at + INTERVAL 90 DAY, false) AS removed90,
+    coalesce(s.n_rms >= 3, false) AS shared3,
+    day(wc.added_at) > day(last_day(wc.added_at)) - 3 AS last3
+  FROM wc LEFT JOIN first_month f USING (customer_id) LEFT JOIN shared s USING (contact_id)
+),
+adds AS (
+  SELECT rm_id, month, count(*) AS wecom_adds, sum(cert30::INT)::BIGINT AS wecom_certified_adds,
+    sum(existing::INT)::BIGINT AS adds_existing_customer, sum(removed30::INT)::BIGINT AS adds_removed_30d,
+    sum(removed90::INT)::BIGINT AS adds_removed_90d, sum(shared3::INT)::BIGINT AS adds_shared_3plus,
+    sum(last3::INT)::BIGINT AS adds_last3days
+  FROM facts GROUP BY rm_id, month
+),
+base AS (
+  SELECT rm_id, month, max(branch_id) AS branch_id, count(*) AS customers,
+    sum(aum_cny::DOUBLE) AS aum_cny
+  FROM cm WHERE rm_id IS NOT NULL GROUP BY rm_id, month
+)
+SELECT base.rm_id, base.branch_id, base.month,
+  coalesce(a.wecom_adds, 0) AS wecom_adds,
+  coalesce(a.wecom_certified_adds, 0) AS wecom_certified_adds,
+  coalesce(qr.quota_target, qb.quota_target, 0)::BIGINT AS quota_target,
+  base.aum_cny, base.customers,
+  coalesce(a.adds_existing_customer, 0) AS adds_existing_customer,
+  coalesce(a.adds_removed_30d, 0) AS adds_removed_30d,
+  coalesce(a.adds_removed_90d, 0) AS adds_removed_90d,
+  coalesce(a.adds_shared_3plus, 0) AS adds_shared_3plus,
+  coalesce(a.adds_last3days, 0) AS adds_last3days,
+  (SELECT coalesce(sum(x.wecom_adds), 0) FROM adds x
+     ANTI JOIN base y ON x.rm_id = y.rm_id AND x.month = y.month) AS adds_not_placed
+FROM base
+LEFT JOIN adds a ON a.rm_id = base.rm_id AND a.month = base.month
+LEFT JOIN q qr ON qr.rm_id = base.rm_id AND qr.month = base.month
+LEFT JOIN q qb ON qb.rm_id IS NULL AND qb.branch_id = base.branch_id AND qb.month = base.month;
+COPY (SELECT rm_id, branch_id, month, wecom_adds, wecom_certified_adds, quota_target, aum_cny,
+        customers FROM panel ORDER BY rm_id, month) TO '{out}/rm_month.parquet';
+COPY (SELECT rm_id, month, wecom_adds, wecom_certified_adds, adds_existing_customer,
+        adds_removed_30d, adds_removed_90d, adds_shared_3plus, adds_last3days
+      FROM panel ORDER BY rm_id, month) TO '{out}/add_quality.parquet';
+"""
+
+
+def reference_query(src: str, out: str, memory_limit: str = MEMORY_LIMIT) -> None:
+    """Run the hand-written DuckDB reference of the §7 build (SQL is fine here only)."""
+    import duckdb
+
+    Path(out).mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(
+        config={"memory_limit": memory_limit, "temp_directory": f"{out}/.spill",
+                "preserve_insertion_order": False}
+    )  # fmt: skip
+    con.execute("SET enable_progress_bar = false")
+    con.execute(REFERENCE_SQL.format(src=src, out=out))
+    con.close()
+
+
+def measure(name: str, cmd: list[str], env: dict | None = None) -> dict:
+    """Run ``cmd``; wall seconds and peak RSS (GB) of its largest process (``os.wait4``)."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=out, stderr=err, env={**os.environ, **(env or {})}
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            err.seek(0)
+            raise SystemExit(f"{name} failed (exit {code}):\n{err.read().decode()[-2000:]}")
+    rss = usage.ru_maxrss / 1e6
+    row = {"name": name, "wall_s": round(wall, 2), "peak_rss_gb": round(rss, 2)}
+    print(f"{name:<52} {wall:8.1f} s  {rss:5.2f} GB", flush=True)
+    return row
+
+
+def source(fraction: str) -> Path:
+    """The full simulated source (made once), or a quarter/half of its RMs as links."""
+    full = BENCH / f"warehouse_{N_RMS}x{CUSTOMERS}x{N_MONTHS}"
+    if not (full / "truth.json").is_file():
+        measure(
+            f"simulate {N_RMS:,} RMs x {CUSTOMERS} customers x {N_MONTHS} months",
+            [*WB, "simulate", "--level", "customer", "--out", str(full), "--rms", str(N_RMS),
+             "--customers", str(CUSTOMERS), "--months", str(N_MONTHS), "--seed", "1"],
+        )  # fmt: skip
+    if fraction == "all":
+        return full
+    share = {"quarter": 4, "half": 2}[fraction]
+    part = BENCH / f"{full.name}_{fraction}"
+    if not part.is_dir():
+        for table in ("customer_month", "wecom_contact", "quota"):
+            (part / table).mkdir(parents=True)
+            files = sorted((full / table).glob("*.parquet"))
+            keep = files if table == "quota" else files[: max(1, len(files) // share)]
+            for f in keep:
+                (part / table / f.name).symlink_to(f)
+    return part
+
+
+def _rows(src: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return sum(
+        pq.ParquetFile(f).metadata.num_rows for f in (src / "customer_month").glob("*.parquet")
+    )
+
+
+def main(spark: bool = True) -> list[dict]:
+    BENCH.mkdir(exist_ok=True)
+    results = []
+    full = source("all")
+    for fraction in ("quarter", "half", "all"):
+        src = source(fraction)
+        out = BENCH / f"wh_build_{fraction}"
+        row = measure(
+            f"wb warehouse build, DuckDB, {fraction} ({_rows(src) / 1e6:.1f}M cm rows)",
+            [*WB, "warehouse", "build", "--source", str(src), "--out", str(out),
+             "--memory-limit", MEMORY_LIMIT],
+        )  # fmt: skip
+        record = json.loads((out / "build.json").read_text())
+        row["timings_s"] = record["timings_s"]
+        row["rows_read"] = record["rows_read"]
+        results.append(row)
+    ref_out = BENCH / "wh_reference"
+    ref = measure(
+        "reference: one hand-written DuckDB query (all)",
+        [sys.executable, __file__, "--reference", str(full), str(ref_out)],
+    )
+    results.append(ref)
+    build_all = results[2]
+    t = build_all["timings_s"]
+    checks = sum(v for k, v in t.items() if k.startswith("check "))
+    compute = build_all["wall_s"] - checks
+    ratio = build_all["wall_s"] / ref["wall_s"]
+    summary = {
+        "name": "ratio build / reference (all)",
+        "time_ratio": round(ratio, 2),
+        "time_ratio_without_validation": round(compute / ref["wall_s"], 2),
+        "validation_s": round(checks, 1),
+        "goal": "<= 1.2x time, <= 4 GB peak RSS",
+        "meets_goal": ratio <= 1.2 and build_all["peak_rss_gb"] <= 4,
+    }
+    print(
+        f"{'ratio build / reference':<52} {ratio:8.2f}x (without the {checks:.0f} s of rule "
+        f"checks: {compute / ref['wall_s']:.2f}x); goal <= 1.2x, <= 4 GB: "
+        f"{'OK' if summary['meets_goal'] else 'MISSED'}",
+        flush=True,
+    )
+    results.append(summary)
+    if spark:
+        out = BENCH / "wh_build_spark"
+        row = measure(
+            "wb warehouse build, Spark local[2] (all)",
+            [*WB, "warehouse", "build", "--source", str(full), "--out", str(out),
+             "--engine", "spark", "--spark-master", "local[2]"],
+            env={"PYSPARK_SUBMIT_ARGS": "--driver-memory 3g pyspark-shell"},
+        )  # fmt: skip
+        row["timings_s"] = json.loads((out / "build.json").read_text())["timings_s"]
+        results.append(row)
+    (BENCH / "warehouse.json").write_text(json.dumps(results, indent=2))
+    print(f"wrote {BENCH / 'warehouse.json'}")
+    return results
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--reference":
+        reference_query(sys.argv[2], sys.argv[3])
+    else:
+        main(spark="--no-spark" not in sys.argv)

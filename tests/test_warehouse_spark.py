@@ -1,0 +1,95 @@
+"""The same expressions on Spark (local[2]): the panel equals DuckDB's and the pandas reference,
+the same problems are reported, and a ``spark:DB`` catalog source works.
+
+One SparkSession for the module (start-up costs 5-15 s). Needs Java 17+ (``make install``).
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_warehouse_build import assert_same_panel, run
+from test_warehouse_validate import EXPECTED, broken_tables
+from warehouse_cases import edge_tables, reference_build, write_source
+
+from wb.warehouse import build
+from wb.warehouse import validate as wvalidate
+from wb.warehouse.progress import Progress
+from wb.warehouse.simulate import CustomerSimulationConfig
+from wb.warehouse.simulate import write as simulate_write
+from wb.warehouse.source import EngineOptions, open_source, spark_session
+
+SPARK = EngineOptions(engine="spark", spark_master="local[2]")
+
+
+@pytest.fixture(scope="module")
+def spark(tmp_path_factory):
+    catalog = tmp_path_factory.mktemp("spark-warehouse")
+    session = spark_session("local[2]", conf={"spark.sql.warehouse.dir": str(catalog)})
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory):
+    tables = edge_tables()
+    return write_source(tmp_path_factory.mktemp("edge") / "src", tables), tables
+
+
+def test_spark_equals_duckdb_and_the_reference_on_edge_cases(spark, edge, tmp_path):
+    src, tables = edge
+    on_spark, record = run(src, tmp_path / "s", options=SPARK)
+    on_duckdb, _ = run(src, tmp_path / "d")
+    ref, orphan = reference_build(tables)
+    assert_same_panel(on_spark, ref)
+    assert_same_panel(on_spark, on_duckdb)
+    assert record["engine"] == "spark" and record["engine_version"].startswith("spark 4.")
+    assert record["adds_not_placed"] == orphan
+    assert record["rules_checked"]["customer_month"]["declared_in_pandera_ibis"] == []
+    assert len(record["rules_checked"]["customer_month"]["run_as_ibis_expressions"]) == len(
+        record["rules_checked"]["customer_month"]["rules"]
+    ), "on Spark every rule runs as an Ibis expression"
+
+
+def test_spark_equals_duckdb_on_a_simulated_source_with_window(spark, tmp_path):
+    folder, _ = simulate_write(
+        CustomerSimulationConfig(n_rms=30, n_months=9, customers_per_rm=10, seed=11),
+        tmp_path / "wh",
+    )
+    on_spark, a = run(folder, tmp_path / "s", options=SPARK, months="2024-03..2024-08")
+    on_duckdb, b = run(folder, tmp_path / "d", months="2024-03..2024-08")
+    assert_same_panel(on_spark, on_duckdb)
+    assert a["rows_read"] == b["rows_read"] and a["adds_not_placed"] == b["adds_not_placed"]
+    assert a["fingerprints"] == b["fingerprints"]
+
+
+def test_spark_reports_the_same_problems(spark, tmp_path):
+    src = write_source(tmp_path / "bad", broken_tables())
+    opened = open_source(src, SPARK)
+    with pytest.raises(wvalidate.WarehouseValidationError) as info:
+        wvalidate.validate(opened)
+    got = {(p.table, p.column, p.rule): p.rows for p in info.value.problems}
+    assert got == EXPECTED
+    duck = open_source(src)
+    with pytest.raises(wvalidate.WarehouseValidationError) as ref:
+        wvalidate.validate(duck)
+    duck.close()
+    assert [str(p) for p in info.value.problems] == [str(p) for p in ref.value.problems]
+
+
+def test_catalog_source(spark, edge, tmp_path):
+    src, tables = edge
+    spark.sql("CREATE DATABASE IF NOT EXISTS wbtest")
+    for name in tables:
+        df = spark.read.parquet(str(src / name))
+        df.write.mode("overwrite").saveAsTable(f"wbtest.{name}")
+    got, record = run("spark:wbtest", tmp_path / "b", options=SPARK)
+    ref, _ = reference_build(tables)
+    assert_same_panel(got, ref)
+    assert record["source"] == "spark:wbtest"
+    with pytest.raises(wvalidate.InputError, match="not found in the Spark catalog"):
+        open_source("spark:no_such_db", SPARK)
+
+
+def test_catalog_source_needs_spark(tmp_path):
+    with pytest.raises(wvalidate.InputError, match="needs --engine spark"):
+        build.build("spark:wbtest", tmp_path / "b", progress=Progress(1, quiet=True))

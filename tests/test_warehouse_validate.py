@@ -1,0 +1,237 @@
+"""Warehouse validation: every broken rule with table, column, count and example keys; personal
+data refused or dropped, never echoed; pandera.ibis and the Ibis rule expressions agree."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from warehouse_cases import edge_tables, write_source
+
+from wb.door import privacy
+from wb.warehouse import tables as wtables
+from wb.warehouse import validate as wvalidate
+from wb.warehouse.source import EngineOptions, WarehouseWarning, open_source
+
+PHONE = "13812345678"
+PHONE_86 = "+8613912345678"
+ID_NUMBER = "110101199003071234"
+WXID = "wxid_abc123xyz"
+
+
+def broken_tables() -> dict[str, pd.DataFrame]:
+    """The edge tables with one or more rows breaking each rule."""
+    t = edge_tables()
+    cm = t["customer_month"]
+    cm = pd.concat([cm, cm.iloc[[0, 1]]], ignore_index=True)  # two duplicated customer-months
+    cm.loc[3, "aum_cny"] = -1.0
+    cm.loc[4, "branch_id"] = None  # RM without a branch
+    cm.loc[5, "month"] = "2024-3"
+    cm.loc[2, "branch_id"] = "B9"  # R2 in two branches in 2024-03 (3 rows)
+    cm.loc[7, "customer_id"] = PHONE
+    t["customer_month"] = cm
+    wc = t["wecom_contact"]
+    wc.loc[0, "certified_at"] = pd.Timestamp("2024-01-01")  # certified before the add
+    wc.loc[1, "contact_id"] = PHONE_86
+    wc.loc[2, "contact_id"] = WXID
+    wc.loc[3, "customer_id"] = ID_NUMBER
+    wc.loc[4, "removed_at"] = pd.Timestamp("2020-01-01")
+    wc.loc[5, "certified_at"] = pd.Timestamp("2024-03-01")  # certified without a customer
+    t["wecom_contact"] = wc
+    q = t["quota"]
+    q.loc[0, "quota_target"] = 0
+    q.loc[1, "rm_id"] = "R7"  # both levels on one row
+    t["quota"] = pd.concat([q, q.iloc[[3]]], ignore_index=True)  # duplicated branch row
+    return t
+
+
+EXPECTED = {
+    ("customer_month", "customer_id, month", "unique_key"): 4,
+    ("customer_month", "aum_cny", "ge_0"): 1,
+    ("customer_month", "branch_id", "null_iff_rm_null"): 1,
+    ("customer_month", "month", "month_format"): 1,
+    ("customer_month", "branch_id", "one_branch_per_rm_month"): 3,
+    ("customer_month", "customer_id", "no_personal_data"): 1,
+    ("wecom_contact", "certified_at", "not_before_added"): 1,
+    ("wecom_contact", "contact_id", "no_personal_data"): 2,
+    ("wecom_contact", "customer_id", "no_personal_data"): 1,
+    ("wecom_contact", "removed_at", "not_before_added"): 1,
+    ("wecom_contact", "certified_at", "null_iff_customer_null"): 1,
+    ("quota", "quota_target", "gt_0"): 1,
+    ("quota", "rm_id, branch_id", "one_level"): 1,
+    ("quota", "branch_id, month", "unique_key"): 2,
+}
+
+
+def problems_of(source, engine="duckdb", force_ibis=False, monkeypatch=None):
+    src = open_source(source, EngineOptions(engine=engine))
+    if force_ibis:
+        monkeypatch.setattr(wvalidate, "_pandera_passes", lambda *a: False)
+    try:
+        with pytest.raises(wvalidate.WarehouseValidationError) as info:
+            wvalidate.validate(src)
+    finally:
+        src.close()
+    return info.value
+
+
+@pytest.fixture(scope="module")
+def broken_source(tmp_path_factory):
+    return write_source(tmp_path_factory.mktemp("bad") / "src", broken_tables())
+
+
+def test_every_broken_rule_is_reported_with_its_count(broken_source):
+    error = problems_of(broken_source)
+    got = {(p.table, p.column, p.rule): p.rows for p in error.problems}
+    assert got == EXPECTED
+    assert error.exit_code == 2
+
+
+def test_pandera_gate_and_ibis_expressions_agree(broken_source, tmp_path, monkeypatch):
+    """On DuckDB pandera.ibis is the gate for the rules it covers; forcing every rule through
+    the Ibis expressions (as on Spark) must report the same problems."""
+    gated = problems_of(broken_source).problems
+    forced = problems_of(broken_source, force_ibis=True, monkeypatch=monkeypatch).problems
+    monkeypatch.undo()
+    assert gated == forced
+    # and pandera really is the gate: it fails on the broken tables and passes on clean ones
+    src = open_source(broken_source)
+    table = wtables.complete(src.tables["customer_month"], "customer_month")
+    schema, covered = wtables.pandera_schema("customer_month", table.schema())
+    assert "customer_month.aum_cny.ge_0" in covered
+    assert not wvalidate._pandera_passes("customer_month", table, schema)
+    src.close()
+    clean = open_source(write_source(tmp_path / "ok", edge_tables()))
+    for name in wtables.TABLES:
+        table = wtables.complete(clean.tables[name], name)
+        schema, _ = wtables.pandera_schema(name, table.schema())
+        assert wvalidate._pandera_passes(name, table, schema), name
+    clean.close()
+
+
+def test_examples_are_keys_at_most_five_and_never_personal(broken_source):
+    error = problems_of(broken_source)
+    text = str(error)
+    for value in (PHONE, PHONE_86, ID_NUMBER, WXID, "13912345678"):
+        assert value not in text
+    assert not privacy.VALUE_PATTERN.search(text)
+    by_rule = {(p.table, p.column, p.rule): p for p in error.problems}
+    dup = by_rule[("customer_month", "customer_id, month", "unique_key")]
+    assert dup.examples == ("customer_id=C1, month=2024-01", "customer_id=C1, month=2024-02")
+    contact = by_rule[("wecom_contact", "contact_id", "no_personal_data")]
+    assert all("contact_id" not in e for e in contact.examples)
+    assert contact.examples == (
+        "rm_id=R1, added_at=2024-01-10 09:00:00",
+        "rm_id=R1, added_at=2024-01-15 12:00:00",
+    )
+    # the phone-number customer id breaks no other rule that would show it as a key
+    assert all(len(p.examples) <= 5 for p in error.problems)
+
+
+def test_cli_exit_2_names_each_rule_and_writes_nothing(broken_source, tmp_path):
+    out = tmp_path / "b"
+    result = subprocess.run(
+        [sys.executable, "-m", "wb.cli", "warehouse", "build", "--source", str(broken_source),
+         "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    assert "Traceback" not in result.stderr
+    for table, column, rule in EXPECTED:
+        assert re.search(rf"{table}: column {re.escape(column)}: rule {rule}: \d", result.stderr)
+    both = result.stdout + result.stderr
+    for value in (PHONE, PHONE_86, ID_NUMBER, WXID):
+        assert value not in both
+
+
+def test_validate_cli_one_line_per_table(tmp_path):
+    src = write_source(tmp_path / "src", edge_tables())
+    result = subprocess.run(
+        [sys.executable, "-m", "wb.cli", "warehouse", "validate", "--source", str(src)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert [line.split(":")[0] for line in lines] == ["customer_month", "wecom_contact", "quota"]
+    assert "16 rows" in lines[0]
+
+
+def test_personal_columns_are_dropped_with_a_warning(tmp_path):
+    t = edge_tables()
+    t["customer_month"]["客户姓名"] = "张三"
+    t["wecom_contact"]["phone"] = PHONE
+    t["quota"]["remark"] = "ok"
+    src = write_source(tmp_path / "src", t)
+    with pytest.warns(WarehouseWarning) as caught:
+        opened = open_source(src)
+    messages = [str(w.message) for w in caught]
+    assert any("'客户姓名' looks like personal data" in m for m in messages)
+    assert any("'phone' looks like personal data" in m for m in messages)
+    assert any("unknown column 'remark' ignored" in m for m in messages)
+    assert all(PHONE not in m and "张三" not in m for m in messages)
+    assert "phone" not in opened.tables["wecom_contact"].columns
+    assert opened.dropped["customer_month"] == ["客户姓名"]
+    opened.close()
+
+
+def test_wrong_types_and_missing_columns(tmp_path):
+    t = edge_tables()
+    t["customer_month"]["aum_cny"] = t["customer_month"]["aum_cny"].astype(str)
+    t["wecom_contact"] = t["wecom_contact"].drop(columns="added_at")
+    t["quota"] = t["quota"].drop(columns=["branch_id", "rm_id"])
+    error = problems_of(write_source(tmp_path / "src", t))
+    got = {(p.table, p.column, p.rule) for p in error.problems}
+    assert got == {
+        ("customer_month", "aum_cny", "type"),
+        ("wecom_contact", "added_at", "required"),
+        ("quota", "branch_id, rm_id", "required"),
+    }
+
+
+def test_month_as_a_date_and_quota_with_branch_level_only(tmp_path):
+    t = edge_tables()
+    t["customer_month"]["month"] = pd.to_datetime(t["customer_month"]["month"] + "-01").dt.date
+    t["quota"] = t["quota"][t["quota"]["rm_id"].isna()].drop(columns="rm_id")
+    src = open_source(write_source(tmp_path / "src", t))
+    report = wvalidate.validate(src)
+    assert report.rows["quota"] == 3
+    src.close()
+    t["customer_month"].loc[0, "month"] = pd.Timestamp("2024-01-15").date()
+    error = problems_of(write_source(tmp_path / "src2", t))
+    assert [(p.table, p.rule, p.rows) for p in error.problems] == [
+        ("customer_month", "month_format", 1)
+    ]
+
+
+@pytest.mark.parametrize(
+    "value, personal",
+    [
+        (PHONE, True),
+        (PHONE_86, True),
+        ("tel:13812345678", True),
+        (ID_NUMBER, True),
+        ("11010119900307123X", True),
+        (WXID, True),
+        ("zhang.san@example.com", True),
+        ("wmAbC123", False),
+        ("C0001_0000042", False),
+        ("a13812345678b0c", False),  # hex digits of a hash, bounded by letters
+        ("RM00042", False),
+    ],
+)
+def test_engine_pattern_matches_privacy_recogniser(tmp_path, value, personal):
+    """The in-engine regex (RE2 on DuckDB, Java on Spark) says what wb.privacy says, except
+    that digits inside an alphanumeric hash are not a phone number."""
+    assert bool(re.search(wtables.PERSONAL_PATTERN, value)) is personal
+    if personal:
+        assert privacy.VALUE_PATTERN.search(value)
+    import ibis
+
+    con = ibis.duckdb.connect()
+    expr = wtables.looks_personal(ibis.literal(value))
+    assert bool(con.execute(expr)) is personal
+    con.disconnect()

@@ -1,0 +1,18 @@
+"""The bank's warehouse (docs/warehouse.md): customer-level tables to the RM x month panel.
+
+Three tables (``customer_month``, ``wecom_contact``, ``quota``) are read where they live and
+checked and aggregated there, by one set of Ibis expressions that runs on embedded DuckDB or on
+Spark. Only RM-month results come back to Python.
+
+Modules, in the order data flows:
+
+* :mod:`wb.warehouse.tables`: the three tables' columns and rules (pandera.ibis schemas and
+  Ibis rule expressions).
+* :mod:`wb.warehouse.source`: open a source (Parquet folder or Spark catalog) on an engine.
+* :mod:`wb.warehouse.validate`: run the rules in the engine; exit 2 with counts and keys.
+* :mod:`wb.warehouse.build`: the panel and add-quality expressions; the atomic build folder.
+* :mod:`wb.warehouse.simulate`: a customer-level source with known truth.
+
+``wb.warehouse`` imports only from the door (:mod:`wb.privacy`, :mod:`wb.atomic`) and
+:mod:`wb.errors`.
+"""

@@ -1,0 +1,439 @@
+"""Build the RM x month panel and the add-quality table from the warehouse (docs/warehouse.md).
+
+Written once as Ibis expressions (:func:`add_facts`, :func:`panel`), executed by the engine the
+source was opened on; only RM-month rows come back to Python, to be written as Parquet.
+
+``wb warehouse build`` stages everything in a hidden sibling folder of ``DIR`` and renames it
+onto ``DIR`` at the end, so a failed or interrupted build leaves no ``DIR`` (and an earlier
+build in ``DIR`` untouched). DuckDB spills to another hidden sibling, removed at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+
+from wb.errors import InputError
+from wb.warehouse.progress import Progress
+from wb.warehouse.source import EngineOptions, Source, open_source
+from wb.warehouse.tables import OPTIONAL_MONEY, TABLES, month_text
+from wb.warehouse.validate import ValidationReport, validate
+
+SCHEMA = "wb.warehouse.build/1"
+BUILD_JSON = "build.json"
+RM_MONTH = "rm_month.parquet"
+ADD_QUALITY = "add_quality.parquet"
+
+#: add-quality counts, in the order of docs/warehouse.md.
+QUALITY_COUNTS = (
+    "adds_existing_customer",
+    "adds_removed_30d",
+    "adds_removed_90d",
+    "adds_shared_3plus",
+    "adds_last3days",
+)
+
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+@dataclass(frozen=True)
+class MonthWindow:
+    """Inclusive ``YYYY-MM`` bounds; ``None`` leaves a side open."""
+
+    first: str | None = None
+    last: str | None = None
+
+    @classmethod
+    def parse(cls, text: str | None) -> MonthWindow:
+        """Read ``FROM..TO`` (either side may be empty); raise :class:`InputError` if malformed."""
+        if text is None or text.strip() == "":
+            return cls()
+        if ".." not in text:
+            raise InputError(f"--months must be FROM..TO, e.g. 2024-01..2024-12 (got {text!r})")
+        first, last = (p.strip() or None for p in text.split("..", 1))
+        for value in (first, last):
+            if value is not None and not _MONTH.match(value):
+                raise InputError(f"--months: {value!r} is not a YYYY-MM month")
+        if first and last and first > last:
+            raise InputError(f"--months: {first} is after {last}")
+        return cls(first, last)
+
+    def contains(self, month: ir.StringValue) -> ir.BooleanValue:
+        cond = ibis.literal(True)
+        if self.first:
+            cond &= month >= self.first
+        if self.last:
+            cond &= month <= self.last
+        return cond
+
+    def as_dict(self) -> dict | None:
+        return (
+            None
+            if self.first is None and self.last is None
+            else {"from": self.first, "to": self.last}
+        )
+
+
+# ---------------------------------------------------------------------------- expressions
+
+
+def _ts(column: ir.Value) -> ir.TimestampValue:
+    return column if column.type().is_timestamp() else column.cast("timestamp")
+
+
+def add_facts(contacts: ir.Table, customers: ir.Table) -> ir.Table:
+    """One row per add (``wecom_contact`` row) with its month and quality flags.
+
+    Columns: ``rm_id``, ``month`` (of ``added_at``), ``certified_30d`` (``certified_at -
+    added_at <= 30 days``), ``existing_customer`` (certified within 30 days to a customer with a
+    ``customer_month`` row in an earlier month, any RM or none), ``removed_30d`` / ``removed_90d``
+    (``removed_at - added_at <= 30 / 90 days``), ``shared_3plus`` (the ``contact_id`` was added
+    by three or more distinct RMs over the whole table) and ``last3days`` (added on one of the
+    last three calendar days of its month). Also ``customer_id``, ``added_at`` and
+    ``certified_at``, for customer-level work built on the same facts.
+    """
+    added = _ts(contacts.added_at)
+    certified = _ts(contacts.certified_at)
+    removed = _ts(contacts.removed_at)
+    day0 = added.date()
+    facts = contacts.select(
+        rm_id=contacts.rm_id,
+        contact_id=contacts.contact_id,
+        customer_id=contacts.customer_id,
+        added_at=added,
+        certified_at=certified,
+        month=added.strftime("%Y-%m"),
+        certified_30d=(certified <= added + ibis.interval(days=30)).fill_null(False),
+        removed_30d=(removed <= added + ibis.interval(days=30)).fill_null(False),
+        removed_90d=(removed <= added + ibis.interval(days=90)).fill_null(False),
+        last3days=(day0 + ibis.interval(days=3)).month() != day0.month(),
+    )
+    first = customers.group_by(cid=customers.customer_id).aggregate(
+        first_month=month_text(customers.month).min()
+    )
+    shared = contacts.group_by(sid=contacts.contact_id).aggregate(n_rms=contacts.rm_id.nunique())
+    joined = facts.left_join(first, facts.customer_id == first.cid).left_join(
+        shared, facts.contact_id == shared.sid
+    )
+    return joined.select(
+        "rm_id",
+        "contact_id",
+        "customer_id",
+        "added_at",
+        "certified_at",
+        "month",
+        "certified_30d",
+        "removed_30d",
+        "removed_90d",
+        "last3days",
+        existing_customer=(joined.certified_30d & (joined.first_month < joined.month)).fill_null(
+            False
+        ),
+        shared_3plus=(joined.n_rms >= 3).fill_null(False),
+    )
+
+
+def adds_by_rm_month(facts: ir.Table, window: MonthWindow) -> ir.Table:
+    """Adds per ``(rm_id, month)`` in the window: ``wecom_adds``, certified and quality counts."""
+    facts = facts.filter(window.contains(facts.month))
+    return facts.group_by(["rm_id", "month"]).aggregate(
+        wecom_adds=facts.count(),
+        wecom_certified_adds=facts.certified_30d.sum(),
+        adds_existing_customer=facts.existing_customer.sum(),
+        adds_removed_30d=facts.removed_30d.sum(),
+        adds_removed_90d=facts.removed_90d.sum(),
+        adds_shared_3plus=facts.shared_3plus.sum(),
+        adds_last3days=facts.last3days.sum(),
+    )
+
+
+def rm_months(customers: ir.Table, window: MonthWindow) -> ir.Table:
+    """``customer_month`` summed per ``(rm_id, month)`` with an RM, in the window: ``branch_id``,
+    ``customers`` (count) and ``aum_cny`` and the optional money columns (sums, yuan)."""
+    cm = customers.mutate(month=month_text(customers.month))
+    cm = cm.filter(cm.rm_id.notnull() & window.contains(cm.month))
+    money = {"aum_cny": cm.aum_cny.cast("float64").sum()}
+    for name in OPTIONAL_MONEY:
+        if name in cm.columns:
+            money[name] = cm[name].cast("float64").sum()
+    return cm.group_by(["rm_id", "month"]).aggregate(
+        branch_id=cm.branch_id.max(), customers=cm.count(), **money
+    )
+
+
+def quota_in_force(quota: ir.Table) -> tuple[ir.Table, ir.Table]:
+    """The quota table split into RM-level ``(q_rm, q_month, rm_target)`` and branch-level
+    ``(q_branch, q_month, branch_target)`` rows."""
+    q = quota.mutate(month=month_text(quota.month))
+    rm = q.filter(q.rm_id.notnull()).select(
+        q_rm=q.rm_id, q_month=q.month, rm_target=q.quota_target.cast("int64")
+    )
+    branch = q.filter(q.rm_id.isnull() & q.branch_id.notnull()).select(
+        q_branch=q.branch_id, q_bmonth=q.month, branch_target=q.quota_target.cast("int64")
+    )
+    return rm, branch
+
+
+def panel(base: ir.Table, adds: ir.Table, quota: ir.Table) -> ir.Table:
+    """The section-3 panel joined with the add-quality counts, one row per ``(rm_id, month)``
+    of ``base``; ``quota_target`` is the RM's row, else its branch's, else 0."""
+    rm_q, branch_q = quota_in_force(quota)
+    a = adds.rename(a_rm="rm_id", a_month="month")
+    j = (
+        base.left_join(a, (base.rm_id == a.a_rm) & (base.month == a.a_month))
+        .left_join(rm_q, (base.rm_id == rm_q.q_rm) & (base.month == rm_q.q_month))
+        .left_join(
+            branch_q, (base.branch_id == branch_q.q_branch) & (base.month == branch_q.q_bmonth)
+        )
+    )
+    counts = {
+        name: j[name].fill_null(0).cast("int64").name(name)
+        for name in ("wecom_adds", "wecom_certified_adds", *QUALITY_COUNTS)
+    }
+    money = [c for c in ("aum_cny", *OPTIONAL_MONEY) if c in base.columns]
+    return j.select(
+        "rm_id",
+        "branch_id",
+        "month",
+        counts["wecom_adds"],
+        counts["wecom_certified_adds"],
+        quota_target=ibis.coalesce(j.rm_target, j.branch_target, 0).cast("int64"),
+        customers=j.customers.cast("int64"),
+        **{m: j[m] for m in money},
+        **{name: counts[name] for name in QUALITY_COUNTS},
+    ).order_by(["rm_id", "month"])
+
+
+def not_placed(adds: ir.Table, base: ir.Table) -> ir.Table:
+    """Adds of an RM in a month without any of its ``customer_month`` rows: one row with
+    ``adds`` and ``rm_months`` (counted and reported, not placed)."""
+    keys = base.select(k_rm=base.rm_id, k_month=base.month)
+    orphan = adds.anti_join(keys, (adds.rm_id == keys.k_rm) & (adds.month == keys.k_month))
+    return orphan.aggregate(adds=orphan.wecom_adds.sum(), rm_months=orphan.count())
+
+
+# ---------------------------------------------------------------------------- the build
+
+
+RM_MONTH_COLUMNS = (
+    "rm_id",
+    "branch_id",
+    "month",
+    "wecom_adds",
+    "wecom_certified_adds",
+    "quota_target",
+    "aum_cny",
+    "customers",
+    *OPTIONAL_MONEY,
+)
+ADD_QUALITY_COLUMNS = ("rm_id", "month", "wecom_adds", "wecom_certified_adds", *QUALITY_COUNTS)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a build wrote: the folder, its files' row counts and the ``build.json`` record."""
+
+    out: Path
+    record: dict
+
+    @property
+    def rm_month(self) -> Path:
+        return self.out / RM_MONTH
+
+    @property
+    def add_quality(self) -> Path:
+        return self.out / ADD_QUALITY
+
+
+def compute(
+    report: ValidationReport, window: MonthWindow, progress: Progress
+) -> tuple[object, object, dict]:
+    """Run the build's expressions on validated tables; return (rm_month Arrow table,
+    add_quality Arrow table, adds not placed)."""
+    t = report.tables
+    with progress.step("aggregate adds"):
+        adds = adds_by_rm_month(add_facts(t["wecom_contact"], t["customer_month"]), window)
+        adds = adds.cache()
+    with progress.step("aggregate customer months"):
+        base = rm_months(t["customer_month"], window).cache()
+    with progress.step("join panel"):
+        joined = panel(base, adds, t["quota"]).to_pyarrow()
+    with progress.step("adds not placed"):
+        orphan = not_placed(adds, base).to_pyarrow().to_pylist()[0]
+    for cached in (adds, base):
+        with contextlib.suppress(Exception):
+            cached.release()
+    rm_cols = [c for c in RM_MONTH_COLUMNS if c in joined.column_names]
+    return (
+        joined.select(rm_cols),
+        joined.select(list(ADD_QUALITY_COLUMNS)),
+        {"adds": int(orphan["adds"] or 0), "rm_months": int(orphan["rm_months"] or 0)},
+    )
+
+
+def _is_previous_build(path: Path) -> bool:
+    return (path / BUILD_JSON).is_file()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt for the duration, so staging folders are removed."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def build(
+    source: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    options: EngineOptions | None = None,
+    months: str | MonthWindow | None = None,
+    progress: Progress | None = None,
+) -> BuildResult:
+    """Validate the source's tables and write ``out/rm_month.parquet``,
+    ``out/add_quality.parquet`` and ``out/build.json``, atomically.
+
+    Parameters
+    ----------
+    source
+        A Parquet folder or ``spark:DB`` (see :mod:`wb.warehouse.source`).
+    out
+        The build folder. If it exists it must be an earlier build (it holds ``build.json``)
+        or empty; it is replaced only when this build succeeds.
+    options
+        Engine and settings; DuckDB spills into a hidden sibling of ``out`` unless
+        ``options.temp_dir`` is set.
+    months
+        ``FROM..TO`` (``YYYY-MM``, inclusive) or a :class:`MonthWindow`.
+
+    Raises
+    ------
+    InputError
+        Bad arguments or tables (exit 2); nothing is written.
+    """
+    options = options or EngineOptions()
+    options.check()
+    window = months if isinstance(months, MonthWindow) else MonthWindow.parse(months)
+    target = Path(out)
+    if target.exists() and not (
+        target.is_dir() and (_is_previous_build(target) or not any(target.iterdir()))
+    ):
+        raise InputError(f"--out {target}: exists and is not an earlier build; choose a new folder")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging = target.parent / f".{target.name}.building-{tag}"
+    spill = target.parent / f".{target.name}.spill-{tag}"
+    progress = progress or Progress(8)
+    started = time.perf_counter()
+    src: Source | None = None
+    try:
+        with _sigterm_as_interrupt():
+            staging.mkdir()
+            if options.engine == "duckdb" and options.temp_dir is None:
+                spill.mkdir()
+                options = replace(options, temp_dir=spill)
+            with progress.step("open source"):
+                src = open_source(source, options)
+            report = validate(src, progress)
+            rm_table, quality_table, orphan = compute(report, window, progress)
+            with progress.step("write"):
+                import pyarrow.parquet as pq
+
+                pq.write_table(rm_table, staging / RM_MONTH, compression="zstd")
+                pq.write_table(quality_table, staging / ADD_QUALITY, compression="zstd")
+                record = _record(src, report, options, window, rm_table, quality_table, orphan)
+                record["timings_s"] = dict(progress.timings)
+                record["timings_s"]["total"] = round(time.perf_counter() - started, 3)
+                (staging / BUILD_JSON).write_text(
+                    json.dumps(record, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
+                    encoding="utf-8",
+                )
+            _promote(staging, target)
+    finally:
+        progress.close()
+        if src is not None:
+            src.close()
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(spill, ignore_errors=True)
+    return BuildResult(target, record)
+
+
+def _promote(staging: Path, target: Path) -> None:
+    """Rename ``staging`` onto ``target``; an earlier build there is moved aside first and
+    removed after."""
+    if target.exists():
+        trash = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+        os.replace(target, trash)
+        try:
+            os.replace(staging, target)
+        except BaseException:
+            os.replace(trash, target)
+            raise
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(staging, target)
+
+
+def _record(
+    src: Source,
+    report: ValidationReport,
+    options: EngineOptions,
+    window: MonthWindow,
+    rm_table,
+    quality_table,
+    orphan: dict,
+) -> dict:
+    engine_options: dict[str, object] = {}
+    if src.engine == "duckdb":
+        engine_options["memory_limit"] = options.memory_limit or "default"
+        engine_options["threads"] = options.threads
+    else:
+        engine_options["spark_master"] = None if options.spark_remote else options.spark_master
+        engine_options["spark_remote"] = options.spark_remote
+    return {
+        "schema": SCHEMA,
+        "source": src.location,
+        "engine": src.engine,
+        "engine_version": src.engine_version,
+        "ibis_version": ibis.__version__,
+        "engine_options": engine_options,
+        "months": window.as_dict(),
+        "rows_read": report.rows,
+        "rows_written": {"rm_month": rm_table.num_rows, "add_quality": quality_table.num_rows},
+        "adds_not_placed": orphan,
+        "rules_checked": {
+            name: {
+                "rules": c.rules,
+                "declared_in_pandera_ibis": c.via_pandera,
+                "run_as_ibis_expressions": c.via_ibis,
+            }
+            for name, c in report.checks.items()
+        },
+        "dropped_personal_columns": {k: v for k, v in src.dropped.items() if v},
+        "fingerprints": src.fingerprints(report.rows),
+        "finished_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "tables": list(TABLES),
+    }

@@ -1,0 +1,345 @@
+"""Open a warehouse source on an engine: a Parquet folder on DuckDB or Spark, or ``spark:DB``.
+
+A folder source holds ``SRC/customer_month/``, ``SRC/wecom_contact/`` and ``SRC/quota/`` (plain
+or Hive-partitioned Parquet, any number of files) or one ``SRC/<table>.parquet`` each. With the
+Spark engine ``spark:DB`` reads ``DB.customer_month`` etc. from the session's catalog.
+
+Only the declared columns are selected; a column whose name says it holds personal data is
+dropped at the door with a warning naming the column (never reading its values), any other
+unknown column is ignored with a warning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import ibis
+import ibis.expr.types as ir
+
+from wb.door import privacy
+from wb.errors import InputError
+from wb.warehouse.tables import SPECS, TABLES
+
+Engine = Literal["duckdb", "spark"]
+ENGINES: tuple[str, ...] = ("duckdb", "spark")
+
+#: Shuffle partitions for a local Spark (the default 200 makes small tables slow).
+LOCAL_SHUFFLE_PARTITIONS = 8
+
+_LOG4J = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = spark: %p %c{1}: %m%n
+"""
+
+
+class WarehouseWarning(UserWarning):
+    """A warehouse column was dropped or ignored at the door."""
+
+
+def default_memory_limit() -> str:
+    """DuckDB's memory limit unless configured: 40% of RAM, at most 3 GB (e.g. ``"3GB"``)."""
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        ram = 8 << 30
+    mb = max(256, min(3072, int(ram * 0.4) >> 20))
+    return f"{mb}MB"
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How to run: engine, DuckDB memory limit and spill folder, Spark master or Connect URL.
+
+    ``memory_limit`` is DuckDB text such as ``"3GB"``; ``temp_dir`` is where DuckDB spills
+    (by default a folder beside the output). ``spark_remote`` (or ``SPARK_REMOTE``) selects
+    Spark Connect and then ``spark_master`` is not used.
+    """
+
+    engine: Engine = "duckdb"
+    memory_limit: str | None = None
+    temp_dir: Path | None = None
+    threads: int | None = None
+    spark_master: str = "local[*]"
+    spark_remote: str | None = None
+
+    def check(self) -> None:
+        """Raise :class:`InputError` for an unknown engine or option."""
+        if self.engine not in ENGINES:
+            raise InputError(f"--engine must be one of {', '.join(ENGINES)} (got {self.engine!r})")
+        if self.memory_limit is not None and not _valid_memory(self.memory_limit):
+            raise InputError(
+                f"--memory-limit must look like 512MB or 3GB (got {self.memory_limit!r})"
+            )
+
+
+def _valid_memory(text: str) -> bool:
+    import re
+
+    return (
+        re.fullmatch(r"\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", text, re.I) is not None
+    )
+
+
+@dataclass
+class Source:
+    """An opened source: the engine connection and one Ibis table per warehouse table.
+
+    ``tables`` hold only declared columns. ``files`` lists each folder table's Parquet files
+    (empty for catalog tables). ``dropped`` names the personal-data columns dropped at the door.
+    """
+
+    location: str
+    engine: Engine
+    engine_version: str
+    con: object
+    tables: dict[str, ir.Table]
+    files: dict[str, list[Path]] = field(default_factory=dict)
+    dropped: dict[str, list[str]] = field(default_factory=dict)
+    _cleanup: list[Path] = field(default_factory=list, repr=False)
+
+    def fingerprints(self, rows: dict[str, int] | None = None) -> dict[str, str]:
+        """A SHA-256 per table that changes when its data changes.
+
+        Folder tables: every file's relative path, size and Parquet footer (schema, row counts
+        and column statistics), without reading the data pages. Catalog tables: the schema and
+        ``rows`` (row counts from the validation pass).
+        """
+        out = {}
+        for name, table in self.tables.items():
+            h = hashlib.sha256()
+            files = self.files.get(name)
+            if files:
+                root = _table_root(files)
+                for f in files:
+                    h.update(str(f.relative_to(root)).encode())
+                    h.update(str(f.stat().st_size).encode())
+                    h.update(_parquet_footer(f))
+            else:
+                h.update(f"{self.location}.{name}".encode())
+                h.update(repr(table.schema()).encode())
+                h.update(str((rows or {}).get(name, "")).encode())
+            out[name] = h.hexdigest()
+        return out
+
+    def close(self) -> None:
+        """Release the DuckDB connection and remove its spill folder (Spark sessions are kept)."""
+        if self.engine == "duckdb":
+            # closing twice, or a broken connection: nothing left to release
+            with contextlib.suppress(Exception):
+                self.con.disconnect()
+        for path in self._cleanup:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _table_root(files: list[Path]) -> Path:
+    parents = {f.parent for f in files}
+    if len(files) == 1 and files[0].suffix == ".parquet" and files[0].parent in parents:
+        return files[0].parent
+    return Path(os.path.commonpath([str(p) for p in parents]))
+
+
+def _parquet_footer(path: Path) -> bytes:
+    """The Parquet footer (file metadata) of ``path``; the file's size and mtime if unreadable."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(-8, os.SEEK_END)
+            tail = fh.read(8)
+            if tail[4:] != b"PAR1":
+                raise ValueError
+            length = int.from_bytes(tail[:4], "little")
+            fh.seek(-(8 + length), os.SEEK_END)
+            return fh.read(length)
+    except (OSError, ValueError):
+        st = path.stat()
+        return f"{st.st_size}:{st.st_mtime_ns}".encode()
+
+
+def _find_table(root: Path, name: str) -> tuple[Path, list[Path]]:
+    folder, single = root / name, root / f"{name}.parquet"
+    if folder.is_dir():
+        files = sorted(
+            p
+            for p in folder.rglob("*")
+            if p.is_file() and not p.name.startswith((".", "_")) and p.suffix == ".parquet"
+        )
+        if not files:
+            raise InputError(f"{folder}: no Parquet files in the {name} table's folder")
+        return folder, files
+    if single.is_file():
+        return single, [single]
+    raise InputError(
+        f"{root}: table {name} not found; expected a folder {name}/ of Parquet files "
+        f"or a file {name}.parquet"
+    )
+
+
+# ---------------------------------------------------------------------------- engines
+
+
+def duckdb_connection(options: EngineOptions, temp_dir: Path):
+    """An embedded DuckDB with its memory limit and spill folder set."""
+    config: dict[str, object] = {
+        "memory_limit": options.memory_limit or default_memory_limit(),
+        "temp_directory": str(temp_dir),
+        "preserve_insertion_order": False,
+    }
+    if options.threads:
+        config["threads"] = options.threads
+    return ibis.duckdb.connect(**config)
+
+
+def spark_session(
+    master: str = "local[*]", remote: str | None = None, conf: dict[str, str] | None = None
+):
+    """A quiet SparkSession: UI and console progress off, log level ERROR, UTC session time.
+
+    ``remote`` (a ``sc://`` URL) connects to Spark Connect instead of starting a local JVM.
+    Local sessions get few shuffle partitions; ``conf`` adds settings (e.g.
+    ``spark.sql.warehouse.dir``). An existing session in this process is reused.
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:  # pragma: no cover - pyspark is a declared dependency
+        raise InputError("--engine spark needs pyspark; run `make install`") from exc
+    if remote:
+        builder = SparkSession.builder.remote(remote)
+        try:
+            return builder.getOrCreate()
+        except Exception as exc:
+            raise InputError(
+                f"cannot connect to Spark Connect at {remote}: {type(exc).__name__}"
+            ) from exc
+    if not shutil.which("java") and not os.environ.get("JAVA_HOME"):
+        raise InputError("--engine spark needs Java 17+; run `make install` (openjdk-17)")
+    if "SPARK_CONF_DIR" not in os.environ:
+        conf_dir = Path(tempfile.mkdtemp(prefix="wb-spark-conf-"))
+        (conf_dir / "log4j2.properties").write_text(_LOG4J)
+        os.environ["SPARK_CONF_DIR"] = str(conf_dir)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON", "python3"))
+    builder = (
+        SparkSession.builder.master(master)
+        .appName("wb-warehouse")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.ansi.enabled", "false")
+    )
+    if master.startswith("local"):
+        builder = builder.config("spark.sql.shuffle.partitions", str(LOCAL_SHUFFLE_PARTITIONS))
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:
+        raise InputError(
+            f"cannot start Spark (master {master}): {type(exc).__name__}: {exc}"
+        ) from exc
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def _select_declared(table: ir.Table, name: str, where: str) -> tuple[ir.Table, list[str]]:
+    spec = SPECS[name]
+    keep, dropped = [], []
+    for column in table.columns:
+        if column in spec.column_names:
+            keep.append(column)
+        elif privacy.name_suggests_personal_data(column):
+            dropped.append(column)
+            warnings.warn(
+                f"{where}: column '{privacy.redact(column)}' looks like personal data "
+                "(names, phones, ID numbers, WeChat ids); dropped at the door, values not read",
+                WarehouseWarning,
+                stacklevel=3,
+            )
+        else:
+            warnings.warn(
+                f"{where}: unknown column '{privacy.redact(column)}' ignored",
+                WarehouseWarning,
+                stacklevel=3,
+            )
+    return table.select(keep), dropped
+
+
+def open_source(source: str | os.PathLike[str], options: EngineOptions | None = None) -> Source:
+    """Open the three tables of ``source`` on the engine of ``options``.
+
+    Parameters
+    ----------
+    source
+        A folder (see module docstring) or, with the Spark engine, ``spark:DB``.
+    options
+        Engine and its settings; DuckDB by default, spilling to ``options.temp_dir`` or a
+        temporary folder.
+
+    Raises
+    ------
+    InputError
+        A missing folder, table or database, or an engine that cannot start (exit 2).
+    """
+    options = options or EngineOptions()
+    options.check()
+    text = str(source)
+    cleanup: list[Path] = []
+    if options.engine == "duckdb":
+        if text.startswith("spark:"):
+            raise InputError(f"--source {text}: a Spark catalog source needs --engine spark")
+        root = Path(text)
+        if not root.is_dir():
+            raise InputError(f"--source {root}: folder not found")
+        found = {name: _find_table(root, name) for name in TABLES}
+        temp_dir = options.temp_dir
+        if temp_dir is None:
+            temp_dir = Path(tempfile.mkdtemp(prefix="wb-duckdb-spill-"))
+            cleanup.append(temp_dir)
+        con = duckdb_connection(options, temp_dir)
+        import duckdb
+
+        version = f"duckdb {duckdb.__version__}"
+        tables, files, dropped = {}, {}, {}
+        for name, (path, paths) in found.items():
+            hive = any("=" in part for p in paths for part in p.relative_to(root).parts[1:-1])
+            target = str(path / "**" / "*.parquet") if path.is_dir() else str(path)
+            raw = con.read_parquet(target, hive_partitioning=hive)
+            tables[name], dropped[name] = _select_declared(raw, name, f"{root}/{name}")
+            files[name] = paths
+        return Source(text, "duckdb", version, con, tables, files, dropped, cleanup)
+
+    session = spark_session(options.spark_master, options.spark_remote)
+    con = ibis.pyspark.connect(session)
+    version = f"spark {session.version}"
+    tables, files, dropped = {}, {}, {}
+    if text.startswith("spark:"):
+        database = text.removeprefix("spark:")
+        for name in TABLES:
+            try:
+                raw = con.table(name, database=database)
+            except Exception as exc:
+                raise InputError(
+                    f"--source {text}: table {database}.{name} not found in the Spark catalog"
+                ) from exc
+            tables[name], dropped[name] = _select_declared(raw, name, f"{database}.{name}")
+        return Source(text, "spark", version, con, tables, files, dropped, cleanup)
+    root = Path(text)
+    if not root.is_dir():
+        raise InputError(f"--source {root}: folder not found")
+    for name in TABLES:
+        path, paths = _find_table(root, name)
+        raw = con.read_parquet(str(path.resolve()))
+        tables[name], dropped[name] = _select_declared(raw, name, f"{root}/{name}")
+        files[name] = paths
+    return Source(text, "spark", version, con, tables, files, dropped, cleanup)
