@@ -649,3 +649,17 @@ def test_json_outputs_and_atomic_files_share_one_mode(tmp_path):
     assert len(modes) == 1
     (mode,) = modes
     assert mode & stat.S_IRGRP and not mode & stat.S_IWOTH
+
+
+def test_the_bank_figure_stems_the_params_accept_are_the_ones_notebook_10_writes():
+    import re
+
+    from wb.run.brief import BANK_FIGURES
+
+    source = (ROOT / "notebooks" / "10_bank_comparison.py").read_text("utf-8")
+    keys = re.findall(r'^\s+"([a-z_]+)": \(', source, flags=re.M)  # f"bank_{key}" figures
+    written = {f"bank_{k}" for k in keys} | set(re.findall(r'"(bank_[a-z_]+)"', source))
+    written -= {"bank_panel", "bank_id", "bank_name", "bank_comparison"}
+    assert written and written <= set(BANK_FIGURES), written - set(BANK_FIGURES)
+    base = yaml.safe_load((ROOT / "params" / "base.yaml").read_text("utf-8"))
+    assert set(base["brief"]["bank_figures"]) <= set(BANK_FIGURES)

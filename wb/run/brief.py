@@ -39,14 +39,15 @@ UPLIFT_ESTIMATES = {
 #: News-check verdicts as the brief prints them; "no data" rows are counted, not listed.
 NO_DATA = "no data"
 NEWS_VERDICTS = {"agrees": "相符 agrees", "contradicts": "不符 contradicts"}
-#: Bank figures notebooks/10_bank_comparison writes (``bank_<key>``); ``brief.bank_figures``
-#: picks among them, checked with the params.
+#: Bank figures notebooks/10_bank_comparison writes (``bank_<key>``; a test holds the two
+#: together); ``brief.bank_figures`` picks among them, checked with the params.
 BANK_FIGURES = (
     "bank_income",
     "bank_profit",
     "bank_share",
     "bank_aum",
     "bank_wecom",
+    "bank_trends",
     "bank_coverage",
 )
 #: Uplift figures every uplift run writes; the brief shows the first.
