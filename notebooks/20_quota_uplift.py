@@ -89,7 +89,8 @@ print(uplift_outputs.designs_text(designs))
 # quota's first stage. It cannot separate the adds from anything else the quota brought.
 
 # %%
-display(Image(Path(out_dir) / "uplift_event_study.png"))
+figure = Path(out_dir) / "uplift_event_study.png"  # absent when the data cannot support it
+display(Image(figure)) if figure.is_file() else print(designs.notes)
 pd.DataFrame(
     [
         {
@@ -119,7 +120,8 @@ designs.wald_did.to_json() if designs.wald_did else designs.notes
 # how many adds the quota manufactured. It measures gaming of the count, not the value of adds.
 
 # %%
-display(Image(Path(out_dir) / "uplift_bunching.png"))
+figure = Path(out_dir) / "uplift_bunching.png"
+display(Image(figure)) if figure.is_file() else None
 designs.bunching.text if designs.bunching else designs.notes
 
 # %% [markdown]
@@ -131,9 +133,9 @@ designs.bunching.text if designs.bunching else designs.notes
 # %%
 display(Image(Path(out_dir) / "uplift_designs.png"))
 doc = analysis.to_json()
-pd.DataFrame({k: v for k, v in doc["robustness"].items()}).T[
-    ["coef", "ci_low", "ci_high", "n_obs", "note"]
-]
+pd.DataFrame(doc.get("robustness", {})).T.reindex(
+    columns=["coef", "ci_low", "ci_high", "n_obs", "note"]
+)
 
 # %% [markdown]
 # ### More outcomes (Holm-adjusted) and the WeCom coverage rate
@@ -142,11 +144,12 @@ pd.DataFrame({k: v for k, v in doc["robustness"].items()}).T[
 # not the RM's customers.
 
 # %%
-pd.DataFrame({name: r["per_add"] for name, r in doc["outcomes"]["results"].items()}).T[
-    ["coef", "ci_low", "ci_high", "pvalue", "pvalue_holm"]
-]
+results = doc.get("outcomes", {}).get("results", {})
+pd.DataFrame({name: r["per_add"] for name, r in results.items()}).T.reindex(
+    columns=["coef", "ci_low", "ci_high", "pvalue", "pvalue_holm"]
+)
 
 # %%
-coverage = doc["outcomes"].get("wecom_coverage", {})
+coverage = doc.get("outcomes", {}).get("wecom_coverage", {})
 print(coverage.get("definition", "no customers column: coverage not computed"))
 pd.DataFrame({k: v for k, v in coverage.items() if k != "definition"})

@@ -140,9 +140,9 @@ def test_bank_figures_option_selects_and_checks_stems(artifacts):
     )
     assert [f.src for f in ctx.bank["figures"]] == ["bank_wecom.png"]
     assert ctx.bank["omitted"] == 1
-    with pytest.raises(ExportError, match="bank_nope"):
+    with pytest.raises(ExportError, match="bank_coverage"):  # a known stem the artifact lacks
         brief.build_context(
-            run_params("bank_comparison", bank_figures=["bank_nope"]), data, set(), EPOCH
+            run_params("bank_comparison", bank_figures=["bank_coverage"]), data, set(), EPOCH
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -20,13 +21,20 @@ def write(path: Path, data: dict) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def project_notebook(tmp_path):
+    """tmp_path as a project folder: wb runs only notebooks under its notebooks/."""
+    (tmp_path / "notebooks").mkdir()
+    shutil.copy(FIXTURES / "artifacts.ipynb", tmp_path / "notebooks")
+
+
 def minimal(**over) -> dict:
     data = {
         "period": "H1 2025",
         "brief": {"title": "测试简报 Test brief"},
         "notebooks": [
             {
-                "path": str(FIXTURES / "artifacts.ipynb"),
+                "path": "notebooks/artifacts.ipynb",
                 "section": "bank_comparison",
                 "parameters": {"fixtures": str(FIXTURES)},
             }

@@ -28,15 +28,18 @@ def params_file(tmp_path: Path, *failing: str, alone: bool = False, **over) -> P
     """A params file: the fixture sections (bank, simulated uplift; not when ``alone``), then
     the ``failing`` notebooks."""
     notebooks = []
+    folder = tmp_path / "notebooks"  # wb runs only the notebooks under the project's notebooks/
+    folder.mkdir(exist_ok=True)
     for section in () if alone else ("bank_comparison", "uplift"):
-        nb = shutil.copy(FIXTURES / "artifacts.ipynb", tmp_path / f"{section}.ipynb")
+        nb = shutil.copy(FIXTURES / "artifacts.ipynb", folder / f"{section}.ipynb")
         entry = {"path": str(nb), "section": section, "parameters": {"fixtures": str(FIXTURES)}}
         entry["parameters"]["section"] = section
         if section == "uplift":
             entry["inputs"] = {"data_path": "rm_month"}
         notebooks.append(entry)
     for name in failing:
-        notebooks.append({"path": str(FIXTURES / f"{name}.ipynb"), "section": "uplift"})
+        nb = shutil.copy(FIXTURES / f"{name}.ipynb", folder)
+        notebooks.append({"path": str(nb), "section": "uplift"})
     data = {
         "period": "H1 2025",
         "cell_timeout_s": 60,
@@ -201,7 +204,8 @@ def test_an_invalid_data_file_exits_2_before_any_kernel_or_folder(tmp_path, earl
     params = params_file(tmp_path, data={"rm_month": {"path": str(bad)}})
     done = wb("run", str(params), "--out", str(earlier))
     assert done.returncode == 2, done.stderr
-    assert f"{bad}: column 'month', row 2: expected a month as YYYY-MM" in done.stderr
+    assert ": column 'month', row 2: expected a month as YYYY-MM" in done.stderr
+    assert str(bad) not in done.stderr  # the file is named by its label, not its path
     assert_untouched(earlier)
     assert not (earlier / "failed").exists()
 

@@ -64,15 +64,22 @@ def test_quick_writes_only_json(tmp_path, export):
 
 
 def test_designs_the_data_cannot_support_are_skipped_with_a_note(tmp_path, export):
-    """Every branch adopts in the same month and no RM is never treated: no control group for
-    the event study, no never-treated trend for bunching; the rest still runs."""
+    """Every RM gets a quota, in one of two months: no never-treated trend for bunching; the
+    rest still runs. Had every branch started in the same month, the month effects would
+    absorb the instrument: that is exit 2 with the reason, nothing written."""
     import pandas as pd
 
     frame = pd.read_parquet(export)
-    frame["quota_target"] = frame["month"].ge("2025-01").astype("int64") * 50
-    path = tmp_path / "same_month.parquet"
-    frame.to_parquet(path)
+    start = frame["branch_id"].map(lambda b: "2024-07" if int(b[2:]) % 2 else "2025-01")
+    same = frame.assign(quota_target=frame["month"].ge("2025-01").astype("int64") * 50)
+    same.to_parquet(tmp_path / "same_month.parquet")
     out = tmp_path / "u"
+    result = wb("uplift", "--data", str(tmp_path / "same_month.parquet"), "--out", str(out))
+    assert result.returncode == 2 and "same month" in result.stderr
+    assert not out.exists()
+    frame["quota_target"] = (frame["month"] >= start).astype("int64") * 50
+    path = tmp_path / "two_months.parquet"
+    frame.to_parquet(path)
     result = wb("uplift", "--data", str(path), "--out", str(out))
     assert result.returncode == 0, result.stderr
     doc = json.loads((out / "uplift.json").read_text())

@@ -169,7 +169,11 @@ def test_personal_columns_are_dropped_with_a_warning(tmp_path):
     with pytest.warns(WarehouseWarning) as caught:
         opened = open_source(src)
     messages = [str(w.message) for w in caught]
-    assert any("'客户姓名' looks like personal data" in m for m in messages)
+    # a Chinese header could itself be a name: wb.door.privacy never echoes it (issue 13)
+    assert any(
+        "'<not shown: may be personal data>' looks like personal data" in m for m in messages
+    )
+    assert all("客户姓名" not in m for m in messages)
     assert any("'phone' looks like personal data" in m for m in messages)
     assert any("unknown column 'remark' ignored" in m for m in messages)
     assert all(PHONE not in m and "张三" not in m for m in messages)

@@ -2,7 +2,8 @@
 
 Every command exits 0 on success, 1 on a bug, 2 on invalid input, arguments or params,
 3 when a notebook cell raised, 4 on a timeout, 5 when the kernel died, 6 when an export
-failed and 75 when another run holds the lock.
+failed, 75 when another run holds the lock, and 128 + the signal's number (130 for SIGINT,
+143 for SIGTERM) when a run was interrupted.
 """
 
 from __future__ import annotations
@@ -48,3 +49,11 @@ class LockedError(WbError):
     """Another run holds the lock on the output folder (exit 75)."""
 
     exit_code = 75
+
+
+class RunInterrupted(WbError):
+    """A run was stopped by a signal: exit 128 + its number (130 SIGINT, 143 SIGTERM)."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum

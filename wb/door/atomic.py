@@ -1,15 +1,23 @@
 """Atomic file writes: write to a temporary file in the target folder, then rename over the target.
 
-An interrupted write leaves the previous file (or no file), never a half-written one.
+An interrupted write leaves the previous file (or no file), never a half-written one. Every
+file ``wb`` writes gets one mode (:func:`file_mode`): readable by the group that runs the
+schedule, never writable by others. JSON is written strict: a NaN or an infinity is refused,
+never written as the non-standard ``NaN``/``Infinity`` tokens.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+from wb.errors import InputError
 
 
 def _umask() -> int:
@@ -18,12 +26,23 @@ def _umask() -> int:
     return mask
 
 
+def file_mode() -> int:
+    """Mode of every file ``wb`` writes: 0666 less the umask, group-readable, not world-writable."""
+    return (0o666 & ~_umask() | 0o040) & ~0o002
+
+
+def dir_mode() -> int:
+    """Mode of every folder ``wb`` makes: 0777 less the umask, group-readable and -searchable,
+    not world-writable."""
+    return (0o777 & ~_umask() | 0o050) & ~0o002
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success rename it onto ``target``.
 
-    The file gets the usual permissions (0666 less the umask), not mkstemp's 0600. On an
-    exception the temporary file is removed and ``target`` is untouched.
+    The file gets :func:`file_mode`, not mkstemp's 0600. On an exception the temporary file is
+    removed and ``target`` is untouched.
     """
     path = Path(target)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,7 +50,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -43,3 +62,70 @@ def write_text(target: str | os.PathLike[str], text: str) -> Path:
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(target)
+
+
+def json_text(data: Any, *, sort_keys: bool = False) -> str:
+    """Strict JSON text (UTF-8 characters kept, two-space indent, final newline).
+
+    Raises :class:`ValueError` naming the first non-finite number's place: every number ``wb``
+    writes must be finite (a quantity it cannot estimate is ``null`` with a reason).
+    """
+    try:
+        return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=sort_keys, allow_nan=False)
+    except ValueError as exc:
+        raise ValueError(f"not finite: {_first_non_finite(data) or '?'} ({exc})") from exc
+
+
+def _first_non_finite(node: Any, where: str = "") -> str | None:
+    """The dotted place of the first NaN or infinity in ``node``, else ``None``."""
+    if isinstance(node, float):
+        return None if math.isfinite(node) else (where or "(top level)")
+    if isinstance(node, dict):
+        pairs = node.items()
+    elif isinstance(node, list | tuple):
+        pairs = enumerate(node)
+    else:
+        return None
+    for key, value in pairs:
+        if found := _first_non_finite(value, f"{where}.{key}" if where else str(key)):
+            return found
+    return None
+
+
+def write_json(data: Any, target: str | os.PathLike[str], *, sort_keys: bool = False) -> Path:
+    """Write ``data`` as strict JSON (:func:`json_text`) to ``target`` atomically."""
+    return write_text(target, json_text(data, sort_keys=sort_keys) + "\n")
+
+
+def writable_dir(path: str | os.PathLike[str], option: str = "--out") -> Path:
+    """Check that ``path`` is, or can become, a folder ``wb`` may write into; make nothing.
+
+    Raises :class:`InputError` (exit 2) for a filesystem root, a file, or a folder that cannot
+    be written (read-only, permission denied): the nearest existing folder on the way gets a
+    probe file, removed at once.
+    """
+    p = Path(path)
+    resolved = p.resolve()
+    if resolved == Path(resolved.anchor):
+        raise InputError(f"{option} {p}: the filesystem root; give a folder of its own")
+    existing = resolved
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{option} {p}: {existing} exists and is not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".wb-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"{option} {p}: cannot write there ({exc.strerror or exc})") from exc
+    return p
+
+
+def writable_file(path: str | os.PathLike[str], option: str = "--out") -> Path:
+    """Make sure ``path`` can be written as a file (not a folder; its folder writable)."""
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{option} {p}: is a folder; give a file name")
+    writable_dir(p.parent, option=f"{option} {p}: its folder")
+    return p

@@ -3,6 +3,11 @@
 Two signals: a column *name* that says it holds personal data (Chinese or English), and
 *values* that look like mainland mobile numbers, resident ID numbers, WeChat ids or e-mail
 addresses. Nothing here ever returns or prints a value it matched.
+
+Messages show a header or a value only when it cannot be personal data by what it is made
+of (:func:`redact`): short printable ASCII with no phone, ID, WeChat id or e-mail in it. A
+name such as 张三 cannot be told from a harmless Chinese word by pattern, so Chinese text is
+never echoed; a column is then named by its position.
 """
 
 from __future__ import annotations
@@ -66,7 +71,10 @@ VALUE_PATTERN = re.compile("|".join((_MOBILE, _RESIDENT_ID, _WXID, _EMAIL)))
 #: Values scanned per column when looking for personal data by pattern.
 SAMPLE_SIZE = 5000
 
-REDACTED = "<hidden: looks like personal data>"
+REDACTED = "<not shown: may be personal data>"
+#: Longest text a message echoes.
+MAX_SHOWN = 64
+_SHOWABLE = re.compile(rf"[\x20-\x7e]{{1,{MAX_SHOWN}}}")
 
 
 def name_suggests_personal_data(column: str) -> bool:
@@ -92,7 +100,18 @@ def values_look_personal(values: pd.Series) -> bool:
     return bool(text.str.contains(VALUE_PATTERN, regex=True).any())
 
 
-def redact(value: object) -> str:
-    """Return ``value`` as text, or a placeholder when it contains anything that looks personal."""
+def showable(value: object) -> bool:
+    """True when ``value``'s text may appear in a message: 1–64 printable ASCII characters
+    with nothing that looks like a phone, ID number, WeChat id or e-mail."""
     text = str(value)
-    return REDACTED if VALUE_PATTERN.search(text) else text
+    return bool(_SHOWABLE.fullmatch(text)) and not VALUE_PATTERN.search(text)
+
+
+def redact(value: object) -> str:
+    """``value`` as text when :func:`showable`, else a placeholder."""
+    return str(value) if showable(value) else REDACTED
+
+
+def column_ref(name: object, position: int) -> str:
+    """A column as messages name it: ``column 'aum_cny'``, or ``column 7 (name not shown)``."""
+    return f"column '{name}'" if showable(name) else f"column {position} (name not shown)"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -55,8 +54,6 @@ class TableSpec:
     name: str
     columns: tuple[ColumnSpec, ...]
     rules: pa.DataFrameSchema
-    #: Text columns that must not hold personal data (checked by pattern).
-    id_columns: tuple[str, ...] = ()
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -161,7 +158,6 @@ RM_MONTH = TableSpec(
         ),
     ),
     rules=_RM_MONTH_RULES,
-    id_columns=("rm_id", "branch_id"),
 )
 
 
@@ -399,15 +395,16 @@ SPECS: dict[str, TableSpec] = {s.name: s for s in (RM_MONTH, BANK_PANEL, SOURCES
 SCHEMA_NAMES = ("rm_month", "bank_panel")
 
 
-def infer_schema(columns: Iterable[str], path: Path) -> str:
-    """Guess the schema from the column names; raise :class:`InputError` when neither fits."""
+def infer_schema(columns: Iterable[str], label: str) -> str:
+    """Guess the schema from the column names; raise :class:`InputError` (naming the file by
+    ``label``) when neither fits."""
     cols = set(columns)
     if {"rm_id", "month"} <= cols:
         return "rm_month"
     if {"bank_id", "metric"} <= cols:
         return "bank_panel"
     raise InputError(
-        f"{path}: cannot tell the schema from the columns; expected rm_month columns "
+        f"{label}: cannot tell the schema from the columns; expected rm_month columns "
         f"({', '.join(RM_MONTH.column_names[:7])}) or bank_panel columns "
         f"({', '.join(BANK_PANEL.column_names[:7])}); or pass --schema"
     )

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -121,17 +120,57 @@ def _as_month(series: pd.Series) -> pd.Series:
     return _as_text(series)
 
 
-def _as_number(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse to float64; return (values, mask of values that are present but not numbers)."""
+#: A number with thousands separators in their places: 1,234 or 172,889,567.50.
+_GROUPED = r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$"
+#: Largest integer a float64 holds exactly (2^53): integer columns beyond it are refused.
+MAX_EXACT_INT = 2**53
+#: Characters that make two ids look equal but differ: controls (NUL ...) and zero-widths.
+_INVISIBLE = r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200d\u2060\ufeff]"
+
+
+def _as_number(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Parse to float64; return (values, mask of values present but not numbers, mask of
+    numbers written with a decimal comma or misplaced separators). Commas are read only as
+    thousands separators in their places (``172,889,567.50``); ``172889567,50`` is refused,
+    never read as a hundred times the amount."""
+    none = pd.Series(False, index=series.index)
     if pd.api.types.is_bool_dtype(series):
-        return pd.Series(np.nan, index=series.index), series.notna()
+        return pd.Series(np.nan, index=series.index), series.notna(), none
     if pd.api.types.is_numeric_dtype(series):
-        return series.astype("float64"), pd.Series(False, index=series.index)
+        return series.astype("float64"), none, none
     text = _as_text(series)
-    cleaned = text.str.replace(",", "", regex=False)
-    values = pd.to_numeric(cleaned, errors="coerce").astype("float64")
+    comma = text.str.contains(",", regex=False, na=False)
+    misplaced = none
+    if comma.any():
+        grouped = comma & text.str.match(_GROUPED, na=False)
+        misplaced = comma & ~grouped
+        text = text.mask(grouped, text.str.replace(",", "", regex=False)).mask(misplaced)
+    values = pd.to_numeric(text, errors="coerce").astype("float64")
     bad = text.notna() & values.isna()
-    return values, bad
+    return values, bad, misplaced
+
+
+def _screen_text(name: str, values: pd.Series, file: str) -> tuple[pd.Series, list[Problem]]:
+    """Problems of a text column: values that look like personal data (phone, ID number,
+    WeChat id, e-mail) or hold invisible characters (NUL, zero-width) that would make one id
+    two. Flagged values are masked and never shown. Each distinct value is scanned once."""
+    problems = []
+    uniques = pd.Series(values.dropna().unique(), dtype=object).astype(str)
+    for pattern, expected in (
+        (
+            privacy.VALUE_PATTERN,
+            ("a pseudonymous id" if name.endswith("_id") else "text")
+            + ", not personal data (values look like phone or ID numbers, WeChat ids or "
+            "e-mails; not shown)",
+        ),
+        (_INVISIBLE, "text without control or zero-width characters (a NUL byte, ...)"),
+    ):
+        flagged = uniques[uniques.str.contains(pattern, regex=True)]
+        looks = values.isin(flagged)
+        if looks.any():
+            problems.append(Problem(file, (name,), expected, _rows(looks)))
+            values = values.mask(looks)
+    return values, problems
 
 
 def _type_columns(
@@ -153,11 +192,22 @@ def _type_columns(
             continue
         series = raw[col.name]
         if col.kind in ("int", "number"):
-            values, bad = _as_number(series)
+            values, bad, comma = _as_number(series)
             if bad.any():
                 what = "an integer" if col.kind == "int" else "a number"
                 problems.append(Problem(file, (col.name,), what, _rows(bad), _found(series, bad)))
-            missing = values.isna() & ~bad
+            if comma.any():
+                problems.append(
+                    Problem(
+                        file,
+                        (col.name,),
+                        "a number with a decimal point (172889567.50); a comma only between "
+                        "groups of three digits (172,889,567.50)",
+                        _rows(comma),
+                        _found(series, comma),
+                    )
+                )
+            missing = values.isna() & ~bad & ~comma
             if col.kind == "int":
                 fractional = values.notna() & (values != np.floor(values))
                 if fractional.any():
@@ -171,6 +221,17 @@ def _type_columns(
                         )
                     )
                     values = values.mask(fractional)
+                huge = values.abs() > MAX_EXACT_INT
+                if huge.any():
+                    problems.append(
+                        Problem(
+                            file,
+                            (col.name,),
+                            f"an integer between -{MAX_EXACT_INT:,} and {MAX_EXACT_INT:,} (2^53)",
+                            _rows(huge),
+                        )
+                    )
+                    values = values.mask(huge)
             infinite = np.isinf(values)
             if infinite.any():
                 problems.append(Problem(file, (col.name,), "a finite number", _rows(infinite)))
@@ -178,28 +239,14 @@ def _type_columns(
         else:
             values = _as_month(series) if col.kind == "month" else _as_text(series)
             missing = values.isna() | (values == "") if col.kind != "text" else values.isna()
+            if col.kind == "text":
+                values, found = _screen_text(col.name, values, file)
+                problems += found
         if not col.nullable and missing.any():
             problems.append(
                 Problem(file, (col.name,), "a value (required, found empty)", _rows(missing))
             )
         typed[col.name] = values
-    for name in spec.id_columns:
-        if name in typed:
-            ids = typed[name]
-            uniques = pd.Series(ids.dropna().unique())  # ids repeat every month: scan each once
-            flagged = uniques[uniques.str.contains(privacy.VALUE_PATTERN, regex=True)]
-            looks = ids.isin(flagged)
-            if looks.any():
-                problems.append(
-                    Problem(
-                        file,
-                        (name,),
-                        "a pseudonymous id, not personal data "
-                        "(values look like phone or ID numbers; not shown)",
-                        _rows(looks),
-                    )
-                )
-                typed[name] = typed[name].mask(looks)
     return pd.DataFrame(typed, index=raw.index), problems
 
 
@@ -261,8 +308,9 @@ def _problems_from_failures(
 # --------------------------------------------------------------------------- public API
 
 
-def validate(raw: pd.DataFrame, schema: str, path: Path | str) -> pd.DataFrame:
-    """Type and check ``raw`` against ``schema``; return the typed frame or raise.
+def validate(raw: pd.DataFrame, schema: str, label: str) -> pd.DataFrame:
+    """Type and check ``raw`` against ``schema``; return the typed frame or raise. Messages
+    name the file by ``label``.
 
     Integer columns come back as ``int64`` (nullable optional ones as ``Int64``), numbers as
     ``float64``, text as ``str``. Raises :class:`ValidationError` listing every problem.
@@ -270,7 +318,7 @@ def validate(raw: pd.DataFrame, schema: str, path: Path | str) -> pd.DataFrame:
     if schema not in SPECS:
         raise InputError(f"unknown schema '{schema}'; expected one of {', '.join(SCHEMA_NAMES)}")
     spec = SPECS[schema]
-    file = str(path)
+    file = label
     if raw.empty:
         raise ValidationError(
             [Problem(file, spec.column_names[:1], "at least one data row")], file, schema
@@ -287,33 +335,35 @@ def validate(raw: pd.DataFrame, schema: str, path: Path | str) -> pd.DataFrame:
     return typed
 
 
-def check_source_ids(panel: pd.DataFrame, sources: pd.DataFrame, path: Path) -> None:
-    """Every ``source_id`` of a bank panel must exist in its sources table."""
+def check_source_ids(panel: pd.DataFrame, sources: pd.DataFrame, label: str) -> None:
+    """Every ``source_id`` of a bank panel (named ``label`` in messages) must exist in its
+    sources table."""
     known = set(sources["source_id"])
     missing = ~panel["source_id"].isin(known)
     if missing.any():
         problem = Problem(
-            str(path),
+            label,
             ("source_id",),
             "an id listed in sources.csv beside the file",
             _rows(missing),
-            tuple(panel.loc[missing, "source_id"].head(3)),
+            _found(panel["source_id"], missing),
         )
-        raise ValidationError([problem], str(path), "bank_panel")
+        raise ValidationError([problem], label, "bank_panel")
 
 
-def summarise(frame: pd.DataFrame, schema: str, path: Path, sources: pd.DataFrame | None) -> str:
-    """One summary line for a validated table."""
+def summarise(frame: pd.DataFrame, schema: str, label: str, sources: pd.DataFrame | None) -> str:
+    """One summary line for a validated table, naming it by ``label``."""
     n = len(frame)
+    head = f"{label}: {schema} OK"
     if schema == "rm_month":
         months = frame["month"]
         return (
-            f"{path}: rm_month OK: {n:,} rows; {frame['rm_id'].nunique():,} RMs, "
+            f"{head}: {n:,} rows; {frame['rm_id'].nunique():,} RMs, "
             f"{frame['branch_id'].nunique():,} branches, {months.nunique():,} months "
             f"({months.min()} to {months.max()})"
         )
     extra = f"; {len(sources):,} sources" if sources is not None else ""
     return (
-        f"{path}: bank_panel OK: {n:,} rows; {frame['bank_id'].nunique():,} banks, "
+        f"{head}: {n:,} rows; {frame['bank_id'].nunique():,} banks, "
         f"{frame['metric'].nunique():,} metrics, {frame['period'].nunique():,} periods{extra}"
     )

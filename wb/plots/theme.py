@@ -1,8 +1,10 @@
 """House style for every figure: colour-blind-safe palette, CJK font, unit formatters, footers.
 
 The theme is applied inside :func:`theme_context` and never leaks into the caller's global
-matplotlib state. Chinese labels render with Noto Sans CJK SC (Debian ``fonts-noto-cjk``);
-Latin text stays in DejaVu Sans, and matplotlib falls back per glyph between the two.
+matplotlib state. Text is drawn literally (``text.parse_math`` off, in the theme and while
+saving): a bank name such as ``$…$`` from the data is text, never mathtext that can fail.
+Chinese labels render with Noto Sans CJK SC (Debian ``fonts-noto-cjk``); Latin text stays in
+DejaVu Sans, and matplotlib falls back per glyph between the two.
 """
 
 from __future__ import annotations
@@ -58,7 +60,11 @@ RC = {
     "savefig.dpi": 200,
     "svg.hashsalt": "wb",
     "svg.fonttype": "path",
+    "text.parse_math": False,
+    "text.usetex": False,
 }
+#: What saving needs of the theme: labels made while drawing (ticks) stay literal text too.
+SAVE_RC = {"svg.hashsalt": "wb", "text.parse_math": False, "text.usetex": False}
 
 
 def ensure_cjk_font() -> str:
@@ -145,7 +151,7 @@ def save_figure(fig: Figure, out_dir: Path | str, stem: str) -> list[Path]:
     paths = []
     for ext, meta in (("png", {"Software": None}), ("svg", {"Date": None, "Creator": None})):
         target = out / f"{stem}.{ext}"
-        with atomic_path(target) as tmp, mpl.rc_context({"svg.hashsalt": "wb"}):
+        with atomic_path(target) as tmp, mpl.rc_context(SAVE_RC):
             fig.savefig(tmp, format=ext, metadata=meta, bbox_inches="tight")
         paths.append(target)
     return paths

@@ -24,6 +24,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from wb.door.privacy import redact
 from wb.errors import ExportError
 from wb.plots.theme import CJK_FAMILY, SIMULATED_LABEL
 from wb.uplift.schema import validate_document
@@ -38,6 +39,17 @@ UPLIFT_ESTIMATES = {
 #: News-check verdicts as the brief prints them; "no data" rows are counted, not listed.
 NO_DATA = "no data"
 NEWS_VERDICTS = {"agrees": "相符 agrees", "contradicts": "不符 contradicts"}
+#: Bank figures notebooks/10_bank_comparison writes (``bank_<key>``; a test holds the two
+#: together); ``brief.bank_figures`` picks among them, checked with the params.
+BANK_FIGURES = (
+    "bank_income",
+    "bank_profit",
+    "bank_share",
+    "bank_aum",
+    "bank_wecom",
+    "bank_trends",
+    "bank_coverage",
+)
 #: Uplift figures every uplift run writes; the brief shows the first.
 UPLIFT_FIGURES = ("uplift_forest", "uplift_binscatter", "uplift_by_quota")
 
@@ -292,6 +304,19 @@ def _sources(ids: list[str], bank: BankComparison) -> list[dict[str, str]]:
     return [{"source_id": i, **known.get(i, blank)} for i in ids]
 
 
+#: The name a logo file gets in the run folder (with its suffix): the renderer reads only
+#: files inside the run folder, and the logo's own file name stays out of the brief.
+LOGO_STEM = "logo"
+
+
+def logo_src(logo: str | None) -> str | None:
+    """Where the brief's ``<img>`` points: a local logo (an absolute path, from the params) by
+    its copy in the run folder (:data:`LOGO_STEM`), a URL as given (the renderer decides)."""
+    if logo is None or not logo.startswith("/"):
+        return logo
+    return LOGO_STEM + Path(logo).suffix.lower()
+
+
 def build_context(
     params: Any,
     artifacts: dict[str, dict[str, Any]],
@@ -320,7 +345,7 @@ def build_context(
         period=params.period,
         date=f"{day.year}年{day.month}月{day.day}日",
         created=day.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        logo=Path(brief.logo).as_uri() if brief.logo and brief.logo.startswith("/") else brief.logo,
+        logo=logo_src(brief.logo),
         any_simulated=bool(simulated & set(artifacts)),
     )
     number = 1
@@ -374,41 +399,66 @@ BASE_URL = "file:///wb-run/"
 
 
 def _fetcher(root: Path):
-    """A WeasyPrint URL fetcher that reads only ``data:`` and files inside ``root``."""
+    """A WeasyPrint URL fetcher that reads only ``data:`` and files inside ``root``.
+
+    The scheme is compared case-insensitively (``FILE:`` is ``file:``), and the check covers
+    every fetch, including the images a ``data:`` SVG document refers to. A refused URL raises
+    :class:`~weasyprint.urls.FatalURLFetchingError` and is kept in ``refused``: WeasyPrint
+    swallows every error while drawing an SVG, so :func:`write_pdf` checks that list too."""
+    from urllib.parse import urlsplit
     from urllib.request import url2pathname
 
-    from weasyprint.urls import URLFetcher
+    from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
     class OfflineFetcher(URLFetcher):
-        def fetch(self, url: str, headers: Any = None) -> Any:
-            if url.startswith(BASE_URL):
-                url = (root / url2pathname(url.removeprefix(BASE_URL))).resolve().as_uri()
-            if url.startswith("file:"):
-                target = Path(url2pathname(url.removeprefix("file://").split("?")[0])).resolve()
-                if not target.is_relative_to(root):
-                    raise ValueError(f"file outside the run folder: {target}")
-            return super().fetch(url, headers)
+        refused: list[str]
 
-    return OfflineFetcher(allowed_protocols={"file", "data"}, fail_on_errors=True)
+        def _refuse(self, why: str) -> FatalURLFetchingError:
+            self.refused.append(why)
+            return FatalURLFetchingError(why)
+
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            parts = urlsplit(url)
+            scheme = parts.scheme.lower()
+            if scheme == "data":
+                return super().fetch(url, headers)
+            if scheme != "file":
+                raise self._refuse(
+                    f"{redact(url)}: only data: URLs and files inside the run folder are read"
+                )
+            if url.lower().startswith(BASE_URL):
+                relative = url2pathname(url[len(BASE_URL) :].split("?")[0])
+                target = (root / relative).resolve()
+            else:
+                target = Path(url2pathname(parts.path)).resolve()
+            if parts.netloc or not target.is_relative_to(root):
+                raise self._refuse(f"{redact(url)}: a file outside the run folder")
+            return super().fetch(target.as_uri(), headers)
+
+    fetcher = OfflineFetcher(allowed_protocols={"file", "data"}, fail_on_errors=True)
+    fetcher.refused = []
+    return fetcher
 
 
 def write_pdf(html: str, folder: Path, target: Path) -> Path:
     """Render ``html`` (relative URLs resolve in ``folder``) to ``target`` with WeasyPrint.
 
-    Raises :class:`ExportError` (exit 6) when the HTML references anything but ``data:`` or
-    files inside ``folder``: the render never touches the network.
+    Raises :class:`ExportError` (exit 6), leaving no PDF, when the HTML or any document it
+    embeds (a ``data:`` SVG) references anything but ``data:`` or files inside ``folder``: the
+    render never touches the network nor reads outside the run folder.
     """
     import weasyprint
     from weasyprint.urls import FatalURLFetchingError
 
+    fetcher = _fetcher(folder.resolve())
     try:
-        doc = weasyprint.HTML(
-            string=html, base_url=BASE_URL, url_fetcher=_fetcher(folder.resolve())
-        )
-        doc.write_pdf(target)
+        weasyprint.HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).write_pdf(target)
     except FatalURLFetchingError as exc:  # a BaseException: `except Exception` misses it
         cause = exc.__cause__ or exc
         raise ExportError(f"brief refused a resource (offline render): {cause}") from exc
+    if fetcher.refused:
+        target.unlink(missing_ok=True)
+        raise ExportError(f"brief refused a resource (offline render): {fetcher.refused[0]}")
     return target
 
 
@@ -463,6 +513,8 @@ def build(
     sections = [nb.section for nb in params.notebooks]
     artifacts = {s: load_artifact(s, artifacts_dir) for s in sections}
     ctx = build_context(params, artifacts, simulated, source_date_epoch)
+    if ctx.logo is not None and ctx.logo != params.brief.logo:  # a local logo: copy it in
+        shutil.copyfile(params.brief.logo, folder / ctx.logo)
     ctx.assets = artifacts_dir.relative_to(folder).as_posix()
     html = render_html(ctx)
     html_path = folder / "brief.html"

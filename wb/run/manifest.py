@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
-import tempfile
 from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import wb
+from wb.door import atomic
 
 SCHEMA = "wb.manifest/1"
 MANIFEST = "manifest.json"
@@ -115,17 +114,8 @@ def outputs(folder: Path) -> dict[str, dict[str, Any]]:
 
 
 def write_json(data: Any, path: Path) -> Path:
-    """Write JSON atomically (temp file in the same folder, then rename), UTF-8, sorted keys."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True, ensure_ascii=False)
-            fh.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    """Write strict JSON atomically, UTF-8, sorted keys (:func:`wb.door.atomic.write_json`)."""
+    return atomic.write_json(data, path, sort_keys=True)
 
 
 def read(folder: Path) -> dict[str, Any] | None:

@@ -31,9 +31,14 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from wb.door.privacy import redact
 from wb.door.schemas import ID_RE, PERIOD_RE
 from wb.errors import InputError
+from wb.run.brief import BANK_FIGURES
+from wb.uplift.simulate import SimulationConfig
 
+#: The folder (under the project root) holding the notebooks a params file may name.
+NOTEBOOKS = "notebooks"
 #: Parameters the runner sets itself; a params file may not set them.
 RUN_PARAMETERS = ("out_dir", "data_label", "period", "banks", "seed")
 #: Brief sections a notebook can feed; each reads one artifact (see :mod:`wb.run.brief`).
@@ -47,13 +52,22 @@ class _Strict(BaseModel):
 
 
 class SimulateSpec(_Strict):
-    """A simulated RM x month export, written by the runner into the run folder."""
+    """A simulated RM x month export, written by the runner into the run folder. Its bounds
+    are ``wb simulate``'s (:meth:`wb.uplift.simulate.SimulationConfig.check`)."""
 
-    n_rms: Annotated[int, Field(ge=20)] = 2000
-    n_months: Annotated[int, Field(ge=8, le=240)] = 24
-    seed: Annotated[int, Field(ge=0)] = 1
+    n_rms: int = 2000
+    n_months: int = 24
+    seed: int = 1
     beta_quota: float = 0.0
     beta_organic: float = 20_000.0
+
+    @model_validator(mode="after")
+    def _bounds(self) -> SimulateSpec:
+        try:
+            SimulationConfig(**self.model_dump()).check()
+        except InputError as exc:
+            raise ValueError(str(exc).replace("--", "").replace("-", "_")) from exc
+        return self
 
 
 class DataSpec(_Strict):
@@ -106,10 +120,23 @@ class BriefSpec(_Strict):
     subtitle: str | None = None
     organisation: str | None = None
     date: dt.date | None = Field(None, description="the brief's date; default: the run's date")
-    logo: str | None = Field(None, description="image file shown in the header")
+    logo: str | None = Field(
+        None, description="image file inside the project (or a data: URL) shown in the header"
+    )
     bank_figures: list[str] | None = Field(
         None, description="stems of the bank figures the brief shows, in order; None = all"
     )
+
+    @field_validator("bank_figures")
+    @classmethod
+    def _known_figures(cls, value: list[str] | None) -> list[str] | None:
+        unknown = [stem for stem in value or [] if stem not in BANK_FIGURES]
+        if unknown:
+            raise ValueError(
+                f"bank figure stems among {', '.join(BANK_FIGURES)}; unknown: "
+                + ", ".join(redact(stem) for stem in unknown)
+            )
+        return value
 
 
 class RunParams(_Strict):
@@ -173,25 +200,51 @@ def project_root(path: Path) -> Path:
     return path.resolve().parent
 
 
-def _read_yaml(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
-    """Read one params file and everything it extends, merged (later wins)."""
+#: Suffixes a params file (and every file it extends) must have.
+PARAMS_SUFFIXES = (".yaml", ".yml")
+
+
+def _read_yaml(path: Path, chain: tuple[Path, ...], root: Path) -> dict[str, Any]:
+    """Read one params file and everything it extends, merged (later wins).
+
+    Only ``.yaml``/``.yml`` files are read, and an extended file must lie inside the project
+    (``root``); a refused file's content is never read or shown, and YAML errors give the
+    line and column, not the text.
+    """
+    where = f" (extended by {chain[-1].name})" if chain else ""
+    if path.suffix.lower() not in PARAMS_SUFFIXES:
+        raise InputError(f"{path}{where}: a params file must be .yaml or .yml; not read")
+    if chain and not path.is_relative_to(root):
+        raise InputError(
+            f"{path}{where}: 'extends' must name a params file inside the project ({root}); "
+            "not read"
+        )
     if path in chain:
         raise InputError(f"{path}: extends itself (via {' -> '.join(p.name for p in chain)})")
     if not path.is_file():
-        where = f" (extended by {chain[-1]})" if chain else ""
         raise InputError(f"{path}: params file not found{where}")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise InputError(f"{path}: not UTF-8 text (line {line}); save it as UTF-8") from exc
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise InputError(f"{path}: not valid YAML{at}") from exc
     if not isinstance(raw, dict):
         raise InputError(f"{path}: expected a mapping of keys at the top level")
     parent = raw.pop("extends", None)
     if parent is None:
         return raw
     if not isinstance(parent, str):
-        raise InputError(f"{path}: key 'extends': expected a file name, got {parent!r}")
-    return _merge(_read_yaml(path.parent / parent, (*chain, path)), raw)
+        raise InputError(f"{path}: key 'extends': expected a file name")
+    target = (path.parent / parent).resolve()
+    return _merge(_read_yaml(target, (*chain, path), root), raw)
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -208,16 +261,21 @@ def _problems(exc: ValidationError, path: Path) -> list[str]:
     lines = []
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        key = redact(key)
         if err["type"] == "extra_forbidden":
             lines.append(f"{path}: key '{key}': unknown key")
         elif err["type"] == "missing":
             lines.append(f"{path}: key '{key}': required, missing")
         else:
             got = err.get("input")
-            shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+            shown = "" if isinstance(got, dict | list) else f" (got {redact(repr(got))})"
             expected = err["msg"].removeprefix("Value error, ")
             lines.append(f"{path}: key '{key}': expected {expected}{shown}")
     return lines
+
+
+def _is_url(text: str) -> bool:
+    return re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", text) is not None
 
 
 def _resolve(params: RunParams, root: Path) -> RunParams:
@@ -229,24 +287,37 @@ def _resolve(params: RunParams, root: Path) -> RunParams:
     data = {k: d.model_copy(update={"path": absolute(d.path)}) for k, d in params.data.items()}
     notebooks = [nb.model_copy(update={"path": absolute(nb.path)}) for nb in params.notebooks]
     logo = params.brief.logo
-    if logo is not None and not re.match(r"^[a-z][a-z0-9+.-]*:", logo):
+    if logo is not None and not _is_url(logo):
         logo = str(absolute(Path(logo)))
     brief = params.brief.model_copy(update={"logo": logo})
     return params.model_copy(update={"data": data, "notebooks": notebooks, "brief": brief})
 
 
-def _missing_files(params: RunParams, path: Path) -> list[str]:
+def _path_problems(params: RunParams, path: Path, root: Path) -> list[str]:
+    """Files that must exist, notebooks that must lie in the project's ``notebooks/`` and a
+    logo that must be a project file: one line per problem."""
+    lines = []
     checks: list[tuple[str, Path | None]] = [
         *((f"data.{k}.path", d.path) for k, d in params.data.items()),
         *((f"notebooks.{i}.path", nb.path) for i, nb in enumerate(params.notebooks)),
     ]
-    if params.brief.logo and params.brief.logo.startswith("/"):
-        checks.append(("brief.logo", Path(params.brief.logo)))
-    return [
+    if params.brief.logo and not _is_url(params.brief.logo):
+        logo = Path(params.brief.logo)
+        checks.append(("brief.logo", logo))
+        if not logo.is_relative_to(root):
+            lines.append(f"{path}: key 'brief.logo': expected an image file inside {root}")
+    for i, nb in enumerate(params.notebooks):
+        if not nb.path.is_relative_to(root / NOTEBOOKS):
+            lines.append(
+                f"{path}: key 'notebooks.{i}.path': expected a notebook inside "
+                f"{root / NOTEBOOKS}/ (wb runs only the project's own notebooks)"
+            )
+    lines += [
         f"{path}: key '{key}': expected an existing file, {p} not found"
         for key, p in checks
         if p is not None and not p.is_file()
     ]
+    return lines
 
 
 def declared_parameters(notebook: Path) -> set[str]:
@@ -310,13 +381,14 @@ def load(path: str | Path) -> RunParams:
         Exit 2, one line per problem: the file, the key and what was expected.
     """
     p = Path(path)
-    raw = _read_yaml(p.resolve(), ())
+    root = project_root(p)
+    raw = _read_yaml(p.resolve(), (), root)
     try:
         params = RunParams.model_validate(raw)
     except ValidationError as exc:
         raise InputError("invalid params:\n" + "\n".join(_problems(exc, p))) from exc
-    params = _resolve(params, project_root(p))
-    problems = _missing_files(params, p)
+    params = _resolve(params, root)
+    problems = _path_problems(params, p, root)
     if not problems:
         problems = _undeclared(params, p)
     if problems:

@@ -16,7 +16,13 @@ Order of work (docs/operations.md):
 
 On failure nothing is promoted and ``latest`` is untouched: the staging folder moves to
 ``<out>/failed/<run_id>/`` with its manifest, and the error carries a three-line summary and
-the exit code of the exit codes in README.md.
+the exit code of the exit codes in README.md. SIGINT and SIGTERM are such failures too: the manifest says
+``interrupted`` and the exit code is 130 or 143.
+
+Input files reach the notebooks under neutral names (``<key><suffix>`` in a private temporary
+folder, linked to the file): their own file and folder names, which may hold personal data,
+never appear in a notebook, the log, the manifest or the brief. Every file of a run folder
+gets one mode (:func:`wb.door.atomic.file_mode`: group-readable, not world-writable).
 """
 
 from __future__ import annotations
@@ -26,7 +32,10 @@ import fcntl
 import os
 import platform
 import re
+import shutil
+import signal
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -37,12 +46,15 @@ from typing import IO, Any
 
 import yaml
 
+from wb.door.atomic import dir_mode, file_mode, writable_dir
 from wb.door.schemas import SCHEMA_NAMES
 from wb.errors import (
     CellError,
     ExportError,
+    InputError,
     KernelError,
     LockedError,
+    RunInterrupted,
     RunTimeoutError,
     WbError,
 )
@@ -55,6 +67,8 @@ LATEST = "latest"
 FAILED = "failed"
 STAGING = ".staging-"
 ARTIFACTS = "artifacts"
+#: Longest line of kernel output copied into ``run.log``; the rest of the line is cut.
+MAX_LOG_LINE = 10_000
 
 
 def _find_code_root() -> Path | None:
@@ -92,8 +106,9 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")
 
 
-def _file_record(path: Path) -> dict[str, Any]:
-    return {"path": str(path), "bytes": path.stat().st_size, "sha256": manifest.sha256_file(path)}
+def _file_record(path: Path, label: str) -> dict[str, Any]:
+    """A file as the manifest records it: its label (never its name), size and sha256."""
+    return {"label": label, "bytes": path.stat().st_size, "sha256": manifest.sha256_file(path)}
 
 
 def input_files(params: RunParams) -> dict[str, Path]:
@@ -107,13 +122,14 @@ def input_files(params: RunParams) -> dict[str, Path]:
     return files
 
 
-def key_parts(params: RunParams) -> dict[str, str]:
-    """The named hashes that decide whether a run is up to date."""
+def key_parts(params: RunParams, file_hashes: dict[str, str] | None = None) -> dict[str, str]:
+    """The named hashes that decide whether a run is up to date; ``file_hashes``: the sha256
+    of each of :func:`input_files` when already computed."""
+    if file_hashes is None:
+        file_hashes = {k: manifest.sha256_file(p) for k, p in input_files(params).items()}
     return {
         "params": params.digest(),
-        "data": manifest.run_key(
-            {k: manifest.sha256_file(p) for k, p in input_files(params).items()}
-        ),
+        "data": manifest.run_key(file_hashes),
         "notebooks": manifest.run_key(
             {nb.name: manifest.sha256_file(nb.path) for nb in params.notebooks}
         ),
@@ -141,17 +157,37 @@ def preflight(params: RunParams) -> None:
 
 def validate_inputs(params: RunParams, say: Say) -> None:
     """Validate every data file whose key names a schema (``rm_month``, ``bank_panel``) before
-    any folder or kernel: bad input is exit 2 naming the file, row and column, not a failed
-    notebook (exit 3)."""
+    any folder or kernel: bad input is exit 2 naming the file (by its label), row and column,
+    not a failed notebook (exit 3). An ``rm_month`` export must also support the uplift
+    estimates (quota, adds and AUM vary; enough clusters): else exit 2 with the reason."""
     from wb.door import io
+    from wb.uplift.estimation import fit, prepare
 
     for key, spec in params.data.items():
         if spec.path is not None and key in SCHEMA_NAMES:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", io.InputWarning)
-                io.load(spec.path, key)
+                loaded = io.load(spec.path, key, label=spec.label)
             for warning in caught:
                 say(f"data.{key}: {warning.message}")
+            if key == "rm_month":
+                try:
+                    fit(prepare(loaded.frame), binned=False)
+                except InputError as exc:
+                    raise InputError(f"data.{key} ({loaded.label}): {exc}") from exc
+
+
+def check_out(out: Path) -> Path:
+    """The run folders' parent, checked before anything runs: a writable folder (not ``/``,
+    not a file) whose ``latest`` is absent or a symlink. Raises :class:`InputError` (exit 2)."""
+    writable_dir(out)
+    latest = out / LATEST
+    if latest.exists() and not latest.is_symlink():
+        raise InputError(
+            f"--out {out}: '{LATEST}' there is a real folder or file; wb keeps a symlink to the "
+            "newest run there: move it away and run again"
+        )
+    return out
 
 
 @contextlib.contextmanager
@@ -212,6 +248,70 @@ def promote(staging: Path, out: Path, run_id: str) -> Path:
     return final
 
 
+def normalise_modes(folder: Path) -> None:
+    """Give every file and folder under ``folder`` (and itself) wb's one mode, whichever tool
+    wrote it (papermill, WeasyPrint, a notebook's own writer)."""
+    for path in (folder, *folder.rglob("*")):
+        if not path.is_symlink():
+            path.chmod(dir_mode() if path.is_dir() else file_mode())
+
+
+class CappedLog:
+    """A text sink for kernel output that cuts each line after ``max_line`` characters, saying
+    how many it cut: a notebook printing a 50 MB cell does not copy it into ``run.log``."""
+
+    def __init__(self, sink: IO[str], max_line: int = MAX_LOG_LINE) -> None:
+        self.sink = sink
+        self.max_line = max_line
+        self.column = 0
+        self.cut = 0
+
+    def write(self, text: str) -> int:
+        for piece in text.splitlines(keepends=True):
+            body = piece.rstrip("\r\n")
+            room = max(self.max_line - self.column, 0)
+            self.sink.write(body[:room])
+            self.column += min(len(body), room)
+            self.cut += max(len(body) - room, 0)
+            if body != piece:
+                if self.cut:
+                    self.sink.write(f" … ({self.cut:,} characters cut)")
+                self.sink.write("\n")
+                self.column = self.cut = 0
+        return len(text)
+
+    def flush(self) -> None:
+        self.sink.flush()
+
+
+class _Signalled(BaseException):
+    """SIGINT or SIGTERM arrived during a run. A ``BaseException`` (as ``KeyboardInterrupt``),
+    so no ``except Exception`` in papermill or nbclient swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _signals_stop_the_run() -> Iterator[None]:
+    """Turn the first SIGINT or SIGTERM inside the block into :class:`_Signalled`; later ones
+    are ignored while the run records its failure. Handlers are restored after."""
+    caught = (signal.SIGINT, signal.SIGTERM)
+
+    def handler(signum: int, _frame: object) -> None:
+        for s in caught:
+            signal.signal(s, signal.SIG_IGN)
+        raise _Signalled(signum)
+
+    saved = {s: signal.signal(s, handler) for s in caught}
+    try:
+        yield
+    finally:
+        for s, previous in saved.items():
+            signal.signal(s, previous)
+
+
 @contextlib.contextmanager
 def _stderr_to(log: IO[str]) -> Iterator[None]:
     """Send fd 2 (kernel noise, papermill warnings) to the run log for the block."""
@@ -248,7 +348,9 @@ class Run:
         self.params_path = params_path
         self.out = out
         self.say = say
-        self.parts = key_parts(params)
+        self.file_hashes = {k: manifest.sha256_file(p) for k, p in input_files(params).items()}
+        self.parts = key_parts(params, self.file_hashes)
+        self.file_labels = self._file_labels()
         self.key = manifest.run_key(self.parts)
         self.epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or params.source_date_epoch())
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
@@ -257,6 +359,8 @@ class Run:
         self.staging = out / f"{STAGING}{self.run_id}"
         self.artifacts = self.staging / ARTIFACTS
         self.inputs: dict[str, Path] = {}
+        self.labels: dict[str, str] = {}
+        self.links: Path | None = None
         self.record: dict[str, Any] = {}
 
     # -- record ---------------------------------------------------------------------------
@@ -271,11 +375,16 @@ class Run:
             "period": self.params.period,
             "title": self.params.brief.title,
             "params_file": str(self.params_path),
-            "params": self.params.canonical(),
+            "params": self.public_params(),
             "params_sha256": self.parts["params"],
             "run_key": self.key,
             "key_parts": self.parts,
-            "data": {k: _file_record(p) for k, p in input_files(self.params).items()},
+            "data": {
+                k: {"label": self.file_labels[k], "bytes": p.stat().st_size, "sha256": sha}
+                for (k, p), sha in zip(
+                    input_files(self.params).items(), self.file_hashes.values(), strict=True
+                )
+            },
             "code": {
                 "wb_source_sha256": self.parts["wb"],
                 "constraints_sha256": self.parts["constraints"],
@@ -300,6 +409,51 @@ class Run:
     def _save_record(self) -> None:
         manifest.write_json(self.record, self.staging / manifest.MANIFEST)
 
+    def _file_labels(self) -> dict[str, str]:
+        """Each file of :func:`input_files` by its label: the data's ``label``, else its key
+        and short hash (as :func:`wb.door.io.neutral_label` names it), never its file name."""
+        labels = {}
+        for name in self.file_hashes:
+            key = name.removeprefix("data.").removesuffix(".sources")
+            if name.endswith(".sources"):
+                labels[name] = f"sources.csv beside data.{key}"
+            elif name.startswith("data."):
+                labels[name] = self.params.data[key].label or f"{key} {self.file_hashes[name][:8]}"
+            else:
+                labels[name] = name
+        return labels
+
+    def public_params(self) -> dict[str, Any]:
+        """The params as the run folder shows them (manifest, ``params.resolved.yaml``): each
+        data file's path replaced by its label."""
+        doc = self.params.canonical()
+        for key, entry in doc["data"].items():
+            if entry.get("path") is not None:
+                entry["path"] = f"<{self.file_labels[f'data.{key}']}>"
+        return doc
+
+    def _link_inputs(self) -> None:
+        """Give every data file a neutral name for the notebooks: ``<key>/<key><suffix>`` in
+        a private temporary folder, a symlink to the file, with the files read beside it
+        (``sources.csv``, a simulated export's truth file) linked the same way."""
+        from wb.uplift.simulate import truth_path
+
+        self.links = Path(tempfile.mkdtemp(prefix="wb-inputs-"))
+        for key, spec in self.params.data.items():
+            if spec.path is None:
+                continue
+            folder = self.links / key
+            folder.mkdir()
+            link = folder / f"{key}{spec.path.suffix.lower()}"
+            link.symlink_to(spec.path)
+            beside = {spec.path.parent / "sources.csv": folder / "sources.csv"}
+            beside[truth_path(spec.path)] = truth_path(link)
+            for source, target in beside.items():
+                if source.is_file() and source != spec.path:
+                    target.symlink_to(source)
+            self.inputs[key] = link
+            self.labels[key] = self.file_labels[f"data.{key}"]
+
     # -- steps ----------------------------------------------------------------------------
 
     def _simulate_inputs(self) -> None:
@@ -307,13 +461,13 @@ class Run:
 
         for key, spec in self.params.data.items():
             if spec.simulate is None:
-                self.inputs[key] = spec.path
                 continue
             config = simulate.SimulationConfig(**spec.simulate.model_dump())
             path, truth, _ = simulate.write(config, self.staging / "inputs" / f"{key}.parquet")
             self.inputs[key] = path
+            self.labels[key] = spec.label or "simulated"
             self.record["data"][f"data.{key}"] = {
-                **_file_record(path),
+                **_file_record(path, self.labels[key]),
                 "path": str(path.relative_to(self.staging)),
                 "simulated": spec.simulate.model_dump(),
                 "truth": str(truth.relative_to(self.staging)),
@@ -326,9 +480,7 @@ class Run:
         values: dict[str, Any] = dict(nb.parameters)
         values.update({p: str(self.inputs[key]) for p, key in nb.inputs.items()})
         values["out_dir"] = str(self.artifacts)
-        labels = [
-            self.params.data[key].label or self.inputs[key].name for key in nb.inputs.values()
-        ]
+        labels = [self.labels[key] for key in nb.inputs.values()]
         run_values = {
             "period": self.params.period,
             "banks": list(self.params.banks),
@@ -361,8 +513,8 @@ class Run:
                         progress_bar=False,
                         start_timeout=self.params.start_timeout_s,
                         execution_timeout=self.params.cell_timeout_s,
-                        stdout_file=log,
-                        stderr_file=log,
+                        stdout_file=CappedLog(log),
+                        stderr_file=CappedLog(log),
                         cwd=str(self.artifacts),
                     )
                 return attempt
@@ -405,6 +557,9 @@ class Run:
                 except WbError:
                     entry["status"] = "failed"
                     raise
+                except _Signalled:
+                    entry["status"] = "interrupted"
+                    raise
                 finally:
                     entry.update(ended=_now(), duration_s=round(time.perf_counter() - t0, 2))
                     entry["output"] = f"notebooks/{nb.path.name}"
@@ -426,47 +581,80 @@ class Run:
         self._save_record()
 
     def execute(self) -> RunResult:
-        """Stage, run, check and promote; on failure move the staging folder to ``failed/``."""
-        self.staging.mkdir()
-        self.artifacts.mkdir()
-        self._start_record()
-        (self.staging / "params.resolved.yaml").write_text(
-            yaml.safe_dump(self.params.canonical(), allow_unicode=True, sort_keys=True),
-            encoding="utf-8",
+        """Stage, run, check and promote; on failure (a signal included) move the staging
+        folder to ``failed/``."""
+        with _signals_stop_the_run():
+            try:
+                self.staging.mkdir()
+                self.artifacts.mkdir()
+                self._start_record()
+                (self.staging / "params.resolved.yaml").write_text(
+                    yaml.safe_dump(self.public_params(), allow_unicode=True, sort_keys=True),
+                    encoding="utf-8",
+                )
+                os.environ["SOURCE_DATE_EPOCH"] = str(self.epoch)
+                for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+                    os.environ.setdefault(var, "1")
+                self._link_inputs()
+                self._simulate_inputs()
+                self._notebooks()
+                self._brief()
+                self._finish("ok", 0, None)
+                normalise_modes(self.staging)
+            except BaseException as exc:
+                error = self._fail(exc)
+                if error is exc:
+                    raise
+                raise error from exc
+            finally:
+                if self.links is not None:
+                    shutil.rmtree(self.links, ignore_errors=True)
+            return RunResult(promote(self.staging, self.out, self.run_id), self.run_id)
+
+    def _interrupted(self, exc: _Signalled) -> RunInterrupted:
+        """The contract error for a signal, naming the notebook it stopped."""
+        name = signal.Signals(exc.signum).name
+        running = next(
+            (n["name"] for n in self.record.get("notebooks", []) if n["status"] == "interrupted"),
+            None,
         )
-        os.environ["SOURCE_DATE_EPOCH"] = str(self.epoch)
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            os.environ.setdefault(var, "1")
-        try:
-            self._simulate_inputs()
-            self._notebooks()
-            self._brief()
-        except BaseException as exc:
-            error = self._fail(exc)
-            if error is exc:
-                raise
-            raise error from exc
-        self._finish("ok", 0, None)
-        return RunResult(promote(self.staging, self.out, self.run_id), self.run_id)
+        where = f"notebook {running}" if running else "the run"
+        return RunInterrupted(
+            f"run interrupted by {name}\n{name} arrived during {where}", exc.signum
+        )
 
     def _fail(self, exc: BaseException) -> BaseException:
         """Record the failure and move the staging folder to ``failed/``; return the error to
         raise: a contract error with the three-line summary, or ``exc`` itself (a bug)."""
+        if not self.staging.is_dir():  # stopped before the staging folder existed
+            return self._interrupted(exc) if isinstance(exc, _Signalled) else exc
+        if isinstance(exc, _Signalled):
+            exc = self._interrupted(exc)
+        if not self.record:
+            self._start_record()
         code = exc.exit_code if isinstance(exc, WbError) else 1
         what = str(exc) if isinstance(exc, WbError) else f"{type(exc).__name__}: {exc}"
         where, _, detail = what.partition("\n")
         if not detail:
             stage = "export (figures, brief, PDF checks)" if isinstance(exc, ExportError) else "run"
             where, detail = f"{stage} failed", where
-        failed_nb = next((n for n in self.record["notebooks"] if n["status"] == "failed"), None)
-        self._finish("failed", code, {"where": where, "error": detail})
+        failed_nb = next(
+            (n for n in self.record["notebooks"] if n["status"] in ("failed", "interrupted")),
+            None,
+        )
+        status = "interrupted" if isinstance(exc, RunInterrupted) else "failed"
+        self._finish(status, code, {"where": where, "error": detail})
+        normalise_modes(self.staging)
         target = _free(self.out / FAILED, self.run_id)
         target.parent.mkdir(exist_ok=True)
         os.rename(self.staging, target)
         look = target / failed_nb["output"] if failed_nb else target
         if not isinstance(exc, WbError):
             return exc
-        return type(exc)(f"{where}\n{detail}\nsee {look}")
+        summary = f"{where}\n{detail}\nsee {look}"
+        if isinstance(exc, RunInterrupted):
+            return RunInterrupted(summary, exc.exit_code - 128)
+        return type(exc)(summary)
 
 
 def _one_line(text: str) -> str:
@@ -491,14 +679,15 @@ def run(params_path: Path, out: Path, *, force: bool = False, say: Say = print) 
     Raises
     ------
     WbError
-        With the contract's exit code: 2 params, 3 cell raised, 4 timeout, 5 kernel, 6 export,
-        75 locked.
+        With the contract's exit code: 2 params, inputs or out folder, 3 cell raised,
+        4 timeout, 5 kernel, 6 export, 75 locked, 130/143 interrupted by SIGINT/SIGTERM.
     """
     params = params_mod.load(params_path)
     preflight(params)
     validate_inputs(params, say)
-    out = out.resolve()
+    out = check_out(out).resolve()
     with locked(out):
+        check_out(out)
         salvage_stale(out, say)
         the_run = Run(params, params_path.resolve(), out, say)
         if not force and (latest := up_to_date(out, the_run.key)):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wb.door import io
+from wb.door.atomic import file_mode, writable_dir, write_json
 from wb.uplift.designs import Designs, estimate_designs
 from wb.uplift.estimation import fit, prepare
 from wb.uplift.result import UpliftResult
@@ -101,12 +102,16 @@ def analyse(
 
     ``quick``: only the contract's three estimates and diagnostics, no designs, no figures.
     ``seed`` drives the designs' bootstraps. Raises :class:`~wb.errors.InputError` (exit 2)
-    before anything is written when the input is invalid.
+    before anything is written when ``out_dir`` cannot be written, the input is invalid or
+    cannot support the analysis. The file's name is never written: outputs name it by its
+    neutral label (:func:`wb.door.io.neutral_label`).
     """
     data = Path(data)
-    frame = io.load(data, "rm_month").frame
+    writable_dir(out_dir)
+    loaded = io.load(data, "rm_month")
+    frame = loaded.frame
     truth = simulated_truth(data)
-    label = f"simulated export {data.name}" if truth else f"RM x month export {data.name}"
+    label = "simulated export" if truth else f"RM x month export ({loaded.label})"
     panel = prepare(frame)
     if quick:
         del frame  # the contract fits need only the panel: ~0.5 GB less at 3.5M rows
@@ -147,9 +152,7 @@ def write(
     validate_document(doc)
     staging = Path(tempfile.mkdtemp(dir=out, prefix=".uplift-staging-"))
     try:
-        (staging / JSON_NAME).write_text(
-            json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
+        write_json(doc, staging / JSON_NAME)
         if figures:
             import matplotlib.pyplot as plt
 
@@ -161,7 +164,7 @@ def write(
                 plt.close(fig)
         written = []
         for path in sorted(staging.iterdir()):
-            os.chmod(path, 0o644)
+            os.chmod(path, file_mode())
             os.replace(path, out / path.name)
             written.append(out / path.name)
         return written

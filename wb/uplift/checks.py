@@ -253,17 +253,26 @@ def robustness(panel: Panel, d: Design) -> dict:
     return out
 
 
-def fixed_effect_designs(frame: pd.DataFrame, panel: Panel) -> dict:
+def fixed_effect_designs(frame: pd.DataFrame, panel: Panel) -> tuple[dict, list[str]]:
     """``by_certification``, ``outcomes`` (with ``wecom_coverage``) and ``robustness`` for
-    ``uplift.json``, from the validated frame and its estimation sample."""
+    ``uplift.json``, from the validated frame and its estimation sample, and notes on the
+    robustness checks the data leave undefined (no variation left in their subsample): those
+    are left out, never written as NaN."""
     d = demeaned(panel, n_clusters_of(panel))
     outcomes = outcome_family(panel, d)
     coverage = wecom_coverage(frame)
     if coverage is not None:
         outcomes["wecom_coverage"] = coverage
     split = by_certification(panel, d)
-    return {
+    checks = robustness(panel, d)
+    undefined = [name for name, e in checks.items() if e["coef"] is None or e["se"] is None]
+    notes = [
+        f"robustness check {name} not estimated: its subsample leaves no variation to estimate it"
+        for name in undefined
+    ]
+    doc = {
         "by_certification": {k: v.to_json() for k, v in split.items()},
         "outcomes": outcomes,
-        "robustness": robustness(panel, d),
+        "robustness": {k: v for k, v in checks.items() if k not in undefined},
     }
+    return doc, notes

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from wb.errors import InputError
@@ -75,12 +76,23 @@ def _timed(timings: dict[str, float], name: str, fn: Callable[[], Any]) -> Any:
         timings[name] = round(time.perf_counter() - start, 2)
 
 
+#: What a design raises when the data cannot support it: a stated reason (``InputError``) or a
+#: singular system (too few clusters, cohorts or months for the design's parameters).
+UNSUPPORTED = (InputError, np.linalg.LinAlgError)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, np.linalg.LinAlgError):
+        return f"the data cannot identify it (singular system: {exc})"
+    return str(exc)
+
+
 def _bunching(frame: pd.DataFrame, seed: int, notes: list[str]) -> Bunching | None:
     try:
         return bunching(frame, seed=seed)
-    except InputError as exc:
+    except UNSUPPORTED as exc:
         if "never-treated" not in str(exc):
-            notes.append(f"bunching not estimated: {exc}")
+            notes.append(f"bunching not estimated: {_reason(exc)}")
             return None
     notes.append(
         "bunching: no never-treated RMs in every month, so manufactured adds compare "
@@ -88,37 +100,50 @@ def _bunching(frame: pd.DataFrame, seed: int, notes: list[str]) -> Bunching | No
     )
     try:
         return bunching(frame, seed=seed, first_stage="pre_post")
-    except InputError as exc:
-        notes.append(f"bunching not estimated: {exc}")
+    except UNSUPPORTED as exc:
+        notes.append(f"bunching not estimated: {_reason(exc)}")
         return None
 
 
 def estimate_designs(frame: pd.DataFrame, panel: Panel, *, seed: int = 1) -> Designs:
     """Run every design on ``frame`` (validated ``rm_month``) and ``panel``
-    (``wb.uplift.estimation.prepare(frame)``); ``seed`` drives the bootstraps."""
+    (``wb.uplift.estimation.prepare(frame)``); ``seed`` drives the bootstraps.
+
+    A design the data cannot support (:data:`UNSUPPORTED`) is left out with a note saying
+    why; the others still run."""
     timings: dict[str, float] = {}
     notes: list[str] = []
     studies: dict[str, dict[str, event_study.EventStudy]] = {}
     wald = None
     try:
         cohorts = event_study.cohort_frame(panel)
+    except UNSUPPORTED as exc:
+        notes.append(f"event study and Wald-DiD not estimated: {_reason(exc)}")
+        cohorts = None
+    if cohorts is not None:
         for outcome in EVENT_OUTCOMES:
-            studies[outcome] = {
-                est: _timed(
-                    timings,
-                    f"event_study {outcome} {est}",
-                    lambda o=outcome, e=est: event_study.event_study(cohorts, o, e),
-                )
-                for est in event_study.ESTIMATORS
-            }
-        wald = _timed(timings, "wald_did", lambda: event_study.wald_did(cohorts, seed=seed))
-    except InputError as exc:
-        notes.append(f"event study and Wald-DiD not estimated: {exc}")
-        studies = {}
+            for est in event_study.ESTIMATORS:
+                try:
+                    studies.setdefault(outcome, {})[est] = _timed(
+                        timings,
+                        f"event_study {outcome} {est}",
+                        lambda o=outcome, e=est: event_study.event_study(cohorts, o, e),
+                    )
+                except UNSUPPORTED as exc:
+                    notes.append(f"event study of {outcome} ({est}) not estimated: {_reason(exc)}")
+        try:
+            wald = _timed(timings, "wald_did", lambda: event_study.wald_did(cohorts, seed=seed))
+        except UNSUPPORTED as exc:
+            notes.append(f"Wald-DiD not estimated: {_reason(exc)}")
     found = _timed(timings, "bunching", lambda: _bunching(frame, seed, notes))
-    fixed = _timed(
-        timings,
-        "certified split, outcomes, robustness",
-        lambda: checks.fixed_effect_designs(frame, panel),
-    )
+    try:
+        fixed, fixed_notes = _timed(
+            timings,
+            "certified split, outcomes, robustness",
+            lambda: checks.fixed_effect_designs(frame, panel),
+        )
+        notes += fixed_notes
+    except UNSUPPORTED as exc:
+        notes.append(f"certified split, outcomes and robustness not estimated: {_reason(exc)}")
+        fixed = {}
     return Designs(studies, wald, found, fixed, tuple(notes), timings)

@@ -375,12 +375,65 @@ def _by_quota(panel: Panel) -> pd.DataFrame:
 # --------------------------------------------------------------------------- entry point
 
 
+#: Fewest branch clusters for clustered standard errors.
+MIN_CLUSTERS = 2
+
+
 def n_clusters_of(panel: Panel) -> int:
-    """Number of branch clusters; :class:`InputError` below 2 (no clustered SE possible)."""
+    """Number of branch clusters; :class:`InputError` below :data:`MIN_CLUSTERS`."""
     n_clusters = int(panel.cluster.max()) + 1
-    if n_clusters < 2:
-        raise InputError("clustered standard errors need at least 2 branches")
+    if n_clusters < MIN_CLUSTERS:
+        raise InputError(
+            f"too few clusters: clustered standard errors need at least {MIN_CLUSTERS} "
+            f"branches (the export has {n_clusters})"
+        )
     return n_clusters
+
+
+def _no_variation(values: np.ndarray) -> bool:
+    return values.size == 0 or float(np.ptp(values)) == 0.0
+
+
+def check_supported(panel: Panel) -> int:
+    """Raise :class:`InputError` (exit 2) with the reason when the data cannot support the
+    contract's estimates: no quota variation, no variation in adds or in AUM, too few
+    clusters. Returns the number of clusters."""
+    n_clusters = n_clusters_of(panel)
+    if _no_variation(panel.quota_on):
+        state = "has a quota in force" if panel.quota_on[0] else "has quota_target 0 (no quota)"
+        raise InputError(
+            f"no quota variation: every RM-month {state}, so the quota cannot instrument "
+            "adds; the uplift analysis needs months with and without a quota"
+        )
+    if _no_variation(panel.adds):
+        raise InputError(
+            f"no variation in adds: every RM-month has {panel.adds[0]:g} WeCom adds, so no "
+            "effect per add can be estimated"
+        )
+    if _no_variation(panel.y):
+        raise InputError(
+            "no variation in AUM: the month-on-month change of aum_cny is the same in every "
+            "RM-month, so there is nothing to explain"
+        )
+    return n_clusters
+
+
+def _check_within(d: Design) -> None:
+    """After the RM and month effects: the quota and the adds must still vary, and the quota
+    must move adds (else the IV coefficient is infinite)."""
+    tiny = 1e-9 * d.n
+    if d.z @ d.z <= tiny:
+        raise InputError(
+            "no quota variation within RMs beyond the common month pattern (every RM starts "
+            "its quota in the same month), so RM and month effects absorb the instrument"
+        )
+    if d.x @ d.x <= tiny:
+        raise InputError(
+            "no variation in adds within RMs beyond the common month pattern, so no effect "
+            "per add can be estimated"
+        )
+    if abs(d.z @ d.x) <= 1e-12 * math.sqrt(float(d.z @ d.z) * float(d.x @ d.x)):
+        raise InputError("the quota does not move adds at all (a first stage of exactly zero)")
 
 
 def estimate(
@@ -414,11 +467,13 @@ def fit(
     """:func:`estimate` on an estimation sample already built with :func:`prepare`.
 
     ``binned=False`` skips the binned-scatter table (``bins`` is then empty), which only the
-    figures use: ~1 s of a 3.5M-row ``--quick`` run.
+    figures use: ~1 s of a 3.5M-row ``--quick`` run. Raises :class:`InputError` with the
+    reason when the data cannot support the estimates (:func:`check_supported`).
     """
-    n_clusters = n_clusters_of(panel)
+    n_clusters = check_supported(panel)
     naive, _ = _naive(panel, n_clusters)
     d = demeaned(panel, n_clusters)
+    _check_within(d)
     twfe = d.slope("twfe", "wecom_adds", d.y, d.x)
     iv = d.slope("iv_quota", "wecom_adds", d.y, d.x, z=d.z)
     first = d.slope("first_stage", "quota_in_force", d.x, d.z)

@@ -300,13 +300,20 @@ def _check(outcome: str, estimator: str) -> None:
 
 
 def _pretrend(coefs: np.ndarray, vcov: np.ndarray, n_clusters: int) -> tuple[float, int]:
-    """Joint Wald test that the pre-period coefficients are zero: p-value of W/q on
-    F(q, G − 1), and q."""
-    q = len(coefs)
-    if q == 0:
+    """Joint Wald test that the pre-period coefficients are zero: p-value of W/r on
+    F(r, G − 1), and the test's degrees of freedom r.
+
+    With few clusters the clustered covariance of the leads is singular (its rank is at most
+    G − 1, often below the number of leads): the test then uses the pseudo-inverse and its
+    rank r, as Stata's ``test`` drops collinear constraints. No usable lead gives NaN and 0.
+    """
+    if len(coefs) == 0 or n_clusters < 2 or not np.all(np.isfinite(vcov)):
         return float("nan"), 0
-    wald = float(coefs @ np.linalg.solve(vcov, coefs))
-    return float(stats.f.sf(wald / q, q, n_clusters - 1)), q
+    rank = int(np.linalg.matrix_rank(vcov, hermitian=True))
+    if rank == 0:
+        return float("nan"), 0
+    wald = float(coefs @ np.linalg.pinv(vcov, hermitian=True) @ coefs)
+    return float(stats.f.sf(wald / rank, rank, n_clusters - 1)), rank
 
 
 # --------------------------------------------------------------------------- Callaway–Sant'Anna

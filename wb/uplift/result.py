@@ -318,10 +318,24 @@ def make_verdict(
     else:
         low, high, bounded = iv.ci_low, iv.ci_high, True
         source = "iv_quota"
-    interval = f"95% interval {_fmt(low)} to {_fmt(high)} yuan"
+    if bounded:
+        interval = f"95% interval {_fmt(low)} to {_fmt(high)} yuan"
+        interval_zh = f"95% 置信区间 {_fmt(low)} 至 {_fmt(high)} 元"
+    elif ar.kind == "two_rays":
+        interval = (
+            f"weak instrument: the 95% Anderson–Rubin set is unbounded, every value outside "
+            f"{_fmt(low)} to {_fmt(high)} yuan"
+        )
+        interval_zh = (
+            "工具变量偏弱：95% Anderson–Rubin 置信集无界，"
+            f"为 {_fmt(low)} 至 {_fmt(high)} 元以外的全部取值"
+        )
+    else:
+        interval = "weak instrument: the 95% Anderson–Rubin set is unbounded, every value"
+        interval_zh = "工具变量偏弱：95% Anderson–Rubin 置信集无界，包含全部取值"
     head_zh = (
         f"因配额多加一个企业微信客户，客户经理名下客户的月度 AUM 变化 {_fmt(iv.coef)} 元"
-        f"（95% 置信区间 {_fmt(low)} 至 {_fmt(high)} 元）"
+        f"（{interval_zh}）"
     )
     head = (
         f"A quota-induced WeCom add changes a relationship manager's monthly AUM by "

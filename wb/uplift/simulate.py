@@ -38,7 +38,6 @@ adds in quota months) and bunching share.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import asdict, dataclass
@@ -47,11 +46,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from wb.door.atomic import write_text
+from wb.door.atomic import writable_file, write_json
 from wb.door.io import write_table
 from wb.errors import InputError
 
 SCHEMA = "wb.simulate/1"
+#: Size bounds of a simulated export, for ``wb simulate`` and params ``simulate:`` alike: at
+#: the largest, about 1.5 GB and a minute on one core.
+RMS_RANGE = (20, 200_000)
+MONTHS_RANGE = (8, 240)
+MAX_ROWS = 5_000_000
+#: Fewest branches: a small export still has clusters and a staggered quota rollout.
+MIN_BRANCHES = 4
 
 
 @dataclass(frozen=True)
@@ -84,10 +90,19 @@ class SimulationConfig:
 
     def check(self) -> None:
         """Raise :class:`InputError` (exit 2) for arguments the DGP cannot honour."""
-        if self.n_rms < 20:
-            raise InputError(f"--rms must be at least 20 (got {self.n_rms})")
-        if not 8 <= self.n_months <= 240:
-            raise InputError(f"--months must be between 8 and 240 (got {self.n_months})")
+        for option, value, (low, high) in (
+            ("--rms", self.n_rms, RMS_RANGE),
+            ("--months", self.n_months, MONTHS_RANGE),
+        ):
+            if not low <= value <= high:
+                raise InputError(
+                    f"{option} must be at least {low:,} and at most {high:,} (got {value:,})"
+                )
+        if self.n_rms * self.n_months > MAX_ROWS:
+            raise InputError(
+                f"--rms x --months must be at most {MAX_ROWS:,} rows "
+                f"(got {self.n_rms:,} x {self.n_months:,})"
+            )
         if self.seed < 0:
             raise InputError(f"--seed must be >= 0 (got {self.seed})")
         for name in ("beta_quota", "beta_organic"):
@@ -128,11 +143,13 @@ def simulate(config: SimulationConfig) -> tuple[pd.DataFrame, dict]:
     months = pd.period_range(config.first_month, periods=T, freq="M")
     t = np.arange(T)
 
-    n_branches = max(2, math.ceil(R / config.rms_per_branch))
+    n_branches = max(MIN_BRANCHES, math.ceil(R / config.rms_per_branch))
     home = rng.permutation(np.arange(R) % n_branches)
     cohorts = _cohort_months(T)
     never = rng.random(n_branches) < config.never_share
     adopt = np.where(never, T + 10_000, rng.choice(cohorts, size=n_branches))
+    if np.unique(adopt).size < 2:  # few branches drew one rollout: keep it staggered
+        adopt[:2] = (T + 10_000, cohorts[0])
     target = np.where(rng.random(n_branches) < 0.8, 50, 100)
 
     branch = np.repeat(home[:, None], T, axis=1)
@@ -282,9 +299,9 @@ def write(config: SimulationConfig, out: str | os.PathLike[str]) -> tuple[Path, 
     path = Path(out)
     if path.suffix.lower() not in (".csv", ".parquet"):
         raise InputError(f"--out {path}: expected a .csv or .parquet path")
+    config.check()
+    writable_file(path)
     frame, truth = simulate(config)
     write_table(frame, path)
-    tpath = write_text(
-        truth_path(path), json.dumps(truth, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    )
+    tpath = write_json(truth, truth_path(path), sort_keys=True)
     return path, tpath, frame
