@@ -289,3 +289,40 @@ def test_runs_compare_lists_changed_inputs_and_key_numbers(tmp_path):
     assert lines[0] == "inputs changed: data"
     assert lines[1] == "key numbers changed: 1 of 5"
     assert "IV (quota) (yuan/add): -662 [" in lines[2] and "→ 150 [" in lines[2]
+
+
+@pytest.mark.slow
+def test_a_run_builds_its_panel_from_a_warehouse_and_knows_when_it_is_up_to_date(tmp_path):
+    source = ROOT / "exports" / "ci_warehouse"
+    made = wb("simulate", "--level", "customer", "--out", str(source), "--rms", "80", timeout=300)
+    assert made.returncode == 0, made.stderr
+    out = tmp_path / "runs"
+    params = str(ROOT / "params" / "ci_warehouse.yaml")
+    done = wb("run", params, "--out", str(out), timeout=900)
+    assert done.returncode == 0, done.stderr
+    folder = Path(done.stdout.strip().splitlines()[-1])
+    m = json.loads((folder / "manifest.json").read_text())
+    entry = m["data"]["data.rm_month"]
+    assert entry["engine"] == "duckdb" and entry["simulated"] is True
+    assert (folder / entry["path"]).is_file() and (folder / entry["build"]).is_file()
+    assert "exports/ci_warehouse" not in json.dumps(m)  # the folder is named by a label only
+    text = subprocess.run(["pdftotext", str(folder / "brief.pdf"), "-"], capture_output=True)
+    assert "SIMULATED DATA" in text.stdout.decode()
+    again = wb("run", params, "--out", str(out), timeout=300)
+    assert again.returncode == 0 and "up to date" in again.stderr + again.stdout
+    # a changed source is a new run: the fingerprint follows the tables' files
+    made = wb(
+        "simulate",
+        "--level",
+        "customer",
+        "--out",
+        str(source),
+        "--rms",
+        "80",
+        "--seed",
+        "2",
+        timeout=300,
+    )
+    assert made.returncode == 0, made.stderr
+    third = wb("run", params, "--out", str(out), timeout=900)
+    assert third.returncode == 0 and "up to date" not in third.stderr + third.stdout

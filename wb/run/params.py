@@ -70,18 +70,53 @@ class SimulateSpec(_Strict):
         return self
 
 
+class WarehouseSpec(_Strict):
+    """An ``rm_month`` panel built by the run from a bank's warehouse (``wb warehouse build``):
+    a Parquet folder (relative to the project root) or ``spark:DB`` from the Spark catalog."""
+
+    source: str = Field(min_length=1)
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    spark_master: str = "local[*]"
+    months: str | None = Field(None, description="FROM..TO, YYYY-MM, inclusive")
+    memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. 3GB")
+
+    @property
+    def is_folder(self) -> bool:
+        return not self.source.startswith("spark:")
+
+    @property
+    def simulated(self) -> bool:
+        """A folder source written by ``wb simulate --level customer`` holds its truth file."""
+        from wb.warehouse.simulate import TRUTH
+
+        return self.is_folder and (Path(self.source) / TRUTH).is_file()
+
+
 class DataSpec(_Strict):
-    """One input: a file (``path``) or a simulated export (``simulate``), never both."""
+    """One input: a file (``path``), a simulated export (``simulate``) or a panel built from a
+    warehouse (``warehouse``): exactly one of them."""
 
     path: Path | None = None
     simulate: SimulateSpec | None = None
+    warehouse: WarehouseSpec | None = None
     label: str | None = Field(None, description="what the data is, shown in the brief")
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSpec:
-        if (self.path is None) == (self.simulate is None):
-            raise ValueError("give exactly one of 'path' (a file) or 'simulate' (a mapping)")
+        given = [k for k in ("path", "simulate", "warehouse") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of 'path' (a file), 'simulate' (a mapping) or 'warehouse' "
+                f"(a mapping with a source); got {', '.join(given) or 'none'}"
+            )
         return self
+
+    @property
+    def simulated(self) -> bool:
+        """Simulated data: a ``simulate`` entry, or a warehouse source the simulator wrote."""
+        return self.simulate is not None or (
+            self.warehouse is not None and self.warehouse.simulated
+        )
 
 
 class NotebookSpec(_Strict):
@@ -174,8 +209,8 @@ class RunParams(_Strict):
         return self
 
     def simulated(self, nb: NotebookSpec) -> bool:
-        """Whether any input of ``nb`` is a simulated export."""
-        return any(self.data[key].simulate is not None for key in nb.inputs.values())
+        """Whether any input of ``nb`` is simulated (see :attr:`DataSpec.simulated`)."""
+        return any(self.data[key].simulated for key in nb.inputs.values())
 
     def canonical(self) -> dict[str, Any]:
         """The params as JSON-ready data, paths as strings, keys sorted by the dumper."""
@@ -284,7 +319,14 @@ def _resolve(params: RunParams, root: Path) -> RunParams:
     def absolute(p: Path | None) -> Path | None:
         return None if p is None else (root / p).resolve()
 
-    data = {k: d.model_copy(update={"path": absolute(d.path)}) for k, d in params.data.items()}
+    def located(d: DataSpec) -> DataSpec:
+        update: dict[str, Any] = {"path": absolute(d.path)}
+        if d.warehouse is not None and d.warehouse.is_folder:
+            source = str(absolute(Path(d.warehouse.source)))
+            update["warehouse"] = d.warehouse.model_copy(update={"source": source})
+        return d.model_copy(update=update)
+
+    data = {k: located(d) for k, d in params.data.items()}
     notebooks = [nb.model_copy(update={"path": absolute(nb.path)}) for nb in params.notebooks]
     logo = params.brief.logo
     if logo is not None and not _is_url(logo):
@@ -316,6 +358,14 @@ def _path_problems(params: RunParams, path: Path, root: Path) -> list[str]:
         f"{path}: key '{key}': expected an existing file, {p} not found"
         for key, p in checks
         if p is not None and not p.is_file()
+    ]
+    lines += [
+        f"{path}: key 'data.{k}.warehouse.source': expected a folder holding customer_month/, "
+        f"wecom_contact/ and quota/ (or spark:DB), {d.warehouse.source} not found"
+        for k, d in params.data.items()
+        if d.warehouse is not None
+        and d.warehouse.is_folder
+        and not Path(d.warehouse.source).is_dir()
     ]
     return lines
 

@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import yaml
 
@@ -60,7 +60,10 @@ from wb.errors import (
 )
 from wb.run import brief, manifest
 from wb.run import params as params_mod
-from wb.run.params import NotebookSpec, RunParams
+from wb.run.params import NotebookSpec, RunParams, WarehouseSpec
+
+if TYPE_CHECKING:
+    from wb.warehouse.source import EngineOptions
 
 LOCK = ".lock"
 LATEST = "latest"
@@ -120,6 +123,33 @@ def input_files(params: RunParams) -> dict[str, Path]:
     if params.brief.logo and params.brief.logo.startswith("/"):
         files["brief.logo"] = Path(params.brief.logo)
     return files
+
+
+def source_fingerprints(params: RunParams) -> dict[str, str]:
+    """One hash per warehouse data entry, over its tables' fingerprints (files, sizes and
+    Parquet footers, without reading the data; see :meth:`wb.warehouse.source.Source.fingerprints`):
+    the up-to-date check's view of a warehouse source."""
+    from wb.warehouse.source import open_source
+
+    out = {}
+    for key, spec in params.data.items():
+        if spec.warehouse is None:
+            continue
+        source = open_source(spec.warehouse.source, warehouse_options(spec.warehouse))
+        try:
+            out[f"data.{key}.warehouse"] = manifest.run_key(source.fingerprints())
+        finally:
+            source.close()
+    return out
+
+
+def warehouse_options(spec: WarehouseSpec) -> EngineOptions:
+    """The engine options of a params ``warehouse`` entry (Ibis is imported only here)."""
+    from wb.warehouse.source import EngineOptions
+
+    return EngineOptions(
+        engine=spec.engine, spark_master=spec.spark_master, memory_limit=spec.memory_limit
+    )
 
 
 def key_parts(params: RunParams, file_hashes: dict[str, str] | None = None) -> dict[str, str]:
@@ -349,7 +379,8 @@ class Run:
         self.out = out
         self.say = say
         self.file_hashes = {k: manifest.sha256_file(p) for k, p in input_files(params).items()}
-        self.parts = key_parts(params, self.file_hashes)
+        self.source_prints = source_fingerprints(params)
+        self.parts = key_parts(params, self.file_hashes | self.source_prints)
         self.file_labels = self._file_labels()
         self.key = manifest.run_key(self.parts)
         self.epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or params.source_date_epoch())
@@ -430,6 +461,8 @@ class Run:
         for key, entry in doc["data"].items():
             if entry.get("path") is not None:
                 entry["path"] = f"<{self.file_labels[f'data.{key}']}>"
+            if entry.get("warehouse") and self.params.data[key].warehouse.is_folder:
+                entry["warehouse"]["source"] = f"<warehouse folder of data.{key}>"
         return doc
 
     def _link_inputs(self) -> None:
@@ -473,6 +506,31 @@ class Run:
                 "truth": str(truth.relative_to(self.staging)),
             }
             self.say(f"simulated {key}: {config.n_rms} RMs x {config.n_months} months (SIMULATED)")
+
+    def _build_warehouse_inputs(self) -> None:
+        """Build each ``warehouse`` entry's panel into ``inputs/<key>/`` (``rm_month.parquet``,
+        ``add_quality.parquet``, ``build.json``) with ``wb warehouse build``'s code."""
+        from wb.warehouse.build import build
+
+        for key, spec in self.params.data.items():
+            if spec.warehouse is None:
+                continue
+            w = spec.warehouse
+            self.say(f"warehouse {key}: building the panel on {w.engine}")
+            built = build(
+                w.source, self.staging / "inputs" / key, warehouse_options(w), months=w.months
+            )
+            self.inputs[key] = built.rm_month
+            label = spec.label or ("simulated warehouse" if w.simulated else f"warehouse {key}")
+            self.labels[key] = label
+            self.record["data"][f"data.{key}"] = {
+                **_file_record(built.rm_month, label),
+                "path": str(built.rm_month.relative_to(self.staging)),
+                "build": str((built.out / "build.json").relative_to(self.staging)),
+                "engine": w.engine,
+                "source_sha256": self.source_prints[f"data.{key}.warehouse"],
+                "simulated": w.simulated,
+            }
 
     def notebook_parameters(self, nb: NotebookSpec) -> dict[str, Any]:
         """What papermill injects: the notebook's own values, inputs, out_dir and run values."""
@@ -597,6 +655,7 @@ class Run:
                     os.environ.setdefault(var, "1")
                 self._link_inputs()
                 self._simulate_inputs()
+                self._build_warehouse_inputs()
                 self._notebooks()
                 self._brief()
                 self._finish("ok", 0, None)
