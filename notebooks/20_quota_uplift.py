@@ -23,6 +23,9 @@
 # %% tags=["parameters"]
 data_path: str | None = None  # RM x month export (CSV, Parquet, XLSX); None simulates one
 out_dir: str = "../figures"  # folder for uplift.json and the figures
+seed: int = 1  # drives the designs' bootstraps (wb run passes the params seed)
+data_label: str | None = None  # what the data is, shown in uplift.json and the brief
+simulated: bool | None = None  # None: simulated when the simulator's truth file is beside it
 
 # %%
 from pathlib import Path
@@ -33,7 +36,7 @@ from IPython.display import Image, display
 from wb.run import uplift_outputs
 
 data = Path(data_path) if data_path else uplift_outputs.demo_export(out_dir)
-analysis = uplift_outputs.analyse(data, out_dir)
+analysis = uplift_outputs.analyse(data, out_dir, seed=seed, label=data_label, simulated=simulated)
 result, designs = analysis.result, analysis.designs
 result
 

@@ -179,3 +179,20 @@ def test_uplift_section_shows_wald_did_and_bunching_when_written(artifacts):
     )
     assert "Wald-DiD" in html and "-19,542" in html and "[-21,776, -17,056]" in html
     assert "70% of quota RM-months" in html and "39.8 adds" in html
+
+
+def test_a_brief_on_a_real_export_carries_its_label_and_no_simulated_mark(artifacts):
+    """uplift.json keeps the data's label at data.label; the brief shows it (it read a key that
+    does not exist, and printed an empty 数据 Data line for every real export)."""
+    uplift = brief.load_artifact("uplift", artifacts / "artifacts")
+    uplift = uplift | {"data": {"label": "华东分行导出 East branch export", "simulated": False}}
+    bank = brief.load_artifact("bank_comparison", artifacts / "artifacts")
+    ctx = brief.build_context(
+        run_params("bank_comparison", "uplift"),
+        {"bank_comparison": bank, "uplift": uplift},
+        set(),
+        EPOCH,
+    )
+    html = brief.render_html(ctx)
+    assert "华东分行导出 East branch export" in html
+    assert "SIMULATED" not in html

@@ -326,3 +326,24 @@ def test_a_run_builds_its_panel_from_a_warehouse_and_knows_when_it_is_up_to_date
     assert made.returncode == 0, made.stderr
     third = wb("run", params, "--out", str(out), timeout=900)
     assert third.returncode == 0 and "up to date" not in third.stderr + third.stdout
+
+
+@pytest.mark.slow
+def test_the_params_seed_reaches_the_bootstrap(tmp_path):
+    """Notebook 20 declares seed, data_label and simulated, so wb run passes them; the seed
+    drives the designs' bootstrap draws (and the manifest records the params seed)."""
+    from wb.run import params as params_mod
+    from wb.run import uplift_outputs
+    from wb.uplift.simulate import SimulationConfig, write
+
+    declared = params_mod.declared_parameters(ROOT / "notebooks" / "20_quota_uplift.ipynb")
+    assert {"seed", "data_label", "simulated"} <= declared
+    data, _, _ = write(SimulationConfig(n_rms=300, n_months=24, seed=3), tmp_path / "x.parquet")
+
+    def wald_ci(seed: int, out: str) -> tuple[float, float]:
+        designs = uplift_outputs.analyse(data, tmp_path / out, seed=seed).designs
+        return designs.wald_did.ci_low, designs.wald_did.ci_high
+
+    first, same, other = wald_ci(1, "a"), wald_ci(1, "b"), wald_ci(2, "c")
+    assert first == same
+    assert first != other

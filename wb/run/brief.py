@@ -228,7 +228,7 @@ def _uplift_section(data: dict[str, Any], number: int, simulated: bool) -> dict[
         }
     ]
     forest = FigureRef.model_validate(refs[0])
-    label = "模拟数据 simulated export" if simulated else str(data.get("data_label", ""))
+    label = "模拟数据 simulated export" if simulated else str(data.get("data", {}).get("label", ""))
     rows = [
         {
             "name": name,

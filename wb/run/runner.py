@@ -510,7 +510,9 @@ class Run:
     def _build_warehouse_inputs(self) -> None:
         """Build each ``warehouse`` entry's panel into ``inputs/<key>/`` (``rm_month.parquet``,
         ``add_quality.parquet``, ``build.json``) with ``wb warehouse build``'s code."""
+        from wb.uplift.simulate import truth_path
         from wb.warehouse.build import build
+        from wb.warehouse.simulate import TRUTH
 
         for key, spec in self.params.data.items():
             if spec.warehouse is None:
@@ -521,6 +523,8 @@ class Run:
                 w.source, self.staging / "inputs" / key, warehouse_options(w), months=w.months
             )
             self.inputs[key] = built.rm_month
+            if w.simulated:  # the simulator's true effects travel with the panel built from it
+                shutil.copyfile(Path(w.source) / TRUTH, truth_path(built.rm_month))
             label = spec.label or ("simulated warehouse" if w.simulated else f"warehouse {key}")
             self.labels[key] = label
             self.record["data"][f"data.{key}"] = {
@@ -544,6 +548,7 @@ class Run:
             "banks": list(self.params.banks),
             "seed": self.params.seed,
             "data_label": "simulated" if self.params.simulated(nb) else ", ".join(labels),
+            "simulated": self.params.simulated(nb),
         }
         values.update({k: v for k, v in run_values.items() if k in declared})
         return values

@@ -97,11 +97,17 @@ def analyse(
     *,
     quick: bool = False,
     seed: int = 1,
+    label: str | None = None,
+    simulated: bool | None = None,
 ) -> Analysis:
     """Load and validate ``data``, estimate, and write ``uplift.json`` and the figures.
 
     ``quick``: only the contract's three estimates and diagnostics, no designs, no figures.
-    ``seed`` drives the designs' bootstraps. Raises :class:`~wb.errors.InputError` (exit 2)
+    ``seed`` drives the designs' bootstraps. ``label`` names the data in the outputs (default:
+    its neutral label); ``simulated=False`` ignores a truth file beside it (data a person says is
+    real), ``None`` (default) or ``True`` reads the true effects from the simulator's truth
+    file when one lies beside it (``wb run`` puts one beside a panel built from a simulated
+    warehouse). Raises :class:`~wb.errors.InputError` (exit 2)
     before anything is written when ``out_dir`` cannot be written, the input is invalid or
     cannot support the analysis. The file's name is never written: outputs name it by its
     neutral label (:func:`wb.door.io.neutral_label`).
@@ -110,8 +116,8 @@ def analyse(
     writable_dir(out_dir)
     loaded = io.load(data, "rm_month")
     frame = loaded.frame
-    truth = simulated_truth(data)
-    label = "simulated export" if truth else f"RM x month export ({loaded.label})"
+    truth = simulated_truth(data) if simulated is not False else None
+    label = "simulated export" if truth else (label or f"RM x month export ({loaded.label})")
     panel = prepare(frame)
     if quick:
         del frame  # the contract fits need only the panel: ~0.5 GB less at 3.5M rows
