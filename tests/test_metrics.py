@@ -294,3 +294,33 @@ def test_direction_rows_are_evidence_not_values(tmp_path: Path) -> None:
     )
     assert m.select(panel, "aa", "H1 2025", "retail_profit_yoy") is None
     assert panel.directions("aa", "H1 2025", "retail_profit_yoy")["direction"].tolist() == ["up"]
+
+
+@pytest.mark.parametrize(
+    ("call", "hint"),
+    [
+        (lambda p: m.level_table(p, "2025H1", "retail_aum"), "did you mean 'H1 2025'"),
+        (lambda p: m.level_table(p, "2024", "retail_aum"), "did you mean 'FY2024'"),
+        (lambda p: m.level_table(p, "H1 2025", "aum"), "did you mean 'retail_aum'"),
+        (lambda p: m.yoy_table(p, "H1 2025", "retail_aum", ["CMB"]), "did you mean 'cmb'"),
+        (lambda p: m.aum_table(p, "H1 2025", ["cmb", "xyz"]), "unknown bank id 'xyz'"),
+    ],
+)
+def test_a_wrong_name_gets_the_valid_ones_and_the_closest(call, hint) -> None:
+    """A typo is an error naming the valid values, never a table of 无数据 rows."""
+    from wb.errors import InputError
+
+    panel = m.Panel.load(Path(__file__).parents[1] / "data" / "bank_panel.csv")
+    with pytest.raises(InputError, match="Valid") as err:
+        call(panel)
+    assert hint in str(err.value)
+
+
+def test_the_public_api_is_importable_from_wb() -> None:
+    import wb
+
+    panel = wb.load_panel(Path(__file__).parents[1] / "data" / "bank_panel.csv")
+    assert len(wb.level_table(panel, "H1 2025", "retail_aum")) == 19
+    assert callable(wb.estimate) and callable(wb.plot_trends)
+    with pytest.raises(AttributeError, match="it offers"):
+        wb.plot_nothing  # noqa: B018

@@ -35,6 +35,7 @@ AUM): a change derived from two levels needs both on the same basis.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ from pathlib import Path
 import pandas as pd
 
 from wb.door import io
+from wb.door.schemas import PERIOD_RE
+from wb.errors import InputError
 
 # --------------------------------------------------------------------------- the panel
 
@@ -511,8 +514,57 @@ def _change_record(change: Change) -> dict[str, object]:
     }
 
 
+def _closest(given: str, valid: list[str]) -> str | None:
+    """The valid name a typo most likely meant: same letters in another case or order
+    (``2025H1`` → ``H1 2025``), a name that contains it (``aum`` → ``retail_aum``), or the
+    closest spelling."""
+    text = str(given).strip()
+    lowered = {v.lower(): v for v in valid}
+    if m := re.fullmatch(r"(\d{4})\s*-?\s*(H1|FY|9M|Q[1-4])", text, re.IGNORECASE):
+        year, part = m.group(1), m.group(2).upper()
+        text = f"FY{year}" if part == "FY" else f"{part} {year}"
+    if text.lower() in lowered:
+        return lowered[text.lower()]
+    containing = sorted((v for v in valid if text.lower() in v.lower()), key=len)
+    if containing:
+        return containing[0]
+    close = difflib.get_close_matches(text.lower(), list(lowered), n=1)
+    return lowered[close[0]] if close else None
+
+
+def unknown_name(kind: str, given: object, valid: list[str]) -> InputError:
+    """An error naming what was asked, the closest valid name and every valid one."""
+    guess = _closest(str(given), valid)
+    hint = f"; did you mean {guess!r}?" if guess else "."
+    return InputError(f"unknown {kind} {given!r}{hint} Valid {kind}s: {', '.join(valid)}")
+
+
 def _bank_ids(panel: Panel, banks: list[str] | None) -> list[str]:
-    return sorted(banks) if banks else panel.banks()
+    """``banks`` checked against the panel (sorted), or every bank of the panel."""
+    if isinstance(banks, str):
+        banks = [banks]
+    known = panel.banks()
+    for bank in banks or []:
+        if bank not in known:
+            raise unknown_name("bank id", bank, known)
+    return sorted(banks) if banks else known
+
+
+def check_period(panel: Panel, period: str) -> str:
+    """``period`` if it is written as a period (FY2024, H1 2025, 9M 2025, Q3 2025 or a date);
+    a period with no figure is fine (missing stays missing), a misspelt one is an error."""
+    if not isinstance(period, str) or not re.fullmatch(PERIOD_RE, period):
+        periods = sorted(set(panel.frame["period"]), key=lambda p: (p[-4:], p))
+        raise unknown_name("period", period, periods)
+    return period
+
+
+def check_metric(panel: Panel, metric: str) -> str:
+    """``metric`` if the panel holds it, else an error listing the panel's metrics."""
+    metrics = sorted(set(panel.frame["metric"]))
+    if metric not in metrics:
+        raise unknown_name("metric", metric, metrics)
+    return metric
 
 
 def _frame(panel: Panel, records: list[dict[str, object]]) -> pd.DataFrame:
@@ -530,6 +582,8 @@ def yoy_table(
     Columns: bank_id, bank_name, value, qualifier, method (derived/quoted/none), basis, status,
     source_ids, note, level (the period's level on the change's basis, yuan, NaN if none).
     """
+    check_period(panel, period)
+    check_metric(panel, metric)
     records = []
     for bank in _bank_ids(panel, banks):
         change = yoy(panel, bank, period, metric)
@@ -550,6 +604,8 @@ def level_table(
     Columns: bank_id, bank_name, value (NaN when missing), qualifier, basis, status
     (ok/unverified), source_ids, confidence, note (the alternatives, and why unverified).
     """
+    check_period(panel, period)
+    check_metric(panel, metric)
     records = [
         {"bank_id": bank} | _level_record(select(panel, bank, period, metric))
         for bank in _bank_ids(panel, banks)
@@ -564,6 +620,7 @@ def aum_table(panel: Panel, period: str, banks: list[str] | None = None) -> pd.D
     definition, as the researcher noted it), growth, growth_qualifier, growth_method, status
     (ok/unverified, any input), source_ids, note.
     """
+    check_period(panel, period)
     records = []
     for bank in _bank_ids(panel, banks):
         level = select(panel, bank, period, "retail_aum")
@@ -644,6 +701,7 @@ def share_table(panel: Panel, period: str, banks: list[str] | None = None) -> pd
 
     Columns: bank_id, bank_name, of (income/profit), value, qualifier, method, source_ids, note.
     """
+    check_period(panel, period)
     records = [
         {"bank_id": bank, "of": of} | _change_record(retail_share(panel, bank, period, of))
         for bank in _bank_ids(panel, banks)
