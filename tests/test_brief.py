@@ -80,6 +80,16 @@ def test_missing_section_says_not_run_and_nothing_shows_code(artifacts):
     assert "SIMULATED" not in html
     for code in ("import ", "def ", "print(", ">>>"):
         assert code not in html
+    # no object dumps (reprs of results, dicts, numpy scalars) and no notebook source lines
+    for dump in ("Finding(", "BankComparison(", "np.float64(", "{&#39;", "findings=["):
+        assert dump not in html, dump
+    notebook = (Path(__file__).parents[1] / "notebooks" / "10_bank_comparison.py").read_text()
+    code_lines = [
+        line.strip()
+        for line in notebook.splitlines()
+        if line.strip() and not line.lstrip().startswith("#") and "(" in line
+    ]
+    assert code_lines and not [line for line in code_lines if line in html]
 
 
 def test_artifact_text_is_escaped(tmp_path, artifacts):

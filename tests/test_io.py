@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import pandas as pd
 import pandas.testing as pdt
@@ -120,9 +121,21 @@ def test_unknown_column_warns_and_is_dropped(tiny_csv):
     assert "colour" not in loaded.frame.columns
 
 
-def test_write_table_is_atomic_and_refuses_other_suffixes(tmp_path, small_export):
+def test_write_table_is_atomic_and_refuses_other_suffixes(tmp_path, small_export, monkeypatch):
     out = io.write_table(small_export.head(3), tmp_path / "a.csv")
     assert out.read_text().startswith("rm_id,branch_id,month")
     assert not list(tmp_path.glob(".*tmp"))
     with pytest.raises(InputError):
         io.write_table(small_export.head(3), tmp_path / "a.xlsx")
+    # a writer that fails half-way leaves the earlier file whole and no temporary file behind
+    before = out.read_bytes()
+
+    def half_then_fail(self, path, *args, **kwargs):
+        Path(path).write_text("rm_id,branch_id\npartial", encoding="utf-8")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", half_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        io.write_table(small_export, out)
+    assert out.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["a.csv"]

@@ -53,8 +53,12 @@ def test_dgp_has_the_hard_parts():
     # staggered rollout with never-treated branches
     first = frame[quota].groupby("branch_id")["month"].min()
     assert first.nunique() >= 3
-    assert frame.loc[~quota, "branch_id"].nunique() > first.size * 0  # untreated months exist
-    assert truth["design"]["never_treated_branches"] > 0
+    never = set(frame["branch_id"]) - set(first.index)
+    assert len(never) == truth["design"]["never_treated_branches"] > 0
+    assert not frame.loc[frame["branch_id"].isin(never), "quota_target"].any()
+    # treated branches also have months before their quota starts (not-yet-treated)
+    before = frame[frame["branch_id"].isin(first.index) & ~quota]
+    assert (before["month"] < before["branch_id"].map(first)).any()
     # bunching exactly at the target in quota months
     at_target = (frame.loc[quota, "wecom_adds"] == frame.loc[quota, "quota_target"]).mean()
     assert at_target > 0.5
