@@ -78,12 +78,14 @@ class Panel:
     extra: dict[str, np.ndarray]
 
 
-def prepare(frame: pd.DataFrame) -> Panel:
+def prepare(frame: pd.DataFrame, extra: tuple[str, ...] = ()) -> Panel:
     """Build the estimation sample from a validated ``rm_month`` frame.
 
     Drops each RM's first month and months after a gap (their change is not observable), then
     singleton RMs (one usable month: no within-RM variation), iterating with months as fixed
-    effects do. Raises :class:`InputError` when too little is left to estimate.
+    effects do. ``extra`` names more numeric columns to carry along (the add-quality counts),
+    beside the optional outcomes present. Raises :class:`InputError` when too little is left
+    to estimate.
     """
     rm_codes, _ = pd.factorize(frame["rm_id"], sort=False)
     t = month_index(frame["month"]).to_numpy()
@@ -123,7 +125,7 @@ def prepare(frame: pd.DataFrame) -> Panel:
     month_codes, _ = pd.factorize(t[idx], sort=True)
     extra = {
         name: frame[name].to_numpy(dtype="float64", na_value=np.nan)[order][idx]
-        for name in OPTIONAL_OUTCOMES
+        for name in (*OPTIONAL_OUTCOMES, *extra)
         if name in frame.columns
     }
     return Panel(
