@@ -1048,6 +1048,8 @@ def run(
     """:func:`estimate` then :func:`write`; DuckDB spills into a hidden sibling of ``out``."""
     options = options or EngineOptions()
     options.check()
+    (design or Design()).check()
+    window = months if isinstance(months, MonthWindow) else MonthWindow.parse(months)
     target = Path(out)
     if target.exists() and not (
         target.is_dir() and ((target / JSON_NAME).is_file() or not any(target.iterdir()))
@@ -1059,7 +1061,7 @@ def run(
             target.parent.mkdir(parents=True, exist_ok=True)
             spill.mkdir()
             options = replace(options, temp_dir=spill)
-        result = estimate(source, options, months, design, progress, check)
+        result = estimate(source, options, window, design, progress, check)
         draw = None if figures is None else (lambda folder: figures(result, folder))
         write(result, target, draw)
     finally:
