@@ -20,7 +20,10 @@ from wb.warehouse import uplift as wu
 from wb.warehouse.simulate import CustomerSimulationConfig
 from wb.warehouse.simulate import write as simulate_write
 
-TINY = CustomerSimulationConfig(n_rms=50, n_months=12, customers_per_rm=8, seed=3)
+TINY = CustomerSimulationConfig(
+    n_rms=60, n_months=12, customers_per_rm=10, organic_mean=0.4, targets=(1, 2), fill_prob=0.5,
+    seed=3,
+)  # fmt: skip
 TRUTH = CustomerSimulationConfig(n_rms=200, n_months=24, customers_per_rm=200, seed=1)
 
 
@@ -47,7 +50,7 @@ def with_edge_cases(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     extra = [
         (cm[cm.customer_id == first_bound].rm_id.iloc[0], "X1", f"{start}-05 10:00:00",
          first_bound, f"{start}-05 12:00:00"),
-        (free_rm, "X2", "2024-12-30 10:00:00", after, "2025-01-03 10:00:00"),
+        (free_rm, "X2", "2025-02-27 10:00:00", after, "2025-03-03 10:00:00"),
         (free_rm, "X3", f"{quota_rm.month}-02 10:00:00", two, f"{quota_rm.month}-02 11:00:00"),
         (quota_rm.rm_id, "X4", f"{quota_rm.month}-20 10:00:00", two,
          f"{quota_rm.month}-21 11:00:00"),
@@ -124,7 +127,8 @@ def test_the_edge_customers_are_placed_as_defined(tiny):
     assert ids[20] not in set(rows.customer)  # bound in its first month
     assert (rows[rows.customer == ids[30]].g == -1).all()  # bound after its last month
     assert (rows[rows.customer == ids[40]].kind == 1).all()  # quota RM in the binding month
-    assert rows[rows.customer == ids[10]].t.min() == 24_290  # spell starts with an RM (Apr 2024)
+    # the spell starts in April 2024 (first month with an RM): its first change is May
+    assert rows[rows.customer == ids[10]].t.min() == 2024 * 12 + 4
 
 
 def test_no_quota_interval_covers_the_simulated_organic_effect(truth_source):
@@ -203,7 +207,7 @@ def test_no_bindings_exit_2(tiny, tmp_path):
     _, tables = tiny
     t = dict(tables)
     wc = t["wecom_contact"].copy()
-    wc[["customer_id"]] = None
+    wc["customer_id"] = pd.array([None] * len(wc), dtype="string")
     wc["certified_at"] = pd.NaT
     wc["certified_at"] = wc["certified_at"].astype(tables["wecom_contact"]["certified_at"].dtype)
     t["wecom_contact"] = wc
@@ -237,7 +241,7 @@ def test_no_controls_exit_2(tiny, tmp_path):
 
 def test_too_few_branches_exit_2(tmp_path):
     folder, _ = simulate_write(
-        CustomerSimulationConfig(n_rms=30, n_months=12, customers_per_rm=8, seed=3), tmp_path / "s"
+        CustomerSimulationConfig(**{**TINY.__dict__, "n_rms": 30}), tmp_path / "s"
     )
     with pytest.raises(InputError, match="too few branches"):
         wu.estimate(folder)
@@ -282,7 +286,7 @@ def test_cli_bad_arguments_exit_2(tiny, tmp_path, args, message):
 
 def test_cli_too_few_branches_exit_2_nothing_written(tmp_path):
     folder, _ = simulate_write(
-        CustomerSimulationConfig(n_rms=30, n_months=12, customers_per_rm=8, seed=3), tmp_path / "s"
+        CustomerSimulationConfig(**{**TINY.__dict__, "n_rms": 30}), tmp_path / "s"
     )
     result = wb("warehouse", "uplift", "--source", str(folder), "--out", str(tmp_path / "u"))
     assert result.returncode == 2
