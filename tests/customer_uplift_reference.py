@@ -166,7 +166,9 @@ def estimates(
         for e in months:
             n_all = (sel.e == e).sum()
             if n_all:
-                value += w[e] * (part.tau[part.e == e].sum() - delta[e] * (part.e == e).sum()) / n_all
+                value += (
+                    w[e] * (part.tau[part.e == e].sum() - delta[e] * (part.e == e).sum()) / n_all
+                )
         psi.append(value)
     G = len(branches)
     psi = np.asarray(psi)

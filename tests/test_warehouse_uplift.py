@@ -89,7 +89,7 @@ def test_cells_equal_the_unit_level_fit(tiny, model, months):
     src, tables = tiny
     design = wu.Design(model=model, leads=2, post=3)
     result = wu.estimate(src, months=months, design=design)
-    first, last = (months.split("..") if months else (None, None))
+    first, last = months.split("..") if months else (None, None)
     rows = customer_rows(tables, design.tiers.bounds, 2, 3, model, first, last)
     imputed = impute_units(rows)
     compared = 0
@@ -120,7 +120,7 @@ def test_cells_equal_the_unit_level_fit(tiny, model, months):
 
 
 def test_the_edge_customers_are_placed_as_defined(tiny):
-    src, tables = tiny
+    _src, tables = tiny
     rows = customer_rows(tables, wu.DEFAULT_TIER_BOUNDS, 3, 5, "trends")
     ids = sorted(tables["customer_month"].customer_id.unique())
     assert ids[3] not in set(rows.customer)  # gap: left out

@@ -42,9 +42,10 @@ def test_spark_equals_duckdb(spark, tmp_path, months):
     assert on_spark.engine == "spark" and on_duckdb.engine == "duckdb"
     keep = ("customers", "never_bound", "bound_used", "cells", "cell_months", "customer_months")
     assert {k: on_spark.counts[k] for k in keep} == {k: on_duckdb.counts[k] for k in keep}
-    groups = [(on_spark.kinds, on_duckdb.kinds)] + list(
-        zip(on_spark.tiers, on_duckdb.tiers, strict=True)
-    )
+    groups = [
+        (on_spark.kinds, on_duckdb.kinds),
+        *list(zip(on_spark.tiers, on_duckdb.tiers, strict=True)),
+    ]
     compared = 0
     for s_kinds, d_kinds in groups:
         for kind in wu.KINDS:

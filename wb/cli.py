@@ -393,7 +393,6 @@ def warehouse_build(
     typer.echo(str(result.out))
 
 
-
 @warehouse_app.command("uplift")
 def warehouse_uplift(
     source: _SourceOpt,
@@ -456,9 +455,7 @@ def warehouse_uplift(
     from wb.warehouse.progress import Progress
 
     options = _engine_options(engine, spark_master, spark_remote, memory_limit, threads)
-    design = wuplift.Design(
-        leads=leads, post=post, model=model, tiers=wuplift.Tiers.parse(tiers)
-    )
+    design = wuplift.Design(leads=leads, post=post, model=model, tiers=wuplift.Tiers.parse(tiers))
     result = wuplift.run(
         source,
         out,
@@ -471,6 +468,7 @@ def warehouse_uplift(
     )
     typer.echo(result.summary())
     typer.echo(str(out))
+
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"warning: {message}", file=sys.stderr)

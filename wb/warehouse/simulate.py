@@ -565,7 +565,9 @@ def _write_into(c: CustomerSimulationConfig, root: Path) -> dict:
     quota = _quota_table(c, w, rm_names)
     pq.write_table(quota, root / "quota" / "part-00000.parquet")
     rows["quota"] = quota.num_rows
-    text = json.dumps(_truth(c, w, tally, rows, binding), indent=2, sort_keys=True, ensure_ascii=False)
+    text = json.dumps(
+        _truth(c, w, tally, rows, binding), indent=2, sort_keys=True, ensure_ascii=False
+    )
     (root / TRUTH).write_text(text + "\n", encoding="utf-8")
     return json.loads(text)
 

@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import html
+import itertools
 import json
 import math
 import os
@@ -140,7 +141,7 @@ class Tiers:
         if not 1 <= len(values) <= 9:
             raise InputError(f"--tiers needs 1 to 9 bounds (got {len(values)})")
         if any(not math.isfinite(v) or v <= 0 for v in values) or any(
-            b <= a for a, b in zip(values, values[1:], strict=False)
+            b <= a for a, b in itertools.pairwise(values)
         ):
             raise InputError("--tiers: bounds must be positive and strictly increasing")
         return cls(tuple(values))
@@ -148,7 +149,7 @@ class Tiers:
     @property
     def labels(self) -> tuple[str, ...]:
         b = [_yuan_label(v) for v in self.bounds]
-        inner = [f"{lo}–{hi}" for lo, hi in zip(b, b[1:], strict=False)]
+        inner = [f"{lo}–{hi}" for lo, hi in itertools.pairwise(b)]
         return (f"< {b[0]}", *inner, f"≥ {b[-1]}")
 
     def edges(self, j: int) -> tuple[float, float | None]:
@@ -422,9 +423,11 @@ def impute(cells: Cells, design: Design) -> Imputed:
     idx = np.arange(T)
     M[:, idx, idx] = Nbt.reshape(B, T)
     uc = np.flatnonzero(usable)
-    blocks = pd.DataFrame(
-        {"b": c_br[uc], "lo": c_lo[uc], "hi": c_hi[uc], "w": c_n[uc] / c_len[uc]}
-    ).groupby(["lo", "hi", "b"], sort=True)["w"].sum()
+    blocks = (
+        pd.DataFrame({"b": c_br[uc], "lo": c_lo[uc], "hi": c_hi[uc], "w": c_n[uc] / c_len[uc]})
+        .groupby(["lo", "hi", "b"], sort=True)["w"]
+        .sum()
+    )
     for (lo, hi), part in blocks.groupby(level=[0, 1], sort=False):
         bs = part.index.get_level_values(2).to_numpy()
         M[bs, lo : hi + 1, lo : hi + 1] -= part.to_numpy()[:, None, None]
@@ -568,12 +571,12 @@ def _estimate(
     value: float, var: float, n_obs: float, g: int, reason: str | None = None
 ) -> Estimate:
     if reason or not math.isfinite(value):
-        return Estimate(None, None, None, None, int(round(n_obs)), g, reason or "not estimable")
+        return Estimate(None, None, None, None, round(n_obs), g, reason or "not estimable")
     if g < 2:
-        return Estimate(value, None, None, None, int(round(n_obs)), g, "one branch: no interval")
+        return Estimate(value, None, None, None, round(n_obs), g, "one branch: no interval")
     se = math.sqrt(max(var, 0.0))
     q = _t_quantile(g - 1)
-    return Estimate(value, se, value - q * se, value + q * se, int(round(n_obs)), g)
+    return Estimate(value, se, value - q * se, value + q * se, round(n_obs), g)
 
 
 def group_estimates(A: np.ndarray, N: np.ndarray, n_customers: int, design: Design) -> Group:
@@ -839,7 +842,11 @@ def _truth_average(truth: dict, kind: str, design: Design, tier: str | None = No
     block = truth["by_tier"][tier] if tier else truth
     key = "change_by_event_month" if design.model == "trends" else "level_by_event_month"
     values = block.get(key, {}).get(kind)
-    if not values or len(values) <= design.post or any(v is None for v in values[: design.post + 1]):
+    if (
+        not values
+        or len(values) <= design.post
+        or any(v is None for v in values[: design.post + 1])
+    ):
         return None
     v = np.asarray(values[: design.post + 1], dtype=float)
     path = np.cumsum(v) if design.model == "trends" else v
