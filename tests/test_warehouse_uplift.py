@@ -180,6 +180,9 @@ def test_json_matches_the_committed_schema_and_is_strict(truth_source, tmp_path)
         assert {"coef", "ci_low", "ci_high"} <= set(doc["att_by_kind"][kind])
         assert doc["pretrend"][kind]["p_value"] is not None
     assert "not the effect of a quota add alone" in doc["note"]
+    assert wu.load(out)["att_by_kind"] == doc["att_by_kind"]
+    with pytest.raises(InputError):
+        wu.load(tmp_path / "nowhere")
     tidy = result.tidy()
     assert {"group", "kind", "term", "event_month", "coef", "ci_low", "ci_high"} <= set(tidy)
     assert "no_quota" in result.summary() and "<table" in result._repr_html_()

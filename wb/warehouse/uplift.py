@@ -60,7 +60,7 @@ import pandas as pd
 
 from wb.door.atomic import write_text
 from wb.door.documents import DocumentSchema
-from wb.errors import InputError
+from wb.errors import ExportError, InputError
 from wb.warehouse.build import MonthWindow, _promote, _sigterm_as_interrupt, quota_in_force
 from wb.warehouse.progress import Progress
 from wb.warehouse.source import EngineOptions, Source, open_source
@@ -1040,6 +1040,26 @@ def write(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def load(path: str | os.PathLike[str]) -> dict:
+    """Read a written ``customer_uplift.json`` (a folder or the file) and check it against the
+    committed schema; for the brief and notebooks, which need the numbers, not the engine.
+
+    Raises :class:`InputError` (exit 2) when it is missing or not a customer uplift document.
+    """
+    file = Path(path)
+    if file.is_dir():
+        file = file / JSON_NAME
+    try:
+        doc = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{file}: cannot read a customer uplift document ({exc})") from exc
+    try:
+        DOCUMENT.check(doc, str(file))
+    except ExportError as exc:
+        raise InputError(str(exc)) from exc
+    return doc
 
 
 def run(
