@@ -219,6 +219,83 @@ class _Tally:
         return out
 
 
+class _BindingTruth:
+    """Realised effect of each customer's *first* binding on its AUM, by kind of binding month
+    (the RM had a quota in force or not) and AUM tier in the month before binding, per month
+    since binding: the truth ``wb warehouse uplift`` estimates. The effect at month ``g + e``
+    is the customer's AUM less the AUM it would have had without any binding gain (so it
+    includes later bindings of the same customer). Only customers with an RM, present in the
+    month before binding and bound inside the panel count."""
+
+    EVENT_MONTHS = 13  # event months 0..12
+    TIER_BOUNDS = (50_000.0, 500_000.0, 6_000_000.0)  # yuan: < 5万, 5万–50万, 50万–600万, ≥ 600万
+
+    def __init__(self) -> None:
+        shape = (2, len(self.TIER_BOUNDS) + 1, self.EVENT_MONTHS)
+        self.level = np.zeros(shape)
+        self.change = np.zeros(shape)
+        self.count = np.zeros(shape)
+        self.customers = np.zeros(2, dtype=np.int64)
+
+    def add(self, effect: np.ndarray, aum: np.ndarray, first: np.ndarray, kind: np.ndarray,
+            eligible: np.ndarray) -> None:  # fmt: skip
+        """``effect`` and ``aum`` (customers x months, yuan); ``first`` binding month index,
+        ``kind`` 1 for a quota month, ``eligible`` customers that count."""
+        T = effect.shape[1]
+        idx = np.flatnonzero(eligible)
+        g, k = first[idx], kind[idx]
+        tier = np.searchsorted(self.TIER_BOUNDS, aum[idx, g - 1], side="right")
+        np.add.at(self.customers, k, 1)
+        previous = np.zeros(len(idx))
+        for e in range(self.EVENT_MONTHS):
+            live = g + e < T
+            if not live.any():
+                break
+            now = effect[idx[live], g[live] + e]
+            where = (k[live], tier[live], np.full(int(live.sum()), e))
+            np.add.at(self.level, where, now)
+            np.add.at(self.change, where, now - previous[live])
+            np.add.at(self.count, where, 1.0)
+            previous[live] = now
+
+    def as_dict(self) -> dict:
+        def means(values: np.ndarray, counts: np.ndarray) -> list:
+            return [
+                None if n == 0 else round(float(v / n), 4)
+                for v, n in zip(values, counts, strict=True)
+            ]
+
+        def block(sel: tuple) -> dict:
+            lv, ch, n = (x[sel] for x in (self.level, self.change, self.count))
+            if lv.ndim == 2:  # all tiers
+                lv, ch, n = lv.sum(axis=0), ch.sum(axis=0), n.sum(axis=0)
+            return {"level": means(lv, n), "change": means(ch, n), "n": [int(v) for v in n]}
+
+        kinds = ("no_quota", "quota_month")
+        out: dict = {
+            "event_months": list(range(self.EVENT_MONTHS)),
+            "customers": {k: int(self.customers[i]) for i, k in enumerate(kinds)},
+        }
+        overall = {k: block((i,)) for i, k in enumerate(kinds)}
+        out["level_by_event_month"] = {k: v["level"] for k, v in overall.items()}
+        out["change_by_event_month"] = {k: v["change"] for k, v in overall.items()}
+        out["customer_months_by_event_month"] = {k: v["n"] for k, v in overall.items()}
+        lows = (0.0, *self.TIER_BOUNDS)
+        highs = (*self.TIER_BOUNDS, None)
+        out["by_tier"] = []
+        for j in range(len(lows)):
+            per = {k: block((i, j)) for i, k in enumerate(kinds)}
+            out["by_tier"].append(
+                {
+                    "low_cny": lows[j],
+                    "high_cny": highs[j],
+                    "level_by_event_month": {k: v["level"] for k, v in per.items()},
+                    "change_by_event_month": {k: v["change"] for k, v in per.items()},
+                }
+            )
+        return out
+
+
 def _chunk(
     c: CustomerSimulationConfig,
     w: _World,
@@ -228,6 +305,7 @@ def _chunk(
     month_start: np.ndarray,
     rm_names: np.ndarray,
     tally: _Tally,
+    binding: _BindingTruth | None = None,
 ) -> tuple[pa.Table, pa.Table]:
     """Customers, their months and the adds of RMs ``r0 .. r1 - 1``."""
     rng = np.random.default_rng([c.seed, index + 1])
@@ -327,7 +405,19 @@ def _chunk(
         + base[:, None] * c.shock_scale * rng.standard_t(3, size=(Nc, T))
     )
     step[:, 0] = 0.0
-    aum = np.maximum(base[:, None] + np.cumsum(step, axis=1) + np.cumsum(gain, axis=1), 0.0)
+    untouched = base[:, None] + np.cumsum(step, axis=1)
+    aum = np.maximum(untouched + np.cumsum(gain, axis=1), 0.0)
+    if binding is not None:
+        # first binding per customer (any RM, certified in or after the panel) and its kind
+        first = np.full(Nc, np.iinfo(np.int64).max)
+        np.minimum.at(first, customer[bound], cert_month[bound])
+        at_first = bound & (cert_month == first[np.maximum(customer, 0)]) & (cert_month < T)
+        had_quota = np.zeros(Nc, dtype=np.int64)
+        quota_then = target[a_rm, np.minimum(cert_month, T - 1)] > 0
+        np.maximum.at(had_quota, customer[at_first], quota_then[at_first].astype(np.int64))
+        eligible = (first < T) & (first >= 1) & (join <= first - 1) & ~unassigned
+        first_ok = np.where(eligible, first, 1)
+        binding.add(aum - np.maximum(untouched, 0.0), aum, first_ok, had_quota, eligible)
 
     # --- tally of the add-quality truth
     existing = bound & ~late & (join[np.maximum(customer, 0)] < a_t)
@@ -461,10 +551,11 @@ def _write_into(c: CustomerSimulationConfig, root: Path) -> dict:
     for name in ("customer_month", "wecom_contact", "quota"):
         (root / name).mkdir(parents=True)
     tally = _Tally()
+    binding = _BindingTruth()
     rows = {"customer_month": 0, "wecom_contact": 0}
     for index, r0 in enumerate(range(0, R, c.chunk_rms)):
         r1 = min(R, r0 + c.chunk_rms)
-        cm, wc = _chunk(c, w, index, r0, r1, month_start, rm_names, tally)
+        cm, wc = _chunk(c, w, index, r0, r1, month_start, rm_names, tally, binding)
         pq.write_table(
             cm, root / "customer_month" / f"part-{index:05d}.parquet", compression="zstd"
         )
@@ -474,7 +565,9 @@ def _write_into(c: CustomerSimulationConfig, root: Path) -> dict:
     quota = _quota_table(c, w, rm_names)
     pq.write_table(quota, root / "quota" / "part-00000.parquet")
     rows["quota"] = quota.num_rows
-    text = json.dumps(_truth(c, w, tally, rows), indent=2, sort_keys=True, ensure_ascii=False)
+    text = json.dumps(
+        _truth(c, w, tally, rows, binding), indent=2, sort_keys=True, ensure_ascii=False
+    )
     (root / TRUTH).write_text(text + "\n", encoding="utf-8")
     return json.loads(text)
 
@@ -487,7 +580,9 @@ def _expected_verdict(beta: float) -> str:
     return "no_detectable_uplift"
 
 
-def _truth(c: CustomerSimulationConfig, w: _World, tally: _Tally, rows: dict) -> dict:
+def _truth(
+    c: CustomerSimulationConfig, w: _World, tally: _Tally, rows: dict, binding: _BindingTruth
+) -> dict:
     months = pd.period_range(c.first_month, periods=c.n_months, freq="M")
     return {
         "schema": SCHEMA,
@@ -505,6 +600,15 @@ def _truth(c: CustomerSimulationConfig, w: _World, tally: _Tally, rows: dict) ->
                 "certification on (organic and quota-induced bindings separately)",
             },
             "expected_verdict": _expected_verdict(c.beta_quota),
+        },
+        "customer_level": binding.as_dict()
+        | {
+            "gain_per_binding_cny": {"organic": c.gain_organic_cny, "quota": c.gain_quota_cny},
+            "meaning": "realised effect of a customer's first binding on its AUM (yuan), by "
+            "kind of binding month (no_quota: the binding RM had no quota in force; "
+            "quota_month: it had) and months since binding: mean level and mean monthly change "
+            "over the customers observed then; includes later bindings of the same customer "
+            "(what wb warehouse uplift estimates)",
         },
         "add_quality": {
             "probabilities": {

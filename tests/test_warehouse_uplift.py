@@ -1,0 +1,304 @@
+"""Customer-level uplift (`wb warehouse uplift`, issue 15 item 2): the engine-cell estimator
+equals a brute-force unit-level fit, recovers the simulated truth, covers 0 under a null, and
+refuses sources it cannot estimate on (exit 2, nothing written)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import jsonschema
+import numpy as np
+import pandas as pd
+import pytest
+from customer_uplift_reference import customer_rows, estimates, impute_units
+from warehouse_cases import write_source
+
+from wb.errors import InputError
+from wb.warehouse import uplift as wu
+from wb.warehouse.simulate import CustomerSimulationConfig
+from wb.warehouse.simulate import write as simulate_write
+
+TINY = CustomerSimulationConfig(
+    n_rms=60, n_months=12, customers_per_rm=10, organic_mean=0.4, targets=(1, 2), fill_prob=0.5,
+    seed=3,
+)  # fmt: skip
+TRUTH = CustomerSimulationConfig(n_rms=200, n_months=24, customers_per_rm=200, seed=1)
+
+
+def read_tables(folder) -> dict[str, pd.DataFrame]:
+    return {n: pd.read_parquet(folder / n) for n in ("customer_month", "wecom_contact", "quota")}
+
+
+def with_edge_cases(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The simulated tables plus the cases the definitions must handle: a customer with a gap,
+    months without an RM at the start of a spell, a binding in a customer's first month, one
+    after its last month, and two bindings in the first binding month, one by an RM with a
+    quota in force and one without."""
+    cm, wc, q = (tables[n].copy() for n in ("customer_month", "wecom_contact", "quota"))
+    ids = sorted(cm.customer_id.unique())
+    gap, late_rm, first_bound, after, two = ids[3], ids[10], ids[20], ids[30], ids[40]
+    cm = cm[~((cm.customer_id == gap) & (cm.month == "2024-05"))]
+    head = (cm.customer_id == late_rm) & (cm.month <= "2024-03")
+    cm.loc[head, ["rm_id", "branch_id"]] = None
+    bound_first = wc.customer_id.isin([first_bound, after, two])
+    wc = wc[~bound_first]
+    start = cm[cm.customer_id == first_bound].month.min()
+    quota_rm = q[q.rm_id.notna()].iloc[0]
+    free_rm = sorted(set(wc.rm_id) - set(q.rm_id.dropna()))[0]
+    extra = [
+        (cm[cm.customer_id == first_bound].rm_id.iloc[0], "X1", f"{start}-05 10:00:00",
+         first_bound, f"{start}-05 12:00:00"),
+        (free_rm, "X2", "2025-02-27 10:00:00", after, "2025-03-03 10:00:00"),
+        (free_rm, "X3", f"{quota_rm.month}-02 10:00:00", two, f"{quota_rm.month}-02 11:00:00"),
+        (quota_rm.rm_id, "X4", f"{quota_rm.month}-20 10:00:00", two,
+         f"{quota_rm.month}-21 11:00:00"),
+    ]  # fmt: skip
+    add = pd.DataFrame(
+        [(r, c, pd.Timestamp(ad), cu, pd.Timestamp(ce), pd.NaT) for r, c, ad, cu, ce in extra],
+        columns=["rm_id", "contact_id", "added_at", "customer_id", "certified_at", "removed_at"],
+    )
+    for col in ("added_at", "certified_at", "removed_at"):
+        add[col] = add[col].astype(wc[col].dtype)
+    wc = pd.concat([wc, add], ignore_index=True)
+    return {"customer_month": cm.reset_index(drop=True), "wecom_contact": wc, "quota": q}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    folder, _ = simulate_write(TINY, tmp_path_factory.mktemp("tiny") / "sim")
+    tables = with_edge_cases(read_tables(folder))
+    return write_source(tmp_path_factory.mktemp("edge") / "src", tables), tables
+
+
+@pytest.fixture(scope="module")
+def truth_source(tmp_path_factory):
+    folder, truth = simulate_write(TRUTH, tmp_path_factory.mktemp("truth") / "sim")
+    return folder, truth
+
+
+def _rel(a: float, b: float) -> float:
+    return abs(a - b) / max(1.0, abs(b))
+
+
+@pytest.mark.parametrize(
+    "model, months", [("trends", None), ("levels", None), ("trends", "2024-02..2024-11")]
+)
+def test_cells_equal_the_unit_level_fit(tiny, model, months):
+    src, tables = tiny
+    design = wu.Design(model=model, leads=2, post=3)
+    result = wu.estimate(src, months=months, design=design)
+    first, last = months.split("..") if months else (None, None)
+    rows = customer_rows(tables, design.tiers.bounds, 2, 3, model, first, last)
+    imputed = impute_units(rows)
+    compared = 0
+    for i, kind in enumerate(wu.KINDS):
+        if not (imputed.kind == i).any():
+            continue
+        ref = estimates(imputed, i, 2, 3, model)
+        got = result.kinds[kind]
+        for d, e in enumerate(range(-2, 4)):
+            if np.isnan(ref["delta"][e]):
+                assert np.isnan(got.delta[d])
+                continue
+            assert _rel(got.delta[d], ref["delta"][e]) < 1e-8, (kind, e)
+            compared += 1
+        assert _rel(got.att.coef, ref["att"]) < 1e-8
+        assert _rel(got.att.se, ref["se"]) < 1e-8
+        assert _rel(got.att.ci_low, ref["ci"][0]) < 1e-8
+    assert compared >= 8
+    # tiers too
+    for j in range(len(design.tiers)):
+        sel = imputed[(imputed.kind == 0) & (imputed.tier == j)]
+        if sel.e.nunique() < 6 or sel.branch.nunique() < 2:
+            continue
+        ref = estimates(imputed, 0, 2, 3, model, tier=j)
+        assert _rel(result.tiers[j]["no_quota"].att.coef, ref["att"]) < 1e-8
+    n = result.counts
+    assert n["left_out_gaps"] >= 1 and n["left_out_bound_in_first_month"] >= 1
+
+
+def test_the_edge_customers_are_placed_as_defined(tiny):
+    _src, tables = tiny
+    rows = customer_rows(tables, wu.DEFAULT_TIER_BOUNDS, 3, 5, "trends")
+    ids = sorted(tables["customer_month"].customer_id.unique())
+    assert ids[3] not in set(rows.customer)  # gap: left out
+    assert ids[20] not in set(rows.customer)  # bound in its first month
+    assert (rows[rows.customer == ids[30]].g == -1).all()  # bound after its last month
+    assert (rows[rows.customer == ids[40]].kind == 1).all()  # quota RM in the binding month
+    # the spell starts in April 2024 (first month with an RM): its first change is May
+    assert rows[rows.customer == ids[10]].t.min() == 2024 * 12 + 4
+
+
+def test_no_quota_interval_covers_the_simulated_organic_effect(truth_source):
+    folder, truth = truth_source
+    result = wu.estimate(folder)
+    assert result.simulated
+    for kind in wu.KINDS:
+        att, target = result.att(kind), result.truth_att(kind)
+        assert att.ci_low <= target <= att.ci_high, (kind, att, target)
+    organic = truth["customer_level"]["gain_per_binding_cny"]["organic"]
+    assert result.att("no_quota").ci_low > 0.8 * organic
+    assert result.kinds["no_quota"].pretrend.p_value > 0.01
+    doc = result.to_json()
+    assert doc["truth"]["att_by_kind"]["no_quota"] == pytest.approx(
+        result.truth_att("no_quota"), rel=1e-6
+    )
+
+
+def test_a_null_organic_effect_gives_an_interval_covering_zero(tmp_path):
+    folder, _ = simulate_write(
+        CustomerSimulationConfig(**{**TRUTH.__dict__, "beta_organic": 0.0, "seed": 2}),
+        tmp_path / "null",
+    )
+    result = wu.estimate(folder)
+    for kind in wu.KINDS:
+        att = result.att(kind)
+        assert att.ci_low <= 0 <= att.ci_high, (kind, att)
+        assert result.truth_att(kind) == 0
+
+
+def test_levels_model_fails_its_pretrend_test_where_skill_drives_growth(truth_source):
+    """RM skill raises both binding speed and AUM growth: customer effects in levels do not
+    absorb it, and the held-out months before binding say so."""
+    folder, _ = truth_source
+    result = wu.estimate(folder, design=wu.Design(model="levels"))
+    assert result.kinds["no_quota"].pretrend.p_value < 0.01
+
+
+def test_json_matches_the_committed_schema_and_is_strict(truth_source, tmp_path):
+    folder, _ = truth_source
+    result = wu.estimate(folder, design=wu.Design(tiers=wu.Tiers.parse("50万,600万")))
+    out = wu.write(result, tmp_path / "u")
+    text = (out / wu.JSON_NAME).read_text()
+    doc = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON: {c}"))
+    jsonschema.validate(doc, wu.DOCUMENT.schema)
+    assert doc["schema"] == "wb.customer_uplift/1"
+    assert [t["tier"] for t in doc["by_tier"]] == ["< 50万", "50万–600万", "≥ 600万"]
+    for kind in wu.KINDS:
+        assert {"coef", "ci_low", "ci_high"} <= set(doc["att_by_kind"][kind])
+        assert doc["pretrend"][kind]["p_value"] is not None
+    assert "not the effect of a quota add alone" in doc["note"]
+    assert wu.load(out)["att_by_kind"] == doc["att_by_kind"]
+    with pytest.raises(InputError):
+        wu.load(tmp_path / "nowhere")
+    tidy = result.tidy()
+    assert {"group", "kind", "term", "event_month", "coef", "ci_low", "ci_high"} <= set(tidy)
+    assert "no_quota" in result.summary() and "<table" in result._repr_html_()
+
+
+@pytest.mark.parametrize(
+    "text, bounds",
+    [("5万,50万,600万", (5e4, 5e5, 6e6)), ("100000", (1e5,)), ("1亿", (1e8,))],
+)
+def test_tiers_parse(text, bounds):
+    assert wu.Tiers.parse(text).bounds == bounds
+
+
+@pytest.mark.parametrize("text", ["50万,5万", "abc", "0", ""])
+def test_bad_tiers(text):
+    with pytest.raises(InputError):
+        wu.Tiers.parse(text)
+
+
+def _source(tmp_path, tables, name="src"):
+    return write_source(tmp_path / name, tables)
+
+
+def test_no_bindings_exit_2(tiny, tmp_path):
+    _, tables = tiny
+    t = dict(tables)
+    wc = t["wecom_contact"].copy()
+    wc["customer_id"] = pd.array([None] * len(wc), dtype="string")
+    wc["certified_at"] = pd.NaT
+    wc["certified_at"] = wc["certified_at"].astype(tables["wecom_contact"]["certified_at"].dtype)
+    t["wecom_contact"] = wc
+    with pytest.raises(InputError, match="no bindings"):
+        wu.estimate(_source(tmp_path, t))
+
+
+def test_no_controls_exit_2(tiny, tmp_path):
+    """Every customer bound in the same month: nobody left not yet bound to compare with."""
+    _, tables = tiny
+    t = dict(tables)
+    cm = t["customer_month"]
+    ids = cm.customer_id.unique()
+    rm = cm.groupby("customer_id").rm_id.first().fillna("RM00001")
+    wc = pd.DataFrame(
+        {
+            "rm_id": rm[ids].to_numpy(),
+            "contact_id": [f"K{i}" for i in range(len(ids))],
+            "added_at": pd.Timestamp("2024-06-03 10:00"),
+            "customer_id": ids,
+            "certified_at": pd.Timestamp("2024-06-03 11:00"),
+            "removed_at": pd.NaT,
+        }
+    )
+    for col in ("added_at", "certified_at", "removed_at"):
+        wc[col] = wc[col].astype(tables["wecom_contact"][col].dtype)
+    t["wecom_contact"] = wc
+    with pytest.raises(InputError, match="no controls"):
+        wu.estimate(_source(tmp_path, t))
+
+
+def test_too_few_branches_exit_2(tmp_path):
+    folder, _ = simulate_write(
+        CustomerSimulationConfig(**{**TINY.__dict__, "n_rms": 30}), tmp_path / "s"
+    )
+    with pytest.raises(InputError, match="too few branches"):
+        wu.estimate(folder)
+
+
+def wb(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "wb.cli", *args], capture_output=True, text=True, timeout=600
+    )
+
+
+def test_cli_writes_json_and_figures(truth_source, tmp_path):
+    folder, _ = truth_source
+    out = tmp_path / "u"
+    result = wb("warehouse", "uplift", "--source", str(folder), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == str(out)
+    assert {p.name for p in out.iterdir()} == {
+        "customer_uplift.json",
+        "customer_uplift.png",
+        "customer_uplift.svg",
+    }
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--tiers", "5万,1万"], "strictly increasing"),
+        (["--months", "2024-13.."], "not a YYYY-MM month"),
+        (["--model", "cubic"], "cubic"),
+    ],
+)
+def test_cli_bad_arguments_exit_2(tiny, tmp_path, args, message):
+    src, _ = tiny
+    result = wb("warehouse", "uplift", "--source", str(src), "--out", str(tmp_path / "u"), *args)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "u").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_cli_too_few_branches_exit_2_nothing_written(tmp_path):
+    folder, _ = simulate_write(
+        CustomerSimulationConfig(**{**TINY.__dict__, "n_rms": 30}), tmp_path / "s"
+    )
+    result = wb("warehouse", "uplift", "--source", str(folder), "--out", str(tmp_path / "u"))
+    assert result.returncode == 2
+    assert "too few branches" in result.stderr
+    assert not (tmp_path / "u").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_help_shows_an_example():
+    result = wb("warehouse", "uplift", "--help")
+    assert result.returncode == 0
+    assert "wb warehouse uplift" in result.stdout.split("Example:")[1]

@@ -1,0 +1,1096 @@
+"""Customer-level uplift (issue 15, item 2): does a customer's AUM change once an RM binds them?
+
+A staggered event study at the customer level, computed where the data lives.
+
+* **Event.** A customer's *binding month* ``g`` is the month of the earliest ``certified_at`` of
+  any of its ``wecom_contact`` rows (a customer bound more than once: the first binding). Its
+  *kind* is ``quota_month`` when the RM of a contact certified in ``g`` had a quota in force in
+  ``g`` (the build's rule: the RM's quota row, else that of the branch the RM sat in), else
+  ``no_quota``.
+* **Estimator.** The imputation estimator (Borusyak, Jaravel & Spiess 2024) with customer
+  effects and branch x month effects, fitted on the customer-months not yet bound (never-bound
+  customers and bound customers' months before ``g - leads``); the effect of a bound
+  customer-month is its outcome less the imputed one. Two outcome models:
+
+  - ``trends`` (default): the outcome is the monthly AUM change, so the customer effect is the
+    customer's own AUM *trend* (an RM whose customers grow faster also binds them sooner: a
+    customer effect in levels would not absorb that). The path in yuan of AUM is the sum of
+    the monthly effects from the binding month on.
+  - ``levels``: the outcome is the AUM level, customer effects are levels.
+
+  The ``leads`` months before ``g`` are held out of the fit and imputed too: their effects
+  are placebo estimates, tested jointly (the pre-trend test, Liu, Wang & Xu 2022).
+* **Cells.** Customers are grouped in the engine by (branch, ``g`` or never, kind, AUM tier in
+  ``g - 1``, first and last month), one row per cell and month with the customer count and
+  the AUM sum. A cell's customers share the set of months in the fit, so the fixed-effect
+  normal equations, the customer effects summed over a cell and every imputed effect summed
+  over a cell-month are exact functions of these sums: only cell rows leave the engine. A
+  customer's branch is that of its first month with an RM; customer-months without an RM are
+  left out; customers with a gap between their first and last month are left out (counted).
+* **Inference.** Branches are the clusters: a branch's imputed effects depend on its own
+  customers only (its month effects and its customers' effects are fitted on its rows), so an
+  estimate is a ratio of branch totals and its influence function per branch is exact. The
+  covariance is ``G/(G-1) * sum_b psi_b psi_b'``; intervals use Student t with ``G - 1``
+  degrees of freedom, the pre-trend test an F(leads, G - 1) statistic.
+
+Money is yuan of AUM per bound customer; event months are months since the binding month.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import html
+import itertools
+import json
+import math
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from wb.door.atomic import write_text
+from wb.door.documents import DocumentSchema
+from wb.errors import ExportError, InputError
+from wb.warehouse.build import MonthWindow, _promote, _sigterm_as_interrupt, quota_in_force
+from wb.warehouse.progress import Progress
+from wb.warehouse.source import EngineOptions, Source, open_source
+from wb.warehouse.tables import month_text
+
+SCHEMA = "wb.customer_uplift/1"
+JSON_NAME = "customer_uplift.json"
+DOCUMENT = DocumentSchema("wb.warehouse", "customer_uplift.schema.json", SCHEMA)
+
+#: The two kinds of binding month, in output order.
+KINDS = ("no_quota", "quota_month")
+#: Tier bounds in yuan of AUM in the month before binding: < 5万, 5万–50万, 50万–600万, ≥ 600万.
+DEFAULT_TIER_BOUNDS = (50_000.0, 500_000.0, 6_000_000.0)
+#: Fewest branches (clusters) an estimate may rest on.
+MIN_BRANCHES = 5
+
+Model = Literal["trends", "levels"]
+
+NOTE = (
+    "A binding is the first time a customer is real-name certified on an RM's WeCom. Its "
+    "effect is the customer's AUM after binding less the AUM imputed from the customer's own "
+    "path before binding{trend} and from customers of the same branch not yet bound in the same "
+    "month. A binding in a month when the RM had a quota in force (quota_month) mixes organic "
+    "adds, which would have been made anyway, with adds the quota induced, in shares not seen "
+    "customer by customer; its effect is a blend of the two. So the difference between the "
+    "kinds is not the effect of a quota add alone: it also carries any difference between the "
+    "customers, branches and months bound with and without a quota. It can show whether "
+    "customers bound under a quota go on to hold more or less AUM than customers bound "
+    "without one; it cannot price a quota-induced add by itself (if quota adds were worth "
+    "nothing and a share s of quota-month bindings were quota-induced, quota_month would be "
+    "about (1 - s) x no_quota), and it rests on bound and not-yet-bound customers of a branch "
+    "following parallel paths{trend_again}; the pre-trend test checks the months just before "
+    "binding."
+)
+
+
+# ---------------------------------------------------------------------------- settings
+
+
+def _yuan_label(value: float) -> str:
+    if value >= 1e4 and value % 1e4 == 0:
+        return f"{value / 1e4:,.0f}万"
+    return f"{value:,.0f}"
+
+
+@dataclass(frozen=True)
+class Tiers:
+    """AUM tiers by the customer's AUM (yuan) in the month before binding: ``bounds`` are the
+    increasing cut points; tier ``j`` holds ``bounds[j-1] <= AUM < bounds[j]``."""
+
+    bounds: tuple[float, ...] = DEFAULT_TIER_BOUNDS
+
+    @classmethod
+    def parse(cls, text: str | Sequence[float] | None) -> Tiers:
+        """Read ``"5万,50万,600万"`` or ``"50000,500000,6000000"`` (yuan; 万 = 1e4, 亿 = 1e8).
+
+        Raises :class:`InputError` unless 1–9 positive, strictly increasing bounds are given.
+        """
+        if text is None:
+            return cls()
+        if isinstance(text, str):
+            parts = [p.strip() for p in text.replace("，", ",").split(",") if p.strip()]
+            values = []
+            for p in parts:
+                scale = 1.0
+                if p.endswith("万"):
+                    p, scale = p[:-1], 1e4
+                elif p.endswith("亿"):
+                    p, scale = p[:-1], 1e8
+                try:
+                    values.append(float(p.replace("_", "")) * scale)
+                except ValueError:
+                    raise InputError(
+                        f"--tiers: {p!r} is not a yuan amount (e.g. 5万,50万,600万)"
+                    ) from None
+        else:
+            values = [float(v) for v in text]
+        if not 1 <= len(values) <= 9:
+            raise InputError(f"--tiers needs 1 to 9 bounds (got {len(values)})")
+        if any(not math.isfinite(v) or v <= 0 for v in values) or any(
+            b <= a for a, b in itertools.pairwise(values)
+        ):
+            raise InputError("--tiers: bounds must be positive and strictly increasing")
+        return cls(tuple(values))
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        b = [_yuan_label(v) for v in self.bounds]
+        inner = [f"{lo}–{hi}" for lo, hi in itertools.pairwise(b)]
+        return (f"< {b[0]}", *inner, f"≥ {b[-1]}")
+
+    def edges(self, j: int) -> tuple[float, float | None]:
+        """Lower and upper bound (yuan; ``None`` = open) of tier ``j``."""
+        lows = (0.0, *self.bounds)
+        return lows[j], (self.bounds[j] if j < len(self.bounds) else None)
+
+    def __len__(self) -> int:
+        return len(self.bounds) + 1
+
+    def index(self, aum: ir.NumericValue) -> ir.IntegerValue:
+        """The tier (0-based) of an AUM expression, as an Ibis expression."""
+        out = ibis.literal(0)
+        for bound in self.bounds:
+            out = out + (aum >= bound).cast("int64")
+        return out.cast("int64")
+
+
+@dataclass(frozen=True)
+class Design:
+    """The event study's settings: ``leads`` placebo months held out before binding,
+    ``post`` the last event month (effects average event months ``0 .. post``), the outcome
+    ``model`` and the AUM ``tiers``."""
+
+    leads: int = 3
+    post: int = 5
+    model: Model = "trends"
+    tiers: Tiers = field(default_factory=Tiers)
+
+    def check(self) -> None:
+        """Raise :class:`InputError` for settings the estimator cannot honour."""
+        if self.model not in ("trends", "levels"):
+            raise InputError(f"--model must be trends or levels (got {self.model!r})")
+        if not 1 <= self.leads <= 12:
+            raise InputError(f"--leads must be between 1 and 12 (got {self.leads})")
+        if not 0 <= self.post <= 36:
+            raise InputError(f"--post must be between 0 and 36 (got {self.post})")
+
+
+# ---------------------------------------------------------------------------- engine side
+
+
+def month_index(month: ir.StringValue) -> ir.IntegerValue:
+    """``YYYY-MM`` text as a month count (``year * 12 + month - 1``)."""
+    return month.substr(0, 4).cast("int64") * 12 + month.substr(5, 2).cast("int64") - 1
+
+
+def first_bindings(contacts: ir.Table, customers: ir.Table, quota: ir.Table) -> ir.Table:
+    """One row per bound customer: ``b_customer``, ``g`` (month index of its first
+    ``certified_at``) and ``quota_kind`` (1 when an RM with a contact certified in ``g`` had a
+    quota in force in ``g``, by the build's rule; else 0). Uses the whole tables, whatever
+    the month window."""
+    c = contacts.filter(contacts.customer_id.notnull() & contacts.certified_at.notnull())
+    cert = c.certified_at
+    cert = cert if cert.type().is_timestamp() else cert.cast("timestamp")
+    c = c.select(cid=c.customer_id, rm=c.rm_id, cm=cert.strftime("%Y-%m"))
+    c = c.mutate(gi=month_index(c.cm))
+    first = c.group_by(fid=c.cid).aggregate(g=c.gi.min())
+    at_g = c.join(first, (c.cid == first.fid) & (c.gi == first.g)).select("cid", "rm", "cm", "g")
+    cmo = customers.mutate(month=month_text(customers.month))
+    cmo = cmo.filter(cmo.rm_id.notnull())
+    rm_branch = cmo.group_by(rb_rm=cmo.rm_id, rb_month=cmo.month).aggregate(
+        rb_branch=cmo.branch_id.max()
+    )
+    rm_q, branch_q = quota_in_force(quota)
+    j1 = at_g.left_join(
+        rm_branch, (at_g.rm == rm_branch.rb_rm) & (at_g.cm == rm_branch.rb_month)
+    ).select("cid", "rm", "cm", "g", "rb_branch")
+    j2 = j1.left_join(rm_q, (j1.rm == rm_q.q_rm) & (j1.cm == rm_q.q_month)).select(
+        "cid", "cm", "g", "rb_branch", "rm_target"
+    )
+    j = j2.left_join(
+        branch_q, (j2.rb_branch == branch_q.q_branch) & (j2.cm == branch_q.q_bmonth)
+    ).select("cid", "g", "rm_target", "branch_target")
+    target = ibis.coalesce(j.rm_target, j.branch_target, 0)
+    j = j.mutate(has_quota=(target > 0).cast("int64"))
+    return j.group_by(b_customer=j.cid).aggregate(g=j.g.max(), quota_kind=j.has_quota.max())
+
+
+def customer_spells(
+    customers: ir.Table, bindings: ir.Table, window: MonthWindow, design: Design
+) -> ir.Table:
+    """One row per customer with an RM in the window: ``branch`` (of its first month with an
+    RM), first and last month ``a``, ``z`` and month count ``n`` (indices), binding month ``g``
+    and ``quota_kind`` (null when never bound or bound after its last month), AUM in ``g - 1`` (``base_aum``, yuan), its
+    ``tier``, and ``role``: 0 never bound, 1 bound after its first month (used), 2 bound in or
+    before its first month (no month before binding: left out), 3 months with gaps (left out)."""
+    cm = customers.mutate(month=month_text(customers.month))
+    cm = cm.filter(cm.rm_id.notnull() & cm.branch_id.notnull() & window.contains(cm.month))
+    cm = cm.select(cid=cm.customer_id, branch_id=cm.branch_id, m=month_index(cm.month),
+                   aum=cm.aum_cny.cast("float64"))  # fmt: skip
+    j = cm.left_join(bindings, cm.cid == bindings.b_customer)
+    s = j.group_by(j.cid).aggregate(
+        branch=j.branch_id.argmin(j.m),
+        a=j.m.min(),
+        z=j.m.max(),
+        n=j.count(),
+        g=j.g.max(),
+        quota_kind=j.quota_kind.max(),
+        base_aum=ibis.cases((j.m == j.g - 1, j.aum), else_=None).max(),
+    )
+    # a binding after the customer's last month is not seen: such a customer is a control
+    s = s.mutate(g=ibis.ifelse(s.g - 1 <= s.z, s.g, ibis.null("int64")))
+    role = ibis.cases(
+        (s.z - s.a + 1 != s.n, 3),
+        (s.g.isnull(), 0),
+        (s.g <= s.a, 2),
+        else_=1,
+    )
+    return s.mutate(
+        role=role.cast("int64"),
+        quota_kind=ibis.ifelse(s.g.isnull(), ibis.null("int64"), s.quota_kind),
+        tier=design.tiers.index(s.base_aum),
+    )
+
+
+def cell_sums(customers: ir.Table, spells: ir.Table, window: MonthWindow, design: Design):
+    """Cell-month sums: one row per (``branch``, ``g``, ``kind``, ``tier``, ``a``, ``z``, ``t``)
+    with ``n`` customers and ``s`` their AUM sum (yuan). Never-bound customers have ``g``,
+    ``kind``, ``tier`` = -1; bound customers' months after ``g + post`` are not needed."""
+    cm = customers.mutate(month=month_text(customers.month))
+    cm = cm.filter(cm.rm_id.notnull() & cm.branch_id.notnull() & window.contains(cm.month))
+    cm = cm.select(rid=cm.customer_id, t=month_index(cm.month), aum=cm.aum_cny.cast("float64"))
+    used = spells.filter(spells.role <= 1)
+    j = cm.join(used, cm.rid == used.cid)
+    j = j.filter(j.g.isnull() | (j.t <= j.g + design.post))
+    never = j.g.isnull()
+    keyed = j.select(
+        branch=j.branch,
+        g=ibis.ifelse(never, -1, j.g).cast("int64"),
+        kind=ibis.ifelse(never, -1, j.quota_kind).cast("int64"),
+        tier=ibis.ifelse(never, -1, j.tier).cast("int64"),
+        a=j.a,
+        z=j.z,
+        t=j.t,
+        aum=j.aum,
+    )
+    return keyed.group_by(["branch", "g", "kind", "tier", "a", "z", "t"]).aggregate(
+        n=keyed.count(), s=keyed.aum.sum()
+    )
+
+
+def spell_counts(spells: ir.Table) -> ir.Table:
+    """Customers per role and kind (one row each)."""
+    kind = ibis.ifelse(spells.role == 1, spells.quota_kind, -1).cast("int64")
+    s = spells.mutate(k=kind)
+    return s.group_by(["role", "k"]).aggregate(customers=s.count(), branches=s.branch.nunique())
+
+
+# ---------------------------------------------------------------------------- the estimator
+
+
+@dataclass(frozen=True)
+class Cells:
+    """Cell-month rows in numpy: branch code, ``g``, kind, tier, first/last month, month
+    (indices; -1 for never bound), customers ``n`` and AUM sum ``s`` (yuan)."""
+
+    branch: np.ndarray
+    g: np.ndarray
+    kind: np.ndarray
+    tier: np.ndarray
+    a: np.ndarray
+    z: np.ndarray
+    t: np.ndarray
+    n: np.ndarray
+    s: np.ndarray
+    branch_names: tuple[str, ...]
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> Cells:
+        """From a frame with the columns of :func:`cell_sums` (``branch`` as text)."""
+        codes, names = pd.factorize(frame["branch"], sort=True)
+        col = {c: frame[c].to_numpy(dtype=np.int64) for c in ("g", "kind", "tier", "a", "z", "t")}
+        return cls(
+            branch=codes.astype(np.int64),
+            n=frame["n"].to_numpy(dtype=np.float64),
+            s=frame["s"].to_numpy(dtype=np.float64),
+            branch_names=tuple(str(x) for x in names),
+            **col,
+        )
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+
+@dataclass(frozen=True)
+class Imputed:
+    """Imputed effects summed per branch: ``A[b, kind, tier, d]`` (yuan) and customer-months
+    ``N`` at event month ``d - leads``; customers with a valid post-binding month per
+    (branch, kind, tier); target customer-months that could not be imputed."""
+
+    A: np.ndarray
+    N: np.ndarray
+    customers: np.ndarray
+    not_imputed: int
+    cells: int
+
+
+def _segments(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cell id per (sorted) row and the first row of each cell."""
+    start = np.ones(len(key), dtype=bool)
+    start[1:] = key[1:] != key[:-1]
+    return np.cumsum(start) - 1, np.flatnonzero(start)
+
+
+def impute(cells: Cells, design: Design) -> Imputed:
+    """Fit customer and branch x month effects on the not-yet-bound cell-months and impute the
+    bound ones, exactly as on customer rows (see the module docstring)."""
+    L, E, J = design.leads, design.post, len(design.tiers)
+    D = L + E + 1
+    B = len(cells.branch_names)
+    if len(cells) == 0:
+        return Imputed(np.zeros((B, 2, J, D)), np.zeros((B, 2, J, D)), np.zeros((B, 2, J)), 0, 0)
+    t0 = int(cells.a.min())
+    t = cells.t - t0
+    a, z = cells.a - t0, cells.z - t0
+    T = int(t.max()) + 1
+    g_codes, _ = pd.factorize(cells.g, sort=True)
+    key = cells.branch
+    for part, size in (
+        (g_codes, int(g_codes.max()) + 1),
+        (cells.kind + 1, 3),
+        (cells.tier + 1, J + 1),
+        (a, T),
+        (z, T),
+    ):
+        key = key * size + part
+    order = np.lexsort((t, key))
+    key, t, a, z = key[order], t[order], a[order], z[order]
+    br, g = cells.branch[order], cells.g[order] - t0
+    kind, tier = cells.kind[order], cells.tier[order]
+    n, s = cells.n[order], cells.s[order]
+    cid, first = _segments(key)
+    C = len(first)
+
+    # outcome: AUM (levels) or its monthly change within the cell (trends)
+    if design.model == "trends":
+        prev_ok = np.zeros(len(t), dtype=bool)
+        prev_ok[1:] = (cid[1:] == cid[:-1]) & (t[1:] == t[:-1] + 1)
+        y = np.where(prev_ok, s - np.concatenate([[0.0], s[:-1]]), np.nan)
+    else:
+        y = s.copy()
+    has_y = ~np.isnan(y)
+    bound = cells.g[order] >= 0
+    e = np.where(bound, t - g, 0)
+    fit = has_y & (~bound | (e < -L))
+    target = has_y & bound & (e >= -L) & (e <= E)
+
+    # per cell: the months of the fit (contiguous), its outcome sum, customers
+    fit_rows = np.flatnonzero(fit)
+    c_len = np.bincount(cid[fit_rows], minlength=C).astype(np.float64)
+    c_sum = np.bincount(cid[fit_rows], weights=y[fit_rows], minlength=C)
+    big = np.iinfo(np.int64).max
+    c_lo = np.full(C, big)
+    np.minimum.at(c_lo, cid[fit_rows], t[fit_rows])
+    c_hi = np.full(C, -1)
+    np.maximum.at(c_hi, cid[fit_rows], t[fit_rows])
+    c_n = n[first]
+    c_br = br[first]
+    usable = c_len > 0
+    c_mean = np.divide(c_sum, c_len, out=np.zeros(C), where=usable)  # sum over customers of mean
+
+    # normal equations of the branch x month effects, customer effects eliminated
+    M = np.zeros((B, T, T))
+    Nbt = np.bincount(br[fit_rows] * T + t[fit_rows], weights=n[fit_rows], minlength=B * T)
+    r = np.bincount(
+        br[fit_rows] * T + t[fit_rows],
+        weights=y[fit_rows] - c_mean[cid[fit_rows]],
+        minlength=B * T,
+    ).reshape(B, T)
+    idx = np.arange(T)
+    M[:, idx, idx] = Nbt.reshape(B, T)
+    uc = np.flatnonzero(usable)
+    blocks = (
+        pd.DataFrame({"b": c_br[uc], "lo": c_lo[uc], "hi": c_hi[uc], "w": c_n[uc] / c_len[uc]})
+        .groupby(["lo", "hi", "b"], sort=True)["w"]
+        .sum()
+    )
+    for (lo, hi), part in blocks.groupby(level=[0, 1], sort=False):
+        bs = part.index.get_level_values(2).to_numpy()
+        M[bs, lo : hi + 1, lo : hi + 1] -= part.to_numpy()[:, None, None]
+    lam = np.einsum("btu,bu->bt", np.linalg.pinv(M, rcond=1e-10, hermitian=True), r)
+
+    # connected months per branch: months covered by the fit and linked by one customer cell
+    covered = Nbt.reshape(B, T) > 0
+    link = np.zeros((B, T + 1))
+    bl = blocks.reset_index()
+    spans = bl[bl.hi > bl.lo]
+    np.add.at(link, (spans.b.to_numpy(), spans.lo.to_numpy()), 1.0)
+    np.add.at(link, (spans.b.to_numpy(), spans.hi.to_numpy()), -1.0)
+    linked = np.cumsum(link, axis=1)[:, :T] > 0.5  # month t linked to t + 1
+    starts = covered.copy()
+    starts[:, 1:] &= ~linked[:, :-1]
+    comp = np.where(covered, np.cumsum(starts, axis=1), -1)
+
+    # customer effects summed over a cell: sum of means less n * mean month effect
+    cum = np.concatenate([np.zeros((B, 1)), np.cumsum(lam, axis=1)], axis=1)
+    lo_s, hi_s = np.where(usable, c_lo, 0), np.where(usable, c_hi, 0)
+    lam_bar = (cum[c_br, hi_s + 1] - cum[c_br, lo_s]) / np.maximum(c_len, 1)
+    alpha_sum = c_mean - c_n * lam_bar
+
+    rows = np.flatnonzero(target)
+    rc = cid[rows]
+    rb, rt = br[rows], t[rows]
+    ok = usable[rc] & (comp[rb, rt] >= 0) & (comp[rb, rt] == comp[rb, np.minimum(lo_s[rc], T - 1)])
+    tau = y[rows] - alpha_sum[rc] - n[rows] * lam[rb, rt]
+    rows, rc, tau = rows[ok], rc[ok], tau[ok]
+    not_imputed = int(n[target].sum() - n[rows].sum())
+    flat = ((br[rows] * 2 + kind[rows]) * J + tier[rows]) * D + (e[rows] + L)
+    A = np.bincount(flat, weights=tau, minlength=B * 2 * J * D).reshape(B, 2, J, D)
+    N = np.bincount(flat, weights=n[rows], minlength=B * 2 * J * D).reshape(B, 2, J, D)
+    post_cells = np.unique(rc[e[rows] >= 0])
+    cust = np.bincount(
+        (c_br[post_cells] * 2 + kind[first][post_cells]) * J + tier[first][post_cells],
+        weights=c_n[post_cells],
+        minlength=B * 2 * J,
+    ).reshape(B, 2, J)
+    return Imputed(A, N, cust, not_imputed, C)
+
+
+# ---------------------------------------------------------------------------- inference
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A coefficient in yuan of AUM per bound customer with its branch-clustered 95% interval;
+    ``None`` with a ``reason`` when it cannot be estimated."""
+
+    coef: float | None
+    se: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n_customer_months: int
+    n_branches: int
+    reason: str | None = None
+
+    def as_dict(self) -> dict:
+        out = {
+            "coef": _num(self.coef),
+            "se": _num(self.se),
+            "ci_low": _num(self.ci_low),
+            "ci_high": _num(self.ci_high),
+            "n_customer_months": self.n_customer_months,
+            "n_branches": self.n_branches,
+        }
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass(frozen=True)
+class PreTrend:
+    """Joint test that the held-out months before binding show no effect (F, p-value)."""
+
+    f_stat: float | None
+    df_num: int
+    df_den: int
+    p_value: float | None
+    leads: tuple[int, ...]
+
+    def as_dict(self) -> dict:
+        return {
+            "f_stat": _num(self.f_stat),
+            "df_num": self.df_num,
+            "df_den": self.df_den,
+            "p_value": _num(self.p_value),
+            "leads": list(self.leads),
+            "test": "joint Wald (F) test that the placebo effects of the held-out months before "
+            "binding are zero, branch-clustered",
+        }
+
+
+@dataclass(frozen=True)
+class Group:
+    """Estimates for one group of bound customers (a kind, optionally one tier): the window
+    average ``att``, the event-time ``path`` ((event month, estimate) pairs), ``pretrend``, the
+    bound customers with an imputed post-binding month, and the branch influence functions
+    (``psi``: one row per branch; columns the monthly effects ``delta``)."""
+
+    att: Estimate
+    path: tuple[tuple[int, Estimate], ...]
+    pretrend: PreTrend
+    n_customers: int
+    delta: np.ndarray = field(repr=False)
+    psi: np.ndarray = field(repr=False)
+    att_weights: np.ndarray = field(repr=False)
+
+
+def _num(x: float | None, digits: int = 6) -> float | None:
+    if x is None or not math.isfinite(x):
+        return None
+    return float(round(x, digits))
+
+
+def _t_quantile(df: int) -> float:
+    from scipy import stats
+
+    return float(stats.t.ppf(0.975, df))
+
+
+def _path_matrix(design: Design) -> tuple[list[int], np.ndarray]:
+    """Event months of the reported path and the matrix mapping the monthly effects
+    (``delta`` at event months ``-leads .. post``) to it (yuan of AUM)."""
+    L, E = design.leads, design.post
+    D = L + E + 1
+    if design.model == "levels":
+        return list(range(-L, E + 1)), np.eye(D)
+    months = list(range(-L - 1, E + 1))
+    C = np.zeros((len(months), D))
+    for i, ev in enumerate(months):
+        if ev >= 0:
+            C[i, L : L + ev + 1] = 1.0  # deltas 0..ev
+        elif ev <= -2:
+            C[i, L + ev + 1 : L] = -1.0  # minus deltas ev+1..-1
+    return months, C
+
+
+def _estimate(
+    value: float, var: float, n_obs: float, g: int, reason: str | None = None
+) -> Estimate:
+    if reason or not math.isfinite(value):
+        return Estimate(None, None, None, None, round(n_obs), g, reason or "not estimable")
+    if g < 2:
+        return Estimate(value, None, None, None, round(n_obs), g, "one branch: no interval")
+    se = math.sqrt(max(var, 0.0))
+    q = _t_quantile(g - 1)
+    return Estimate(value, se, value - q * se, value + q * se, round(n_obs), g)
+
+
+def group_estimates(A: np.ndarray, N: np.ndarray, n_customers: int, design: Design) -> Group:
+    """Estimates from branch totals ``A[b, d]`` (imputed effects, yuan) and ``N[b, d]``
+    (customer-months) at event months ``d - leads``."""
+    L, E = design.leads, design.post
+    tot_A, tot_N = A.sum(axis=0), N.sum(axis=0)
+    defined = tot_N > 0
+    delta = np.divide(tot_A, tot_N, out=np.full(tot_A.shape, np.nan), where=defined)
+    psi = np.where(defined, (A - np.nan_to_num(delta) * N) / np.where(defined, tot_N, 1.0), 0.0)
+    G = int(np.count_nonzero(N.sum(axis=1) > 0))
+    V = psi.T @ psi * (G / (G - 1) if G > 1 else np.nan)
+    months, C = _path_matrix(design)
+    theta = C @ np.nan_to_num(delta)
+    needs = np.abs(C) @ (~defined).astype(float) > 0
+    Vt = C @ V @ C.T
+    obs_at = {ev: tot_N[ev + L] if -L <= ev <= E else 0.0 for ev in months}
+    path = []
+    for i, ev in enumerate(months):
+        if design.model == "trends" and ev == -1:
+            path.append((ev, Estimate(0.0, 0.0, 0.0, 0.0, 0, G, "reference month")))
+            continue
+        reason = "no customer-months at these event months" if needs[i] else None
+        path.append((ev, _estimate(theta[i], Vt[i, i], obs_at[ev], G, reason)))
+    post = [i for i, ev in enumerate(months) if ev >= 0]
+    w = C[post].mean(axis=0)
+    post_obs = float(tot_N[L:].sum())
+    if np.any(needs[post]):
+        att = _estimate(np.nan, np.nan, post_obs, G, "no customer-months in some event month")
+    else:
+        att = _estimate(float(w @ np.nan_to_num(delta)), float(w @ V @ w), post_obs, G)
+    lead_idx = [d for d in range(L) if defined[d]]
+    pre = PreTrend(None, 0, max(G - 1, 0), None, tuple(d - L for d in lead_idx))
+    if lead_idx and G > 1:
+        Vl = V[np.ix_(lead_idx, lead_idx)]
+        dl = delta[lead_idx]
+        vals, vecs = np.linalg.eigh(Vl)
+        keep = vals > 1e-10 * max(vals.max(), 1e-300)
+        rank = int(keep.sum())
+        if rank:
+            proj = vecs[:, keep].T @ dl
+            wald = float(np.sum(proj**2 / vals[keep]))
+            from scipy import stats
+
+            f = wald / rank
+            pre = PreTrend(f, rank, G - 1, float(stats.f.sf(f, rank, G - 1)), pre.leads)
+    return Group(att, tuple(path), pre, n_customers, delta, psi, w)
+
+
+def _difference(a: Group, b: Group) -> Estimate:
+    """``b.att - a.att`` with its branch-clustered interval (same branches, both kinds)."""
+    if a.att.coef is None or b.att.coef is None:
+        return Estimate(None, None, None, None, 0, 0, "one of the kinds is not estimable")
+    psi = b.psi @ b.att_weights - a.psi @ a.att_weights
+    G = int(np.count_nonzero((np.abs(a.psi).sum(axis=1) + np.abs(b.psi).sum(axis=1)) > 0))
+    var = float(psi @ psi) * (G / (G - 1) if G > 1 else np.nan)
+    n = a.att.n_customer_months + b.att.n_customer_months
+    return _estimate(b.att.coef - a.att.coef, var, n, G)
+
+
+# ---------------------------------------------------------------------------- the result
+
+
+@dataclass(frozen=True)
+class CustomerUpliftResult:
+    """The customer-level event study: estimates by kind and by AUM tier, counts, the design
+    and provenance. Money in yuan of AUM per bound customer.
+
+    ``kinds[kind]`` and ``tiers[j][kind]`` are :class:`Group` estimates; ``difference`` is
+    quota_month less no_quota. ``truth`` holds the simulator's realised effects when the source
+    is simulated.
+    """
+
+    source: str
+    engine: str
+    engine_version: str
+    design: Design
+    months: MonthWindow
+    kinds: dict[str, Group]
+    tiers: tuple[dict[str, Group], ...]
+    difference: Estimate
+    counts: dict
+    timings_s: dict
+    simulated: bool = False
+    truth: dict | None = None
+
+    @property
+    def note(self) -> str:
+        trend = self.design.model == "trends"
+        return NOTE.format(
+            trend=" (its AUM trend)" if trend else "",
+            trend_again=" once each customer's own trend is allowed for" if trend else "",
+        )
+
+    def att(self, kind: str) -> Estimate:
+        """The window-average effect for ``kind`` (``no_quota`` or ``quota_month``)."""
+        return self.kinds[kind].att
+
+    def truth_att(self, kind: str) -> float | None:
+        """The simulated realised effect averaged like the estimate (yuan), if simulated."""
+        if not self.truth:
+            return None
+        return _truth_average(self.truth, kind, self.design)
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per estimate: ``group`` (all or a tier label), ``kind``, ``term`` (att,
+        event, difference), ``event_month``, ``coef``, ``se``, ``ci_low``, ``ci_high`` (yuan),
+        ``n_customer_months``, ``n_branches``."""
+        rows = []
+        groups = [("all", self.kinds)] + [
+            (label, g) for label, g in zip(self.design.tiers.labels, self.tiers, strict=True)
+        ]
+        for label, by_kind in groups:
+            for kind in KINDS:
+                grp = by_kind[kind]
+                rows.append(_row(label, kind, "att", None, grp.att))
+                rows += [_row(label, kind, "event", ev, est) for ev, est in grp.path]
+        rows.append(_row("all", "quota_month - no_quota", "difference", None, self.difference))
+        return pd.DataFrame(rows)
+
+    def summary(self) -> str:
+        """A few lines of plain text: the two kinds, the difference, the tiers."""
+        d = self.design
+        lines = [
+            f"Customer-level uplift ({d.model} model; effects averaged over event months 0..{d.post},"
+            f" yuan of AUM per bound customer; 95% CI clustered by branch)",
+            f"source {self.source} on {self.engine_version}; {self.counts['customers']:,} "
+            f"customers, {self.counts['bound_used']:,} bound, {self.counts['branches']:,} branches,"
+            f" {self.counts['cells']:,} cells",
+        ]
+        for kind in KINDS:
+            g = self.kinds[kind]
+            lines.append(f"  {kind:<12} {_fmt(g.att)}  pre-trend p = {_p(g.pretrend.p_value)}"
+                         f"  ({g.n_customers:,} customers)")  # fmt: skip
+            truth = self.truth_att(kind)
+            if truth is not None:
+                lines.append(f"  {'':<12} simulated truth {truth:+,.0f}")
+        lines.append(f"  {'difference':<12} {_fmt(self.difference)}  (quota_month - no_quota)")
+        for label, by_kind in zip(d.tiers.labels, self.tiers, strict=True):
+            parts = "; ".join(f"{k} {_fmt(by_kind[k].att)}" for k in KINDS)
+            lines.append(f"  tier {label:<12} {parts}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        t = self.tidy()
+        t = t[t.term != "event"].drop(columns=["event_month", "term"])
+        head = f"<p><b>Customer-level uplift</b> ({html.escape(self.design.model)} model)</p>"
+        return head + t.to_html(index=False, float_format=lambda v: f"{v:,.0f}", na_rep="–")
+
+    def to_json(self) -> dict:
+        """The ``customer_uplift.json`` document (strict JSON: no NaN)."""
+        d = self.design
+        months, _ = _path_matrix(d)
+        doc = {
+            "schema": SCHEMA,
+            "source": self.source,
+            "engine": self.engine,
+            "engine_version": self.engine_version,
+            "ibis_version": ibis.__version__,
+            "months": self.months.as_dict(),
+            "design": {
+                "model": d.model,
+                "leads": d.leads,
+                "post": d.post,
+                "event": "first certified_at of any of the customer's WeCom contacts; event "
+                "month 0 is its month",
+                "kind_rule": "quota_month when an RM with a contact certified in the binding "
+                "month had a quota in force in that month (its own row, else its branch's)",
+                "estimator": "imputation (Borusyak, Jaravel & Spiess): customer and branch x "
+                "month effects fitted on not-yet-bound customer-months; "
+                + (
+                    "outcome the monthly AUM change (customer effect = own AUM trend); path = "
+                    "cumulative effect on AUM since the month before binding"
+                    if d.model == "trends"
+                    else "outcome the AUM level"
+                ),
+                "controls": "customers of the same branch not yet bound in the month (never "
+                "bound and bound later); held out: the leads months before binding",
+                "window_average": f"mean of the path over event months 0..{d.post}",
+                "inference": "branch-level influence functions of ratios of branch totals; "
+                "G/(G-1) correction; Student t with G-1 df",
+                "cells": "branch x binding month x kind x AUM tier x first and last month x "
+                "month: customers and AUM sum",
+                "units": "yuan of AUM per bound customer",
+                "tiers": [
+                    {"tier": label, "low_cny": d.tiers.edges(j)[0], "high_cny": d.tiers.edges(j)[1]}
+                    for j, label in enumerate(d.tiers.labels)
+                ],
+            },
+            "att_by_kind": {
+                k: self.kinds[k].att.as_dict() | {"n_customers": self.kinds[k].n_customers}
+                for k in KINDS
+            },
+            "difference": self.difference.as_dict() | {"meaning": "quota_month - no_quota"},
+            "event_time": {
+                k: [{"event_month": ev} | est.as_dict() for ev, est in self.kinds[k].path]
+                for k in KINDS
+            },
+            "pretrend": {k: self.kinds[k].pretrend.as_dict() for k in KINDS},
+            "by_tier": [
+                {
+                    "tier": label,
+                    "low_cny": d.tiers.edges(j)[0],
+                    "high_cny": d.tiers.edges(j)[1],
+                    "att_by_kind": {
+                        k: by_kind[k].att.as_dict() | {"n_customers": by_kind[k].n_customers}
+                        for k in KINDS
+                    },
+                    "event_time": {
+                        k: [{"event_month": ev} | est.as_dict() for ev, est in by_kind[k].path]
+                        for k in KINDS
+                    },
+                    "pretrend": {k: by_kind[k].pretrend.as_dict() for k in KINDS},
+                }
+                for j, (label, by_kind) in enumerate(zip(d.tiers.labels, self.tiers, strict=True))
+            ],
+            "n": self.counts,
+            "timings_s": self.timings_s,
+            "simulated": self.simulated,
+            "note": self.note,
+        }
+        if self.truth is not None:
+            doc["truth"] = {
+                "att_by_kind": {k: _num(self.truth_att(k)) for k in KINDS},
+                "gain_per_binding_cny": self.truth.get("gain_per_binding_cny"),
+                "meaning": "simulated realised effect of the first binding (it includes later "
+                "bindings of the same customer), averaged like the estimate",
+            }
+        assert len(months) == len(self.kinds[KINDS[0]].path)
+        return doc
+
+
+def _row(group: str, kind: str, term: str, ev: int | None, est: Estimate) -> dict:
+    return {
+        "group": group,
+        "kind": kind,
+        "term": term,
+        "event_month": ev,
+        "coef": est.coef,
+        "se": est.se,
+        "ci_low": est.ci_low,
+        "ci_high": est.ci_high,
+        "n_customer_months": est.n_customer_months,
+        "n_branches": est.n_branches,
+    }
+
+
+def _fmt(est: Estimate) -> str:
+    if est.coef is None:
+        return f"n/a ({est.reason})"
+    if est.ci_low is None:
+        return f"{est.coef:+,.0f}"
+    return f"{est.coef:+,.0f} [{est.ci_low:+,.0f}, {est.ci_high:+,.0f}]"
+
+
+def _p(p: float | None) -> str:
+    return "n/a" if p is None else f"{p:.3f}"
+
+
+def _truth_average(truth: dict, kind: str, design: Design, tier: str | None = None) -> float | None:
+    """The simulator's realised first-binding effect averaged like the estimate: event months
+    0..post, each the chained mean monthly increments (trends) or mean level (levels)."""
+    block = truth["by_tier"][tier] if tier else truth
+    key = "change_by_event_month" if design.model == "trends" else "level_by_event_month"
+    values = block.get(key, {}).get(kind)
+    if (
+        not values
+        or len(values) <= design.post
+        or any(v is None for v in values[: design.post + 1])
+    ):
+        return None
+    v = np.asarray(values[: design.post + 1], dtype=float)
+    path = np.cumsum(v) if design.model == "trends" else v
+    return float(path.mean())
+
+
+# ---------------------------------------------------------------------------- running it
+
+
+def _read_truth(source: Source) -> dict | None:
+    if source.engine and source.location.startswith("spark:"):
+        return None
+    path = Path(source.location) / "truth.json"
+    if not path.is_file():
+        return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if doc.get("level") != "customer":
+        return None
+    return doc.get("customer_level") or {}
+
+
+def _counts(frame: pd.DataFrame, cells: Cells, imputed: Imputed, rows: int) -> dict:
+    def pick(role: int, k: int | None = None) -> int:
+        sel = frame.role == role
+        if k is not None:
+            sel &= frame.k == k
+        return int(frame.loc[sel, "customers"].sum())
+
+    used_branches = int(np.count_nonzero(imputed.N[..., :].sum(axis=(1, 2, 3)) > 0))
+    return {
+        "customers": int(frame.customers.sum()),
+        "never_bound": pick(0),
+        "bound_used": pick(1),
+        "bound_no_quota": pick(1, 0),
+        "bound_quota_month": pick(1, 1),
+        "left_out_bound_in_first_month": pick(2),
+        "left_out_gaps": pick(3),
+        "branches": len(cells.branch_names),
+        "branches_with_estimates": used_branches,
+        "cells": imputed.cells,
+        "cell_months": len(cells),
+        "customer_months": rows,
+        "target_customer_months_not_imputed": imputed.not_imputed,
+    }
+
+
+def estimate_cells(
+    cells: Cells, design: Design
+) -> tuple[dict[str, Group], tuple[dict[str, Group], ...], Estimate, Imputed]:
+    """Run the estimator on cell rows; raise :class:`InputError` (exit 2) when the source has
+    no bindings, no controls or fewer than :data:`MIN_BRANCHES` branches to cluster on."""
+    design.check()
+    imp = impute(cells, design)
+    L = design.leads
+    bound_post = (cells.g >= 0) & (cells.t >= cells.g) & (cells.t <= cells.g + design.post)
+    if not np.any(bound_post):
+        raise InputError(
+            "no bindings: no customer is bound (first certified_at) after a month with AUM "
+            "in the window; nothing to estimate"
+        )
+    post_N = imp.N[..., L:]
+    if post_N.sum() == 0:
+        raise InputError(
+            "no controls: bound customers have no never- or not-yet-bound customers of their "
+            "branch in the same months (or no months before binding to fit); nothing to estimate"
+        )
+    G = int(np.count_nonzero(post_N.sum(axis=(1, 2, 3)) > 0))
+    if G < MIN_BRANCHES:
+        raise InputError(
+            f"too few branches: bound customers with controls in {G} branch(es); "
+            f"branch-clustered inference needs at least {MIN_BRANCHES}"
+        )
+    kinds = {
+        k: group_estimates(
+            imp.A[:, i].sum(axis=1), imp.N[:, i].sum(axis=1), int(imp.customers[:, i].sum()), design
+        )
+        for i, k in enumerate(KINDS)
+    }
+    tiers = tuple(
+        {
+            k: group_estimates(
+                imp.A[:, i, j], imp.N[:, i, j], int(imp.customers[:, i, j].sum()), design
+            )
+            for i, k in enumerate(KINDS)
+        }
+        for j in range(len(design.tiers))
+    )
+    return kinds, tiers, _difference(kinds["no_quota"], kinds["quota_month"]), imp
+
+
+def estimate(
+    source: str | os.PathLike[str] | Source,
+    options: EngineOptions | None = None,
+    months: str | MonthWindow | None = None,
+    design: Design | None = None,
+    progress: Progress | None = None,
+    check: bool = True,
+) -> CustomerUpliftResult:
+    """Validate the source (unless ``check`` is false), aggregate it to cells in the engine and
+    estimate the customer-level uplift. Nothing is written.
+
+    Raises
+    ------
+    InputError
+        Bad arguments or tables, no bindings, no controls, too few branches (exit 2).
+    """
+    from wb.warehouse.validate import validate
+
+    design = design or Design()
+    design.check()
+    window = months if isinstance(months, MonthWindow) else MonthWindow.parse(months)
+    progress = progress or Progress(6, label="customer uplift", quiet=True)
+    started = time.perf_counter()
+    own = not isinstance(source, Source)
+    src = open_source(source, options) if own else source
+    try:
+        if check:
+            tables = validate(src, progress).tables
+        else:
+            from wb.warehouse.tables import complete
+
+            tables = {name: complete(t, name) for name, t in src.tables.items()}
+        cm, wc, q = tables["customer_month"], tables["wecom_contact"], tables["quota"]
+        with progress.step("bindings and customer spells"):
+            spells = customer_spells(cm, first_bindings(wc, cm, q), window, design)
+            spells = spells.cache()
+            counts_frame = spell_counts(spells).to_pandas()
+        with progress.step("aggregate to cells"):
+            frame = cell_sums(cm, spells, window, design).to_pandas()
+        with contextlib.suppress(Exception):
+            spells.release()
+        with progress.step("estimate on cells"):
+            cells = Cells.from_frame(frame)
+            del frame
+            kinds, tiers, diff, imp = estimate_cells(cells, design)
+        rows = int(cells.n.sum())
+        counts = _counts(counts_frame, cells, imp, rows)
+        engine, version, location = src.engine, src.engine_version, src.location
+        truth = _read_truth(src)
+    finally:
+        if own:
+            src.close()
+    timings = dict(progress.timings) | {"total": round(time.perf_counter() - started, 3)}
+    return CustomerUpliftResult(
+        source=location,
+        engine=engine,
+        engine_version=version,
+        design=design,
+        months=window,
+        kinds=kinds,
+        tiers=tiers,
+        difference=diff,
+        counts=counts,
+        timings_s=timings,
+        simulated=truth is not None,
+        truth=truth,
+    )
+
+
+def write(
+    result: CustomerUpliftResult,
+    out: str | os.PathLike[str],
+    figures: Callable[[Path], Iterable[Path]] | None = None,
+) -> Path:
+    """Write ``out/customer_uplift.json`` (checked against its committed schema) and whatever
+    ``figures`` draws into the folder, staged beside ``out`` and renamed at the end.
+
+    ``out`` must not exist, be empty or hold an earlier result (``customer_uplift.json``).
+    """
+    target = Path(out)
+    if target.exists() and not (
+        target.is_dir() and ((target / JSON_NAME).is_file() or not any(target.iterdir()))
+    ):
+        raise InputError(f"--out {target}: exists and is not an earlier customer uplift")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}.uplift-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        with _sigterm_as_interrupt():
+            staging.mkdir()
+            doc = result.to_json()
+            doc["finished_at"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            DOCUMENT.check(doc, JSON_NAME)
+            text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
+            write_text(staging / JSON_NAME, text + "\n")
+            if figures is not None:
+                list(figures(staging))
+            _promote(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def load(path: str | os.PathLike[str]) -> dict:
+    """Read a written ``customer_uplift.json`` (a folder or the file) and check it against the
+    committed schema; for the brief and notebooks, which need the numbers, not the engine.
+
+    Raises :class:`InputError` (exit 2) when it is missing or not a customer uplift document.
+    """
+    file = Path(path)
+    if file.is_dir():
+        file = file / JSON_NAME
+    try:
+        doc = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{file}: cannot read a customer uplift document ({exc})") from exc
+    try:
+        DOCUMENT.check(doc, str(file))
+    except ExportError as exc:
+        raise InputError(str(exc)) from exc
+    return doc
+
+
+def run(
+    source: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    options: EngineOptions | None = None,
+    months: str | MonthWindow | None = None,
+    design: Design | None = None,
+    progress: Progress | None = None,
+    figures: Callable[[CustomerUpliftResult, Path], Iterable[Path]] | None = None,
+    check: bool = True,
+) -> CustomerUpliftResult:
+    """:func:`estimate` then :func:`write`; DuckDB spills into a hidden sibling of ``out``."""
+    options = options or EngineOptions()
+    options.check()
+    (design or Design()).check()
+    window = months if isinstance(months, MonthWindow) else MonthWindow.parse(months)
+    target = Path(out)
+    if target.exists() and not (
+        target.is_dir() and ((target / JSON_NAME).is_file() or not any(target.iterdir()))
+    ):
+        raise InputError(f"--out {target}: exists and is not an earlier customer uplift")
+    spill = target.parent / f".{target.name}.spill-{uuid.uuid4().hex[:8]}"
+    try:
+        if options.engine == "duckdb" and options.temp_dir is None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            spill.mkdir()
+            options = replace(options, temp_dir=spill)
+        result = estimate(source, options, window, design, progress, check)
+        draw = None if figures is None else (lambda folder: figures(result, folder))
+        write(result, target, draw)
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
+    return result
