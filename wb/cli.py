@@ -165,6 +165,13 @@ def uplift(
         typer.Option("--quick", help="Only the three contract estimates: no designs, no figures."),
     ] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstraps.")] = 1,
+    quality: Annotated[
+        Path | None,
+        typer.Option(
+            "--quality",
+            help="add_quality.parquet (wb warehouse build): also say what a quota-induced add is.",
+        ),
+    ] = None,
 ) -> None:
     """Quota-uplift analysis, written to OUT/uplift.json: naive OLS, TWFE and FE-2SLS with
     diagnostics, and (without --quick) the designs a referee asks for: event studies
@@ -173,17 +180,24 @@ def uplift(
 
     Without --quick also writes the figures (PNG and SVG): uplift_forest, uplift_binscatter,
     uplift_by_quota, uplift_event_study, uplift_bunching, uplift_designs. Per-design times go
-    to stderr. The last line printed is the path of uplift.json.
+    to stderr. The last line printed is the path of uplift.json. With --quality, the
+    add_quality key holds the make-up of the quota-induced add (certified, existing customer,
+    removed within 30/90 days, ring contact, month end) beside adds without a quota, and the
+    figure uplift_add_quality shows the funnel.
 
     Example:
 
       wb uplift --data s.parquet --out u/
+
+      wb uplift --data b/rm_month.parquet --quality b/add_quality.parquet --out u/
     """
     from wb.run import uplift_outputs
 
-    analysis = uplift_outputs.analyse(data, out, quick=quick, seed=seed)
+    analysis = uplift_outputs.analyse(data, out, quick=quick, seed=seed, quality=quality)
     result = analysis.result
     typer.echo(str(result.summary()))
+    if analysis.add_quality is not None:
+        typer.echo(analysis.add_quality.summary())
     if analysis.designs is not None:
         typer.echo(uplift_outputs.designs_text(analysis.designs))
         for name, seconds in analysis.designs.timings_s.items():

@@ -21,6 +21,7 @@ from wb.door import io
 from wb.door.atomic import file_mode, writable_dir, write_json
 from wb.uplift.designs import Designs, estimate_designs
 from wb.uplift.estimation import fit, prepare
+from wb.uplift.quality import QUALITY_COLUMNS, AddQuality, attach, estimate_quality, read_quality
 from wb.uplift.result import UpliftResult
 from wb.uplift.schema import validate_document
 from wb.uplift.simulate import truth_path
@@ -56,12 +57,16 @@ class Analysis:
 
     result: UpliftResult
     designs: Designs | None
+    add_quality: AddQuality | None = None
 
     def to_json(self) -> dict:
-        """The ``uplift.json`` document: the contract keys plus the design keys."""
+        """The ``uplift.json`` document: the contract keys plus the design keys, and the
+        ``add_quality`` block when the add-quality counts were given."""
         doc = self.result.to_json()
         if self.designs is not None:
             doc.update(self.designs.to_json())
+        if self.add_quality is not None:
+            doc["add_quality"] = self.add_quality.to_json()
         return doc
 
 
@@ -99,6 +104,7 @@ def analyse(
     seed: int = 1,
     label: str | None = None,
     simulated: bool | None = None,
+    quality: str | os.PathLike[str] | None = None,
 ) -> Analysis:
     """Load and validate ``data``, estimate, and write ``uplift.json`` and the figures.
 
@@ -107,7 +113,8 @@ def analyse(
     its neutral label); ``simulated=False`` ignores a truth file beside it (data a person says is
     real), ``None`` (default) or ``True`` reads the true effects from the simulator's truth
     file when one lies beside it (``wb run`` puts one beside a panel built from a simulated
-    warehouse). Raises :class:`~wb.errors.InputError` (exit 2)
+    warehouse). ``quality``: the build's ``add_quality.parquet``, to say what a quota-induced
+    add is (:mod:`wb.uplift.quality`). Raises :class:`~wb.errors.InputError` (exit 2)
     before anything is written when ``out_dir`` cannot be written, the input is invalid or
     cannot support the analysis. The file's name is never written: outputs name it by its
     neutral label (:func:`wb.door.io.neutral_label`).
@@ -118,12 +125,17 @@ def analyse(
     frame = loaded.frame
     truth = simulated_truth(data) if simulated is not False else None
     label = "simulated export" if truth else (label or f"RM x month export ({loaded.label})")
-    panel = prepare(frame)
+    counts = None
+    if quality is not None:
+        counts = read_quality(quality)
+        frame = attach(frame, counts)
+    panel = prepare(frame, extra=QUALITY_COLUMNS[2:] if counts is not None else ())
+    add_quality = estimate_quality(panel) if counts is not None else None
     if quick:
         del frame  # the contract fits need only the panel: ~0.5 GB less at 3.5M rows
     result = fit(panel, data_label=label, simulated_truth=truth, binned=not quick)
     designs = None if quick else estimate_designs(frame, panel, seed=seed)
-    analysis = Analysis(result, designs)
+    analysis = Analysis(result, designs, add_quality)
     write(analysis, out_dir, figures=not quick)
     return analysis
 
@@ -133,13 +145,16 @@ def _figures(analysis: Analysis, doc: dict) -> dict[str, Callable[[], Figure]]:
     from wb.plots.bunching import bunching_figure
     from wb.plots.designs import designs_forest
     from wb.plots.event_study import event_study_figure
+    from wb.plots.quality import add_quality_funnel
     from wb.plots.uplift import FIGURES, data_source
 
     result, designs = analysis.result, analysis.designs
     figures = {stem: partial(draw, result) for stem, draw in FIGURES.items()}
+    look = {"source": data_source(result), "simulated": result.simulated}
+    if analysis.add_quality is not None:
+        figures["uplift_add_quality"] = partial(add_quality_funnel, analysis.add_quality, **look)
     if designs is None:
         return figures
-    look = {"source": data_source(result), "simulated": result.simulated}
     if designs.event_studies:
         figures["uplift_event_study"] = partial(event_study_figure, designs.event_studies, **look)
     if designs.bunching is not None:
