@@ -560,8 +560,11 @@ def check_period(panel: Panel, period: str) -> str:
 
 
 def check_metric(panel: Panel, metric: str) -> str:
-    """``metric`` if the panel holds it, else an error listing the panel's metrics."""
-    metrics = sorted(set(panel.frame["metric"]))
+    """``metric`` if the panel holds it or it is one wb compares (a panel without profit
+    figures still has a profit table: every bank missing), else an error listing them."""
+    known = {m for group in COVERAGE_GROUPS.values() for m in group}
+    known |= {m for _, _, whole in SHARE_DENOMINATORS.values() for m in whole}
+    metrics = sorted(set(panel.frame["metric"]) | known)
     if metric not in metrics:
         raise unknown_name("metric", metric, metrics)
     return metric
