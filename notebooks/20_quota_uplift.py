@@ -26,6 +26,7 @@ out_dir: str = "../figures"  # folder for uplift.json and the figures
 seed: int = 1  # drives the designs' bootstraps (wb run passes the params seed)
 data_label: str | None = None  # what the data is, shown in uplift.json and the brief
 simulated: bool | None = None  # None: simulated when the simulator's truth file is beside it
+quality_path: str | None = None  # add_quality.parquet (wb warehouse build); wb run passes it
 
 # %%
 from pathlib import Path
@@ -36,9 +37,20 @@ from IPython.display import Image, display
 from wb.run import uplift_outputs
 
 data = Path(data_path) if data_path else uplift_outputs.demo_export(out_dir)
-analysis = uplift_outputs.analyse(data, out_dir, seed=seed, label=data_label, simulated=simulated)
+analysis = uplift_outputs.analyse(
+    data, out_dir, seed=seed, label=data_label, simulated=simulated, quality=quality_path
+)
 result, designs = analysis.result, analysis.designs
 result
+
+# %% [markdown]
+# ## What a quota-induced add is
+# With the warehouse's add-quality counts (`quality_path`), the same instrument says what the
+# adds a quota produces are: certified, existing customers, removed soon, ring contacts, made at
+# month end; beside the adds of months without a quota.
+
+# %%
+analysis.add_quality if analysis.add_quality is not None else "no add-quality counts given"
 
 # %% [markdown]
 # ## The verdict, in one sentence

@@ -254,7 +254,36 @@ def _uplift_section(data: dict[str, Any], number: int, simulated: bool) -> dict[
             f"{b['ci_high']:.0%}); the quota manufactured about {b['manufactured_adds']:,.1f} adds "
             "per RM-month (difference-in-bunching)."
         )
+    quality = None
+    if q := data.get("add_quality"):
+        c = q["counts"]
+        removed, ring = c["adds_removed_30d"], c["adds_shared_3plus"]
+        quality = {
+            "text": (
+                f"配额带来的新增中 {removed['share']:.0%}（95% 置信区间 {removed['ci_low']:.0%}–"
+                f"{removed['ci_high']:.0%}）在30天内被删除，{ring['share']:.0%}"
+                f"（{ring['ci_low']:.0%}–{ring['ci_high']:.0%}）是三名以上客户经理共享的联系人；"
+                f"无配额月份的新增分别为 {removed['no_quota']['share']:.0%} 和 "
+                f"{ring['no_quota']['share']:.0%}。"
+            ),
+            "en": (
+                f"Of the adds a quota produces, {removed['share']:.0%} (95% CI "
+                f"{removed['ci_low']:.0%}–{removed['ci_high']:.0%}) are removed within 30 days and "
+                f"{ring['share']:.0%} ({ring['ci_low']:.0%}–{ring['ci_high']:.0%}) are ring contacts "
+                f"that three or more RMs added; among adds without a quota "
+                f"{removed['no_quota']['share']:.0%} and {ring['no_quota']['share']:.0%}."
+            ),
+        }
+        quality["figure"] = Figure(
+            number + 1,
+            "uplift_add_quality.png",
+            "加好友漏斗：配额带来的新增与无配额月份的新增 · The add funnel: quota-induced adds vs "
+            "adds without a quota (share of one add, 95% CI)",
+            "RM x month panel and add-quality counts built from the warehouse (wb warehouse build)",
+            simulated=simulated,
+        )
     return {
+        "quality": quality,
         "bunching": bunching,
         "verdict": data["verdict"].get("text_zh") or data["verdict"]["text"],
         "verdict_en": data["verdict"]["text"] if data["verdict"].get("text_zh") else "",

@@ -11,7 +11,8 @@ What each notebook receives, as absolute paths and typed values:
 * one parameter per ``inputs`` entry (notebook parameter → data key): the data file's path;
 * ``out_dir``: the run folder's artifacts and figures folder (every notebook must declare it);
 * ``period``, ``banks``, ``seed``, ``data_label`` and ``simulated`` when the notebook declares
-  a parameter of that name. ``simulated`` is whether any of its inputs is simulated;
+  a parameter of that name (and ``quality_path``: the add-quality counts built beside a
+  warehouse panel). ``simulated`` is whether any of its inputs is simulated;
   ``data_label`` is ``"simulated"`` then, else the inputs' labels.
 
 Every problem is reported with the file, the key and what was expected (exit 2).
@@ -40,7 +41,15 @@ from wb.uplift.simulate import SimulationConfig
 #: The folder (under the project root) holding the notebooks a params file may name.
 NOTEBOOKS = "notebooks"
 #: Parameters the runner sets itself; a params file may not set them.
-RUN_PARAMETERS = ("out_dir", "data_label", "simulated", "period", "banks", "seed")
+RUN_PARAMETERS = (
+    "out_dir",
+    "data_label",
+    "simulated",
+    "quality_path",
+    "period",
+    "banks",
+    "seed",
+)
 #: Brief sections a notebook can feed; each reads one artifact (see :mod:`wb.run.brief`).
 Section = Literal["bank_comparison", "uplift"]
 Scalar = str | int | float | bool | None

@@ -390,6 +390,8 @@ class Run:
         self.staging = out / f"{STAGING}{self.run_id}"
         self.artifacts = self.staging / ARTIFACTS
         self.inputs: dict[str, Path] = {}
+        #: data key → the add-quality counts built beside a warehouse panel
+        self.quality: dict[str, Path] = {}
         self.labels: dict[str, str] = {}
         self.links: Path | None = None
         self.record: dict[str, Any] = {}
@@ -523,6 +525,7 @@ class Run:
                 w.source, self.staging / "inputs" / key, warehouse_options(w), months=w.months
             )
             self.inputs[key] = built.rm_month
+            self.quality[key] = built.add_quality
             if w.simulated:  # the simulator's true effects travel with the panel built from it
                 shutil.copyfile(Path(w.source) / TRUTH, truth_path(built.rm_month))
             label = spec.label or ("simulated warehouse" if w.simulated else f"warehouse {key}")
@@ -549,6 +552,10 @@ class Run:
             "seed": self.params.seed,
             "data_label": "simulated" if self.params.simulated(nb) else ", ".join(labels),
             "simulated": self.params.simulated(nb),
+            "quality_path": next(
+                (str(self.quality[key]) for key in nb.inputs.values() if key in self.quality),
+                None,
+            ),
         }
         values.update({k: v for k, v in run_values.items() if k in declared})
         return values
