@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from wb.door.arguments import check_dgp
 from wb.door.atomic import writable_file, write_json
 from wb.door.io import write_table
 from wb.errors import InputError
@@ -103,19 +104,11 @@ class SimulationConfig:
                 f"--rms x --months must be at most {MAX_ROWS:,} rows "
                 f"(got {self.n_rms:,} x {self.n_months:,})"
             )
-        if self.seed < 0:
-            raise InputError(f"--seed must be >= 0 (got {self.seed})")
-        for name in ("beta_quota", "beta_organic"):
-            value = getattr(self, name)
-            if not math.isfinite(value) or abs(value) > 1e8:
-                raise InputError(
-                    f"--{name.replace('_', '-')} must be a finite yuan amount "
-                    f"within ±1e8 (got {value})"
-                )
-        try:
-            pd.Period(self.first_month, freq="M")
-        except ValueError as exc:
-            raise InputError(f"first month must be YYYY-MM (got {self.first_month!r})") from exc
+        check_dgp(
+            self.seed,
+            {"beta_quota": self.beta_quota, "beta_organic": self.beta_organic},
+            self.first_month,
+        )
 
 
 def _cohort_months(n_months: int) -> list[int]:

@@ -48,6 +48,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from wb.door.arguments import check_dgp
 from wb.errors import InputError
 
 SCHEMA = "wb.warehouse.simulate/1"
@@ -124,19 +125,11 @@ class CustomerSimulationConfig:
                 f"--rms x --months x --customers = {size:,} customer-months; at most "
                 f"{MAX_CUSTOMER_MONTHS:,}"
             )
-        if self.seed < 0:
-            raise InputError(f"--seed must be >= 0 (got {self.seed})")
-        for name in ("beta_quota", "beta_organic"):
-            value = getattr(self, name)
-            if not math.isfinite(value) or abs(value) > 1e8:
-                raise InputError(
-                    f"--{name.replace('_', '-')} must be a finite yuan amount within ±1e8 "
-                    f"(got {value})"
-                )
-        try:
-            pd.Period(self.first_month, freq="M")
-        except ValueError as exc:
-            raise InputError(f"first month must be YYYY-MM (got {self.first_month!r})") from exc
+        check_dgp(
+            self.seed,
+            {"beta_quota": self.beta_quota, "beta_organic": self.beta_organic},
+            self.first_month,
+        )
 
 
 def _cohort_months(n_months: int) -> list[int]:
