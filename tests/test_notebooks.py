@@ -93,3 +93,37 @@ def test_every_bank_chart_displays_in_a_kernel_with_the_inline_backend(tmp_path)
     saved = len(list((tmp_path / "figs").glob("*.png")))
     assert saved == 7
     assert images == saved
+
+
+@pytest.mark.slow
+def test_the_add_quality_notebook_runs_on_a_simulated_warehouse(tmp_path):
+    import subprocess
+    import sys
+
+    source = Path(__file__).parents[1] / "notebooks" / "30_add_quality.ipynb"
+    out = tmp_path / "run.ipynb"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "papermill",
+            str(source),
+            str(out),
+            "-k",
+            "wb",
+            "--cwd",
+            str(source.parent),
+            "-p",
+            "out_dir",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "out" / "uplift" / "uplift.json").is_file()
+    nb = nbformat.read(out, as_version=4)
+    shown = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert any("SIMULATED" in str(o.get("data", {})) for o in shown)
