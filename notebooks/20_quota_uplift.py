@@ -32,7 +32,6 @@ quality_path: str | None = None  # add_quality.parquet (wb warehouse build); wb 
 from pathlib import Path
 
 import pandas as pd
-from IPython.display import Image, display
 
 from wb.run import uplift_outputs
 
@@ -66,7 +65,7 @@ for caveat in result.verdict.caveats:
 # their books faster, so the pooled correlation is not an effect of adding.
 
 # %%
-display(Image(Path(out_dir) / "uplift_forest.png"))
+figure = uplift_outputs.draw(analysis, "uplift_forest")
 
 # %% [markdown]
 # ## Why a dashboard sees uplift
@@ -74,7 +73,7 @@ display(Image(Path(out_dir) / "uplift_forest.png"))
 # month are removed, the slope is much flatter.
 
 # %%
-display(Image(Path(out_dir) / "uplift_binscatter.png"))
+figure = uplift_outputs.draw(analysis, "uplift_binscatter")
 
 # %% [markdown]
 # ## What the quota does
@@ -84,7 +83,7 @@ display(Image(Path(out_dir) / "uplift_binscatter.png"))
 # with these data alone.
 
 # %%
-display(Image(Path(out_dir) / "uplift_by_quota.png"))
+figure = uplift_outputs.draw(analysis, "uplift_by_quota")
 result.tidy()
 
 # %% [markdown]
@@ -104,8 +103,8 @@ print(uplift_outputs.designs_text(designs))
 # quota's first stage. It cannot separate the adds from anything else the quota brought.
 
 # %%
-figure = Path(out_dir) / "uplift_event_study.png"  # absent when the data cannot support it
-display(Image(figure)) if figure.is_file() else print(designs.notes)
+if uplift_outputs.draw(analysis, "uplift_event_study") is None:  # the data cannot support it
+    print(designs.notes)
 pd.DataFrame(
     [
         {
@@ -135,8 +134,7 @@ designs.wald_did.to_json() if designs.wald_did else designs.notes
 # how many adds the quota manufactured. It measures gaming of the count, not the value of adds.
 
 # %%
-figure = Path(out_dir) / "uplift_bunching.png"
-display(Image(figure)) if figure.is_file() else None
+uplift_outputs.draw(analysis, "uplift_bunching")
 designs.bunching.text if designs.bunching else designs.notes
 
 # %% [markdown]
@@ -146,7 +144,7 @@ designs.bunching.text if designs.bunching else designs.notes
 # must not predict this month's AUM change).
 
 # %%
-display(Image(Path(out_dir) / "uplift_designs.png"))
+uplift_outputs.draw(analysis, "uplift_designs")
 doc = analysis.to_json()
 pd.DataFrame(doc.get("robustness", {})).T.reindex(
     columns=["coef", "ci_low", "ci_high", "n_obs", "note"]

@@ -127,3 +127,47 @@ def test_the_add_quality_notebook_runs_on_a_simulated_warehouse(tmp_path):
     nb = nbformat.read(out, as_version=4)
     shown = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert any("SIMULATED" in str(o.get("data", {})) for o in shown)
+
+
+@pytest.mark.slow
+def test_notebook_20_draws_every_figure_from_the_results_not_from_files(tmp_path):
+    """Under the inline backend each of the six uplift figures shows once, drawn from the
+    result objects (the notebook reads no PNG)."""
+    import os
+    import subprocess
+    import sys
+
+    source = Path(__file__).parents[1] / "notebooks" / "20_quota_uplift.ipynb"
+    assert ".png" not in source.with_suffix(".py").read_text()
+    out = tmp_path / "run.ipynb"
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "papermill",
+            str(source),
+            str(out),
+            "-k",
+            "wb",
+            "--cwd",
+            str(source.parent),
+            "-p",
+            "out_dir",
+            str(tmp_path / "figs"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    nb = nbformat.read(out, as_version=4)
+    images = sum(
+        "image/png" in o.get("data", {})
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    )
+    assert images == len(list((tmp_path / "figs").glob("uplift_*.png"))) == 6

@@ -9,6 +9,7 @@ quota produces.
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -47,8 +48,7 @@ def add_quality_funnel(result: AddQuality, *, source: str, simulated: bool) -> F
     removed = next(s for s in result.shares if s.count == "adds_removed_30d")
     ring = next(s for s in result.shares if s.count == "adds_shared_3plus")
     with theme_context():
-        fig = Figure(figsize=(9.0, 4.8))
-        ax = fig.add_subplot()
+        fig, ax = plt.subplots(figsize=(9.0, 4.8))
         x = np.arange(len(STEPS))
         for i, (kind, label, colour) in enumerate(kinds):
             values = [_step(result, c, comp, kind) for _, c, comp in STEPS]

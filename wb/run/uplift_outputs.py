@@ -163,6 +163,13 @@ def _figures(analysis: Analysis, doc: dict) -> dict[str, Callable[[], Figure]]:
     return figures
 
 
+def draw(analysis: Analysis, stem: str) -> Figure | None:
+    """One of the analysis's figures, drawn from the result objects (nothing is read from
+    disk); ``None`` when the data could not support it (see ``designs.notes``)."""
+    draw_one = _figures(analysis, analysis.to_json()).get(stem)
+    return draw_one() if draw_one is not None else None
+
+
 def write(
     analysis: Analysis, out_dir: str | os.PathLike[str], *, figures: bool = True
 ) -> list[Path]:
