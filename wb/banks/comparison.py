@@ -10,7 +10,6 @@ No matplotlib here.
 from __future__ import annotations
 
 import html
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pandas as pd
 from wb.banks import metrics
 from wb.banks.metrics import Panel, display_value
 from wb.banks.newscheck import NewsCheck
-from wb.door.atomic import write_text
+from wb.door.atomic import write_json
 from wb.door.display import html_table, jsonable
 from wb.door.documents import DocumentSchema
 
@@ -412,5 +411,4 @@ def write_artifact(artifact: dict[str, object], out_dir: str | Path) -> Path:
     DOCUMENT.check(artifact, ARTIFACT_NAME)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(artifact, ensure_ascii=False, indent=2, sort_keys=True, allow_nan=False)
-    return write_text(out / ARTIFACT_NAME, text + "\n")
+    return write_json(artifact, out / ARTIFACT_NAME, sort_keys=True)

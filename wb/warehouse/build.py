@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import os
 import re
 import shutil
@@ -26,6 +25,7 @@ from pathlib import Path
 import ibis
 import ibis.expr.types as ir
 
+from wb.door.atomic import write_json
 from wb.errors import InputError
 from wb.warehouse.progress import Progress
 from wb.warehouse.source import EngineOptions, Source, open_source
@@ -367,10 +367,7 @@ def build(
                 record = _record(src, report, options, window, rm_table, quality_table, orphan)
                 record["timings_s"] = dict(progress.timings)
                 record["timings_s"]["total"] = round(time.perf_counter() - started, 3)
-                (staging / BUILD_JSON).write_text(
-                    json.dumps(record, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
-                    encoding="utf-8",
-                )
+                write_json(record, staging / BUILD_JSON, sort_keys=True)
             _promote(staging, target)
     finally:
         progress.close()

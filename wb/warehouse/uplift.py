@@ -58,7 +58,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from wb.door.atomic import write_text
+from wb.door.atomic import write_json
 from wb.door.documents import DocumentSchema
 from wb.errors import ExportError, InputError
 from wb.warehouse.build import MonthWindow, _promote, _sigterm_as_interrupt, quota_in_force
@@ -1032,8 +1032,7 @@ def write(
             doc = result.to_json()
             doc["finished_at"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             DOCUMENT.check(doc, JSON_NAME)
-            text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
-            write_text(staging / JSON_NAME, text + "\n")
+            write_json(doc, staging / JSON_NAME)
             if figures is not None:
                 list(figures(staging))
             _promote(staging, target)
