@@ -48,48 +48,38 @@ def test_notebook_matches_its_script(path):
     )
 
 
+def execute(name: str, out_dir: Path, inline: bool = True) -> list[dict]:
+    """Run ``notebooks/<name>`` under papermill with the ``wb`` kernel (as JupyterLab does:
+    no MPLBACKEND, so the inline backend, unless ``inline`` is false); return its outputs."""
+    import os
+    import subprocess
+    import sys
+
+    source = Path(__file__).parents[1] / "notebooks" / name
+    executed = out_dir.parent / f"{source.stem}.run.ipynb"
+    env = {k: v for k, v in os.environ.items() if not inline or k != "MPLBACKEND"}
+    command = [sys.executable, "-m", "papermill", str(source), str(executed), "-k", "wb"]
+    command += ["--cwd", str(source.parent), "-p", "out_dir", str(out_dir)]
+    done = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=900, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    nb = nbformat.read(executed, as_version=4)
+    return [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+
+
+def images_in(outputs: list[dict]) -> int:
+    """How many PNG images the outputs show."""
+    return sum("image/png" in o.get("data", {}) for o in outputs)
+
+
 @pytest.mark.slow
 def test_every_bank_chart_displays_in_a_kernel_with_the_inline_backend(tmp_path):
     """Run notebook 10 as Lab does (inline backend, no MPLBACKEND): one image per chart.
 
     Before the theme kept interactive mode, only the charts drawn before the first
     ``theme_context`` exit showed (3 of 6)."""
-    import os
-    import subprocess
-    import sys
-
-    source = Path(__file__).parents[1] / "notebooks" / "10_bank_comparison.ipynb"
-    out = tmp_path / "run.ipynb"
-    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "papermill",
-            str(source),
-            str(out),
-            "-k",
-            "wb",
-            "--cwd",
-            str(source.parent),
-            "-p",
-            "out_dir",
-            str(tmp_path / "figs"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    nb = nbformat.read(out, as_version=4)
-    images = sum(
-        "image/png" in o.get("data", {})
-        for c in nb.cells
-        if c.cell_type == "code"
-        for o in c.outputs
-    )
+    images = images_in(execute("10_bank_comparison.ipynb", tmp_path / "figs"))
     saved = len(list((tmp_path / "figs").glob("*.png")))
     assert saved == 7
     assert images == saved
@@ -97,35 +87,8 @@ def test_every_bank_chart_displays_in_a_kernel_with_the_inline_backend(tmp_path)
 
 @pytest.mark.slow
 def test_the_add_quality_notebook_runs_on_a_simulated_warehouse(tmp_path):
-    import subprocess
-    import sys
-
-    source = Path(__file__).parents[1] / "notebooks" / "30_add_quality.ipynb"
-    out = tmp_path / "run.ipynb"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "papermill",
-            str(source),
-            str(out),
-            "-k",
-            "wb",
-            "--cwd",
-            str(source.parent),
-            "-p",
-            "out_dir",
-            str(tmp_path / "out"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    shown = execute("30_add_quality.ipynb", tmp_path / "out", inline=False)
     assert (tmp_path / "out" / "uplift" / "uplift.json").is_file()
-    nb = nbformat.read(out, as_version=4)
-    shown = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert any("SIMULATED" in str(o.get("data", {})) for o in shown)
 
 
@@ -133,41 +96,7 @@ def test_the_add_quality_notebook_runs_on_a_simulated_warehouse(tmp_path):
 def test_notebook_20_draws_every_figure_from_the_results_not_from_files(tmp_path):
     """Under the inline backend each of the six uplift figures shows once, drawn from the
     result objects (the notebook reads no PNG)."""
-    import os
-    import subprocess
-    import sys
-
-    source = Path(__file__).parents[1] / "notebooks" / "20_quota_uplift.ipynb"
-    assert ".png" not in source.with_suffix(".py").read_text()
-    out = tmp_path / "run.ipynb"
-    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "papermill",
-            str(source),
-            str(out),
-            "-k",
-            "wb",
-            "--cwd",
-            str(source.parent),
-            "-p",
-            "out_dir",
-            str(tmp_path / "figs"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    nb = nbformat.read(out, as_version=4)
-    images = sum(
-        "image/png" in o.get("data", {})
-        for c in nb.cells
-        if c.cell_type == "code"
-        for o in c.outputs
-    )
+    source = Path(__file__).parents[1] / "notebooks" / "20_quota_uplift.py"
+    assert ".png" not in source.read_text()
+    images = images_in(execute("20_quota_uplift.ipynb", tmp_path / "figs"))
     assert images == len(list((tmp_path / "figs").glob("uplift_*.png"))) == 6

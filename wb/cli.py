@@ -302,6 +302,7 @@ _RemoteOpt = Annotated[
         help="Spark Connect URL (sc://host:15002); overrides --spark-master.",
     ),
 ]
+_ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="DuckDB threads [all cores].")]
 _MemoryOpt = Annotated[
     str | None,
     typer.Option("--memory-limit", help="DuckDB memory limit, e.g. 2GB [40% of RAM, at most 3GB]."),
@@ -371,9 +372,7 @@ def warehouse_build(
     spark_master: _MasterOpt = "local[*]",
     spark_remote: _RemoteOpt = None,
     memory_limit: _MemoryOpt = None,
-    threads: Annotated[
-        int | None, typer.Option("--threads", help="DuckDB threads [all cores].")
-    ] = None,
+    threads: _ThreadsOpt = None,
 ) -> None:
     """Validate the tables, then build OUT/rm_month.parquet (the RM x month panel; feeds
     `wb validate` and `wb uplift` as it is), OUT/add_quality.parquet and OUT/build.json.
@@ -447,9 +446,7 @@ def warehouse_uplift(
     spark_master: _MasterOpt = "local[*]",
     spark_remote: _RemoteOpt = None,
     memory_limit: _MemoryOpt = None,
-    threads: Annotated[
-        int | None, typer.Option("--threads", help="DuckDB threads [all cores].")
-    ] = None,
+    threads: _ThreadsOpt = None,
 ) -> None:
     """Customer-level uplift: does a customer's AUM change once an RM binds them on WeCom?
     A staggered event study (first binding = event; not-yet-bound customers of the same branch
