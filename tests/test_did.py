@@ -75,7 +75,7 @@ def test_cohort_frame_codes_absorbing_adoption(sim):
     assert frame["time"].min() >= 1  # 0 is reserved for "never treated"
     # first_treat is the first usable month with a quota; it stays on afterwards.
     quota = pd.Series(panel.quota_on, index=panel.rm).groupby(level=0)
-    months = pd.Series(panel.month + 1, index=panel.rm)
+    months = pd.Series(panel.month_code + 1, index=panel.rm)
     first_quota = months[panel.quota_on > 0].groupby(level=0).min()
     treated = frame[frame["first_treat"] > 0].drop_duplicates("unit").set_index("unit")
     assert (treated["first_treat"] == first_quota.reindex(treated.index)).all()

@@ -18,27 +18,27 @@ def negative():
     frame, truth = simulate(
         SimulationConfig(n_rms=1500, seed=3, beta_quota=-20_000, sales_quota=5_000)
     )
-    panel = estimation.prepare(frame)
-    return frame, truth, panel, estimation.demeaned(panel, estimation.n_clusters_of(panel))
+    sample = estimation.prepare(frame)
+    return frame, truth, sample, sample.demeaned
 
 
-def _sample(panel: estimation.Panel) -> pd.DataFrame:
+def _frame(sample: estimation.Sample) -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "y": panel.y,
-            "adds": panel.adds,
-            "quota": panel.quota_on,
-            "rm": panel.rm,
-            "month": panel.month,
-            "branch": panel.cluster,
-            **{k: v for k, v in panel.extra.items()},
+            "y": sample.y,
+            "adds": sample.adds,
+            "quota": sample.quota_on,
+            "rm": sample.rm,
+            "month": sample.month_code,
+            "branch": sample.cluster,
+            **{k: v for k, v in sample.extra.items()},
         }
     )
 
 
 def test_certified_split_recovers_certification_of_quota_adds(negative):
-    _, truth, panel, d = negative
-    split = checks.by_certification(panel, d)
+    _, truth, sample, d = negative
+    split = checks.by_certification(sample, d)
     cert, uncert = split["certified"].first_stage, split["uncertified"].first_stage
     total = d.slope("first_stage", "quota_in_force", d.x, d.z)
     assert cert.coef + uncert.coef == pytest.approx(total.coef, rel=1e-10)
@@ -50,14 +50,15 @@ def test_certified_split_recovers_certification_of_quota_adds(negative):
 
 
 def test_outcome_family_covers_each_true_per_add_effect(negative):
-    _, truth, panel, d = negative
-    fam = checks.outcome_family(panel, d)
-    assert fam["family"] == ["aum_change_cny", "net_new_money_cny", "product_sales_cny"]
+    _, truth, sample, d = negative
+    fam = checks.outcome_family(sample, d)
+    table = fam.tidy()
+    assert list(table["outcome"]) == ["aum_change_cny", "net_new_money_cny", "product_sales_cny"]
     for name, true in truth["true_effects"]["per_quota_add"].items():
-        est = fam["results"][name]["per_add"]
-        assert est["ci_low"] <= true <= est["ci_high"], (name, est, true)
-    raw = np.array([r["per_add"]["pvalue"] for r in fam["results"].values()])
-    holm = np.array([r["per_add"]["pvalue_holm"] for r in fam["results"].values()])
+        est = fam[name].per_add
+        assert est.ci_low <= true <= est.ci_high, (name, est, true)
+    raw = table["per_add_pvalue"].to_numpy()
+    holm = table["pvalue_holm"].to_numpy()
     order = np.argsort(raw)  # Holm by hand: step-down, cumulative max of (m − rank) · p
     by_hand = np.maximum.accumulate((len(raw) - np.arange(len(raw))) * raw[order]).clip(max=1)
     np.testing.assert_allclose(holm[order], by_hand, rtol=1e-12)
@@ -68,10 +69,10 @@ def test_outcome_with_missing_rows_equals_pyfixest_on_those_rows(negative):
     frame = frame.copy()
     gone = np.random.default_rng(0).random(len(frame)) < 0.2
     frame["net_new_money_cny"] = frame["net_new_money_cny"].astype("Float64").mask(gone)
-    panel = estimation.prepare(frame)
-    d = estimation.demeaned(panel, estimation.n_clusters_of(panel))
-    ours = checks.outcome_family(panel, d)["results"]["net_new_money_cny"]["per_add"]
-    df = _sample(panel).dropna(subset=["net_new_money_cny"])
+    sample = estimation.prepare(frame)
+    d = sample.demeaned
+    ours = checks.outcome_family(sample, d)["net_new_money_cny"].per_add.to_json()
+    df = _frame(sample).dropna(subset=["net_new_money_cny"])
     ref = pf.feols("net_new_money_cny ~ 1 | rm + month | adds ~ quota", df, vcov={"CRV1": "branch"})
     assert ours["n_obs"] == len(df)
     assert ours["coef"] == pytest.approx(ref.coef()["adds"], rel=1e-8)
@@ -79,10 +80,10 @@ def test_outcome_with_missing_rows_equals_pyfixest_on_those_rows(negative):
 
 
 def test_robustness_checks_equal_reference_fits(negative):
-    _, _, panel, d = negative
-    rob = checks.robustness(panel, d)
-    df = _sample(panel)
-    df["t"] = panel.t
+    _, _, sample, d = negative
+    rob = checks.robustness(sample, d)[0].to_json()
+    df = _frame(sample)
+    df["t"] = sample.calendar_month
     lo, hi = np.percentile(df["y"], checks.WINSOR)
     df["y_w"] = df["y"].clip(lo, hi)
     ref = pf.feols("y_w ~ 1 | rm + month | adds ~ quota", df, vcov={"CRV1": "branch"})
@@ -99,12 +100,12 @@ def test_robustness_checks_equal_reference_fits(negative):
 @pytest.mark.filterwarnings("ignore:The design matrix is rank-deficient")
 def test_branch_month_effects_equal_a_dummy_variable_fit():
     """RM + branch × month effects: pyfixest's alternating projections do not converge here;
-    the LSMR route must equal plain OLS with dummies (statsmodels) on a small panel."""
+    the LSMR route must equal plain OLS with dummies (statsmodels) on a small sample."""
     frame, _ = simulate(SimulationConfig(n_rms=160, n_months=12, seed=5, rms_per_branch=20))
-    panel = estimation.prepare(frame)
-    rob = checks.robustness(panel, estimation.demeaned(panel, estimation.n_clusters_of(panel)))
-    df = _sample(panel)
-    df["bm"] = [f"{b}-{m}" for b, m in zip(panel.branch, panel.month, strict=True)]
+    sample = estimation.prepare(frame)
+    rob = checks.robustness(sample, sample.demeaned)[0].to_json()
+    df = _frame(sample)
+    df["bm"] = [f"{b}-{m}" for b, m in zip(sample.branch, sample.month_code, strict=True)]
     ref = smf.ols("y ~ adds + C(rm) + C(bm)", df).fit()
     assert rob["branch_month_fe"]["coef"] == pytest.approx(ref.params["adds"], rel=1e-7)
 
@@ -114,10 +115,8 @@ def test_leads_test_fails_when_aum_moves_before_the_adds(negative):
     frame = frame.sort_values(["rm_id", "month"]).copy()
     nxt = frame.groupby("rm_id")["wecom_adds"].shift(-1).fillna(0)
     frame["aum_cny"] += (30_000 * nxt).groupby(frame["rm_id"]).cumsum().astype("int64")
-    panel = estimation.prepare(frame)
-    leads = checks.robustness(panel, estimation.demeaned(panel, estimation.n_clusters_of(panel)))[
-        "leads"
-    ]
+    sample = estimation.prepare(frame)
+    leads = checks.robustness(sample, sample.demeaned)[0]["leads"].to_json()
     assert not leads["passes"] and leads["coef"] == pytest.approx(30_000, rel=0.1)
 
 
@@ -131,7 +130,7 @@ def test_coverage_rate_by_hand():
             "customers": [40, 40, 40, 20, 20],
         }
     )
-    cov = checks.wecom_coverage(frame)
+    cov = checks.wecom_coverage(frame).to_json()
     assert cov["all"]["n_rms"] == 2
     assert cov["ever_quota"]["mean"] == pytest.approx(20 / 40)
     assert cov["never_quota"]["mean"] == pytest.approx(30 / 20)

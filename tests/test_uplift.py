@@ -69,7 +69,7 @@ def _panel_frame(n_rms=400, seed=5, beta_quota=-5000.0) -> pd.DataFrame:
     )
     p = estimation.prepare(frame)
     return pd.DataFrame(
-        {"y": p.y, "x": p.adds, "z": p.quota_on, "rm": p.rm, "month": p.month, "g": p.cluster}
+        {"y": p.y, "x": p.adds, "z": p.quota_on, "rm": p.rm, "month": p.month_code, "g": p.cluster}
     )
 
 
@@ -83,7 +83,7 @@ def test_fast_path_equals_pyfixest_feols(seed):
     r = estimation.estimate(frame)
     p = estimation.prepare(frame)
     d = pd.DataFrame(
-        {"y": p.y, "x": p.adds, "z": p.quota_on, "rm": p.rm, "month": p.month, "g": p.cluster}
+        {"y": p.y, "x": p.adds, "z": p.quota_on, "rm": p.rm, "month": p.month_code, "g": p.cluster}
     )
     fits = {
         "naive_ols": (_feols("y ~ x", d), "x"),

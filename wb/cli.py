@@ -199,7 +199,7 @@ def uplift(
     if analysis.add_quality is not None:
         typer.echo(analysis.add_quality.summary())
     if analysis.designs is not None:
-        typer.echo(uplift_outputs.designs_text(analysis.designs))
+        typer.echo(analysis.designs.summary())
         for name, seconds in analysis.designs.timings_s.items():
             typer.echo(f"time: {name}: {seconds:.1f} s", err=True)
     typer.echo(f"verdict: {result.verdict.code}: {result.verdict.text}")

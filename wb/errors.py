@@ -21,6 +21,17 @@ class InputError(WbError):
     exit_code = 2
 
 
+class NotIdentified(InputError):
+    """The data cannot support an estimate (exit 2 for the contract's estimates). A design
+    beyond them that raises it is left out with this message as its reason, and the other
+    designs still run."""
+
+
+class NoNeverTreated(NotIdentified):
+    """The design needs RMs never under a quota in every month it uses; a caller may fall back
+    to a design without them (bunching's pre/post first stage)."""
+
+
 class ExportError(WbError):
     """Figures, fonts or PDF checks failed (exit 6)."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 
@@ -29,9 +29,13 @@ def cell(value: object) -> str:
 
 
 def html_table(
-    frame: pd.DataFrame, title: str, formatters: dict[str, Formatter] | None = None
+    frame: pd.DataFrame,
+    title: str,
+    formatters: dict[str, Formatter] | None = None,
+    notes: Sequence[str] = (),
 ) -> str:
-    """``frame`` as an escaped HTML table under a bold ``title``; ``formatters`` per column."""
+    """``frame`` as an escaped HTML table under a bold ``title``, ``notes`` as a list under it;
+    ``formatters`` per column."""
     formatters = formatters or {}
     head = "".join(f"<th style='text-align:left'>{html.escape(str(c))}</th>" for c in frame)
     rows = "".join(
@@ -43,18 +47,49 @@ def html_table(
         + "</tr>"
         for _, row in frame.iterrows()
     )
+    items = "".join(f"<li>{html.escape(note)}</li>" for note in notes)
     return (
         f"<div><b>{html.escape(title)}</b><table><thead><tr>{head}</tr></thead>"
-        f"<tbody>{rows}</tbody></table></div>"
+        f"<tbody>{rows}</tbody></table>{f'<ul>{items}</ul>' if items else ''}</div>"
     )
 
 
+class Shown:
+    """Mixin for result objects with ``tidy()`` and ``summary()``: in JupyterLab they show the
+    summary's first line as the title, :meth:`view` as the table and the other lines as notes."""
+
+    def tidy(self) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def summary(self) -> str:
+        raise NotImplementedError
+
+    def view(self) -> pd.DataFrame:
+        """The table as a person reads it (units in the column names); by default ``tidy()``."""
+        return self.tidy()
+
+    def _repr_html_(self) -> str:
+        title, *notes = str(self.summary()).splitlines()
+        return html_table(self.view(), title, notes=notes)
+
+
 def jsonable(value: object) -> object:
-    """A cell as strict JSON: NaN → None, tuples → lists, numpy scalars → Python numbers."""
-    if isinstance(value, float) and math.isnan(value):
+    """A cell as strict JSON: NaN and ±inf → None, tuples → lists, numpy scalars → Python
+    numbers. The one NaN → None rule of every ``to_json()``."""
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, tuple):
         return list(value)
     if hasattr(value, "item") and not isinstance(value, str | bytes):
         return jsonable(value.item())
     return value
+
+
+def finite(**numbers: float) -> dict[str, float | None]:
+    """``numbers`` as strict JSON values (:func:`jsonable`: NaN and ±inf → None)."""
+    return {name: jsonable(float(v)) for name, v in numbers.items()}
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, object]]:
+    """The rows of a tidy table as strict JSON objects (every cell through :func:`jsonable`)."""
+    return [{k: jsonable(v) for k, v in row.items()} for row in frame.to_dict("records")]

@@ -70,32 +70,6 @@ class Analysis:
         return doc
 
 
-def designs_text(designs: Designs) -> str:
-    """A few plain lines on the designs, for the terminal: each number with its interval."""
-    lines = ["Designs beyond the contract (95% intervals):"]
-    units = {
-        "aum_change_cny": "yuan/RM-month",
-        "wecom_adds": "adds/RM-month",
-        "wecom_certified_adds": "certified adds/RM-month",
-    }
-    for outcome, studies in designs.event_studies.items():
-        for name, s in studies.items():
-            lines.append(
-                f"  event study {outcome:<22} {name:<18} ATT {s.att:+,.1f} "
-                f"[{s.att_ci_low:+,.1f}, {s.att_ci_high:+,.1f}] {units[outcome]}, "
-                f"pre-trend p = {s.pretrend_p:.2f}"
-            )
-    if (w := designs.wald_did) is not None:
-        lines.append(
-            f"  Wald-DiD ({w.estimator}): {w.coef:+,.0f} yuan per add "
-            f"[{w.ci_low:+,.0f}, {w.ci_high:+,.0f}]"
-        )
-    if (b := designs.bunching) is not None:
-        lines.append(f"  bunching: {b.text}")
-    lines += [f"  note: {note}" for note in designs.notes]
-    return "\n".join(lines)
-
-
 def analyse(
     data: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -129,12 +103,12 @@ def analyse(
     if quality is not None:
         counts = read_quality(quality)
         frame = attach(frame, counts)
-    panel = prepare(frame, extra=QUALITY_COLUMNS[2:] if counts is not None else ())
-    add_quality = estimate_quality(panel) if counts is not None else None
+    sample = prepare(frame, extra=QUALITY_COLUMNS[2:] if counts is not None else ())
+    add_quality = estimate_quality(sample) if counts is not None else None
     if quick:
-        del frame  # the contract fits need only the panel: ~0.5 GB less at 3.5M rows
-    result = fit(panel, data_label=label, simulated_truth=truth, binned=not quick)
-    designs = None if quick else estimate_designs(frame, panel, seed=seed)
+        del frame  # the contract fits need only the sample: ~0.5 GB less at 3.5M rows
+    result = fit(sample, data_label=label, simulated_truth=truth, binned=not quick)
+    designs = None if quick else estimate_designs(frame, sample, seed=seed)
     analysis = Analysis(result, designs, add_quality)
     write(analysis, out_dir, figures=not quick)
     return analysis

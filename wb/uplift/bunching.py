@@ -15,7 +15,7 @@ comparison; they only supply the common month trend of the DiD first stage.
 
 Pre-quota months are reweighted so that each RM counts as often as it has quota months: RM i's
 counterfactual count in the window is ``n_quota_i × c_pre_i / n_pre_i``. This makes the
-comparison within RM even when early-adopting cohorts have few pre months and many quota months.
+comparison within RM even when early-adopting cohorts have few pre months and many quota rm_months.
 
 The cluster bootstrap resamples RMs with replacement (multinomial counts per RM, computed on
 per-RM sums, no loop over RMs); never-treated RMs are resampled as a separate stratum.
@@ -23,15 +23,15 @@ per-RM sums, no loop over RMs); never-treated RMs are resampled as a separate st
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from wb.door.display import Shown, finite
 from wb.door.schemas import month_index
-from wb.errors import InputError
+from wb.errors import InputError, NoNeverTreated, NotIdentified
 
 REQUIRED = ("rm_id", "month", "wecom_adds", "quota_target")
 FirstStage = Literal["did", "pre_post"]
@@ -49,7 +49,7 @@ class Placebo:
 
 
 @dataclass(frozen=True)
-class Bunching:
+class Bunching(Shown):
     """Difference-in-bunching at the quota target.
 
     Shares are fractions of quota RM-months; ``excess_mass`` is in RM-months; manufactured adds
@@ -95,7 +95,7 @@ class Bunching:
         """The finding in one plain-English sentence with its numbers."""
         share = (
             f"{_pct(self.excess_share)} of quota RM-months (95% CI {_pct(self.ci_low)} to "
-            f"{_pct(self.ci_high)}, about {self.excess_mass + 0.0:,.0f} RM-months) sit "
+            f"{_pct(self.ci_high)}, about {self.excess_mass + 0.0:,.0f} RM-rm_months) sit "
             f"{self.where} beyond the same RMs' pre-quota share"
         )
         lead = share if self.significant else f"No detectable bunching: {share}"
@@ -105,24 +105,53 @@ class Bunching:
             f"{self.manufactured_ci_high:.1f}), {self.manufactured_total:,.0f} adds in all."
         )
 
+    def tidy(self) -> pd.DataFrame:
+        """One row per statistic: ``statistic``, ``estimate``, ``ci_low``, ``ci_high``,
+        ``unit``: the excess share at the target and at each placebo offset (fractions of
+        quota RM-months) and the manufactured adds (adds per quota RM-month)."""
+        share = "share of quota RM-months"
+        rows = [
+            ("excess_share", self.excess_share, self.ci_low, self.ci_high, share),
+            *(
+                (f"placebo_{p.offset:+d}", p.excess_share, p.ci_low, p.ci_high, share)
+                for p in self.placebo
+            ),
+            (
+                "manufactured_adds",
+                self.manufactured_adds,
+                self.manufactured_ci_low,
+                self.manufactured_ci_high,
+                "adds per quota RM-month",
+            ),
+        ]
+        return pd.DataFrame(rows, columns=["statistic", "estimate", "ci_low", "ci_high", "unit"])
+
+    def summary(self) -> str:
+        return (
+            f"Bunching {self.where}: {self.text}\n"
+            f"{self.n_rms:,} RMs with pre-quota months ({self.n_rms_without_pre:,} without "
+            f"were dropped), {self.n_never_treated_rms:,} never under a quota; first stage "
+            f"{self.first_stage}; 95% intervals from {self.n_boot:,} RM cluster-bootstrap draws."
+        )
+
     def to_json(self) -> dict:
         """A JSON-safe dict (no NaN: non-finite numbers become None); the histogram is left out."""
         return {
-            "excess_share": _num(self.excess_share),
-            "ci_low": _num(self.ci_low),
-            "ci_high": _num(self.ci_high),
-            "excess_mass": _num(self.excess_mass),
-            "manufactured_adds": _num(self.manufactured_adds),
-            "manufactured_ci_low": _num(self.manufactured_ci_low),
-            "manufactured_ci_high": _num(self.manufactured_ci_high),
-            "manufactured_total": _num(self.manufactured_total),
+            **finite(
+                excess_share=self.excess_share,
+                ci_low=self.ci_low,
+                ci_high=self.ci_high,
+                excess_mass=self.excess_mass,
+                manufactured_adds=self.manufactured_adds,
+                manufactured_ci_low=self.manufactured_ci_low,
+                manufactured_ci_high=self.manufactured_ci_high,
+                manufactured_total=self.manufactured_total,
+            ),
             "first_stage": self.first_stage,
             "placebo": [
                 {
                     "offset": p.offset,
-                    "excess_share": _num(p.excess_share),
-                    "ci_low": _num(p.ci_low),
-                    "ci_high": _num(p.ci_high),
+                    **finite(excess_share=p.excess_share, ci_low=p.ci_low, ci_high=p.ci_high),
                 }
                 for p in self.placebo
             ],
@@ -139,8 +168,10 @@ class Bunching:
 
 
 @dataclass(frozen=True)
-class _Panel:
-    """Rows of the RMs used (quota and pre-quota months) and never-treated rows, as arrays."""
+class _Months:
+    """The RM-months of the comparison, from the whole validated frame (not the AUM sample: an
+    RM's first month and the months after a gap have no AUM change, but their adds count).
+    Rows of the RMs used (quota and pre-quota rm_months) and never-treated rows, as arrays."""
 
     rm: np.ndarray  # 0..n_rms−1
     month: np.ndarray  # 0..n_months−1
@@ -148,7 +179,7 @@ class _Panel:
     adds: np.ndarray
     in_quota: np.ndarray  # True: quota month; False: pre-quota month
     n_quota: np.ndarray  # quota months per RM
-    ratio: np.ndarray  # quota months / pre-quota months, per RM
+    ratio: np.ndarray  # quota months / pre-quota rm_months, per RM
     never_rm: np.ndarray  # 0..n_never−1
     never_month: np.ndarray
     never_adds: np.ndarray
@@ -163,7 +194,7 @@ class _Parts:
 
     numerators: np.ndarray  # (n_rms, k): window counts in excess of counterfactual, then adds
     n_quota: np.ndarray  # (n_rms,)
-    trend: np.ndarray | None  # (n_rms, n_months): quota − reweighted pre months, DiD only
+    trend: np.ndarray | None  # (n_rms, n_months): quota − reweighted pre rm_months, DiD only
     never_sums: np.ndarray | None  # (n_never, n_months): adds of never-treated RMs
     never_counts: np.ndarray | None  # (n_never, n_months): their RM-months
 
@@ -186,8 +217,8 @@ def bunching(
 
     Manufactured adds per quota RM-month compare mean adds in quota months with the same RMs'
     pre-quota mean. ``first_stage="pre_post"`` assumes organic adds have no trend or seasonality
-    between an RM's pre-quota and quota months. ``"did"`` (default) also subtracts the change in
-    never-treated RMs' mean adds over the same calendar months, so a common trend (WeCom take-up
+    between an RM's pre-quota and quota rm_months. ``"did"`` (default) also subtracts the change in
+    never-treated RMs' mean adds over the same calendar rm_months, so a common trend (WeCom take-up
     growing, the January 开门红 push) is not counted as manufactured; it assumes parallel trends
     in organic adds and needs never-treated RMs in every month used.
 
@@ -195,17 +226,17 @@ def bunching(
     range of the histogram table. Raises :class:`~wb.errors.InputError` on unusable input.
     """
     _check_arguments(window, n_boot, first_stage, placebo_offsets, z_range)
-    panel = _panel(frame)
+    rm_months = _rm_months(frame)
     windows = [window] + [(window[0] + o, window[1] + o) for o in placebo_offsets]
-    parts = _parts(panel, windows, first_stage)
-    point = _statistics(parts, np.ones((1, len(panel.n_quota))), _never_weights(parts, 1))[0]
+    parts = _parts(rm_months, windows, first_stage)
+    point = _statistics(parts, np.ones((1, len(rm_months.n_quota))), _never_weights(parts, 1))[0]
     if not np.isfinite(point).all():
-        raise InputError(
+        raise NoNeverTreated(
             "first_stage='did' needs never-treated RMs (no quota in any month) observed in "
             "every month with treated RM-months; pass first_stage='pre_post' instead"
         )
     low, high = _bootstrap(parts, n_boot, seed)
-    n_quota = int(panel.n_quota.sum())
+    n_quota = int(rm_months.n_quota.sum())
     return Bunching(
         excess_share=float(point[0]),
         ci_low=float(low[0]),
@@ -220,15 +251,15 @@ def bunching(
             Placebo(o, float(point[j]), float(low[j]), float(high[j]))
             for j, o in enumerate(placebo_offsets, start=1)
         ),
-        n_rms=len(panel.n_quota),
-        n_rms_without_pre=panel.n_rms_without_pre,
-        n_never_treated_rms=panel.n_never,
+        n_rms=len(rm_months.n_quota),
+        n_rms_without_pre=rm_months.n_rms_without_pre,
+        n_never_treated_rms=rm_months.n_never,
         n_quota_rm_months=n_quota,
-        n_pre_rm_months=int((~panel.in_quota).sum()),
+        n_pre_rm_months=int((~rm_months.in_quota).sum()),
         window=(int(window[0]), int(window[1])),
         n_boot=n_boot,
         seed=seed,
-        histogram=_histogram(panel, z_range),
+        histogram=_histogram(rm_months, z_range),
     )
 
 
@@ -255,14 +286,14 @@ def _check_arguments(
         raise InputError(f"z_range must be (low, high) with low <= high (got {z_range})")
 
 
-def _panel(frame: pd.DataFrame) -> _Panel:
+def _rm_months(frame: pd.DataFrame) -> _Months:
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
         raise InputError(f"rm_month frame lacks column(s) {missing} needed for bunching")
     target = frame["quota_target"].to_numpy(dtype=np.int64)
     in_quota = target > 0
     if not in_quota.any():
-        raise InputError(
+        raise NotIdentified(
             "no quota months: quota_target is 0 in every RM-month, so there is no target "
             "to bunch at"
         )
@@ -279,7 +310,7 @@ def _panel(frame: pd.DataFrame) -> _Panel:
     n_pre = np.bincount(codes[pre], minlength=len(uniques))
     use = (n_quota > 0) & (n_pre > 0)
     if not use.any():
-        raise InputError(
+        raise NotIdentified(
             "no pre-quota months: every RM with a quota has it from its first month in the "
             "data, so the same RMs' distribution before the quota cannot be the counterfactual"
         )
@@ -287,7 +318,7 @@ def _panel(frame: pd.DataFrame) -> _Panel:
     position = np.cumsum(use) - 1
     never = ~treated[codes]
     never_position = np.cumsum(~treated) - 1
-    return _Panel(
+    return _Months(
         rm=position[codes[keep]],
         month=month[keep],
         z=adds[keep] - np.where(in_quota, target, first_target[codes])[keep],
@@ -318,27 +349,29 @@ def _first_quota(
     return first_month, first_target
 
 
-def _parts(panel: _Panel, windows: list[tuple[int, int]], first_stage: str) -> _Parts:
-    n = len(panel.n_quota)
+def _parts(rm_months: _Months, windows: list[tuple[int, int]], first_stage: str) -> _Parts:
+    n = len(rm_months.n_quota)
     # Each RM's quota months count +1, its pre-quota months −n_quota/n_pre: the excess over
     # the RM's own pre-quota rate.
-    weight = np.where(panel.in_quota, 1.0, -panel.ratio[panel.rm])
-    columns = [((panel.z >= lo) & (panel.z <= hi)) * weight for lo, hi in windows]
-    columns.append(panel.adds * weight)
-    numerators = np.column_stack([np.bincount(panel.rm, weights=c, minlength=n) for c in columns])
+    weight = np.where(rm_months.in_quota, 1.0, -rm_months.ratio[rm_months.rm])
+    columns = [((rm_months.z >= lo) & (rm_months.z <= hi)) * weight for lo, hi in windows]
+    columns.append(rm_months.adds * weight)
+    numerators = np.column_stack(
+        [np.bincount(rm_months.rm, weights=c, minlength=n) for c in columns]
+    )
     if first_stage == "pre_post":
-        return _Parts(numerators, panel.n_quota, None, None, None)
-    cells = panel.rm * panel.n_months + panel.month
-    trend = np.bincount(cells, weights=weight, minlength=n * panel.n_months)
-    n_never = panel.n_never
-    never_cells = panel.never_rm * panel.n_months + panel.never_month
-    size = n_never * panel.n_months
-    shape = (n_never, panel.n_months)
+        return _Parts(numerators, rm_months.n_quota, None, None, None)
+    cells = rm_months.rm * rm_months.n_months + rm_months.month
+    trend = np.bincount(cells, weights=weight, minlength=n * rm_months.n_months)
+    n_never = rm_months.n_never
+    never_cells = rm_months.never_rm * rm_months.n_months + rm_months.never_month
+    size = n_never * rm_months.n_months
+    shape = (n_never, rm_months.n_months)
     return _Parts(
         numerators,
-        panel.n_quota,
-        trend.reshape(n, panel.n_months),
-        np.bincount(never_cells, weights=panel.never_adds, minlength=size).reshape(shape),
+        rm_months.n_quota,
+        trend.reshape(n, rm_months.n_months),
+        np.bincount(never_cells, weights=rm_months.never_adds, minlength=size).reshape(shape),
         np.bincount(never_cells, minlength=size).reshape(shape).astype(np.float64),
     )
 
@@ -382,19 +415,19 @@ def _resample_counts(rng: np.random.Generator, n: int, reps: int) -> np.ndarray:
     return np.stack([np.bincount(row, minlength=n) for row in draws]).astype(np.float64)
 
 
-def _histogram(panel: _Panel, z_range: tuple[int, int]) -> pd.DataFrame:
+def _histogram(rm_months: _Months, z_range: tuple[int, int]) -> pd.DataFrame:
     """Tidy table: z (adds − target), period, share of the period's RM-months (pre-quota months
     reweighted like the estimator, so quota − pre_quota shares at z = 0 give the excess share),
-    and n (unweighted RM-months). RM-months outside ``z_range`` are not listed."""
+    and n (unweighted RM-rm_months). RM-months outside ``z_range`` are not listed."""
     lo, hi = z_range
     z = np.arange(lo, hi + 1)
-    total = panel.n_quota.sum()
-    weight = np.where(panel.in_quota, 1.0, panel.ratio[panel.rm])
-    inside = (panel.z >= lo) & (panel.z <= hi)
+    total = rm_months.n_quota.sum()
+    weight = np.where(rm_months.in_quota, 1.0, rm_months.ratio[rm_months.rm])
+    inside = (rm_months.z >= lo) & (rm_months.z <= hi)
     tables = []
-    for period, rows in (("pre_quota", ~panel.in_quota), ("quota", panel.in_quota)):
+    for period, rows in (("pre_quota", ~rm_months.in_quota), ("quota", rm_months.in_quota)):
         sel = rows & inside
-        bins = panel.z[sel] - lo
+        bins = rm_months.z[sel] - lo
         tables.append(
             pd.DataFrame(
                 {
@@ -411,7 +444,3 @@ def _histogram(panel: _Panel, z_range: tuple[int, int]) -> pd.DataFrame:
 def _pct(fraction: float) -> str:
     """'12.3%', without a negative zero ('-0.0%')."""
     return f"{round(fraction, 3) + 0.0:.1%}"
-
-
-def _num(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None

@@ -9,20 +9,15 @@ tests hold the contract numbers to. Money in yuan; adds in adds per RM-month.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
-from wb.uplift.estimation import (
-    Design,
-    Panel,
-    cluster_sums,
-    demean_columns,
-    demeaned,
-    n_clusters_of,
-)
+from wb.door.display import Shown, finite, records
+from wb.uplift.estimation import Demeaned, Sample, demean_columns
 from wb.uplift.result import OUTCOME, Estimate
 
 #: The outcome family: AUM change plus the optional columns of the export, when present.
@@ -31,8 +26,8 @@ WINSOR = (1.0, 99.0)
 QUARTER_END_MONTHS = (3, 6, 9, 12)
 
 
-def _subset_design(
-    panel: Panel,
+def _demean_subset(
+    sample: Sample,
     mask: np.ndarray,
     fe: tuple[np.ndarray, ...],
     y: np.ndarray,
@@ -40,17 +35,17 @@ def _subset_design(
     c: np.ndarray | None = None,
     z: np.ndarray | None = None,
     solver: str = "map",
-) -> Design:
-    """A :class:`Design` on the rows in ``mask``: ``y``, ``x`` and optionally ``c``, ``z``
-    (full-panel arrays; missing ones repeat ``x``) demeaned with the fixed effects ``fe``
-    (full-panel codes), clustered by home branch."""
+) -> Demeaned:
+    """A :class:`Demeaned` design on the rows in ``mask``: ``y``, ``x`` and optionally ``c``, ``z``
+    (full-sample arrays; missing ones repeat ``x``) demeaned with the fixed effects ``fe``
+    (full-sample codes), clustered by home branch."""
     cols = np.column_stack([y, x, x if c is None else c, x if z is None else z])[mask]
-    cluster = pd.factorize(panel.cluster[mask])[0]
+    cluster = pd.factorize(sample.cluster[mask])[0]
     codes = [pd.factorize(f[mask])[0] for f in fe]
     out = demean_columns(cols, *codes, solver=solver)
     # RM effects nest in the clusters (not counted); every other FE level is (fixest's rule).
     k_fe = sum(int(code.max()) + 1 for code in codes[1:])
-    return Design(
+    return Demeaned(
         out[:, 0],
         out[:, 1],
         out[:, 2],
@@ -62,19 +57,14 @@ def _subset_design(
     )
 
 
-def regress(
-    d: Design, model: str, terms: tuple[str, ...], y: np.ndarray, X: np.ndarray
-) -> tuple[Estimate, ...]:
-    """OLS of demeaned ``y`` on demeaned columns ``X`` (n, k) with CRV1 errors; one
-    :class:`Estimate` per term (the multi-regressor twin of :meth:`Design.slope`)."""
-    bread = np.linalg.inv(X.T @ X)
-    beta = bread @ (X.T @ y)
-    meat = cluster_sums(X * (y - X @ beta)[:, None], d.cluster, d.n_clusters)
-    v = d.scale(X.shape[1] + d.k_fe) * bread @ (meat.T @ meat) @ bread
-    return tuple(d.estimate(model, term, beta[j], v[j, j]) for j, term in enumerate(terms))
-
-
 # --------------------------------------------------------------------------- certified split
+
+_ESTIMATE_COLUMNS = ["coef", "se", "ci_low", "ci_high", "pvalue", "n_obs"]
+
+
+def _cells(e: Estimate, prefix: str = "") -> dict[str, float]:
+    """An estimate's numbers as table cells, keys prefixed (``per_add_coef``, …)."""
+    return {f"{prefix}{k}": getattr(e, k) for k in _ESTIMATE_COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -96,68 +86,255 @@ class Split:
         }
 
 
-def by_certification(panel: Panel, d: Design) -> dict[str, Split]:
+@dataclass(frozen=True)
+class Certification(Shown):
+    """Certified and uncertified adds as outcomes of the quota (:func:`by_certification`)."""
+
+    splits: tuple[Split, ...]
+
+    def __getitem__(self, kind: str) -> Split:
+        return next(s for s in self.splits if s.kind == kind)
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per kind: the first stage (``first_stage_*``, adds per quota RM-month), the
+        AUM change per such add (``per_add_*``, yuan) and ``mean_adds_per_rm_month``."""
+        return pd.DataFrame(
+            [
+                {
+                    "kind": s.kind,
+                    **_cells(s.first_stage, "first_stage_"),
+                    **_cells(s.per_add, "per_add_"),
+                    "mean_adds_per_rm_month": s.mean_per_rm_month,
+                }
+                for s in self.splits
+            ]
+        )
+
+    def summary(self) -> str:
+        lines = ["Certified and uncertified adds as outcomes of the quota (95% intervals)"]
+        for s in self.splits:
+            fs, pa = s.first_stage, s.per_add
+            lines.append(
+                f"{s.kind}: {fs.coef:+.2f} adds per quota RM-month [{fs.ci_low:+.2f}, "
+                f"{fs.ci_high:+.2f}]; {pa.coef:+,.0f} yuan per {s.kind} add if the other kind "
+                f"moves AUM not at all [{pa.ci_low:+,.0f}, {pa.ci_high:+,.0f}]"
+            )
+        return "\n".join(lines)
+
+    def view(self) -> pd.DataFrame:
+        t = self.tidy()
+        return pd.DataFrame(
+            {
+                "kind": t["kind"],
+                "quota's first stage (adds per RM-month)": t["first_stage_coef"],
+                "95% CI (adds)": list(
+                    zip(
+                        t["first_stage_ci_low"].round(2),
+                        t["first_stage_ci_high"].round(2),
+                        strict=True,
+                    )
+                ),
+                "AUM change per add (yuan)": t["per_add_coef"],
+                "95% CI (yuan)": list(
+                    zip(t["per_add_ci_low"].round(0), t["per_add_ci_high"].round(0), strict=True)
+                ),
+            }
+        )
+
+    def to_json(self) -> dict:
+        return {s.kind: s.to_json() for s in self.splits}
+
+
+def by_certification(sample: Sample, d: Demeaned) -> Certification:
     """First stage, reduced form and per-add effect with certified and with uncertified adds as
     the outcome of the quota (never as controls: certification happens after the add).
 
     Each per-add ratio (reduced form ÷ that kind's first stage) assumes the other kind moves AUM
-    not at all; with one instrument the two cannot be told apart (METHODS §2.5). The first
+    not at all; with one instrument the two cannot be told apart (docs/methods.md). The first
     stages are the robust part: how many real-name certified adds a quota buys.
     """
     reduced = d.slope("reduced_form", "quota_in_force", d.y, d.z)
     kinds = {
-        "certified": (d.c, panel.certified),
-        "uncertified": (d.x - d.c, panel.adds - panel.certified),
+        "certified": (d.c, sample.certified),
+        "uncertified": (d.x - d.c, sample.adds - sample.certified),
     }
-    return {
-        kind: Split(
-            kind=kind,
-            first_stage=d.slope("first_stage", "quota_in_force", within, d.z),
-            reduced_form=reduced,
-            per_add=d.slope("iv_quota", f"wecom_{kind}_adds", d.y, within, z=d.z),
-            mean_per_rm_month=float(raw.mean()),
+    return Certification(
+        tuple(
+            Split(
+                kind=kind,
+                first_stage=d.slope("first_stage", "quota_in_force", within, d.z),
+                reduced_form=reduced,
+                per_add=d.slope("iv_quota", f"wecom_{kind}_adds", d.y, within, z=d.z),
+                mean_per_rm_month=float(raw.mean()),
+            )
+            for kind, (within, raw) in kinds.items()
         )
-        for kind, (within, raw) in kinds.items()
-    }
+    )
 
 
 # --------------------------------------------------------------------------- outcome family
 
 
-def outcome_family(panel: Panel, d: Design) -> dict:
+@dataclass(frozen=True)
+class OutcomeEffect:
+    """One outcome of the family: reduced form (yuan per quota RM-month) and FE-2SLS per add
+    (yuan per quota-induced add) with its Holm-adjusted p-value."""
+
+    outcome: str
+    reduced_form: Estimate
+    per_add: Estimate
+    pvalue_holm: float
+
+
+@dataclass(frozen=True)
+class OutcomeFamily(Shown):
+    """Yuan per quota-induced add for every outcome of :data:`FAMILY` present, Holm-adjusted."""
+
+    effects: tuple[OutcomeEffect, ...]
+
+    def __getitem__(self, outcome: str) -> OutcomeEffect:
+        return next(e for e in self.effects if e.outcome == outcome)
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per outcome: ``per_add_*`` (yuan per quota-induced add), ``pvalue_holm``,
+        ``reduced_form_*`` (yuan per quota RM-month)."""
+        return pd.DataFrame(
+            [
+                {
+                    "outcome": e.outcome,
+                    **_cells(e.per_add, "per_add_"),
+                    "pvalue_holm": e.pvalue_holm,
+                    **_cells(e.reduced_form, "reduced_form_"),
+                }
+                for e in self.effects
+            ]
+        )
+
+    def summary(self) -> str:
+        lines = [
+            "Yuan per quota-induced add, by outcome (FE-2SLS; Holm-adjusted p across the family)"
+        ]
+        for e in self.effects:
+            pa = e.per_add
+            lines.append(
+                f"{e.outcome}: {pa.coef:+,.0f} [{pa.ci_low:+,.0f}, {pa.ci_high:+,.0f}], "
+                f"p = {pa.pvalue:.3f}, Holm p = {e.pvalue_holm:.3f}"
+            )
+        return "\n".join(lines)
+
+    def view(self) -> pd.DataFrame:
+        t = self.tidy()
+        return pd.DataFrame(
+            {
+                "outcome": t["outcome"],
+                "per quota-induced add (yuan)": t["per_add_coef"],
+                "95% CI (yuan)": list(
+                    zip(t["per_add_ci_low"].round(0), t["per_add_ci_high"].round(0), strict=True)
+                ),
+                "p": t["per_add_pvalue"],
+                "Holm p": t["pvalue_holm"],
+            }
+        )
+
+    def to_json(self) -> dict:
+        return {
+            "adjustment": "holm",
+            "family": [e.outcome for e in self.effects],
+            "results": {
+                e.outcome: {
+                    "reduced_form": e.reduced_form.to_json(),
+                    "per_add": {**e.per_add.to_json(), **finite(pvalue_holm=e.pvalue_holm)},
+                    "unit": "yuan per RM-month",
+                }
+                for e in self.effects
+            },
+        }
+
+
+def outcome_family(sample: Sample, d: Demeaned) -> OutcomeFamily:
     """Reduced form and yuan per quota-induced add for every outcome of :data:`FAMILY` present,
     with Holm-adjusted p-values (family-wise error rate 5%) on the per-add effects.
 
     An optional outcome missing in some rows is estimated on the rows that have it.
     """
-    results: dict[str, dict] = {}
+    fits: list[tuple[str, Estimate, Estimate]] = []
     for name in FAMILY:
         if name == OUTCOME:
-            dd, y = d, d.y
-        elif name in panel.extra:
-            values = panel.extra[name]
+            dd = d
+        elif name in sample.extra:
+            values = sample.extra[name]
             mask = np.isfinite(values)
             if mask.sum() < 10:
                 continue
-            dd = _subset_design(
-                panel, mask, (panel.rm, panel.month), values, panel.adds, z=panel.quota_on
+            dd = _demean_subset(
+                sample, mask, (sample.rm, sample.month_code), values, sample.adds, z=sample.quota_on
             )
-            y = dd.y
         else:
             continue
-        results[name] = {
-            "reduced_form": dd.slope("reduced_form", "quota_in_force", y, dd.z).to_json(),
-            "per_add": dd.slope("iv_quota", "wecom_adds", y, dd.x, z=dd.z).to_json(),
-            "unit": "yuan per RM-month",
-        }
-    pvalues = [r["per_add"]["pvalue"] for r in results.values()]
+        fits.append(
+            (
+                name,
+                dd.slope("reduced_form", "quota_in_force", dd.y, dd.z),
+                dd.slope("iv_quota", "wecom_adds", dd.y, dd.x, z=dd.z),
+            )
+        )
+    pvalues = [per_add.pvalue for _, _, per_add in fits]
     adjusted = multipletests(pvalues, alpha=0.05, method="holm")[1] if pvalues else []
-    for r, p in zip(results.values(), adjusted, strict=True):
-        r["per_add"]["pvalue_holm"] = float(p)
-    return {"adjustment": "holm", "family": list(results), "results": results}
+    return OutcomeFamily(
+        tuple(
+            OutcomeEffect(name, rf, per_add, float(p))
+            for (name, rf, per_add), p in zip(fits, adjusted, strict=True)
+        )
+    )
 
 
-def wecom_coverage(frame: pd.DataFrame) -> dict | None:
+# --------------------------------------------------------------------------- coverage rate
+
+_COVERAGE_STATS = ["n_rms", "mean", "median", "p10", "p90", "share_above_1"]
+
+
+@dataclass(frozen=True)
+class Coverage(Shown):
+    """WeCom coverage rate per RM at its last month (fractions; :func:`wecom_coverage`)."""
+
+    table: pd.DataFrame = field(repr=False)
+    definition: str = (
+        "cumulative certified adds over the export window / managed customers, each RM's last month"
+    )
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per group (``all``, ``ever_quota``, ``never_quota``): ``n_rms`` and the
+        rate's ``mean``, ``median``, ``p10``, ``p90`` and ``share_above_1`` (fractions)."""
+        return self.table.copy()
+
+    def summary(self) -> str:
+        rows = self.table.set_index("group")
+        lines = [f"WeCom coverage rate: {self.definition}"]
+        for group, r in rows.iterrows():
+            if r["n_rms"]:
+                lines.append(
+                    f"{group}: median {r['median']:.0%} over {int(r['n_rms']):,} RMs; "
+                    f"{r['share_above_1']:.0%} above 100%"
+                )
+        return "\n".join(lines)
+
+    def view(self) -> pd.DataFrame:
+        return self.tidy().rename(
+            columns={c: f"{c} (share)" for c in ("mean", "median", "p10", "p90")}
+            | {"share_above_1": "share of RMs above 100%"}
+        )
+
+    def to_json(self) -> dict:
+        groups = {
+            row["group"]: {k: v for k, v in row.items() if k != "group"}
+            if row["n_rms"]
+            else {"n_rms": 0}
+            for row in records(self.table)
+        }
+        return {"definition": self.definition, **groups}
+
+
+def wecom_coverage(frame: pd.DataFrame) -> Coverage | None:
     """WeCom coverage rate per RM at its last month: cumulative certified adds over the export
     window ÷ managed customers (seed 002's 企微覆盖率: customers added and real-name certified
     over customers managed). Described, not estimated; ``None`` without a ``customers`` column.
@@ -175,10 +352,9 @@ def wecom_coverage(frame: pd.DataFrame) -> dict | None:
     ever = f.groupby("rm_id")["quota_target"].max().gt(0).reindex(last.index)
     last = last.dropna()
 
-    def describe(values: pd.Series) -> dict:
-        if values.empty:
-            return {"n_rms": 0}
+    def describe(group: str, values: pd.Series) -> dict:
         return {
+            "group": group,
             "n_rms": int(values.size),
             "mean": float(values.mean()),
             "median": float(values.median()),
@@ -187,20 +363,93 @@ def wecom_coverage(frame: pd.DataFrame) -> dict | None:
             "share_above_1": float((values > 1).mean()),
         }
 
-    return {
-        "definition": "cumulative certified adds over the export window / managed customers, "
-        "each RM's last month",
-        "all": describe(last),
-        "ever_quota": describe(last[ever.loc[last.index]]),
-        "never_quota": describe(last[~ever.loc[last.index]]),
-    }
+    ever = ever.loc[last.index]
+    groups = (("all", last), ("ever_quota", last[ever]), ("never_quota", last[~ever]))
+    return Coverage(
+        pd.DataFrame([describe(g, v) for g, v in groups], columns=["group", *_COVERAGE_STATS])
+    )
 
 
 # --------------------------------------------------------------------------- robustness
 
 
-def robustness(panel: Panel, d: Design) -> dict:
-    """Checks a referee asks for, each beside the baseline FE-2SLS / TWFE number:
+@dataclass(frozen=True)
+class Check:
+    """One robustness check: its estimate (yuan per add), what it changes and, for a test,
+    whether it passes."""
+
+    name: str
+    estimate: Estimate
+    note: str = ""
+    passes: bool | None = None
+
+    def to_json(self) -> dict:
+        doc = self.estimate.to_json()
+        if self.passes is not None:
+            doc["passes"] = self.passes
+        if self.note:
+            doc["note"] = self.note
+        return doc
+
+
+@dataclass(frozen=True)
+class Robustness(Shown):
+    """The checks a referee asks for, each beside the baseline (:func:`robustness`)."""
+
+    checks: tuple[Check, ...]
+
+    def __getitem__(self, name: str) -> Check:
+        return next(c for c in self.checks if c.name == name)
+
+    def __contains__(self, name: object) -> bool:
+        return any(c.name == name for c in self.checks)
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per check: ``check``, ``model``, ``coef``, ``se``, ``ci_low``, ``ci_high``
+        (yuan of monthly AUM change per add), ``pvalue``, ``n_obs``, ``passes``, ``note``."""
+        return pd.DataFrame(
+            [
+                {
+                    "check": c.name,
+                    "model": c.estimate.model,
+                    **_cells(c.estimate),
+                    "passes": c.passes,
+                    "note": c.note,
+                }
+                for c in self.checks
+            ]
+        )
+
+    def summary(self) -> str:
+        lines = ["Robustness checks: yuan of monthly AUM change per add (95% intervals)"]
+        for c in self.checks:
+            e = c.estimate
+            verdict = "" if c.passes is None else (" — passes" if c.passes else " — FAILS")
+            lines.append(f"{c.name}: {e.coef:+,.0f} [{e.ci_low:+,.0f}, {e.ci_high:+,.0f}]{verdict}")
+        return "\n".join(lines)
+
+    def view(self) -> pd.DataFrame:
+        t = self.tidy()
+        return pd.DataFrame(
+            {
+                "check": t["check"],
+                "per add (yuan)": t["coef"],
+                "95% CI (yuan)": list(
+                    zip(t["ci_low"].round(0), t["ci_high"].round(0), strict=True)
+                ),
+                "RM-months": t["n_obs"],
+                "note": t["note"],
+            }
+        )
+
+    def to_json(self) -> dict:
+        return {c.name: c.to_json() for c in self.checks}
+
+
+def robustness(sample: Sample, d: Demeaned) -> tuple[Robustness, list[str]]:
+    """Checks a referee asks for, each beside the baseline FE-2SLS / TWFE number, and notes on
+    the checks the data leave undefined (no variation left in their subsample): those are left
+    out, never written as NaN.
 
     * ``winsorised``: FE-2SLS with the AUM change clipped at its 1st/99th percentiles;
     * ``leads``: TWFE of this month's AUM change on adds and *next* month's adds; the lead must
@@ -209,70 +458,70 @@ def robustness(panel: Panel, d: Design) -> dict:
       such as campaigns). FE-2SLS is not identified there: the quota is set per branch-month;
     * ``no_quarter_end``: FE-2SLS without March, June, September, December (window dressing).
     """
-    out: dict[str, dict] = {
-        "baseline_iv": d.slope("iv_quota", "wecom_adds", d.y, d.x, z=d.z).to_json(),
-        "baseline_twfe": d.slope("twfe", "wecom_adds", d.y, d.x).to_json(),
-    }
-    lo, hi = np.percentile(panel.y, WINSOR)
-    yw = demean_columns(np.clip(panel.y, lo, hi)[:, None], panel.rm, panel.month)[:, 0]
-    out["winsorised"] = {
-        **d.slope("iv_quota", "wecom_adds", yw, d.x, z=d.z).to_json(),
-        "note": f"AUM change clipped to [{lo:,.0f}, {hi:,.0f}] yuan (1st/99th percentiles)",
-    }
-
-    nxt = np.r_[panel.rm[1:] == panel.rm[:-1], False] & np.r_[np.diff(panel.t) == 1, False]
-    lead = np.r_[panel.adds[1:], np.nan]
-    ld = _subset_design(panel, nxt, (panel.rm, panel.month), panel.y, panel.adds, c=lead)
-    _, lead_est = regress(
-        ld, "twfe_leads", ("wecom_adds", "wecom_adds_lead"), ld.y, np.column_stack([ld.x, ld.c])
-    )
-    out["leads"] = {
-        **lead_est.to_json(),
-        "passes": bool(lead_est.ci_low <= 0 <= lead_est.ci_high),
-        "note": "coefficient on next month's adds; it should be 0",
-    }
-
-    branch_month = panel.branch.astype(np.int64) * (int(panel.month.max()) + 1) + panel.month
-    everything = np.ones(panel.y.size, dtype=bool)
-    bm = _subset_design(
-        panel, everything, (panel.rm, branch_month), panel.y, panel.adds, solver="lsmr"
-    )
-    out["branch_month_fe"] = {
-        **bm.slope("twfe_branch_month", "wecom_adds", bm.y, bm.x).to_json(),
-        "note": "TWFE with RM and branch x month fixed effects; FE-2SLS is not identified "
-        "(the quota is constant within a branch-month)",
-    }
-
-    calendar_month = panel.t % 12 + 1
-    keep = ~np.isin(calendar_month, QUARTER_END_MONTHS)
-    q = _subset_design(panel, keep, (panel.rm, panel.month), panel.y, panel.adds, z=panel.quota_on)
-    out["no_quarter_end"] = {
-        **q.slope("iv_quota", "wecom_adds", q.y, q.x, z=q.z).to_json(),
-        "note": "FE-2SLS without quarter-end months (3, 6, 9, 12)",
-    }
-    return out
-
-
-def fixed_effect_designs(frame: pd.DataFrame, panel: Panel) -> tuple[dict, list[str]]:
-    """``by_certification``, ``outcomes`` (with ``wecom_coverage``) and ``robustness`` for
-    ``uplift.json``, from the validated frame and its estimation sample, and notes on the
-    robustness checks the data leave undefined (no variation left in their subsample): those
-    are left out, never written as NaN."""
-    d = demeaned(panel, n_clusters_of(panel))
-    outcomes = outcome_family(panel, d)
-    coverage = wecom_coverage(frame)
-    if coverage is not None:
-        outcomes["wecom_coverage"] = coverage
-    split = by_certification(panel, d)
-    checks = robustness(panel, d)
-    undefined = [name for name, e in checks.items() if e["coef"] is None or e["se"] is None]
-    notes = [
-        f"robustness check {name} not estimated: its subsample leaves no variation to estimate it"
-        for name in undefined
+    checks = [
+        Check("baseline_iv", d.slope("iv_quota", "wecom_adds", d.y, d.x, z=d.z)),
+        Check("baseline_twfe", d.slope("twfe", "wecom_adds", d.y, d.x)),
     ]
-    doc = {
-        "by_certification": {k: v.to_json() for k, v in split.items()},
-        "outcomes": outcomes,
-        "robustness": {k: v for k, v in checks.items() if k not in undefined},
-    }
-    return doc, notes
+    lo, hi = np.percentile(sample.y, WINSOR)
+    yw = demean_columns(np.clip(sample.y, lo, hi)[:, None], sample.rm, sample.month_code)[:, 0]
+    checks.append(
+        Check(
+            "winsorised",
+            d.slope("iv_quota", "wecom_adds", yw, d.x, z=d.z),
+            f"AUM change clipped to [{lo:,.0f}, {hi:,.0f}] yuan (1st/99th percentiles)",
+        )
+    )
+
+    nxt = (
+        np.r_[sample.rm[1:] == sample.rm[:-1], False]
+        & np.r_[np.diff(sample.calendar_month) == 1, False]
+    )
+    lead = np.r_[sample.adds[1:], np.nan]
+    ld = _demean_subset(sample, nxt, (sample.rm, sample.month_code), sample.y, sample.adds, c=lead)
+    _, lead_est = ld.regress(
+        "twfe_leads", ("wecom_adds", "wecom_adds_lead"), ld.y, np.column_stack([ld.x, ld.c])
+    )
+    checks.append(
+        Check(
+            "leads",
+            lead_est,
+            "coefficient on next month's adds; it should be 0",
+            passes=bool(lead_est.ci_low <= 0 <= lead_est.ci_high),
+        )
+    )
+
+    branch_month = (
+        sample.branch.astype(np.int64) * (int(sample.month_code.max()) + 1) + sample.month_code
+    )
+    everything = np.ones(sample.y.size, dtype=bool)
+    bm = _demean_subset(
+        sample, everything, (sample.rm, branch_month), sample.y, sample.adds, solver="lsmr"
+    )
+    checks.append(
+        Check(
+            "branch_month_fe",
+            bm.slope("twfe_branch_month", "wecom_adds", bm.y, bm.x),
+            "TWFE with RM and branch x month fixed effects; FE-2SLS is not identified "
+            "(the quota is constant within a branch-month)",
+        )
+    )
+
+    month_of_year = sample.calendar_month % 12 + 1
+    keep = ~np.isin(month_of_year, QUARTER_END_MONTHS)
+    q = _demean_subset(
+        sample, keep, (sample.rm, sample.month_code), sample.y, sample.adds, z=sample.quota_on
+    )
+    checks.append(
+        Check(
+            "no_quarter_end",
+            q.slope("iv_quota", "wecom_adds", q.y, q.x, z=q.z),
+            "FE-2SLS without quarter-end months (3, 6, 9, 12)",
+        )
+    )
+    defined = [c for c in checks if math.isfinite(c.estimate.coef) and math.isfinite(c.estimate.se)]
+    notes = [
+        f"robustness check {c.name} not estimated: its subsample leaves no variation to estimate it"
+        for c in checks
+        if c not in defined
+    ]
+    return Robustness(tuple(defined)), notes

@@ -1,53 +1,163 @@
-"""Every design beyond the contract's three numbers, in one call (METHODS §2.1–§2.5).
+"""Every design beyond the contract's three numbers, in one call (docs/methods.md).
 
 :func:`estimate_designs` runs, on the validated ``rm_month`` frame and its estimation sample:
 
-* ``event_study`` (:mod:`wb.uplift.event_study`): Callaway–Sant'Anna and BJS imputation event studies of AUM
-  change, adds and certified adds around each RM's first quota month, with pre-trend tests;
-* ``wald_did`` (:mod:`wb.uplift.event_study`): robust ATT on AUM change ÷ robust ATT on adds, branch bootstrap;
+* ``event_study`` (:mod:`wb.uplift.event_study`): Callaway–Sant'Anna and BJS imputation event
+  studies of AUM change, adds and certified adds around each RM's first quota month, with
+  pre-trend tests;
+* ``wald_did`` (:mod:`wb.uplift.event_study`): robust ATT on AUM change ÷ robust ATT on adds,
+  branch bootstrap;
 * ``bunching`` (:mod:`wb.uplift.bunching`): excess mass at each RM's target, manufactured adds;
-* ``by_certification``, ``outcomes``, ``robustness`` (:mod:`wb.uplift.checks`).
+* ``by_certification``, ``outcomes`` (with the WeCom coverage rate), ``robustness``
+  (:mod:`wb.uplift.checks`), on the sample's fixed effects demeaned once
+  (:attr:`wb.uplift.estimation.Sample.demeaned`).
 
-A design the data cannot support (say, no RM ever without a quota) is left out with a note
-saying why, and the others still run. Per-design wall times are kept for ``wb uplift`` to
-report, never written into ``uplift.json`` (which stays the same for the same input).
+A design the data cannot support raises :class:`~wb.errors.NotIdentified` (or meets a singular
+system); it is left out with a note saying why, and the others still run. Per-design wall
+times are kept for ``wb uplift`` to report, never written into ``uplift.json`` (which stays the
+same for the same input).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
-from wb.errors import InputError
+from wb.door.display import Shown
+from wb.errors import NoNeverTreated, NotIdentified
 from wb.uplift import checks, event_study
 from wb.uplift.bunching import Bunching, bunching
-from wb.uplift.estimation import Panel
+from wb.uplift.estimation import Sample
 
 #: Event-study outcomes, in figure order.
 EVENT_OUTCOMES = tuple(event_study.OUTCOMES)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
-class Designs:
-    """The designs' results; :meth:`to_json` gives the ``uplift.json`` keys."""
+class Designs(Shown):
+    """The designs' results; :meth:`to_json` gives the ``uplift.json`` keys, :meth:`tidy` one
+    row per headline number. A design the data could not support is ``None`` (or absent from
+    ``event_studies``) and :attr:`notes` says why."""
 
     event_studies: dict[str, dict[str, event_study.EventStudy]]
     wald_did: event_study.WaldDid | None
     bunching: Bunching | None
-    fixed_effects: dict[str, Any]
+    certification: checks.Certification | None
+    outcomes: checks.OutcomeFamily | None
+    coverage: checks.Coverage | None
+    robustness: checks.Robustness | None
     notes: tuple[str, ...]
-    timings_s: dict[str, float]
+    timings_s: dict[str, float] = field(compare=False)
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per headline number: ``design``, ``outcome``, ``estimator``, ``coef``,
+        ``ci_low``, ``ci_high``, ``unit``, ``pvalue`` (NaN where a design has none)."""
+        rows = [
+            ("event_study", o, e, s.att, s.att_ci_low, s.att_ci_high, s.unit, s.pretrend_p)
+            for o, by in self.event_studies.items()
+            for e, s in by.items()
+        ]
+        per_add = "yuan per add"
+        if (w := self.wald_did) is not None:
+            rows.append(
+                (
+                    "wald_did",
+                    "aum_change_cny",
+                    w.estimator,
+                    w.coef,
+                    w.ci_low,
+                    w.ci_high,
+                    per_add,
+                    np.nan,
+                )
+            )
+        if (b := self.bunching) is not None:
+            rows += [
+                (
+                    "bunching",
+                    r.statistic,
+                    b.first_stage,
+                    r.estimate,
+                    r.ci_low,
+                    r.ci_high,
+                    r.unit,
+                    np.nan,
+                )
+                for r in b.tidy().itertuples()
+            ]
+        if self.certification is not None:
+            rows += [
+                (
+                    "by_certification",
+                    f"per {s.kind} add",
+                    s.per_add.model,
+                    s.per_add.coef,
+                    s.per_add.ci_low,
+                    s.per_add.ci_high,
+                    per_add,
+                    s.per_add.pvalue,
+                )
+                for s in self.certification.splits
+            ]
+        if self.outcomes is not None:
+            rows += [
+                (
+                    "outcomes",
+                    e.outcome,
+                    e.per_add.model,
+                    e.per_add.coef,
+                    e.per_add.ci_low,
+                    e.per_add.ci_high,
+                    per_add,
+                    e.pvalue_holm,
+                )
+                for e in self.outcomes.effects
+            ]
+        if self.robustness is not None:
+            rows += [
+                (
+                    "robustness",
+                    c.name,
+                    c.estimate.model,
+                    c.estimate.coef,
+                    c.estimate.ci_low,
+                    c.estimate.ci_high,
+                    per_add,
+                    c.estimate.pvalue,
+                )
+                for c in self.robustness.checks
+            ]
+        columns = ["design", "outcome", "estimator", "coef", "ci_low", "ci_high", "unit", "pvalue"]
+        return pd.DataFrame(rows, columns=columns)
+
+    def summary(self) -> str:
+        """A few plain lines on the designs: each number with its 95% interval and unit."""
+        lines = ["Designs beyond the contract (95% intervals):"]
+        for studies in self.event_studies.values():
+            lines += [s.summary().splitlines()[0] for s in studies.values()]
+        for result in (self.wald_did, self.bunching):
+            if result is not None:
+                lines.append(result.summary().splitlines()[0])
+        lines += [f"note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+    def view(self) -> pd.DataFrame:
+        t = self.tidy()
+        t["95% CI"] = list(zip(t.pop("ci_low"), t.pop("ci_high"), strict=True))
+        return t[["design", "outcome", "estimator", "coef", "95% CI", "unit", "pvalue"]]
 
     def to_json(self) -> dict:
         """``event_study`` (per outcome: the CS study, BJS under ``alternatives``),
-        ``wald_did``, ``bunching``, ``by_certification``, ``outcomes``, ``robustness`` and
-        ``design_notes``; designs that could not run are absent."""
-        doc: dict[str, Any] = {}
+        ``wald_did``, ``bunching``, ``by_certification``, ``outcomes`` (with
+        ``wecom_coverage``), ``robustness`` and ``design_notes``; designs that could not run
+        are absent."""
+        doc: dict = {}
         if self.event_studies:
             doc["event_study"] = {
                 outcome: {
@@ -63,87 +173,102 @@ class Designs:
             doc["wald_did"] = self.wald_did.to_json()
         if self.bunching is not None:
             doc["bunching"] = self.bunching.to_json()
-        doc.update(self.fixed_effects)
+        if self.certification is not None:
+            doc["by_certification"] = self.certification.to_json()
+        if self.outcomes is not None:
+            doc["outcomes"] = self.outcomes.to_json()
+            if self.coverage is not None:
+                doc["outcomes"]["wecom_coverage"] = self.coverage.to_json()
+        if self.robustness is not None:
+            doc["robustness"] = self.robustness.to_json()
         doc["design_notes"] = list(self.notes)
         return doc
 
 
-def _timed(timings: dict[str, float], name: str, fn: Callable[[], Any]) -> Any:
-    start = time.perf_counter()
-    try:
-        return fn()
-    finally:
-        timings[name] = round(time.perf_counter() - start, 2)
+class _Runner:
+    """Runs each design, timing it; a design the data cannot support leaves a note."""
 
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self.notes: list[str] = []
 
-#: What a design raises when the data cannot support it: a stated reason (``InputError``) or a
-#: singular system (too few clusters, cohorts or months for the design's parameters).
-UNSUPPORTED = (InputError, np.linalg.LinAlgError)
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, np.linalg.LinAlgError):
-        return f"the data cannot identify it (singular system: {exc})"
-    return str(exc)
-
-
-def _bunching(frame: pd.DataFrame, seed: int, notes: list[str]) -> Bunching | None:
-    try:
-        return bunching(frame, seed=seed)
-    except UNSUPPORTED as exc:
-        if "never-treated" not in str(exc):
-            notes.append(f"bunching not estimated: {_reason(exc)}")
-            return None
-    notes.append(
-        "bunching: no never-treated RMs in every month, so manufactured adds compare "
-        "each RM's quota months with its own pre-quota months (no trend adjustment)"
-    )
-    try:
-        return bunching(frame, seed=seed, first_stage="pre_post")
-    except UNSUPPORTED as exc:
-        notes.append(f"bunching not estimated: {_reason(exc)}")
+    def run(self, name: str, fn: Callable[[], _T], what: str | None = None) -> _T | None:
+        start = time.perf_counter()
+        try:
+            return fn()
+        except np.linalg.LinAlgError as exc:
+            self.notes.append(
+                f"{what or name} not estimated: the data cannot identify it (singular system: {exc})"
+            )
+        except NotIdentified as exc:
+            self.notes.append(f"{what or name} not estimated: {exc}")
+        finally:
+            self.timings[name] = round(time.perf_counter() - start, 2)
         return None
 
 
-def estimate_designs(frame: pd.DataFrame, panel: Panel, *, seed: int = 1) -> Designs:
-    """Run every design on ``frame`` (validated ``rm_month``) and ``panel``
+def _bunching(frame: pd.DataFrame, seed: int, runner: _Runner) -> Bunching | None:
+    """Difference-in-bunching; without never-treated RMs in every month, the pre/post first
+    stage (no trend adjustment), with a note saying so."""
+    try:
+        return bunching(frame, seed=seed)
+    except NoNeverTreated:
+        runner.notes.append(
+            "bunching: no never-treated RMs in every month, so manufactured adds compare "
+            "each RM's quota months with its own pre-quota months (no trend adjustment)"
+        )
+    return runner.run(
+        "bunching pre/post", lambda: bunching(frame, seed=seed, first_stage="pre_post"), "bunching"
+    )
+
+
+def estimate_designs(frame: pd.DataFrame, sample: Sample, *, seed: int = 1) -> Designs:
+    """Run every design on ``frame`` (validated ``rm_month``) and ``sample``
     (``wb.uplift.estimation.prepare(frame)``); ``seed`` drives the bootstraps.
 
-    A design the data cannot support (:data:`UNSUPPORTED`) is left out with a note saying
-    why; the others still run."""
-    timings: dict[str, float] = {}
-    notes: list[str] = []
+    A design the data cannot support is left out with a note saying why; the others still
+    run. The fixed-effects checks reuse ``sample.demeaned`` (demeaned once per run)."""
+    runner = _Runner()
     studies: dict[str, dict[str, event_study.EventStudy]] = {}
     wald = None
-    try:
-        cohorts = event_study.cohort_frame(panel)
-    except UNSUPPORTED as exc:
-        notes.append(f"event study and Wald-DiD not estimated: {_reason(exc)}")
-        cohorts = None
+    cohorts = runner.run(
+        "cohorts", lambda: event_study.cohort_frame(sample), "event study and Wald-DiD"
+    )
     if cohorts is not None:
         for outcome in EVENT_OUTCOMES:
             for est in event_study.ESTIMATORS:
-                try:
-                    studies.setdefault(outcome, {})[est] = _timed(
-                        timings,
-                        f"event_study {outcome} {est}",
-                        lambda o=outcome, e=est: event_study.event_study(cohorts, o, e),
-                    )
-                except UNSUPPORTED as exc:
-                    notes.append(f"event study of {outcome} ({est}) not estimated: {_reason(exc)}")
-        try:
-            wald = _timed(timings, "wald_did", lambda: event_study.wald_did(cohorts, seed=seed))
-        except UNSUPPORTED as exc:
-            notes.append(f"Wald-DiD not estimated: {_reason(exc)}")
-    found = _timed(timings, "bunching", lambda: _bunching(frame, seed, notes))
-    try:
-        fixed, fixed_notes = _timed(
-            timings,
-            "certified split, outcomes, robustness",
-            lambda: checks.fixed_effect_designs(frame, panel),
+                study = runner.run(
+                    f"event_study {outcome} {est}",
+                    lambda o=outcome, e=est: event_study.event_study(cohorts, o, e),
+                    f"event study of {outcome} ({est})",
+                )
+                if study is not None:
+                    studies.setdefault(outcome, {})[est] = study
+        wald = runner.run("wald_did", lambda: event_study.wald_did(cohorts, seed=seed), "Wald-DiD")
+    found = runner.run("bunching", lambda: _bunching(frame, seed, runner))
+    fe_name = "certified split, outcomes and robustness"
+    d = runner.run(fe_name, lambda: sample.demeaned)
+    certification = outcomes = robust = None
+    if d is not None:
+        certification = runner.run(
+            "by_certification", lambda: checks.by_certification(sample, d), "certified split"
         )
-        notes += fixed_notes
-    except UNSUPPORTED as exc:
-        notes.append(f"certified split, outcomes and robustness not estimated: {_reason(exc)}")
-        fixed = {}
-    return Designs(studies, wald, found, fixed, tuple(notes), timings)
+        outcomes = runner.run(
+            "outcomes", lambda: checks.outcome_family(sample, d), "outcome family"
+        )
+        checked = runner.run("robustness", lambda: checks.robustness(sample, d))
+        if checked is not None:
+            robust, undefined = checked
+            runner.notes += undefined
+    coverage = checks.wecom_coverage(frame)
+    return Designs(
+        studies,
+        wald,
+        found,
+        certification,
+        outcomes,
+        coverage,
+        robust,
+        tuple(runner.notes),
+        runner.timings,
+    )

@@ -25,16 +25,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 from pyfixest.core.demean import demean, demean_within
-from scipy import special
 
 from wb.door.schemas import month_index
-from wb.errors import InputError
+from wb.errors import NotIdentified
+from wb.uplift.inference import (
+    cluster_sums,
+    crv1,
+    small_sample_factor,
+    t_pvalue,
+    t_quantile,
+)
 from wb.uplift.result import (
-    LEVEL,
     OUTCOME,
     WEAK_F,
     Estimate,
@@ -44,6 +50,8 @@ from wb.uplift.result import (
 )
 
 DEMEAN_TOL = 1e-10
+#: Fewest branch clusters for clustered standard errors.
+MIN_CLUSTERS = 2
 #: Optional ``rm_month`` columns carried into the estimation sample when present.
 OPTIONAL_OUTCOMES = ("net_new_money_cny", "product_sales_cny", "customers")
 
@@ -52,14 +60,18 @@ OPTIONAL_OUTCOMES = ("net_new_money_cny", "product_sales_cny", "customers")
 
 
 @dataclass(frozen=True)
-class Panel:
-    """Estimation sample: one row per RM-month with an observable AUM change.
+class Sample:
+    """The estimation sample: one row per RM-month with an observable AUM change.
 
-    Arrays are aligned, sorted by RM then month; money in yuan. ``rm``, ``month`` (0 = the first
-    estimation month), ``cluster`` (home branch) and ``branch`` (branch that month) are integer
-    codes; ``t`` is the calendar month as ``year * 12 + month − 1``; ``quota_target`` the target
-    in force (0 = none). ``extra`` holds the optional outcome columns present in the export
-    (``net_new_money_cny``, ``product_sales_cny``, ``customers``), NaN where missing.
+    Arrays are aligned, sorted by RM then month; money in yuan. ``rm``, ``month_code`` (0 = the
+    first estimation month), ``cluster`` (home branch) and ``branch`` (branch that month) are
+    integer codes; ``calendar_month`` is the month as ``year * 12 + month − 1``;
+    ``quota_target`` the target in force (0 = none). ``extra`` holds the optional outcome
+    columns present in the export (``net_new_money_cny``, ``product_sales_cny``,
+    ``customers``) and any add-quality counts asked for, NaN where missing.
+
+    :attr:`demeaned` sweeps the RM and month effects out of the outcome, adds, certified adds
+    and the instrument once, on first use; every fixed-effects design reads it from there.
     """
 
     y: np.ndarray
@@ -67,24 +79,46 @@ class Panel:
     certified: np.ndarray
     quota_on: np.ndarray
     rm: np.ndarray
-    month: np.ndarray
+    month_code: np.ndarray
     cluster: np.ndarray
     counts: dict
     first_month: str
     last_month: str
     branch: np.ndarray
-    t: np.ndarray
+    calendar_month: np.ndarray
     quota_target: np.ndarray
     extra: dict[str, np.ndarray]
 
+    @property
+    def n_clusters(self) -> int:
+        """Number of branch clusters; :class:`~wb.errors.NotIdentified` below :data:`MIN_CLUSTERS`."""
+        n_clusters = int(self.cluster.max()) + 1
+        if n_clusters < MIN_CLUSTERS:
+            raise NotIdentified(
+                f"too few clusters: clustered standard errors need at least {MIN_CLUSTERS} "
+                f"branches (the export has {n_clusters})"
+            )
+        return n_clusters
 
-def prepare(frame: pd.DataFrame, extra: tuple[str, ...] = ()) -> Panel:
+    @cached_property
+    def demeaned(self) -> Demeaned:
+        """The RM + month fixed-effects design: computed once, shared by every design."""
+        cols = np.column_stack([self.y, self.adds, self.certified, self.quota_on])
+        out = demean_columns(cols, self.rm, self.month_code)
+        # fixest's "nested" rule: RM effects nest in the branch clusters and are not counted;
+        # the month effects are (all of them, as pyfixest counts: k = 1 + months).
+        n_months = int(self.month_code.max()) + 1
+        n_clusters = self.n_clusters
+        return Demeaned(*out.T, self.cluster, n_clusters, len(cols), k_fe=n_months)
+
+
+def prepare(frame: pd.DataFrame, extra: tuple[str, ...] = ()) -> Sample:
     """Build the estimation sample from a validated ``rm_month`` frame.
 
     Drops each RM's first month and months after a gap (their change is not observable), then
     singleton RMs (one usable month: no within-RM variation), iterating with months as fixed
     effects do. ``extra`` names more numeric columns to carry along (the add-quality counts),
-    beside the optional outcomes present. Raises :class:`InputError` when too little is left
+    beside the optional outcomes present. Raises :class:`~wb.errors.NotIdentified` when too little is left
     to estimate.
     """
     rm_codes, _ = pd.factorize(frame["rm_id"], sort=False)
@@ -117,7 +151,7 @@ def prepare(frame: pd.DataFrame, extra: tuple[str, ...] = ()) -> Panel:
     counts["singletons_dropped"] = int(singletons)
     counts["movers"] = int(moved.sum())
     if idx.size < 10 or np.unique(rm[idx]).size < 2:
-        raise InputError(
+        raise NotIdentified(
             "too few RM-months with an observable AUM change to estimate "
             f"(after dropping first months and gaps: {idx.size})"
         )
@@ -128,19 +162,19 @@ def prepare(frame: pd.DataFrame, extra: tuple[str, ...] = ()) -> Panel:
         for name in (*OPTIONAL_OUTCOMES, *extra)
         if name in frame.columns
     }
-    return Panel(
+    return Sample(
         y=y[idx],
         adds=frame["wecom_adds"].to_numpy(dtype="float64")[order][idx],
         certified=frame["wecom_certified_adds"].to_numpy(dtype="float64")[order][idx],
         quota_on=(quota[idx] > 0).astype("float64"),
         rm=pd.factorize(rm[idx], sort=False)[0],
-        month=month_codes,
+        month_code=month_codes,
         cluster=pd.factorize(home[idx], sort=False)[0],
         counts=counts,
         first_month=str(frame["month"].min()),
         last_month=str(frame["month"].max()),
         branch=branch[idx],
-        t=t[idx] + t0,
+        calendar_month=t[idx] + t0,
         quota_target=quota[idx],
         extra=extra,
     )
@@ -190,18 +224,8 @@ def _drop_singletons(idx: np.ndarray, rm: np.ndarray, t: np.ndarray) -> tuple[np
 # --------------------------------------------------------------------------- estimates
 
 
-def cluster_sums(scores: np.ndarray, cluster: np.ndarray, n_clusters: int) -> np.ndarray:
-    """Sum score rows (n, k) within clusters (codes 0..G−1): the (G, k) CRV1 meat factor."""
-    return np.column_stack(
-        [
-            np.bincount(cluster, weights=scores[:, j], minlength=n_clusters)
-            for j in range(scores.shape[1])
-        ]
-    )
-
-
 @dataclass(frozen=True)
-class Design:
+class Demeaned:
     """Demeaned columns and the inference constants shared by the fixed-effects models.
 
     ``y`` AUM change (yuan), ``x`` adds, ``c`` certified adds, ``z`` quota in force, all with
@@ -218,44 +242,47 @@ class Design:
     k_fe: int
 
     def scale(self, k: int) -> float:
-        g, n = self.n_clusters, self.n
-        return g / (g - 1) * (n - 1) / (n - k)
+        """The CRV1 small-sample factor for ``k`` parameters."""
+        return small_sample_factor(self.n_clusters, self.n, k)
 
     def tcrit(self) -> float:
-        return float(special.stdtrit(self.n_clusters - 1, 0.5 + LEVEL / 2))
+        return t_quantile(self.n_clusters)
 
     def estimate(self, model: str, term: str, coef: float, var: float) -> Estimate:
         se = math.sqrt(var)
         q = self.tcrit()
-        p = 2 * special.stdtr(self.n_clusters - 1, -abs(coef / se)) if se > 0 else float("nan")
-        return Estimate(
-            model, term, float(coef), se, coef - q * se, coef + q * se, float(p), self.n
-        )
+        p = t_pvalue(coef / se, self.n_clusters) if se > 0 else float("nan")
+        return Estimate(model, term, float(coef), se, coef - q * se, coef + q * se, p, self.n)
 
     def slope(
         self, model: str, term: str, y: np.ndarray, x: np.ndarray, z: np.ndarray | None = None
     ) -> Estimate:
         """OLS of y on x (or just-identified IV with instrument z) on demeaned columns."""
         w = x if z is None else z
-        denom = w @ x
-        coef = (w @ y) / denom
-        u = y - coef * x
-        meat = cluster_sums((w * u)[:, None], self.cluster, self.n_clusters)
-        var = self.scale(1 + self.k_fe) * float(meat[:, 0] @ meat[:, 0]) / denom**2
-        return self.estimate(model, term, coef, var)
+        coef = (w @ y) / (w @ x)
+        var = crv1(
+            w[:, None], x[:, None], y - coef * x, self.cluster, self.n_clusters, 1 + self.k_fe
+        )
+        return self.estimate(model, term, coef, float(var[0, 0]))
+
+    def regress(
+        self, model: str, terms: tuple[str, ...], y: np.ndarray, X: np.ndarray
+    ) -> tuple[Estimate, ...]:
+        """OLS of demeaned ``y`` on demeaned columns ``X`` (n, k); one :class:`Estimate` per
+        term (:meth:`slope` with several regressors)."""
+        beta = np.linalg.solve(X.T @ X, X.T @ y)
+        v = crv1(X, X, y - X @ beta, self.cluster, self.n_clusters, X.shape[1] + self.k_fe)
+        return tuple(self.estimate(model, term, beta[j], v[j, j]) for j, term in enumerate(terms))
 
 
-def _naive(panel: Panel, n_clusters: int) -> tuple[Estimate, Design]:
-    """Pooled OLS with intercept; returns the slope on adds."""
-    y, x = panel.y, panel.adds
-    X = np.column_stack([np.ones_like(x), x])
-    bread = np.linalg.inv(X.T @ X)
-    beta = bread @ (X.T @ y)
-    u = y - X @ beta
-    meat = cluster_sums(X * u[:, None], panel.cluster, n_clusters)
-    design = Design(y, x, x, x, panel.cluster, n_clusters, len(y), k_fe=1)
-    v = design.scale(2) * bread @ (meat.T @ meat) @ bread
-    return design.estimate("naive_ols", "wecom_adds", beta[1], v[1, 1]), design
+def _naive(sample: Sample) -> Estimate:
+    """Pooled OLS of the AUM change on adds with an intercept; the slope on adds."""
+    y, x = sample.y, sample.adds
+    # the raw columns as a design with no fixed effects swept out (k_fe = 0)
+    pooled = Demeaned(y, x, x, x, sample.cluster, sample.n_clusters, len(y), k_fe=0)
+    return pooled.regress(
+        "naive_ols", ("intercept", "wecom_adds"), y, np.column_stack([np.ones_like(x), x])
+    )[1]
 
 
 def demean_columns(cols: np.ndarray, *fe: np.ndarray, solver: str = "map") -> np.ndarray:
@@ -288,26 +315,7 @@ def demean_columns(cols: np.ndarray, *fe: np.ndarray, solver: str = "map") -> np
     return out * scale
 
 
-def demeaned(panel: Panel, n_clusters: int) -> Design:
-    """The RM + month fixed-effects design of ``panel``: one demeaning for every FE model."""
-    cols = np.column_stack([panel.y, panel.adds, panel.certified, panel.quota_on])
-    out = demean_columns(cols, panel.rm, panel.month)
-    n_months = int(panel.month.max()) + 1
-    # fixest's "nested" rule: RM effects nest in the branch clusters and are not counted; the
-    # month effects are (all of them, as pyfixest counts: k = 1 + months).
-    return Design(
-        out[:, 0],
-        out[:, 1],
-        out[:, 2],
-        out[:, 3],
-        panel.cluster,
-        n_clusters,
-        len(cols),
-        k_fe=n_months,
-    )
-
-
-def anderson_rubin(d: Design, first: Estimate, reduced: Estimate) -> Interval:
+def anderson_rubin(d: Demeaned, first: Estimate, reduced: Estimate) -> Interval:
     """Anderson–Rubin 95% confidence set for the IV coefficient, in closed form.
 
     For each β0 the reduced form of (y − β0·adds) on the instrument is ρ − β0·π with a CRV1
@@ -350,15 +358,15 @@ def _binned(x: np.ndarray, y: np.ndarray, kind: str, n_bins: int = 20) -> pd.Dat
     return out.reset_index()
 
 
-def _by_quota(panel: Panel) -> pd.DataFrame:
+def _by_quota(sample: Sample) -> pd.DataFrame:
     """Raw means (and SEs) of adds, certified adds and AUM change by quota status."""
     rows = []
     for flag in (False, True):
-        mask = (panel.quota_on > 0) == flag
+        mask = (sample.quota_on > 0) == flag
         for variable, values in (
-            ("wecom_adds", panel.adds),
-            ("wecom_certified_adds", panel.certified),
-            (OUTCOME, panel.y),
+            ("wecom_adds", sample.adds),
+            ("wecom_certified_adds", sample.certified),
+            (OUTCOME, sample.y),
         ):
             v = values[mask]
             se = v.std(ddof=1) / math.sqrt(v.size) if v.size > 1 else float("nan")
@@ -377,65 +385,50 @@ def _by_quota(panel: Panel) -> pd.DataFrame:
 # --------------------------------------------------------------------------- entry point
 
 
-#: Fewest branch clusters for clustered standard errors.
-MIN_CLUSTERS = 2
-
-
-def n_clusters_of(panel: Panel) -> int:
-    """Number of branch clusters; :class:`InputError` below :data:`MIN_CLUSTERS`."""
-    n_clusters = int(panel.cluster.max()) + 1
-    if n_clusters < MIN_CLUSTERS:
-        raise InputError(
-            f"too few clusters: clustered standard errors need at least {MIN_CLUSTERS} "
-            f"branches (the export has {n_clusters})"
-        )
-    return n_clusters
-
-
 def _no_variation(values: np.ndarray) -> bool:
     return values.size == 0 or float(np.ptp(values)) == 0.0
 
 
-def check_supported(panel: Panel) -> int:
-    """Raise :class:`InputError` (exit 2) with the reason when the data cannot support the
+def check_supported(sample: Sample) -> int:
+    """Raise :class:`~wb.errors.NotIdentified` (exit 2) with the reason when the data cannot support the
     contract's estimates: no quota variation, no variation in adds or in AUM, too few
     clusters. Returns the number of clusters."""
-    n_clusters = n_clusters_of(panel)
-    if _no_variation(panel.quota_on):
-        state = "has a quota in force" if panel.quota_on[0] else "has quota_target 0 (no quota)"
-        raise InputError(
+    n_clusters = sample.n_clusters
+    if _no_variation(sample.quota_on):
+        state = "has a quota in force" if sample.quota_on[0] else "has quota_target 0 (no quota)"
+        raise NotIdentified(
             f"no quota variation: every RM-month {state}, so the quota cannot instrument "
             "adds; the uplift analysis needs months with and without a quota"
         )
-    if _no_variation(panel.adds):
-        raise InputError(
-            f"no variation in adds: every RM-month has {panel.adds[0]:g} WeCom adds, so no "
+    if _no_variation(sample.adds):
+        raise NotIdentified(
+            f"no variation in adds: every RM-month has {sample.adds[0]:g} WeCom adds, so no "
             "effect per add can be estimated"
         )
-    if _no_variation(panel.y):
-        raise InputError(
+    if _no_variation(sample.y):
+        raise NotIdentified(
             "no variation in AUM: the month-on-month change of aum_cny is the same in every "
             "RM-month, so there is nothing to explain"
         )
     return n_clusters
 
 
-def _check_within(d: Design) -> None:
+def _check_within(d: Demeaned) -> None:
     """After the RM and month effects: the quota and the adds must still vary, and the quota
     must move adds (else the IV coefficient is infinite)."""
     tiny = 1e-9 * d.n
     if d.z @ d.z <= tiny:
-        raise InputError(
+        raise NotIdentified(
             "no quota variation within RMs beyond the common month pattern (every RM starts "
             "its quota in the same month), so RM and month effects absorb the instrument"
         )
     if d.x @ d.x <= tiny:
-        raise InputError(
+        raise NotIdentified(
             "no variation in adds within RMs beyond the common month pattern, so no effect "
             "per add can be estimated"
         )
     if abs(d.z @ d.x) <= 1e-12 * math.sqrt(float(d.z @ d.z) * float(d.x @ d.x)):
-        raise InputError("the quota does not move adds at all (a first stage of exactly zero)")
+        raise NotIdentified("the quota does not move adds at all (a first stage of exactly zero)")
 
 
 def estimate(
@@ -460,7 +453,7 @@ def estimate(
 
 
 def fit(
-    panel: Panel,
+    sample: Sample,
     *,
     data_label: str = "RM x month export",
     simulated_truth: dict | None = None,
@@ -469,12 +462,12 @@ def fit(
     """:func:`estimate` on an estimation sample already built with :func:`prepare`.
 
     ``binned=False`` skips the binned-scatter table (``bins`` is then empty), which only the
-    figures use: ~1 s of a 3.5M-row ``--quick`` run. Raises :class:`InputError` with the
+    figures use: ~1 s of a 3.5M-row ``--quick`` run. Raises :class:`~wb.errors.NotIdentified` with the
     reason when the data cannot support the estimates (:func:`check_supported`).
     """
-    n_clusters = check_supported(panel)
-    naive, _ = _naive(panel, n_clusters)
-    d = demeaned(panel, n_clusters)
+    n_clusters = check_supported(sample)
+    naive = _naive(sample)
+    d = sample.demeaned
     _check_within(d)
     twfe = d.slope("twfe", "wecom_adds", d.y, d.x)
     iv = d.slope("iv_quota", "wecom_adds", d.y, d.x, z=d.z)
@@ -485,7 +478,7 @@ def fit(
     verdict = make_verdict(iv, ar, weak, naive, twfe)
     bins = (
         pd.concat(
-            [_binned(panel.adds, panel.y, "pooled"), _binned(d.x, d.y, "within")],
+            [_binned(sample.adds, sample.y, "pooled"), _binned(d.x, d.y, "within")],
             ignore_index=True,
         )
         if binned
@@ -496,15 +489,15 @@ def fit(
         first_stage=first,
         reduced_form=reduced,
         ar_interval=ar,
-        counts={**panel.counts, "estimation_rows": len(panel.y)},
-        n_obs=len(panel.y),
-        n_rms=int(panel.rm.max()) + 1,
+        counts={**sample.counts, "estimation_rows": len(sample.y)},
+        n_obs=len(sample.y),
+        n_rms=int(sample.rm.max()) + 1,
         n_branches=n_clusters,
-        first_month=panel.first_month,
-        last_month=panel.last_month,
+        first_month=sample.first_month,
+        last_month=sample.last_month,
         verdict=verdict,
         bins=bins,
-        by_quota=_by_quota(panel),
+        by_quota=_by_quota(sample),
         data_label=data_label,
         simulated_truth=simulated_truth,
     )

@@ -4,7 +4,7 @@ A thin adapter: every call into diff-diff (pinned ==3.13.0) lives in this module
 package can be swapped without touching callers. ``designs = {o: {e: event_study(panel, o, e)
 for e in ESTIMATORS} for o in OUTCOMES}`` gives every event study; :func:`wald_did` the ratio.
 
-**Sample** (:func:`cohort_frame`). One row per RM-month of :class:`wb.uplift.estimation.Panel` (months
+**Sample** (:func:`cohort_frame`). One row per RM-month of :class:`wb.uplift.estimation.Sample` (months
 with an observable AUM change). An RM's cohort is its first usable month with a quota in
 force. Adoption is treated as **absorbing**: a few RMs move branch and their quota switches
 off or on, but once an RM has had a quota every later month counts as treated (an
@@ -14,7 +14,7 @@ dropped. For the few RMs with a one-month gap at adoption (the month after a gap
 observable change), the cohort is the first month after the gap.
 
 **Estimators** (:func:`event_study`), both with standard errors clustered by branch (the RM's
-home branch, :attr:`Panel.cluster`):
+home branch, :attr:`Sample.cluster`):
 
 * ``callaway_santanna``: diff-diff ``CallawaySantAnna`` with not-yet-treated controls (which
   include the never-treated) and outcome regression (``estimation_method="reg"``), ATT(g,t)
@@ -48,6 +48,7 @@ Money is yuan of monthly AUM change; adds are WeCom adds per RM-month.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
@@ -56,11 +57,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from wb.errors import InputError
-from wb.uplift.estimation import Panel
+from wb.door.display import Shown, finite, records
+from wb.errors import InputError, NotIdentified
+from wb.uplift.estimation import Sample
 from wb.uplift.imputation import Imputation
+from wb.uplift.inference import LEVEL
 
-#: Outcome column → :class:`Panel` field.
+#: Outcome column → :class:`Sample` field.
 OUTCOMES = {
     "aum_change_cny": "y",
     "wecom_adds": "adds",
@@ -68,8 +71,18 @@ OUTCOMES = {
 }
 ESTIMATORS = ("callaway_santanna", "imputation")
 WINDOW = 12
-LEVEL = 0.95
+
 N_BOOT = 999
+ESTIMATOR_LABELS = {
+    "callaway_santanna": "Callaway–Sant'Anna",
+    "imputation": "BJS imputation",
+}
+#: Each outcome's unit, as every rendering names it.
+UNITS = {
+    "aum_change_cny": "yuan per RM-month",
+    "wecom_adds": "adds per RM-month",
+    "wecom_certified_adds": "certified adds per RM-month",
+}
 CONTROL_GROUP = {
     "callaway_santanna": "not_yet_treated",
     "imputation": "all_untreated_rm_months",
@@ -85,7 +98,7 @@ _EXPECTED_WARNINGS = (
 # --------------------------------------------------------------------------- sample
 
 
-def cohort_frame(panel: Panel) -> pd.DataFrame:
+def cohort_frame(sample: Sample) -> pd.DataFrame:
     """Long frame for staggered DiD: one row per usable RM-month.
 
     Columns: ``unit`` (RM code), ``time`` (month code + 1, so 1, 2, …), ``cluster`` (home
@@ -95,30 +108,30 @@ def cohort_frame(panel: Panel) -> pd.DataFrame:
     Adoption is absorbing; RMs with no usable month before adoption are dropped.
     Raises :class:`InputError` without adopting RMs or without never-treated RMs.
     """
-    time = panel.month.astype(np.int64) + 1
+    time = sample.month_code.astype(np.int64) + 1
     no_quota = np.iinfo(np.int64).max
     by_rm = pd.DataFrame(
-        {"rm": panel.rm, "time": time, "quota_time": np.where(panel.quota_on > 0, time, no_quota)}
+        {"rm": sample.rm, "time": time, "quota_time": np.where(sample.quota_on > 0, time, no_quota)}
     )
     per_rm = by_rm.groupby("rm").agg(start=("time", "min"), first=("quota_time", "min"))
     first = np.where(per_rm["first"] == no_quota, 0, per_rm["first"])
     keep_rm = (first == 0) | (first > per_rm["start"].to_numpy())
-    keep = keep_rm[panel.rm]
+    keep = keep_rm[sample.rm]
     frame = pd.DataFrame(
         {
-            "unit": panel.rm[keep],
+            "unit": sample.rm[keep],
             "time": time[keep],
-            "cluster": panel.cluster[keep],
-            **{name: getattr(panel, field)[keep] for name, field in OUTCOMES.items()},
-            "first_treat": first[panel.rm][keep],
+            "cluster": sample.cluster[keep],
+            **{name: getattr(sample, field)[keep] for name, field in OUTCOMES.items()},
+            "first_treat": first[sample.rm][keep],
         }
     )
     if frame.empty or not (frame["first_treat"] > 0).any():
-        raise InputError("no RM adopts a quota after a usable month: no staggered design")
+        raise NotIdentified("no RM adopts a quota after a usable month: no staggered design")
     treated = (frame["first_treat"] > 0) & (frame["time"] >= frame["first_treat"])
     with_controls = frame.loc[~treated, "time"].unique()
     if not frame.loc[treated, "time"].isin(with_controls).any():
-        raise InputError(
+        raise NotIdentified(
             "no month has both RMs under a quota and RMs without one: the event study needs "
             "untreated RMs (never or not yet under a quota) in the months after adoption"
         )
@@ -126,11 +139,6 @@ def cohort_frame(panel: Panel) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- results
-
-
-def _num(value: float) -> float | None:
-    """JSON-safe float: NaN and ±inf become None."""
-    return float(value) if math.isfinite(value) else None
 
 
 @dataclass(frozen=True)
@@ -147,18 +155,12 @@ class EventPoint:
     ci_low: float
     ci_high: float
 
-    def to_json(self) -> dict:
-        return {
-            "event_time": self.event_time,
-            "coef": _num(self.coef),
-            "se": _num(self.se),
-            "ci_low": _num(self.ci_low),
-            "ci_high": _num(self.ci_high),
-        }
+
+_POINT_COLUMNS = ["event_time", "coef", "se", "ci_low", "ci_high"]
 
 
 @dataclass(frozen=True)
-class EventStudy:
+class EventStudy(Shown):
     """Event study of one outcome by one estimator, with the overall post-adoption ATT.
 
     ``att`` averages every post-adoption RM-month (CS: cohort-size weighted ATT(g,t); BJS:
@@ -180,21 +182,47 @@ class EventStudy:
     n_cohorts: int
     control_group: str
 
+    @property
+    def unit(self) -> str:
+        return UNITS[self.outcome]
+
     def point(self, event_time: int) -> EventPoint | None:
         return next((p for p in self.points if p.event_time == event_time), None)
 
+    def tidy(self) -> pd.DataFrame:
+        """One row per event time: ``event_time`` (months since the first quota month),
+        ``coef``, ``se``, ``ci_low``, ``ci_high`` in :attr:`unit`."""
+        return pd.DataFrame([dataclasses.astuple(p) for p in self.points], columns=_POINT_COLUMNS)
+
+    def summary(self) -> str:
+        return (
+            f"Event study of {self.outcome} ({ESTIMATOR_LABELS[self.estimator]}): ATT "
+            f"{self.att:+,.1f} [{self.att_ci_low:+,.1f}, {self.att_ci_high:+,.1f}] {self.unit}, "
+            f"pre-trend p = {self.pretrend_p:.2f} ({self.pretrend_df} leads)\n"
+            f"{self.n_units:,} RMs in {self.n_cohorts} adoption cohorts; controls: "
+            f"{self.control_group.replace('_', ' ')}; 95% intervals, clustered by branch."
+        )
+
+    def view(self) -> pd.DataFrame:
+        return self.tidy().rename(
+            columns={c: f"{c} ({self.unit})" for c in ("coef", "se", "ci_low", "ci_high")}
+            | {"event_time": "months since first quota month"}
+        )
+
     def to_json(self) -> dict:
-        """A JSON-safe dict (NaN → None)."""
+        """A JSON-safe dict (NaN → None); ``points`` are the rows of :meth:`tidy`."""
         return {
             "outcome": self.outcome,
             "estimator": self.estimator,
             "control_group": self.control_group,
-            "points": [p.to_json() for p in self.points],
-            "att": _num(self.att),
-            "att_se": _num(self.att_se),
-            "att_ci_low": _num(self.att_ci_low),
-            "att_ci_high": _num(self.att_ci_high),
-            "pretrend_p": _num(self.pretrend_p),
+            "points": records(self.tidy()),
+            **finite(
+                att=self.att,
+                att_se=self.att_se,
+                att_ci_low=self.att_ci_low,
+                att_ci_high=self.att_ci_high,
+                pretrend_p=self.pretrend_p,
+            ),
             "pretrend_df": self.pretrend_df,
             "n_units": self.n_units,
             "n_cohorts": self.n_cohorts,
@@ -202,7 +230,7 @@ class EventStudy:
 
 
 @dataclass(frozen=True)
-class WaldDid:
+class WaldDid(Shown):
     """Yuan of monthly AUM change per quota-induced add: ATT(AUM change) ÷ ATT(adds).
 
     ``se`` and the 95% interval come from a branch-level multiplier bootstrap of ``n_boot``
@@ -218,18 +246,45 @@ class WaldDid:
     n_boot: int
     estimator: str
 
+    unit = "yuan of monthly AUM change per quota-induced WeCom add"
+
+    def tidy(self) -> pd.DataFrame:
+        """One row: ``estimator``, ``coef``, ``se``, ``ci_low``, ``ci_high`` (yuan per add),
+        ``numerator_att`` (yuan per RM-month), ``denominator_att`` (adds per RM-month),
+        ``n_boot``."""
+        return pd.DataFrame([dataclasses.asdict(self)])[
+            [
+                "estimator",
+                "coef",
+                "se",
+                "ci_low",
+                "ci_high",
+                "numerator_att",
+                "denominator_att",
+                "n_boot",
+            ]
+        ]
+
+    def summary(self) -> str:
+        return (
+            f"Wald-DiD ({ESTIMATOR_LABELS[self.estimator]}): {self.coef:+,.0f} yuan per "
+            f"quota-induced add [{self.ci_low:+,.0f}, {self.ci_high:+,.0f}]\n"
+            f"ATT on AUM change {self.numerator_att:+,.0f} yuan per RM-month ÷ ATT on adds "
+            f"{self.denominator_att:+,.2f} adds per RM-month; 95% interval from a "
+            f"{self.n_boot:,}-draw branch multiplier bootstrap."
+        )
+
+    def view(self) -> pd.DataFrame:
+        return self.tidy().rename(
+            columns={c: f"{c} (yuan per add)" for c in ("coef", "se", "ci_low", "ci_high")}
+            | {
+                "numerator_att": "ATT on AUM change (yuan per RM-month)",
+                "denominator_att": "ATT on adds (adds per RM-month)",
+            }
+        )
+
     def to_json(self) -> dict:
-        return {
-            "estimator": self.estimator,
-            "coef": _num(self.coef),
-            "se": _num(self.se),
-            "ci_low": _num(self.ci_low),
-            "ci_high": _num(self.ci_high),
-            "numerator_att": _num(self.numerator_att),
-            "denominator_att": _num(self.denominator_att),
-            "n_boot": self.n_boot,
-            "unit": "yuan of monthly AUM change per quota-induced WeCom add",
-        }
+        return {**records(self.tidy())[0], "unit": self.unit}
 
 
 # --------------------------------------------------------------------------- entry points
@@ -240,7 +295,7 @@ def event_study(
 ) -> EventStudy:
     """Event study of ``outcome`` (a key of :data:`OUTCOMES`) at event times −window…+window
     (as far as the data reaches) by ``estimator`` (one of :data:`ESTIMATORS`), on
-    ``cohorts = cohort_frame(panel)`` (built once, shared by every study)."""
+    ``cohorts = cohort_frame(sample)`` (built once, shared by every study)."""
     _check(outcome, estimator)
     if estimator == "callaway_santanna":
         return _cs_event_study(cohorts, outcome, window)
@@ -251,7 +306,7 @@ def wald_did(
     cohorts: pd.DataFrame, estimator: str = "imputation", n_boot: int = N_BOOT, seed: int = 0
 ) -> WaldDid:
     """Wald-DiD: ATT on AUM change ÷ ATT on adds, the yuan per quota-induced add (a LATE), on
-    ``cohorts = cohort_frame(panel)``.
+    ``cohorts = cohort_frame(sample)``.
 
     Both estimators are linear in the outcome with weights that do not depend on it, so the
     ratio θ = N/D has influence function (IF_N − θ·IF_D)/D, which is exactly the influence

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from wb.uplift.inference import cluster_sums, crv1
+
 
 @dataclass(frozen=True)
 class TwoWay:
@@ -49,7 +51,8 @@ class TwoWay:
     def fit(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Coefficients of the columns of ``x`` (rows = Ω0) on RM and month effects."""
         return self.solve(
-            _sums(self.unit, x, len(self.counts)), _sums(self.time, x, len(self.schur) + 1)
+            cluster_sums(x, self.unit, len(self.counts)),
+            cluster_sums(x, self.time, len(self.schur) + 1),
         )
 
     def residual(self, x: np.ndarray) -> np.ndarray:
@@ -60,11 +63,6 @@ class TwoWay:
 def _codes(keys: np.ndarray) -> np.ndarray:
     """Integer codes 0…k−1 of ``keys``."""
     return np.unique(keys, return_inverse=True)[1]
-
-
-def _sums(codes: np.ndarray, x: np.ndarray, n: int) -> np.ndarray:
-    """Column sums of ``x`` by integer ``codes``: (n, columns)."""
-    return np.column_stack([np.bincount(codes, x[:, j], n) for j in range(x.shape[1])])
 
 
 @dataclass(frozen=True)
@@ -148,12 +146,10 @@ class Imputation:
         times = present[(present >= -window) & (present <= -2)]
         x = self.design.residual((self.rel0[:, None] == times[None, :]).astype(float))
         yy = self.design.residual(y[self.untreated][:, None])[:, 0]
-        bread = np.linalg.inv(x.T @ x)
-        coef = bread @ (x.T @ yy)
-        scores = _sums(self.cluster0, x * (yy - x @ coef)[:, None], self.n_clusters)
-        g, n = np.unique(self.cluster0).size, len(yy)
+        coef = np.linalg.solve(x.T @ x, x.T @ yy)
+        cluster = pd.factorize(self.cluster0)[0]  # the branches with untreated RM-months
         k = len(times) + len(self.design.schur) + 1  # RM effects nest in branches: not counted
-        vcov = g / (g - 1) * (n - 1) / (n - k) * bread @ (scores.T @ scores) @ bread
+        vcov = crv1(x, x, yy - x @ coef, cluster, int(cluster.max()) + 1, k)
         return times, coef, vcov
 
     def horizons(self, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -22,12 +22,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from wb.door import io
 from wb.errors import InputError
-from wb.uplift.estimation import Panel, demean_columns, n_clusters_of
-from wb.uplift.result import LEVEL
+from wb.uplift.estimation import Sample, demean_columns
+from wb.uplift.inference import cluster_sums, t_quantile
 
 #: Count column → what the share means (the certified count is the export's own column).
 COUNTS: dict[str, str] = {
@@ -170,39 +169,42 @@ def _ratio_ci(num: np.ndarray, den: np.ndarray, cluster: np.ndarray) -> tuple[fl
     total = den.sum()
     ratio = num.sum() / total
     g = int(cluster.max()) + 1
-    influence = np.bincount(cluster, weights=num - ratio * den, minlength=g) / total
+    influence = cluster_sums((num - ratio * den)[:, None], cluster, g)[:, 0] / total
     se = math.sqrt(g / (g - 1) * float(influence @ influence))
-    q = float(special.stdtrit(g - 1, 0.5 + LEVEL / 2))
+    q = t_quantile(g)
     return float(ratio), float(ratio - q * se), float(ratio + q * se)
 
 
-def estimate_quality(panel: Panel) -> AddQuality:
-    """The add-quality shares of :mod:`this module <wb.uplift.quality>` on ``panel`` (built by
+def estimate_quality(sample: Sample) -> AddQuality:
+    """The add-quality shares of :mod:`this module <wb.uplift.quality>` on ``sample`` (built by
     :func:`wb.uplift.estimation.prepare` from a frame with the counts attached)."""
-    missing = [c for c in COUNTS if c != "wecom_certified_adds" and c not in panel.extra]
+    missing = [c for c in COUNTS if c != "wecom_certified_adds" and c not in sample.extra]
     if missing:
         raise InputError(f"no add-quality counts in the sample ({', '.join(missing)})")
-    n_clusters = n_clusters_of(panel)
-    counts = {"wecom_certified_adds": panel.certified} | {
-        c: panel.extra[c] for c in COUNTS if c != "wecom_certified_adds"
+    n_clusters = sample.n_clusters
+    counts = {"wecom_certified_adds": sample.certified} | {
+        c: sample.extra[c] for c in COUNTS if c != "wecom_certified_adds"
     }
-    cols = np.column_stack([panel.adds, panel.quota_on, *counts.values()])
-    out = demean_columns(cols, panel.rm, panel.month)
-    x, z = out[:, 0], out[:, 1]
-    from wb.uplift.estimation import Design  # the demeaned design's inference (CRV1, t(G−1))
-
-    design = Design(x, x, x, z, panel.cluster, n_clusters, len(x), k_fe=int(panel.month.max()) + 1)
+    design = sample.demeaned  # adds and the instrument, demeaned once for the whole run
+    x, z = design.x, design.z
+    # the certified count is demeaned already; the other counts once, here
+    others = demean_columns(
+        np.column_stack(list(counts.values())[1:]), sample.rm, sample.month_code
+    )
+    within = {"wecom_certified_adds": design.c} | {
+        name: others[:, j] for j, name in enumerate(list(counts)[1:])
+    }
     first = design.slope("first_stage", "quota_in_force", x, z)
     if not math.isfinite(first.coef) or abs(first.coef / first.se) < 2:
         raise InputError(
             "the quota does not move adds clearly enough (first-stage t "
             f"{first.coef / first.se:.1f}) to say what a quota-induced add is"
         )
-    idle = panel.quota_on == 0
-    idle_cluster = pd.factorize(panel.cluster[idle])[0]
+    idle = sample.quota_on == 0
+    idle_cluster = pd.factorize(sample.cluster[idle])[0]
     shares = []
-    for j, (name, raw) in enumerate(counts.items()):
-        iv = design.slope("iv_quota", name, out[:, 2 + j], x, z=z)
-        free = _ratio_ci(raw[idle], panel.adds[idle], idle_cluster)
+    for name, raw in counts.items():
+        iv = design.slope("iv_quota", name, within[name], x, z=z)
+        free = _ratio_ci(raw[idle], sample.adds[idle], idle_cluster)
         shares.append(Share(name, COUNTS[name], iv.coef, iv.ci_low, iv.ci_high, *free))
     return AddQuality(tuple(shares), len(x), n_clusters, first.coef)

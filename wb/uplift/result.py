@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from wb.uplift.inference import LEVEL
+
 SCHEMA = "wb.uplift/1"
 OUTCOME = "aum_change_cny"
-LEVEL = 0.95
 WEAK_F = 10.0
 MODELS = {
     "naive_ols": "Naive pooled OLS (dashboard correlation)",
