@@ -22,43 +22,18 @@ metrics: list[str] | None = None  # help: income, profit, share, aum, wecom, tre
 out_dir: str = "../figures"  # help: folder for figures (PNG+SVG) and bank_comparison.json
 
 # %%
-from pathlib import Path
-
 import pandas as pd
 from IPython.display import display
 
 from wb.banks import comparison, newscheck
 from wb.banks import metrics as m
-from wb.door.io import write_workbook
 from wb.plots import banks as bank_plots
 
 pd.set_option("display.max_colwidth", 120)
 panel = m.Panel.load(panel_path)
-periods = sorted({*bank_plots.DEFAULT_PERIODS, period}, key=lambda p: (p[-4:], p))
-found = comparison.findings(panel, period, periods, banks)
-tables = comparison.chart_tables(panel, period, periods, banks)
-drawers = {
-    "income": (bank_plots.plot_retail_income_yoy, {"period": period}),
-    "profit": (bank_plots.plot_retail_profit_yoy, {"period": period}),
-    "share": (bank_plots.plot_retail_share, {"period": period}),
-    "aum": (bank_plots.plot_retail_aum, {"period": period}),
-    "wecom": (bank_plots.plot_wecom_reach, {}),
-    "trends": (
-        bank_plots.plot_trends,
-        {"kind": comparison.trend_kind(period), "until": comparison.period_year(period)},
-    ),
-    "coverage": (bank_plots.plot_coverage, {"periods": periods}),
-}
-chosen = metrics or list(drawers)
-saved = []
-print(
-    panel.frame.shape[0],
-    "rows;",
-    panel.frame["bank_id"].nunique(),
-    "banks;",
-    len(panel.sources),
-    "sources",
-)
+charts = bank_plots.BankCharts(panel, period, banks=banks, metrics=metrics, out_dir=out_dir)
+found = comparison.findings(panel, period, charts.periods, banks)
+print(panel.summary())
 
 # %% [markdown]
 # ## Question 1 · Retail income and profit 零售营收与利润
@@ -67,12 +42,8 @@ print(
 # retail within each bank?
 
 # %%
-for key in [k for k in ("income", "profit", "share") if k in chosen]:
-    draw, kwargs = drawers[key]
-    fig = draw(panel, banks=banks, **kwargs)
-    saved.append(bank_plots.save_with_record(fig, out_dir, f"bank_{key}", tables[f"bank_{key}"]))
-for key in ("retail_income", "retail_profit", "retail_share"):
-    display(found[key])
+charts.draw("income", "profit", "share")
+display(found["retail_income"], found["retail_profit"], found["retail_share"])
 
 # %% [markdown]
 # ## Question 2 · Retail AUM growth 零售AUM增长
@@ -81,10 +52,8 @@ for key in ("retail_income", "retail_profit", "retail_share"):
 # Definitions differ by bank (个人客户金融资产, 零售AUM, 含市值 …): compare growth rates, not levels.
 
 # %%
-if "aum" in chosen:
-    fig = bank_plots.plot_retail_aum(panel, period=period, banks=banks)
-    saved.append(bank_plots.save_with_record(fig, out_dir, "bank_aum", tables["bank_aum"]))
-display(found["retail_aum"])
+charts.draw("aum")
+found["retail_aum"]
 
 # %% [markdown]
 # ## Question 3 · WeCom reach 企业微信触达
@@ -93,9 +62,7 @@ display(found["retail_aum"])
 # is that? The figures are dated points; two dates far apart are flagged.
 
 # %%
-if "wecom" in chosen:
-    fig = bank_plots.plot_wecom_reach(panel, banks=banks)
-    saved.append(bank_plots.save_with_record(fig, out_dir, "bank_wecom", tables["bank_wecom"]))
+charts.draw("wecom")
 display(found["wecom"])
 m.wecom_reach(panel, banks)
 
@@ -107,11 +74,8 @@ m.wecom_reach(panel, banks)
 # interpolated; unverified figures are open squares and named under the chart.
 
 # %%
-if "trends" in chosen:
-    draw, kwargs = drawers["trends"]
-    fig = draw(panel, banks=banks, **kwargs)
-    saved.append(bank_plots.save_with_record(fig, out_dir, "bank_trends", tables["bank_trends"]))
-display(found["trend"])
+charts.draw("trends")
+found["trend"]
 
 # %% [markdown]
 # ## The news check 新闻核对
@@ -129,23 +93,12 @@ news
 # ## What is known and what is missing 数据覆盖
 
 # %%
-if "coverage" in chosen:
-    fig = bank_plots.plot_coverage(panel, periods=periods, banks=banks)
-    saved.append(
-        bank_plots.save_with_record(fig, out_dir, "bank_coverage", tables["bank_coverage"])
-    )
-display(found["coverage"])
+charts.draw("coverage")
+found["coverage"]
 
 # %% [markdown]
 # ## The artifact and the sources 输出与来源
 
 # %%
-artifact = comparison.comparison_artifact(panel, period, found, news, saved)
-path = comparison.write_artifact(artifact, out_dir)
-shown = {record["stem"] for record in saved}
-book = write_workbook(
-    {stem: table for stem, table in tables.items() if stem in shown},
-    Path(out_dir) / comparison.WORKBOOK_NAME,
-)
-print(path, book, sep="\n")
+print(*charts.write(found, news), sep="\n")
 m.source_table(panel)

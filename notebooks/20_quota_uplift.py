@@ -31,8 +31,6 @@ quality_path: str | None = None  # add_quality.parquet (wb warehouse build); wb 
 # %%
 from pathlib import Path
 
-import pandas as pd
-
 from wb.run import uplift_outputs
 
 data = Path(data_path) if data_path else uplift_outputs.demo_export(out_dir)
@@ -93,7 +91,7 @@ result.tidy()
 # the same question from other sides. Each says what it shows and what it cannot.
 
 # %%
-print(uplift_outputs.designs_text(designs))
+designs
 
 # %% [markdown]
 # ### Event study around the first quota month
@@ -103,22 +101,8 @@ print(uplift_outputs.designs_text(designs))
 # quota's first stage. It cannot separate the adds from anything else the quota brought.
 
 # %%
-if uplift_outputs.draw(analysis, "uplift_event_study") is None:  # the data cannot support it
-    print(designs.notes)
-pd.DataFrame(
-    [
-        {
-            "outcome": o,
-            "estimator": e,
-            "att": s.att,
-            "ci_low": s.att_ci_low,
-            "ci_high": s.att_ci_high,
-            "pretrend_p": s.pretrend_p,
-        }
-        for o, by in designs.event_studies.items()
-        for e, s in by.items()
-    ]
-)
+figure = uplift_outputs.draw(analysis, "uplift_event_study")  # None: see designs.notes
+designs.event_studies.get("aum_change_cny", {}).get("callaway_santanna") or designs.notes
 
 # %% [markdown]
 # ### Wald-DiD beside FE-2SLS
@@ -126,7 +110,7 @@ pd.DataFrame(
 # without the static model's negative weights. Like FE-2SLS it needs the exclusion restriction.
 
 # %%
-designs.wald_did.to_json() if designs.wald_did else designs.notes
+designs.wald_did or designs.notes
 
 # %% [markdown]
 # ### Bunching at the target
@@ -134,8 +118,8 @@ designs.wald_did.to_json() if designs.wald_did else designs.notes
 # how many adds the quota manufactured. It measures gaming of the count, not the value of adds.
 
 # %%
-uplift_outputs.draw(analysis, "uplift_bunching")
-designs.bunching.text if designs.bunching else designs.notes
+figure = uplift_outputs.draw(analysis, "uplift_bunching")
+designs.bunching or designs.notes
 
 # %% [markdown]
 # ### Every design on one axis, and the robustness checks
@@ -144,11 +128,11 @@ designs.bunching.text if designs.bunching else designs.notes
 # must not predict this month's AUM change).
 
 # %%
-uplift_outputs.draw(analysis, "uplift_designs")
-doc = analysis.to_json()
-pd.DataFrame(doc.get("robustness", {})).T.reindex(
-    columns=["coef", "ci_low", "ci_high", "n_obs", "note"]
-)
+figure = uplift_outputs.draw(analysis, "uplift_designs")
+designs.robustness or designs.notes
+
+# %%
+designs.certification or designs.notes
 
 # %% [markdown]
 # ### More outcomes (Holm-adjusted) and the WeCom coverage rate
@@ -157,12 +141,7 @@ pd.DataFrame(doc.get("robustness", {})).T.reindex(
 # not the RM's customers.
 
 # %%
-results = doc.get("outcomes", {}).get("results", {})
-pd.DataFrame({name: r["per_add"] for name, r in results.items()}).T.reindex(
-    columns=["coef", "ci_low", "ci_high", "pvalue", "pvalue_holm"]
-)
+designs.outcomes or designs.notes
 
 # %%
-coverage = doc.get("outcomes", {}).get("wecom_coverage", {})
-print(coverage.get("definition", "no customers column: coverage not computed"))
-pd.DataFrame({k: v for k, v in coverage.items() if k != "definition"})
+designs.coverage or "no customers column in the export: coverage not computed"

@@ -37,6 +37,35 @@ def test_has_parameters_cell_and_no_definitions(path):
         assert not defs, f"{path.name}: logic belongs in the wb package, not the notebook"
 
 
+#: What a notebook that only calls and displays never holds: a table built by hand, a lambda
+#: (sorting or dispatch), a JSON document read back into a table.
+HAND_BUILT = ("DataFrame", "Lambda", "to_json")
+
+
+def _hand_built(source: str) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Lambda):
+            found.append("Lambda")
+        elif isinstance(node, ast.Attribute) and node.attr in HAND_BUILT:
+            found.append(node.attr)
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_only_call_and_display(path):
+    import jupytext
+
+    for cell in jupytext.read(path.with_suffix(".py")).cells:
+        if cell.cell_type == "code":
+            assert not _hand_built(cell.source), f"{path.name}: {cell.source[:200]}"
+
+
+def test_the_call_and_display_check_catches_a_table_built_by_hand():
+    old_cell = "pd.DataFrame([{'att': s.att} for s in studies], key=lambda r: r)\ndoc.to_json()"
+    assert set(_hand_built(old_cell)) == {"DataFrame", "Lambda", "to_json"}
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_matches_its_script(path):
     import jupytext

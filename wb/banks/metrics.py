@@ -127,6 +127,18 @@ class Panel:
         frame["status"] = frame["status"].fillna("ok")
         return cls(frame=frame, sources=loaded.sources)
 
+    def summary(self) -> str:
+        """``"576 rows, 19 banks, 113 sources; 12 suspect rows excluded"``."""
+        f = self.frame
+        suspect = int((f["status"] == "suspect").sum())
+        return (
+            f"{len(f):,} rows, {f['bank_id'].nunique()} banks, {len(self.sources):,} sources; "
+            f"{suspect} suspect row{'s' if suspect != 1 else ''} excluded from every chart"
+        )
+
+    def __repr__(self) -> str:
+        return f"<bank Panel: {self.summary()}>"
+
     @cached_property
     def usable(self) -> pd.DataFrame:
         """Rows that may be selected: a value, and not ``suspect``."""
@@ -550,11 +562,17 @@ def _bank_ids(panel: Panel, banks: list[str] | None) -> list[str]:
     return sorted(banks) if banks else known
 
 
+def period_order(period: str) -> tuple[str, str]:
+    """Sort key of period names: by the year they end in, then by name (``FY2023`` <
+    ``H1 2024`` < ``FY2024``)."""
+    return period[-4:], period
+
+
 def check_period(panel: Panel, period: str) -> str:
     """``period`` if it is written as a period (FY2024, H1 2025, 9M 2025, Q3 2025 or a date);
     a period with no figure is fine (missing stays missing), a misspelt one is an error."""
     if not isinstance(period, str) or not re.fullmatch(PERIOD_RE, period):
-        periods = sorted(set(panel.frame["period"]), key=lambda p: (p[-4:], p))
+        periods = sorted(set(panel.frame["period"]), key=period_order)
         raise unknown_name("period", period, periods)
     return period
 
@@ -924,7 +942,7 @@ def trend_table(
             for p in panel.usable["period"]
             if re.fullmatch(rf"{prefix}\d{{4}}", p) and (until is None or int(p[-4:]) <= until)
         },
-        key=lambda p: p[-4:],
+        key=period_order,
     )
     records = []
     for bank in _bank_ids(panel, banks):

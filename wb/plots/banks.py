@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import itertools
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -23,12 +25,16 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from wb.banks import comparison, metrics
-from wb.banks.metrics import Panel, display_value
+from wb.banks.metrics import Panel, display_value, period_order, unknown_name
+from wb.banks.newscheck import NewsCheck
+from wb.door.io import write_workbook
 from wb.plots.common import finding_title
 from wb.plots.theme import PALETTE, add_footer, save_figure, theme_context
 
 __all__ = [
+    "CHARTS",
     "DEFAULT_PERIODS",
+    "BankCharts",
     "plot_coverage",
     "plot_retail_aum",
     "plot_retail_income_yoy",
@@ -665,3 +671,81 @@ def plot_trends(
             own_layout=True,
             axis_in=0.55,
         )
+
+
+#: Chart key → the function that draws it; the figure's stem is ``bank_<key>``.
+CHARTS: dict[str, Callable[..., Figure]] = {
+    "income": plot_retail_income_yoy,
+    "profit": plot_retail_profit_yoy,
+    "share": plot_retail_share,
+    "aum": plot_retail_aum,
+    "wecom": plot_wecom_reach,
+    "trends": plot_trends,
+    "coverage": plot_coverage,
+}
+
+
+@dataclass
+class BankCharts:
+    """The bank charts of one notebook session or run: draws the chosen ones for ``period``
+    and ``banks``, saves each (PNG + SVG) into ``out_dir`` with its record, and writes the
+    artifact and the workbook of the charts drawn.
+
+    ``metrics`` names the charts to draw (keys of :data:`CHARTS`; ``None`` draws all); a chart
+    not chosen is skipped, an unknown name is an error listing the valid ones.
+    """
+
+    panel: Panel
+    period: str
+    banks: list[str] | None = None
+    metrics: list[str] | None = None
+    out_dir: str | Path = "figures"
+    saved: list[dict[str, object]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for key in self.metrics or ():
+            if key not in CHARTS:
+                raise unknown_name("chart", key, list(CHARTS))
+
+    @cached_property
+    def periods(self) -> list[str]:
+        """The coverage map's periods: the defaults and the period compared, in order."""
+        return sorted({*DEFAULT_PERIODS, self.period}, key=period_order)
+
+    @cached_property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The table behind each chart, by stem (:func:`wb.banks.comparison.chart_tables`)."""
+        return comparison.chart_tables(self.panel, self.period, self.periods, self.banks)
+
+    def _arguments(self, key: str) -> dict[str, object]:
+        if key in ("income", "profit", "share", "aum"):
+            return {"period": self.period}
+        if key == "trends":
+            until = comparison.period_year(self.period)
+            return {"kind": comparison.trend_kind(self.period), "until": until}
+        if key == "coverage":
+            return {"periods": self.periods}
+        return {}
+
+    def draw(self, *keys: str) -> None:
+        """Draw and save the charts ``keys`` that were chosen, in order (they show inline)."""
+        for key in keys:
+            if key not in CHARTS:
+                raise unknown_name("chart", key, list(CHARTS))
+            if self.metrics is not None and key not in self.metrics:
+                continue
+            fig = CHARTS[key](self.panel, banks=self.banks, **self._arguments(key))
+            stem = f"bank_{key}"
+            self.saved.append(save_with_record(fig, self.out_dir, stem, self.tables[stem]))
+
+    def write(self, found: comparison.Findings, news: NewsCheck) -> tuple[Path, Path]:
+        """Write ``bank_comparison.json`` (checked against its schema) and the workbook of
+        the charts drawn; return both paths."""
+        artifact = comparison.comparison_artifact(self.panel, self.period, found, news, self.saved)
+        path = comparison.write_artifact(artifact, self.out_dir)
+        drawn = {record["stem"] for record in self.saved}
+        book = write_workbook(
+            {stem: table for stem, table in self.tables.items() if stem in drawn},
+            Path(self.out_dir) / comparison.WORKBOOK_NAME,
+        )
+        return path, book
