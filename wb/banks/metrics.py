@@ -46,7 +46,7 @@ from pathlib import Path
 import pandas as pd
 
 from wb.door import io
-from wb.door.schemas import PERIOD_RE
+from wb.door.schemas import PERIOD_RE, REPORTING_PERIOD_RE
 from wb.errors import InputError
 
 # --------------------------------------------------------------------------- the panel
@@ -266,7 +266,7 @@ def select(
 # --------------------------------------------------------------------------- periods
 
 
-_PERIOD_RE = re.compile(r"^(FY|H1 |9M |Q[1-4] )(\d{4})$")
+_PERIOD_RE = re.compile(rf"^{REPORTING_PERIOD_RE}$")
 _PERIOD_END = {"FY": (12, 31), "H1 ": (6, 30), "9M ": (9, 30), "Q1 ": (3, 31), "Q2 ": (6, 30)}
 _PERIOD_END |= {"Q3 ": (9, 30), "Q4 ": (12, 31)}
 

@@ -21,9 +21,11 @@ DATE_RE = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
 #: A source's publication date to the precision it is printed: YYYY-MM-DD, YYYY-MM or YYYY.
 SOURCE_DATE_RE = r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$"
 DATE_PRECISIONS = ("day", "month", "year", "none")
-PERIOD_RE = (
-    r"^(FY\d{4}|H1 \d{4}|9M \d{4}|Q[1-4] \d{4}|\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)$"
-)
+#: A reporting period: the part of the year and the year it ends in (FY2024, H1 2025, 9M 2025,
+#: Q3 2025); group 1 is the part (with its space), group 2 the year. The one period grammar.
+REPORTING_PERIOD_RE = r"(FY|H1 |9M |Q[1-4] )(\d{4})"
+#: A panel row's period: a reporting period, or a date (YYYY-MM or YYYY-MM-DD).
+PERIOD_RE = rf"^({REPORTING_PERIOD_RE}|\d{{4}}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)$"
 ID_RE = r"^[a-z][a-z0-9_]*$"
 QUALIFIERS = ("exact", "over", "about", "under")
 CONFIDENCE = ("high", "medium", "low")
@@ -45,6 +47,8 @@ class ColumnSpec:
     required: bool = True
     nullable: bool = False
     meaning: str = ""
+    #: The column's value rules (pandera checks), when the table's rules come from its specs.
+    checks: tuple[pa.Check, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,96 +72,109 @@ def _check(fn, name: str, expected: str, **kwargs) -> pa.Check:
     return pa.Check(fn, name=name, error=expected, **kwargs)
 
 
-def _ge0(name: str) -> pa.Column:
-    return pa.Column(float, _check(lambda s: s >= 0, f"{name}_ge0", "a value >= 0"), nullable=True)
+def _nonempty(name: str) -> pa.Check:
+    return _check(lambda s: s.str.len() > 0, f"{name}_nonempty", "a non-empty id")
 
 
-_RM_MONTH_RULES = pa.DataFrameSchema(
-    {
-        "rm_id": pa.Column(
-            str,
-            _check(lambda s: s.str.len() > 0, "rm_id_nonempty", "a non-empty id"),
-            nullable=True,
-        ),
-        "branch_id": pa.Column(
-            str,
-            _check(lambda s: s.str.len() > 0, "branch_id_nonempty", "a non-empty id"),
-            nullable=True,
-        ),
-        "month": pa.Column(
-            str,
-            _check(
-                lambda s: s.str.match(MONTH_RE), "month_format", "a month as YYYY-MM (e.g. 2025-06)"
-            ),
-            nullable=True,
-        ),
-        "wecom_adds": _ge0("wecom_adds"),
-        "wecom_certified_adds": pa.Column(
-            float,
-            _check(lambda s: s >= 0, "wecom_certified_adds_ge0", "a value >= 0"),
-            nullable=True,
-        ),
-        "quota_target": _ge0("quota_target"),
-        "aum_cny": _ge0("aum_cny"),
-        "customers": pa.Column(
-            float,
-            _check(lambda s: s >= 0, "customers_ge0", "a value >= 0"),
-            nullable=True,
-            required=False,
-        ),
-        "net_new_money_cny": pa.Column(float, nullable=True, required=False),
-        "product_sales_cny": pa.Column(
-            float,
-            _check(lambda s: s >= 0, "product_sales_ge0", "a value >= 0"),
-            nullable=True,
-            required=False,
-        ),
-    },
-    checks=[
-        _check(
-            lambda d: ~((d["wecom_certified_adds"] > d["wecom_adds"]) & (d["wecom_adds"] >= 0)),
-            "certified_le_adds",
-            "wecom_certified_adds <= wecom_adds (certified adds are a subset of the month's adds)",
-        ),
-    ],
-    unique=["rm_id", "month"],
-    strict=False,
-    coerce=False,
+def _nonnegative(name: str) -> pa.Check:
+    return _check(lambda s: s >= 0, f"{name}_ge0", "a value >= 0")
+
+
+_MONTH_FORMAT = _check(
+    lambda s: s.str.match(MONTH_RE), "month_format", "a month as YYYY-MM (e.g. 2025-06)"
+)
+#: The dtype a column of each kind has after reading (whole numbers are read as float so that
+#: a missing one stays missing).
+_DTYPES: dict[str, type] = {"text": str, "month": str, "int": float, "number": float}
+
+
+def _rules_from(columns: tuple[ColumnSpec, ...], **table: object) -> pa.DataFrameSchema:
+    """The pandera schema of a table whose column rules live in its :class:`ColumnSpec`s: one
+    declaration per column. Missing values are the readers' concern (``nullable``)."""
+    return pa.DataFrameSchema(
+        {
+            c.name: pa.Column(_DTYPES[c.kind], list(c.checks), nullable=True, required=c.required)
+            for c in columns
+        },
+        strict=False,
+        coerce=False,
+        **table,
+    )
+
+
+_RM_MONTH_COLUMNS = (
+    ColumnSpec("rm_id", "text", meaning="relationship manager", checks=(_nonempty("rm_id"),)),
+    ColumnSpec(
+        "branch_id",
+        "text",
+        meaning="branch the RM sat in that month",
+        checks=(_nonempty("branch_id"),),
+    ),
+    ColumnSpec("month", "month", meaning="calendar month, YYYY-MM", checks=(_MONTH_FORMAT,)),
+    ColumnSpec(
+        "wecom_adds",
+        "int",
+        meaning="WeCom contacts newly added that month",
+        checks=(_nonnegative("wecom_adds"),),
+    ),
+    ColumnSpec(
+        "wecom_certified_adds",
+        "int",
+        meaning="of those, real-name certified",
+        checks=(_nonnegative("wecom_certified_adds"),),
+    ),
+    ColumnSpec(
+        "quota_target",
+        "int",
+        meaning="monthly add quota in force, 0 = none",
+        checks=(_nonnegative("quota_target"),),
+    ),
+    ColumnSpec(
+        "aum_cny",
+        "number",
+        meaning="month-end AUM of managed customers, yuan",
+        checks=(_nonnegative("aum_cny"),),
+    ),
+    ColumnSpec(
+        "customers",
+        "int",
+        required=False,
+        nullable=True,
+        meaning="managed customers, month-end",
+        checks=(_nonnegative("customers"),),
+    ),
+    ColumnSpec(
+        "net_new_money_cny",
+        "number",
+        required=False,
+        nullable=True,
+        meaning="net new money, yuan",
+    ),
+    ColumnSpec(
+        "product_sales_cny",
+        "number",
+        required=False,
+        nullable=True,
+        meaning="product sales, yuan",
+        checks=(_nonnegative("product_sales"),),
+    ),
 )
 
 RM_MONTH = TableSpec(
     name="rm_month",
-    columns=(
-        ColumnSpec("rm_id", "text", meaning="relationship manager"),
-        ColumnSpec("branch_id", "text", meaning="branch the RM sat in that month"),
-        ColumnSpec("month", "month", meaning="calendar month, YYYY-MM"),
-        ColumnSpec("wecom_adds", "int", meaning="WeCom contacts newly added that month"),
-        ColumnSpec("wecom_certified_adds", "int", meaning="of those, real-name certified"),
-        ColumnSpec("quota_target", "int", meaning="monthly add quota in force, 0 = none"),
-        ColumnSpec("aum_cny", "number", meaning="month-end AUM of managed customers, yuan"),
-        ColumnSpec(
-            "customers",
-            "int",
-            required=False,
-            nullable=True,
-            meaning="managed customers, month-end",
-        ),
-        ColumnSpec(
-            "net_new_money_cny",
-            "number",
-            required=False,
-            nullable=True,
-            meaning="net new money, yuan",
-        ),
-        ColumnSpec(
-            "product_sales_cny",
-            "number",
-            required=False,
-            nullable=True,
-            meaning="product sales, yuan",
-        ),
+    columns=_RM_MONTH_COLUMNS,
+    rules=_rules_from(
+        _RM_MONTH_COLUMNS,
+        checks=[
+            _check(
+                lambda d: ~((d["wecom_certified_adds"] > d["wecom_adds"]) & (d["wecom_adds"] >= 0)),
+                "certified_le_adds",
+                "wecom_certified_adds <= wecom_adds (certified adds are a subset of the month's "
+                "adds)",
+            ),
+        ],
+        unique=["rm_id", "month"],
     ),
-    rules=_RM_MONTH_RULES,
 )
 
 

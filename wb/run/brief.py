@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from wb.door.privacy import redact
 from wb.errors import ExportError
+from wb.plots.banks import CHARTS
 from wb.plots.theme import CJK_FAMILY, SIMULATED_LABEL
 from wb.uplift.schema import validate_document
 
@@ -41,15 +42,7 @@ NO_DATA = "no data"
 NEWS_VERDICTS = {"agrees": "相符 agrees", "contradicts": "不符 contradicts"}
 #: Bank figures notebooks/10_bank_comparison writes (``bank_<key>``; a test holds the two
 #: together); ``brief.bank_figures`` picks among them, checked with the params.
-BANK_FIGURES = (
-    "bank_income",
-    "bank_profit",
-    "bank_share",
-    "bank_aum",
-    "bank_wecom",
-    "bank_trends",
-    "bank_coverage",
-)
+BANK_FIGURES = tuple(f"bank_{key}" for key in CHARTS)
 #: Uplift figures every uplift run writes; the brief shows the first.
 UPLIFT_FIGURES = ("uplift_forest", "uplift_binscatter", "uplift_by_quota")
 
