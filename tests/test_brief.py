@@ -36,7 +36,7 @@ def run_params(*sections: str, **brief_options) -> RunParams:
 def artifacts(tmp_path_factory) -> Path:
     """A run folder with both sections' artifacts and figures, made once."""
     folder = tmp_path_factory.mktemp("run")
-    for section in brief.ARTIFACTS:
+    for section in brief.SECTION_FILES:
         fake_artifacts.write(section, str(folder / "artifacts"), data_label="simulated")
     return folder
 

@@ -261,7 +261,7 @@ def test_ci_small_end_to_end(tmp_path):
     folder = Path(done.stdout.strip().splitlines()[-1])
     m = json.loads((folder / "manifest.json").read_text())
     assert m["status"] == "ok" and [n["status"] for n in m["notebooks"]] == ["ok", "ok"]
-    for section, artifact in brief.ARTIFACTS.items():
+    for section, artifact in brief.SECTION_FILES.items():
         data = brief.load_artifact(section, folder / "artifacts")  # schema and figures
         assert (folder / "artifacts" / artifact).is_file() and data
     brief.check_pdf(folder / "brief.pdf", m["title"])
@@ -288,7 +288,7 @@ def test_runs_compare_lists_changed_inputs_and_key_numbers(tmp_path):
     lines = runs.compare(*folders)
     assert lines[0] == "inputs changed: data"
     assert lines[1] == "key numbers changed: 1 of 5"
-    assert "IV (quota) (yuan/add): -662 [" in lines[2] and "→ 150 [" in lines[2]
+    assert "工具变量 FE-2SLS (yuan/add): -662 [" in lines[2] and "→ 150 [" in lines[2]
 
 
 @pytest.mark.slow

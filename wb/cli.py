@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from wb.door.arguments import DEFAULTS
 from wb.errors import WbError
 
 app = typer.Typer(
@@ -92,16 +93,20 @@ def simulate(
     ],
     rms: Annotated[
         int | None,
-        typer.Option("--rms", help="Number of relationship managers [2000; customer level 200]."),
+        typer.Option(
+            "--rms",
+            help=f"Number of relationship managers [{DEFAULTS.rm_level_rms}; customer level "
+            f"{DEFAULTS.customer_level_rms}].",
+        ),
     ] = None,
-    months: Annotated[int, typer.Option("--months", help="Number of months.")] = 24,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 1,
+    months: Annotated[int, typer.Option("--months", help="Number of months.")] = DEFAULTS.n_months,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = DEFAULTS.seed,
     beta_quota: Annotated[
         float, typer.Option("--beta-quota", help="True AUM change per quota-induced add, yuan.")
-    ] = 0.0,
+    ] = DEFAULTS.beta_quota,
     beta_organic: Annotated[
         float, typer.Option("--beta-organic", help="True AUM change per organic add, yuan.")
-    ] = 20_000.0,
+    ] = DEFAULTS.beta_organic,
     level: Annotated[
         SimulationLevel,
         typer.Option(
@@ -110,7 +115,7 @@ def simulate(
     ] = SimulationLevel.rm,
     customers: Annotated[
         int, typer.Option("--customers", help="--level customer: mean customers per RM.")
-    ] = 40,
+    ] = DEFAULTS.customers_per_rm,
 ) -> None:
     """Write a simulated RM x month export with known true effects, and PATH.truth.json.
 
@@ -128,7 +133,7 @@ def simulate(
         from wb.warehouse import simulate as wsim
 
         wconfig = wsim.CustomerSimulationConfig(
-            n_rms=200 if rms is None else rms,
+            n_rms=DEFAULTS.customer_level_rms if rms is None else rms,
             n_months=months,
             seed=seed,
             customers_per_rm=customers,
@@ -143,7 +148,7 @@ def simulate(
             f"beta_quota={beta_quota:g} yuan/add) and {folder / wsim.TRUTH}"
         )
         return
-    rms = 2000 if rms is None else rms
+    rms = DEFAULTS.rm_level_rms if rms is None else rms
     from wb.uplift import simulate as sim
 
     config = sim.SimulationConfig(

@@ -20,11 +20,6 @@ _COLOURS = {
     "twfe": PALETTE["orange"],
     "iv_quota": PALETTE["blue"],
 }
-_SHORT = {
-    "naive_ols": "朴素回归 Naive OLS\n(dashboard)",
-    "twfe": "双向固定效应 TWFE\n(association)",
-    "iv_quota": "工具变量 FE-2SLS\n(quota-induced add)",
-}
 
 
 def data_source(result: UpliftResult) -> str:
@@ -59,7 +54,9 @@ def forest(result: UpliftResult, *, ax: plt.Axes | None = None) -> Figure:
             interval(ax, i, e.coef, e.ci_low, e.ci_high, _COLOURS[model])
         truth = result.simulated_truth["beta_quota_cny_per_add"] if result.simulated else None
         zero_and_truth(ax, truth, "lower right")
-        ax.set_yticks(range(len(models)), [_SHORT[m] for m in models])
+        ax.set_yticks(
+            range(len(models)), [f"{MODELS[m].label}\n({MODELS[m].reading})" for m in models]
+        )
         ax.set_ylim(-0.6, len(models) - 0.3)
         ax.set_xlabel("每新增一个企微客户的月度AUM变化 AUM change per add (元 yuan / month)")
         ax.xaxis.set_major_formatter(signed)

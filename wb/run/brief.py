@@ -28,15 +28,11 @@ from wb.door.privacy import redact
 from wb.errors import ExportError
 from wb.plots.banks import CHARTS
 from wb.plots.theme import CJK_FAMILY, SIMULATED_LABEL
+from wb.uplift.result import MODELS
 from wb.uplift.schema import validate_document
 
 #: The artifact each section reads from the notebook's ``out_dir``.
-ARTIFACTS = {"bank_comparison": "bank_comparison.json", "uplift": "uplift.json"}
-UPLIFT_ESTIMATES = {
-    "naive_ols": "简单相关 Naive OLS",
-    "twfe": "双向固定效应 TWFE",
-    "iv_quota": "配额工具变量 IV (quota)",
-}
+SECTION_FILES = {"bank_comparison": "bank_comparison.json", "uplift": "uplift.json"}
 #: News-check verdicts as the brief prints them; "no data" rows are counted, not listed.
 NO_DATA = "no data"
 NEWS_VERDICTS = {"agrees": "相符 agrees", "contradicts": "不符 contradicts"}
@@ -141,7 +137,7 @@ def figure_stems(section: str, artifact: dict[str, Any]) -> list[str]:
 
 def load_artifact(section: str, folder: Path) -> dict[str, Any]:
     """Read and check the artifact of one section; raise :class:`ExportError` if unusable."""
-    path = folder / ARTIFACTS[section]
+    path = folder / SECTION_FILES[section]
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -178,7 +174,7 @@ def _bank_section(data: dict[str, Any], first: int, show: list[str] | None) -> d
     unknown = [stem for stem in show or [] if stem not in refs]
     if unknown:
         raise ExportError(
-            f"brief.bank_figures names {', '.join(unknown)}, which {ARTIFACTS['bank_comparison']}"
+            f"brief.bank_figures names {', '.join(unknown)}, which {SECTION_FILES['bank_comparison']}"
             f" does not list (it has: {', '.join(refs)})"
         )
     listed = [refs[stem] for stem in show] if show is not None else bank.figures
@@ -224,11 +220,11 @@ def _uplift_section(data: dict[str, Any], number: int, simulated: bool) -> dict[
     label = "模拟数据 simulated export" if simulated else str(data.get("data", {}).get("label", ""))
     rows = [
         {
-            "name": name,
+            "name": model.label,
             "coef": f"{est['coef']:,.0f}",
             "ci": f"[{est['ci_low']:,.0f}, {est['ci_high']:,.0f}]",
         }
-        for key, name in UPLIFT_ESTIMATES.items()
+        for key, model in MODELS.items()
         if (est := data["estimates"].get(key))
     ]
     if (wald := data.get("wald_did")) and wald.get("ci_low") is not None:

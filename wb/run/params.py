@@ -32,6 +32,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from wb.door.arguments import DEFAULTS
 from wb.door.privacy import redact
 from wb.door.schemas import ID_RE, PERIOD_RE
 from wb.errors import InputError
@@ -64,11 +65,11 @@ class SimulateSpec(_Strict):
     """A simulated RM x month export, written by the runner into the run folder. Its bounds
     are ``wb simulate``'s (:meth:`wb.uplift.simulate.SimulationConfig.check`)."""
 
-    n_rms: int = 2000
-    n_months: int = 24
-    seed: int = 1
-    beta_quota: float = 0.0
-    beta_organic: float = 20_000.0
+    n_rms: int = DEFAULTS.rm_level_rms
+    n_months: int = DEFAULTS.n_months
+    seed: int = DEFAULTS.seed
+    beta_quota: float = DEFAULTS.beta_quota
+    beta_organic: float = DEFAULTS.beta_organic
 
     @model_validator(mode="after")
     def _bounds(self) -> SimulateSpec:

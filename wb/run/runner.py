@@ -69,7 +69,7 @@ LOCK = ".lock"
 LATEST = "latest"
 FAILED = "failed"
 STAGING = ".staging-"
-ARTIFACTS = "artifacts"
+ARTIFACTS_DIR = "artifacts"
 #: Longest line of kernel output copied into ``run.log``; the rest of the line is cut.
 MAX_LOG_LINE = 10_000
 
@@ -388,7 +388,7 @@ class Run:
         base = f"{_slug(params.period)}-{params.digest()[:8]}-{stamp}"
         self.run_id = _free(out, base).name
         self.staging = out / f"{STAGING}{self.run_id}"
-        self.artifacts = self.staging / ARTIFACTS
+        self.artifacts = self.staging / ARTIFACTS_DIR
         self.inputs: dict[str, Path] = {}
         #: data key → the add-quality counts built beside a warehouse panel
         self.quality: dict[str, Path] = {}

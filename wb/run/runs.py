@@ -12,9 +12,9 @@ from typing import Any
 
 from wb.errors import InputError
 from wb.run import manifest
-from wb.run.brief import ARTIFACTS, UPLIFT_ESTIMATES
-from wb.run.runner import ARTIFACTS as ARTIFACTS_DIR
-from wb.run.runner import FAILED, LATEST
+from wb.run.brief import SECTION_FILES
+from wb.run.runner import ARTIFACTS_DIR, FAILED, LATEST
+from wb.uplift.result import MODELS
 
 
 @dataclass(frozen=True)
@@ -83,17 +83,17 @@ def key_numbers(folder: Path) -> dict[str, str]:
     """The numbers a reader of the brief sees, by name, as displayed."""
     arts = folder / ARTIFACTS_DIR
     out: dict[str, str] = {}
-    bank = _read(arts / ARTIFACTS["bank_comparison"])
+    bank = _read(arts / SECTION_FILES["bank_comparison"])
     for finding in bank.get("findings", []):
         for n in finding.get("numbers", []):
             name = f"bank · {n.get('bank_id')} {n.get('metric')} {n.get('period')}"
             value = n.get("value")
             out[name] = "—" if value is None else f"{value:,.6g} ({n.get('qualifier', 'exact')})"
-    uplift = _read(arts / ARTIFACTS["uplift"])
-    for key, name in UPLIFT_ESTIMATES.items():
+    uplift = _read(arts / SECTION_FILES["uplift"])
+    for key, model in MODELS.items():
         est = uplift.get("estimates", {}).get(key)
         if est:
-            out[f"uplift · {name} (yuan/add)"] = (
+            out[f"uplift · {model.label} (yuan/add)"] = (
                 f"{est['coef']:,.0f} [{est['ci_low']:,.0f}, {est['ci_high']:,.0f}]"
             )
     if "verdict" in uplift:

@@ -14,15 +14,42 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from wb.door.display import jsonable
 from wb.uplift.inference import LEVEL
 
 SCHEMA = "wb.uplift/1"
 OUTCOME = "aum_change_cny"
 WEAK_F = 10.0
+
+
+@dataclass(frozen=True)
+class Model:
+    """How every rendering names one of the contract's models: Chinese, English, the full
+    English description and what its number is."""
+
+    zh: str
+    en: str
+    described: str
+    reading: str
+
+    @property
+    def label(self) -> str:
+        """``"双向固定效应 TWFE"``: the bilingual short name."""
+        return f"{self.zh} {self.en}"
+
+
+#: The contract's three models, in the order they are reported: the one home of their names.
 MODELS = {
-    "naive_ols": "Naive pooled OLS (dashboard correlation)",
-    "twfe": "TWFE: RM + month fixed effects",
-    "iv_quota": "FE-2SLS: adds instrumented by quota in force",
+    "naive_ols": Model(
+        "朴素回归", "Naive OLS", "Naive pooled OLS (dashboard correlation)", "dashboard"
+    ),
+    "twfe": Model("双向固定效应", "TWFE", "TWFE: RM + month fixed effects", "association"),
+    "iv_quota": Model(
+        "工具变量",
+        "FE-2SLS",
+        "FE-2SLS: adds instrumented by quota in force",
+        "quota-induced add",
+    ),
 }
 
 
@@ -45,11 +72,7 @@ class Estimate:
     def to_json(self) -> dict:
         """``model``, ``term``, ``coef``, ``se``, ``ci_low``, ``ci_high``, ``pvalue``, ``n_obs``;
         a NaN becomes ``None``."""
-        doc = dataclasses.asdict(self)
-        for key in ("coef", "se", "ci_low", "ci_high", "pvalue"):
-            doc[key] = float(doc[key]) if math.isfinite(doc[key]) else None
-        doc["n_obs"] = int(doc["n_obs"])
-        return doc
+        return {k: jsonable(v) for k, v in dataclasses.asdict(self).items()}
 
 
 @dataclass(frozen=True)
@@ -167,8 +190,8 @@ class UpliftResult:
                 "weak_instrument": self.effective_f < WEAK_F,
                 "anderson_rubin": {
                     "kind": ar.kind,
-                    "ci_low": ar.low if math.isfinite(ar.low) else None,
-                    "ci_high": ar.high if math.isfinite(ar.high) else None,
+                    "ci_low": jsonable(ar.low),
+                    "ci_high": jsonable(ar.high),
                 },
                 "observations": self.counts,
                 "clusters": self.n_branches,
@@ -202,7 +225,7 @@ class Summary:
         for e in r.estimates:
             rows.append(
                 (
-                    MODELS[e.model],
+                    MODELS[e.model].described,
                     _fmt(e.coef),
                     f"{e.se:,.0f}",
                     f"[{_fmt(e.ci_low)}, {_fmt(e.ci_high)}]",

@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from wb.door.arguments import check_dgp
+from wb.door.arguments import DEFAULTS, check_dgp
 from wb.door.atomic import writable_file, write_json
 from wb.door.io import write_table
 from wb.errors import InputError
@@ -65,12 +65,12 @@ MIN_BRANCHES = 4
 class SimulationConfig:
     """Arguments of the DGP. Money in yuan (CNY); effects are yuan of monthly AUM change per add."""
 
-    n_rms: int = 2000
-    n_months: int = 24
-    seed: int = 1
-    beta_quota: float = 0.0
-    beta_organic: float = 20_000.0
-    first_month: str = "2024-01"
+    n_rms: int = DEFAULTS.rm_level_rms
+    n_months: int = DEFAULTS.n_months
+    seed: int = DEFAULTS.seed
+    beta_quota: float = DEFAULTS.beta_quota
+    beta_organic: float = DEFAULTS.beta_organic
+    first_month: str = DEFAULTS.first_month
     rms_per_branch: int = 20
     never_share: float = 0.25
     fill_prob: float = 0.7

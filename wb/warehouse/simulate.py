@@ -48,7 +48,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from wb.door.arguments import check_dgp
+from wb.door.arguments import DEFAULTS, check_dgp
 from wb.errors import InputError
 
 SCHEMA = "wb.warehouse.simulate/1"
@@ -64,13 +64,13 @@ class CustomerSimulationConfig:
     """Arguments of the customer-level DGP. Money in yuan; ``beta_*`` are yuan of monthly AUM
     change per add (as in the RM-level simulator); probabilities are per add."""
 
-    n_rms: int = 200
-    n_months: int = 24
-    seed: int = 1
-    customers_per_rm: int = 40
-    beta_quota: float = 0.0
-    beta_organic: float = 20_000.0
-    first_month: str = "2024-01"
+    n_rms: int = DEFAULTS.customer_level_rms
+    n_months: int = DEFAULTS.n_months
+    seed: int = DEFAULTS.seed
+    customers_per_rm: int = DEFAULTS.customers_per_rm
+    beta_quota: float = DEFAULTS.beta_quota
+    beta_organic: float = DEFAULTS.beta_organic
+    first_month: str = DEFAULTS.first_month
     rms_per_branch: int = 10
     never_share: float = 0.25
     fill_prob: float = 0.7

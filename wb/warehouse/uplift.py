@@ -59,6 +59,7 @@ import numpy as np
 import pandas as pd
 
 from wb.door.atomic import write_json
+from wb.door.display import jsonable
 from wb.door.documents import DocumentSchema
 from wb.errors import ExportError, InputError
 from wb.warehouse.build import MonthWindow, _promote, _sigterm_as_interrupt, quota_in_force
@@ -539,9 +540,8 @@ class Group:
 
 
 def _num(x: float | None, digits: int = 6) -> float | None:
-    if x is None or not math.isfinite(x):
-        return None
-    return float(round(x, digits))
+    """``x`` rounded to ``digits`` decimals as strict JSON (None, NaN and ±inf → None)."""
+    return None if x is None else jsonable(round(float(x), digits))
 
 
 def _t_quantile(df: int) -> float:
