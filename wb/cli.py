@@ -110,7 +110,8 @@ def simulate(
     level: Annotated[
         SimulationLevel,
         typer.Option(
-            "--level", help="rm: an RM x month export; customer: a warehouse source (§7)."
+            "--level",
+            help="rm: an RM x month export; customer: a warehouse source (docs/warehouse.md).",
         ),
     ] = SimulationLevel.rm,
     customers: Annotated[
@@ -281,7 +282,7 @@ def runs_compare(
 
 
 warehouse_app = typer.Typer(
-    help="Build the RM x month panel from the bank's customer-level warehouse (CONTRACT §7): "
+    help="Build the RM x month panel from the bank's customer-level warehouse (docs/warehouse.md): "
     "customer_month, wecom_contact and quota, on DuckDB (default) or Spark.",
     no_args_is_help=True,
     rich_markup_mode=None,

@@ -20,10 +20,9 @@ import subprocess
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
+from wb.banks import comparison
 from wb.door.privacy import redact
 from wb.errors import ExportError
 from wb.plots.banks import CHARTS
@@ -41,59 +40,6 @@ NEWS_VERDICTS = {"agrees": "相符 agrees", "contradicts": "不符 contradicts"}
 BANK_FIGURES = tuple(f"bank_{key}" for key in CHARTS)
 #: Uplift figures every uplift run writes; the brief shows the first.
 UPLIFT_FIGURES = ("uplift_forest", "uplift_binscatter", "uplift_by_quota")
-
-
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-
-class Finding(_Lenient):
-    """One finding: a sentence in Chinese and English, the numbers and sources behind it."""
-
-    zh: str
-    en: str = ""
-    numbers: list[dict[str, Any]] = Field(default_factory=list)
-    source_ids: list[str] = Field(default_factory=list)
-
-
-class NewsCheck(_Lenient):
-    """A claim from the news and what the public figures say about it."""
-
-    claim: str
-    verdict: str
-    figures: str = ""
-    source_ids: list[str] = Field(default_factory=list)
-    origin: str = ""
-    strength: str = ""
-
-
-class FigureRef(_Lenient):
-    """A figure written as ``<stem>.png`` and ``<stem>.svg`` with its caption and source."""
-
-    stem: str
-    caption: str
-    source: str
-    has_data: bool = True
-
-
-class Source(_Lenient):
-    """A row of the sources table."""
-
-    source_id: str
-    title: str
-    publisher: str = ""
-    date: str | None = ""
-    unverified: str = ""
-
-
-class BankComparison(_Lenient):
-    """``bank_comparison.json`` (``wb.bank_comparison/1``), from ``notebooks/10_bank_comparison``."""
-
-    findings: Annotated[list[Finding], Field(min_length=1)]
-    news_check: list[NewsCheck] = Field(default_factory=list)
-    figures: list[FigureRef]
-    sources: list[Source] = Field(default_factory=list)
-    limits: list[str] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -146,13 +92,8 @@ def load_artifact(section: str, folder: Path) -> dict[str, Any]:
         raise ExportError(f"{path.name}: not valid JSON ({exc})") from exc
     if section == "uplift":
         validate_document(data, path.name)
-    else:
-        try:
-            BankComparison.model_validate(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ExportError(f"{path.name}: key '{where}': {first['msg']}") from exc
+    else:  # the committed schema bank_comparison.json is written against
+        comparison.DOCUMENT.check(data, path.name)
     missing = [
         f"{stem}.{ext}"
         for stem in figure_stems(section, data)
@@ -168,40 +109,40 @@ def _source_line(text: str) -> str:
     return text.strip().removeprefix("来源 Source:").strip()
 
 
-def _bank_section(data: dict[str, Any], first: int, show: list[str] | None) -> dict[str, Any]:
-    bank = BankComparison.model_validate(data)
-    refs = {f.stem: f for f in bank.figures}
+def _bank_section(bank: dict[str, Any], first: int, show: list[str] | None) -> dict[str, Any]:
+    """The bank section from ``bank_comparison.json`` (checked against its schema on load)."""
+    refs = {f["stem"]: f for f in bank["figures"]}
     unknown = [stem for stem in show or [] if stem not in refs]
     if unknown:
         raise ExportError(
             f"brief.bank_figures names {', '.join(unknown)}, which {SECTION_FILES['bank_comparison']}"
             f" does not list (it has: {', '.join(refs)})"
         )
-    listed = [refs[stem] for stem in show] if show is not None else bank.figures
+    listed = [refs[stem] for stem in show] if show is not None else bank["figures"]
     # a chart of nothing but 无数据 for this period says nothing: named in a line instead
-    chosen = [f for f in listed if f.has_data]
-    empty = [f.stem for f in listed if not f.has_data]
+    chosen = [f for f in listed if f.get("has_data", True)]
+    empty = [f["stem"] for f in listed if not f.get("has_data", True)]
     figures = [
-        Figure(first + i, f"{f.stem}.png", f.caption, _source_line(f.source))
+        Figure(first + i, f"{f['stem']}.png", f["caption"], _source_line(f["source"]))
         for i, f in enumerate(chosen)
     ]
     news = [
         {
-            **row.model_dump(),
-            "verdict": NEWS_VERDICTS.get(row.verdict, row.verdict),
+            **row,
+            "verdict": NEWS_VERDICTS.get(row["verdict"], row["verdict"]),
             # the brief shows the claim in Chinese and the evidence without its notes; the run
             # folder's bank_comparison.json keeps both in full
-            "claim": row.claim.split(" · ")[0],
-            "figures": row.figures.split(" (")[0],
+            "claim": row["claim"].split(" · ")[0],
+            "figures": row["figures"].split(" (")[0],
         }
-        for row in bank.news_check
-        if row.verdict != NO_DATA
+        for row in bank["news_check"]
+        if row["verdict"] != NO_DATA
     ]
     return {
         "model": bank,
         "figures": figures,
         "news": news,
-        "news_unchecked": len(bank.news_check) - len(news),
+        "news_unchecked": len(bank["news_check"]) - len(news),
         "omitted": len(refs) - len(listed),
         "empty": empty,
     }
@@ -216,7 +157,7 @@ def _uplift_section(data: dict[str, Any], number: int, simulated: bool) -> dict[
             "source": "客户经理月度导出数据 RM x month export",
         }
     ]
-    forest = FigureRef.model_validate(refs[0])
+    forest = refs[0]
     label = "模拟数据 simulated export" if simulated else str(data.get("data", {}).get("label", ""))
     rows = [
         {
@@ -286,9 +227,9 @@ def _uplift_section(data: dict[str, Any], number: int, simulated: bool) -> dict[
         "simulated": simulated,
         "figure": Figure(
             number,
-            f"{forest.stem}.png",
-            forest.caption,
-            _source_line(forest.source),
+            f"{forest['stem']}.png",
+            forest["caption"],
+            _source_line(forest["source"]),
             simulated=simulated,
         ),
     }
@@ -313,10 +254,12 @@ def cited_ids(content: Any) -> list[str]:
     return list(seen)
 
 
-def _sources(ids: list[str], bank: BankComparison) -> list[dict[str, str]]:
+def _sources(ids: list[str], bank: dict[str, Any]) -> list[dict[str, str]]:
     known = {
-        src.source_id: src.model_dump() | {"date": src.date or "无日期 undated"}
-        for src in bank.sources
+        src["source_id"]: {"publisher": "", "unverified": ""}
+        | src
+        | {"date": src.get("date") or "无日期 undated"}
+        for src in bank["sources"]
     }
     blank = {"publisher": "—", "date": "—", "title": "(not in the sources table)", "unverified": ""}
     return [{"source_id": i, **known.get(i, blank)} for i in ids]
@@ -370,12 +313,12 @@ def build_context(
     if "bank_comparison" in artifacts:
         ctx.bank = _bank_section(artifacts["bank_comparison"], number, brief.bank_figures)
         number += len(ctx.bank["figures"])
-        ctx.limits += ctx.bank["model"].limits
+        ctx.limits += ctx.bank["model"].get("limits", [])
     if "uplift" in artifacts:
         ctx.uplift = _uplift_section(artifacts["uplift"], number, "uplift" in simulated)
     bank_findings = [
-        {"text": f.zh, "en": f.en, "simulated": False}
-        for f in (ctx.bank["model"].findings if ctx.bank else [])
+        {"text": f["zh"], "en": f["en"], "simulated": False}
+        for f in (ctx.bank["model"]["findings"] if ctx.bank else [])
     ]
     in_box = 2 if ctx.uplift else 3
     ctx.findings = bank_findings[:in_box]
@@ -391,7 +334,7 @@ def build_context(
         captions = " ".join(" ".join(f.caption.split()) for f in ctx.bank["figures"])
         ctx.bank["more"] = [f for f in bank_findings[in_box:] if f["en"] not in captions]
     if ctx.bank:
-        shown = [ctx.bank["model"].model_dump()["findings"], ctx.bank["news"]]
+        shown = [ctx.bank["model"]["findings"], ctx.bank["news"]]
         ctx.sources = _sources(cited_ids(shown), ctx.bank["model"])
     return ctx
 

@@ -1,4 +1,5 @@
-"""Difference-in-bunching at each RM's monthly WeCom-add quota target (METHODS §2.3, §4.4).
+"""Difference-in-bunching at each RM's monthly WeCom-add quota target (docs/methods.md,
+"Designs a referee asks for").
 
 For every RM-month the running variable is ``z = adds − Q`` (adds a month minus the target):
 

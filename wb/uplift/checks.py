@@ -1,5 +1,5 @@
-"""Fixed-effects designs on the uplift sample beyond the contract's three numbers (METHODS §2.5,
-§2.6): the certified/uncertified split, more outcomes with a multiple-testing adjustment, the
+"""Fixed-effects designs on the uplift sample beyond the contract's three numbers
+(docs/methods.md): the certified/uncertified split, more outcomes with a multiple-testing adjustment, the
 WeCom coverage rate, and robustness checks.
 
 Every estimate reuses :mod:`wb.uplift`'s machinery (pyfixest's demeaner, CRV1 by home branch

@@ -1,4 +1,5 @@
-"""Does a quota-driven WeCom add raise customers' AUM? The contract's three estimates (CONTRACT §5).
+"""Does a quota-driven WeCom add raise customers' AUM? The contract's three estimates
+(docs/methods.md, "Quota uplift").
 
 From a validated ``rm_month`` frame:
 

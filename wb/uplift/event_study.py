@@ -1,4 +1,4 @@
-"""Staggered quota adoption: event studies and the Wald-DiD (METHODS §2.1, §2.2).
+"""Staggered quota adoption: event studies and the Wald-DiD (docs/methods.md).
 
 A thin adapter: every call into diff-diff (pinned ==3.13.0) lives in this module, so the
 package can be swapped without touching callers. ``designs = {o: {e: event_study(panel, o, e)
