@@ -120,7 +120,7 @@ def _draw_paths(ax: plt.Axes, result: CustomerUpliftResult) -> None:
     ax.yaxis.set_major_formatter(signed)
     ax.set_xlabel("绑定后月数 months since binding (0 = binding month)")
     ax.set_ylabel("AUM变化 vs 绑定前一月 (元 yuan per bound customer)")
-    ax.legend(loc="lower right", fontsize=7.5)
+    ax.legend(loc="lower right", fontsize=7.5, frameon=True, framealpha=0.85, edgecolor="none")
 
 
 def event_paths(result: CustomerUpliftResult) -> Figure:
@@ -132,7 +132,7 @@ def event_paths(result: CustomerUpliftResult) -> Figure:
         ax.set_ylabel("AUM变化 vs 绑定前一月\n(元 yuan per bound customer)")
         finding_title(fig, "\n".join(textwrap.wrap(finding(result), 62)), fontsize=9.5)
         add_footer(fig, data_source(result), simulated=result.simulated)
-        fig.tight_layout(rect=(0, 0.1, 1, 0.9))
+        fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
 
 
