@@ -206,3 +206,81 @@ def test_a_brief_on_a_real_export_carries_its_label_and_no_simulated_mark(artifa
     html = brief.render_html(ctx)
     assert "华东分行导出 East branch export" in html
     assert "SIMULATED" not in html
+
+
+@pytest.fixture(scope="module")
+def warehouse_run(artifacts, tmp_path_factory) -> Path:
+    """The run folder of both sections, its uplift.json with an add_quality block (and a
+    stand-in funnel figure), and a real customer-level uplift (``wb warehouse uplift``'s code
+    and figures) of a small simulated warehouse where ``wb run`` puts it."""
+    from wb.plots.customer_uplift import save
+    from wb.uplift.quality import AddQuality, Share
+    from wb.warehouse import uplift as wuplift
+    from wb.warehouse.simulate import CustomerSimulationConfig
+    from wb.warehouse.simulate import write as simulate_write
+
+    folder = copy_run(artifacts, tmp_path_factory.mktemp("wh") / "run")
+    assets = folder / "artifacts"
+    uplift = json.loads((assets / "uplift.json").read_text(encoding="utf-8"))
+    shares = (
+        Share("adds_removed_30d", "removed within 30 days", 0.41, 0.38, 0.44, 0.05, 0.04, 0.06),
+        Share("adds_shared_3plus", "a ring contact", 0.25, 0.22, 0.28, 0.01, 0.0, 0.02),
+    )
+    uplift["add_quality"] = AddQuality(shares, 1000, 20, 12.0).to_json()
+    (assets / "uplift.json").write_text(json.dumps(uplift), encoding="utf-8")
+    for ext in ("png", "svg"):
+        (assets / f"uplift_add_quality.{ext}").write_bytes(
+            (assets / f"uplift_forest.{ext}").read_bytes()
+        )
+    config = CustomerSimulationConfig(n_rms=80, n_months=12, customers_per_rm=20)
+    source, _ = simulate_write(config, folder.parent / "wh")
+    wuplift.run(source, assets / "customer_uplift" / "rm_month", figures=save, label="仓库 wh")
+    return folder
+
+
+def test_add_quality_section_states_the_customer_level_effects_with_the_paths_figure(
+    warehouse_run,
+):
+    folder = warehouse_run
+    cu = folder / "artifacts" / "customer_uplift" / "rm_month"
+    doc = json.loads((cu / "customer_uplift.json").read_text(encoding="utf-8"))
+    free, quota = doc["att_by_kind"]["no_quota"], doc["att_by_kind"]["quota_month"]
+    params = run_params("bank_comparison", "uplift")
+    html_path, pdf = brief.build(params, folder, folder / "artifacts", {"uplift"}, EPOCH, cu)
+    html = " ".join(html_path.read_text(encoding="utf-8").split())
+    assert (
+        f"holds {free['coef']:+,.0f} yuan of AUM over months 0–5 after binding (95% CI "
+        f"{free['ci_low']:+,.0f} to {free['ci_high']:+,.0f}), one bound in a quota month "
+        f"{quota['coef']:+,.0f} yuan ({quota['ci_low']:+,.0f} to {quota['ci_high']:+,.0f})"
+    ) in html
+    assert f"平均每位客户 AUM 变化 {free['coef']:+,.0f} 元" in html
+    assert "mixes organic adds" in html and "配额促成的新增" in html
+    assert 'src="artifacts/customer_uplift/rm_month/customer_uplift_paths.png"' in html
+    assert "仓库 wh: " in html  # the source line names the data by its label
+    # the customer-level figure follows the funnel, under one Add quality heading
+    bank = brief.load_artifact("bank_comparison", folder / "artifacts")
+    ctx = brief.build_context(
+        params,
+        {"bank_comparison": bank, "uplift": brief.load_artifact("uplift", folder / "artifacts")},
+        {"uplift"},
+        EPOCH,
+        brief.load_customer_uplift(cu, folder / "artifacts"),
+    )
+    funnel, paths = ctx.uplift["quality"]["figure"], ctx.uplift["customer"]["figure"]
+    assert paths.number == funnel.number + 1 and paths.simulated and doc["simulated"]
+    text = " ".join(pdf_text(pdf).split())
+    assert html.count("Add quality") == 1 and "Add quality" in text
+    assert f"图 {paths.number}" in text and f"{free['coef']:+,.0f}" in text
+    pages = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
+    assert 2 <= int(pages.split("Pages:")[1].split()[0]) <= 5
+
+
+def test_a_customer_uplift_without_its_paths_figure_is_an_export_error(warehouse_run, tmp_path):
+    folder = copy_run(warehouse_run, tmp_path / "run")
+    cu = folder / "artifacts" / "customer_uplift" / "rm_month"
+    (cu / "customer_uplift_paths.png").unlink()
+    with pytest.raises(ExportError, match=r"customer_uplift_paths\.png"):
+        brief.build(run_params("uplift"), folder, folder / "artifacts", {"uplift"}, EPOCH, cu)
+    (cu / "customer_uplift.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(ExportError, match="customer_uplift"):
+        brief.build(run_params("uplift"), folder, folder / "artifacts", {"uplift"}, EPOCH, cu)

@@ -306,8 +306,22 @@ def test_a_run_builds_its_panel_from_a_warehouse_and_knows_when_it_is_up_to_date
     assert entry["engine"] == "duckdb" and entry["simulated"] is True
     assert (folder / entry["path"]).is_file() and (folder / entry["build"]).is_file()
     assert "exports/ci_warehouse" not in json.dumps(m)  # the folder is named by a label only
+    # the customer-level uplift of the same source, recorded beside the build
+    customer = folder / entry["customer_uplift"]["path"]
+    assert entry["customer_uplift"]["path"] in m["outputs"]
+    doc = json.loads(customer.read_text())
+    assert doc["schema"] == "wb.customer_uplift/1" and doc["engine"] == "duckdb"
+    assert doc["source"] == "simulated warehouse" and doc["simulated"] is True
+    assert (customer.parent / "customer_uplift_paths.png").is_file()
+    free = doc["att_by_kind"]["no_quota"]
+    assert free["ci_low"] <= doc["truth"]["att_by_kind"]["no_quota"] <= free["ci_high"]
+    html = " ".join((folder / "brief.html").read_text().split())
+    assert f"holds {free['coef']:+,.0f} yuan of AUM" in html
+    assert "customer_uplift/rm_month/customer_uplift_paths.png" in html
     text = subprocess.run(["pdftotext", str(folder / "brief.pdf"), "-"], capture_output=True)
     assert "SIMULATED DATA" in text.stdout.decode()
+    pages = subprocess.run(["pdfinfo", str(folder / "brief.pdf")], capture_output=True, text=True)
+    assert 2 <= int(pages.stdout.split("Pages:")[1].split()[0]) <= 5
     again = wb("run", params, "--out", str(out), timeout=300)
     assert again.returncode == 0 and "up to date" in again.stderr + again.stdout
     # a changed source is a new run: the fingerprint follows the tables' files

@@ -266,6 +266,8 @@ def test_cli_writes_json_and_figures(truth_source, tmp_path):
         "customer_uplift.json",
         "customer_uplift.png",
         "customer_uplift.svg",
+        "customer_uplift_paths.png",
+        "customer_uplift_paths.svg",
     }
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
@@ -302,3 +304,21 @@ def test_help_shows_an_example():
     result = wb("warehouse", "uplift", "--help")
     assert result.returncode == 0
     assert "wb warehouse uplift" in result.stdout.split("Example:")[1]
+
+
+def test_the_paths_figure_states_both_kinds_in_yuan_and_a_label_replaces_the_source(tiny, tmp_path):
+    """What ``wb run`` writes: the source named by the data's label (never its folder) in the
+    document and the figures; the brief's paths figure titled with both kinds' effects."""
+    from wb.plots.customer_uplift import event_paths, save
+
+    src, _ = tiny
+    result = wu.run(src, tmp_path / "u", figures=save, label="仓库 A")
+    doc = json.loads((tmp_path / "u" / "customer_uplift.json").read_text(encoding="utf-8"))
+    assert doc["source"] == "仓库 A" and str(src) not in json.dumps(doc)
+    fig = event_paths(result)
+    title = " ".join(fig._suptitle.get_text().split())
+    for kind in wu.KINDS:
+        assert f"{result.att(kind).coef:+,.0f} 元" in title
+    footer = " ".join(t.get_text() for t in fig.texts)
+    assert "来源 Source: 仓库 A;" in footer and str(src) not in footer
+    assert "yuan per bound customer" in fig.axes[0].get_ylabel()

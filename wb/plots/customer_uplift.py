@@ -1,10 +1,12 @@
-"""The figure of the customer-level uplift (``wb warehouse uplift``), drawn from a
+"""The figures of the customer-level uplift (``wb warehouse uplift``), drawn from a
 :class:`~wb.warehouse.uplift.CustomerUpliftResult`: the event-time paths of the two kinds of
-binding with their 95% intervals, and the effect by AUM tier. Units: 万元 (1e4 yuan) of AUM
-per bound customer."""
+binding with their 95% intervals, beside the effect by AUM tier (``customer_uplift``), and the
+paths alone, sized for the brief (``customer_uplift_paths``). Units: yuan of AUM per bound
+customer."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -13,36 +15,41 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from wb.plots.common import finding_title
-from wb.plots.theme import PALETTE, add_footer, save_figure, theme_context
+from wb.plots.theme import PALETTE, add_footer, save_figure, signed, theme_context
 from wb.warehouse.uplift import KINDS, CustomerUpliftResult, Estimate
 
 STEM = "customer_uplift"
+#: The paths alone, for the brief.
+PATHS_STEM = "customer_uplift_paths"
 COLOURS = {"no_quota": PALETTE["blue"], "quota_month": PALETTE["orange"]}
+#: Each kind drawn a little apart on the shared axis, so the two intervals do not overlap.
+OFFSETS = {"no_quota": -0.09, "quota_month": 0.09}
 LABELS = {
     "no_quota": "无指标月绑定 bound, no quota in force",
     "quota_month": "指标月绑定 bound in a quota month",
 }
 
 
-def _wan(x: float | None) -> float:
-    return np.nan if x is None else x / 1e4
+def _yuan(x: float | None) -> float:
+    """A yuan amount, or NaN for none (a gap in a line)."""
+    return np.nan if x is None else x
 
 
 def data_source(result: CustomerUpliftResult) -> str:
     """The footer's source line: data, size, design and inference."""
     n = result.counts
-    what = "simulated warehouse (wb simulate --level customer)" if result.simulated else "warehouse"
+    what = f"{result.source} (wb simulate --level customer)" if result.simulated else result.source
     window = result.months.as_dict()
     span = "" if window is None else f", months {window['from'] or '…'}–{window['to'] or '…'}"
     return (
-        f"{what} {result.source}; {n['customers']:,} customers, {n['bound_used']:,} bound, "
+        f"{what}; {n['customers']:,} customers, {n['bound_used']:,} bound, "
         f"{n['branches']:,} branches{span}; imputation event study ({result.design.model} model),"
         f" customer and branch x month effects; 95% CI clustered by branch"
     )
 
 
 def finding(result: CustomerUpliftResult) -> str:
-    """One sentence with the two kinds' effects (万元 per bound customer)."""
+    """One sentence with the two kinds' effects (yuan of AUM per bound customer)."""
     post = result.design.post
     parts = []
     for kind, words in (("no_quota", "without a quota"), ("quota_month", "in a quota month")):
@@ -50,7 +57,7 @@ def finding(result: CustomerUpliftResult) -> str:
         if est.coef is None:
             parts.append(f"{words}: n/a")
         else:
-            parts.append(f"{words} {est.coef / 1e4:+.1f}万元")
+            parts.append(f"{words} {est.coef:+,.0f} 元")
     return (
         f"A customer's AUM after a WeCom binding (months 0–{post}): bound {parts[0]}, "
         f"bound {parts[1]}, per customer"
@@ -70,59 +77,75 @@ def _truth_path(result: CustomerUpliftResult, kind: str, months: list[int]) -> l
 
 
 def _tier_limits(estimates: list[Estimate]) -> tuple[float, float]:
-    """x-limits (万元) that show every tier's point and the typical interval; intervals far
+    """x-limits (yuan) that show every tier's point and the typical interval; intervals far
     wider than the median (a thin private-banking tier) are clipped, marked by arrows."""
     if not estimates:
-        return -1.0, 1.0
-    half = np.array(
-        [np.inf if e.ci_low is None else _wan((e.ci_high - e.ci_low) / 2) for e in estimates]
-    )
+        return -1_000.0, 1_000.0
+    half = np.array([np.inf if e.ci_low is None else (e.ci_high - e.ci_low) / 2 for e in estimates])
     finite = half[np.isfinite(half)]
     typical = float(np.median(finite)) if finite.size else 0.0
     keep = half <= 4 * typical if typical > 0 else np.ones(len(estimates), dtype=bool)
     if not keep.any():
         keep[:] = True
-    lows = [_wan(e.ci_low if e.ci_low is not None else e.coef) for e, k in zip(estimates, keep,
+    lows = [_yuan(e.ci_low if e.ci_low is not None else e.coef) for e, k in zip(estimates, keep,
             strict=True) if k]  # fmt: skip
-    highs = [_wan(e.ci_high if e.ci_high is not None else e.coef) for e, k in zip(estimates, keep,
+    highs = [_yuan(e.ci_high if e.ci_high is not None else e.coef) for e, k in zip(estimates, keep,
              strict=True) if k]  # fmt: skip
     lo, hi = min(0.0, min(lows)), max(0.0, max(highs))
-    pad = max(0.25 * (hi - lo), 0.1)
+    pad = max(0.25 * (hi - lo), 1_000.0)
     return lo - pad, hi + pad
+
+
+def _draw_paths(ax: plt.Axes, result: CustomerUpliftResult) -> None:
+    """AUM relative to the month before binding by months since binding, per kind, with 95%
+    bands (yuan per bound customer) and, when simulated, the true paths dotted."""
+    for kind in KINDS:
+        path = [(ev, est) for ev, est in result.kinds[kind].path if est.coef is not None]
+        if not path:
+            continue
+        x = np.array([ev for ev, _ in path], dtype=float)
+        coef = np.array([_yuan(e.coef) for _, e in path])
+        low = np.array([_yuan(e.ci_low if e.ci_low is not None else e.coef) for _, e in path])
+        high = np.array([_yuan(e.ci_high if e.ci_high is not None else e.coef) for _, e in path])
+        colour = COLOURS[kind]
+        ax.fill_between(x + OFFSETS[kind], low, high, color=colour, alpha=0.18, lw=0)
+        ax.plot(x + OFFSETS[kind], coef, "o-", color=colour, ms=4.5, lw=1.8, label=LABELS[kind])
+        truth = _truth_path(result, kind, [int(v) for v in x])
+        if truth is not None:
+            ax.plot(x, truth, ls=":", color=colour, lw=1.5,
+                    label=f"真实值 simulated truth ({kind})")  # fmt: skip
+    ax.axhline(0, color=PALETTE["grey"], lw=1, ls="--")
+    ax.axvline(-0.5, color=PALETTE["grey"], lw=1)
+    ax.text(-0.45, ax.get_ylim()[1], " 绑定 binding", va="top", fontsize=8, color=PALETTE["grey"])
+    ax.yaxis.set_major_formatter(signed)
+    ax.set_xlabel("绑定后月数 months since binding (0 = binding month)")
+    ax.set_ylabel("AUM变化 vs 绑定前一月 (元 yuan per bound customer)")
+    ax.legend(loc="lower right", fontsize=7.5, frameon=True, framealpha=0.85, edgecolor="none")
+
+
+def event_paths(result: CustomerUpliftResult) -> Figure:
+    """The event-time paths of the two kinds of binding alone, with 95% bands (yuan of AUM
+    per bound customer): the brief's figure, sized for half a page's width beside its text."""
+    with theme_context():
+        fig, ax = plt.subplots(figsize=(5.8, 4.4))
+        _draw_paths(ax, result)
+        ax.set_ylabel("AUM变化 vs 绑定前一月\n(元 yuan per bound customer)")
+        finding_title(fig, "\n".join(textwrap.wrap(finding(result), 62)), fontsize=9.5)
+        add_footer(fig, data_source(result), simulated=result.simulated)
+        fig.tight_layout(rect=(0, 0.1, 1, 1))
+    return fig
 
 
 def paths_and_tiers(result: CustomerUpliftResult) -> Figure:
     """Left: AUM relative to the month before binding by months since binding, per kind, with
-    95% bands. Right: the window-average effect per AUM tier and kind."""
+    95% bands. Right: the window-average effect per AUM tier and kind (yuan per bound
+    customer)."""
     with theme_context():
         fig, (left, right) = plt.subplots(
             1, 2, figsize=(11.5, 4.8), gridspec_kw={"width_ratios": [1.35, 1]}
         )
-        offsets = {"no_quota": -0.09, "quota_month": 0.09}
-        for kind in KINDS:
-            path = [(ev, est) for ev, est in result.kinds[kind].path if est.coef is not None]
-            if not path:
-                continue
-            x = np.array([ev for ev, _ in path], dtype=float)
-            coef = np.array([_wan(e.coef) for _, e in path])
-            low = np.array([_wan(e.ci_low if e.ci_low is not None else e.coef) for _, e in path])
-            high = np.array([_wan(e.ci_high if e.ci_high is not None else e.coef) for _, e in path])
-            colour = COLOURS[kind]
-            left.fill_between(x + offsets[kind], low, high, color=colour, alpha=0.18, lw=0)
-            left.plot(x + offsets[kind], coef, "o-", color=colour, ms=4.5, lw=1.8,
-                      label=LABELS[kind])  # fmt: skip
-            truth = _truth_path(result, kind, [int(v) for v in x])
-            if truth is not None:
-                left.plot(x, np.array(truth) / 1e4, ls=":", color=colour, lw=1.5,
-                          label=f"真实值 simulated truth ({kind})")  # fmt: skip
-        left.axhline(0, color=PALETTE["grey"], lw=1, ls="--")
-        left.axvline(-0.5, color=PALETTE["grey"], lw=1)
-        left.text(-0.45, left.get_ylim()[1], " 绑定 binding", va="top", fontsize=8,
-                  color=PALETTE["grey"])  # fmt: skip
-        left.set_xlabel("绑定后月数 months since binding (0 = binding month)")
-        left.set_ylabel("AUM变化 vs 绑定前一月 (万元 per bound customer)")
+        _draw_paths(left, result)
         left.set_title("事件时间路径 Event-time path, 95% CI", fontsize=10)
-        left.legend(loc="lower right", fontsize=7.5)
 
         labels = list(result.design.tiers.labels)
         points = [
@@ -134,10 +157,10 @@ def paths_and_tiers(result: CustomerUpliftResult) -> Figure:
         lo_lim, hi_lim = _tier_limits([g.att for _, _, g in points])
         for j, kind, group in points:
             est = group.att
-            y = j + offsets[kind] * 2
-            c = _wan(est.coef)
-            lo = _wan(est.ci_low if est.ci_low is not None else est.coef)
-            hi = _wan(est.ci_high if est.ci_high is not None else est.coef)
+            y = j + OFFSETS[kind] * 2
+            c = _yuan(est.coef)
+            lo = _yuan(est.ci_low if est.ci_low is not None else est.coef)
+            hi = _yuan(est.ci_high if est.ci_high is not None else est.coef)
             shown_lo, shown_hi = max(lo, lo_lim), min(hi, hi_lim)
             right.plot([shown_lo, shown_hi], [y, y], color=COLOURS[kind], lw=1.6)
             for edge, clipped in ((shown_lo, lo < lo_lim), (shown_hi, hi > hi_lim)):
@@ -145,7 +168,7 @@ def paths_and_tiers(result: CustomerUpliftResult) -> Figure:
                            (">" if clipped else "|"), color=COLOURS[kind], ms=6)  # fmt: skip
             if lo_lim <= c <= hi_lim:
                 right.plot([c], [y], "o", color=COLOURS[kind], ms=5)
-            text = f"{c:+.1f}  (n={group.n_customers:,})"
+            text = f"{c:+,.0f}  (n={group.n_customers:,})"
             if not lo_lim <= c <= hi_lim:
                 text += " off scale"
             ha = "left" if c < lo_lim else ("right" if c > hi_lim else "center")
@@ -155,7 +178,8 @@ def paths_and_tiers(result: CustomerUpliftResult) -> Figure:
         right.axvline(0, color=PALETTE["grey"], lw=1, ls="--")
         right.set_yticks(range(len(labels)), [f"{lab}元" for lab in labels])
         right.set_ylim(-0.6, len(labels) - 0.4)
-        right.set_xlabel(f"平均效应 months 0–{result.design.post} (万元 per bound customer)")
+        right.xaxis.set_major_formatter(signed)
+        right.set_xlabel(f"平均效应 months 0–{result.design.post} (元 yuan per bound customer)")
         right.set_title("按绑定前AUM分层 By AUM tier the month before binding", fontsize=10)
         finding_title(fig, finding(result))
         add_footer(fig, data_source(result), simulated=result.simulated)
@@ -164,9 +188,13 @@ def paths_and_tiers(result: CustomerUpliftResult) -> Figure:
 
 
 def save(result: CustomerUpliftResult, folder: Path | str) -> Iterable[Path]:
-    """Draw the figure and save ``customer_uplift.png`` and ``.svg`` into ``folder``."""
-    fig = paths_and_tiers(result)
-    try:
-        return save_figure(fig, folder, STEM)
-    finally:
-        plt.close(fig)
+    """Draw both figures and save ``customer_uplift`` and ``customer_uplift_paths`` (PNG and
+    SVG each) into ``folder``."""
+    paths = []
+    for stem, draw in ((STEM, paths_and_tiers), (PATHS_STEM, event_paths)):
+        fig = draw(result)
+        try:
+            paths += save_figure(fig, folder, stem)
+        finally:
+            plt.close(fig)
+    return paths

@@ -24,7 +24,7 @@ from typing import Any
 
 from wb.banks import comparison
 from wb.door.privacy import redact
-from wb.errors import ExportError
+from wb.errors import ExportError, InputError
 from wb.plots.banks import CHARTS
 from wb.plots.theme import CJK_FAMILY, SIMULATED_LABEL
 from wb.uplift.result import MODELS
@@ -51,6 +51,37 @@ class Figure:
     caption: str
     source: str
     simulated: bool = False
+
+
+@dataclass(frozen=True)
+class CustomerUplift:
+    """A run's customer-level uplift: ``customer_uplift.json`` (:mod:`wb.warehouse.uplift`;
+    money in yuan of AUM per bound customer) and its paths figure, relative to the artifacts
+    folder."""
+
+    doc: dict[str, Any]
+    figure: str
+
+
+def load_customer_uplift(folder: Path, artifacts_dir: Path) -> CustomerUplift:
+    """Read and check the customer-level uplift a run wrote into ``folder`` (inside
+    ``artifacts_dir``); raise :class:`ExportError` if its document or paths figure is unusable."""
+    from wb.plots.customer_uplift import PATHS_STEM
+    from wb.warehouse.uplift import load
+
+    try:
+        doc = load(folder)
+    except InputError as exc:
+        raise ExportError(str(exc)) from exc
+    missing = [
+        f"{PATHS_STEM}.{ext}"
+        for ext in ("png", "svg")
+        if not (folder / f"{PATHS_STEM}.{ext}").is_file()
+    ]
+    if missing:
+        raise ExportError(f"customer uplift: expected figures not written: {', '.join(missing)}")
+    figure = (folder / f"{PATHS_STEM}.png").relative_to(artifacts_dir).as_posix()
+    return CustomerUplift(doc, figure)
 
 
 @dataclass
@@ -148,7 +179,56 @@ def _bank_section(bank: dict[str, Any], first: int, show: list[str] | None) -> d
     }
 
 
-def _uplift_section(data: dict[str, Any], number: int, simulated: bool) -> dict[str, Any]:
+def _yuan_ci(est: dict[str, Any], to: str) -> tuple[str, str]:
+    """An estimate in yuan as ``+30,408`` and its interval as ``+27,878 <to> +32,939``."""
+    if est["coef"] is None:
+        return "n/a", "n/a"
+    if est["ci_low"] is None:
+        return f"{est['coef']:+,.0f}", "n/a"
+    return f"{est['coef']:+,.0f}", f"{est['ci_low']:+,.0f} {to} {est['ci_high']:+,.0f}"
+
+
+def _customer_section(customer: CustomerUplift, number: int) -> dict[str, Any]:
+    """The customer-level finding (no-quota and quota-month bindings, yuan of AUM per bound
+    customer, 95% CI) and its paths figure."""
+    doc = customer.doc
+    post = doc["design"]["post"]
+    free, quota = doc["att_by_kind"]["no_quota"], doc["att_by_kind"]["quota_month"]
+    (f_zh, fci_zh), (q_zh, qci_zh) = _yuan_ci(free, "至"), _yuan_ci(quota, "至")
+    (f_en, fci_en), (q_en, qci_en) = _yuan_ci(free, "to"), _yuan_ci(quota, "to")
+    n = doc["n"]
+    return {
+        "text": (
+            f"客户层面：无配额月份绑定的客户，绑定后第0–{post}个月平均每位客户 AUM 变化 {f_zh} 元"
+            f"（95% 置信区间 {fci_zh} 元）；配额月份绑定的客户为 {q_zh} 元（{qci_zh} 元）。"
+            "配额月份的绑定混合了本来就会发生的自然新增和配额促成的新增，两者之差不是一个配额新增"
+            "本身的价值。"
+        ),
+        "en": (
+            f"At customer level, a customer bound in a month without a quota holds {f_en} yuan "
+            f"of AUM over months 0–{post} after binding (95% CI {fci_en}), one bound in a quota "
+            f"month {q_en} yuan ({qci_en}), per bound customer. A quota-month binding mixes "
+            "organic adds, which would have happened anyway, with quota-induced ones, so the gap "
+            "between the two is not the value of a quota-induced add."
+        ),
+        "simulated": doc["simulated"],
+        "figure": Figure(
+            number,
+            customer.figure,
+            "客户绑定后的 AUM 路径：无配额月份与配额月份的绑定 · A customer's AUM by months since "
+            "its WeCom binding, bound without a quota vs in a quota month (yuan of AUM per bound "
+            "customer, 95% CI)",
+            f"{doc['source']}: {n['customers']:,} customers, {n['bound_used']:,} bound, "
+            f"{n['branches']:,} branches; imputation event study with customer and branch x month "
+            "effects, 95% CI clustered by branch (wb warehouse uplift)",
+            simulated=doc["simulated"],
+        ),
+    }
+
+
+def _uplift_section(
+    data: dict[str, Any], number: int, simulated: bool, customer: CustomerUplift | None = None
+) -> dict[str, Any]:
     refs = data.get("figures") or [
         {
             "stem": UPLIFT_FIGURES[0],
@@ -214,6 +294,9 @@ def _uplift_section(data: dict[str, Any], number: int, simulated: bool) -> dict[
         )
     return {
         "quality": quality,
+        "customer": _customer_section(customer, number + 1 + (quality is not None))
+        if customer
+        else None,
         "bunching": bunching,
         "verdict": data["verdict"].get("text_zh") or data["verdict"]["text"],
         "verdict_en": data["verdict"]["text"] if data["verdict"].get("text_zh") else "",
@@ -283,6 +366,7 @@ def build_context(
     artifacts: dict[str, dict[str, Any]],
     simulated: set[str],
     source_date_epoch: int,
+    customer_uplift: CustomerUplift | None = None,
 ) -> Context:
     """Assemble what the template shows from the params and the artifacts of the run.
 
@@ -296,6 +380,9 @@ def build_context(
         Sections whose input came from ``wb simulate``.
     source_date_epoch : int
         The brief's date, seconds since 1970 (UTC).
+    customer_uplift : CustomerUplift, optional
+        The customer-level uplift of the uplift section's warehouse data, shown under its add
+        quality.
     """
     day = datetime.fromtimestamp(source_date_epoch, UTC)
     brief = params.brief
@@ -315,7 +402,9 @@ def build_context(
         number += len(ctx.bank["figures"])
         ctx.limits += ctx.bank["model"].get("limits", [])
     if "uplift" in artifacts:
-        ctx.uplift = _uplift_section(artifacts["uplift"], number, "uplift" in simulated)
+        ctx.uplift = _uplift_section(
+            artifacts["uplift"], number, "uplift" in simulated, customer_uplift
+        )
     bank_findings = [
         {"text": f["zh"], "en": f["en"], "simulated": False}
         for f in (ctx.bank["model"]["findings"] if ctx.bank else [])
@@ -465,15 +554,18 @@ def build(
     artifacts_dir: Path,
     simulated: set[str],
     source_date_epoch: int,
+    customer_uplift: Path | None = None,
 ) -> tuple[Path, Path]:
     """Write ``brief.html`` and ``brief.pdf`` into ``folder`` and check the PDF.
 
     Every section named in the params must have written its artifact and figures into
-    ``artifacts_dir`` (else :class:`ExportError`).
+    ``artifacts_dir`` (else :class:`ExportError`); so must the customer-level uplift in
+    ``customer_uplift`` (a folder inside ``artifacts_dir``) when given.
     """
     sections = [nb.section for nb in params.notebooks]
     artifacts = {s: load_artifact(s, artifacts_dir) for s in sections}
-    ctx = build_context(params, artifacts, simulated, source_date_epoch)
+    customer = load_customer_uplift(customer_uplift, artifacts_dir) if customer_uplift else None
+    ctx = build_context(params, artifacts, simulated, source_date_epoch, customer)
     if ctx.logo is not None and ctx.logo != params.brief.logo:  # a local logo: copy it in
         shutil.copyfile(params.brief.logo, folder / ctx.logo)
     ctx.assets = artifacts_dir.relative_to(folder).as_posix()

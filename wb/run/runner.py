@@ -9,7 +9,8 @@ Order of work (docs/operations.md):
    are moved to ``<out>/failed/``;
 3. skip when ``latest`` was made from the same params, data, notebooks, code and lock file
    (unless ``force``);
-4. in ``<out>/.staging-<run_id>/``: simulate inputs, execute each notebook with papermill
+4. in ``<out>/.staging-<run_id>/``: simulate inputs, build warehouse panels and their
+   customer-level uplift (``artifacts/customer_uplift/<key>/``), execute each notebook with papermill
    (kernel named explicitly, per-cell timeout, one retry only when the kernel fails to
    start), build and check the brief, write ``manifest.json``;
 5. promote with ``os.rename`` to ``<out>/<run_id>/`` and swap ``<out>/latest`` atomically.
@@ -70,6 +71,8 @@ LATEST = "latest"
 FAILED = "failed"
 STAGING = ".staging-"
 ARTIFACTS_DIR = "artifacts"
+#: Folder of ``artifacts/`` holding each warehouse entry's customer-level uplift.
+CUSTOMER_UPLIFT = "customer_uplift"
 #: Longest line of kernel output copied into ``run.log``; the rest of the line is cut.
 MAX_LOG_LINE = 10_000
 
@@ -392,6 +395,8 @@ class Run:
         self.inputs: dict[str, Path] = {}
         #: data key → the add-quality counts built beside a warehouse panel
         self.quality: dict[str, Path] = {}
+        #: data key → the folder of a warehouse source's customer-level uplift
+        self.customer_uplift: dict[str, Path] = {}
         self.labels: dict[str, str] = {}
         self.links: Path | None = None
         self.record: dict[str, Any] = {}
@@ -539,6 +544,37 @@ class Run:
                 "simulated": w.simulated,
             }
 
+    def _customer_uplifts(self) -> None:
+        """For each ``warehouse`` entry, the customer-level uplift with ``wb warehouse uplift``'s
+        code on the same source, engine and months, into ``artifacts/customer_uplift/<key>/``
+        (``customer_uplift.json`` and its figures), the source named by the data's label. The
+        build has just checked the tables' rules, so they are not checked again."""
+        from wb.plots.customer_uplift import save
+        from wb.warehouse import uplift as wuplift
+
+        for key, spec in self.params.data.items():
+            if spec.warehouse is None:
+                continue
+            w = spec.warehouse
+            self.say(f"warehouse {key}: customer-level uplift on {w.engine}")
+            target = self.artifacts / CUSTOMER_UPLIFT / key
+            t0 = time.perf_counter()
+            wuplift.run(
+                w.source,
+                target,
+                warehouse_options(w),
+                w.months,
+                figures=save,
+                check=False,
+                label=self.labels[key],
+            )
+            self.customer_uplift[key] = target
+            self.record["data"][f"data.{key}"]["customer_uplift"] = {
+                "path": str((target / wuplift.JSON_NAME).relative_to(self.staging)),
+                "duration_s": round(time.perf_counter() - t0, 2),
+            }
+            self._save_record()
+
     def notebook_parameters(self, nb: NotebookSpec) -> dict[str, Any]:
         """What papermill injects: the notebook's own values, inputs, out_dir and run values."""
         declared = params_mod.declared_parameters(nb.path)
@@ -638,8 +674,18 @@ class Run:
 
     def _brief(self) -> None:
         simulated = {nb.section for nb in self.params.notebooks if self.params.simulated(nb)}
+        customer = next(  # the customer-level uplift of the data the uplift notebook reads
+            (
+                self.customer_uplift[key]
+                for nb in self.params.notebooks
+                if nb.section == "uplift"
+                for key in nb.inputs.values()
+                if key in self.customer_uplift
+            ),
+            None,
+        )
         t0 = time.perf_counter()
-        brief.build(self.params, self.staging, self.artifacts, simulated, self.epoch)
+        brief.build(self.params, self.staging, self.artifacts, simulated, self.epoch, customer)
         self.record["brief"] = {"duration_s": round(time.perf_counter() - t0, 2)}
         self.say(f"brief: ok in {self.record['brief']['duration_s']:.1f} s")
 
@@ -668,6 +714,7 @@ class Run:
                 self._link_inputs()
                 self._simulate_inputs()
                 self._build_warehouse_inputs()
+                self._customer_uplifts()
                 self._notebooks()
                 self._brief()
                 self._finish("ok", 0, None)

@@ -1070,8 +1070,13 @@ def run(
     progress: Progress | None = None,
     figures: Callable[[CustomerUpliftResult, Path], Iterable[Path]] | None = None,
     check: bool = True,
+    label: str | None = None,
 ) -> CustomerUpliftResult:
-    """:func:`estimate` then :func:`write`; DuckDB spills into a hidden sibling of ``out``."""
+    """:func:`estimate` then :func:`write`; DuckDB spills into a hidden sibling of ``out``.
+
+    ``label`` names the source in the outputs instead of its location (``wb run`` passes the
+    data's label: a folder's name may hold personal data and never reaches a run's outputs).
+    """
     options = options or EngineOptions()
     options.check()
     (design or Design()).check()
@@ -1088,6 +1093,8 @@ def run(
             spill.mkdir()
             options = replace(options, temp_dir=spill)
         result = estimate(source, options, window, design, progress, check)
+        if label is not None:
+            result = replace(result, source=label)
         draw = None if figures is None else (lambda folder: figures(result, folder))
         write(result, target, draw)
     finally:
