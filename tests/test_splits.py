@@ -99,8 +99,9 @@ def test_robustness_checks_equal_reference_fits(negative):
 
 @pytest.mark.filterwarnings("ignore:The design matrix is rank-deficient")
 def test_branch_month_effects_equal_a_dummy_variable_fit():
-    """RM + branch × month effects: pyfixest's alternating projections do not converge here;
-    the LSMR route must equal plain OLS with dummies (statsmodels) on a small sample."""
+    """RM + branch × month effects: alternating projections do not converge here; the exact
+    two-way solve (wb.uplift.twoway) must equal plain OLS with dummies (statsmodels) on a small
+    sample."""
     frame, _ = simulate(SimulationConfig(n_rms=160, n_months=12, seed=5, rms_per_branch=20))
     sample = estimation.prepare(frame)
     rob = checks.robustness(sample, sample.demeaned)[0].to_json()

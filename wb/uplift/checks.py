@@ -2,7 +2,7 @@
 (docs/methods.md): the certified/uncertified split, more outcomes with a multiple-testing adjustment, the
 WeCom coverage rate, and robustness checks.
 
-Every estimate reuses :mod:`wb.uplift`'s machinery (pyfixest's demeaner, CRV1 by home branch
+Every estimate reuses :mod:`wb.uplift`'s machinery (exact demeaning, CRV1 by home branch
 with fixest's small-sample rule, t(G−1) intervals), so it is held to the same standard the
 tests hold the contract numbers to. Money in yuan; adds in adds per RM-month.
 """
@@ -29,20 +29,19 @@ QUARTER_END_MONTHS = (3, 6, 9, 12)
 def _demean_subset(
     sample: Sample,
     mask: np.ndarray,
-    fe: tuple[np.ndarray, ...],
+    fe: tuple[np.ndarray, np.ndarray],
     y: np.ndarray,
     x: np.ndarray,
     c: np.ndarray | None = None,
     z: np.ndarray | None = None,
-    solver: str = "map",
 ) -> Demeaned:
     """A :class:`Demeaned` design on the rows in ``mask``: ``y``, ``x`` and optionally ``c``, ``z``
-    (full-sample arrays; missing ones repeat ``x``) demeaned with the fixed effects ``fe``
-    (full-sample codes), clustered by home branch."""
+    (full-sample arrays; missing ones repeat ``x``) demeaned with the two fixed effects ``fe``
+    (full-sample codes, RM first), clustered by home branch."""
     cols = np.column_stack([y, x, x if c is None else c, x if z is None else z])[mask]
     cluster = pd.factorize(sample.cluster[mask])[0]
     codes = [pd.factorize(f[mask])[0] for f in fe]
-    out = demean_columns(cols, *codes, solver=solver)
+    out = demean_columns(cols, *codes)
     # RM effects nest in the clusters (not counted); every other FE level is (fixest's rule).
     k_fe = sum(int(code.max()) + 1 for code in codes[1:])
     return Demeaned(
@@ -463,7 +462,7 @@ def robustness(sample: Sample, d: Demeaned) -> tuple[Robustness, list[str]]:
         Check("baseline_twfe", d.slope("twfe", "wecom_adds", d.y, d.x)),
     ]
     lo, hi = np.percentile(sample.y, WINSOR)
-    yw = demean_columns(np.clip(sample.y, lo, hi)[:, None], sample.rm, sample.month_code)[:, 0]
+    yw = sample.design.residual(np.clip(sample.y, lo, hi)[:, None])[:, 0]
     checks.append(
         Check(
             "winsorised",
@@ -494,9 +493,7 @@ def robustness(sample: Sample, d: Demeaned) -> tuple[Robustness, list[str]]:
         sample.branch.astype(np.int64) * (int(sample.month_code.max()) + 1) + sample.month_code
     )
     everything = np.ones(sample.y.size, dtype=bool)
-    bm = _demean_subset(
-        sample, everything, (sample.rm, branch_month), sample.y, sample.adds, solver="lsmr"
-    )
+    bm = _demean_subset(sample, everything, (sample.rm, branch_month), sample.y, sample.adds)
     checks.append(
         Check(
             "branch_month_fe",

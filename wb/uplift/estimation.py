@@ -16,10 +16,11 @@ Standard errors are clustered by branch (CRV1 with fixest's small-sample rule: G
 changes branch is clustered with the branch where they spent most months (ties: the earlier),
 so all of an RM's months share one cluster; the instrument uses the branch of each month.
 
-The computation demeans outcome, adds, certified adds and instrument **once** with pyfixest's
-demeaner and fits every model from those columns (each has one regressor), which is exact
-(Frisch–Waugh–Lovell) and several times cheaper than one ``pf.feols`` call per model. The tests
-hold every number to full ``pf.feols`` fits.
+The computation demeans outcome, adds, certified adds and instrument **once** (an exact
+sparse solve of the RM + month normal equations, :mod:`wb.uplift.twoway`) and fits every model
+from those columns (each has one regressor), which is exact (Frisch–Waugh–Lovell) and several
+times cheaper than one ``pf.feols`` call per model. The tests hold every number to full
+``pf.feols`` fits.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from pyfixest.core.demean import demean, demean_within
 
 from wb.door.schemas import month_index
 from wb.errors import NotIdentified
@@ -49,8 +49,8 @@ from wb.uplift.result import (
     UpliftResult,
     make_verdict,
 )
+from wb.uplift.twoway import TwoWay
 
-DEMEAN_TOL = 1e-10
 #: Fewest branch clusters for clustered standard errors.
 MIN_CLUSTERS = 2
 #: Optional ``rm_month`` columns carried into the estimation sample when present.
@@ -102,10 +102,16 @@ class Sample:
         return n_clusters
 
     @cached_property
+    def design(self) -> TwoWay:
+        """The RM + month fixed effects of the sample, factorised once: every column with
+        these effects swept out is ``sample.design.residual(columns)``."""
+        return _design(self.rm, self.month_code)
+
+    @cached_property
     def demeaned(self) -> Demeaned:
         """The RM + month fixed-effects design: computed once, shared by every design."""
         cols = np.column_stack([self.y, self.adds, self.certified, self.quota_on])
-        out = demean_columns(cols, self.rm, self.month_code)
+        out = self.design.residual(cols)
         # fixest's "nested" rule: RM effects nest in the branch clusters and are not counted;
         # the month effects are (all of them, as pyfixest counts: k = 1 + months).
         n_months = int(self.month_code.max()) + 1
@@ -286,34 +292,19 @@ def _naive(sample: Sample) -> Estimate:
     )[1]
 
 
-def demean_columns(cols: np.ndarray, *fe: np.ndarray, solver: str = "map") -> np.ndarray:
-    """Columns (n, k) with the fixed effects ``fe`` (integer codes, each length n) swept out.
+def demean_columns(cols: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Columns (n, k) with two sets of fixed effects swept out: ``a`` and ``b`` are integer
+    codes 0…levels−1, each length n (RM and month, RM and branch × month, ...). Exact to
+    rounding (:class:`wb.uplift.twoway.TwoWay`, a direct sparse solve); the units of ``cols``
+    are kept."""
+    return _design(a, b).residual(cols)
 
-    ``solver="map"``: pyfixest's alternating projections, fast for RM + month effects.
-    ``solver="lsmr"``: pyfixest's preconditioned LSMR (``demean_within``), for poorly
-    connected structures such as RM + branch × month effects, where alternating projections
-    crawl (30 s and no convergence at 1e-10 on 2,000 RMs; LSMR: 0.1 s, same coefficients to
-    1e-11). The tolerance is absolute, so columns are demeaned at unit scale and scaled back
-    (demeaning is linear).
-    """
-    scale = cols.std(axis=0)
-    scale[scale == 0] = 1.0
-    codes = np.column_stack(fe)
-    if solver == "lsmr":
-        out, converged, _ = demean_within(
-            cols / scale, codes.astype(np.uint32), tol=DEMEAN_TOL, maxiter=10_000
-        )
-    else:
-        out, converged = demean(
-            cols / scale,
-            codes.astype(np.uint64),
-            np.ones(len(cols)),
-            tol=DEMEAN_TOL,
-            maxiter=100_000,
-        )
-    if not converged:
-        raise RuntimeError(f"fixed-effects demeaning ({solver}) did not converge")
-    return out * scale
+
+def _design(a: np.ndarray, b: np.ndarray) -> TwoWay:
+    """The :class:`TwoWay` design of codes ``a`` and ``b``, the factor with more levels
+    eliminated."""
+    n_a, n_b = int(a.max()) + 1, int(b.max()) + 1
+    return TwoWay.build(a, b, n_a, n_b) if n_a >= n_b else TwoWay.build(b, a, n_b, n_a)
 
 
 def anderson_rubin(d: Demeaned, first: Estimate, reduced: Estimate) -> Interval:

@@ -1,8 +1,8 @@
 """Borusyak–Jaravel–Spiess (2024) imputation, in numpy: the linear algebra behind
 :mod:`wb.uplift.event_study`'s ``imputation`` event study and Wald-DiD.
 
-:class:`TwoWay` fits RM and month effects exactly on the untreated RM-months (the RM effects
-eliminated, a months × months system solved directly); :class:`Imputation` turns a cohort
+:class:`~wb.uplift.twoway.TwoWay` fits RM and month effects exactly on the untreated RM-months
+(the RM effects eliminated, a months × months system solved directly); :class:`Imputation` turns a cohort
 frame (:func:`wb.uplift.event_study.cohort_frame`) into imputed effects, Theorem-3 influence functions summed
 per branch, and the BJS Test 1 lead regression. diff-diff's ``ImputationDiD`` computes the
 same numbers (the tests hold them equal) but takes a minute per outcome at 100,000 RMs.
@@ -15,49 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from wb.uplift.inference import cluster_sums, crv1
-
-
-@dataclass(frozen=True)
-class TwoWay:
-    """Exact least squares on RM and month effects over the untreated RM-months (Ω0).
-
-    The normal equations [N C; C' M][a; b] = [r_u; r_t] (N: RM counts, M: month counts, C:
-    RM × month incidence; month 0's effect is 0) are solved by eliminating the RM effects:
-    (M − C'N⁻¹C) b = r_t − C'N⁻¹r_u, a months × months system, then a = N⁻¹(r_u − Cb).
-    """
-
-    unit: np.ndarray
-    time: np.ndarray
-    counts: np.ndarray
-    incidence: np.ndarray
-    schur: np.ndarray
-
-    @classmethod
-    def build(cls, unit: np.ndarray, time: np.ndarray, n_units: int, n_times: int) -> TwoWay:
-        counts = np.bincount(unit, minlength=n_units).astype(float)
-        incidence = np.zeros((n_units, n_times))
-        incidence[unit, time] = 1.0
-        months = np.bincount(time, minlength=n_times).astype(float)
-        schur = np.diag(months) - (incidence / counts[:, None]).T @ incidence
-        return cls(unit, time, counts, incidence[:, 1:], schur[1:, 1:])
-
-    def solve(self, unit_sums: np.ndarray, time_sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """RM and month coefficients for right-hand sides in columns."""
-        rhs = time_sums[1:] - self.incidence.T @ (unit_sums / self.counts[:, None])
-        b = np.vstack([np.zeros((1, unit_sums.shape[1])), np.linalg.solve(self.schur, rhs)])
-        return (unit_sums - self.incidence @ b[1:]) / self.counts[:, None], b
-
-    def fit(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Coefficients of the columns of ``x`` (rows = Ω0) on RM and month effects."""
-        return self.solve(
-            cluster_sums(x, self.unit, len(self.counts)),
-            cluster_sums(x, self.time, len(self.schur) + 1),
-        )
-
-    def residual(self, x: np.ndarray) -> np.ndarray:
-        a, b = self.fit(x)
-        return x - a[self.unit] - b[self.time]
+from wb.uplift.inference import crv1
+from wb.uplift.twoway import TwoWay
 
 
 def _codes(keys: np.ndarray) -> np.ndarray:
@@ -114,7 +73,7 @@ class Imputation:
         d = self.design
         a, b = d.fit(y[self.untreated][:, None])
         tau = y[self.treated] - a[self.unit1, 0] - b[self.time1, 0]
-        return tau, y[self.untreated] - a[d.unit, 0] - b[d.time, 0]
+        return tau, y[self.untreated] - a[d.a, 0] - b[d.b, 0]
 
     def psi(
         self, codes: np.ndarray, weights: np.ndarray, tau: np.ndarray, resid: np.ndarray
@@ -128,12 +87,12 @@ class Imputation:
         sum to zero within each RM, and each RM lies in one branch (its home branch).
         """
         d, g = self.design, self.n_clusters
-        k, n_units, n_times = int(codes.max()) + 1, len(d.counts), len(d.schur) + 1
+        k, n_units, n_times = int(codes.max()) + 1, *d.incidence.shape
         _, beta = d.solve(
             np.bincount(self.unit1 * k + codes, weights, n_units * k).reshape(n_units, k),
             np.bincount(self.time1 * k + codes, weights, n_times * k).reshape(n_times, k),
         )
-        resid_by_month = np.bincount(self.cluster0 * n_times + d.time, resid, g * n_times)
+        resid_by_month = np.bincount(self.cluster0 * n_times + d.b, resid, g * n_times)
         aux = tau - (np.bincount(self.group1, tau) / np.bincount(self.group1))[self.group1]
         treated = np.bincount(self.cluster1 * k + codes, weights * aux, g * k).reshape(g, k)
         return treated - resid_by_month.reshape(g, n_times) @ beta
@@ -148,7 +107,7 @@ class Imputation:
         yy = self.design.residual(y[self.untreated][:, None])[:, 0]
         coef = np.linalg.solve(x.T @ x, x.T @ yy)
         cluster = pd.factorize(self.cluster0)[0]  # the branches with untreated RM-months
-        k = len(times) + len(self.design.schur) + 1  # RM effects nest in branches: not counted
+        k = len(times) + self.design.incidence.shape[1]  # RM effects nest in branches: not counted
         vcov = crv1(x, x, yy - x @ coef, cluster, int(cluster.max()) + 1, k)
         return times, coef, vcov
 

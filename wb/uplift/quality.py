@@ -25,7 +25,7 @@ import pandas as pd
 
 from wb.door import io
 from wb.errors import InputError
-from wb.uplift.estimation import Sample, demean_columns
+from wb.uplift.estimation import Sample
 from wb.uplift.inference import cluster_sums, t_quantile
 
 #: Count column → what the share means (the certified count is the export's own column).
@@ -188,9 +188,7 @@ def estimate_quality(sample: Sample) -> AddQuality:
     design = sample.demeaned  # adds and the instrument, demeaned once for the whole run
     x, z = design.x, design.z
     # the certified count is demeaned already; the other counts once, here
-    others = demean_columns(
-        np.column_stack(list(counts.values())[1:]), sample.rm, sample.month_code
-    )
+    others = sample.design.residual(np.column_stack(list(counts.values())[1:]))
     within = {"wecom_certified_adds": design.c} | {
         name: others[:, j] for j, name in enumerate(list(counts)[1:])
     }

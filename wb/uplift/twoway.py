@@ -1,0 +1,84 @@
+"""Exact least squares on two sets of fixed effects (RM and month, RM and branch × month, ...).
+
+:class:`TwoWay` solves the normal equations of ``x ≈ α[a] + β[b]`` directly, for any number
+of columns at once, instead of iterating (alternating projections or LSMR): the ``a`` effects
+are eliminated, leaving the Schur complement S = D_b − C'·N_a⁻¹·C over the ``b`` levels (N_a,
+D_b: rows per level; C: the a × b incidence counts), which is factorised once, sparse. ``a``
+is the factor with more levels, so S is small (months: 36 × 36) or sparse and block
+structured (RMs against branch × month cells: one block per branch, coupled only by the RMs
+who move). One ``b`` level per connected component is pinned to 0 (the effects are identified
+up to a constant per component; fitted values and residuals are not affected).
+
+Demeaning 3.4M RM-months by RM and month takes a fraction of a second per column, exact to
+rounding; pyfixest's alternating projections take seconds and stop at a tolerance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse import csgraph
+from scipy.sparse.linalg import splu
+
+from wb.uplift.inference import cluster_sums
+
+
+@dataclass(frozen=True)
+class TwoWay:
+    """The normal equations of two fixed effects on one set of rows, factorised.
+
+    ``a``, ``b``: integer codes per row (0…n−1, every level present); built with
+    :meth:`build`, which puts the factor with more levels in ``a``.
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    counts_a: np.ndarray
+    incidence: sparse.csr_array
+    free: np.ndarray
+    factor: object
+
+    @classmethod
+    def build(cls, a: np.ndarray, b: np.ndarray, n_a: int, n_b: int) -> TwoWay:
+        """The design of effects ``a`` (``n_a`` levels) and ``b`` (``n_b`` levels). The
+        ``b`` effects solve the reduced system; callers that read the effects themselves
+        (:meth:`solve`) pass the factor with more levels as ``a``."""
+        counts_a = np.bincount(a, minlength=n_a).astype(float)
+        counts_b = np.bincount(b, minlength=n_b).astype(float)
+        incidence = sparse.csr_array(
+            (np.ones(len(a)), (a, b)), shape=(n_a, n_b)
+        )  # duplicates summed: counts
+        weighted = sparse.diags_array(1 / counts_a) @ incidence
+        schur = (sparse.diags_array(counts_b) - incidence.T @ weighted).tocsc()
+        # b levels linked through a shared a level form one component; pin its first level
+        _, component = csgraph.connected_components(schur, directed=False)
+        pinned = np.zeros(n_b, dtype=bool)
+        pinned[np.unique(component, return_index=True)[1]] = True
+        free = np.flatnonzero(~pinned)
+        reduced = schur[free][:, free].tocsc()
+        factor = splu(reduced, permc_spec="MMD_AT_PLUS_A") if len(free) else None
+        return cls(a, b, counts_a, incidence, free, factor)
+
+    def solve(self, sums_a: np.ndarray, sums_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Effects (α: n_a × k, β: n_b × k) for right-hand sides in columns: the sums of the
+        columns within each ``a`` level and within each ``b`` level."""
+        rhs = sums_b - self.incidence.T @ (sums_a / self.counts_a[:, None])
+        beta = np.zeros_like(sums_b)
+        if self.factor is not None:
+            beta[self.free] = self.factor.solve(np.ascontiguousarray(rhs[self.free]))
+        alpha = (sums_a - self.incidence @ beta) / self.counts_a[:, None]
+        return alpha, beta
+
+    def fit(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Effects of the columns of ``x`` (rows × k, the design's rows)."""
+        return self.solve(
+            cluster_sums(x, self.a, len(self.counts_a)),
+            cluster_sums(x, self.b, self.incidence.shape[1]),
+        )
+
+    def residual(self, x: np.ndarray) -> np.ndarray:
+        """``x`` (rows × k) with both sets of effects swept out."""
+        alpha, beta = self.fit(x)
+        return x - alpha[self.a] - beta[self.b]
