@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 
 from wb.door import io
 from wb.door.atomic import file_mode, writable_dir, write_json
-from wb.uplift.designs import Designs, estimate_designs
 from wb.uplift.estimation import fit, prepare
 from wb.uplift.quality import QUALITY_COLUMNS, AddQuality, attach, estimate_quality, read_quality
 from wb.uplift.result import UpliftResult
@@ -28,6 +27,8 @@ from wb.uplift.simulate import truth_path
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from wb.uplift.designs import Designs
 
 JSON_NAME = "uplift.json"
 
@@ -108,7 +109,11 @@ def analyse(
     if quick:
         del frame  # the contract fits need only the sample: ~0.5 GB less at 3.5M rows
     result = fit(sample, data_label=label, simulated_truth=truth, binned=not quick)
-    designs = None if quick else estimate_designs(frame, sample, seed=seed)
+    designs = None
+    if not quick:  # imported here: the designs' stack (scipy.stats, diff-diff) loads in ~2 s
+        from wb.uplift.designs import estimate_designs
+
+        designs = estimate_designs(frame, sample, seed=seed)
     analysis = Analysis(result, designs, add_quality)
     write(analysis, out_dir, figures=not quick)
     return analysis

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.multitest import multipletests
 
 from wb.door.display import Shown, finite, records
 from wb.uplift.estimation import Demeaned, Sample, demean_columns
@@ -256,6 +255,9 @@ def outcome_family(sample: Sample, d: Demeaned) -> OutcomeFamily:
 
     An optional outcome missing in some rows is estimated on the rows that have it.
     """
+    # imported here: statsmodels takes ~2 s to load, which `wb uplift --quick` never needs
+    from statsmodels.stats.multitest import multipletests
+
     fits: list[tuple[str, Estimate, Estimate]] = []
     for name in FAMILY:
         if name == OUTCOME:
