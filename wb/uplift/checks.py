@@ -40,7 +40,10 @@ def _demean_subset(
     cols = np.column_stack([y, x, x if c is None else c, x if z is None else z])[mask]
     cluster = pd.factorize(sample.cluster[mask])[0]
     codes = [pd.factorize(f[mask])[0] for f in fe]
-    out = demean_columns(cols, *codes)
+    if mask.all() and fe[0] is sample.rm and fe[1] is sample.month_code:
+        out = sample.design.residual(cols)  # the sample's RM + month design, factorised once
+    else:
+        out = demean_columns(cols, *codes)
     # RM effects nest in the clusters (not counted); every other FE level is (fixest's rule).
     k_fe = sum(int(code.max()) + 1 for code in codes[1:])
     return Demeaned(
