@@ -29,9 +29,11 @@ from IPython.display import display
 
 from wb.banks import comparison, newscheck
 from wb.banks import metrics as m
+from wb.door.arguments import check_parameters
 from wb.door.io import write_workbook
 from wb.plots import banks as bank_plots
 
+check_parameters(globals())  # a wrong type: converted when unambiguous (2024 → "2024"), else an error
 pd.set_option("display.max_colwidth", 120)
 panel = m.Panel.load(panel_path)
 periods = sorted({*bank_plots.DEFAULT_PERIODS, period}, key=lambda p: (p[-4:], p))

@@ -158,3 +158,16 @@ def test_a_lab_session_leaves_git_status_clean(tmp_path, monkeypatch):
     assert status.stdout == "", status.stdout
     tests_see = sorted(p.name for p in (repo / "notebooks").glob("*.py"))
     assert tests_see == [p.name for p in SCRIPTS]
+
+
+@pytest.mark.slow
+def test_a_papermill_parameter_of_the_wrong_type_gets_the_names_check(tmp_path):
+    """``-p period 2024`` arrives as an int: converted to "2024", whose name check says what
+    was meant (before: a TypeError in the notebook's sort); a list given as a word is an
+    error naming the parameter and its type."""
+    done = papermill("10_bank_comparison", tmp_path / "figs", period=2024)
+    assert done.returncode != 0
+    assert "InputError: unknown period '2024'; did you mean 'FY2024'?" in done.stderr
+    assert "TypeError" not in done.stderr
+    done = papermill("10_bank_comparison", tmp_path / "figs", banks="cmb")
+    assert "InputError: parameter banks: expected list[str] | None, got 'cmb'" in done.stderr

@@ -107,6 +107,23 @@ def test_a_notebook_is_named_by_its_script_not_a_local_ipynb(tmp_path):
     assert "key 'notebooks.0.path': expected a notebook's .py percent script" in text
 
 
+def test_notebook_parameters_of_a_wrong_type_are_converted_or_named():
+    from wb.door.arguments import check_parameters
+
+    declared = {"period": str, "banks": list[str] | None, "seed": int, "label": str | None}
+    given = {"__annotations__": declared, "period": 2024, "banks": None, "seed": "3"}
+    check_parameters(given)
+    assert (given["period"], given["banks"], given["seed"]) == ("2024", None, 3)
+    given["banks"] = "cmb"
+    with pytest.raises(
+        InputError, match=r"parameter banks: expected list\[str\] \| None, got 'cmb'"
+    ):
+        check_parameters(given)
+    given.update(banks=["cmb"], seed=1.5)
+    with pytest.raises(InputError, match=r"parameter seed: expected int, got 1\.5"):
+        check_parameters(given)
+
+
 def test_a_parameter_the_notebook_does_not_declare_fails_before_a_run(tmp_path):
     data = minimal()
     data["notebooks"][0]["parameters"]["sectoin"] = "uplift"
