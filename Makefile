@@ -76,7 +76,8 @@ lab-workspace:
 ## Open JupyterLab on work/ (see lab-workspace), as root or a user; .py scripts open as notebooks
 lab: install lab-workspace
 	@mkdir -p $(VENV)/share/jupyter/lab/settings
-	@echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}}}' \
+	@echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}},' \
+	  '"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' \
 	  > $(VENV)/share/jupyter/lab/settings/overrides.json
 	env -u MPLBACKEND $(VENV)/bin/jupyter lab --notebook-dir=work $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
