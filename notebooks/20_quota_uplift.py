@@ -31,8 +31,10 @@ quality_path: str | None = None  # add_quality.parquet (wb warehouse build); wb 
 # %%
 from pathlib import Path
 
+from wb.door.arguments import check_parameters
 from wb.run import uplift_outputs
 
+check_parameters(globals())  # a wrong type: converted when unambiguous, else an error
 data = Path(data_path) if data_path else uplift_outputs.demo_export(out_dir)
 analysis = uplift_outputs.analyse(
     data, out_dir, seed=seed, label=data_label, simulated=simulated, quality=quality_path
