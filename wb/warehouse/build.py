@@ -25,7 +25,7 @@ from pathlib import Path
 import ibis
 import ibis.expr.types as ir
 
-from wb.door.atomic import write_json
+from wb.door.atomic import replace_dir, write_json
 from wb.errors import InputError
 from wb.warehouse.progress import Progress
 from wb.warehouse.source import EngineOptions, Source, open_source
@@ -371,7 +371,7 @@ def build(
                 record["timings_s"] = dict(progress.timings)
                 record["timings_s"]["total"] = round(time.perf_counter() - started, 3)
                 write_json(record, staging / BUILD_JSON, sort_keys=True)
-            _promote(staging, target)
+            replace_dir(staging, target)
     finally:
         progress.close()
         if src is not None:
@@ -379,22 +379,6 @@ def build(
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(spill, ignore_errors=True)
     return BuildResult(target, record)
-
-
-def _promote(staging: Path, target: Path) -> None:
-    """Rename ``staging`` onto ``target``; an earlier build there is moved aside first and
-    removed after."""
-    if target.exists():
-        trash = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-        os.replace(target, trash)
-        try:
-            os.replace(staging, target)
-        except BaseException:
-            os.replace(trash, target)
-            raise
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(staging, target)
 
 
 def _record(
