@@ -65,8 +65,7 @@ found["retail_aum"]
 
 # %%
 charts.draw("wecom")
-display(found["wecom"])
-m.wecom_reach(panel, banks)
+found["wecom"]
 
 # %% [markdown]
 # ## Trends 历年走势
