@@ -45,6 +45,11 @@ print(panel.summary())
 
 # %%
 charts.draw("income", "profit", "share")
+
+# %% [markdown]
+# The numbers behind each chart, in their units, with the sources they come from.
+
+# %%
 display(found["retail_income"], found["retail_profit"], found["retail_share"])
 
 # %% [markdown]
@@ -55,6 +60,8 @@ display(found["retail_income"], found["retail_profit"], found["retail_share"])
 
 # %%
 charts.draw("aum")
+
+# %%
 found["retail_aum"]
 
 # %% [markdown]
@@ -65,6 +72,8 @@ found["retail_aum"]
 
 # %%
 charts.draw("wecom")
+
+# %%
 found["wecom"]
 
 # %% [markdown]
@@ -76,6 +85,8 @@ found["wecom"]
 
 # %%
 charts.draw("trends")
+
+# %%
 found["trend"]
 
 # %% [markdown]
@@ -95,6 +106,8 @@ news
 
 # %%
 charts.draw("coverage")
+
+# %%
 found["coverage"]
 
 # %% [markdown]
