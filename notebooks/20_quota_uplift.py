@@ -84,6 +84,8 @@ figure = uplift_outputs.draw(analysis, "uplift_binscatter")
 
 # %%
 figure = uplift_outputs.draw(analysis, "uplift_by_quota")
+
+# %%
 result.tidy()
 
 # %% [markdown]
@@ -104,6 +106,8 @@ designs
 
 # %%
 figure = uplift_outputs.draw(analysis, "uplift_event_study")  # None: see designs.notes
+
+# %%
 designs.event_studies.get("aum_change_cny", {}).get("callaway_santanna") or designs.notes
 
 # %% [markdown]
@@ -121,6 +125,8 @@ designs.wald_did or designs.notes
 
 # %%
 figure = uplift_outputs.draw(analysis, "uplift_bunching")
+
+# %%
 designs.bunching or designs.notes
 
 # %% [markdown]
@@ -131,6 +137,8 @@ designs.bunching or designs.notes
 
 # %%
 figure = uplift_outputs.draw(analysis, "uplift_designs")
+
+# %%
 designs.robustness or designs.notes
 
 # %%
