@@ -29,6 +29,11 @@ def number(value: float) -> str:
     return f"{value:.4g}"
 
 
+def intervals(low: pd.Series, high: pd.Series) -> list[tuple[float, float]]:
+    """Pairs ``(low, high)`` as one column of a view; :func:`cell` shows each as ``[low, high]``."""
+    return [(float(lo), float(hi)) for lo, hi in zip(low, high, strict=True)]
+
+
 def cell(value: object) -> str:
     """Plain text for one cell: ``"—"`` for missing, ids joined, an interval (a pair of
     numbers) as ``[low, high]``, floats without noise (:func:`number`)."""

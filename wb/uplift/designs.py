@@ -28,7 +28,7 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
-from wb.door.display import Shown
+from wb.door.display import Shown, intervals
 from wb.errors import NoNeverTreated, NotIdentified
 from wb.uplift import checks, event_study
 from wb.uplift.bunching import Bunching, bunching
@@ -110,7 +110,7 @@ class Designs(Shown):
 
     def view(self) -> pd.DataFrame:
         t = self.tidy()
-        t["95% CI"] = list(zip(t.pop("ci_low"), t.pop("ci_high"), strict=True))
+        t["95% CI"] = intervals(t.pop("ci_low"), t.pop("ci_high"))
         return t[
             ["design", "outcome", "estimator", "coef", "95% CI", "unit", "pvalue", "pretrend_p"]
         ]
