@@ -21,7 +21,7 @@ export MPLBACKEND ?= Agg
 ## Show this help (default goal)
 help:
 	@echo "wb — research workbench for retail banking. Targets:"
-	@awk '/^## /{doc=substr($$0,4); next} /^[a-zA-Z_-]+:/{if(doc!=""){split($$1,t,":"); printf "  \033[1m%-12s\033[0m %s\n", t[1], doc}; doc=""} !/^## /&&!/^[a-zA-Z_-]+:/{doc=""}' $(MAKEFILE_LIST)
+	@awk '/^## /{doc=substr($$0,4); next} /^[a-zA-Z_-]+:/{if(doc!=""){split($$1,t,":"); printf "  \033[1m%-14s\033[0m %s\n", t[1], doc}; doc=""} !/^## /&&!/^[a-zA-Z_-]+:/{doc=""}' $(MAKEFILE_LIST)
 
 ## Install system packages (apt, when root and missing), .venv with locked dependencies, the `wb` Jupyter kernel
 install: system-deps $(STAMP)
@@ -67,18 +67,19 @@ lint: install
 	$(VENV)/bin/ruff check wb tests benchmarks notebooks
 	$(VENV)/bin/ruff format --check wb tests benchmarks
 
-## Open JupyterLab on work/: git-ignored copies of the notebooks (made on first use); as root or a user
-lab: install
-	@mkdir -p work $(VENV)/share/jupyter/lab/settings
+## Make work/ (git-ignored) for JupyterLab: a .ipynb copy of each notebook's .py not there yet
+lab-workspace:
+	@mkdir -p work
 	@for f in notebooks/*.py; do n="work/$$(basename "$${f%.py}").ipynb"; \
 	  [ -e "$$n" ] || { $(VENV)/bin/jupytext --quiet --to ipynb --output "$$n" "$$f" && echo "work/: $$n"; }; done
-	@echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}}}' \
+
+## Open JupyterLab on work/ (see lab-workspace), as root or a user; .py scripts open as notebooks
+lab: install lab-workspace
+	@mkdir -p $(VENV)/share/jupyter/lab/settings
+	@echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}},' \
+	  '"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' \
 	  > $(VENV)/share/jupyter/lab/settings/overrides.json
 	env -u MPLBACKEND $(VENV)/bin/jupyter lab --notebook-dir=work $$([ "$$(id -u)" = 0 ] && echo --allow-root)
-
-## Re-pair notebooks: the .py percent script is the source; the .ipynb is rebuilt without outputs
-notebooks: install
-	$(VENV)/bin/jupytext --sync notebooks/*.py
 
 ## Benchmarks at full scale (100,000 RMs x 36 months); never in CI. BENCH_ARGS=--warehouse: the warehouse build (40M customer-months)
 bench: install
@@ -98,4 +99,4 @@ clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache runs figures/*.png figures/*.svg *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-.PHONY: help install system-deps demo test test-quick lint lab notebooks bench lock clean
+.PHONY: help install system-deps demo test test-quick lint lab-workspace lab bench lock clean

@@ -10,8 +10,10 @@ A simulated source of >= 40M customer-months and >= 5M contacts (29,000 RMs x ~4
 * ``wb warehouse build --engine spark --spark-master local[2]`` on the full source.
 
 Goal: the DuckDB build within 1.2x the reference's time and 4 GB peak RSS. The build also
-validates every rule of the three tables (the reference does not); ``build.json``'s timings
-split the two. Results go to ``.bench/warehouse.json``.
+validates every rule of the three tables (the reference does not), inside the group-bys the
+build reuses, so the ``check`` steps of ``build.json``'s timings hold part of the build's own
+work. Results go to ``.bench/warehouse.json``, or to ``$WB_BENCH_DIR`` when set (e.g. a
+scratch disk outside the repository).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCH = ROOT / ".bench"
+BENCH = Path(os.environ.get("WB_BENCH_DIR") or ROOT / ".bench")
 WB = [sys.executable, "-m", "wb.cli"]
 N_RMS, N_MONTHS, CUSTOMERS = 29_000, 36, 40
 MEMORY_LIMIT = "3GB"
@@ -174,19 +176,17 @@ def main(spark: bool = True) -> list[dict]:
     build_all = results[2]
     t = build_all["timings_s"]
     checks = sum(v for k, v in t.items() if k.startswith("check "))
-    compute = build_all["wall_s"] - checks
     ratio = build_all["wall_s"] / ref["wall_s"]
     summary = {
         "name": "ratio build / reference (all)",
         "time_ratio": round(ratio, 2),
-        "time_ratio_without_validation": round(compute / ref["wall_s"], 2),
-        "validation_s": round(checks, 1),
+        "checks_and_groupings_s": round(checks, 1),
         "goal": "<= 1.2x time, <= 4 GB peak RSS",
         "meets_goal": ratio <= 1.2 and build_all["peak_rss_gb"] <= 4,
     }
     print(
-        f"{'ratio build / reference':<52} {ratio:8.2f}x (without the {checks:.0f} s of rule "
-        f"checks: {compute / ref['wall_s']:.2f}x); goal <= 1.2x, <= 4 GB: "
+        f"{'ratio build / reference':<52} {ratio:8.2f}x (rule checks and the groupings they "
+        f"share with the build: {checks:.0f} s); goal <= 1.2x, <= 4 GB: "
         f"{'OK' if summary['meets_goal'] else 'MISSED'}",
         flush=True,
     )

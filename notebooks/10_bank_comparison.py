@@ -27,8 +27,10 @@ from IPython.display import display
 
 from wb.banks import comparison, newscheck
 from wb.banks import metrics as m
+from wb.door.arguments import check_parameters
 from wb.plots import banks as bank_plots
 
+check_parameters(globals())  # a wrong type: converted when unambiguous (2024 → "2024"), else an error
 pd.set_option("display.max_colwidth", 120)
 panel = m.Panel.load(panel_path)
 charts = bank_plots.BankCharts(panel, period, banks=banks, metrics=metrics, out_dir=out_dir)
@@ -43,6 +45,11 @@ print(panel.summary())
 
 # %%
 charts.draw("income", "profit", "share")
+
+# %% [markdown]
+# The numbers behind each chart, in their units, with the sources they come from.
+
+# %%
 display(found["retail_income"], found["retail_profit"], found["retail_share"])
 
 # %% [markdown]
@@ -53,6 +60,8 @@ display(found["retail_income"], found["retail_profit"], found["retail_share"])
 
 # %%
 charts.draw("aum")
+
+# %%
 found["retail_aum"]
 
 # %% [markdown]
@@ -63,8 +72,9 @@ found["retail_aum"]
 
 # %%
 charts.draw("wecom")
-display(found["wecom"])
-m.wecom_reach(panel, banks)
+
+# %%
+found["wecom"]
 
 # %% [markdown]
 # ## Trends 历年走势
@@ -75,6 +85,8 @@ m.wecom_reach(panel, banks)
 
 # %%
 charts.draw("trends")
+
+# %%
 found["trend"]
 
 # %% [markdown]
@@ -94,6 +106,8 @@ news
 
 # %%
 charts.draw("coverage")
+
+# %%
 found["coverage"]
 
 # %% [markdown]

@@ -31,8 +31,10 @@ quality_path: str | None = None  # add_quality.parquet (wb warehouse build); wb 
 # %%
 from pathlib import Path
 
+from wb.door.arguments import check_parameters
 from wb.run import uplift_outputs
 
+check_parameters(globals())  # a wrong type: converted when unambiguous, else an error
 data = Path(data_path) if data_path else uplift_outputs.demo_export(out_dir)
 analysis = uplift_outputs.analyse(
     data, out_dir, seed=seed, label=data_label, simulated=simulated, quality=quality_path
@@ -82,6 +84,8 @@ figure = uplift_outputs.draw(analysis, "uplift_binscatter")
 
 # %%
 figure = uplift_outputs.draw(analysis, "uplift_by_quota")
+
+# %%
 result.tidy()
 
 # %% [markdown]
@@ -102,6 +106,8 @@ designs
 
 # %%
 figure = uplift_outputs.draw(analysis, "uplift_event_study")  # None: see designs.notes
+
+# %%
 designs.event_studies.get("aum_change_cny", {}).get("callaway_santanna") or designs.notes
 
 # %% [markdown]
@@ -119,6 +125,8 @@ designs.wald_did or designs.notes
 
 # %%
 figure = uplift_outputs.draw(analysis, "uplift_bunching")
+
+# %%
 designs.bunching or designs.notes
 
 # %% [markdown]
@@ -129,6 +137,8 @@ designs.bunching or designs.notes
 
 # %%
 figure = uplift_outputs.draw(analysis, "uplift_designs")
+
+# %%
 designs.robustness or designs.notes
 
 # %%

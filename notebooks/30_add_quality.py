@@ -26,12 +26,14 @@ from pathlib import Path
 
 from IPython.display import Markdown, display
 
+from wb.door.arguments import check_parameters
 from wb.plots.customer_uplift import paths_and_tiers
 from wb.run import uplift_outputs
 from wb.warehouse import build, simulate
 from wb.warehouse import uplift as customer_uplift
 from wb.warehouse.source import EngineOptions
 
+check_parameters(globals())  # a wrong type: converted when unambiguous, else an error
 out = Path(out_dir)
 if source is None:
     source = str(out / "simulated_warehouse")

@@ -6,9 +6,6 @@ pytest turns "Glyph … missing" warnings into errors (pyproject), so rendering 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -17,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
+from test_notebooks import execute
 
 from wb.banks import comparison, metrics
 from wb.plots import banks as plots
@@ -78,28 +76,10 @@ def test_figure_draws_into_a_given_axes(panel: metrics.Panel) -> None:
 
 
 @pytest.mark.slow
-def test_notebook_runs_under_papermill(tmp_path: Path) -> None:
+def test_notebook_runs_under_papermill(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "figures"
-    env = os.environ | {"MPLBACKEND": "Agg"}
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("papermill")),
-            "10_bank_comparison.ipynb",
-            str(tmp_path / "out.ipynb"),
-            "-k",
-            "wb",
-            "-p",
-            "out_dir",
-            str(out),
-        ],
-        cwd=ROOT / "notebooks",
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # as under the Makefile
+    execute("10_bank_comparison", out, inline=False)
     artifact = json.loads((out / "bank_comparison.json").read_text(encoding="utf-8"))
     assert artifact["schema"] == "wb.bank_comparison/1"
     stems = [f["stem"] for f in artifact["figures"]]

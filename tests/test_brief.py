@@ -27,7 +27,7 @@ def run_params(*sections: str, **brief_options) -> RunParams:
         {
             "period": "H1 2025",
             "brief": {"title": TITLE, **brief_options},
-            "notebooks": [{"path": f"{s}.ipynb", "section": s} for s in sections],
+            "notebooks": [{"path": f"{s}.py", "section": s} for s in sections],
         }
     )
 

@@ -199,7 +199,7 @@ def _project(tmp_path: Path, *notebooks: str) -> Path:
 
 @pytest.mark.slow
 def test_a_hostile_file_name_and_a_small_export_through_wb_run(tmp_path):
-    project = _project(tmp_path, "20_quota_uplift.ipynb")
+    project = _project(tmp_path, "20_quota_uplift.py")
     folder = tmp_path / HOSTILE
     folder.mkdir()
     data = csv(folder, export(n_rms=50, n_months=12, seed=1), f"{HOSTILE}.csv")
@@ -212,7 +212,7 @@ def test_a_hostile_file_name_and_a_small_export_through_wb_run(tmp_path):
                 "data": {"rm_month": {"path": str(data)}},
                 "notebooks": [
                     {
-                        "path": "notebooks/20_quota_uplift.ipynb",
+                        "path": "notebooks/20_quota_uplift.py",
                         "section": "uplift",
                         "inputs": {"data_path": "rm_month"},
                     }
@@ -271,7 +271,7 @@ def test_extends_reads_only_yaml_in_the_project_and_never_prints_a_refused_file(
 @pytest.mark.slow
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_during_wb_run_exits_128_plus_signal_and_promotes_nothing(tmp_path, signum, code):
-    project = _project(tmp_path, "sleeps.ipynb")
+    project = _project(tmp_path, "sleeps.py")
     params = project / "params.yaml"
     params.write_text(
         yaml.safe_dump(
@@ -280,7 +280,7 @@ def test_a_signal_during_wb_run_exits_128_plus_signal_and_promotes_nothing(tmp_p
                 "brief": {"title": "t"},
                 "notebooks": [
                     {
-                        "path": "notebooks/sleeps.ipynb",
+                        "path": "notebooks/sleeps.py",
                         "section": "uplift",
                         "parameters": {"seconds": 60},
                     }
@@ -468,11 +468,11 @@ def test_user_mistakes_on_paths_and_sizes_exit_2_never_1(tmp_path):
 def test_params_mistakes_exit_2_before_any_folder(tmp_path):
     from wb.run import params as params_mod
 
-    project = _project(tmp_path, "sleeps.ipynb")
+    project = _project(tmp_path, "sleeps.py")
     base = {
         "period": "H1 2025",
         "brief": {"title": "t"},
-        "notebooks": [{"path": "notebooks/sleeps.ipynb", "section": "uplift"}],
+        "notebooks": [{"path": "notebooks/sleeps.py", "section": "uplift"}],
     }
     path = project / "p.yaml"
     path.write_text(yaml.safe_dump({**base, "data": {"x": {"simulate": {"n_rms": 10**12}}}}))
@@ -486,16 +486,16 @@ def test_params_mistakes_exit_2_before_any_folder(tmp_path):
     )
     with pytest.raises(InputError, match="bank_icome"):
         params_mod.load(path)
-    shutil.copy(FIXTURES / "sleeps.ipynb", project / "elsewhere.ipynb")
+    shutil.copy(FIXTURES / "sleeps.py", project / "elsewhere.py")
     path.write_text(
-        yaml.safe_dump({**base, "notebooks": [{"path": "elsewhere.ipynb", "section": "uplift"}]})
+        yaml.safe_dump({**base, "notebooks": [{"path": "elsewhere.py", "section": "uplift"}]})
     )
     with pytest.raises(InputError, match="notebooks/"):
         params_mod.load(path)
 
 
 def test_a_real_latest_folder_exits_2_before_the_run(tmp_path):
-    project = _project(tmp_path, "sleeps.ipynb")
+    project = _project(tmp_path, "sleeps.py")
     params = project / "p.yaml"
     params.write_text(
         yaml.safe_dump(
@@ -504,7 +504,7 @@ def test_a_real_latest_folder_exits_2_before_the_run(tmp_path):
                 "brief": {"title": "t"},
                 "notebooks": [
                     {
-                        "path": "notebooks/sleeps.ipynb",
+                        "path": "notebooks/sleeps.py",
                         "section": "uplift",
                         "parameters": {"seconds": 0},
                     }
@@ -531,7 +531,7 @@ def test_a_logo_inside_the_project_renders(tmp_path):
     from wb.run import brief
     from wb.run import params as params_mod
 
-    project = _project(tmp_path, "sleeps.ipynb")
+    project = _project(tmp_path, "sleeps.py")
     (project / "assets").mkdir()
     png = project / "assets" / f"{HOSTILE}.png"
     import matplotlib
@@ -548,7 +548,7 @@ def test_a_logo_inside_the_project_renders(tmp_path):
             {
                 "period": "H1 2025",
                 "brief": {"title": "徽标简报 Logo brief", "logo": f"assets/{HOSTILE}.png"},
-                "notebooks": [{"path": "notebooks/sleeps.ipynb", "section": "uplift"}],
+                "notebooks": [{"path": "notebooks/sleeps.py", "section": "uplift"}],
             },
             allow_unicode=True,
         ),

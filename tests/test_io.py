@@ -139,3 +139,32 @@ def test_write_table_is_atomic_and_refuses_other_suffixes(tmp_path, small_export
         io.write_table(small_export, out)
     assert out.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["a.csv"]
+
+
+def test_replace_dir_keeps_the_old_folder_when_the_swap_fails(tmp_path, monkeypatch):
+    """A folder swap is all or nothing: if renaming the new folder in fails, the old one is
+    put back whole (a broken version without the restore leaves no target at all)."""
+    import os
+
+    from wb.door import atomic
+
+    target, staging = tmp_path / "out", tmp_path / ".out.staging"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    staging.mkdir()
+    (staging / "new.txt").write_text("new")
+    real = os.replace
+
+    def fail_on_staging(src, dst):
+        if Path(src) == staging:
+            raise OSError("disk full")
+        return real(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", fail_on_staging)
+    with pytest.raises(OSError, match="disk full"):
+        atomic.replace_dir(staging, target)
+    assert [p.name for p in target.iterdir()] == ["old.txt"]
+    monkeypatch.setattr(atomic.os, "replace", real)
+    atomic.replace_dir(staging, target)
+    assert [p.name for p in target.iterdir()] == ["new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

@@ -324,3 +324,20 @@ def test_the_public_api_is_importable_from_wb() -> None:
     assert callable(wb.estimate) and callable(wb.plot_trends)
     with pytest.raises(AttributeError, match="it offers"):
         wb.plot_nothing  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    ("metric", "value", "shown"),
+    [
+        ("retail_income_share", 0.514, "51.4%"),
+        ("retail_operating_income_yoy", -0.066, "-6.6%"),
+        ("retail_income_share_pp_yoy", -0.02, "-2.0pp"),
+        ("retail_customers", 1.1e7, "1,100.0万"),
+        ("wecom_customer_asset_growth_multiple", 2.5, "2.50×"),
+        ("retail_aum", 2.21e13, "22.10万亿元"),
+    ],
+)
+def test_every_metric_is_shown_in_its_unit(metric, value, shown):
+    from wb.banks.metrics import display_value, value_kind
+
+    assert display_value(value, "exact", value_kind(metric)) == shown

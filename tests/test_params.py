@@ -25,7 +25,7 @@ def write(path: Path, data: dict) -> Path:
 def project_notebook(tmp_path):
     """tmp_path as a project folder: wb runs only notebooks under its notebooks/."""
     (tmp_path / "notebooks").mkdir()
-    shutil.copy(FIXTURES / "artifacts.ipynb", tmp_path / "notebooks")
+    shutil.copy(FIXTURES / "artifacts.py", tmp_path / "notebooks")
 
 
 def minimal(**over) -> dict:
@@ -34,7 +34,7 @@ def minimal(**over) -> dict:
         "brief": {"title": "测试简报 Test brief"},
         "notebooks": [
             {
-                "path": "notebooks/artifacts.ipynb",
+                "path": "notebooks/artifacts.py",
                 "section": "bank_comparison",
                 "parameters": {"fixtures": str(FIXTURES)},
             }
@@ -94,17 +94,41 @@ def test_nested_unknown_key_and_missing_required_key(tmp_path):
 
 def test_missing_files_are_named_with_their_key(tmp_path):
     data = minimal(data={"panel": {"path": "nope/panel.csv"}})
-    data["notebooks"][0]["path"] = "nope/x.ipynb"
+    data["notebooks"][0]["path"] = "nope/x.py"
     text = problems(write(tmp_path / "p.yaml", data))
     assert "key 'data.panel.path': expected an existing file" in text
     assert "key 'notebooks.0.path': expected an existing file" in text
+
+
+def test_a_notebook_is_named_by_its_script_not_a_local_ipynb(tmp_path):
+    data = minimal()
+    data["notebooks"][0]["path"] = "notebooks/artifacts.ipynb"
+    text = problems(write(tmp_path / "p.yaml", data))
+    assert "key 'notebooks.0.path': expected a notebook's .py percent script" in text
+
+
+def test_notebook_parameters_of_a_wrong_type_are_converted_or_named():
+    from wb.door.arguments import check_parameters
+
+    declared = {"period": str, "banks": list[str] | None, "seed": int, "label": str | None}
+    given = {"__annotations__": declared, "period": 2024, "banks": None, "seed": "3"}
+    check_parameters(given)
+    assert (given["period"], given["banks"], given["seed"]) == ("2024", None, 3)
+    given["banks"] = "cmb"
+    with pytest.raises(
+        InputError, match=r"parameter banks: expected list\[str\] \| None, got 'cmb'"
+    ):
+        check_parameters(given)
+    given.update(banks=["cmb"], seed=1.5)
+    with pytest.raises(InputError, match=r"parameter seed: expected int, got 1\.5"):
+        check_parameters(given)
 
 
 def test_a_parameter_the_notebook_does_not_declare_fails_before_a_run(tmp_path):
     data = minimal()
     data["notebooks"][0]["parameters"]["sectoin"] = "uplift"
     text = problems(write(tmp_path / "p.yaml", data))
-    assert "key 'notebooks.0.parameters.sectoin': artifacts.ipynb declares no parameter" in text
+    assert "key 'notebooks.0.parameters.sectoin': artifacts.py declares no parameter" in text
 
 
 def test_run_values_cannot_be_set_and_inputs_must_name_data(tmp_path):
@@ -136,7 +160,7 @@ def test_extends_loop_and_missing_parent(tmp_path):
 
 
 def test_declared_parameters_include_names_papermill_cannot_parse():
-    names = params.declared_parameters(ROOT / "notebooks" / "20_quota_uplift.ipynb")
+    names = params.declared_parameters(ROOT / "notebooks" / "20_quota_uplift.py")
     assert {"data_path", "out_dir"} <= names  # `data_path: str | None = None`
 
 

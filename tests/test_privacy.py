@@ -55,6 +55,10 @@ def test_column_names(name, personal):
     [
         ("13812345678", True),
         ("+86 13812345678", True),
+        ("138-1234-5678", True),
+        ("138 1234 5678", True),
+        ("+86 138 1234 5678", True),
+        ("+86-138-1234-5678", True),
         ("11010119900307123X", True),
         ("wxid_abc12345", True),
         ("a.b@example.com", True),

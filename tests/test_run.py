@@ -31,14 +31,14 @@ def params_file(tmp_path: Path, *failing: str, alone: bool = False, **over) -> P
     folder = tmp_path / "notebooks"  # wb runs only the notebooks under the project's notebooks/
     folder.mkdir(exist_ok=True)
     for section in () if alone else ("bank_comparison", "uplift"):
-        nb = shutil.copy(FIXTURES / "artifacts.ipynb", folder / f"{section}.ipynb")
+        nb = shutil.copy(FIXTURES / "artifacts.py", folder / f"{section}.py")
         entry = {"path": str(nb), "section": section, "parameters": {"fixtures": str(FIXTURES)}}
         entry["parameters"]["section"] = section
         if section == "uplift":
             entry["inputs"] = {"data_path": "rm_month"}
         notebooks.append(entry)
     for name in failing:
-        nb = shutil.copy(FIXTURES / f"{name}.ipynb", folder)
+        nb = shutil.copy(FIXTURES / f"{name}.py", folder)
         notebooks.append({"path": str(nb), "section": "uplift"})
     data = {
         "period": "H1 2025",
@@ -157,7 +157,7 @@ def test_a_cell_that_raises_exits_3_keeps_the_failed_folder_and_latest(tmp_path,
     done = wb("run", str(params_file(tmp_path, "raises")), "--out", str(earlier))
     assert done.returncode == 3
     summary = done.stderr.strip().splitlines()[-3:]
-    assert summary[0].startswith("error: notebook raises.ipynb, cell ")
+    assert summary[0].startswith("error: notebook raises.py, cell ")
     assert summary[1] == "ValueError: fixture failure: 数据不对"
     failed_nb = Path(summary[2].removeprefix("see "))
     assert failed_nb.is_file() and failed_nb.parts[-4] == "failed"
@@ -181,7 +181,7 @@ def test_timeout_exits_4_and_a_dead_kernel_exits_5(tmp_path, earlier, notebook, 
     params = params_file(tmp_path, notebook, alone=True, cell_timeout_s=5)
     done = wb("run", str(params), "--out", str(earlier))
     assert done.returncode == code, done.stderr
-    assert f"notebook {notebook}.ipynb, cell " in done.stderr
+    assert f"notebook {notebook}.py, cell " in done.stderr
     assert_untouched(earlier)
 
 
@@ -249,9 +249,6 @@ def test_kill_9_mid_run_never_leaves_a_promoted_folder(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not (ROOT / "notebooks" / "20_quota_uplift.ipynb").is_file(), reason="notebooks not built"
-)
 def test_ci_small_end_to_end(tmp_path):
     out = tmp_path / "runs"
     t0 = time.perf_counter()
@@ -350,7 +347,7 @@ def test_the_params_seed_reaches_the_bootstrap(tmp_path):
     from wb.run import uplift_outputs
     from wb.uplift.simulate import SimulationConfig, write
 
-    declared = params_mod.declared_parameters(ROOT / "notebooks" / "20_quota_uplift.ipynb")
+    declared = params_mod.declared_parameters(ROOT / "notebooks" / "20_quota_uplift.py")
     assert {"seed", "data_label", "simulated"} <= declared
     data, _, _ = write(SimulationConfig(n_rms=300, n_months=24, seed=3), tmp_path / "x.parquet")
 

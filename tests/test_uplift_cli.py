@@ -48,11 +48,27 @@ def test_full_run_writes_json_and_figures(tmp_path, export):
     assert set(doc["event_study"]) == {"aum_change_cny", "wecom_adds", "wecom_certified_adds"}
     assert doc["event_study"]["wecom_adds"]["alternatives"][0]["estimator"] == "imputation"
     assert "Wald-DiD" in result.stdout and "time: bunching" in result.stderr
+    assert "uplift: designs (event studies, Wald-DiD, bunching): " in result.stderr
     for stem in FIGURES:
         assert (out / f"{stem}.png").stat().st_size > 10_000
         svg = (out / f"{stem}.svg").read_text()
         assert "SIMULATED" in svg or "<path" in svg
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_the_analysis_reports_each_step_on_stderr_unless_quiet(tmp_path, export, capsys):
+    from wb.run import uplift_outputs
+
+    uplift_outputs.analyse(export, tmp_path / "a", quick=True)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[::2] == [
+        "uplift: load and validate the export ...",
+        "uplift: three estimates and diagnostics ...",
+        "uplift: write uplift.json ...",
+    ]
+    assert all(line.endswith(" s") for line in lines[1::2])
+    uplift_outputs.analyse(export, tmp_path / "b", quick=True, quiet=True)
+    assert capsys.readouterr().err == ""
 
 
 def test_quick_writes_only_json(tmp_path, export):

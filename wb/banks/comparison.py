@@ -63,8 +63,17 @@ class Finding:
         """The sentence, English then Chinese."""
         return f"{self.en}. {self.zh}。"
 
+    def view(self) -> pd.DataFrame:
+        """The numbers as printed: each value in its unit (亿元/万亿元, %, 万/亿 persons)."""
+        table = self.tidy().drop(columns="key")
+        table["value"] = [
+            display_value(v, q, metrics.value_kind(m))
+            for v, q, m in zip(table["value"], table["qualifier"], table["metric"], strict=True)
+        ]
+        return table.drop(columns="qualifier").rename(columns={"value": "value (unit shown)"})
+
     def _repr_html_(self) -> str:
-        return html_table(self.tidy().drop(columns="key"), self.summary())
+        return html_table(self.view(), self.summary())
 
     def to_json(self) -> dict[str, object]:
         """``key``, ``zh``, ``en``, ``numbers`` and ``source_ids`` as strict JSON."""

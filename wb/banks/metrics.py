@@ -46,7 +46,7 @@ from pathlib import Path
 import pandas as pd
 
 from wb.door import io
-from wb.door.schemas import PERIOD_RE, REPORTING_PERIOD_RE
+from wb.door.schemas import CHANGE_SUFFIXES, PERIOD_RE, REPORTING_PERIOD_RE, SHARE_SUFFIXES
 from wb.errors import InputError
 
 # --------------------------------------------------------------------------- the panel
@@ -301,6 +301,28 @@ def period_end(period: str) -> date | None:
 # --------------------------------------------------------------------------- display
 
 
+#: Metrics counted in persons (shown in 万/亿), not yuan.
+PERSON_METRICS = ("retail_customers", "wecom_connected", "wecom_daily_adds", "wecom_cloud_studio")
+
+
+def value_kind(metric: str) -> str:
+    """How a metric's value reads (:func:`display_value`'s ``kind``): ``"share"`` for
+    fractions of a whole, ``"points"`` for a change of a share (percentage points),
+    ``"change"`` for growth rates, ``"count"`` for persons, ``"ratio"`` for a plain multiple,
+    else ``"level"`` (yuan)."""
+    if metric.endswith("_pp_yoy"):
+        return "points"
+    if metric.endswith(SHARE_SUFFIXES):
+        return "share"
+    if metric.endswith("_multiple"):
+        return "ratio"
+    if metric.endswith(CHANGE_SUFFIXES) or "_growth" in metric:
+        return "change"
+    if metric.startswith(PERSON_METRICS):
+        return "count"
+    return "level"
+
+
 def display_value(
     value: float, qualifier: str = "exact", kind: str = "level", digits: int = 1
 ) -> str:
@@ -314,8 +336,8 @@ def display_value(
         ``exact``, ``over``, ``about`` or ``under``; it bounds the magnitude, so a fall of
         "over 30%" (``-0.30``, ``over``) shows as ``≤-30.0%``.
     kind
-        ``"level"`` (money in 亿元/万亿元), ``"count"`` (万/亿 persons), ``"share"`` (percent) or
-        ``"change"`` (signed percent).
+        ``"level"`` (money in 亿元/万亿元), ``"count"`` (万/亿 persons), ``"share"`` (percent),
+        ``"change"`` (signed percent), ``"points"`` (signed percentage points) or ``"ratio"``.
     digits
         Decimals of a percent.
 
@@ -335,6 +357,10 @@ def display_value(
         text = f"{value * 100:+.{digits}f}%"
     elif kind == "count":
         text = f"{value / 1e8:,.2f}亿" if abs(value) >= 1e8 else f"{value / 1e4:,.1f}万"
+    elif kind == "ratio":
+        text = f"{value:,.2f}×"
+    elif kind == "points":
+        text = f"{value * 100:+.{digits}f}pp"
     elif abs(value) >= 1e12:
         text = f"{value / 1e12:,.2f}万亿元"
     else:

@@ -1,6 +1,7 @@
-"""Arguments both simulators (RM and customer level) share: their defaults, read by the
-simulators, ``wb simulate`` and the params files (one home), and their checks, each bad value
-an :class:`~wb.errors.InputError` (exit 2) naming the option and the bound.
+"""Arguments: the defaults both simulators (RM and customer level) share, read by the
+simulators, ``wb simulate`` and the params files (one home); their checks; and a notebook's
+parameters. Each bad value is an :class:`~wb.errors.InputError` (exit 2) naming the option or
+parameter and what it must be.
 
 Kept free of heavy imports: the command line reads the defaults when it starts.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from wb.errors import InputError
 
@@ -50,3 +52,30 @@ def check_dgp(seed: int, effects: dict[str, float], first_month: str) -> None:
         datetime.strptime(first_month, "%Y-%m")
     except (TypeError, ValueError) as exc:
         raise InputError(f"first month must be YYYY-MM (got {first_month!r})") from exc
+
+
+def _type_name(kind: Any) -> str:
+    return kind.__name__ if isinstance(kind, type) else str(kind).replace("typing.", "")
+
+
+def check_parameters(namespace: dict[str, Any]) -> None:
+    """Check a notebook's parameters, in place, against the types its parameters cell declares
+    (``period: str = "H1 2025"``): a value papermill or ``wb run`` injected with another type is
+    converted when that is unambiguous (``-p period 2024`` → ``"2024"``, then the period's own
+    name check applies), else an :class:`~wb.errors.InputError` names the parameter, the type
+    it needs and the value given. Call it with ``globals()`` right after the parameters cell."""
+    from pydantic import ConfigDict, TypeAdapter, ValidationError
+
+    config = ConfigDict(coerce_numbers_to_str=True)
+    for name, kind in namespace.get("__annotations__", {}).items():
+        if name not in namespace:
+            continue
+        value = namespace[name]
+        try:
+            namespace[name] = TypeAdapter(kind, config=config).validate_python(value)
+        except ValidationError as exc:
+            reason = exc.errors()[0]["msg"]
+            raise InputError(
+                f"parameter {name}: expected {_type_name(kind)}, got {value!r} "
+                f"({type(value).__name__}): {reason}"
+            ) from exc

@@ -12,7 +12,9 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,23 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def replace_dir(staging: Path, target: Path) -> None:
+    """Rename the folder ``staging`` onto ``target`` (siblings, so the rename is atomic). An
+    earlier ``target`` is moved aside first and removed after; if the rename fails it is put
+    back, so ``target`` is always the old folder or the new one, never a mix."""
+    if not target.exists():
+        os.replace(staging, target)
+        return
+    trash = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+    os.replace(target, trash)
+    try:
+        os.replace(staging, target)
+    except BaseException:
+        os.replace(trash, target)
+        raise
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def write_text(target: str | os.PathLike[str], text: str) -> Path:

@@ -17,14 +17,36 @@ import pandas as pd
 Formatter = Callable[[object], str]
 
 
+def number(value: float) -> str:
+    """A number as a person reads it: whole yuan with thousands separators from 100 up, two
+    decimals from 1, four significant digits below (``-1,204,518``, ``37.85``, ``0.6927``)."""
+    if math.isnan(value):
+        return "—"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 1:
+        return f"{value:,.2f}"
+    return f"{value:.4g}"
+
+
+def intervals(low: pd.Series, high: pd.Series) -> list[tuple[float, float]]:
+    """Pairs ``(low, high)`` as one column of a view; :func:`cell` shows each as ``[low, high]``."""
+    return [(float(lo), float(hi)) for lo, hi in zip(low, high, strict=True)]
+
+
 def cell(value: object) -> str:
-    """Plain text for one cell: ``"—"`` for missing, ids joined, floats without noise."""
+    """Plain text for one cell: ``"—"`` for missing, ids joined, an interval (a pair of
+    numbers) as ``[low, high]``, floats without noise (:func:`number`)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
+    if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, float) for v in value):
+        return f"[{number(value[0])}, {number(value[1])}]"
     if isinstance(value, tuple | list):
         return ", ".join(str(v) for v in value) or "—"
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        return cell(value.item())
     if isinstance(value, float):
-        return f"{value:,.4g}"
+        return number(value)
     return str(value)
 
 

@@ -27,7 +27,7 @@ import json
 import re
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -38,6 +38,9 @@ from wb.door.schemas import ID_RE, PERIOD_RE
 from wb.errors import InputError
 from wb.run.brief import BANK_FIGURES
 from wb.uplift.simulate import SimulationConfig
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 #: The folder (under the project root) holding the notebooks a params file may name.
 NOTEBOOKS = "notebooks"
@@ -132,16 +135,18 @@ class DataSpec(_Strict):
 class NotebookSpec(_Strict):
     """One notebook to execute, in order."""
 
-    path: Path = Field(description="a .ipynb under notebooks/")
+    path: Path = Field(description="a notebook's .py percent script under notebooks/")
     section: Section
     inputs: dict[str, str] = Field(default_factory=dict)
     parameters: dict[str, ParamValue] = Field(default_factory=dict)
 
     @field_validator("path")
     @classmethod
-    def _ipynb(cls, value: Path) -> Path:
-        if value.suffix != ".ipynb":
-            raise ValueError("a .ipynb notebook (the paired .py is its reviewed source)")
+    def _script(cls, value: Path) -> Path:
+        if value.suffix != ".py":
+            raise ValueError(
+                "a notebook's .py percent script, its tracked source (a .ipynb is a local copy)"
+            )
         return value
 
     @field_validator("parameters")
@@ -380,6 +385,13 @@ def _path_problems(params: RunParams, path: Path, root: Path) -> list[str]:
     return lines
 
 
+def read_notebook(script: Path) -> NotebookNode:
+    """The notebook a ``.py`` percent script holds (its cells, tags and kernel), via jupytext."""
+    import jupytext
+
+    return jupytext.read(script, fmt="py:percent")
+
+
 def declared_parameters(notebook: Path) -> set[str]:
     """Names in the notebook's ``parameters`` cell.
 
@@ -392,10 +404,10 @@ def declared_parameters(notebook: Path) -> set[str]:
     import nbformat
     import papermill
 
-    nb = nbformat.read(notebook, as_version=4)
+    nb = read_notebook(notebook)
     nb.metadata["kernelspec"] = {"name": "python3", "language": "python"}
     with tempfile.TemporaryDirectory(prefix="wb-inspect-") as tmp:
-        probe = Path(tmp) / notebook.name
+        probe = Path(tmp) / f"{notebook.stem}.ipynb"
         nbformat.write(nb, probe)
         pm_log = logging.getLogger("papermill")
         level, pm_log.level = pm_log.level, logging.ERROR

@@ -596,6 +596,15 @@ class Run:
         values.update({k: v for k, v in run_values.items() if k in declared})
         return values
 
+    def _as_ipynb(self, nb: NotebookSpec) -> Path:
+        """The notebook of ``nb``'s percent script, written as ``.ipynb`` for papermill into
+        the run's private temporary folder (nothing is written beside the script)."""
+        import nbformat
+
+        path = self.links / f"{nb.name}.ipynb"
+        nbformat.write(params_mod.read_notebook(nb.path), path)
+        return path
+
     def _execute(self, nb: NotebookSpec, log: IO[str]) -> int:
         """Run one notebook; return the number of attempts. Map failures to contract errors."""
         import papermill
@@ -603,7 +612,8 @@ class Run:
         from nbclient.exceptions import CellTimeoutError
         from papermill.exceptions import PapermillExecutionError
 
-        output = self.staging / "notebooks" / nb.path.name
+        output = self.staging / "notebooks" / f"{nb.name}.ipynb"
+        source = self._as_ipynb(nb)
         values = self.notebook_parameters(nb)
         attempt = 0
         while True:
@@ -611,7 +621,7 @@ class Run:
             try:
                 with _stderr_to(log):
                     papermill.execute_notebook(
-                        str(nb.path),
+                        str(source),
                         str(output),
                         parameters=values,
                         kernel_name=self.params.kernel,
@@ -668,7 +678,7 @@ class Run:
                     raise
                 finally:
                     entry.update(ended=_now(), duration_s=round(time.perf_counter() - t0, 2))
-                    entry["output"] = f"notebooks/{nb.path.name}"
+                    entry["output"] = f"notebooks/{nb.name}.ipynb"
                     self._save_record()
                 self.say(f"{nb.name}: ok in {entry['duration_s']:.1f} s")
 

@@ -24,6 +24,7 @@ from wb.uplift.quality import QUALITY_COLUMNS, AddQuality, attach, estimate_qual
 from wb.uplift.result import UpliftResult
 from wb.uplift.schema import validate_document
 from wb.uplift.simulate import truth_path
+from wb.warehouse.progress import Progress
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -80,6 +81,7 @@ def analyse(
     label: str | None = None,
     simulated: bool | None = None,
     quality: str | os.PathLike[str] | None = None,
+    quiet: bool = False,
 ) -> Analysis:
     """Load and validate ``data``, estimate, and write ``uplift.json`` and the figures.
 
@@ -89,33 +91,47 @@ def analyse(
     real), ``None`` (default) or ``True`` reads the true effects from the simulator's truth
     file when one lies beside it (``wb run`` puts one beside a panel built from a simulated
     warehouse). ``quality``: the build's ``add_quality.parquet``, to say what a quota-induced
-    add is (:mod:`wb.uplift.quality`). Raises :class:`~wb.errors.InputError` (exit 2)
+    add is (:mod:`wb.uplift.quality`). Each step is reported on stderr as it starts and ends
+    (a bar on a terminal; :class:`~wb.warehouse.progress.Progress`) unless ``quiet``.
+    Raises :class:`~wb.errors.InputError` (exit 2)
     before anything is written when ``out_dir`` cannot be written, the input is invalid or
     cannot support the analysis. The file's name is never written: outputs name it by its
     neutral label (:func:`wb.door.io.neutral_label`).
     """
     data = Path(data)
     writable_dir(out_dir)
-    loaded = io.load(data, "rm_month")
-    frame = loaded.frame
-    truth = simulated_truth(data) if simulated is not False else None
-    label = "simulated export" if truth else (label or f"RM x month export ({loaded.label})")
-    counts = None
-    if quality is not None:
-        counts = read_quality(quality)
-        frame = attach(frame, counts)
-    sample = prepare(frame, extra=QUALITY_COLUMNS[2:] if counts is not None else ())
-    add_quality = estimate_quality(sample) if counts is not None else None
-    if quick:
-        del frame  # the contract fits need only the sample: ~0.5 GB less at 3.5M rows
-    result = fit(sample, data_label=label, simulated_truth=truth, binned=not quick)
-    designs = None
-    if not quick:  # imported here: the designs' stack (scipy.stats, diff-diff) loads in ~2 s
-        from wb.uplift.designs import estimate_designs
+    steps = 3 + (quality is not None) + (not quick)
+    progress = Progress(steps, label="uplift", quiet=quiet)
+    try:
+        with progress.step("load and validate the export"):
+            loaded = io.load(data, "rm_month")
+            frame = loaded.frame
+            truth = simulated_truth(data) if simulated is not False else None
+            counts = None
+            if quality is not None:
+                counts = read_quality(quality)
+                frame = attach(frame, counts)
+            sample = prepare(frame, extra=QUALITY_COLUMNS[2:] if counts is not None else ())
+        label = "simulated export" if truth else (label or f"RM x month export ({loaded.label})")
+        add_quality = None
+        if counts is not None:
+            with progress.step("add quality"):
+                add_quality = estimate_quality(sample)
+        if quick:
+            del frame  # the contract fits need only the sample: ~0.5 GB less at 3.5M rows
+        with progress.step("three estimates and diagnostics"):
+            result = fit(sample, data_label=label, simulated_truth=truth, binned=not quick)
+        designs = None
+        if not quick:  # imported here: the designs' stack (scipy.stats, diff-diff) loads in ~2 s
+            from wb.uplift.designs import estimate_designs
 
-        designs = estimate_designs(frame, sample, seed=seed)
-    analysis = Analysis(result, designs, add_quality)
-    write(analysis, out_dir, figures=not quick)
+            with progress.step("designs (event studies, Wald-DiD, bunching)"):
+                designs = estimate_designs(frame, sample, seed=seed)
+        analysis = Analysis(result, designs, add_quality)
+        with progress.step("write uplift.json" + ("" if quick else " and the figures")):
+            write(analysis, out_dir, figures=not quick)
+    finally:
+        progress.close()
     return analysis
 
 

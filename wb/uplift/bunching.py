@@ -16,7 +16,7 @@ comparison; they only supply the common month trend of the DiD first stage.
 
 Pre-quota months are reweighted so that each RM counts as often as it has quota months: RM i's
 counterfactual count in the window is ``n_quota_i × c_pre_i / n_pre_i``. This makes the
-comparison within RM even when early-adopting cohorts have few pre months and many quota rm_months.
+comparison within RM even when early-adopting cohorts have few pre months and many quota months.
 
 The cluster bootstrap resamples RMs with replacement (multinomial counts per RM, computed on
 per-RM sums, no loop over RMs); never-treated RMs are resampled as a separate stratum.
@@ -96,7 +96,7 @@ class Bunching(Shown):
         """The finding in one plain-English sentence with its numbers."""
         share = (
             f"{_pct(self.excess_share)} of quota RM-months (95% CI {_pct(self.ci_low)} to "
-            f"{_pct(self.ci_high)}, about {self.excess_mass + 0.0:,.0f} RM-rm_months) sit "
+            f"{_pct(self.ci_high)}, about {self.excess_mass + 0.0:,.0f} RM-months) sit "
             f"{self.where} beyond the same RMs' pre-quota share"
         )
         lead = share if self.significant else f"No detectable bunching: {share}"
@@ -172,7 +172,7 @@ class Bunching(Shown):
 class _Months:
     """The RM-months of the comparison, from the whole validated frame (not the AUM sample: an
     RM's first month and the months after a gap have no AUM change, but their adds count).
-    Rows of the RMs used (quota and pre-quota rm_months) and never-treated rows, as arrays."""
+    Rows of the RMs used (quota and pre-quota months) and never-treated rows, as arrays."""
 
     rm: np.ndarray  # 0..n_rms−1
     month: np.ndarray  # 0..n_months−1
@@ -180,7 +180,7 @@ class _Months:
     adds: np.ndarray
     in_quota: np.ndarray  # True: quota month; False: pre-quota month
     n_quota: np.ndarray  # quota months per RM
-    ratio: np.ndarray  # quota months / pre-quota rm_months, per RM
+    ratio: np.ndarray  # quota months / pre-quota months, per RM
     never_rm: np.ndarray  # 0..n_never−1
     never_month: np.ndarray
     never_adds: np.ndarray
@@ -195,7 +195,7 @@ class _Parts:
 
     numerators: np.ndarray  # (n_rms, k): window counts in excess of counterfactual, then adds
     n_quota: np.ndarray  # (n_rms,)
-    trend: np.ndarray | None  # (n_rms, n_months): quota − reweighted pre rm_months, DiD only
+    trend: np.ndarray | None  # (n_rms, n_months): quota − reweighted pre months, DiD only
     never_sums: np.ndarray | None  # (n_never, n_months): adds of never-treated RMs
     never_counts: np.ndarray | None  # (n_never, n_months): their RM-months
 
@@ -218,8 +218,8 @@ def bunching(
 
     Manufactured adds per quota RM-month compare mean adds in quota months with the same RMs'
     pre-quota mean. ``first_stage="pre_post"`` assumes organic adds have no trend or seasonality
-    between an RM's pre-quota and quota rm_months. ``"did"`` (default) also subtracts the change in
-    never-treated RMs' mean adds over the same calendar rm_months, so a common trend (WeCom take-up
+    between an RM's pre-quota and quota months. ``"did"`` (default) also subtracts the change in
+    never-treated RMs' mean adds over the same calendar months, so a common trend (WeCom take-up
     growing, the January 开门红 push) is not counted as manufactured; it assumes parallel trends
     in organic adds and needs never-treated RMs in every month used.
 
@@ -419,7 +419,7 @@ def _resample_counts(rng: np.random.Generator, n: int, reps: int) -> np.ndarray:
 def _histogram(rm_months: _Months, z_range: tuple[int, int]) -> pd.DataFrame:
     """Tidy table: z (adds − target), period, share of the period's RM-months (pre-quota months
     reweighted like the estimator, so quota − pre_quota shares at z = 0 give the excess share),
-    and n (unweighted RM-rm_months). RM-months outside ``z_range`` are not listed."""
+    and n (unweighted RM-months). RM-months outside ``z_range`` are not listed."""
     lo, hi = z_range
     z = np.arange(lo, hi + 1)
     total = rm_months.n_quota.sum()

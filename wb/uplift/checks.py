@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from wb.door.display import Shown, finite, records
+from wb.door.display import Shown, finite, intervals, records
 from wb.uplift.estimation import Demeaned, Sample, demean_columns
 from wb.uplift.result import OUTCOME, Estimate
 
@@ -128,17 +128,9 @@ class Certification(Shown):
             {
                 "kind": t["kind"],
                 "quota's first stage (adds per RM-month)": t["first_stage_coef"],
-                "95% CI (adds)": list(
-                    zip(
-                        t["first_stage_ci_low"].round(2),
-                        t["first_stage_ci_high"].round(2),
-                        strict=True,
-                    )
-                ),
+                "95% CI (adds)": intervals(t["first_stage_ci_low"], t["first_stage_ci_high"]),
                 "AUM change per add (yuan)": t["per_add_coef"],
-                "95% CI (yuan)": list(
-                    zip(t["per_add_ci_low"].round(0), t["per_add_ci_high"].round(0), strict=True)
-                ),
+                "95% CI (yuan)": intervals(t["per_add_ci_low"], t["per_add_ci_high"]),
             }
         )
 
@@ -229,9 +221,7 @@ class OutcomeFamily(Shown):
             {
                 "outcome": t["outcome"],
                 "per quota-induced add (yuan)": t["per_add_coef"],
-                "95% CI (yuan)": list(
-                    zip(t["per_add_ci_low"].round(0), t["per_add_ci_high"].round(0), strict=True)
-                ),
+                "95% CI (yuan)": intervals(t["per_add_ci_low"], t["per_add_ci_high"]),
                 "p": t["per_add_pvalue"],
                 "Holm p": t["pvalue_holm"],
             }
@@ -438,9 +428,7 @@ class Robustness(Shown):
             {
                 "check": t["check"],
                 "per add (yuan)": t["coef"],
-                "95% CI (yuan)": list(
-                    zip(t["ci_low"].round(0), t["ci_high"].round(0), strict=True)
-                ),
+                "95% CI (yuan)": intervals(t["ci_low"], t["ci_high"]),
                 "RM-months": t["n_obs"],
                 "note": t["note"],
             }

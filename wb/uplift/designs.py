@@ -31,11 +31,12 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
-from wb.door.display import Shown
+from wb.door.display import Shown, intervals
 from wb.errors import NoNeverTreated, NotIdentified
 from wb.uplift import checks, event_study
 from wb.uplift.bunching import Bunching, bunching
 from wb.uplift.estimation import Sample
+from wb.uplift.result import OUTCOME
 
 #: Event-study outcomes, in figure order.
 EVENT_OUTCOMES = tuple(event_study.OUTCOMES)
@@ -60,84 +61,44 @@ class Designs(Shown):
 
     def tidy(self) -> pd.DataFrame:
         """One row per headline number: ``design``, ``outcome``, ``estimator``, ``coef``,
-        ``ci_low``, ``ci_high``, ``unit``, ``pvalue`` (NaN where a design has none)."""
+        ``ci_low``, ``ci_high``, ``unit``, ``pvalue`` (of the number; NaN where a design has
+        none) and, for event studies, ``pretrend_p`` (the joint pre-trend test)."""
+        per_add = "yuan per add"
         rows = [
-            ("event_study", o, e, s.att, s.att_ci_low, s.att_ci_high, s.unit, s.pretrend_p)
+            _row("event_study", o, e, s.att, s.att_ci_low, s.att_ci_high, s.unit, pre=s.pretrend_p)
             for o, by in self.event_studies.items()
             for e, s in by.items()
         ]
-        per_add = "yuan per add"
         if (w := self.wald_did) is not None:
             rows.append(
-                (
-                    "wald_did",
-                    "aum_change_cny",
-                    w.estimator,
-                    w.coef,
-                    w.ci_low,
-                    w.ci_high,
-                    per_add,
-                    np.nan,
-                )
+                _row("wald_did", OUTCOME, w.estimator, w.coef, w.ci_low, w.ci_high, per_add)
             )
         if (b := self.bunching) is not None:
             rows += [
-                (
-                    "bunching",
-                    r.statistic,
-                    b.first_stage,
-                    r.estimate,
-                    r.ci_low,
-                    r.ci_high,
-                    r.unit,
-                    np.nan,
+                _row(
+                    "bunching", r.statistic, b.first_stage, r.estimate, r.ci_low, r.ci_high, r.unit
                 )
                 for r in b.tidy().itertuples()
             ]
-        if self.certification is not None:
-            rows += [
-                (
-                    "by_certification",
-                    f"per {s.kind} add",
-                    s.per_add.model,
-                    s.per_add.coef,
-                    s.per_add.ci_low,
-                    s.per_add.ci_high,
-                    per_add,
-                    s.per_add.pvalue,
-                )
-                for s in self.certification.splits
-            ]
-        if self.outcomes is not None:
-            rows += [
-                (
-                    "outcomes",
-                    e.outcome,
-                    e.per_add.model,
-                    e.per_add.coef,
-                    e.per_add.ci_low,
-                    e.per_add.ci_high,
-                    per_add,
-                    e.pvalue_holm,
-                )
-                for e in self.outcomes.effects
-            ]
-        if self.robustness is not None:
-            rows += [
-                (
-                    "robustness",
-                    c.name,
-                    c.estimate.model,
-                    c.estimate.coef,
-                    c.estimate.ci_low,
-                    c.estimate.ci_high,
-                    per_add,
-                    c.estimate.pvalue,
-                )
-                for c in self.robustness.checks
-            ]
-        columns = ["design", "outcome", "estimator", "coef", "ci_low", "ci_high", "unit", "pvalue"]
-        return pd.DataFrame(rows, columns=columns)
+        fixed = [
+            *(
+                ("by_certification", f"per {s.kind} add", s.per_add, s.per_add.pvalue)
+                for s in (self.certification.splits if self.certification else ())
+            ),
+            *(
+                ("outcomes", e.outcome, e.per_add, e.pvalue_holm)
+                for e in (self.outcomes.effects if self.outcomes else ())
+            ),
+            *(
+                ("robustness", c.name, c.estimate, c.estimate.pvalue)
+                for c in (self.robustness.checks if self.robustness else ())
+            ),
+        ]
+        rows += [
+            _row(design, what, e.model, e.coef, e.ci_low, e.ci_high, per_add, p)
+            for design, what, e, p in fixed
+        ]
+        return pd.DataFrame(rows)
 
     def summary(self) -> str:
         """A few plain lines on the designs: each number with its 95% interval and unit."""
@@ -152,8 +113,10 @@ class Designs(Shown):
 
     def view(self) -> pd.DataFrame:
         t = self.tidy()
-        t["95% CI"] = list(zip(t.pop("ci_low"), t.pop("ci_high"), strict=True))
-        return t[["design", "outcome", "estimator", "coef", "95% CI", "unit", "pvalue"]]
+        t["95% CI"] = intervals(t.pop("ci_low"), t.pop("ci_high"))
+        return t[
+            ["design", "outcome", "estimator", "coef", "95% CI", "unit", "pvalue", "pretrend_p"]
+        ]
 
     def to_json(self) -> dict:
         """``event_study`` (per outcome: the CS study, BJS under ``alternatives``),
@@ -186,6 +149,31 @@ class Designs(Shown):
             doc["robustness"] = self.robustness.to_json()
         doc["design_notes"] = list(self.notes)
         return doc
+
+
+def _row(
+    design: str,
+    outcome: str,
+    estimator: str,
+    coef: float,
+    ci_low: float,
+    ci_high: float,
+    unit: str,
+    p: float = np.nan,
+    pre: float = np.nan,
+) -> dict[str, object]:
+    """One row of :meth:`Designs.tidy`."""
+    return {
+        "design": design,
+        "outcome": outcome,
+        "estimator": estimator,
+        "coef": coef,
+        "ci_low": ci_low,
+        "ci_high": ci_high,
+        "unit": unit,
+        "pvalue": p,
+        "pretrend_p": pre,
+    }
 
 
 class _Runner:

@@ -429,19 +429,32 @@ def estimate(
     data_label: str = "RM x month export",
     simulated_truth: dict | None = None,
 ) -> UpliftResult:
-    """Fit the three contract models and the diagnostics on a validated ``rm_month`` frame.
+    """Fit the three contract models and the diagnostics on an ``rm_month`` frame.
 
     Parameters
     ----------
     frame
-        Validated ``rm_month`` rows (``wb.door.io.load(path).frame``).
+        ``rm_month`` rows (``wb.door.io.load(path).frame``, or a frame of one's own), checked
+        first with ``wb validate``'s rules.
     data_label
-        Describes the data in every rendering (e.g. "simulated export, seed 1").
+        Describes the data in every rendering (e.g. "simulated export, seed 1") and in errors.
     simulated_truth
-        For simulated data: the true effects (``true_effects`` of the truth file); they are
-        shown beside the estimates and mark every output as simulated.
+        For simulated data: the simulator's truth, as :func:`wb.uplift.simulate.simulate`
+        returns it or its ``true_effects`` (what the truth file holds under that key); the true
+        effects are shown beside the estimates and mark every output as simulated.
+
+    Raises
+    ------
+    InputError
+        The frame breaks the ``rm_month`` schema (each missing column, bad value and row
+        named) or cannot support the estimates.
     """
-    return fit(prepare(frame), data_label=data_label, simulated_truth=simulated_truth)
+    from wb.door.validation import validate
+
+    checked = validate(frame, "rm_month", data_label)
+    if simulated_truth is not None and "true_effects" in simulated_truth:
+        simulated_truth = simulated_truth["true_effects"]
+    return fit(prepare(checked), data_label=data_label, simulated_truth=simulated_truth)
 
 
 def fit(

@@ -25,11 +25,11 @@ from pathlib import Path
 import ibis
 import ibis.expr.types as ir
 
-from wb.door.atomic import write_json
+from wb.door.atomic import replace_dir, write_json
 from wb.errors import InputError
 from wb.warehouse.progress import Progress
 from wb.warehouse.source import EngineOptions, Source, open_source
-from wb.warehouse.tables import OPTIONAL_MONEY, TABLES, month_text
+from wb.warehouse.tables import MONEY, OPTIONAL_MONEY, TABLES, month_text
 from wb.warehouse.validate import ValidationReport, validate
 
 SCHEMA = "wb.warehouse.build/1"
@@ -94,8 +94,12 @@ def _ts(column: ir.Value) -> ir.TimestampValue:
     return column if column.type().is_timestamp() else column.cast("timestamp")
 
 
-def add_facts(contacts: ir.Table, customers: ir.Table) -> ir.Table:
+def add_facts(contacts: ir.Table, customers: ir.Table, contact_rms: ir.Table) -> ir.Table:
     """One row per add (``wecom_contact`` row) with its month and quality flags.
+
+    ``customers`` and ``contact_rms`` are the ``customers`` grouping of ``customer_month`` and
+    the ``contacts`` grouping of ``wecom_contact`` (:data:`wb.warehouse.tables.GROUPINGS`):
+    each customer's ``first_month`` and each contact's ``n_rms``.
 
     Columns: ``rm_id``, ``month`` (of ``added_at``), ``certified_30d`` (``certified_at -
     added_at <= 30 days``), ``existing_customer`` (certified within 30 days to a customer with a
@@ -121,10 +125,10 @@ def add_facts(contacts: ir.Table, customers: ir.Table) -> ir.Table:
         removed_90d=(removed <= added + ibis.interval(days=90)).fill_null(False),
         last3days=(day0 + ibis.interval(days=3)).month() != day0.month(),
     )
-    first = customers.group_by(cid=customers.customer_id).aggregate(
-        first_month=month_text(customers.month).min()
+    first = customers.select(
+        cid=customers.customer_id, first_month=month_text(customers.first_month)
     )
-    shared = contacts.group_by(sid=contacts.contact_id).aggregate(n_rms=contacts.rm_id.nunique())
+    shared = contact_rms.filter(contact_rms.n_rms >= 3).select(sid=contact_rms.contact_id)
     joined = facts.left_join(first, facts.customer_id == first.cid).left_join(
         shared, facts.contact_id == shared.sid
     )
@@ -142,7 +146,7 @@ def add_facts(contacts: ir.Table, customers: ir.Table) -> ir.Table:
         existing_customer=(joined.certified_30d & (joined.first_month < joined.month)).fill_null(
             False
         ),
-        shared_3plus=(joined.n_rms >= 3).fill_null(False),
+        shared_3plus=joined.sid.notnull(),
     )
 
 
@@ -160,18 +164,14 @@ def adds_by_rm_month(facts: ir.Table, window: MonthWindow) -> ir.Table:
     )
 
 
-def rm_months(customers: ir.Table, window: MonthWindow) -> ir.Table:
-    """``customer_month`` summed per ``(rm_id, month)`` with an RM, in the window: ``branch_id``,
-    ``customers`` (count) and ``aum_cny`` and the optional money columns (sums, yuan)."""
-    cm = customers.mutate(month=month_text(customers.month))
-    cm = cm.filter(cm.rm_id.notnull() & window.contains(cm.month))
-    money = {"aum_cny": cm.aum_cny.cast("float64").sum()}
-    for name in OPTIONAL_MONEY:
-        if name in cm.columns:
-            money[name] = cm[name].cast("float64").sum()
-    return cm.group_by(["rm_id", "month"]).aggregate(
-        branch_id=cm.branch_id.max(), customers=cm.count(), **money
-    )
+def rm_months(groups: ir.Table, window: MonthWindow) -> ir.Table:
+    """The ``rm_months`` grouping of ``customer_month`` (:data:`wb.warehouse.tables.GROUPINGS`)
+    for the RM-months with an RM, in the window: ``branch_id``, ``customers`` (count) and
+    ``aum_cny`` and the optional money columns present (sums, yuan)."""
+    g = groups.mutate(month=month_text(groups.month))
+    g = g.filter(g.rm_id.notnull() & window.contains(g.month))
+    money = [name for name in MONEY if name in g.columns]
+    return g.select("rm_id", "month", "branch_id", *money, customers=g.n_rows)
 
 
 def quota_in_force(quota: ir.Table) -> tuple[ir.Table, ir.Table]:
@@ -203,7 +203,7 @@ def panel(base: ir.Table, adds: ir.Table, quota: ir.Table) -> ir.Table:
         name: j[name].fill_null(0).cast("int64").name(name)
         for name in ("wecom_adds", "wecom_certified_adds", *QUALITY_COUNTS)
     }
-    money = [c for c in ("aum_cny", *OPTIONAL_MONEY) if c in base.columns]
+    money = [c for c in MONEY if c in base.columns]
     return j.select(
         "rm_id",
         "branch_id",
@@ -261,16 +261,16 @@ class BuildResult:
 def compute(
     report: ValidationReport, window: MonthWindow, progress: Progress
 ) -> tuple[object, object, dict]:
-    """Run the build's expressions on validated tables; return (rm_month Arrow table,
-    add_quality Arrow table, adds not placed)."""
-    t = report.tables
+    """Run the build's expressions on validated tables and the groupings the validation left
+    cached; return (rm_month Arrow table, add_quality Arrow table, adds not placed)."""
+    g = report.groupings
     with progress.step("aggregate adds"):
-        adds = adds_by_rm_month(add_facts(t["wecom_contact"], t["customer_month"]), window)
-        adds = adds.cache()
-    with progress.step("aggregate customer months"):
-        base = rm_months(t["customer_month"], window).cache()
+        facts = add_facts(report.tables["wecom_contact"], g["customers"], g["contacts"])
+        adds = adds_by_rm_month(facts, window).cache()
+    with progress.step("select RM-months"):
+        base = rm_months(g["rm_months"], window).cache()
     with progress.step("join panel"):
-        joined = panel(base, adds, t["quota"]).to_pyarrow()
+        joined = panel(base, adds, report.tables["quota"]).to_pyarrow()
     with progress.step("adds not placed"):
         orphan = not_placed(adds, base).to_pyarrow().to_pylist()[0]
     for cached in (adds, base):
@@ -357,8 +357,11 @@ def build(
                 options = replace(options, temp_dir=spill)
             with progress.step("open source"):
                 src = open_source(source, options)
-            report = validate(src, progress)
-            rm_table, quality_table, orphan = compute(report, window, progress)
+            report = validate(src, progress, keep_groupings=True)
+            try:
+                rm_table, quality_table, orphan = compute(report, window, progress)
+            finally:
+                report.release()
             with progress.step("write"):
                 import pyarrow.parquet as pq
 
@@ -368,7 +371,7 @@ def build(
                 record["timings_s"] = dict(progress.timings)
                 record["timings_s"]["total"] = round(time.perf_counter() - started, 3)
                 write_json(record, staging / BUILD_JSON, sort_keys=True)
-            _promote(staging, target)
+            replace_dir(staging, target)
     finally:
         progress.close()
         if src is not None:
@@ -376,22 +379,6 @@ def build(
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(spill, ignore_errors=True)
     return BuildResult(target, record)
-
-
-def _promote(staging: Path, target: Path) -> None:
-    """Rename ``staging`` onto ``target``; an earlier build there is moved aside first and
-    removed after."""
-    if target.exists():
-        trash = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-        os.replace(target, trash)
-        try:
-            os.replace(staging, target)
-        except BaseException:
-            os.replace(trash, target)
-            raise
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(staging, target)
 
 
 def _record(

@@ -1,4 +1,5 @@
-"""Progress of long warehouse steps on stderr: a bar on a terminal, plain lines otherwise."""
+"""Progress of long steps on stderr (the warehouse build and validation, the customer and the
+RM-level uplift analyses): a bar on a terminal, plain lines otherwise."""
 
 from __future__ import annotations
 

@@ -49,6 +49,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from wb.door.arguments import DEFAULTS, check_dgp
+from wb.door.atomic import replace_dir
 from wb.errors import InputError
 
 SCHEMA = "wb.warehouse.simulate/1"
@@ -520,13 +521,7 @@ def write(config: CustomerSimulationConfig, out: str | os.PathLike[str]) -> tupl
     staging = target.parent / f".{target.name}.simulating-{uuid.uuid4().hex[:8]}"
     try:
         truth = _write_into(config, staging)
-        if target.exists():
-            trash = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(target, trash)
-            os.replace(staging, target)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(staging, target)
+        replace_dir(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target, truth

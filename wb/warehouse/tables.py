@@ -1,22 +1,27 @@
 """The three warehouse tables of docs/warehouse.md: their columns, keys and rules.
 
-Every rule is stated twice on purpose, in two forms that each engine can run in parallel:
+Every rule is an **Ibis rule expression** (:data:`RULES`): a predicate on a row, or a group-by
+that finds the groups breaking it. They run on both engines and are counted inside the
+**groupings** (:data:`GROUPINGS`), the group-bys of each table that the build needs anyway
+(customer-months per RM-month and per customer, contacts per ``contact_id``), so the data are
+scanned once per grouping, not once per rule:
 
-* a **pandera.ibis schema** per table (:func:`pandera_schema`) declaring the column rules
-  (not null, non-empty ids, ``YYYY-MM`` months, money >= 0, quota > 0).
-  It runs on **DuckDB only**: pandera.ibis numbers rows with ``row_number() OVER ()``, a window
-  without a partition, which Spark executes by moving every row onto one executor (see
-  docs/warehouse.md);
-* an **Ibis rule expression** per rule (:data:`RULES`): a predicate on a row, or a group-by
-  that finds the groups breaking it. These run on both engines, as one aggregate per table
-  that counts the breaking rows of every rule, then a ``filter`` + ``limit(5)`` per broken
-  rule for example keys. Rules pandera cannot state (cross-column, per-group, personal data
-  by pattern) exist only in this form.
+* a row rule on a grouping's key columns (ids, months) is judged once per group and weighs
+  ``n_rows``; any other row rule adds one count of its breaking rows to the table's first
+  grouping (or, for a table without groupings, to one aggregate over the table);
+* a group rule (unique keys, one branch per RM-month) has a **screen** on a grouping, true on
+  every group that may break it (e.g. a customer whose months are not all distinct). Only
+  when a screen is true somewhere does the rule's exact group-by run, on those groups' rows.
 
-On DuckDB pandera is the first gate: when it passes, the rules it covers are known clean and
-only the Ibis-only rules run; when it fails, every rule runs as an Ibis expression so that the
-report has counts and keys (pandera's own failure cases carry *values*, which must never be
-shown). On Spark every rule runs as an Ibis expression.
+Example keys are fetched only for broken rules (``filter`` + ``limit(5)``).
+
+The column rules are also declared as a **pandera.ibis schema** per table
+(:func:`pandera_schema`: not null, non-empty ids, ``YYYY-MM`` months, money >= 0, quota > 0),
+which ``build.json`` names per rule. It is not run by the build: a pandera.ibis validation is
+one more pass over the table per check, where the groupings count the same rules for free, and
+on Spark it numbers rows with ``row_number() OVER ()``, a window without a partition that moves
+every row onto one executor (see docs/warehouse.md). Rules pandera cannot state
+(cross-column, per-group, personal data by pattern) exist only as Ibis expressions.
 """
 
 from __future__ import annotations
@@ -118,6 +123,8 @@ SPECS: dict[str, TableSpec] = {
 
 #: Optional money columns of ``customer_month`` carried into the panel as sums.
 OPTIONAL_MONEY = ("net_new_money_cny", "product_sales_cny")
+#: Money columns of ``customer_month`` summed per RM-month (yuan).
+MONEY = ("aum_cny", *OPTIONAL_MONEY)
 
 
 # ------------------------------------------------------------------ personal data in engine
@@ -183,10 +190,98 @@ def kind_accepts(kind: Kind, dtype: ibis.DataType) -> bool:
     return dtype.is_integer()
 
 
+# --------------------------------------------------------------------------- groupings
+
+#: Distinct months one customer's month bit set can tell apart (:func:`customer_values`).
+MONTH_BITS = 56
+
+
+def month_index(column: ir.Value) -> ir.IntegerValue:
+    """A month as a count of months, ``12 * year + month``, from ``YYYY-MM`` text or a date;
+    null when the text's year or month is not a number."""
+    if column.type().is_string():
+        year, month = column.substr(0, 4), column.substr(5, 2)
+        return year.try_cast("int64") * 12 + month.try_cast("int64")
+    return column.year().cast("int64") * 12 + column.month().cast("int64")
+
+
+def bit_count(value: ir.IntegerValue, bits: int = MONTH_BITS) -> ir.IntegerValue:
+    """How many of the lowest ``bits`` bits of a non-negative integer are one."""
+    return sum(((value >> k) & 1 for k in range(1, bits)), value & 1)
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """A group-by of one table that the build reuses and the table's rules are counted in.
+
+    One row per distinct ``keys`` (columns of the table; null is a key value too) with
+    ``n_rows``, the table's rows in that group, and the aggregates ``values(table)``.
+    ``counts_rows``: the grouping also counts the row rules no grouping can judge per group
+    (else one aggregate over the table does).
+    """
+
+    name: str
+    keys: tuple[str, ...]
+    values: Callable[[ir.Table], dict[str, ir.Scalar]]
+    counts_rows: bool = False
+
+    def of(self, table: ir.Table, extra: dict[str, ir.Scalar] | None = None) -> ir.Table:
+        """The grouping of ``table``, with ``extra`` aggregates beside its own."""
+        return table.group_by(list(self.keys)).aggregate(
+            n_rows=table.count(), **self.values(table), **(extra or {})
+        )
+
+
+def rm_month_values(t: ir.Table) -> dict[str, ir.Scalar]:
+    """Per ``(rm_id, month)``: ``branch_id`` (the largest) and ``branch_min`` (the smallest,
+    equal to it when the RM-month has one branch), ``aum_cny`` and the optional money columns
+    present summed (yuan)."""
+    money = {name: t[name].cast("float64").sum() for name in MONEY if name in t.columns}
+    return {"branch_id": t.branch_id.max(), "branch_min": t.branch_id.min(), **money}
+
+
+def customer_values(t: ir.Table) -> dict[str, ir.Scalar]:
+    """Per ``customer_id``: ``first_month`` (the earliest ``month``) and the customer's months
+    as a bit set for the unique-key screen: ``month_bits``, the sum over rows of ``2 ** (i mod
+    MONTH_BITS)`` for month index ``i``, and ``months_indexed``, the rows with an index. With
+    at most :data:`MONTH_BITS` rows, all indexed, the months are distinct exactly when
+    ``month_bits`` has ``n_rows`` one bits (a repeated month carries into a higher bit)."""
+    index = month_index(t.month)
+    bit = ibis.literal(1, "int64") << (index % MONTH_BITS).abs()
+    return {"first_month": t.month.min(), "month_bits": bit.sum(), "months_indexed": index.count()}
+
+
+def contact_values(t: ir.Table) -> dict[str, ir.Scalar]:
+    """Per ``contact_id``: ``n_rms``, the distinct RMs that added it."""
+    return {"n_rms": t.rm_id.nunique()}
+
+
+#: Each table's groupings. ``contacts`` does not count row rules: beside a distinct count,
+#: DuckDB's group-by spends five times the CPU of a plain aggregate on them.
+GROUPINGS: dict[str, tuple[Grouping, ...]] = {
+    "customer_month": (
+        Grouping("rm_months", ("rm_id", "month"), rm_month_values, counts_rows=True),
+        Grouping("customers", ("customer_id",), customer_values),
+    ),
+    "wecom_contact": (Grouping("contacts", ("contact_id",), contact_values),),
+    "quota": (),
+}
+
+
+def _months_may_repeat(g: ir.Table) -> ir.BooleanValue:
+    return (
+        (g.n_rows > MONTH_BITS)
+        | (g.months_indexed != g.n_rows)
+        | (bit_count(g.month_bits) != g.n_rows)
+    )
+
+
 # ------------------------------------------------------------------------------- rules
 
 Predicate = Callable[[ir.Table], ir.BooleanValue]
 GroupFinder = Callable[[ir.Table], ir.Table]
+#: A screen: the grouping it runs on and a predicate, true on every group that may break a rule.
+Screen = tuple[str, Predicate]
 
 
 @dataclass(frozen=True)
@@ -194,10 +289,12 @@ class Rule:
     """One rule on one table.
 
     Exactly one of ``bad`` (a row predicate: True on a breaking row) and ``groups`` (a function
-    returning the breaking groups, with their key columns and ``n_rows``) is set. Which rules
-    the table's pandera.ibis schema also declares is said by :func:`pandera_schema`. ``keys`` are the columns
-    shown as example keys; a personal-data rule never shows the column it found data in.
-    ``needs`` lists the columns that must be present for the rule to apply.
+    returning the breaking groups, with their key columns and ``n_rows``) is set. A group rule
+    may have a ``screen`` on one of the table's :data:`GROUPINGS`; without one its group-by
+    always runs. Which rules the table's pandera.ibis schema also declares is said by
+    :func:`pandera_schema`. ``keys`` are the columns shown as example keys; a personal-data
+    rule never shows the column it found data in. ``needs`` lists the columns that must be
+    present for the rule to apply.
     """
 
     table: str
@@ -208,6 +305,7 @@ class Rule:
     needs: tuple[str, ...]
     bad: Predicate | None = None
     groups: GroupFinder | None = None
+    screen: Screen | None = None
 
     @property
     def id(self) -> str:
@@ -324,6 +422,7 @@ def _build_rules() -> tuple[Rule, ...]:
             cm_keys,
             cm_keys,
             groups=_duplicates("customer_month", cm_keys),
+            screen=("customers", _months_may_repeat),
         ),
         Rule(
             "customer_month",
@@ -333,6 +432,7 @@ def _build_rules() -> tuple[Rule, ...]:
             ("rm_id", "month"),
             ("rm_id", "branch_id", "month"),
             groups=_one_branch_per_rm_month,
+            screen=("rm_months", lambda g: g.rm_id.notnull() & (g.branch_min != g.branch_id)),
         ),
         # wecom_contact
         _not_null("wecom_contact", "rm_id", wc_keys),
@@ -377,6 +477,8 @@ def _build_rules() -> tuple[Rule, ...]:
             wc_keys,
             wc_keys,
             groups=_duplicates("wecom_contact", wc_keys),
+            # a repeated key repeats an RM within its contact_id
+            screen=("contacts", lambda g: g.n_rows > g.n_rms),
         ),
         # quota
         Rule(

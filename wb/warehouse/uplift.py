@@ -58,11 +58,11 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from wb.door.atomic import write_json
+from wb.door.atomic import replace_dir, write_json
 from wb.door.display import jsonable
 from wb.door.documents import DocumentSchema
 from wb.errors import ExportError, InputError
-from wb.warehouse.build import MonthWindow, _promote, _sigterm_as_interrupt, quota_in_force
+from wb.warehouse.build import MonthWindow, _sigterm_as_interrupt, quota_in_force
 from wb.warehouse.progress import Progress
 from wb.warehouse.source import EngineOptions, Source, open_source
 from wb.warehouse.tables import month_text
@@ -1035,7 +1035,7 @@ def write(
             write_json(doc, staging / JSON_NAME)
             if figures is not None:
                 list(figures(staging))
-            _promote(staging, target)
+            replace_dir(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target

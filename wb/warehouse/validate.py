@@ -1,9 +1,10 @@
 """Check the three warehouse tables in the engine (docs/warehouse.md, ``wb warehouse validate``).
 
 Per table: the declared columns and their types (from the engine's schema, no data read); then
-the rules of :mod:`wb.warehouse.tables`. On DuckDB the table's pandera.ibis schema runs first;
-rules it covers run as Ibis expressions only when it fails. Row rules are counted in one
-aggregate per table; group rules (unique keys, one branch per RM-month) are one group-by each.
+the rules of :mod:`wb.warehouse.tables`, counted inside the table's groupings: each grouping is
+one pass over the table, cached for the build, and one small aggregate over the grouping counts
+its rules. A group rule (unique keys, one branch per RM-month) runs its own group-by only when
+its screen finds a group that may break it, and then only on that group's rows.
 For each broken rule up to five example keys are fetched with ``filter`` + ``order_by`` +
 ``limit(5)``. Example keys pass through :func:`wb.privacy.redact`, and a personal-data rule never
 shows the column it found personal data in.
@@ -11,6 +12,7 @@ shows the column it found personal data in.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -20,7 +22,18 @@ from wb.door import privacy
 from wb.errors import InputError
 from wb.warehouse.progress import Progress
 from wb.warehouse.source import Source
-from wb.warehouse.tables import KIND_TEXT, SPECS, TABLES, Rule, complete, kind_accepts, rules_for
+from wb.warehouse.tables import (
+    GROUPINGS,
+    KIND_TEXT,
+    SPECS,
+    TABLES,
+    Grouping,
+    Rule,
+    complete,
+    kind_accepts,
+    pandera_schema,
+    rules_for,
+)
 
 #: Example keys shown per broken rule.
 MAX_EXAMPLES = 5
@@ -77,12 +90,23 @@ class TableCheck:
 
 @dataclass
 class ValidationReport:
-    """Result of a clean validation: per-table checks, the (completed) tables, timings."""
+    """Result of a clean validation: per-table checks, the (completed) tables and, when kept,
+    the tables' groupings by name (:data:`wb.warehouse.tables.GROUPINGS`), cached in the
+    engine."""
 
     location: str
     engine: str
     checks: dict[str, TableCheck]
     tables: dict[str, ir.Table]
+    groupings: dict[str, ir.Table]
+
+    def release(self) -> None:
+        """Drop the cached groupings from the engine (the tables stay usable)."""
+        for cached in self.groupings.values():
+            # a connection already closed has nothing left to drop
+            with contextlib.suppress(Exception):
+                cached.release()
+        self.groupings = {}
 
     def summary_lines(self) -> list[str]:
         """One line per table, as ``wb warehouse validate`` prints them."""
@@ -143,50 +167,93 @@ def _applies(rule: Rule, table: ir.Table) -> bool:
     return all(c in table.columns for c in rule.needs)
 
 
-def _pandera_passes(name: str, table: ir.Table, schema) -> bool:
-    import pandera.errors
+def _judging_grouping(rule: Rule, groupings: tuple[Grouping, ...]) -> Grouping | None:
+    """The first grouping whose keys hold every column the row rule reads, if any."""
+    return next((g for g in groupings if set(rule.needs) <= set(g.keys)), None)
 
-    try:
-        schema.validate(table, lazy=True)
-    except (pandera.errors.SchemaErrors, pandera.errors.SchemaError):
-        return False
-    return True
+
+def _rule_counts(
+    table: ir.Table, rules: list[Rule], groupings: tuple[Grouping, ...]
+) -> tuple[dict[str, ir.Table], dict[str, int], int]:
+    """Run the table's groupings (cached: the build reuses them) and count in them, in one
+    small aggregate per grouping, the breaking rows of each row rule and the screened groups
+    of each group rule; row rules no grouping judges are summed in the grouping that
+    ``counts_rows``, else in one aggregate over the table. Returns the groupings by name, the
+    counts (``r<i>`` for row rule ``i``, :func:`_screen_count` for a screen) and the rows."""
+    row_rules = [r for r in rules if r.bad is not None]
+    per_row = {
+        f"r{i}": r.bad(table).sum()
+        for i, r in enumerate(row_rules)
+        if _judging_grouping(r, groupings) is None
+    }
+    host = next((g for g in groupings if g.counts_rows), None)
+    counts: dict[str, int] = {}
+    if host is None:
+        counts = table.aggregate(n_rows=table.count(), **per_row).to_pyarrow().to_pylist()[0]
+    built = {}
+    for grouping in groupings:
+        hosted = per_row if grouping is host else {}
+        g = grouping.of(table, hosted).cache()
+        built[grouping.name] = g
+        metrics = {name: g[name].sum() for name in hosted}
+        metrics |= {
+            f"r{i}": g.n_rows.sum(where=r.bad(g))
+            for i, r in enumerate(row_rules)
+            if _judging_grouping(r, groupings) is grouping
+        }
+        metrics |= {
+            _screen_count(r): r.screen[1](g).fill_null(False).sum()
+            for r in rules
+            if r.screen is not None and r.screen[0] == grouping.name
+        }
+        counts |= g.aggregate(n_rows=g.n_rows.sum(), **metrics).to_pyarrow().to_pylist()[0]
+    return built, counts, int(counts.pop("n_rows") or 0)
+
+
+def _screen_count(rule: Rule) -> str:
+    """The name under which a group rule's screened groups are counted."""
+    return f"screen_{rules_for(rule.table).index(rule)}"
+
+
+def _screened_rows(table: ir.Table, rule: Rule, groupings: dict[str, ir.Table]) -> ir.Table:
+    """The rows of ``table`` that the rule's exact group-by needs: with a screen, those whose
+    first grouping key is null or a screened group's; without one, all."""
+    if rule.screen is None:
+        return table
+    name, may_break = rule.screen
+    g = groupings[name]
+    key = next(gr for gr in GROUPINGS[rule.table] if gr.name == name).keys[0]
+    return table.filter(table[key].isnull() | table[key].isin(g.filter(may_break(g))[key]))
 
 
 def check_table(
     source: Source, name: str, table: ir.Table
-) -> tuple[TableCheck, list[Problem], ir.Table]:
-    """Check one table in the engine. Returns what ran, the problems and the completed table."""
+) -> tuple[TableCheck, list[Problem], ir.Table, dict[str, ir.Table]]:
+    """Check one table in the engine. Returns what ran, the problems, the completed table and
+    its groupings by name (cached in the engine; none when a column's type is wrong)."""
     check = TableCheck(name)
     problems = _type_problems(table, name)
     if problems:
         check.rows = int(table.count().to_pyarrow().as_py())
-        return check, problems, table
+        return check, problems, table, {}
     table = complete(table, name)
     rules = [r for r in rules_for(name) if _applies(r, table)]
-    covered: frozenset[str] = frozenset()
-    pandera_clean = False
-    if source.engine == "duckdb":
-        from wb.warehouse.tables import pandera_schema
-
-        schema, covered = pandera_schema(name, table.schema())
-        pandera_clean = _pandera_passes(name, table, schema)
+    _, declared = pandera_schema(name, table.schema())
     check.rules = [r.id for r in rules]
-    check.via_pandera = [r.id for r in rules if r.id in covered]
-    check.via_ibis = [r.id for r in rules if r.id not in covered or not pandera_clean]
-    to_run = [r for r in rules if not (pandera_clean and r.id in covered)]
+    check.via_pandera = [r.id for r in rules if r.id in declared]
+    check.via_ibis = list(check.rules)
 
-    row_rules = [r for r in to_run if r.bad is not None]
-    metrics = {f"r{i}": r.bad(table).sum() for i, r in enumerate(row_rules)}
-    counts = table.aggregate(n_rows=table.count(), **metrics).to_pyarrow().to_pylist()[0]
-    check.rows = int(counts["n_rows"])
+    row_rules = [r for r in rules if r.bad is not None]
+    groupings, counts, check.rows = _rule_counts(table, rules, GROUPINGS[name])
     for i, rule in enumerate(row_rules):
         n = int(counts[f"r{i}"] or 0)
         if n:
             examples = _examples(table.filter(rule.bad(table)), rule.keys)
             problems.append(Problem(name, rule.column, rule.name, rule.expected, n, examples))
-    for rule in (r for r in to_run if r.groups is not None):
-        groups = rule.groups(table)
+    for rule in (r for r in rules if r.groups is not None):
+        if rule.screen is not None and not counts[_screen_count(rule)]:
+            continue
+        groups = rule.groups(_screened_rows(table, rule, groupings))
         n = int(groups.n_rows.sum().to_pyarrow().as_py() or 0)
         if n:
             problems.append(
@@ -194,19 +261,27 @@ def check_table(
                     name, rule.column, rule.name, rule.expected, n, _examples(groups, rule.keys)
                 )
             )
-    return check, problems, table
+    return check, problems, table, groupings
 
 
-def validate(source: Source, progress: Progress | None = None) -> ValidationReport:
+def validate(
+    source: Source, progress: Progress | None = None, *, keep_groupings: bool = False
+) -> ValidationReport:
     """Check all three tables of ``source``; raise :class:`WarehouseValidationError` (exit 2)
-    listing every broken rule, or return the report with the completed tables."""
+    listing every broken rule, or return the report with the completed tables. With
+    ``keep_groupings`` the report also holds the tables' groupings, cached in the engine until
+    :meth:`ValidationReport.release` (the build reuses them)."""
     progress = progress or Progress(len(TABLES), quiet=True)
-    checks, problems, tables = {}, [], {}
+    report = ValidationReport(source.location, source.engine, {}, {}, {})
+    problems = []
     for name in TABLES:
         with progress.step(f"check {name}"):
-            check, found, table = check_table(source, name, source.tables[name])
-        checks[name], tables[name] = check, table
+            check, found, table, groupings = check_table(source, name, source.tables[name])
+        report.checks[name], report.tables[name] = check, table
+        report.groupings |= groupings
         problems += found
+    if problems or not keep_groupings:
+        report.release()
     if problems:
         raise WarehouseValidationError(problems, source.location)
-    return ValidationReport(source.location, source.engine, checks, tables)
+    return report
