@@ -1,5 +1,5 @@
 """Staggered-adoption event studies and the Wald-DiD recover simulated truths and equal
-independent implementations (diff-diff's ImputationDiD, csdid)."""
+independent implementations (diff-diff's CallawaySantAnna and ImputationDiD, csdid)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 
 from wb.errors import InputError
 from wb.plots.event_study import event_study_figure
-from wb.uplift import event_study
+from wb.uplift import callaway, event_study
 from wb.uplift.estimation import prepare
 from wb.uplift.simulate import SimulationConfig, simulate
 
@@ -53,6 +53,14 @@ def _quiet_fit(model, frame: pd.DataFrame, outcome: str):
         return model.fit(
             frame, outcome=outcome, unit="unit", time="time", first_treat="first_treat"
         )
+
+
+def _diff_diff_cs(frame: pd.DataFrame, outcome: str):
+    """diff-diff's ``CallawaySantAnna`` in the design of :mod:`wb.uplift.callaway`."""
+    model = diff_diff.CallawaySantAnna(
+        control_group="not_yet_treated", estimation_method="reg", cluster="cluster"
+    )
+    return _quiet_fit(model, frame, outcome)
 
 
 def _diff_diff_imputation(frame: pd.DataFrame, outcome: str):
@@ -167,6 +175,46 @@ def test_in_house_imputation_equals_diff_diff(sim, designs, outcome):
     assert ours.pretrend_p == pytest.approx(pretrend["p_value"], rel=1e-6)
 
 
+@pytest.mark.parametrize("balanced", [False, True], ids=["unbalanced", "balanced"])
+@pytest.mark.parametrize("outcome", list(event_study.OUTCOMES))
+def test_in_house_callaway_santanna_equals_diff_diff(sim, outcome, balanced):
+    """Every event-time point, the event-study covariance (hence the pre-trend test) and the
+    overall ATT equal diff-diff's, on the simulated panel (movers, gaps, late joiners) and on
+    its balanced part (RMs seen every month)."""
+    panel, _ = sim
+    frame = event_study.cohort_frame(panel)
+    if balanced:
+        frame = _balanced(frame)
+    ours = callaway.fit(callaway.Cohorts.build(frame), frame[outcome].to_numpy(dtype=float))
+    ref = _diff_diff_cs(frame, outcome)
+    es = ref.aggregate("event_study")
+    table = es.to_dataframe().set_index("event_time")
+    table = table[np.isfinite(table["att"])]
+    assert list(table.index) == list(ours.event_times)
+    tiny = 1e-10 * table["att"].abs().max()
+    np.testing.assert_allclose(ours.coef, table["att"], rtol=1e-8, atol=tiny)
+    np.testing.assert_allclose(ours.se, table["se"], rtol=1e-6)
+    width = float(np.min(ours.ci_high - ours.ci_low))
+    np.testing.assert_allclose(ours.ci_low, table["conf_int_lower"], rtol=0, atol=1e-6 * width)
+    np.testing.assert_allclose(ours.ci_high, table["conf_int_upper"], rtol=0, atol=1e-6 * width)
+    rows = [list(es.vcov_index).index(e) for e in ours.event_times]
+    vcov = es.vcov[np.ix_(rows, rows)]
+    np.testing.assert_allclose(ours.vcov, vcov, rtol=0, atol=1e-6 * np.abs(vcov).max())
+    assert ours.att == pytest.approx(ref.overall_att, rel=1e-8)
+    assert ours.att_se == pytest.approx(ref.overall_se, rel=1e-6)
+    assert (ours.att_ci_low, ours.att_ci_high) == pytest.approx(ref.overall_conf_int, rel=1e-8)
+    assert ours.n_clusters == ref.n_clusters
+    # the production route reads the same numbers
+    study = event_study.event_study(frame, outcome, "callaway_santanna")
+    assert study.att == ours.att and study.point(0).coef == ours.coef[ours.event_times == 0][0]
+    pre = [e for e in table.index if -event_study.WINDOW <= e < 0]
+    lead_rows = [list(es.vcov_index).index(e) for e in pre]
+    p, q = event_study._pretrend(
+        table.loc[pre, "att"].to_numpy(), es.vcov[np.ix_(lead_rows, lead_rows)], ref.n_clusters
+    )
+    assert study.pretrend_df == q and study.pretrend_p == pytest.approx(p, rel=1e-6, abs=1e-12)
+
+
 def test_imputation_wald_did_is_diff_diff_ratio(sim):
     """The fast route's point estimate is the ratio of diff-diff's own ATTs, and its
     bootstrap SE is the delta-method SE diff-diff gives for the ATT of y − θ·adds."""
@@ -190,11 +238,11 @@ def test_callaway_santanna_wald_did_is_diff_diff_ratio(sim):
     w = event_study.wald_did(
         event_study.cohort_frame(panel), estimator="callaway_santanna", n_boot=999, seed=3
     )
-    num = event_study._cs_fit(frame, "aum_change_cny")
-    den = event_study._cs_fit(frame, "wecom_adds")
+    num = _diff_diff_cs(frame, "aum_change_cny")
+    den = _diff_diff_cs(frame, "wecom_adds")
     assert w.coef == pytest.approx(num.overall_att / den.overall_att, rel=1e-8)
     z = frame.assign(z=frame["aum_change_cny"] - w.coef * frame["wecom_adds"])
-    ref_z = event_study._cs_fit(z, "z")
+    ref_z = _diff_diff_cs(z, "z")
     assert abs(ref_z.overall_att) <= 1e-8 * abs(num.overall_att)  # linear in the outcome
     assert w.se == pytest.approx(ref_z.overall_se / abs(den.overall_att), rel=0.1)
 
@@ -222,7 +270,7 @@ def test_csdid_and_diff_diff_agree_on_att_gt():
         clustervar="cluster",
     )
     theirs.fit(est_method="reg", base_period="varying", bstrap=False)
-    ours = event_study._cs_fit(balanced, "wecom_adds")
+    ours = _diff_diff_cs(balanced, "wecom_adds")
     cells = {(int(g), int(t)): v["effect"] for (g, t), v in ours.group_time_effects.items()}
     got = theirs.results
     assert len(got["att"]) == len(cells)
@@ -242,7 +290,7 @@ def test_diff_diff_pinned_numbers_have_not_drifted():
     assert diff_diff.__version__ == "3.13.0"
     frame, _ = simulate(SimulationConfig(n_rms=400, n_months=12, seed=3))
     cohorts = event_study.cohort_frame(prepare(frame))
-    cs = event_study._cs_fit(cohorts, "wecom_adds").overall_att
+    cs = _diff_diff_cs(cohorts, "wecom_adds").overall_att
     bjs = _diff_diff_imputation(cohorts, "wecom_adds").overall_att
     assert abs(cs - CS_PINNED) <= 1e-6, f"diff-diff CS overall ATT drifted: {cs!r}"
     assert abs(bjs - BJS_PINNED) <= 1e-6, f"diff-diff ImputationDiD ATT drifted: {bjs!r}"
