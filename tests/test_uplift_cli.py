@@ -140,19 +140,3 @@ def test_personal_data_never_reaches_outputs(tmp_path, small_export):
     ]
     for text in texts:
         assert "王五六" not in text and "13700001111" not in text
-
-
-def test_worker_event_studies_equal_the_in_process_ones(monkeypatch, export):
-    """Large panels run the Callaway–Sant'Anna studies in a worker process: same document."""
-    from wb.door import io
-    from wb.uplift import designs
-    from wb.uplift.estimation import prepare
-
-    frame = io.load(export, "rm_month").frame
-    sample = prepare(frame)
-    inline = designs.estimate_designs(frame, sample)
-    monkeypatch.setattr(designs, "WORKER_MIN_ROWS", 0)
-    worker = designs.estimate_designs(frame, sample)
-    assert json.dumps(worker.to_json()) == json.dumps(inline.to_json())
-    assert list(worker.event_studies["wecom_adds"]) == ["callaway_santanna", "imputation"]
-    assert "event_study wecom_adds callaway_santanna" in worker.timings_s

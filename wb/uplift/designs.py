@@ -20,11 +20,8 @@ same for the same input).
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -213,20 +210,12 @@ def _bunching(frame: pd.DataFrame, seed: int, runner: _Runner) -> Bunching | Non
     )
 
 
-#: Panels with at least this many RM-months run the Callaway–Sant'Anna event studies (diff-diff:
-#: ~10 s per outcome at 3.4M RM-months) in a worker process, beside the other designs; a
-#: worker costs ~3 s to start (it imports the stack), more than the studies take on small data.
-WORKER_MIN_ROWS = 500_000
-_CS = "callaway_santanna"
-
-
 def _event_studies(
-    cohorts: pd.DataFrame, estimator: str, runner: _Runner | None = None
-) -> tuple[dict[str, event_study.EventStudy | None], _Runner]:
+    cohorts: pd.DataFrame, estimator: str, runner: _Runner
+) -> dict[str, event_study.EventStudy | None]:
     """Every outcome's event study by ``estimator`` (``None`` where the data could not
-    support one), run by ``runner`` (default: a new one, which holds the notes and times)."""
-    runner = runner or _Runner()
-    found = {
+    support one, with ``runner``'s note saying why)."""
+    return {
         outcome: runner.run(
             f"event_study {outcome} {estimator}",
             lambda o=outcome: event_study.event_study(cohorts, o, estimator),
@@ -234,7 +223,6 @@ def _event_studies(
         )
         for outcome in EVENT_OUTCOMES
     }
-    return found, runner
 
 
 def estimate_designs(frame: pd.DataFrame, sample: Sample, *, seed: int = 1) -> Designs:
@@ -242,52 +230,34 @@ def estimate_designs(frame: pd.DataFrame, sample: Sample, *, seed: int = 1) -> D
     (``wb.uplift.estimation.prepare(frame)``); ``seed`` drives the bootstraps.
 
     A design the data cannot support is left out with a note saying why; the others still
-    run. The fixed-effects checks reuse ``sample.demeaned`` (demeaned once per run). On a
-    panel of :data:`WORKER_MIN_ROWS` RM-months or more, the Callaway–Sant'Anna studies run in
-    a worker process while this one runs the other designs (same numbers either way); their
-    notes, if any, follow the other designs' notes."""
+    run. The fixed-effects checks reuse ``sample.demeaned`` (demeaned once per run)."""
     runner = _Runner()
     wald = None
     cohorts = runner.run(
         "cohorts", lambda: event_study.cohort_frame(sample), "event study and Wald-DiD"
     )
-    worker = cohorts is not None and len(cohorts) >= WORKER_MIN_ROWS
-    with (
-        ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-        if worker
-        else contextlib.nullcontext()
-    ) as pool:
-        pending = pool.submit(_event_studies, cohorts, _CS) if pool is not None else None
-        bjs: dict[str, event_study.EventStudy | None] = {}
-        if cohorts is not None:
-            bjs = _event_studies(cohorts, "imputation", runner)[0]
-            wald = runner.run(
-                "wald_did", lambda: event_study.wald_did(cohorts, seed=seed), "Wald-DiD"
-            )
-        found = runner.run("bunching", lambda: _bunching(frame, seed, runner))
-        fe_name = "certified split, outcomes and robustness"
-        d = runner.run(fe_name, lambda: sample.demeaned)
-        certification = outcomes = robust = None
-        if d is not None:
-            certification = runner.run(
-                "by_certification", lambda: checks.by_certification(sample, d), "certified split"
-            )
-            outcomes = runner.run(
-                "outcomes", lambda: checks.outcome_family(sample, d), "outcome family"
-            )
-            checked = runner.run("robustness", lambda: checks.robustness(sample, d))
-            if checked is not None:
-                robust, undefined = checked
-                runner.notes += undefined
-        coverage = checks.wecom_coverage(frame)
-        cs: dict[str, event_study.EventStudy | None] = {}
-        if cohorts is not None:
-            cs, cs_runner = (
-                pending.result() if pending is not None else _event_studies(cohorts, _CS)
-            )
-            runner.notes += cs_runner.notes
-            runner.timings.update(cs_runner.timings)
-    by_estimator = {_CS: cs, "imputation": bjs}
+    by_estimator: dict[str, dict[str, event_study.EventStudy | None]] = {
+        est: {} for est in event_study.ESTIMATORS
+    }
+    if cohorts is not None:
+        by_estimator = {est: _event_studies(cohorts, est, runner) for est in event_study.ESTIMATORS}
+        wald = runner.run("wald_did", lambda: event_study.wald_did(cohorts, seed=seed), "Wald-DiD")
+    found = runner.run("bunching", lambda: _bunching(frame, seed, runner))
+    fe_name = "certified split, outcomes and robustness"
+    d = runner.run(fe_name, lambda: sample.demeaned)
+    certification = outcomes = robust = None
+    if d is not None:
+        certification = runner.run(
+            "by_certification", lambda: checks.by_certification(sample, d), "certified split"
+        )
+        outcomes = runner.run(
+            "outcomes", lambda: checks.outcome_family(sample, d), "outcome family"
+        )
+        checked = runner.run("robustness", lambda: checks.robustness(sample, d))
+        if checked is not None:
+            robust, undefined = checked
+            runner.notes += undefined
+    coverage = checks.wecom_coverage(frame)
     studies = {
         outcome: {
             est: by_estimator[est][outcome]
