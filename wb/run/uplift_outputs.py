@@ -122,7 +122,7 @@ def analyse(
         with progress.step("three estimates and diagnostics"):
             result = fit(sample, data_label=label, simulated_truth=truth, binned=not quick)
         designs = None
-        if not quick:  # imported here: the designs' stack (scipy.stats, diff-diff) loads in ~2 s
+        if not quick:  # imported here: the designs' stack (scipy.stats) loads in ~2 s
             from wb.uplift.designs import estimate_designs
 
             with progress.step("designs (event studies, Wald-DiD, bunching)"):
