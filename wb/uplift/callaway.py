@@ -41,9 +41,9 @@ from wb.uplift.inference import LEVEL
 
 @dataclass(frozen=True)
 class Cohorts:
-    """A cohort frame (:func:`wb.uplift.event_study.cohort_frame`) indexed for CS: RMs ×
-    months positions of its rows, each RM's cohort code and branch code, and the (g, t)
-    cells with their base months and controls."""
+    """A cohort frame (:func:`wb.uplift.event_study.cohort_frame`) indexed for CS: the RM and
+    month positions of its rows (RMs ordered by cohort), each RM's branch code, and the (g, t)
+    cells with their base months and event times (months since adoption)."""
 
     rows_unit: np.ndarray
     rows_time: np.ndarray
