@@ -233,8 +233,10 @@ def estimate_designs(frame: pd.DataFrame, sample: Sample, *, seed: int = 1) -> D
     run. The fixed-effects checks reuse ``sample.demeaned`` (demeaned once per run)."""
     runner = _Runner()
     wald = None
-    cohorts = runner.run(
-        "cohorts", lambda: event_study.cohort_frame(sample), "event study and Wald-DiD"
+    cohorts = runner.run(  # built once; each estimator's structures are shared by its studies
+        "cohorts",
+        lambda: event_study.Staggered(event_study.cohort_frame(sample)),
+        "event study and Wald-DiD",
     )
     by_estimator: dict[str, dict[str, event_study.EventStudy | None]] = {
         est: {} for est in event_study.ESTIMATORS

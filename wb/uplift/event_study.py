@@ -57,7 +57,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -291,20 +292,60 @@ class WaldDid(Shown):
 # --------------------------------------------------------------------------- entry points
 
 
+@dataclass(frozen=True, eq=False)
+class Staggered:
+    """A cohort frame (:func:`cohort_frame`) with what each estimator builds from it (the BJS
+    untreated model, the Callaway–Sant'Anna cell index), built on first use and shared by
+    every event study and the Wald-DiD of a run."""
+
+    frame: pd.DataFrame = field(repr=False)
+
+    @cached_property
+    def imputation(self) -> Imputation:
+        return Imputation.build(self.frame)
+
+    @cached_property
+    def callaway(self) -> callaway.Cohorts:
+        return callaway.Cohorts.build(self.frame)
+
+    def outcome(self, name: str) -> np.ndarray:
+        """One outcome per frame row, as floats (yuan or adds per RM-month)."""
+        return self.frame[name].to_numpy(dtype=float)
+
+    @cached_property
+    def n_units(self) -> int:
+        """RMs in the staggered design."""
+        return int(self.frame["unit"].nunique())
+
+    @cached_property
+    def n_cohorts(self) -> int:
+        """Adoption cohorts (first quota months) among them."""
+        f = self.frame
+        return int(f.loc[f["first_treat"] > 0, "first_treat"].nunique())
+
+
+def _staggered(cohorts: pd.DataFrame | Staggered) -> Staggered:
+    return cohorts if isinstance(cohorts, Staggered) else Staggered(cohorts)
+
+
 def event_study(
-    cohorts: pd.DataFrame, outcome: str, estimator: str, window: int = WINDOW
+    cohorts: pd.DataFrame | Staggered, outcome: str, estimator: str, window: int = WINDOW
 ) -> EventStudy:
     """Event study of ``outcome`` (a key of :data:`OUTCOMES`) at event times −window…+window
     (as far as the data reaches) by ``estimator`` (one of :data:`ESTIMATORS`), on
-    ``cohorts = cohort_frame(sample)`` (built once, shared by every study)."""
+    ``cohorts = cohort_frame(sample)``; pass it as :class:`Staggered` to share the
+    estimators' structures between studies."""
     _check(outcome, estimator)
     if estimator == "callaway_santanna":
-        return _cs_event_study(cohorts, outcome, window)
-    return _bjs_event_study(cohorts, outcome, window)
+        return _cs_event_study(_staggered(cohorts), outcome, window)
+    return _bjs_event_study(_staggered(cohorts), outcome, window)
 
 
 def wald_did(
-    cohorts: pd.DataFrame, estimator: str = "imputation", n_boot: int = N_BOOT, seed: int = 0
+    cohorts: pd.DataFrame | Staggered,
+    estimator: str = "imputation",
+    n_boot: int = N_BOOT,
+    seed: int = 0,
 ) -> WaldDid:
     """Wald-DiD: ATT on AUM change ÷ ATT on adds, the yuan per quota-induced add (a LATE), on
     ``cohorts = cohort_frame(sample)``.
@@ -330,9 +371,9 @@ def wald_did(
     if n_boot < 2:
         raise InputError(f"n_boot must be at least 2 (got {n_boot})")
     if estimator == "callaway_santanna":
-        num, den, draws = _cs_wald_draws(cohorts, n_boot, seed)
+        num, den, draws = _cs_wald_draws(_staggered(cohorts), n_boot, seed)
     else:
-        num, den, draws = _bjs_wald_draws(cohorts, n_boot, seed)
+        num, den, draws = _bjs_wald_draws(_staggered(cohorts), n_boot, seed)
     theta = num / den
     boot = theta + draws / den
     low, high = np.quantile(boot, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
@@ -375,8 +416,8 @@ def _pretrend(coefs: np.ndarray, vcov: np.ndarray, n_clusters: int) -> tuple[flo
 # --------------------------------------------------------------------------- Callaway–Sant'Anna
 
 
-def _cs_event_study(frame: pd.DataFrame, outcome: str, window: int) -> EventStudy:
-    cs = callaway.fit(callaway.Cohorts.build(frame), frame[outcome].to_numpy(dtype=float))
+def _cs_event_study(data: Staggered, outcome: str, window: int) -> EventStudy:
+    cs = callaway.fit(data.callaway, data.outcome(outcome))
     shown = np.abs(cs.event_times) <= window
     points = tuple(
         EventPoint(int(e), float(c), float(s), float(lo), float(hi))
@@ -401,17 +442,16 @@ def _cs_event_study(frame: pd.DataFrame, outcome: str, window: int) -> EventStud
         att_ci_high=cs.att_ci_high,
         pretrend_p=p,
         pretrend_df=q,
-        n_units=int(frame["unit"].nunique()),
-        n_cohorts=int(frame.loc[frame["first_treat"] > 0, "first_treat"].nunique()),
+        n_units=data.n_units,
+        n_cohorts=data.n_cohorts,
         control_group=CONTROL_GROUP["callaway_santanna"],
     )
 
 
-def _cs_wald_draws(frame: pd.DataFrame, n_boot: int, seed: int) -> tuple[float, float, np.ndarray]:
+def _cs_wald_draws(data: Staggered, n_boot: int, seed: int) -> tuple[float, float, np.ndarray]:
     """ATT on AUM change, ATT on adds, and multiplier-bootstrap draws of ATT*(z) − ATT(z)."""
-    cohorts = callaway.Cohorts.build(frame)
     num, den = (
-        callaway.fit(cohorts, frame[outcome].to_numpy(dtype=float))
+        callaway.fit(data.callaway, data.outcome(outcome))
         for outcome in ("aum_change_cny", "wecom_adds")
     )
     psi_z = num.att_psi - num.att / den.att * den.att_psi
@@ -435,9 +475,9 @@ def _points(times: np.ndarray, coef: np.ndarray, se: np.ndarray) -> list[EventPo
     ]
 
 
-def _bjs_event_study(frame: pd.DataFrame, outcome: str, window: int) -> EventStudy:
-    model = Imputation.build(frame)
-    y = frame[outcome].to_numpy(dtype=float)
+def _bjs_event_study(data: Staggered, outcome: str, window: int) -> EventStudy:
+    model = data.imputation
+    y = data.outcome(outcome)
     tau, resid = model.effects(y)
     lead_times, lead_coef, lead_vcov = model.leads(y, window)
     horizons, codes, weights = model.horizons(window)
@@ -464,20 +504,20 @@ def _bjs_event_study(frame: pd.DataFrame, outcome: str, window: int) -> EventStu
         att_ci_high=float(_normal_ci(att, att_se)[1]),
         pretrend_p=p,
         pretrend_df=q,
-        n_units=int(frame["unit"].nunique()),
-        n_cohorts=int(frame.loc[frame["first_treat"] > 0, "first_treat"].nunique()),
+        n_units=data.n_units,
+        n_cohorts=data.n_cohorts,
         control_group=CONTROL_GROUP["imputation"],
     )
 
 
-def _bjs_wald_draws(frame: pd.DataFrame, n_boot: int, seed: int) -> tuple[float, float, np.ndarray]:
+def _bjs_wald_draws(data: Staggered, n_boot: int, seed: int) -> tuple[float, float, np.ndarray]:
     """ATT on AUM change, ATT on adds, and multiplier-bootstrap draws of ATT*(z) − ATT(z)."""
-    model = Imputation.build(frame)
+    model = data.imputation
     every = np.zeros(len(model.treated), dtype=np.int64)
     weights = np.full(len(every), 1 / len(every))
     atts, psis = [], []
     for outcome in ("aum_change_cny", "wecom_adds"):
-        tau, resid = model.effects(frame[outcome].to_numpy(dtype=float))
+        tau, resid = model.effects(data.outcome(outcome))
         atts.append(float(tau.mean()))
         psis.append(model.psi(every, weights, tau, resid)[:, 0])
     num, den = atts

@@ -10,7 +10,7 @@ same numbers (the tests hold them equal) but takes a minute per outcome at 100,0
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,11 @@ class Imputation:
     cluster0: np.ndarray
     cluster1: np.ndarray
     n_clusters: int
+    #: window → the lead regressors with RM and month effects swept out, and the branch codes
+    #: of the untreated RM-months: the same for every outcome, so computed once.
+    _lead_design: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @classmethod
     def build(cls, frame: pd.DataFrame) -> Imputation:
@@ -101,12 +106,15 @@ class Imputation:
         """BJS Test 1: on untreated RM-months, regress ``y`` on RM and month effects and lead
         dummies −window…−2 (reference −1). Returns event times, coefficients and their CR1
         covariance clustered by branch (diff-diff's small-sample factor)."""
-        present = np.unique(self.rel0[self.rel0 < 0])
-        times = present[(present >= -window) & (present <= -2)]
-        x = self.design.residual((self.rel0[:, None] == times[None, :]).astype(float))
+        if window not in self._lead_design:
+            present = np.unique(self.rel0[self.rel0 < 0])
+            times = present[(present >= -window) & (present <= -2)]
+            x = self.design.residual((self.rel0[:, None] == times[None, :]).astype(float))
+            cluster = pd.factorize(self.cluster0)[0]  # the branches with untreated RM-months
+            self._lead_design[window] = (times, x, cluster)
+        times, x, cluster = self._lead_design[window]
         yy = self.design.residual(y[self.untreated][:, None])[:, 0]
         coef = np.linalg.solve(x.T @ x, x.T @ yy)
-        cluster = pd.factorize(self.cluster0)[0]  # the branches with untreated RM-months
         k = len(times) + self.design.incidence.shape[1]  # RM effects nest in branches: not counted
         vcov = crv1(x, x, yy - x @ coef, cluster, int(cluster.max()) + 1, k)
         return times, coef, vcov
