@@ -29,7 +29,7 @@ from wb.banks.metrics import Panel, display_value, period_order, unknown_name
 from wb.banks.newscheck import NewsCheck
 from wb.door.io import write_workbook
 from wb.plots.common import finding_title
-from wb.plots.theme import PALETTE, add_footer, save_figure, theme_context
+from wb.plots.theme import PALETTE, add_footer, footer_text, save_figure, theme_context
 
 __all__ = [
     "CHARTS",
@@ -82,8 +82,9 @@ def _finish(
     ``axis_in`` is the room under the axes for tick labels and the axis label.
     """
     note_lines = _wrap(notes)
-    footer = _wrap([", ".join(sorted(set(source_ids))) or "—"])
     width, height = fig.get_size_inches()
+    sources = ", ".join(sorted(set(source_ids))) or "—"
+    footer = footer_text(width, sources).split("\n")
     per_line = int(width * 10.5)
     title = [*textwrap.wrap(finding.zh, per_line // 2 + 8), *textwrap.wrap(finding.en, per_line)]
     bottom_in = 0.2 + _LINE_IN * (len(note_lines) + len(footer))
@@ -105,7 +106,7 @@ def _finish(
             ha="left",
             color=PALETTE["black"],
         )
-    add_footer(fig, "\n".join(footer))
+    add_footer(fig, sources)
     return fig
 
 
@@ -255,7 +256,16 @@ def _method_legend(ax: Axes) -> None:
         ),
         Patch(**(_MISSING_STYLE | {"lw": 0.5}), label=_MISSING),
     ]
-    ax.legend(handles=handles, loc="lower right", fontsize=7.5, frameon=True, framealpha=0.9)
+    # above the plot area, in one row: inside it the legend covered the labels of the longest bars
+    ax.legend(
+        handles=handles,
+        loc="lower right",
+        bbox_to_anchor=(1.0, 1.0),
+        ncol=3,
+        fontsize=7.5,
+        frameon=False,
+        borderaxespad=0.2,
+    )
 
 
 def _notes(table: pd.DataFrame) -> list[str]:

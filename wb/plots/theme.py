@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -124,15 +125,31 @@ def fmt_pct(fraction: float, digits: int = 1, signed: bool = False) -> str:
     return f"{fraction * 100:{sign}.{digits}f}%"
 
 
-def add_footer(fig: Figure, source: str, simulated: bool = False) -> None:
-    """Write the source line under the chart; for simulated data it starts with the simulated
-    mark and is drawn in the warning colour."""
+#: Characters of 7.5 pt footer text per inch of figure width, a little under the measured mean
+#: so that a line never outruns the figure. Wrapping here, once, replaces matplotlib's
+#: ``wrap=True``, which measured the footer word by word at every draw (~3 s of 10 s of
+#: figure saving in ``wb uplift`` at full scale).
+FOOTER_CHARS_PER_INCH = 17
+
+
+def footer_text(width_in: float, source: str, simulated: bool = False) -> str:
+    """The footer as drawn under a figure ``width_in`` inches wide: ``来源 Source: …`` (after the
+    simulated mark for simulated data), wrapped to the width; ids are never split."""
     text = f"来源 Source: {source}"
-    colour = PALETTE["grey"]
     if simulated:
         text = f"{SIMULATED_LABEL} · {text}"
-        colour = PALETTE["vermillion"]
-    fig.text(0.01, 0.005, text, ha="left", va="bottom", fontsize=7.5, color=colour, wrap=True)
+    wrap = textwrap.TextWrapper(
+        int(width_in * FOOTER_CHARS_PER_INCH), break_long_words=False, break_on_hyphens=False
+    )
+    return "\n".join(part for line in text.split("\n") for part in wrap.wrap(line) or [""])
+
+
+def add_footer(fig: Figure, source: str, simulated: bool = False) -> None:
+    """Write the source line under the chart (:func:`footer_text`); for simulated data it starts
+    with the simulated mark and is drawn in the warning colour."""
+    colour = PALETTE["vermillion"] if simulated else PALETTE["grey"]
+    text = footer_text(fig.get_figwidth(), source, simulated)
+    fig.text(0.01, 0.005, text, ha="left", va="bottom", fontsize=7.5, color=colour)
 
 
 def signed(value: float, _pos: object = None) -> str:
