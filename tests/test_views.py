@@ -81,3 +81,13 @@ def test_designs_table_has_one_row_per_headline_number(bundle):
         "robustness",
     }
     assert table.loc[table["design"] == "event_study", "unit"].str.contains("per RM-month").all()
+
+
+def test_whole_numbers_stay_whole_in_a_table_beside_floats():
+    import pandas as pd
+
+    from wb.door.display import html_table
+
+    page = html_table(pd.DataFrame({"event_time": [-1, 6], "coef": [0.5, 187915.4]}), "t")
+    assert "<td style='text-align:left'>6</td>" in page and "6.00" not in page
+    assert "187,915" in page

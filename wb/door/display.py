@@ -64,10 +64,11 @@ def html_table(
         "<tr>"
         + "".join(
             f"<td style='text-align:left'>{html.escape(formatters.get(c, cell)(v))}</td>"
-            for c, v in row.items()
+            for c, v in zip(frame.columns, row, strict=True)
         )
         + "</tr>"
-        for _, row in frame.iterrows()
+        # itertuples keeps each column's type (iterrows would turn whole numbers into floats)
+        for row in frame.itertuples(index=False, name=None)
     )
     items = "".join(f"<li>{html.escape(note)}</li>" for note in notes)
     return (
