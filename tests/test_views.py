@@ -91,3 +91,9 @@ def test_whole_numbers_stay_whole_in_a_table_beside_floats():
     page = html_table(pd.DataFrame({"event_time": [-1, 6], "coef": [0.5, 187915.4]}), "t")
     assert "<td style='text-align:left'>6</td>" in page and "6.00" not in page
     assert "187,915" in page
+
+
+def test_counts_get_separators_and_years_do_not():
+    from wb.door.display import cell
+
+    assert (cell(44685), cell(2025), cell(-1), cell(True)) == ("44,685", "2025", "-1", "True")

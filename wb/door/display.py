@@ -36,7 +36,8 @@ def intervals(low: pd.Series, high: pd.Series) -> list[tuple[float, float]]:
 
 def cell(value: object) -> str:
     """Plain text for one cell: ``"—"`` for missing, ids joined, an interval (a pair of
-    numbers) as ``[low, high]``, floats without noise (:func:`number`)."""
+    numbers) as ``[low, high]``, floats without noise (:func:`number`), counts from 10,000 up
+    with thousands separators."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, float) for v in value):
@@ -47,6 +48,8 @@ def cell(value: object) -> str:
         return cell(value.item())
     if isinstance(value, float):
         return number(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10_000:
+        return f"{value:,}"  # counts; a year (below 10,000) is left as written
     return str(value)
 
 
