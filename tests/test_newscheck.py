@@ -135,3 +135,16 @@ def test_results_read_as_tables_and_strict_json() -> None:
     tidy = found.tidy()
     assert {"key", "bank_id", "value", "source_ids"} <= set(tidy.columns)
     assert "<li>" in found._repr_html_() and found["trend"]._repr_html_().count("<tr>") > 1
+
+
+def test_headlines_read_well_for_one_bank():
+    """One bank is not "0 of 1 banks" nor "1 of 1 banks": the sentence says what it did."""
+    from wb.banks import comparison
+    from wb.banks.metrics import Panel
+
+    panel = Panel.load(Path(__file__).parents[1] / "data" / "bank_panel.csv")
+    found = comparison.findings(panel, "H1 2025", ["FY2024", "H1 2025"], ["cmb"])
+    for key in ("retail_income", "trend"):
+        assert " of 1 banks" not in found[key].en, found[key].en
+    assert found["retail_income"].en.startswith("Only 招商 has retail operating income YoY")
+    assert "rose" in found["retail_income"].en

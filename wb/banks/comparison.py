@@ -160,13 +160,23 @@ def income_finding(panel: Panel, period: str, banks: list[str] | None = None) ->
             "retail_income", f"{period}无零售营收同比数据", f"No retail income YoY for {period}"
         )
     low = known.iloc[0]
+    numbers = _numbers(table, "retail_operating_income_yoy", period)
+    if n == 1:  # one bank: say what it did, not "0 of 1 banks"
+        name, change = (
+            _short(low["bank_name"]),
+            display_value(low["value"], low["qualifier"], "change"),
+        )
+        moved = ("fell", "下降") if low["value"] < 0 else ("rose", "增长")
+        zh = f"{period}仅{name}有零售营收同比数据:同比{moved[1]}{change}"
+        en = f"Only {name} has retail operating income YoY for {period}: it {moved[0]} {change}"
+        return Finding("retail_income", zh, en, numbers)
     zh = f"{period}有数据的{n}家银行中{falls}家零售营收同比下降"
     en = f"{falls} of {n} banks with data saw retail operating income fall in {period}"
     if falls:
         change = display_value(low["value"], low["qualifier"], "change")
         zh += f"(最大降幅:{_short(low['bank_name'])} {change})"
         en += f" (largest fall: {_short(low['bank_name'])} {change})"
-    return Finding("retail_income", zh, en, _numbers(table, "retail_operating_income_yoy", period))
+    return Finding("retail_income", zh, en, numbers)
 
 
 def profit_finding(panel: Panel, period: str, banks: list[str] | None = None) -> Finding:
@@ -302,11 +312,16 @@ def trend_finding(
     span = (
         f"{name} {first['value']:.1%} ({first['period']}) → {last['value']:.1%} ({last['period']})"
     )
-    zh = f"有多年{label}数据的{len(moves)}家银行中{len(fell)}家零售收入占比下降;降幅最大:{span}"
-    en = (
-        f"Retail's share of income fell at {len(fell)} of {len(moves)} banks with {label} "
-        f"figures in more than one year; {largest}: {span}"
-    )
+    if len(moves) == 1:  # one bank: its own path, not "1 of 1 banks"
+        verb = ("fell", "下降") if change < 0 else ("rose", "上升")
+        zh = f"仅一家银行有多年{label}零售收入占比:{span},{verb[1]}"
+        en = f"Only one bank has {label} retail income shares in more than one year: {span}, {verb[0]}"
+    else:
+        zh = f"有多年{label}数据的{len(moves)}家银行中{len(fell)}家零售收入占比下降;降幅最大:{span}"
+        en = (
+            f"Retail's share of income fell at {len(fell)} of {len(moves)} banks with {label} "
+            f"figures in more than one year; {largest}: {span}"
+        )
     numbers = _numbers(
         share[share["bank_id"].isin([m[0] for m in moves])], "retail_income_share", kind
     )
