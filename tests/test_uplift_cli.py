@@ -140,3 +140,20 @@ def test_personal_data_never_reaches_outputs(tmp_path, small_export):
     ]
     for text in texts:
         assert "王五六" not in text and "13700001111" not in text
+
+
+def test_the_analysis_runs_without_writing_a_file(tmp_path, export):
+    """In Jupyter an analyst can analyse without an output folder: nothing is written, and
+    every figure is drawn from the result objects on request."""
+    from wb.run import uplift_outputs
+
+    before = sorted(p.name for p in export.parent.iterdir())
+    analysis = uplift_outputs.analyse(export, quiet=True)
+    assert sorted(p.name for p in export.parent.iterdir()) == before
+    assert not list(tmp_path.rglob("uplift.json"))
+    fig = uplift_outputs.draw(analysis, "uplift_forest")
+    assert fig is not None and fig.get_axes()
+    assert (
+        analysis.to_json()["estimates"]["iv_quota"]["coef"]
+        == analysis.result.estimate_of("iv_quota").coef
+    )

@@ -74,7 +74,7 @@ class Analysis:
 
 def analyse(
     data: str | os.PathLike[str],
-    out_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str] | None = None,
     *,
     quick: bool = False,
     seed: int = 1,
@@ -83,7 +83,8 @@ def analyse(
     quality: str | os.PathLike[str] | None = None,
     quiet: bool = False,
 ) -> Analysis:
-    """Load and validate ``data``, estimate, and write ``uplift.json`` and the figures.
+    """Load and validate ``data``, estimate, and write ``uplift.json`` and the figures into
+    ``out_dir``; without ``out_dir`` nothing is written (draw a figure with :func:`draw`).
 
     ``quick``: only the contract's three estimates and diagnostics, no designs, no figures.
     ``seed`` drives the designs' bootstraps. ``label`` names the data in the outputs (default:
@@ -99,8 +100,9 @@ def analyse(
     neutral label (:func:`wb.door.io.neutral_label`).
     """
     data = Path(data)
-    writable_dir(out_dir)
-    steps = 3 + (quality is not None) + (not quick)
+    if out_dir is not None:
+        writable_dir(out_dir)
+    steps = 2 + (quality is not None) + (not quick) + (out_dir is not None)
     progress = Progress(steps, label="uplift", quiet=quiet)
     try:
         with progress.step("load and validate the export"):
@@ -128,8 +130,9 @@ def analyse(
             with progress.step("designs (event studies, Wald-DiD, bunching)"):
                 designs = estimate_designs(frame, sample, seed=seed)
         analysis = Analysis(result, designs, add_quality)
-        with progress.step("write uplift.json" + ("" if quick else " and the figures")):
-            write(analysis, out_dir, figures=not quick)
+        if out_dir is not None:
+            with progress.step("write uplift.json" + ("" if quick else " and the figures")):
+                write(analysis, out_dir, figures=not quick)
     finally:
         progress.close()
     return analysis
