@@ -18,11 +18,13 @@
 # 3. the quota in force as an instrument for adds (FE-2SLS): AUM per quota-induced add.
 #
 # Standard errors are clustered by branch. Without a `data_path` the notebook simulates an
-# export with a known truth, and every output is marked **simulated**.
+# export with a known truth, and every output is marked **simulated**. Without an `out_dir`
+# (the default in JupyterLab) nothing is written: the figures below are drawn from the results;
+# `wb run` passes a folder and gets `uplift.json` and every figure as PNG and SVG.
 
 # %% tags=["parameters"]
 data_path: str | None = None  # RM x month export (CSV, Parquet, XLSX); None simulates one
-out_dir: str = "../figures"  # folder for uplift.json and the figures
+out_dir: str | None = None  # folder for uplift.json and the figures (wb run gives one); None: none written
 seed: int = 1  # drives the designs' bootstraps (wb run passes the params seed)
 data_label: str | None = None  # what the data is, shown in uplift.json and the brief
 simulated: bool | None = None  # None: simulated when the simulator's truth file is beside it
@@ -35,7 +37,7 @@ from wb.door.arguments import check_parameters
 from wb.run import uplift_outputs
 
 check_parameters(globals())  # a wrong type: converted when unambiguous, else an error
-data = Path(data_path) if data_path else uplift_outputs.demo_export(out_dir)
+data = Path(data_path) if data_path else uplift_outputs.demo_export(out_dir)  # None: a temp folder
 analysis = uplift_outputs.analyse(
     data, out_dir, seed=seed, label=data_label, simulated=simulated, quality=quality_path
 )

@@ -65,16 +65,19 @@ def test_the_call_and_display_check_catches_a_table_built_by_hand():
     assert set(_hand_built(old_cell)) == {"DataFrame", "Lambda", "to_json"}
 
 
-def papermill(name: str, out_dir: Path, inline: bool = True, **parameters: object):
+def papermill(
+    name: str, out_dir: Path, inline: bool = True, write: bool = True, **parameters: object
+):
     """Run ``notebooks/<name>.py`` under papermill with the ``wb`` kernel (as JupyterLab does:
     no MPLBACKEND, so the inline backend, unless ``inline`` is false), each parameter given as
-    on papermill's command line (``-p period 2024`` arrives as an int); return the process."""
+    on papermill's command line (``-p period 2024`` arrives as an int); return the process.
+    The notebook writes into ``out_dir``, or (``write=False``) is given no folder at all."""
     source = ROOT / "notebooks" / f"{name}.py"
     notebook = out_dir.parent / f"{name}.ipynb"
     nbformat.write(read_notebook(source), notebook)
     env = {k: v for k, v in os.environ.items() if not inline or k != "MPLBACKEND"}
     command = [sys.executable, "-m", "papermill", str(notebook), str(run_of(notebook)), "-k", "wb"]
-    command += ["--cwd", str(source.parent), "-p", "out_dir", str(out_dir)]
+    command += ["--cwd", str(source.parent), "-p", "out_dir", str(out_dir) if write else "None"]
     for key, value in parameters.items():
         command += ["-p", key, str(value)]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
@@ -84,9 +87,11 @@ def run_of(notebook: Path) -> Path:
     return notebook.with_suffix(".run.ipynb")
 
 
-def execute(name: str, out_dir: Path, inline: bool = True, **parameters: object) -> list[dict]:
+def execute(
+    name: str, out_dir: Path, inline: bool = True, write: bool = True, **parameters: object
+) -> list[dict]:
     """:func:`papermill`, which must succeed; the outputs of the executed notebook."""
-    done = papermill(name, out_dir, inline, **parameters)
+    done = papermill(name, out_dir, inline, write, **parameters)
     assert done.returncode == 0, done.stderr[-2000:]
     nb = nbformat.read(run_of(out_dir.parent / f"{name}.ipynb"), as_version=4)
     return [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
@@ -124,6 +129,17 @@ def test_notebook_20_draws_every_figure_from_the_results_not_from_files(tmp_path
     assert ".png" not in source.read_text()
     images = images_in(execute("20_quota_uplift", tmp_path / "figs"))
     assert images == len(list((tmp_path / "figs").glob("uplift_*.png"))) == 6
+
+
+@pytest.mark.slow
+def test_notebook_20_in_lab_writes_nothing_and_still_shows_every_figure(tmp_path):
+    """As JupyterLab runs it (no out_dir): the six figures show, and no file appears in the
+    folder the notebook runs in (the demo export goes to the temporary folder)."""
+    before = sorted(p.name for p in (ROOT / "notebooks").iterdir())
+    images = images_in(execute("20_quota_uplift", tmp_path / "figs", write=False))
+    assert images == 6
+    assert not (tmp_path / "figs").exists()
+    assert sorted(p.name for p in (ROOT / "notebooks").iterdir()) == before
 
 
 def _copy_of_the_repository(folder: Path) -> Path:
