@@ -117,8 +117,8 @@ def analyse(
         if counts is not None:
             with progress.step("add quality"):
                 add_quality = estimate_quality(sample)
-        if quick:
-            del frame  # the contract fits need only the sample: ~0.5 GB less at 3.5M rows
+        if quick:  # the contract fits need only the sample: ~0.5 GB less at 3.5M rows
+            del frame, loaded
         with progress.step("three estimates and diagnostics"):
             result = fit(sample, data_label=label, simulated_truth=truth, binned=not quick)
         designs = None
