@@ -308,7 +308,17 @@ def read_table(path: str | os.PathLike[str], label: str | None = None) -> pd.Dat
         raise InputError(
             f"{label}: cannot read as {suffix[1:].upper()}: {type(exc).__name__}"
         ) from exc
+    if suffix != ".xlsx":
+        _release_reader_memory()
     return frame
+
+
+def _release_reader_memory() -> None:
+    """Hand the memory pyarrow's reader freed back to the system: its pool keeps it otherwise
+    (~0.3 GB after reading a 3.5M-row export), out of reach of the numpy arrays that follow."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def drop_personal_data(frame: pd.DataFrame, label: str, keep: tuple[str, ...]) -> pd.DataFrame:

@@ -136,6 +136,16 @@ MAX_EXACT_INT = 2**53
 _INVISIBLE = r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200d\u2060\ufeff]"
 
 
+def _exact_integers(series: pd.Series) -> bool:
+    """Whether a column holds NumPy integers between -2^53 and 2^53 (as Parquet gives them):
+    whole, present, finite and exact as float64, so no number rule can fail on it."""
+    return (
+        series.dtype.kind in "iu"
+        and isinstance(series.dtype, np.dtype)
+        and bool(series.min() >= -MAX_EXACT_INT and series.max() <= MAX_EXACT_INT)
+    )
+
+
 def _as_number(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Parse to float64; return (values, mask of values present but not numbers, mask of
     numbers written with a decimal comma or misplaced separators). Commas are read only as
@@ -158,19 +168,22 @@ def _as_number(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     return values, bad, misplaced
 
 
-def _coded(series: pd.Series, kind: str) -> Coded:
+def _coded(series: pd.Series, kind: str) -> tuple[Coded, bool]:
     """A text or month column typed (:func:`_as_text`, :func:`_as_month`) as codes into its
-    distinct typed values. A column of strings is typed once per distinct value; any other
-    (numbers and dates from XLSX) row by row, since ``True == 1 == 1.0`` would share a
-    distinct value but are typed apart."""
+    distinct typed values, and whether typing left every value (and the dtype) as it was.
+
+    A column of strings is typed once per distinct value; any other (numbers and dates from
+    XLSX) row by row, since ``True == 1 == 1.0`` would share a distinct value but are typed
+    apart."""
     typer = _as_month if kind == "month" else _as_text
     codes, uniques = pd.factorize(series)
     if pd.api.types.infer_dtype(uniques, skipna=True) != "string":
         codes, values = pd.factorize(typer(series))
-        return codes, pd.Series(values)
+        return (codes, pd.Series(values)), False
     typed = typer(pd.Series(uniques))
     regroup, values = pd.factorize(typed)  # ' a' and 'a' are one value once stripped
-    return np.append(regroup, -1)[codes], pd.Series(values)
+    unchanged = typed.dtype == series.dtype and typed.equals(pd.Series(uniques))
+    return (np.append(regroup, -1)[codes], pd.Series(values)), unchanged
 
 
 def _expand(coded: Coded, index: pd.Index) -> pd.Series:
@@ -225,7 +238,11 @@ def _type_columns(
                 )
             continue
         series = raw[col.name]
-        if col.kind in ("int", "number"):
+        if col.kind in ("int", "number") and _exact_integers(series):
+            # integers stay as they are (no copy); the rules read them as float (_rule_problems)
+            values = series if col.kind == "int" else series.astype("float64")
+            missing = np.zeros(len(series), dtype=bool)
+        elif col.kind in ("int", "number"):
             values, bad, comma = _as_number(series)
             if bad.any():
                 what = "an integer" if col.kind == "int" else "a number"
@@ -271,14 +288,15 @@ def _type_columns(
                 problems.append(Problem(file, (col.name,), "a finite number", _rows(infinite)))
                 values = values.mask(infinite)
         else:
-            codes, distinct = _coded(series, col.kind)
+            (codes, distinct), unchanged = _coded(series, col.kind)
             empty = distinct.isna() | (distinct == "") if col.kind != "text" else distinct.isna()
             missing = np.append(empty.to_numpy(dtype=bool), True)[codes]
+            found: list[Problem] = []
             if col.kind == "text":
                 (codes, distinct), found = _screen_text(col.name, (codes, distinct), file)
-                problems += found
+            problems += found
             coded[col.name] = codes, distinct
-            values = _expand(coded[col.name], raw.index)
+            values = series if unchanged and not found else _expand(coded[col.name], raw.index)
         if not col.nullable and missing.any():
             problems.append(
                 Problem(file, (col.name,), "a value (required, found empty)", _rows(missing))
@@ -339,6 +357,9 @@ def _unique(codes: list[np.ndarray]) -> bool:
 
 
 def _rule_problems(frame: pd.DataFrame, spec: TableSpec, file: str) -> list[Problem]:
+    # integer columns as the rules declare them: float, so that a missing one stays missing
+    ints = {c.name: "float64" for c in spec.columns if c.kind == "int" and c.name in frame}
+    frame = frame.astype(ints)
     schema = spec.rules
     present = {k: v for k, v in schema.columns.items() if k in frame.columns}
     unique = schema.unique if schema.unique and set(schema.unique) <= set(frame.columns) else None

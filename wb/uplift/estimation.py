@@ -135,7 +135,7 @@ def prepare(frame: pd.DataFrame, extra: tuple[str, ...] = ()) -> Sample:
     order = _rm_month_order(rm_codes, t)
     rm = rm_codes[order]
     t = t[order]
-    aum = frame["aum_cny"].to_numpy(dtype="float64")[order]
+    aum = _column(frame, "aum_cny", order)
     branch_codes, _ = pd.factorize(frame["branch_id"], sort=False)
     branch = branch_codes[order]
 
@@ -157,23 +157,24 @@ def prepare(frame: pd.DataFrame, extra: tuple[str, ...] = ()) -> Sample:
     idx, singletons = _drop_singletons(idx, rm, t)
     counts["singletons_dropped"] = int(singletons)
     counts["movers"] = int(moved.sum())
-    if idx.size < 10 or np.unique(rm[idx]).size < 2:
+    if idx.size < 10 or rm[idx].min() == rm[idx].max():
         raise NotIdentified(
             "too few RM-months with an observable AUM change to estimate "
             f"(after dropping first months and gaps: {idx.size})"
         )
-    quota = frame["quota_target"].to_numpy()[order]
+    rows = order[idx]  # the sample's rows of the frame
+    quota = frame["quota_target"].to_numpy()[rows]
     month_codes, _ = pd.factorize(t[idx], sort=True)
     extra = {
-        name: frame[name].to_numpy(dtype="float64", na_value=np.nan)[order][idx]
+        name: _column(frame, name, rows)
         for name in (*OPTIONAL_OUTCOMES, *extra)
         if name in frame.columns
     }
     return Sample(
         y=y[idx],
-        adds=frame["wecom_adds"].to_numpy(dtype="float64")[order][idx],
-        certified=frame["wecom_certified_adds"].to_numpy(dtype="float64")[order][idx],
-        quota_on=(quota[idx] > 0).astype("float64"),
+        adds=_column(frame, "wecom_adds", rows),
+        certified=_column(frame, "wecom_certified_adds", rows),
+        quota_on=(quota > 0).astype("float64"),
         rm=pd.factorize(rm[idx], sort=False)[0],
         month_code=month_codes,
         cluster=pd.factorize(home[idx], sort=False)[0],
@@ -182,9 +183,14 @@ def prepare(frame: pd.DataFrame, extra: tuple[str, ...] = ()) -> Sample:
         last_month=str(frame["month"].max()),
         branch=branch[idx],
         calendar_month=t[idx] + t0,
-        quota_target=quota[idx],
+        quota_target=quota,
         extra=extra,
     )
+
+
+def _column(frame: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray:
+    """A numeric column's values at ``rows`` (positions), as float64, NaN where missing."""
+    return frame[name].to_numpy(dtype="float64", na_value=np.nan)[rows]
 
 
 def _rm_month_order(rm: np.ndarray, t: np.ndarray) -> np.ndarray:
