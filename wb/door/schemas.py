@@ -498,5 +498,9 @@ def infer_schema(columns: Iterable[str], label: str) -> str:
 def month_index(months: pd.Series) -> pd.Series:
     """'YYYY-MM' → consecutive integer (year*12 + month − 1), for gaps and event time."""
     codes, uniques = pd.factorize(months)  # a few dozen distinct months: parse each once
-    values = np.array([int(m[:4]) * 12 + int(m[5:7]) - 1 for m in uniques], dtype="int64")
-    return pd.Series(values[codes], index=months.index)
+    return pd.Series(month_numbers(uniques)[codes], index=months.index)
+
+
+def month_numbers(months: Iterable[str]) -> np.ndarray:
+    """Each 'YYYY-MM' as year*12 + month − 1 (int64), the months of :func:`month_index`."""
+    return np.array([int(m[:4]) * 12 + int(m[5:7]) - 1 for m in months], dtype="int64")

@@ -423,6 +423,15 @@ def validate(raw: pd.DataFrame, schema: str, label: str) -> pd.DataFrame:
     Integer columns come back as ``int64`` (nullable optional ones as ``Int64``), numbers as
     ``float64``, text as ``str``. Raises :class:`ValidationError` listing every problem.
     """
+    return validate_coded(raw, schema, label)[0]
+
+
+def validate_coded(
+    raw: pd.DataFrame, schema: str, label: str
+) -> tuple[pd.DataFrame, dict[str, Coded]]:
+    """:func:`validate`, and the text and month columns as validation coded them: each row's
+    code into the column's distinct values, as ``pandas.factorize`` (``sort=False``) of the
+    typed column gives them."""
     if schema not in SPECS:
         raise InputError(f"unknown schema '{schema}'; expected one of {', '.join(SCHEMA_NAMES)}")
     spec = SPECS[schema]
@@ -441,7 +450,7 @@ def validate(raw: pd.DataFrame, schema: str, label: str) -> pd.DataFrame:
     for col in spec.columns:
         if col.kind == "int" and col.name in typed:
             typed[col.name] = typed[col.name].astype("Int64" if col.nullable else "int64")
-    return typed
+    return typed, coded
 
 
 def check_source_ids(panel: pd.DataFrame, sources: pd.DataFrame, label: str) -> None:

@@ -108,10 +108,12 @@ def analyse(
             frame = loaded.frame
             truth = simulated_truth(data) if simulated is not False else None
             counts = None
-            if quality is not None:
+            if quality is None:
+                sample = prepare(frame, coded=loaded.coded)
+            else:  # the counts merged beside the rows: factorised anew
                 counts = read_quality(quality)
                 frame = attach(frame, counts)
-            sample = prepare(frame, extra=QUALITY_COLUMNS[2:] if counts is not None else ())
+                sample = prepare(frame, extra=QUALITY_COLUMNS[2:])
         label = "simulated export" if truth else (label or f"RM x month export ({loaded.label})")
         add_quality = None
         if counts is not None:

@@ -32,7 +32,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from wb.door.schemas import month_index
+from wb.door.schemas import month_numbers
 from wb.errors import NotIdentified
 from wb.uplift.inference import (
     cluster_sums,
@@ -119,24 +119,30 @@ class Sample:
         return Demeaned(*out.T, self.cluster, n_clusters, len(cols), k_fe=n_months)
 
 
-def prepare(frame: pd.DataFrame, extra: tuple[str, ...] = ()) -> Sample:
+def prepare(
+    frame: pd.DataFrame,
+    extra: tuple[str, ...] = (),
+    coded: dict[str, tuple[np.ndarray, pd.Series]] | None = None,
+) -> Sample:
     """Build the estimation sample from a validated ``rm_month`` frame.
 
     Drops each RM's first month and months after a gap (their change is not observable), then
     singleton RMs (one usable month: no within-RM variation), iterating with months as fixed
     effects do. ``extra`` names more numeric columns to carry along (the add-quality counts),
-    beside the optional outcomes present. Raises :class:`~wb.errors.NotIdentified` when too little is left
-    to estimate.
+    beside the optional outcomes present. ``coded``: the frame's ``rm_id``, ``branch_id`` and
+    ``month`` as validation coded them (:attr:`wb.door.io.Loaded.coded`), else factorised here.
+    Raises :class:`~wb.errors.NotIdentified` when too little is left to estimate.
     """
-    rm_codes, _ = pd.factorize(frame["rm_id"], sort=False)
-    t = month_index(frame["month"]).to_numpy()
+    rm_codes, _ = _factorised(frame, "rm_id", coded)
+    row_month, months = _factorised(frame, "month", coded)
+    t = month_numbers(months)[row_month]
     t0 = int(t.min())
     t = t - t0  # months since the export's first month: small dense codes
     order = _rm_month_order(rm_codes, t)
     rm = rm_codes[order]
     t = t[order]
     aum = _column(frame, "aum_cny", order)
-    branch_codes, _ = pd.factorize(frame["branch_id"], sort=False)
+    branch_codes, _ = _factorised(frame, "branch_id", coded)
     branch = branch_codes[order]
 
     same_rm = np.r_[False, rm[1:] == rm[:-1]]
@@ -179,13 +185,24 @@ def prepare(frame: pd.DataFrame, extra: tuple[str, ...] = ()) -> Sample:
         month_code=month_codes,
         cluster=pd.factorize(home[idx], sort=False)[0],
         counts=counts,
-        first_month=str(frame["month"].min()),
-        last_month=str(frame["month"].max()),
+        first_month=str(months.min()),
+        last_month=str(months.max()),
         branch=branch[idx],
         calendar_month=t[idx] + t0,
         quota_target=quota,
         extra=extra,
     )
+
+
+def _factorised(
+    frame: pd.DataFrame, name: str, coded: dict[str, tuple[np.ndarray, pd.Series]] | None
+) -> tuple[np.ndarray, pd.Series]:
+    """A text column as (each row's code, the distinct values): from ``coded`` when it holds
+    the column, else ``pandas.factorize`` (the same codes)."""
+    if coded and name in coded:
+        return coded[name]
+    codes, uniques = pd.factorize(frame[name], sort=False)
+    return codes, pd.Series(uniques)
 
 
 def _column(frame: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray:
