@@ -109,7 +109,7 @@ def analyse(
             truth = simulated_truth(data) if simulated is not False else None
             counts = None
             if quality is None:
-                sample = prepare(frame, coded=loaded.coded)
+                sample = prepare(frame, coded=loaded.coded, outcomes=not quick)
             else:  # the counts merged beside the rows: factorised anew
                 counts = read_quality(quality)
                 frame = attach(frame, counts)
