@@ -8,6 +8,7 @@ arguments or params; 3 a notebook cell raised; 4 timeout; 5 kernel died; 6 expor
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 import warnings
@@ -19,6 +20,11 @@ import typer
 
 from wb.door.arguments import DEFAULTS
 from wb.errors import WbError
+
+#: Arrow allocates from the C library's heap in ``wb``: its default pool (mimalloc) keeps the
+#: pages a read frees per thread, ~0.25 GB of peak memory after reading a 3.5M-row export.
+#: Read by pyarrow when it is first imported; a value already set is kept.
+ARROW_POOL_ENV = ("ARROW_DEFAULT_MEMORY_POOL", "system")
 
 app = typer.Typer(
     name="wb",
@@ -498,6 +504,7 @@ def main(argv: list[str] | None = None) -> None:
     if debug:
         args = ["--debug", *[a for a in args if a != "--debug"]]
     warnings.showwarning = _show_warning
+    os.environ.setdefault(*ARROW_POOL_ENV)
     code = 0
     try:
         app(args=args, prog_name="wb", standalone_mode=False)

@@ -4,15 +4,18 @@ rules (pandera) its rows must meet. :mod:`wb.door.validation` checks a frame aga
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from functools import cached_property
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 
 from wb.errors import InputError
+
+if TYPE_CHECKING:  # pandera loads in ~0.5 s (and pyspark through it): only when rules run on it
+    import pandera.pandas as pa
 
 Kind = Literal["text", "month", "int", "number", "date"]
 
@@ -39,6 +42,26 @@ CHANGE_SUFFIXES = ("_yoy", "_growth")
 
 
 @dataclass(frozen=True)
+class Rule:
+    """A rule rows must meet: ``fn`` maps a column (a table rule: the frame) to a boolean
+    mask, True where the row meets it; ``error`` is what the user should have written.
+
+    A column rule is element-wise (each value passes or fails on its own), so it may be
+    checked on a column's distinct values. Missing values are exempt, as in pandera.
+    """
+
+    fn: Callable
+    name: str
+    error: str
+
+    def check(self) -> pa.Check:
+        """The rule as a pandera check."""
+        import pandera.pandas as pa
+
+        return pa.Check(self.fn, name=self.name, error=self.error)
+
+
+@dataclass(frozen=True)
 class ColumnSpec:
     """One declared column: its kind, whether it must be present and whether it may be empty."""
 
@@ -47,36 +70,58 @@ class ColumnSpec:
     required: bool = True
     nullable: bool = False
     meaning: str = ""
-    #: The column's value rules (pandera checks), when the table's rules come from its specs.
-    checks: tuple[pa.Check, ...] = ()
+    #: The column's value rules, when the table's rules come from its specs.
+    checks: tuple[Rule, ...] = ()
 
 
 @dataclass(frozen=True)
 class TableSpec:
-    """A declared table: its columns and the pandera schema holding its rules."""
+    """A declared table: its columns and its rules.
+
+    The rules live either in the specs (each column's ``checks``, the table rules ``checks``
+    and the key ``unique``), or, when ``custom_rules`` is given, in the pandera schema it
+    builds. :attr:`rules` is the pandera schema either way, built on first use.
+    """
 
     name: str
     columns: tuple[ColumnSpec, ...]
-    rules: pa.DataFrameSchema
+    checks: tuple[Rule, ...] = ()
+    unique: tuple[str, ...] = ()
+    custom_rules: Callable[[], pa.DataFrameSchema] | None = None
 
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
+    @property
+    def rules_in_specs(self) -> bool:
+        """Whether every rule is held in the specs (and can be checked without pandera)."""
+        return self.custom_rules is None
+
+    @cached_property
+    def rules(self) -> pa.DataFrameSchema:
+        """The table's rules as one pandera schema (pandera is imported here)."""
+        return self.custom_rules() if self.custom_rules is not None else _rules_from(self)
+
 
 # --------------------------------------------------------------------------- rules
 
 
-def _check(fn, name: str, expected: str, **kwargs) -> pa.Check:
-    """A pandera check whose error text is what the user should have written."""
-    return pa.Check(fn, name=name, error=expected, **kwargs)
+def _check(fn, name: str, expected: str) -> Rule:
+    """A rule whose error text is what the user should have written."""
+    return Rule(fn, name, expected)
 
 
-def _nonempty(name: str) -> pa.Check:
+def _pandera_check(fn, name: str, expected: str) -> pa.Check:
+    """:func:`_check` as a pandera check, for the rules written as pandera schemas."""
+    return _check(fn, name, expected).check()
+
+
+def _nonempty(name: str) -> Rule:
     return _check(lambda s: s.str.len() > 0, f"{name}_nonempty", "a non-empty id")
 
 
-def _nonnegative(name: str) -> pa.Check:
+def _nonnegative(name: str) -> Rule:
     return _check(lambda s: s >= 0, f"{name}_ge0", "a value >= 0")
 
 
@@ -88,17 +133,22 @@ _MONTH_FORMAT = _check(
 _DTYPES: dict[str, type] = {"text": str, "month": str, "int": float, "number": float}
 
 
-def _rules_from(columns: tuple[ColumnSpec, ...], **table: object) -> pa.DataFrameSchema:
-    """The pandera schema of a table whose column rules live in its :class:`ColumnSpec`s: one
-    declaration per column. Missing values are the readers' concern (``nullable``)."""
+def _rules_from(spec: TableSpec) -> pa.DataFrameSchema:
+    """The pandera schema of a table whose rules live in its specs: one declaration per
+    column. Missing values are the readers' concern (``nullable``)."""
+    import pandera.pandas as pa
+
     return pa.DataFrameSchema(
         {
-            c.name: pa.Column(_DTYPES[c.kind], list(c.checks), nullable=True, required=c.required)
-            for c in columns
+            c.name: pa.Column(
+                _DTYPES[c.kind], [r.check() for r in c.checks], nullable=True, required=c.required
+            )
+            for c in spec.columns
         },
+        checks=[r.check() for r in spec.checks],
+        unique=list(spec.unique) or None,
         strict=False,
         coerce=False,
-        **table,
     )
 
 
@@ -163,18 +213,14 @@ _RM_MONTH_COLUMNS = (
 RM_MONTH = TableSpec(
     name="rm_month",
     columns=_RM_MONTH_COLUMNS,
-    rules=_rules_from(
-        _RM_MONTH_COLUMNS,
-        checks=[
-            _check(
-                lambda d: ~((d["wecom_certified_adds"] > d["wecom_adds"]) & (d["wecom_adds"] >= 0)),
-                "certified_le_adds",
-                "wecom_certified_adds <= wecom_adds (certified adds are a subset of the month's "
-                "adds)",
-            ),
-        ],
-        unique=["rm_id", "month"],
+    checks=(
+        _check(
+            lambda d: ~((d["wecom_certified_adds"] > d["wecom_adds"]) & (d["wecom_adds"] >= 0)),
+            "certified_le_adds",
+            "wecom_certified_adds <= wecom_adds (certified adds are a subset of the month's adds)",
+        ),
     ),
+    unique=("rm_id", "month"),
 )
 
 
@@ -187,115 +233,129 @@ def _metric_endswith(d: pd.DataFrame, suffixes: tuple[str, ...]) -> pd.Series:
     return d["metric"].str.endswith(suffixes).fillna(False).astype(bool)
 
 
-_BANK_PANEL_RULES = pa.DataFrameSchema(
-    {
-        "bank_id": pa.Column(
-            str,
-            _check(
-                lambda s: s.str.match(ID_RE),
-                "bank_id_format",
-                "a short lower-case id such as 'ccb'",
+def _bank_panel_rules() -> pa.DataFrameSchema:
+    """The bank panel's rules (pandera is imported here)."""
+    import pandera.pandas as pa
+
+    return pa.DataFrameSchema(
+        {
+            "bank_id": pa.Column(
+                str,
+                _pandera_check(
+                    lambda s: s.str.match(ID_RE),
+                    "bank_id_format",
+                    "a short lower-case id such as 'ccb'",
+                ),
+                nullable=True,
             ),
-            nullable=True,
-        ),
-        "period": pa.Column(
-            str,
-            _check(
-                lambda s: s.str.match(PERIOD_RE),
-                "period_format",
-                "a period: FY2024, H1 2025, 9M 2025, Q3 2025, or a date 2025-07-31",
+            "period": pa.Column(
+                str,
+                _pandera_check(
+                    lambda s: s.str.match(PERIOD_RE),
+                    "period_format",
+                    "a period: FY2024, H1 2025, 9M 2025, Q3 2025, or a date 2025-07-31",
+                ),
+                nullable=True,
             ),
-            nullable=True,
-        ),
-        "metric": pa.Column(
-            str,
-            _check(
-                lambda s: s.str.match(ID_RE),
-                "metric_format",
-                "a snake_case metric name such as 'retail_aum'",
+            "metric": pa.Column(
+                str,
+                _pandera_check(
+                    lambda s: s.str.match(ID_RE),
+                    "metric_format",
+                    "a snake_case metric name such as 'retail_aum'",
+                ),
+                nullable=True,
             ),
-            nullable=True,
-        ),
-        "value": pa.Column(float, nullable=True),
-        "direction": pa.Column(
-            str,
-            _check(
-                lambda s: s.isin(DIRECTIONS),
-                "direction_values",
-                "empty, or one of " + ", ".join(DIRECTIONS) + " for a row that states no number",
+            "value": pa.Column(float, nullable=True),
+            "direction": pa.Column(
+                str,
+                _pandera_check(
+                    lambda s: s.isin(DIRECTIONS),
+                    "direction_values",
+                    "empty, or one of "
+                    + ", ".join(DIRECTIONS)
+                    + " for a row that states no number",
+                ),
+                nullable=True,
+                required=False,
             ),
-            nullable=True,
-            required=False,
-        ),
-        "status": pa.Column(
-            str,
-            _check(lambda s: s.isin(STATUSES), "status_values", "one of " + ", ".join(STATUSES)),
-            nullable=True,
-            required=False,
-        ),
-        "qualifier": pa.Column(
-            str,
-            _check(
-                lambda s: s.isin(QUALIFIERS), "qualifier_values", "one of " + ", ".join(QUALIFIERS)
+            "status": pa.Column(
+                str,
+                _pandera_check(
+                    lambda s: s.isin(STATUSES), "status_values", "one of " + ", ".join(STATUSES)
+                ),
+                nullable=True,
+                required=False,
             ),
-            nullable=True,
-        ),
-        "source_id": pa.Column(
-            str,
-            _check(lambda s: s.str.len() > 0, "source_id_nonempty", "a source id"),
-            nullable=True,
-        ),
-        "quote": pa.Column(
-            str,
-            _check(
-                lambda s: s.str.strip().str.len() > 0,
-                "quote_nonempty",
-                "the passage of the source that carries the number",
+            "qualifier": pa.Column(
+                str,
+                _pandera_check(
+                    lambda s: s.isin(QUALIFIERS),
+                    "qualifier_values",
+                    "one of " + ", ".join(QUALIFIERS),
+                ),
+                nullable=True,
             ),
-            nullable=True,
-        ),
-        "confidence": pa.Column(
-            str,
-            _check(
-                lambda s: s.isin(CONFIDENCE), "confidence_values", "one of " + ", ".join(CONFIDENCE)
+            "source_id": pa.Column(
+                str,
+                _pandera_check(lambda s: s.str.len() > 0, "source_id_nonempty", "a source id"),
+                nullable=True,
             ),
-            nullable=True,
-            required=False,
-        ),
-    },
-    checks=[
-        _check(
-            lambda d: d["value"].notna() | _column_or_na(d, "direction").notna(),
-            "value_or_direction",
-            "a value, or (for a row that states no number) a direction: " + ", ".join(DIRECTIONS),
-        ),
-        _check(
-            lambda d: d["value"].isna() | _column_or_na(d, "direction").isna(),
-            "value_xor_direction",
-            "a value or a direction, not both",
-        ),
-        _check(
-            lambda d: (
-                _column_or_na(d, "status").fillna("ok").eq("ok")
-                | _column_or_na(d, "status_reason").fillna("").str.strip().str.len().gt(0)
+            "quote": pa.Column(
+                str,
+                _pandera_check(
+                    lambda s: s.str.strip().str.len() > 0,
+                    "quote_nonempty",
+                    "the passage of the source that carries the number",
+                ),
+                nullable=True,
             ),
-            "status_reason_given",
-            "a status_reason for every unverified or suspect row",
-        ),
-        _check(
-            lambda d: ~(_metric_endswith(d, SHARE_SUFFIXES) & (d["value"].abs() > 1)),
-            "share_is_fraction",
-            "a fraction between -1 and 1 for a share or rate (0.5674 for 56.74%)",
-        ),
-        _check(
-            lambda d: ~(_metric_endswith(d, CHANGE_SUFFIXES) & (d["value"].abs() > 10)),
-            "change_is_fraction",
-            "a change as a fraction (0.142 for +14.2%); |value| above 10 looks like a percent",
-        ),
-    ],
-    strict=False,
-    coerce=False,
-)
+            "confidence": pa.Column(
+                str,
+                _pandera_check(
+                    lambda s: s.isin(CONFIDENCE),
+                    "confidence_values",
+                    "one of " + ", ".join(CONFIDENCE),
+                ),
+                nullable=True,
+                required=False,
+            ),
+        },
+        checks=[
+            _pandera_check(
+                lambda d: d["value"].notna() | _column_or_na(d, "direction").notna(),
+                "value_or_direction",
+                "a value, or (for a row that states no number) a direction: "
+                + ", ".join(DIRECTIONS),
+            ),
+            _pandera_check(
+                lambda d: d["value"].isna() | _column_or_na(d, "direction").isna(),
+                "value_xor_direction",
+                "a value or a direction, not both",
+            ),
+            _pandera_check(
+                lambda d: (
+                    _column_or_na(d, "status").fillna("ok").eq("ok")
+                    | _column_or_na(d, "status_reason").fillna("").str.strip().str.len().gt(0)
+                ),
+                "status_reason_given",
+                "a status_reason for every unverified or suspect row",
+            ),
+            _pandera_check(
+                lambda d: ~(_metric_endswith(d, SHARE_SUFFIXES) & (d["value"].abs() > 1)),
+                "share_is_fraction",
+                "a fraction between -1 and 1 for a share or rate (0.5674 for 56.74%)",
+            ),
+            _pandera_check(
+                lambda d: ~(_metric_endswith(d, CHANGE_SUFFIXES) & (d["value"].abs() > 10)),
+                "change_is_fraction",
+                "a change as a fraction (0.142 for +14.2%); |value| above 10 looks like a percent",
+            ),
+        ],
+        strict=False,
+        coerce=False,
+    )
+
 
 BANK_PANEL = TableSpec(
     name="bank_panel",
@@ -344,45 +404,53 @@ BANK_PANEL = TableSpec(
         ),
         ColumnSpec("note", "text", required=False, nullable=True, meaning="free text"),
     ),
-    rules=_BANK_PANEL_RULES,
+    custom_rules=_bank_panel_rules,
 )
 
-_SOURCES_RULES = pa.DataFrameSchema(
-    {
-        "source_id": pa.Column(
-            str,
-            _check(lambda s: s.str.len() > 0, "sid_nonempty", "an id"),
-            nullable=True,
-            unique=True,
-        ),
-        "title": pa.Column(
-            str, _check(lambda s: s.str.len() > 0, "title_nonempty", "a title"), nullable=True
-        ),
-        "publisher": pa.Column(str, nullable=True),
-        "date": pa.Column(
-            str,
-            _check(
-                lambda s: s.str.match(SOURCE_DATE_RE),
-                "date_format",
-                "a date as printed: YYYY-MM-DD, YYYY-MM or YYYY (empty when none is shown)",
+
+def _sources_rules() -> pa.DataFrameSchema:
+    """The sources table's rules (pandera is imported here)."""
+    import pandera.pandas as pa
+
+    return pa.DataFrameSchema(
+        {
+            "source_id": pa.Column(
+                str,
+                _pandera_check(lambda s: s.str.len() > 0, "sid_nonempty", "an id"),
+                nullable=True,
+                unique=True,
             ),
-            nullable=True,
-        ),
-        "url": pa.Column(str, nullable=True),
-        "date_precision": pa.Column(
-            str,
-            _check(
-                lambda s: s.isin(DATE_PRECISIONS),
-                "date_precision_values",
-                "one of " + ", ".join(DATE_PRECISIONS),
+            "title": pa.Column(
+                str,
+                _pandera_check(lambda s: s.str.len() > 0, "title_nonempty", "a title"),
+                nullable=True,
             ),
-            nullable=True,
-            required=False,
-        ),
-    },
-    strict=False,
-    coerce=False,
-)
+            "publisher": pa.Column(str, nullable=True),
+            "date": pa.Column(
+                str,
+                _pandera_check(
+                    lambda s: s.str.match(SOURCE_DATE_RE),
+                    "date_format",
+                    "a date as printed: YYYY-MM-DD, YYYY-MM or YYYY (empty when none is shown)",
+                ),
+                nullable=True,
+            ),
+            "url": pa.Column(str, nullable=True),
+            "date_precision": pa.Column(
+                str,
+                _pandera_check(
+                    lambda s: s.isin(DATE_PRECISIONS),
+                    "date_precision_values",
+                    "one of " + ", ".join(DATE_PRECISIONS),
+                ),
+                nullable=True,
+                required=False,
+            ),
+        },
+        strict=False,
+        coerce=False,
+    )
+
 
 SOURCES = TableSpec(
     name="sources",
@@ -395,7 +463,7 @@ SOURCES = TableSpec(
         ColumnSpec("date_precision", "text", required=False, nullable=True),
         ColumnSpec("date_as_written", "text", required=False, nullable=True),
     ),
-    rules=_SOURCES_RULES,
+    custom_rules=_sources_rules,
 )
 
 #: Dataframe-wide checks: (the columns an error names, first reported; the columns it needs).
@@ -430,5 +498,9 @@ def infer_schema(columns: Iterable[str], label: str) -> str:
 def month_index(months: pd.Series) -> pd.Series:
     """'YYYY-MM' → consecutive integer (year*12 + month − 1), for gaps and event time."""
     codes, uniques = pd.factorize(months)  # a few dozen distinct months: parse each once
-    values = np.array([int(m[:4]) * 12 + int(m[5:7]) - 1 for m in uniques], dtype="int64")
-    return pd.Series(values[codes], index=months.index)
+    return pd.Series(month_numbers(uniques)[codes], index=months.index)
+
+
+def month_numbers(months: Iterable[str]) -> np.ndarray:
+    """Each 'YYYY-MM' as year*12 + month − 1 (int64), the months of :func:`month_index`."""
+    return np.array([int(m[:4]) * 12 + int(m[5:7]) - 1 for m in months], dtype="int64")

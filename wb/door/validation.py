@@ -7,7 +7,9 @@ Validation has two stages, both lazy (every problem in the file is found in one 
    objects for XLSX, typed columns for Parquet) to its declared kind; a value that is not of
    that kind (``3.5`` for an integer, ``abc`` for a number, ``2024-13`` for a month) is a
    problem, never silently coerced;
-2. **rules** (pandera, ``lazy=True``): ranges, cross-column rules, uniqueness.
+2. **rules**: ranges, cross-column rules, uniqueness. When every rule lives in the specs
+   (``rm_month``) they are first checked directly, text columns on their distinct values; only
+   when one fails does pandera (``lazy=True``) run them again, to name every failing row.
 
 Each :class:`Problem` names the file, the column(s), what was expected and the spreadsheet
 rows (header = row 1, first data row = row 2), summarised when there are many.
@@ -17,14 +19,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 
 from wb.door import privacy
-from wb.door.schemas import FRAME_CHECK_COLUMNS, SCHEMA_NAMES, SPECS, TableSpec
+from wb.door.schemas import FRAME_CHECK_COLUMNS, SCHEMA_NAMES, SPECS, ColumnSpec, Rule, TableSpec
 from wb.errors import InputError
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
+
+#: A text column typed: each row's code (-1 = missing) into the column's distinct values.
+Coded = tuple[np.ndarray, pd.Series]
 
 #: Rows listed per problem before the rest is counted.
 MAX_ROWS_SHOWN = 5
@@ -79,8 +87,8 @@ class ValidationError(InputError):
 # --------------------------------------------------------------------------- typing
 
 
-def _rows(mask: pd.Series) -> tuple[int, ...]:
-    return tuple(int(i) + 2 for i in np.flatnonzero(mask.to_numpy()))
+def _rows(mask: pd.Series | np.ndarray) -> tuple[int, ...]:
+    return tuple(int(i) + 2 for i in np.flatnonzero(np.asarray(mask)))
 
 
 def _found(series: pd.Series, mask: pd.Series) -> tuple[str, ...]:
@@ -128,6 +136,16 @@ MAX_EXACT_INT = 2**53
 _INVISIBLE = r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200d\u2060\ufeff]"
 
 
+def _exact_integers(series: pd.Series) -> bool:
+    """Whether a column holds NumPy integers between -2^53 and 2^53 (as Parquet gives them):
+    whole, present, finite and exact as float64, so no number rule can fail on it."""
+    return (
+        series.dtype.kind in "iu"
+        and isinstance(series.dtype, np.dtype)
+        and bool(series.min() >= -MAX_EXACT_INT and series.max() <= MAX_EXACT_INT)
+    )
+
+
 def _as_number(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Parse to float64; return (values, mask of values present but not numbers, mask of
     numbers written with a decimal comma or misplaced separators). Commas are read only as
@@ -150,12 +168,38 @@ def _as_number(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     return values, bad, misplaced
 
 
-def _screen_text(name: str, values: pd.Series, file: str) -> tuple[pd.Series, list[Problem]]:
+def _coded(series: pd.Series, kind: str) -> tuple[Coded, bool]:
+    """A text or month column typed (:func:`_as_text`, :func:`_as_month`) as codes into its
+    distinct typed values, and whether typing left every value (and the dtype) as it was.
+
+    A column of strings is typed once per distinct value; any other (numbers and dates from
+    XLSX) row by row, since ``True == 1 == 1.0`` would share a distinct value but are typed
+    apart."""
+    typer = _as_month if kind == "month" else _as_text
+    codes, uniques = pd.factorize(series)
+    if pd.api.types.infer_dtype(uniques, skipna=True) != "string":
+        codes, values = pd.factorize(typer(series))
+        return (codes, pd.Series(values)), False
+    typed = typer(pd.Series(uniques))
+    regroup, values = pd.factorize(typed)  # ' a' and 'a' are one value once stripped
+    unchanged = typed.dtype == series.dtype and typed.equals(pd.Series(uniques))
+    return (np.append(regroup, -1)[codes], pd.Series(values)), unchanged
+
+
+def _expand(coded: Coded, index: pd.Index) -> pd.Series:
+    """The typed column of each row (missing where the code is -1)."""
+    codes, values = coded
+    return pd.Series(values.array.take(codes, allow_fill=True), index=index)
+
+
+def _screen_text(name: str, coded: Coded, file: str) -> tuple[Coded, list[Problem]]:
     """Problems of a text column: values that look like personal data (phone, ID number,
     WeChat id, e-mail) or hold invisible characters (NUL, zero-width) that would make one id
-    two. Flagged values are masked and never shown. Each distinct value is scanned once."""
+    two. Flagged values are masked (coded -1) and never shown. Each distinct value is scanned
+    once."""
     problems = []
-    uniques = pd.Series(values.dropna().unique(), dtype=object).astype(str)
+    codes, values = coded
+    uniques = values.astype(object).astype(str)
     for pattern, expected in (
         (
             privacy.VALUE_PATTERN,
@@ -165,19 +209,22 @@ def _screen_text(name: str, values: pd.Series, file: str) -> tuple[pd.Series, li
         ),
         (_INVISIBLE, "text without control or zero-width characters (a NUL byte, ...)"),
     ):
-        flagged = uniques[uniques.str.contains(pattern, regex=True)]
-        looks = values.isin(flagged)
-        if looks.any():
+        flagged = uniques.str.contains(pattern, regex=True).to_numpy(dtype=bool)
+        if flagged.any():
+            looks = np.append(flagged, False)[codes]
             problems.append(Problem(file, (name,), expected, _rows(looks)))
-            values = values.mask(looks)
-    return values, problems
+            codes = np.where(looks, -1, codes)
+    return (codes, values), problems
 
 
 def _type_columns(
     raw: pd.DataFrame, spec: TableSpec, file: str
-) -> tuple[pd.DataFrame, list[Problem]]:
+) -> tuple[pd.DataFrame, list[Problem], dict[str, Coded]]:
+    """The declared columns typed, the problems found, and the text and month columns coded
+    (:func:`_coded`, for :func:`_rules_hold`)."""
     problems: list[Problem] = []
     typed = {}
+    coded: dict[str, Coded] = {}
     for col in spec.columns:
         if col.name not in raw.columns:
             if col.required:
@@ -191,7 +238,11 @@ def _type_columns(
                 )
             continue
         series = raw[col.name]
-        if col.kind in ("int", "number"):
+        if col.kind in ("int", "number") and _exact_integers(series):
+            # integers stay as they are (no copy); the rules read them as float (_rule_problems)
+            values = series if col.kind == "int" else series.astype("float64")
+            missing = np.zeros(len(series), dtype=bool)
+        elif col.kind in ("int", "number"):
             values, bad, comma = _as_number(series)
             if bad.any():
                 what = "an integer" if col.kind == "int" else "a number"
@@ -237,28 +288,85 @@ def _type_columns(
                 problems.append(Problem(file, (col.name,), "a finite number", _rows(infinite)))
                 values = values.mask(infinite)
         else:
-            values = _as_month(series) if col.kind == "month" else _as_text(series)
-            missing = values.isna() | (values == "") if col.kind != "text" else values.isna()
+            (codes, distinct), unchanged = _coded(series, col.kind)
+            empty = distinct.isna() | (distinct == "") if col.kind != "text" else distinct.isna()
+            missing = np.append(empty.to_numpy(dtype=bool), True)[codes]
+            found: list[Problem] = []
             if col.kind == "text":
-                values, found = _screen_text(col.name, values, file)
-                problems += found
+                (codes, distinct), found = _screen_text(col.name, (codes, distinct), file)
+            problems += found
+            coded[col.name] = codes, distinct
+            values = series if unchanged and not found else _expand(coded[col.name], raw.index)
         if not col.nullable and missing.any():
             problems.append(
                 Problem(file, (col.name,), "a value (required, found empty)", _rows(missing))
             )
         typed[col.name] = values
-    return pd.DataFrame(typed, index=raw.index), problems
+    return pd.DataFrame(typed, index=raw.index, copy=False), problems, coded
+
+
+# --------------------------------------------------------------------------- rules, directly
+
+
+def _rules_hold(frame: pd.DataFrame, spec: TableSpec, coded: dict[str, Coded]) -> bool:
+    """Whether every rule of a table whose rules live in its specs holds, checked without
+    pandera: column rules on each text column's distinct values (they are element-wise) and on
+    the other columns' values, missing values exempt; table rules on the frame; the key's
+    uniqueness on the columns' codes. False (also for a table with rules of its own) sends
+    the frame to pandera, which names the failing rows."""
+    if not spec.rules_in_specs:
+        return False
+    for col in spec.columns:
+        if col.name in frame.columns and not all(
+            _holds(rule, _checked_values(col, frame, coded)) for rule in col.checks
+        ):
+            return False
+    if not all(rule.fn(frame).all() for rule in spec.checks if _check_applies(rule, frame)):
+        return False
+    return (
+        not spec.unique
+        or not set(spec.unique) <= set(frame.columns)
+        or _unique([coded[name][0] for name in spec.unique])
+    )
+
+
+def _checked_values(col: ColumnSpec, frame: pd.DataFrame, coded: dict[str, Coded]) -> pd.Series:
+    """What a column rule is checked on: a text column's distinct values, else the column."""
+    return coded[col.name][1] if col.name in coded else frame[col.name]
+
+
+def _holds(rule: Rule, values: pd.Series) -> bool:
+    """A column rule holds on every value present (pandera's ``ignore_na``)."""
+    return bool((rule.fn(values) | values.isna()).all())
+
+
+def _unique(codes: list[np.ndarray]) -> bool:
+    """Whether no two rows share the same codes (and none is missing) in every column."""
+    key = np.zeros(len(codes[0]), dtype=np.int64)
+    for column in codes:
+        if (column < 0).any():
+            return False
+        key = key * (int(column.max()) + 1) + column
+    if int(key.max()) < 4 * len(key):  # dense keys (RM x month): count them
+        return bool(np.bincount(key).max() <= 1)
+    key.sort()
+    return not bool((key[1:] == key[:-1]).any())
 
 
 # --------------------------------------------------------------------------- rules → problems
 
 
 def _rule_problems(frame: pd.DataFrame, spec: TableSpec, file: str) -> list[Problem]:
+    # integer columns as the rules declare them: float, so that a missing one stays missing
+    ints = {c.name: "float64" for c in spec.columns if c.kind == "int" and c.name in frame}
+    frame = frame.astype(ints)
     schema = spec.rules
     present = {k: v for k, v in schema.columns.items() if k in frame.columns}
     unique = schema.unique if schema.unique and set(schema.unique) <= set(frame.columns) else None
     checks = [c for c in schema.checks if _check_applies(c, frame)]
     schema = schema.__class__(present, checks=checks, unique=unique, strict=False, coerce=False)
+    import pandera.pandas as pa  # only here: ~0.5 s to load, with pyspark through it
+
     try:
         schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as err:
@@ -266,7 +374,7 @@ def _rule_problems(frame: pd.DataFrame, spec: TableSpec, file: str) -> list[Prob
     return []
 
 
-def _check_applies(check: pa.Check, frame: pd.DataFrame) -> bool:
+def _check_applies(check: pa.Check | Rule, frame: pd.DataFrame) -> bool:
     """A dataframe-wide check runs when the frame has the columns it needs."""
     needs = FRAME_CHECK_COLUMNS.get(check.name, ((), ()))[1]
     return set(needs) <= set(frame.columns)
@@ -315,6 +423,15 @@ def validate(raw: pd.DataFrame, schema: str, label: str) -> pd.DataFrame:
     Integer columns come back as ``int64`` (nullable optional ones as ``Int64``), numbers as
     ``float64``, text as ``str``. Raises :class:`ValidationError` listing every problem.
     """
+    return validate_coded(raw, schema, label)[0]
+
+
+def validate_coded(
+    raw: pd.DataFrame, schema: str, label: str
+) -> tuple[pd.DataFrame, dict[str, Coded]]:
+    """:func:`validate`, and the text and month columns as validation coded them: each row's
+    code into the column's distinct values, as ``pandas.factorize`` (``sort=False``) of the
+    typed column gives them."""
     if schema not in SPECS:
         raise InputError(f"unknown schema '{schema}'; expected one of {', '.join(SCHEMA_NAMES)}")
     spec = SPECS[schema]
@@ -323,8 +440,9 @@ def validate(raw: pd.DataFrame, schema: str, label: str) -> pd.DataFrame:
         raise ValidationError(
             [Problem(file, spec.column_names[:1], "at least one data row")], file, schema
         )
-    typed, problems = _type_columns(raw, spec, file)
-    if not any(p.missing_column for p in problems):
+    typed, problems, coded = _type_columns(raw, spec, file)
+    checked = not problems and _rules_hold(typed, spec, coded)
+    if not checked and not any(p.missing_column for p in problems):
         problems += _rule_problems(typed, spec, file)
     if problems:
         problems.sort(key=lambda p: p.rows[0] if p.rows else 0)
@@ -332,7 +450,7 @@ def validate(raw: pd.DataFrame, schema: str, label: str) -> pd.DataFrame:
     for col in spec.columns:
         if col.kind == "int" and col.name in typed:
             typed[col.name] = typed[col.name].astype("Int64" if col.nullable else "int64")
-    return typed
+    return typed, coded
 
 
 def check_source_ids(panel: pd.DataFrame, sources: pd.DataFrame, label: str) -> None:

@@ -113,17 +113,19 @@ def analyse(
             frame = loaded.frame
             truth = simulated_truth(data) if simulated is not False else None
             counts = None
-            if quality is not None:
+            if quality is None:
+                sample = prepare(frame, coded=loaded.coded, outcomes=not quick)
+            else:  # the counts merged beside the rows: factorised anew
                 counts = read_quality(quality)
                 frame = attach(frame, counts)
-            sample = prepare(frame, extra=QUALITY_COLUMNS[2:] if counts is not None else ())
+                sample = prepare(frame, extra=QUALITY_COLUMNS[2:])
         label = "simulated export" if truth else (label or f"RM x month export ({loaded.label})")
         add_quality = None
         if counts is not None:
             with progress.step("add quality"):
                 add_quality = estimate_quality(sample)
-        if quick:
-            del frame  # the contract fits need only the sample: ~0.5 GB less at 3.5M rows
+        if quick:  # the contract fits need only the sample: ~0.5 GB less at 3.5M rows
+            del frame, loaded
         with progress.step("three estimates and diagnostics"):
             result = fit(sample, data_label=label, simulated_truth=truth, binned=not quick)
         designs = None

@@ -32,7 +32,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from wb.door.schemas import month_index
+from wb.door.schemas import month_numbers
 from wb.errors import NotIdentified
 from wb.uplift.inference import (
     cluster_sums,
@@ -119,24 +119,32 @@ class Sample:
         return Demeaned(*out.T, self.cluster, n_clusters, len(cols), k_fe=n_months)
 
 
-def prepare(frame: pd.DataFrame, extra: tuple[str, ...] = ()) -> Sample:
+def prepare(
+    frame: pd.DataFrame,
+    extra: tuple[str, ...] = (),
+    coded: dict[str, tuple[np.ndarray, pd.Series]] | None = None,
+    outcomes: bool = True,
+) -> Sample:
     """Build the estimation sample from a validated ``rm_month`` frame.
 
     Drops each RM's first month and months after a gap (their change is not observable), then
     singleton RMs (one usable month: no within-RM variation), iterating with months as fixed
     effects do. ``extra`` names more numeric columns to carry along (the add-quality counts),
-    beside the optional outcomes present. Raises :class:`~wb.errors.NotIdentified` when too little is left
-    to estimate.
+    beside the optional outcomes present (unless ``outcomes`` is False: the contract's fits,
+    all ``--quick`` runs, use none; 27 MB each at 3.4M rows). ``coded``: the frame's ``rm_id``, ``branch_id`` and
+    ``month`` as validation coded them (:attr:`wb.door.io.Loaded.coded`), else factorised here.
+    Raises :class:`~wb.errors.NotIdentified` when too little is left to estimate.
     """
-    rm_codes, _ = pd.factorize(frame["rm_id"], sort=False)
-    t = month_index(frame["month"]).to_numpy()
+    rm_codes, _ = _factorised(frame, "rm_id", coded)
+    row_month, months = _factorised(frame, "month", coded)
+    t = month_numbers(months)[row_month]
     t0 = int(t.min())
     t = t - t0  # months since the export's first month: small dense codes
     order = _rm_month_order(rm_codes, t)
     rm = rm_codes[order]
     t = t[order]
-    aum = frame["aum_cny"].to_numpy(dtype="float64")[order]
-    branch_codes, _ = pd.factorize(frame["branch_id"], sort=False)
+    aum = _column(frame, "aum_cny", order)
+    branch_codes, _ = _factorised(frame, "branch_id", coded)
     branch = branch_codes[order]
 
     same_rm = np.r_[False, rm[1:] == rm[:-1]]
@@ -157,41 +165,59 @@ def prepare(frame: pd.DataFrame, extra: tuple[str, ...] = ()) -> Sample:
     idx, singletons = _drop_singletons(idx, rm, t)
     counts["singletons_dropped"] = int(singletons)
     counts["movers"] = int(moved.sum())
-    if idx.size < 10 or np.unique(rm[idx]).size < 2:
+    if idx.size < 10 or rm[idx].min() == rm[idx].max():
         raise NotIdentified(
             "too few RM-months with an observable AUM change to estimate "
             f"(after dropping first months and gaps: {idx.size})"
         )
-    quota = frame["quota_target"].to_numpy()[order]
+    rows = idx if isinstance(order, slice) else order[idx]  # the sample's rows of the frame
+    quota = frame["quota_target"].to_numpy()[rows]
     month_codes, _ = pd.factorize(t[idx], sort=True)
     extra = {
-        name: frame[name].to_numpy(dtype="float64", na_value=np.nan)[order][idx]
-        for name in (*OPTIONAL_OUTCOMES, *extra)
+        name: _column(frame, name, rows)
+        for name in (*(OPTIONAL_OUTCOMES if outcomes else ()), *extra)
         if name in frame.columns
     }
     return Sample(
         y=y[idx],
-        adds=frame["wecom_adds"].to_numpy(dtype="float64")[order][idx],
-        certified=frame["wecom_certified_adds"].to_numpy(dtype="float64")[order][idx],
-        quota_on=(quota[idx] > 0).astype("float64"),
+        adds=_column(frame, "wecom_adds", rows),
+        certified=_column(frame, "wecom_certified_adds", rows),
+        quota_on=(quota > 0).astype("float64"),
         rm=pd.factorize(rm[idx], sort=False)[0],
         month_code=month_codes,
         cluster=pd.factorize(home[idx], sort=False)[0],
         counts=counts,
-        first_month=str(frame["month"].min()),
-        last_month=str(frame["month"].max()),
+        first_month=str(months.min()),
+        last_month=str(months.max()),
         branch=branch[idx],
         calendar_month=t[idx] + t0,
-        quota_target=quota[idx],
+        quota_target=quota,
         extra=extra,
     )
 
 
-def _rm_month_order(rm: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Row order by RM, then month; the identity when the export is already sorted so."""
+def _factorised(
+    frame: pd.DataFrame, name: str, coded: dict[str, tuple[np.ndarray, pd.Series]] | None
+) -> tuple[np.ndarray, pd.Series]:
+    """A text column as (each row's code, the distinct values): from ``coded`` when it holds
+    the column, else ``pandas.factorize`` (the same codes)."""
+    if coded and name in coded:
+        return coded[name]
+    codes, uniques = pd.factorize(frame[name], sort=False)
+    return codes, pd.Series(uniques)
+
+
+def _column(frame: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray:
+    """A numeric column's values at ``rows`` (positions), as float64, NaN where missing."""
+    return frame[name].to_numpy(dtype="float64", na_value=np.nan)[rows]
+
+
+def _rm_month_order(rm: np.ndarray, t: np.ndarray) -> np.ndarray | slice:
+    """Row order by RM, then month (positions); when the export is already sorted so, every
+    row as it is: ``slice(None)``, so that ordering a column copies nothing."""
     key = rm.astype(np.int64) * (int(t.max()) + 1) + t
     if np.all(key[1:] > key[:-1]):
-        return np.arange(len(key))
+        return slice(None)
     return np.lexsort((t, rm))
 
 
