@@ -193,3 +193,18 @@ def test_schema_inferred_or_refused(tmp_path):
     path = _csv(tmp_path, [{"a": 1, "b": 2}])
     with pytest.raises(Exception, match="cannot tell the schema"):
         io.load(path)
+
+
+def test_two_columns_breaking_rules_with_the_same_wording_are_two_problems(tmp_path):
+    """A negative customers value and a negative adds value in other rows: each problem names
+    its own column and rows (the rules share the words 'a value >= 0', not the column)."""
+    rows = _rows(4)
+    rows[0]["wecom_adds"] = "-1"
+    rows[2]["customers"] = "-5"
+    problems = sorted(_problems(_csv(tmp_path, rows)))
+    assert len(problems) == 2, problems
+    customers, adds = (
+        (p for p in problems if "'customers'" in p),
+        (p for p in problems if "'wecom_adds'" in p),
+    )
+    assert "row 4" in next(customers) and "row 2" in next(adds)

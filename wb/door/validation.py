@@ -393,7 +393,11 @@ def _problems_from_failures(
     wide = {c.error: FRAME_CHECK_COLUMNS[c.name][0] for c in schema.checks}
     problems: list[Problem] = []
     fc = fc[fc["index"].notna()]
-    for check, group in fc.groupby("check", sort=False):
+    # a column rule is one problem per column (rules of several columns may share their
+    # wording, e.g. "a value >= 0"); a rule across columns, or the key, is one problem
+    across = {*wide, "multiple_fields_uniqueness"}
+    column = fc["column"].astype(str).where(~fc["check"].isin(across), "")
+    for (check, _), group in fc.groupby([fc["check"], column], sort=False):
         rows = tuple(sorted({int(i) + 2 for i in group["index"]}))
         if check == "multiple_fields_uniqueness":
             cols = tuple(schema.unique)
