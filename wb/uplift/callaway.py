@@ -34,9 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from wb.uplift.inference import LEVEL
+from wb.uplift.inference import influence_vcov, t_interval
 
 
 @dataclass(frozen=True)
@@ -173,27 +172,6 @@ class Cohorts:
         return float(weights @ effects), weights @ phi[keep] + wif
 
 
-def cluster_vcov(psi: np.ndarray) -> np.ndarray:
-    """Cluster-robust covariance of estimates whose influence functions are summed per branch
-    (branches × estimates): centred, times G/(G − 1); NaN with fewer than two branches."""
-    psi = psi.reshape(len(psi), -1)
-    n = len(psi)
-    if n < 2:
-        return np.full((psi.shape[1], psi.shape[1]), np.nan)
-    centred = psi - psi.mean(axis=0)
-    return n / (n - 1) * (centred.T @ centred)
-
-
-def t_interval(coef: np.ndarray, se: np.ndarray, n_clusters: int) -> tuple[np.ndarray, np.ndarray]:
-    """95% interval on t(G − 1); NaN where the SE is not a positive number."""
-    coef, se = np.asarray(coef, dtype=float), np.asarray(se, dtype=float)
-    q = stats.t.ppf((1 + LEVEL) / 2, n_clusters - 1) if n_clusters > 1 else np.nan
-    bad = ~(np.isfinite(se) & (se > 0))
-    low = np.where(bad, np.nan, coef - q * se)
-    high = np.where(bad, np.nan, coef + q * se)
-    return low, high
-
-
 @dataclass(frozen=True)
 class CsFit:
     """One outcome's CS estimates, in the outcome's unit (yuan or adds per RM-month).
@@ -228,11 +206,11 @@ def fit(cohorts: Cohorts, y: np.ndarray) -> CsFit:
     psi = np.empty((cohorts.n_clusters, len(event_times)))
     for j, e in enumerate(event_times):
         coef[j], psi[:, j] = cohorts.aggregate(att, phi, cohorts.cell_event == e)
-    vcov = cluster_vcov(psi)
+    vcov = influence_vcov(psi)
     se = np.sqrt(np.diag(vcov))
     low, high = t_interval(coef, se, cohorts.n_clusters)
     overall, overall_psi = cohorts.aggregate(att, phi, cohorts.cell_event >= 0)
-    overall_se = float(np.sqrt(cluster_vcov(overall_psi)[0, 0]))
+    overall_se = float(np.sqrt(influence_vcov(overall_psi)[0, 0]))
     a_low, a_high = t_interval(overall, overall_se, cohorts.n_clusters)
     return CsFit(
         event_times=event_times,

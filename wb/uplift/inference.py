@@ -58,3 +58,25 @@ def crv1(
     bread = np.linalg.inv(w.T @ x)
     meat = cluster_sums(w * u[:, None], cluster, n_clusters)
     return small_sample_factor(n_clusters, len(u), k) * bread @ (meat.T @ meat) @ bread.T
+
+
+def influence_vcov(psi: np.ndarray) -> np.ndarray:
+    """Cluster-robust covariance of estimates whose influence functions are summed per branch
+    (branches × estimates): centred, times G/(G − 1); NaN with fewer than two branches. The
+    influence-function twin of :func:`crv1` (Callaway–Sant'Anna, ratios of sums)."""
+    psi = psi.reshape(len(psi), -1)
+    n = len(psi)
+    if n < 2:
+        return np.full((psi.shape[1], psi.shape[1]), np.nan)
+    centred = psi - psi.mean(axis=0)
+    return n / (n - 1) * (centred.T @ centred)
+
+
+def t_interval(coef: np.ndarray, se: np.ndarray, n_clusters: int) -> tuple[np.ndarray, np.ndarray]:
+    """95% interval on t(G − 1); NaN where the SE is not a positive number."""
+    coef, se = np.asarray(coef, dtype=float), np.asarray(se, dtype=float)
+    q = t_quantile(n_clusters) if n_clusters > 1 else np.nan
+    bad = ~(np.isfinite(se) & (se > 0))
+    low = np.where(bad, np.nan, coef - q * se)
+    high = np.where(bad, np.nan, coef + q * se)
+    return low, high

@@ -26,7 +26,7 @@ import pandas as pd
 from wb.door import io
 from wb.errors import InputError
 from wb.uplift.estimation import Sample
-from wb.uplift.inference import cluster_sums, t_quantile
+from wb.uplift.inference import cluster_sums, influence_vcov, t_quantile
 
 #: Count column → what the share means (the certified count is the export's own column).
 COUNTS: dict[str, str] = {
@@ -169,8 +169,8 @@ def _ratio_ci(num: np.ndarray, den: np.ndarray, cluster: np.ndarray) -> tuple[fl
     total = den.sum()
     ratio = num.sum() / total
     g = int(cluster.max()) + 1
-    influence = cluster_sums((num - ratio * den)[:, None], cluster, g)[:, 0] / total
-    se = math.sqrt(g / (g - 1) * float(influence @ influence))
+    influence = cluster_sums((num - ratio * den)[:, None], cluster, g) / total
+    se = math.sqrt(float(influence_vcov(influence)[0, 0]))  # the sums total 0: centring is moot
     q = t_quantile(g)
     return float(ratio), float(ratio - q * se), float(ratio + q * se)
 
