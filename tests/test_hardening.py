@@ -197,6 +197,20 @@ def _project(tmp_path: Path, *notebooks: str) -> Path:
     return project
 
 
+def _sleeps_params(tmp_path: Path, seconds: float) -> Path:
+    """A project whose one notebook sleeps ``seconds``, and its params file."""
+    params = _project(tmp_path, "sleeps.py") / "params.yaml"
+    notebook = {
+        "path": "notebooks/sleeps.py",
+        "section": "uplift",
+        "parameters": {"seconds": seconds},
+    }
+    params.write_text(
+        yaml.safe_dump({"period": "H1 2025", "brief": {"title": "t"}, "notebooks": [notebook]})
+    )
+    return params
+
+
 @pytest.mark.slow
 def test_a_hostile_file_name_and_a_small_export_through_wb_run(tmp_path):
     project = _project(tmp_path, "20_quota_uplift.py")
@@ -271,23 +285,7 @@ def test_extends_reads_only_yaml_in_the_project_and_never_prints_a_refused_file(
 @pytest.mark.slow
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_during_wb_run_exits_128_plus_signal_and_promotes_nothing(tmp_path, signum, code):
-    project = _project(tmp_path, "sleeps.py")
-    params = project / "params.yaml"
-    params.write_text(
-        yaml.safe_dump(
-            {
-                "period": "H1 2025",
-                "brief": {"title": "t"},
-                "notebooks": [
-                    {
-                        "path": "notebooks/sleeps.py",
-                        "section": "uplift",
-                        "parameters": {"seconds": 60},
-                    }
-                ],
-            }
-        )
-    )
+    params = _sleeps_params(tmp_path, seconds=60)
     out = tmp_path / "runs"
     proc = subprocess.Popen(
         [WB, "run", str(params), "--out", str(out)],
@@ -495,23 +493,7 @@ def test_params_mistakes_exit_2_before_any_folder(tmp_path):
 
 
 def test_a_real_latest_folder_exits_2_before_the_run(tmp_path):
-    project = _project(tmp_path, "sleeps.py")
-    params = project / "p.yaml"
-    params.write_text(
-        yaml.safe_dump(
-            {
-                "period": "H1 2025",
-                "brief": {"title": "t"},
-                "notebooks": [
-                    {
-                        "path": "notebooks/sleeps.py",
-                        "section": "uplift",
-                        "parameters": {"seconds": 0},
-                    }
-                ],
-            }
-        )
-    )
+    params = _sleeps_params(tmp_path, seconds=0)
     out = tmp_path / "runs"
     (out / "latest").mkdir(parents=True)
     done = wb("run", str(params), "--out", str(out))
