@@ -184,6 +184,14 @@ def uplift(
             help="add_quality.parquet (wb warehouse build): also say what a quota-induced add is.",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Processes for the designs and figures (default: one per core; 1: this one).",
+        ),
+    ] = None,
 ) -> None:
     """Quota-uplift analysis, written to OUT/uplift.json: naive OLS, TWFE and FE-2SLS with
     diagnostics, and (without --quick) the designs a referee asks for: event studies
@@ -205,7 +213,9 @@ def uplift(
     """
     from wb.run import uplift_outputs
 
-    analysis = uplift_outputs.analyse(data, out, quick=quick, seed=seed, quality=quality)
+    analysis = uplift_outputs.analyse(
+        data, out, quick=quick, seed=seed, quality=quality, workers=workers
+    )
     result = analysis.result
     typer.echo(str(result.summary()))
     if analysis.add_quality is not None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from wb.door import io
 from wb.door.atomic import file_mode, writable_dir, write_json
+from wb.door.workers import run_all
 from wb.uplift.estimation import fit, prepare
 from wb.uplift.quality import QUALITY_COLUMNS, AddQuality, attach, estimate_quality, read_quality
 from wb.uplift.result import UpliftResult
@@ -85,6 +86,7 @@ def analyse(
     simulated: bool | None = None,
     quality: str | os.PathLike[str] | None = None,
     quiet: bool = False,
+    workers: int | None = None,
 ) -> Analysis:
     """Load and validate ``data``, estimate, and write ``uplift.json`` and the figures into
     ``out_dir``; without ``out_dir`` nothing is written (draw a figure with :func:`draw`).
@@ -95,7 +97,9 @@ def analyse(
     real), ``None`` (default) or ``True`` reads the true effects from the simulator's truth
     file when one lies beside it (``wb run`` puts one beside a panel built from a simulated
     warehouse). ``quality``: the build's ``add_quality.parquet``, to say what a quota-induced
-    add is (:mod:`wb.uplift.quality`). Each step is reported on stderr as it starts and ends
+    add is (:mod:`wb.uplift.quality`). ``workers``: processes that run the designs and draw the
+    figures side by side (default: one per usable core; 1 runs everything in this process;
+    :func:`wb.door.workers.run_all`); the outputs are the same for any number. Each step is reported on stderr as it starts and ends
     (a bar on a terminal; :class:`~wb.warehouse.progress.Progress`) unless ``quiet``.
     Raises :class:`~wb.errors.InputError` (exit 2)
     before anything is written when ``out_dir`` cannot be written, the input is invalid or
@@ -133,11 +137,11 @@ def analyse(
             from wb.uplift.designs import estimate_designs
 
             with progress.step("designs (event studies, Wald-DiD, bunching)"):
-                designs = estimate_designs(frame, sample, seed=seed)
+                designs = estimate_designs(frame, sample, seed=seed, workers=workers)
         analysis = Analysis(result, designs, add_quality)
         if out_dir is not None:
             with progress.step("write uplift.json" + ("" if quick else " and the figures")):
-                write(analysis, out_dir, figures=not quick)
+                write(analysis, out_dir, figures=not quick, workers=workers)
     finally:
         progress.close()
     return analysis
@@ -173,10 +177,26 @@ def draw(analysis: Analysis, stem: str) -> Figure | None:
     return draw_one() if draw_one is not None else None
 
 
+def _save(draw: Callable[[], Figure], folder: Path, stem: str) -> None:
+    """Draw one figure and save it as ``folder/stem`` PNG and SVG."""
+    import matplotlib.pyplot as plt
+
+    from wb.plots.theme import save_figure
+
+    fig = draw()
+    save_figure(fig, folder, stem)
+    plt.close(fig)
+
+
 def write(
-    analysis: Analysis, out_dir: str | os.PathLike[str], *, figures: bool = True
+    analysis: Analysis,
+    out_dir: str | os.PathLike[str],
+    *,
+    figures: bool = True,
+    workers: int | None = None,
 ) -> list[Path]:
-    """Write ``uplift.json`` and (optionally) the figures as PNG and SVG into ``out_dir``."""
+    """Write ``uplift.json`` and (optionally) the figures as PNG and SVG into ``out_dir``; the
+    figures are drawn by ``workers`` processes (:func:`wb.door.workers.run_all`)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     doc = analysis.to_json()
@@ -185,14 +205,10 @@ def write(
     try:
         write_json(doc, staging / JSON_NAME)
         if figures:
-            import matplotlib.pyplot as plt
-
-            from wb.plots.theme import save_figure
-
-            for stem, draw in _figures(analysis, doc).items():
-                fig = draw()
-                save_figure(fig, staging, stem)
-                plt.close(fig)
+            drawings = _figures(analysis, doc)
+            run_all(
+                {stem: partial(_save, d, staging, stem) for stem, d in drawings.items()}, workers
+            )
         written = []
         for path in sorted(staging.iterdir()):
             os.chmod(path, file_mode())

@@ -29,14 +29,24 @@ import numpy as np
 import pandas as pd
 
 from wb.door.display import Shown, intervals
+from wb.door.workers import run_all
 from wb.errors import NoNeverTreated, NotIdentified
 from wb.uplift import checks, event_study
 from wb.uplift.bunching import Bunching, bunching
-from wb.uplift.estimation import Sample
+from wb.uplift.estimation import Demeaned, Sample
 from wb.uplift.result import OUTCOME
 
 #: Event-study outcomes, in figure order.
 EVENT_OUTCOMES = tuple(event_study.OUTCOMES)
+#: The order of the designs' notes and timings, whichever worker ran what.
+_ORDER = (
+    "callaway_santanna",
+    "imputation",
+    "bunching",
+    "by_certification",
+    "outcomes",
+    "robustness",
+)
 _T = TypeVar("_T")
 
 
@@ -211,7 +221,7 @@ def _bunching(frame: pd.DataFrame, seed: int, runner: _Runner) -> Bunching | Non
 
 
 def _event_studies(
-    cohorts: pd.DataFrame, estimator: str, runner: _Runner
+    cohorts: event_study.Staggered, estimator: str, runner: _Runner
 ) -> dict[str, event_study.EventStudy | None]:
     """Every outcome's event study by ``estimator`` (``None`` where the data could not
     support one, with ``runner``'s note saying why)."""
@@ -225,57 +235,99 @@ def _event_studies(
     }
 
 
-def estimate_designs(frame: pd.DataFrame, sample: Sample, *, seed: int = 1) -> Designs:
+def _imputation(
+    cohorts: event_study.Staggered, seed: int, runner: _Runner
+) -> tuple[dict[str, event_study.EventStudy | None], event_study.WaldDid | None]:
+    """The BJS event studies and the Wald-DiD, which shares their untreated model."""
+    studies = _event_studies(cohorts, "imputation", runner)
+    wald = runner.run("wald_did", lambda: event_study.wald_did(cohorts, seed=seed), "Wald-DiD")
+    return studies, wald
+
+
+def _robustness(sample: Sample, d: Demeaned, runner: _Runner) -> checks.Robustness | None:
+    checked = runner.run("robustness", lambda: checks.robustness(sample, d))
+    if checked is None:
+        return None
+    robust, undefined = checked
+    runner.notes += undefined
+    return robust
+
+
+def _piece(body: Callable[[_Runner], _T]) -> Callable[[], tuple[_T, list[str], dict]]:
+    """``body`` as a piece of work for :func:`~wb.door.workers.run_all`: run with its own
+    runner, it returns its value with that runner's notes and timings."""
+
+    def piece() -> tuple[_T, list[str], dict]:
+        runner = _Runner()
+        return body(runner), runner.notes, runner.timings
+
+    return piece
+
+
+def estimate_designs(
+    frame: pd.DataFrame, sample: Sample, *, seed: int = 1, workers: int | None = None
+) -> Designs:
     """Run every design on ``frame`` (validated ``rm_month``) and ``sample``
     (``wb.uplift.estimation.prepare(frame)``); ``seed`` drives the bootstraps.
 
     A design the data cannot support is left out with a note saying why; the others still
-    run. The fixed-effects checks reuse ``sample.demeaned`` (demeaned once per run)."""
+    run. The fixed-effects checks reuse ``sample.demeaned`` (demeaned once per run). The
+    designs run side by side in ``workers`` processes (default: one per usable core;
+    :func:`wb.door.workers.run_all`); the result is the same for any number of workers."""
     runner = _Runner()
-    wald = None
     cohorts = runner.run(  # built once; each estimator's structures are shared by its studies
         "cohorts",
         lambda: event_study.Staggered(event_study.cohort_frame(sample)),
         "event study and Wald-DiD",
     )
-    by_estimator: dict[str, dict[str, event_study.EventStudy | None]] = {
-        est: {} for est in event_study.ESTIMATORS
-    }
-    if cohorts is not None:
-        by_estimator = {est: _event_studies(cohorts, est, runner) for est in event_study.ESTIMATORS}
-        wald = runner.run("wald_did", lambda: event_study.wald_did(cohorts, seed=seed), "Wald-DiD")
-    found = runner.run("bunching", lambda: _bunching(frame, seed, runner))
-    fe_name = "certified split, outcomes and robustness"
-    d = runner.run(fe_name, lambda: sample.demeaned)
-    certification = outcomes = robust = None
+    d = runner.run("certified split, outcomes and robustness", lambda: sample.demeaned)
+    # Longest first, so the workers finish together (at 3.5M RM-months, one core: robustness
+    # ~6 s, BJS studies and Wald-DiD ~5 s, bunching ~3 s, outcomes ~2.5 s, the rest ~1 s each).
+    pieces: dict[str, Callable[[], tuple]] = {}
     if d is not None:
-        certification = runner.run(
-            "by_certification", lambda: checks.by_certification(sample, d), "certified split"
+        pieces["robustness"] = _piece(lambda r: _robustness(sample, d, r))
+    if cohorts is not None:
+        pieces["imputation"] = _piece(lambda r: _imputation(cohorts, seed, r))
+    pieces["bunching"] = _piece(lambda r: r.run("bunching", lambda: _bunching(frame, seed, r)))
+    if d is not None:
+        pieces["outcomes"] = _piece(
+            lambda r: r.run("outcomes", lambda: checks.outcome_family(sample, d), "outcome family")
         )
-        outcomes = runner.run(
-            "outcomes", lambda: checks.outcome_family(sample, d), "outcome family"
+    if cohorts is not None:
+        pieces["callaway_santanna"] = _piece(
+            lambda r: _event_studies(cohorts, "callaway_santanna", r)
         )
-        checked = runner.run("robustness", lambda: checks.robustness(sample, d))
-        if checked is not None:
-            robust, undefined = checked
-            runner.notes += undefined
-    coverage = checks.wecom_coverage(frame)
+    if d is not None:
+        pieces["by_certification"] = _piece(
+            lambda r: r.run(
+                "by_certification", lambda: checks.by_certification(sample, d), "certified split"
+            )
+        )
+    done = run_all(pieces, workers)
+    values = {}
+    for name in _ORDER:
+        if name in done:
+            values[name], notes, timings = done[name]
+            runner.notes += notes
+            runner.timings.update(timings)
+    cs = values.get("callaway_santanna", {})
+    imputed, wald = values.get("imputation", ({}, None))
     studies = {
         outcome: {
-            est: by_estimator[est][outcome]
-            for est in event_study.ESTIMATORS
-            if by_estimator[est].get(outcome) is not None
+            est: found[outcome]
+            for est, found in (("callaway_santanna", cs), ("imputation", imputed))
+            if found.get(outcome) is not None
         }
         for outcome in EVENT_OUTCOMES
     }
     return Designs(
         {outcome: by for outcome, by in studies.items() if by},
         wald,
-        found,
-        certification,
-        outcomes,
-        coverage,
-        robust,
+        values.get("bunching"),
+        values.get("by_certification"),
+        values.get("outcomes"),
+        checks.wecom_coverage(frame),
+        values.get("robustness"),
         tuple(runner.notes),
         runner.timings,
     )

@@ -9,6 +9,10 @@ structured (RMs against branch × month cells: one block per branch, coupled onl
 who move). One ``b`` level per connected component is pinned to 0 (the effects are identified
 up to a constant per component; fitted values and residuals are not affected).
 
+When ``b`` has few levels (months) the incidence counts and S are held dense and S is
+Cholesky-factorised (at 3.4M RM-months by 36 months: 0.07 s against 0.5 s sparse); otherwise
+both stay sparse and S is LU-factorised by SuperLU.
+
 Demeaning 3.4M RM-months by RM and month takes a fraction of a second per column, exact to
 rounding; pyfixest's alternating projections take seconds and stop at a tolerance.
 """
@@ -18,11 +22,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
+from scipy import linalg, sparse
 from scipy.sparse import csgraph
 from scipy.sparse.linalg import splu
 
 from wb.uplift.inference import cluster_sums
+
+#: Dense incidence counts and S when ``b`` has at most this many levels and the counts at
+#: most :data:`DENSE_CELLS` cells (128 MB): the products then cost n_a·n_b² flops, a BLAS call.
+DENSE_LEVELS = 512
+DENSE_CELLS = 1 << 24
+
+
+@dataclass(frozen=True)
+class _Cholesky:
+    """A dense symmetric positive-definite matrix, factorised, with SuperLU's ``solve``."""
+
+    factor: tuple[np.ndarray, bool]
+
+    def solve(self, rhs: np.ndarray) -> np.ndarray:
+        return linalg.cho_solve(self.factor, rhs)
 
 
 @dataclass(frozen=True)
@@ -30,13 +49,14 @@ class TwoWay:
     """The normal equations of two fixed effects on one set of rows, factorised.
 
     ``a``, ``b``: integer codes per row (0…n−1, every level present); built with
-    :meth:`build`, which puts the factor with more levels in ``a``.
+    :meth:`build`, which puts the factor with more levels in ``a``. ``incidence``: rows per
+    (a, b) pair, n_a × n_b, sparse or (few ``b`` levels) dense.
     """
 
     a: np.ndarray
     b: np.ndarray
     counts_a: np.ndarray
-    incidence: sparse.csr_array
+    incidence: sparse.csr_array | np.ndarray
     free: np.ndarray
     factor: object
 
@@ -47,18 +67,27 @@ class TwoWay:
         (:meth:`solve`) pass the factor with more levels as ``a``."""
         counts_a = np.bincount(a, minlength=n_a).astype(float)
         counts_b = np.bincount(b, minlength=n_b).astype(float)
-        incidence = sparse.csr_array(
-            (np.ones(len(a)), (a, b)), shape=(n_a, n_b)
-        )  # duplicates summed: counts
-        weighted = sparse.diags_array(1 / counts_a) @ incidence
-        schur = (sparse.diags_array(counts_b) - incidence.T @ weighted).tocsc()
+        dense = n_b <= DENSE_LEVELS and n_a * n_b <= DENSE_CELLS
+        if dense:
+            pairs = np.bincount(a * n_b + b, minlength=n_a * n_b)
+            incidence = pairs.reshape(n_a, n_b).astype(float)
+            schur = np.diag(counts_b) - (incidence / counts_a[:, None]).T @ incidence
+        else:
+            incidence = sparse.csr_array(
+                (np.ones(len(a)), (a, b)), shape=(n_a, n_b)
+            )  # duplicates summed: counts
+            weighted = sparse.diags_array(1 / counts_a) @ incidence
+            schur = (sparse.diags_array(counts_b) - incidence.T @ weighted).tocsc()
         # b levels linked through a shared a level form one component; pin its first level
-        _, component = csgraph.connected_components(schur, directed=False)
+        _, component = csgraph.connected_components(schur != 0 if dense else schur, directed=False)
         pinned = np.zeros(n_b, dtype=bool)
         pinned[np.unique(component, return_index=True)[1]] = True
         free = np.flatnonzero(~pinned)
-        reduced = schur[free][:, free].tocsc()
-        factor = splu(reduced, permc_spec="MMD_AT_PLUS_A") if len(free) else None
+        factor = None
+        if len(free) and dense:
+            factor = _Cholesky(linalg.cho_factor(schur[np.ix_(free, free)]))
+        elif len(free):
+            factor = splu(schur[free][:, free].tocsc(), permc_spec="MMD_AT_PLUS_A")
         return cls(a, b, counts_a, incidence, free, factor)
 
     def solve(self, sums_a: np.ndarray, sums_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

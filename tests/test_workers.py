@@ -1,0 +1,104 @@
+"""Work shared between this process and forked workers (wb.door.workers) and the designs and
+figures of ``wb uplift`` run that way: the same outputs for any number of workers."""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+
+import pytest
+
+from wb.door.workers import run_all
+from wb.run import uplift_outputs
+from wb.uplift import designs, estimation
+from wb.uplift.simulate import SimulationConfig, simulate
+
+
+def _slow(value: int) -> tuple[int, int]:
+    time.sleep(0.2)
+    return value * value, os.getpid()
+
+
+def test_results_come_back_in_order_from_more_than_one_process():
+    work = {f"piece {i}": (lambda i=i: _slow(i)) for i in range(6)}
+    results = run_all(work, workers=2)
+    assert list(results) == list(work)
+    assert [v for v, _ in results.values()] == [i * i for i in range(6)]
+    assert len({pid for _, pid in results.values()}) == 2
+    assert run_all(work, workers=1) == {k: (v, os.getpid()) for k, (v, _) in results.items()}
+
+
+def test_an_error_in_a_worker_is_raised_here_with_its_traceback():
+    def broken() -> None:
+        raise KeyError("no such column: branch_id")
+
+    # this process takes the first piece; the worker, started meanwhile, the second
+    with pytest.raises(KeyError, match="branch_id") as caught:
+        run_all({"first": lambda: time.sleep(0.5), "second": broken}, workers=2)
+    assert any("in a worker process" in n and "broken" in n for n in caught.value.__notes__)
+
+
+def test_a_worker_that_dies_is_named():
+    def die() -> None:
+        if os.getpid() != parent:
+            os._exit(9)
+
+    parent = os.getpid()
+    with pytest.raises(RuntimeError, match=r"worker process \(pid \d+\) ended.*exit code 9"):
+        run_all({"first": lambda: time.sleep(0.5), "second": die}, workers=2)
+
+
+def test_a_worker_writes_nothing_and_its_warnings_reach_the_parent(capfd):
+    def noisy() -> int:
+        print("from the worker")
+        warnings.warn("a note from a worker", UserWarning, stacklevel=1)
+        return os.getpid()
+
+    with pytest.warns(UserWarning, match="a note from a worker"):
+        pid = run_all({"first": lambda: time.sleep(0.5), "noisy": noisy}, workers=2)["noisy"]
+    assert pid != os.getpid()
+    assert "from the worker" not in capfd.readouterr().out
+
+
+def test_workers_must_be_positive():
+    with pytest.raises(ValueError, match="at least 1"):
+        run_all({"a": lambda: 1}, workers=0)
+
+
+@pytest.mark.slow
+def test_designs_and_figures_are_the_same_for_one_or_two_workers(tmp_path):
+    """Every number, note and figure file of ``wb uplift``, run in one process and in two."""
+    frame, _ = simulate(SimulationConfig(n_rms=400, n_months=24, seed=3))
+    data = tmp_path / "export.parquet"
+    frame.to_parquet(data)
+    outputs = {}
+    for workers in (1, 2):
+        out = tmp_path / f"out{workers}"
+        analysis = uplift_outputs.analyse(data, out, workers=workers, quiet=True)
+        outputs[workers] = {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+        assert analysis.designs.notes == outputs.get("notes", analysis.designs.notes)
+        outputs["notes"] = analysis.designs.notes
+    assert outputs[1].keys() == outputs[2].keys() and len(outputs[1]) >= 13
+    assert outputs[1] == outputs[2]
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered")
+def test_design_notes_keep_their_order_whichever_worker_ran_what():
+    """A design that cannot run leaves its note in the documented order, not in the order
+    the workers finished."""
+    frame, _ = simulate(SimulationConfig(n_rms=120, n_months=12, seed=4))
+    frame["quota_target"] = 0  # no quota anywhere: the event studies, Wald-DiD, bunching fail
+    sample = estimation.prepare(frame)
+    one = designs.estimate_designs(frame, sample, workers=1)
+    two = designs.estimate_designs(frame, sample, workers=2)
+    assert one.notes == two.notes
+    first_words = [
+        "event study and Wald-DiD",
+        "bunching",
+        "certified split",
+        "outcome family",
+        "robustness",
+    ]
+    assert [n.split(" not estimated")[0] for n in two.notes] == first_words
+    assert list(one.timings_s) == list(two.timings_s)

@@ -1,0 +1,124 @@
+"""Run independent pieces of work on several cores: this process and forked copies of it.
+
+``wb uplift`` spends most of its time in designs that do not depend on each other (event
+studies, bunching, robustness, ...) and in figures. Each is single-threaded numpy work that
+holds the GIL, so threads do not help; :func:`run_all` forks worker processes instead. A forked
+worker shares the parent's memory copy-on-write (the sample is never copied or pickled); only
+each piece's result comes back, pickled through a pipe.
+
+Pieces are taken in the order given from one shared counter, so listing the longest first
+keeps the workers busy to the end. The results are the same whichever process ran a piece:
+each piece must depend only on what existed before the fork (bootstraps seed their own
+generators). Where ``fork`` is not available (Windows, macOS's default), or ``workers`` is 1,
+the pieces run one after another in this process.
+
+A worker writes nothing to the parent's streams (a Jupyter kernel's ``sys.stdout`` belongs to
+threads that do not exist in the fork): its warnings are recorded and issued again by the
+parent, and an exception in a piece is raised again in the parent with the worker's traceback
+as a note.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import pickle
+import sys
+import traceback
+import warnings
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+_T = TypeVar("_T")
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the system says, else all)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def run_all(work: Mapping[str, Callable[[], _T]], workers: int | None = None) -> dict[str, _T]:
+    """Call every function of ``work`` and return ``{name: result}`` in ``work``'s order.
+
+    ``workers``: processes to use, this one included (default: :func:`usable_cores`); never
+    more than there are pieces. Results must pickle. The first exception a piece raises is
+    raised here (after the other workers are stopped)."""
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be at least 1 (got {workers})")
+    names = list(work)
+    n = min(workers if workers is not None else usable_cores(), len(names))
+    if n <= 1 or "fork" not in mp.get_all_start_methods():
+        return {name: work[name]() for name in names}
+    ctx = mp.get_context("fork")
+    counter = ctx.Value("i", 0)
+
+    def loop() -> dict[str, _T]:
+        done: dict[str, _T] = {}
+        while True:
+            with counter.get_lock():
+                i = counter.value
+                counter.value += 1
+            if i >= len(names):
+                return done
+            done[names[i]] = work[names[i]]()
+
+    children = []
+    for _ in range(n - 1):
+        receive, send = ctx.Pipe(duplex=False)
+        child = ctx.Process(target=_worker, args=(loop, send), daemon=True)
+        child.start()
+        send.close()
+        children.append((child, receive))
+    try:
+        results = loop()
+        for child, receive in children:
+            try:
+                outcome, payload, caught = receive.recv()
+            except EOFError:
+                child.join()
+                raise RuntimeError(
+                    f"a worker process (pid {child.pid}) ended without its results "
+                    f"(exit code {child.exitcode}; out of memory?)"
+                ) from None
+            for message in caught:
+                warnings.warn_explicit(*message)
+            if outcome == "raised":
+                raise payload
+            results.update(payload)
+    finally:
+        for child, receive in children:
+            if child.is_alive():
+                child.terminate()
+            child.join()
+            receive.close()
+    return {name: results[name] for name in names}
+
+
+def _worker(loop: Callable[[], dict], send) -> None:
+    """A forked worker's body: run pieces until none are left; send back the results (or the
+    exception) and the warnings, writing nothing to the inherited streams."""
+    sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - the process ends here
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # the parent's filters decide
+        try:
+            reply = ("done", loop())
+        except BaseException as exc:  # re-raised in the parent
+            reply = ("raised", _portable(exc))
+    found = [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
+    send.send((*reply, found))
+    send.close()
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """``exc`` with the worker's traceback as a note, or a RuntimeError carrying its text when
+    the exception cannot be pickled."""
+    text = "".join(traceback.format_exception(exc))
+    try:
+        exc.add_note(f"in a worker process:\n{text}")
+        pickle.dumps(exc)
+    except Exception:  # anything that stops it crossing the pipe
+        return RuntimeError(f"a worker process raised:\n{text}")
+    return exc
