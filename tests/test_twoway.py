@@ -24,14 +24,20 @@ def _dummy_residual(x: np.ndarray, a: np.ndarray, b: np.ndarray, n_a: int, n_b: 
     return x - dummies @ coef
 
 
+@pytest.mark.parametrize("in_order", [True, False])
 @pytest.mark.parametrize("dense", [True, False])
-def test_residuals_equal_least_squares_on_dummies(dense, monkeypatch):
+def test_residuals_equal_least_squares_on_dummies(dense, in_order, monkeypatch):
+    """Dense or sparse normal equations; rows in ``a`` order (summed over runs) or not."""
     if not dense:
         monkeypatch.setattr(twoway, "DENSE_LEVELS", 0)
     a, b, n_a, n_b = _codes(3)
+    if in_order:
+        order = np.argsort(a, kind="stable")
+        a, b = a[order], b[order]
     x = np.random.default_rng(4).normal(size=(len(a), 3)) * [1.0, 1e6, 1e-3]
     design = TwoWay.build(a, b, n_a, n_b)
     assert isinstance(design.incidence, np.ndarray) is dense
+    assert (design.runs is not None) is in_order
     assert len(design.free) == n_b - 2  # one level pinned per component
     got = design.residual(x)
     want = _dummy_residual(x, a, b, n_a, n_b)

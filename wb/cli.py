@@ -19,6 +19,7 @@ from typing import Annotated
 import typer
 
 from wb.door.arguments import DEFAULTS
+from wb.door.workers import one_blas_thread
 from wb.errors import WbError
 
 #: Arrow allocates from the C library's heap in ``wb``: its default pool (mimalloc) keeps the
@@ -515,6 +516,7 @@ def main(argv: list[str] | None = None) -> None:
         args = ["--debug", *[a for a in args if a != "--debug"]]
     warnings.showwarning = _show_warning
     os.environ.setdefault(*ARROW_POOL_ENV)
+    one_blas_thread()
     code = 0
     try:
         app(args=args, prog_name="wb", standalone_mode=False)

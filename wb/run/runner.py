@@ -49,6 +49,7 @@ import yaml
 
 from wb.door.atomic import dir_mode, file_mode, writable_dir
 from wb.door.schemas import SCHEMA_NAMES
+from wb.door.workers import one_blas_thread
 from wb.errors import (
     CellError,
     ExportError,
@@ -719,8 +720,7 @@ class Run:
                     encoding="utf-8",
                 )
                 os.environ["SOURCE_DATE_EPOCH"] = str(self.epoch)
-                for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-                    os.environ.setdefault(var, "1")
+                one_blas_thread()  # the kernels' standard errors repeat bit for bit
                 self._link_inputs()
                 self._simulate_inputs()
                 self._build_warehouse_inputs()

@@ -50,7 +50,10 @@ class TwoWay:
 
     ``a``, ``b``: integer codes per row (0…n−1, every level present); built with
     :meth:`build`, which puts the factor with more levels in ``a``. ``incidence``: rows per
-    (a, b) pair, n_a × n_b, sparse or (few ``b`` levels) dense.
+    (a, b) pair, n_a × n_b, sparse or (few ``b`` levels) dense. ``runs``: when the rows come
+    in ``a`` order (level 0's rows, then level 1's, ...: an RM x month sample sorted by RM),
+    the first row of each level, so sums and effects per ``a`` level run over contiguous
+    rows; else ``None``.
     """
 
     a: np.ndarray
@@ -59,6 +62,7 @@ class TwoWay:
     incidence: sparse.csr_array | np.ndarray
     free: np.ndarray
     factor: object
+    runs: np.ndarray | None = None
 
     @classmethod
     def build(cls, a: np.ndarray, b: np.ndarray, n_a: int, n_b: int) -> TwoWay:
@@ -88,7 +92,10 @@ class TwoWay:
             factor = _Cholesky(linalg.cho_factor(schur[np.ix_(free, free)]))
         elif len(free):
             factor = splu(schur[free][:, free].tocsc(), permc_spec="MMD_AT_PLUS_A")
-        return cls(a, b, counts_a, incidence, free, factor)
+        step = np.diff(a)
+        in_order = a[0] == 0 and bool(((step == 0) | (step == 1)).all())
+        runs = np.r_[0, np.flatnonzero(step) + 1] if in_order else None
+        return cls(a, b, counts_a, incidence, free, factor, runs)
 
     def solve(self, sums_a: np.ndarray, sums_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Effects (α: n_a × k, β: n_b × k) for right-hand sides in columns: the sums of the
@@ -102,12 +109,19 @@ class TwoWay:
 
     def fit(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Effects of the columns of ``x`` (rows × k, the design's rows)."""
-        return self.solve(
-            cluster_sums(x, self.a, len(self.counts_a)),
-            cluster_sums(x, self.b, self.incidence.shape[1]),
+        sums_a = (
+            cluster_sums(x, self.a, len(self.counts_a))
+            if self.runs is None
+            else np.add.reduceat(x, self.runs, axis=0)
         )
+        return self.solve(sums_a, cluster_sums(x, self.b, self.incidence.shape[1]))
 
     def residual(self, x: np.ndarray) -> np.ndarray:
         """``x`` (rows × k) with both sets of effects swept out."""
         alpha, beta = self.fit(x)
-        return x - alpha[self.a] - beta[self.b]
+        if self.runs is None:
+            out = x - alpha[self.a]
+        else:
+            out = x - np.repeat(alpha, self.counts_a.astype(np.int64), axis=0)
+        out -= beta[self.b]
+        return out
