@@ -109,7 +109,9 @@ class Imputation:
         if window not in self._lead_design:
             present = np.unique(self.rel0[self.rel0 < 0])
             times = present[(present >= -window) & (present <= -2)]
-            x = self.design.residual((self.rel0[:, None] == times[None, :]).astype(float))
+            dummies = (self.rel0[:, None] == times[None, :]).astype(float)
+            # column-major: the CRV1 sums per branch then read each column contiguously
+            x = np.asfortranarray(self.design.residual(dummies))
             cluster = pd.factorize(self.cluster0)[0]  # the branches with untreated RM-months
             self._lead_design[window] = (times, x, cluster)
         times, x, cluster = self._lead_design[window]
