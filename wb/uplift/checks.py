@@ -10,7 +10,7 @@ tests hold the contract numbers to. Money in yuan; adds in adds per RM-month.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -260,9 +260,17 @@ def outcome_family(sample: Sample, d: Demeaned) -> OutcomeFamily:
             mask = np.isfinite(values)
             if mask.sum() < 10:
                 continue
-            dd = _demean_subset(
-                sample, mask, (sample.rm, sample.month_code), values, sample.adds, z=sample.quota_on
-            )
+            if mask.all():  # the sample's own design: only the outcome is new
+                dd = replace(d, y=sample.design.residual(values[:, None])[:, 0])
+            else:
+                dd = _demean_subset(
+                    sample,
+                    mask,
+                    (sample.rm, sample.month_code),
+                    values,
+                    sample.adds,
+                    z=sample.quota_on,
+                )
         else:
             continue
         fits.append(
