@@ -104,3 +104,30 @@ def test_id_column_holding_phone_numbers_is_refused_without_echo(tmp_path, small
     assert result.returncode == 2
     assert "pseudonymous id" in result.stderr
     assert "13812345670" not in result.stdout + result.stderr
+
+
+def _tricky_values(n: int, seed: int) -> pd.Series:
+    """Random ids from an alphabet of ASCII, full-width and Arabic-Indic digits, separators,
+    'wxid_', '@', Chinese, controls and zero-width characters, plus values known to match."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    pieces = [*"0123456789", "１３８", "٣٤٥", "-", " ", "+86", "wxid_", "@", "a.cn", "RM", "张",
+              "\x00", "\t", "\n", "\u200b", "\ufeff", "\x7f", "X", "_"]  # fmt: skip
+    known = ["13812345678", "+86 138-1234-5678", "１３８１２３４５６７８", "11010519900101123X",
+             "a wxid_abcd", "x@y.cn", "RM\u200b01", "RM\x0001", "张三", "RM000123", "\ufeffB01"]  # fmt: skip
+    drawn = ["".join(rng.choice(pieces, size=rng.integers(1, 16))) for _ in range(n)]
+    return pd.Series(known + drawn, dtype=str)
+
+
+def test_vectorised_screens_equal_the_plain_patterns():
+    """The pre-filtered scans (wb.door.privacy.looks_personal, the validation's invisible-
+    character screen) flag exactly what searching every value with the pattern flags."""
+    from wb.door import validation
+
+    text = _tricky_values(5000, seed=7)
+    personal = text.map(lambda v: privacy.VALUE_PATTERN.search(v) is not None).to_numpy()
+    invisible = text.map(lambda v: validation._INVISIBLE.search(v) is not None).to_numpy()
+    assert personal[[0, 1, 3, 4, 5]].all() and invisible[6:8].all() and personal.sum() > 50
+    assert (privacy.looks_personal(text) == personal).all()
+    assert (validation._invisible(text) == invisible).all()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 # Column-name fragments, matched after lower-casing and removing spaces, '_', '-' and '.'.
@@ -100,8 +101,33 @@ def values_look_personal(values: pd.Series) -> bool:
         return False
     if len(sample) > SAMPLE_SIZE:
         sample = sample.iloc[:SAMPLE_SIZE]
-    text = sample.astype(str)
-    return bool(text.str.contains(VALUE_PATTERN, regex=True).any())
+    return bool(looks_personal(sample.astype(str)).any())
+
+
+def looks_personal(text: pd.Series) -> np.ndarray:
+    """Per text value (no missing ones), whether it contains a phone number, ID number, WeChat
+    id or e-mail (:data:`VALUE_PATTERN`). The pattern runs only on the values that can match,
+    found in one vectorised pass: eleven or more digits (any script's, as the pattern's
+    ``\\d``), ``wxid_`` or ``@`` (every match holds one)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arrow = pa.array(text.to_numpy(dtype=object), type=pa.large_string())
+    digits = pc.count_substring_regex(arrow, r"\p{Nd}")  # RE2's \p{Nd} is Python's \d
+    maybe = pc.or_(
+        pc.greater_equal(digits, 11),
+        pc.or_(pc.match_substring(arrow, "wxid_"), pc.match_substring(arrow, "@")),
+    )
+    return matching(text, VALUE_PATTERN, maybe.to_numpy(zero_copy_only=False))
+
+
+def matching(text: pd.Series, pattern: re.Pattern[str], maybe: np.ndarray) -> np.ndarray:
+    """Whether ``pattern`` is found in each value of ``text``, searched only where ``maybe``
+    (a necessary condition, computed faster) holds; False elsewhere."""
+    found = np.zeros(len(text), dtype=bool)
+    where = np.flatnonzero(maybe)
+    found[where] = [pattern.search(v) is not None for v in text.iloc[where]]
+    return found
 
 
 def showable(value: object) -> bool:

@@ -17,6 +17,7 @@ rows (header = row 1, first data row = row 2), summarised when there are many.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -133,7 +134,7 @@ _GROUPED = r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$"
 #: Largest integer a float64 holds exactly (2^53): integer columns beyond it are refused.
 MAX_EXACT_INT = 2**53
 #: Characters that make two ids look equal but differ: controls (NUL ...) and zero-widths.
-_INVISIBLE = r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200d\u2060\ufeff]"
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200d\u2060\ufeff]")
 
 
 def _exact_integers(series: pd.Series) -> bool:
@@ -200,21 +201,34 @@ def _screen_text(name: str, coded: Coded, file: str) -> tuple[Coded, list[Proble
     problems = []
     codes, values = coded
     uniques = values.astype(object).astype(str)
-    for pattern, expected in (
+    for flagged, expected in (
         (
-            privacy.VALUE_PATTERN,
+            privacy.looks_personal(uniques),
             ("a pseudonymous id" if name.endswith("_id") else "text")
             + ", not personal data (values look like phone or ID numbers, WeChat ids or "
             "e-mails; not shown)",
         ),
-        (_INVISIBLE, "text without control or zero-width characters (a NUL byte, ...)"),
+        (_invisible(uniques), "text without control or zero-width characters (a NUL byte, ...)"),
     ):
-        flagged = uniques.str.contains(pattern, regex=True).to_numpy(dtype=bool)
         if flagged.any():
             looks = np.append(flagged, False)[codes]
             problems.append(Problem(file, (name,), expected, _rows(looks)))
             codes = np.where(looks, -1, codes)
     return (codes, values), problems
+
+
+def _invisible(text: pd.Series) -> np.ndarray:
+    """Whether each value holds a character of :data:`_INVISIBLE`, searched only in values
+    with an ASCII control character or any non-ASCII one (one vectorised pass)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arrow = pa.array(text.to_numpy(dtype=object), type=pa.large_string())
+    maybe = pc.or_(
+        pc.invert(pc.string_is_ascii(arrow)),
+        pc.match_substring_regex(arrow, r"[\x00-\x08\x0b-\x1f\x7f]"),
+    )
+    return privacy.matching(text, _INVISIBLE, maybe.to_numpy(zero_copy_only=False))
 
 
 def _type_columns(
