@@ -3,8 +3,8 @@ figures of ``wb uplift`` run that way: the same outputs for any number of worker
 
 from __future__ import annotations
 
+import multiprocessing
 import os
-import time
 import warnings
 
 import pytest
@@ -15,49 +15,53 @@ from wb.uplift import designs, estimation
 from wb.uplift.simulate import SimulationConfig, simulate
 
 
-def _slow(value: int) -> tuple[int, int]:
-    time.sleep(0.2)
-    return value * value, os.getpid()
+def _one_each(body):
+    """Two pieces that wait for each other (so this process and the worker take one each);
+    the one in the worker then returns ``body()``, the one here its process id."""
+    both = multiprocessing.get_context("fork").Barrier(2, timeout=60)
+    parent = os.getpid()
+
+    def piece():
+        both.wait()
+        return body() if os.getpid() != parent else parent
+
+    return {"first": piece, "second": piece}
 
 
-def test_results_come_back_in_order_from_more_than_one_process():
-    work = {f"piece {i}": (lambda i=i: _slow(i)) for i in range(6)}
-    results = run_all(work, workers=2)
-    assert list(results) == list(work)
-    assert [v for v, _ in results.values()] == [i * i for i in range(6)]
-    assert len({pid for _, pid in results.values()}) == 2
-    assert run_all(work, workers=1) == {k: (v, os.getpid()) for k, (v, _) in results.items()}
+def test_results_come_back_in_order_and_from_both_processes():
+    results = run_all(_one_each(os.getpid), workers=2)
+    assert list(results) == ["first", "second"]
+    assert os.getpid() in results.values() and len(set(results.values())) == 2
+    work = {f"piece {i}": (lambda i=i: i * i) for i in range(6)}
+    assert (
+        run_all(work, workers=2)
+        == run_all(work, workers=1)
+        == {f"piece {i}": i * i for i in range(6)}
+    )
 
 
 def test_an_error_in_a_worker_is_raised_here_with_its_traceback():
     def broken() -> None:
         raise KeyError("no such column: branch_id")
 
-    # this process takes the first piece; the worker, started meanwhile, the second
     with pytest.raises(KeyError, match="branch_id") as caught:
-        run_all({"first": lambda: time.sleep(0.5), "second": broken}, workers=2)
+        run_all(_one_each(broken), workers=2)
     assert any("in a worker process" in n and "broken" in n for n in caught.value.__notes__)
 
 
 def test_a_worker_that_dies_is_named():
-    def die() -> None:
-        if os.getpid() != parent:
-            os._exit(9)
-
-    parent = os.getpid()
     with pytest.raises(RuntimeError, match=r"worker process \(pid \d+\) ended.*exit code 9"):
-        run_all({"first": lambda: time.sleep(0.5), "second": die}, workers=2)
+        run_all(_one_each(lambda: os._exit(9)), workers=2)
 
 
 def test_a_worker_writes_nothing_and_its_warnings_reach_the_parent(capfd):
-    def noisy() -> int:
+    def noisy() -> str:
         print("from the worker")
         warnings.warn("a note from a worker", UserWarning, stacklevel=1)
-        return os.getpid()
+        return "worker"
 
     with pytest.warns(UserWarning, match="a note from a worker"):
-        pid = run_all({"first": lambda: time.sleep(0.5), "noisy": noisy}, workers=2)["noisy"]
-    assert pid != os.getpid()
+        assert "worker" in run_all(_one_each(noisy), workers=2).values()
     assert "from the worker" not in capfd.readouterr().out
 
 

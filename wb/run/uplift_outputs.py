@@ -109,7 +109,7 @@ def analyse(
     data = Path(data)
     if out_dir is not None:
         writable_dir(out_dir)
-    steps = 2 + (quality is not None) + (not quick) + (out_dir is not None)
+    steps = 2 + (quality is not None) + (out_dir is not None)
     progress = Progress(steps, label="uplift", quiet=quiet)
     try:
         with progress.step("load and validate the export"):
@@ -130,14 +130,19 @@ def analyse(
                 add_quality = estimate_quality(sample)
         if quick:  # the contract fits need only the sample: ~0.5 GB less at 3.5M rows
             del frame, loaded
-        with progress.step("three estimates and diagnostics"):
-            result = fit(sample, data_label=label, simulated_truth=truth, binned=not quick)
+        fit_result = partial(fit, sample, data_label=label, simulated_truth=truth, binned=not quick)
         designs = None
-        if not quick:  # imported here: the designs' stack (scipy.stats) loads in ~2 s
-            from wb.uplift.designs import estimate_designs
+        if quick:
+            with progress.step("three estimates and diagnostics"):
+                result = fit_result()
+        else:  # imported here: the designs' stack (scipy.stats) loads in ~2 s
+            from wb.uplift.designs import plan_designs
 
-            with progress.step("designs (event studies, Wald-DiD, bunching)"):
-                designs = estimate_designs(frame, sample, seed=seed, workers=workers)
+            with progress.step("three estimates, diagnostics and designs"):
+                plan = plan_designs(frame, sample, seed=seed)
+                # the estimates first: this process takes them while a worker starts a design
+                done = run_all({"estimates": fit_result, **plan.pieces}, workers)
+                result, designs = done["estimates"], plan.collect(done)
         analysis = Analysis(result, designs, add_quality)
         if out_dir is not None:
             with progress.step("write uplift.json" + ("" if quick else " and the figures")):

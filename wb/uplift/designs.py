@@ -264,16 +264,55 @@ def _piece(body: Callable[[_Runner], _T]) -> Callable[[], tuple[_T, list[str], d
     return piece
 
 
-def estimate_designs(
-    frame: pd.DataFrame, sample: Sample, *, seed: int = 1, workers: int | None = None
-) -> Designs:
-    """Run every design on ``frame`` (validated ``rm_month``) and ``sample``
-    (``wb.uplift.estimation.prepare(frame)``); ``seed`` drives the bootstraps.
+@dataclass(frozen=True)
+class Plan:
+    """The designs of one run as independent pieces of work (:attr:`pieces`, for
+    :func:`wb.door.workers.run_all`, longest first) and what :meth:`collect` needs to turn
+    their results into :class:`Designs`: the validated frame (for the coverage rate) and the
+    notes and timings of the shared structures built before the pieces."""
 
-    A design the data cannot support is left out with a note saying why; the others still
-    run. The fixed-effects checks reuse ``sample.demeaned`` (demeaned once per run). The
-    designs run side by side in ``workers`` processes (default: one per usable core;
-    :func:`wb.door.workers.run_all`); the result is the same for any number of workers."""
+    pieces: dict[str, Callable[[], tuple]]
+    frame: pd.DataFrame = field(repr=False)
+    notes: tuple[str, ...]
+    timings_s: dict[str, float]
+
+    def collect(self, done: dict[str, tuple]) -> Designs:
+        """:class:`Designs` from the pieces' results (``run_all(plan.pieces)``; extra keys are
+        ignored), notes and timings in the documented order whichever worker ran what."""
+        notes, timings, values = list(self.notes), dict(self.timings_s), {}
+        for name in _ORDER:
+            if name in done:
+                values[name], piece_notes, piece_timings = done[name]
+                notes += piece_notes
+                timings.update(piece_timings)
+        cs = values.get("callaway_santanna", {})
+        imputed, wald = values.get("imputation", ({}, None))
+        studies = {
+            outcome: {
+                est: found[outcome]
+                for est, found in (("callaway_santanna", cs), ("imputation", imputed))
+                if found.get(outcome) is not None
+            }
+            for outcome in EVENT_OUTCOMES
+        }
+        return Designs(
+            {outcome: by for outcome, by in studies.items() if by},
+            wald,
+            values.get("bunching"),
+            values.get("by_certification"),
+            values.get("outcomes"),
+            checks.wecom_coverage(self.frame),
+            values.get("robustness"),
+            tuple(notes),
+            timings,
+        )
+
+
+def plan_designs(frame: pd.DataFrame, sample: Sample, *, seed: int = 1) -> Plan:
+    """Every design on ``frame`` (validated ``rm_month``) and ``sample``
+    (``wb.uplift.estimation.prepare(frame)``) as pieces of work; ``seed`` drives the
+    bootstraps. Builds first what the pieces share (the event studies' cohorts and
+    ``sample.demeaned``), so a forked worker inherits them instead of building them again."""
     runner = _Runner()
     cohorts = runner.run(  # built once; each estimator's structures are shared by its studies
         "cohorts",
@@ -282,7 +321,7 @@ def estimate_designs(
     )
     d = runner.run("certified split, outcomes and robustness", lambda: sample.demeaned)
     # Longest first, so the workers finish together (at 3.5M RM-months, one core: robustness
-    # ~6 s, BJS studies and Wald-DiD ~5 s, bunching ~3 s, outcomes ~2.5 s, the rest ~1 s each).
+    # ~4 s, BJS studies and Wald-DiD ~3 s, bunching ~1.5 s, the others ~1 s each).
     pieces: dict[str, Callable[[], tuple]] = {}
     if d is not None:
         pieces["robustness"] = _piece(lambda r: _robustness(sample, d, r))
@@ -303,31 +342,17 @@ def estimate_designs(
                 "by_certification", lambda: checks.by_certification(sample, d), "certified split"
             )
         )
-    done = run_all(pieces, workers)
-    values = {}
-    for name in _ORDER:
-        if name in done:
-            values[name], notes, timings = done[name]
-            runner.notes += notes
-            runner.timings.update(timings)
-    cs = values.get("callaway_santanna", {})
-    imputed, wald = values.get("imputation", ({}, None))
-    studies = {
-        outcome: {
-            est: found[outcome]
-            for est, found in (("callaway_santanna", cs), ("imputation", imputed))
-            if found.get(outcome) is not None
-        }
-        for outcome in EVENT_OUTCOMES
-    }
-    return Designs(
-        {outcome: by for outcome, by in studies.items() if by},
-        wald,
-        values.get("bunching"),
-        values.get("by_certification"),
-        values.get("outcomes"),
-        checks.wecom_coverage(frame),
-        values.get("robustness"),
-        tuple(runner.notes),
-        runner.timings,
-    )
+    return Plan(pieces, frame, tuple(runner.notes), runner.timings)
+
+
+def estimate_designs(
+    frame: pd.DataFrame, sample: Sample, *, seed: int = 1, workers: int | None = None
+) -> Designs:
+    """Run every design (:func:`plan_designs`) and collect the results.
+
+    A design the data cannot support is left out with a note saying why; the others still
+    run. The fixed-effects checks reuse ``sample.demeaned`` (demeaned once per run). The
+    designs run side by side in ``workers`` processes (default: one per usable core;
+    :func:`wb.door.workers.run_all`); the result is the same for any number of workers."""
+    plan = plan_designs(frame, sample, seed=seed)
+    return plan.collect(run_all(plan.pieces, workers))
