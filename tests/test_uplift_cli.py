@@ -48,7 +48,7 @@ def test_full_run_writes_json_and_figures(tmp_path, export):
     assert set(doc["event_study"]) == {"aum_change_cny", "wecom_adds", "wecom_certified_adds"}
     assert doc["event_study"]["wecom_adds"]["alternatives"][0]["estimator"] == "imputation"
     assert "Wald-DiD" in result.stdout and "time: bunching" in result.stderr
-    assert "uplift: designs (event studies, Wald-DiD, bunching): " in result.stderr
+    assert "uplift: three estimates, diagnostics and designs: " in result.stderr
     for stem in FIGURES:
         assert (out / f"{stem}.png").stat().st_size > 10_000
         svg = (out / f"{stem}.svg").read_text()
