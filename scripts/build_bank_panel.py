@@ -22,9 +22,9 @@ Rules, row by row:
   ``direction`` (``up``, ``down``, ``loss``) with an empty ``value``: evidence for the news
   check, never a value. A direction word the build does not know stops it.
 * ``status`` (``ok``, ``unverified``, ``suspect``) and ``status_reason`` are copied: suspect rows
-  stay in the panel for the record; :mod:`wb.banks.metrics` never selects them.
+  stay in the panel for the record; :func:`wb.banks.panel.select` never picks them.
 * ``basis`` is a short key of what a figure measures, so that changes, shares and cross-bank
-  levels only ever combine figures of one basis (:data:`wb.banks.metrics.BASIS_RULES`); ``definition`` keeps
+  levels only ever combine figures of one basis (:data:`wb.banks.panel.BASIS_RULES`); ``definition`` keeps
   the researcher's unit note in full.
 * Source ids are ``src-<date>-xxxx``: the publication date's digits to the precision printed
   (``20250829``, ``202508`` or ``2025``; ``undated`` when none is shown) and 4 hex of the URL's
@@ -43,7 +43,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from wb.banks.metrics import basis_of
+from wb.banks.panel import basis_of
 from wb.door.cn_text import cn_qualifier, parse_cn_amount
 from wb.door.io import write_table
 from wb.door.schemas import PERIOD_RE

@@ -17,6 +17,7 @@ import pytest
 from test_notebooks import execute
 
 from wb.banks import comparison, metrics
+from wb.banks.panel import Panel
 from wb.plots import banks as plots
 from wb.plots.theme import save_figure
 
@@ -32,14 +33,12 @@ FIGURES = {
 
 
 @pytest.fixture(scope="module")
-def panel() -> metrics.Panel:
-    return metrics.Panel.load(ROOT / "data" / "bank_panel.csv")
+def panel() -> Panel:
+    return Panel.load(ROOT / "data" / "bank_panel.csv")
 
 
 @pytest.mark.parametrize("name", list(FIGURES))
-def test_figure_renders_with_title_and_sources(
-    name: str, panel: metrics.Panel, tmp_path: Path
-) -> None:
+def test_figure_renders_with_title_and_sources(name: str, panel: Panel, tmp_path: Path) -> None:
     fig = FIGURES[name](panel)
     paths = save_figure(fig, tmp_path, f"bank_{name}")
     assert [p.suffix for p in paths] == [".png", ".svg"]
@@ -54,7 +53,7 @@ def test_figure_renders_with_title_and_sources(
     plt.close(fig)
 
 
-def test_footer_lists_the_sources_of_the_plotted_values(panel: metrics.Panel) -> None:
+def test_footer_lists_the_sources_of_the_plotted_values(panel: Panel) -> None:
     fig = plots.plot_retail_income_yoy(panel)
     table = metrics.yoy_table(panel, "H1 2025", "retail_operating_income")
     for source_id in metrics.source_ids_of(table):
@@ -63,13 +62,13 @@ def test_footer_lists_the_sources_of_the_plotted_values(panel: metrics.Panel) ->
     plt.close(fig)
 
 
-def test_title_is_computed_from_the_bank_selection(panel: metrics.Panel) -> None:
+def test_title_is_computed_from_the_bank_selection(panel: Panel) -> None:
     fig = plots.plot_retail_income_yoy(panel, banks=["ccb", "cmb", "icbc"])
     assert "1 of 3 banks with data saw retail operating income fall" in fig.get_suptitle()
     plt.close(fig)
 
 
-def test_figure_draws_into_a_given_axes(panel: metrics.Panel) -> None:
+def test_figure_draws_into_a_given_axes(panel: Panel) -> None:
     fig, ax = plt.subplots(figsize=(8, 6))
     assert plots.plot_retail_profit_yoy(panel, ax=ax) is fig
     plt.close(fig)
@@ -99,7 +98,7 @@ def test_notebook_runs_under_papermill(tmp_path: Path, monkeypatch: pytest.Monke
     assert all(n["source_ids"] for f in artifact["findings"] for n in f["numbers"])
 
 
-def test_trends_keep_halves_apart_and_gaps_open(panel: metrics.Panel) -> None:
+def test_trends_keep_halves_apart_and_gaps_open(panel: Panel) -> None:
     h1 = metrics.trend_table(panel, "H1")
     assert h1["period"].str.startswith("H1 ").all()
     fy = metrics.trend_table(panel, "FY")
@@ -118,7 +117,7 @@ def test_trends_keep_halves_apart_and_gaps_open(panel: metrics.Panel) -> None:
 
 
 def test_workbook_holds_each_chart_table_without_suspect_values(
-    panel: metrics.Panel, tmp_path: Path
+    panel: Panel, tmp_path: Path
 ) -> None:
     from wb.door.io import write_workbook
 
@@ -165,9 +164,7 @@ def test_workbook_never_shows_a_suspect_figure(tmp_path: Path) -> None:
     assert cells[("retail_aum", "H1 2025")] == "excluded (suspect)"
 
 
-def test_bank_comparison_json_matches_its_committed_schema(
-    panel: metrics.Panel, tmp_path: Path
-) -> None:
+def test_bank_comparison_json_matches_its_committed_schema(panel: Panel, tmp_path: Path) -> None:
     """Checked on write with fastjsonschema; jsonschema agrees (second implementation)."""
     import jsonschema
 

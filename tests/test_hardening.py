@@ -635,7 +635,7 @@ def test_json_outputs_and_atomic_files_share_one_mode(tmp_path):
 
 
 def test_the_bank_figure_stems_the_params_accept_are_the_ones_notebook_10_writes(tmp_path):
-    from wb.banks.metrics import Panel
+    from wb.banks.panel import Panel
     from wb.plots.banks import BankCharts
     from wb.run.brief import BANK_FIGURES
 

@@ -1,4 +1,4 @@
-"""wb.banks.metrics: units, qualifiers, the selection rule, changes, shares, WeCom reach."""
+"""wb.banks.panel and wb.banks.metrics: units, qualifiers, the selection rule, changes, shares, WeCom reach."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from wb.banks import metrics as m
+from wb.banks import panel as bp
 from wb.door import cn_text
 
 SOURCES = pd.DataFrame(
@@ -22,18 +23,18 @@ SOURCES = pd.DataFrame(
 )
 
 
-def make_panel(tmp_path: Path, rows: list[dict], sources: pd.DataFrame = SOURCES) -> m.Panel:
+def make_panel(tmp_path: Path, rows: list[dict], sources: pd.DataFrame = SOURCES) -> bp.Panel:
     """Write a small bank panel and its sources into ``tmp_path``; load it through wb.door.io."""
     defaults = {"qualifier": "exact", "source_id": "s_old", "quote": "原文", "confidence": "medium"}
     frame = pd.DataFrame([defaults | r for r in rows])
     frame.to_csv(tmp_path / "bank_panel.csv", index=False)
     sources.to_csv(tmp_path / "sources.csv", index=False)
-    return m.Panel.load(tmp_path / "bank_panel.csv")
+    return bp.Panel.load(tmp_path / "bank_panel.csv")
 
 
 def row(bank: str, period: str, metric: str, value: float, **kw) -> dict:
     """A panel row; its basis as the build script gives it (pre-tax profit, period-end AUM)."""
-    basis = m.basis_of(metric, "税前利润" if metric.startswith("retail_profit") else "")
+    basis = bp.basis_of(metric, "税前利润" if metric.startswith("retail_profit") else "")
     return {
         "bank_id": bank,
         "period": period,
@@ -83,12 +84,12 @@ def test_cn_qualifier(text: str, qualifier: str) -> None:
 
 
 def test_display_value_shows_qualifiers() -> None:
-    assert m.display_value(15e12, "over") == "≥15.00万亿元"
-    assert m.display_value(1e7, "about", "count") == "≈1,000.0万"
-    assert m.display_value(0.6667, "under", "share") == "≤66.7%"
+    assert bp.display_value(15e12, "over") == "≥15.00万亿元"
+    assert bp.display_value(1e7, "about", "count") == "≈1,000.0万"
+    assert bp.display_value(0.6667, "under", "share") == "≤66.7%"
     # a fall of more than 30%: the bound is on the magnitude
-    assert m.display_value(-0.30, "over", "change") == "≤-30.0%"
-    assert m.display_value(math.nan) == "无数据 n/a"
+    assert bp.display_value(-0.30, "over", "change") == "≤-30.0%"
+    assert bp.display_value(math.nan) == "无数据 n/a"
 
 
 def test_selection_rule_prefers_confidence_then_exact_then_later(tmp_path: Path) -> None:
@@ -104,13 +105,13 @@ def test_selection_rule_prefers_confidence_then_exact_then_later(tmp_path: Path)
             row("cc", "H1 2025", "retail_aum", 4e12, confidence="high", source_id="s_own"),
         ],
     )
-    sel = m.select(panel, "aa", "H1 2025", "retail_aum")
+    sel = bp.select(panel, "aa", "H1 2025", "retail_aum")
     assert sel.value == 16.03e12  # medium beats low; exact beats over
     assert sorted(sel.alternatives["value"]) == [15e12, 16e12]
     assert "≥16.00万亿元 (s_new)" in sel.alternatives_text()
-    assert m.select(panel, "bb", "H1 2025", "retail_aum").source_id == "s_new"  # later source
-    assert m.select(panel, "cc", "H1 2025", "retail_aum").value == 4e12  # own report, high
-    assert m.select(panel, "aa", "FY2024", "retail_aum") is None
+    assert bp.select(panel, "bb", "H1 2025", "retail_aum").source_id == "s_new"  # later source
+    assert bp.select(panel, "cc", "H1 2025", "retail_aum").value == 4e12  # own report, high
+    assert bp.select(panel, "aa", "FY2024", "retail_aum") is None
 
 
 def test_yoy_from_levels_else_quoted_else_missing(tmp_path: Path) -> None:
@@ -225,10 +226,10 @@ def test_coverage_counts_missing_cells(tmp_path: Path) -> None:
 
 
 def test_periods() -> None:
-    assert m.prior_period("H1 2025") == "H1 2024"
-    assert m.year_start_period("Q3 2025") == "FY2024"
-    assert m.period_end("2025-11").isoformat() == "2025-11-30"
-    assert m.prior_period("2025-07-31") is None
+    assert bp.prior_period("H1 2025") == "H1 2024"
+    assert bp.year_start_period("Q3 2025") == "FY2024"
+    assert bp.period_end("2025-11").isoformat() == "2025-11-30"
+    assert bp.prior_period("2025-07-31") is None
 
 
 def test_suspect_rows_are_never_selected_and_show_as_excluded(tmp_path: Path) -> None:
@@ -240,9 +241,9 @@ def test_suspect_rows_are_never_selected_and_show_as_excluded(tmp_path: Path) ->
             row("bb", "FY2024", "retail_customers", 31e6, confidence="low"),
         ],
     )
-    assert m.select(panel, "aa", "FY2024", "retail_customers") is None
+    assert bp.select(panel, "aa", "FY2024", "retail_customers") is None
     # the suspect row loses even against a low-confidence one
-    assert m.select(panel, "bb", "FY2024", "retail_customers").value == 31e6
+    assert bp.select(panel, "bb", "FY2024", "retail_customers").value == 31e6
     table = m.level_table(panel, "FY2024", "retail_customers")
     assert 12e6 not in set(table["value"]) and 30e6 not in set(table["value"])
     cov = m.coverage(panel, ["FY2024"], {"customers": ("retail_customers",)})
@@ -292,7 +293,7 @@ def test_direction_rows_are_evidence_not_values(tmp_path: Path) -> None:
         tmp_path,
         [row("aa", "H1 2025", "retail_profit_yoy", float("nan"), direction="up")],
     )
-    assert m.select(panel, "aa", "H1 2025", "retail_profit_yoy") is None
+    assert bp.select(panel, "aa", "H1 2025", "retail_profit_yoy") is None
     assert panel.directions("aa", "H1 2025", "retail_profit_yoy")["direction"].tolist() == ["up"]
 
 
@@ -310,7 +311,7 @@ def test_a_wrong_name_gets_the_valid_ones_and_the_closest(call, hint) -> None:
     """A typo is an error naming the valid values, never a table of 无数据 rows."""
     from wb.errors import InputError
 
-    panel = m.Panel.load(Path(__file__).parents[1] / "data" / "bank_panel.csv")
+    panel = bp.Panel.load(Path(__file__).parents[1] / "data" / "bank_panel.csv")
     with pytest.raises(InputError, match="Valid") as err:
         call(panel)
     assert hint in str(err.value)
@@ -338,6 +339,6 @@ def test_the_public_api_is_importable_from_wb() -> None:
     ],
 )
 def test_every_metric_is_shown_in_its_unit(metric, value, shown):
-    from wb.banks.metrics import display_value, value_kind
+    from wb.banks.panel import display_value, value_kind
 
     assert display_value(value, "exact", value_kind(metric)) == shown

@@ -9,7 +9,7 @@ import pytest
 from test_metrics import SOURCES, make_panel, row
 
 from wb.banks import newscheck
-from wb.banks.metrics import Panel
+from wb.banks.panel import Panel
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -140,7 +140,7 @@ def test_results_read_as_tables_and_strict_json() -> None:
 def test_headlines_read_well_for_one_bank():
     """One bank is not "0 of 1 banks" nor "1 of 1 banks": the sentence says what it did."""
     from wb.banks import comparison
-    from wb.banks.metrics import Panel
+    from wb.banks.panel import Panel
 
     panel = Panel.load(Path(__file__).parents[1] / "data" / "bank_panel.csv")
     found = comparison.findings(panel, "H1 2025", ["FY2024", "H1 2025"], ["cmb"])

@@ -18,8 +18,8 @@ __version__ = "0.1.0"
 #: The Python entry points an analyst uses in Jupyter, imported on first use (``import wb``
 #: stays light): ``wb.load_panel(...)``, ``wb.plot_trends(panel)``, ``wb.estimate(frame)``.
 PUBLIC = {
-    "load_panel": ("wb.banks.metrics", "Panel.load"),
-    "select": ("wb.banks.metrics", "select"),
+    "load_panel": ("wb.banks.panel", "Panel.load"),
+    "select": ("wb.banks.panel", "select"),
     "level_table": ("wb.banks.metrics", "level_table"),
     "yoy_table": ("wb.banks.metrics", "yoy_table"),
     "aum_table": ("wb.banks.metrics", "aum_table"),

@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from wb.banks import metrics
-from wb.banks.metrics import Panel, display_value
 from wb.banks.newscheck import NewsCheck
+from wb.banks.panel import Panel, display_value, value_kind
 from wb.door.atomic import write_json
 from wb.door.display import html_table, jsonable
 from wb.door.documents import DocumentSchema
@@ -67,7 +67,7 @@ class Finding:
         """The numbers as printed: each value in its unit (亿元/万亿元, %, 万/亿 persons)."""
         table = self.tidy().drop(columns="key")
         table["value"] = [
-            display_value(v, q, metrics.value_kind(m))
+            display_value(v, q, value_kind(m))
             for v, q, m in zip(table["value"], table["qualifier"], table["metric"], strict=True)
         ]
         return table.drop(columns="qualifier").rename(columns={"value": "value (unit shown)"})

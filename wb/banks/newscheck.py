@@ -26,19 +26,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from wb.banks.metrics import (
-    CONFIDENCE_RANK as CONFIDENCE_ORDER,
-)
-from wb.banks.metrics import (
-    Change,
-    Panel,
-    display_value,
-    prior_period,
-    retail_share,
-    same_basis_pair,
-    select,
-    yoy,
-)
+from wb.banks.metrics import Change, retail_share, same_basis_pair, yoy
+from wb.banks.panel import CONFIDENCE_RANK as CONFIDENCE_ORDER
+from wb.banks.panel import Panel, display_value, prior_period, select
 from wb.door.display import html_table, jsonable
 
 AGREES, CONTRADICTS, NO_DATA = "agrees", "contradicts", "no data"

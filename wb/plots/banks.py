@@ -1,6 +1,6 @@
 """Figures of the bank comparison: peer bars, AUM, WeCom reach and the coverage map.
 
-Every function takes the :class:`~wb.banks.metrics.Panel` as ``data``, draws one figure in the house
+Every function takes the :class:`~wb.banks.panel.Panel` as ``data``, draws one figure in the house
 style (:func:`wb.plots.theme.theme_context`) and returns it. Titles are the finding in words
 (:mod:`wb.banks.comparison`); axes carry units; the note under a chart names the alternatives the
 selection rule did not use; the footer lists the source ids. Missing values are drawn as
@@ -25,8 +25,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from wb.banks import comparison, metrics
-from wb.banks.metrics import Panel, display_value, period_order, unknown_name
 from wb.banks.newscheck import NewsCheck
+from wb.banks.panel import Panel, display_value, period_order, unknown_name
 from wb.door.io import write_workbook
 from wb.plots.common import finding_title
 from wb.plots.theme import PALETTE, add_footer, footer_text, save_figure, theme_context

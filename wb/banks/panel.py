@@ -1,0 +1,395 @@
+"""The bank panel (docs/data.md): the validated rows and their sources, the rule that picks one
+number per bank, metric and period, reporting periods, and how a value is shown.
+
+:class:`Panel` holds the validated ``bank_panel`` frame from :func:`wb.door.io.load` plus its
+sources table; :mod:`wb.banks.metrics` computes the comparison's tables from it.
+
+The selection rule (:func:`select`), used wherever one number must stand for a bank, metric and
+period that has several rows:
+
+1. higher ``confidence`` first (high > medium > low; *high* means the bank's own report or site
+   text, so this step also prefers the bank's own report);
+2. then an exact figure over a bounded one (``exact`` > ``about`` > ``over``/``under``);
+3. then the later source (``sources.date``);
+4. then the smaller ``source_id``, so the choice never depends on row order.
+
+The other rows are returned as the alternatives, for a chart's note.
+
+Rows that never take part (they stay in :attr:`Panel.frame` for the record):
+
+* ``status == "suspect"``: contradicted by better sources or not the reported figure; shown
+  only as *excluded* (:meth:`Panel.excluded`, :func:`wb.banks.metrics.coverage`);
+* rows that state only a direction (``direction`` up/down/loss, no ``value``): evidence for
+  the news check (:meth:`Panel.directions`), never a value.
+
+``unverified`` rows may be selected; every table carries ``status`` and ``status_reason`` so a
+chart's note can say so.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+
+from wb.door import io
+from wb.door.schemas import CHANGE_SUFFIXES, REPORTING_PERIOD_RE, SHARE_SUFFIXES
+from wb.errors import InputError
+
+# --------------------------------------------------------------------------- the panel
+
+CONFIDENCE_RANK = {"high": 0, "medium": 1, "low": 2}
+QUALIFIER_RANK = {"exact": 0, "about": 1, "over": 2, "under": 2}
+#: Shown before a number: the qualifier applies to the number's magnitude (超30% down = ≤ −30%).
+QUALIFIER_SYMBOL = {"exact": "", "about": "≈", "over": "≥", "under": "≤"}
+_FLIPPED = {"≥": "≤", "≤": "≥"}
+
+
+#: Basis keys, by metric family, from the researcher's unit note (``definition``): the first rule whose words
+#: appear wins. A metric not listed here has the basis ``reported``.
+BASIS_RULES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "retail_profit": (
+        ("vendor_operating_profit", ("vendor", "F10")),
+        ("pre_tax", ("税前", "利润总额", "利潤總額", "before tax", "pre-tax", "PBT")),
+        ("unstated", ("",)),
+    ),
+    "retail_profit_share": (
+        ("pre_tax", ("税前", "利润总额", "利潤總額", "before tax", "pre-tax", "total profit")),
+        ("vendor_operating_profit", ("vendor",)),
+        ("unstated", ("",)),
+    ),
+    "retail_net_profit": (("net", ("",)),),
+    "retail_net_profit_share": (("net", ("",)),),
+    "retail_aum": (("monthly_average", ("月日均", "monthly-average")), ("period_end", ("",))),
+}
+
+
+def basis_of(metric: str, unit_note: str) -> str:
+    """The basis key of a figure (:data:`BASIS_RULES`); ``reported`` for other metrics."""
+    family = re.sub(r"_(yoy|increment|growth_ytd|pp_yoy)$", "", metric)
+    for basis, words in BASIS_RULES.get(family, ()):
+        if any(w in unit_note for w in words):
+            return basis
+    return "reported"
+
+
+@dataclass(frozen=True)
+class Panel:
+    """The validated bank panel and its sources table.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        Long rows: bank_id, period, metric, value (canonical units), qualifier, source_id, quote,
+        and the optional bank_name, basis, confidence, note.
+    sources : pandas.DataFrame
+        source_id, title, publisher, date (YYYY-MM-DD), url.
+    """
+
+    frame: pd.DataFrame
+    sources: pd.DataFrame
+
+    @classmethod
+    def load(cls, path: str | Path) -> Panel:
+        """Read and validate ``path`` (and ``sources.csv`` beside it) through :func:`wb.door.io.load`."""
+        loaded = io.load(path, schema="bank_panel")
+        frame = loaded.frame.copy()
+        for column, default in (
+            ("confidence", "medium"),
+            ("basis", "reported"),
+            ("note", ""),
+            ("status", "ok"),
+            ("status_reason", ""),
+            ("direction", ""),
+        ):
+            if column not in frame:
+                frame[column] = default
+        if "bank_name" not in frame:
+            frame["bank_name"] = frame["bank_id"]
+        frame["bank_name"] = frame["bank_name"].fillna(frame["bank_id"])
+        frame["confidence"] = frame["confidence"].fillna("medium")
+        text = ["note", "status_reason", "direction"]
+        frame[text] = frame[text].fillna("")
+        frame["basis"] = frame["basis"].fillna("reported")
+        frame["status"] = frame["status"].fillna("ok")
+        return cls(frame=frame, sources=loaded.sources)
+
+    def summary(self) -> str:
+        """``"576 rows, 19 banks, 113 sources; 12 suspect rows excluded"``."""
+        f = self.frame
+        suspect = int((f["status"] == "suspect").sum())
+        return (
+            f"{len(f):,} rows, {f['bank_id'].nunique()} banks, {len(self.sources):,} sources; "
+            f"{suspect} suspect row{'s' if suspect != 1 else ''} excluded from every chart"
+        )
+
+    def __repr__(self) -> str:
+        return f"<bank Panel: {self.summary()}>"
+
+    @cached_property
+    def usable(self) -> pd.DataFrame:
+        """Rows that may be selected: a value, and not ``suspect``."""
+        f = self.frame
+        return f[f["value"].notna() & (f["status"] != "suspect")]
+
+    def bank_names(self) -> dict[str, str]:
+        """bank_id → display name (``"建设银行 CCB"``)."""
+        pairs = self.frame[["bank_id", "bank_name"]].drop_duplicates("bank_id")
+        return dict(zip(pairs["bank_id"], pairs["bank_name"], strict=True))
+
+    def banks(self) -> list[str]:
+        """All bank ids, sorted."""
+        return sorted(self.frame["bank_id"].unique())
+
+    @cached_property
+    def _ranked(self) -> dict[tuple[str, str, str], pd.DataFrame]:
+        ranked = rank_rows(self.usable, self.sources)
+        return dict(iter(ranked.groupby(["bank_id", "period", "metric"], sort=False)))
+
+    def _rows_where(self, mask: pd.Series, bank_id: str, period: str, metric: str) -> pd.DataFrame:
+        f = self.frame
+        key = (f["bank_id"] == bank_id) & (f["period"] == period) & (f["metric"] == metric)
+        return f[key & mask]
+
+    def excluded(self, bank_id: str, period: str, metric: str) -> pd.DataFrame:
+        """The ``suspect`` rows for one bank, period and metric (never selected)."""
+        return self._rows_where(self.frame["status"] == "suspect", bank_id, period, metric)
+
+    def directions(self, bank_id: str, period: str, metric: str) -> pd.DataFrame:
+        """Rows that state only a direction (up/down/loss), suspect ones left out."""
+        f = self.frame
+        mask = (f["direction"] != "") & (f["status"] != "suspect")
+        return rank_rows(self._rows_where(mask, bank_id, period, metric), self.sources)
+
+    def rows(
+        self, bank_id: str, period: str, metric: str, basis: str | None = None
+    ) -> pd.DataFrame:
+        """Every usable row for one bank, period and metric (of one ``basis`` when given),
+        ranked by the selection rule."""
+        rows = self._ranked.get((bank_id, period, metric), self.frame.iloc[:0])
+        return rows if basis is None else rows[rows["basis"] == basis]
+
+    def periods_of(self, bank_id: str, metric: str) -> list[str]:
+        """The periods that hold ``metric`` for ``bank_id``."""
+        return [p for (b, p, m) in self._ranked if b == bank_id and m == metric]
+
+
+def rank_rows(rows: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:
+    """Order rows by the selection rule (module docstring): best first."""
+    dates = dict(zip(sources["source_id"], sources["date"], strict=True))
+    keyed = rows.assign(
+        _conf=rows["confidence"].map(CONFIDENCE_RANK).fillna(len(CONFIDENCE_RANK)),
+        _qual=rows["qualifier"].map(QUALIFIER_RANK),
+        _date=rows["source_id"].map(dates).fillna(""),
+    )
+    keyed = keyed.sort_values(
+        ["_conf", "_qual", "_date", "source_id"], ascending=[True, True, False, True], kind="stable"
+    )
+    return keyed.drop(columns=["_conf", "_qual", "_date"])
+
+
+@dataclass(frozen=True)
+class Selection:
+    """One chosen row for a bank, metric and period, and the rows it was chosen over."""
+
+    chosen: pd.Series
+    alternatives: pd.DataFrame
+
+    @property
+    def value(self) -> float:
+        """The chosen value, canonical units."""
+        return float(self.chosen["value"])
+
+    @property
+    def qualifier(self) -> str:
+        return str(self.chosen["qualifier"])
+
+    @property
+    def source_id(self) -> str:
+        return str(self.chosen["source_id"])
+
+    @property
+    def basis(self) -> str:
+        """What the chosen figure measures (``pre_tax``, ``net``, ``period_end``, …)."""
+        return str(self.chosen["basis"])
+
+    @property
+    def status(self) -> str:
+        """``ok`` or ``unverified`` (a suspect row is never chosen)."""
+        return str(self.chosen["status"])
+
+    @property
+    def status_note(self) -> str:
+        """``"unverified: <reason> (src-…)"`` for an unverified figure, else ``""``."""
+        if self.status == "ok":
+            return ""
+        return f"unverified: {self.chosen['status_reason']} ({self.source_id})"
+
+    def alternatives_text(self, kind: str = "level") -> str:
+        """The alternatives that differ from the chosen figure (value or qualifier), as
+        ``"≈15.00万亿元 (src-…)"`` joined by ``"; "``; ``""`` when none differ."""
+        alts = self.alternatives
+        differ = (alts["value"] != self.value) | (alts["qualifier"] != self.qualifier)
+        return "; ".join(
+            f"{display_value(r.value, r.qualifier, kind, digits=2)} ({r.source_id})"
+            for r in alts[differ].itertuples()
+        )
+
+
+def select(
+    panel: Panel, bank_id: str, period: str, metric: str, basis: str | None = None
+) -> Selection | None:
+    """The row a chart uses for ``(bank_id, period, metric)`` under the selection rule,
+    among the rows of one ``basis`` when given.
+
+    Returns ``None`` when the panel has no such usable row (the value is missing, not zero).
+    """
+    ranked = panel.rows(bank_id, period, metric, basis)
+    if ranked.empty:
+        return None
+    return Selection(chosen=ranked.iloc[0], alternatives=ranked.iloc[1:])
+
+
+# --------------------------------------------------------------------------- periods
+
+
+_PERIOD_RE = re.compile(rf"^{REPORTING_PERIOD_RE}$")
+_PERIOD_END = {"FY": (12, 31), "H1 ": (6, 30), "9M ": (9, 30), "Q1 ": (3, 31), "Q2 ": (6, 30)}
+_PERIOD_END |= {"Q3 ": (9, 30), "Q4 ": (12, 31)}
+
+
+def prior_period(period: str) -> str | None:
+    """The same period a year earlier (``"H1 2025"`` → ``"H1 2024"``); ``None`` for dates."""
+    m = _PERIOD_RE.match(period)
+    return f"{m.group(1)}{int(m.group(2)) - 1}" if m else None
+
+
+def year_start_period(period: str) -> str | None:
+    """The previous year-end level's period (``"H1 2025"`` → ``"FY2024"``), for growth YTD."""
+    m = _PERIOD_RE.match(period)
+    return f"FY{int(m.group(2)) - 1}" if m else None
+
+
+def period_end(period: str) -> date | None:
+    """The last day a period covers (``"H1 2025"`` → 2025-06-30; ``"2025-11"`` → 2025-11-30)."""
+    m = _PERIOD_RE.match(period)
+    if m:
+        month, day = _PERIOD_END[m.group(1)]
+        return date(int(m.group(2)), month, day)
+    parts = [int(p) for p in period.split("-")]
+    if len(parts) == 3:
+        return date(*parts)
+    if len(parts) == 2:
+        nxt = date(parts[0] + parts[1] // 12, parts[1] % 12 + 1, 1)
+        return date.fromordinal(nxt.toordinal() - 1)
+    return None
+
+
+# --------------------------------------------------------------------------- display
+
+
+#: Metrics counted in persons (shown in 万/亿), not yuan.
+PERSON_METRICS = ("retail_customers", "wecom_connected", "wecom_daily_adds", "wecom_cloud_studio")
+
+
+def value_kind(metric: str) -> str:
+    """How a metric's value reads (:func:`display_value`'s ``kind``): ``"share"`` for
+    fractions of a whole, ``"points"`` for a change of a share (percentage points),
+    ``"change"`` for growth rates, ``"count"`` for persons, ``"ratio"`` for a plain multiple,
+    else ``"level"`` (yuan)."""
+    if metric.endswith("_pp_yoy"):
+        return "points"
+    if metric.endswith(SHARE_SUFFIXES):
+        return "share"
+    if metric.endswith("_multiple"):
+        return "ratio"
+    if metric.endswith(CHANGE_SUFFIXES) or "_growth" in metric:
+        return "change"
+    if metric.startswith(PERSON_METRICS):
+        return "count"
+    return "level"
+
+
+def display_value(
+    value: float, qualifier: str = "exact", kind: str = "level", digits: int = 1
+) -> str:
+    """Format a value with its qualifier: ``≥`` over (超), ``≈`` about (近/约), ``≤`` under.
+
+    Parameters
+    ----------
+    value
+        Canonical units: yuan, persons, or a fraction for ``kind`` ``"share"``/``"change"``.
+    qualifier
+        ``exact``, ``over``, ``about`` or ``under``; it bounds the magnitude, so a fall of
+        "over 30%" (``-0.30``, ``over``) shows as ``≤-30.0%``.
+    kind
+        ``"level"`` (money in 亿元/万亿元), ``"count"`` (万/亿 persons), ``"share"`` (percent),
+        ``"change"`` (signed percent), ``"points"`` (signed percentage points) or ``"ratio"``.
+    digits
+        Decimals of a percent.
+
+    Returns
+    -------
+    str
+        ``"无数据 n/a"`` for a missing value.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "无数据 n/a"
+    symbol = QUALIFIER_SYMBOL[qualifier]
+    if value < 0:
+        symbol = _FLIPPED.get(symbol, symbol)
+    if kind == "share":
+        text = f"{value * 100:.{digits}f}%"
+    elif kind == "change":
+        text = f"{value * 100:+.{digits}f}%"
+    elif kind == "count":
+        text = f"{value / 1e8:,.2f}亿" if abs(value) >= 1e8 else f"{value / 1e4:,.1f}万"
+    elif kind == "ratio":
+        text = f"{value:,.2f}×"
+    elif kind == "points":
+        text = f"{value * 100:+.{digits}f}pp"
+    elif abs(value) >= 1e12:
+        text = f"{value / 1e12:,.2f}万亿元"
+    else:
+        text = f"{value / 1e8:,.2f}亿元"
+    return f"{symbol}{text}"
+
+
+def period_order(period: str) -> tuple[str, str]:
+    """Sort key of period names: by the year they end in, then by name (``FY2023`` <
+    ``H1 2024`` < ``FY2024``)."""
+    return period[-4:], period
+
+
+# --------------------------------------------------------------------------- names
+
+
+def _closest(given: str, valid: list[str]) -> str | None:
+    """The valid name a typo most likely meant: same letters in another case or order
+    (``2025H1`` → ``H1 2025``), a name that contains it (``aum`` → ``retail_aum``), or the
+    closest spelling."""
+    text = str(given).strip()
+    lowered = {v.lower(): v for v in valid}
+    if m := re.fullmatch(r"(\d{4})\s*-?\s*(H1|FY|9M|Q[1-4])", text, re.IGNORECASE):
+        year, part = m.group(1), m.group(2).upper()
+        text = f"FY{year}" if part == "FY" else f"{part} {year}"
+    if text.lower() in lowered:
+        return lowered[text.lower()]
+    containing = sorted((v for v in valid if text.lower() in v.lower()), key=len)
+    if containing:
+        return containing[0]
+    close = difflib.get_close_matches(text.lower(), list(lowered), n=1)
+    return lowered[close[0]] if close else None
+
+
+def unknown_name(kind: str, given: object, valid: list[str]) -> InputError:
+    """An error naming what was asked, the closest valid name and every valid one."""
+    guess = _closest(str(given), valid)
+    hint = f"; did you mean {guess!r}?" if guess else "."
+    return InputError(f"unknown {kind} {given!r}{hint} Valid {kind}s: {', '.join(valid)}")
