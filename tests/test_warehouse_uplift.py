@@ -16,6 +16,7 @@ from customer_uplift_reference import customer_rows, estimates, impute_units
 from warehouse_cases import write_source
 
 from wb.errors import InputError
+from wb.warehouse import imputation as wi
 from wb.warehouse import uplift as wu
 from wb.warehouse.simulate import CustomerSimulationConfig
 from wb.warehouse.simulate import write as simulate_write
@@ -87,7 +88,7 @@ def _rel(a: float, b: float) -> float:
 )
 def test_cells_equal_the_unit_level_fit(tiny, model, months):
     src, tables = tiny
-    design = wu.Design(model=model, leads=2, post=3)
+    design = wi.Design(model=model, leads=2, post=3)
     result = wu.estimate(src, months=months, design=design)
     first, last = months.split("..") if months else (None, None)
     rows = customer_rows(tables, design.tiers.bounds, 2, 3, model, first, last)
@@ -121,7 +122,7 @@ def test_cells_equal_the_unit_level_fit(tiny, model, months):
 
 def test_the_edge_customers_are_placed_as_defined(tiny):
     _src, tables = tiny
-    rows = customer_rows(tables, wu.DEFAULT_TIER_BOUNDS, 3, 5, "trends")
+    rows = customer_rows(tables, wi.DEFAULT_TIER_BOUNDS, 3, 5, "trends")
     ids = sorted(tables["customer_month"].customer_id.unique())
     assert ids[3] not in set(rows.customer)  # gap: left out
     assert ids[20] not in set(rows.customer)  # bound in its first month
@@ -163,13 +164,13 @@ def test_levels_model_fails_its_pretrend_test_where_skill_drives_growth(truth_so
     """RM skill raises both binding speed and AUM growth: customer effects in levels do not
     absorb it, and the held-out months before binding say so."""
     folder, _ = truth_source
-    result = wu.estimate(folder, design=wu.Design(model="levels"))
+    result = wu.estimate(folder, design=wi.Design(model="levels"))
     assert result.kinds["no_quota"].pretrend.p_value < 0.01
 
 
 def test_json_matches_the_committed_schema_and_is_strict(truth_source, tmp_path):
     folder, _ = truth_source
-    result = wu.estimate(folder, design=wu.Design(tiers=wu.Tiers.parse("50万,600万")))
+    result = wu.estimate(folder, design=wi.Design(tiers=wi.Tiers.parse("50万,600万")))
     out = wu.write(result, tmp_path / "u")
     text = (out / wu.JSON_NAME).read_text()
     doc = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON: {c}"))
@@ -193,13 +194,13 @@ def test_json_matches_the_committed_schema_and_is_strict(truth_source, tmp_path)
     [("5万,50万,600万", (5e4, 5e5, 6e6)), ("100000", (1e5,)), ("1亿", (1e8,))],
 )
 def test_tiers_parse(text, bounds):
-    assert wu.Tiers.parse(text).bounds == bounds
+    assert wi.Tiers.parse(text).bounds == bounds
 
 
 @pytest.mark.parametrize("text", ["50万,5万", "abc", "0", ""])
 def test_bad_tiers(text):
     with pytest.raises(InputError):
-        wu.Tiers.parse(text)
+        wi.Tiers.parse(text)
 
 
 def _source(tmp_path, tables, name="src"):

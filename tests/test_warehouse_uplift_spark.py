@@ -9,6 +9,7 @@ import pytest
 from test_warehouse_uplift import TINY, read_tables, with_edge_cases
 from warehouse_cases import write_source
 
+from wb.warehouse import imputation as wi
 from wb.warehouse import uplift as wu
 from wb.warehouse.simulate import write as simulate_write
 from wb.warehouse.source import EngineOptions, spark_session
@@ -36,7 +37,7 @@ def _same(a: float | None, b: float | None) -> bool:
 def test_spark_equals_duckdb(spark, tmp_path, months):
     folder, _ = simulate_write(TINY, tmp_path / "sim")
     src = write_source(tmp_path / "src", with_edge_cases(read_tables(folder)))
-    design = wu.Design(leads=2, post=3)
+    design = wi.Design(leads=2, post=3)
     on_spark = wu.estimate(src, SPARK, months=months, design=design)
     on_duckdb = wu.estimate(src, months=months, design=design)
     assert on_spark.engine == "spark" and on_duckdb.engine == "duckdb"

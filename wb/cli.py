@@ -486,10 +486,11 @@ def warehouse_uplift(
     """
     from wb.plots import customer_uplift as plots
     from wb.warehouse import uplift as wuplift
+    from wb.warehouse.imputation import Design, Tiers
     from wb.warehouse.progress import Progress
 
     options = _engine_options(engine, spark_master, spark_remote, memory_limit, threads)
-    design = wuplift.Design(leads=leads, post=post, model=model, tiers=wuplift.Tiers.parse(tiers))
+    design = Design(leads=leads, post=post, model=model, tiers=Tiers.parse(tiers))
     result = wuplift.run(
         source,
         out,

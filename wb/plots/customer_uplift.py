@@ -16,7 +16,8 @@ from matplotlib.figure import Figure
 
 from wb.plots.common import finding_title
 from wb.plots.theme import PALETTE, add_footer, save_figure, signed, theme_context
-from wb.warehouse.uplift import KINDS, CustomerUpliftResult, Estimate
+from wb.warehouse.imputation import Estimate
+from wb.warehouse.uplift import KINDS, CustomerUpliftResult
 
 STEM = "customer_uplift"
 #: The paths alone, for the brief.
