@@ -97,10 +97,11 @@ def analyse(
     real), ``None`` (default) or ``True`` reads the true effects from the simulator's truth
     file when one lies beside it (``wb run`` puts one beside a panel built from a simulated
     warehouse). ``quality``: the build's ``add_quality.parquet``, to say what a quota-induced
-    add is (:mod:`wb.uplift.quality`). ``workers``: processes that run the designs and draw the
-    figures side by side (default: one per usable core; 1 runs everything in this process;
-    :func:`wb.door.workers.run_all`); the outputs are the same for any number. Each step is reported on stderr as it starts and ends
-    (a bar on a terminal; :class:`~wb.warehouse.progress.Progress`) unless ``quiet``.
+    add is (:mod:`wb.uplift.quality`). ``workers``: processes that run the estimates, the
+    designs and the figures side by side (default: one per usable core; 1 runs everything in
+    this process; :func:`wb.door.workers.run_all`); the outputs are the same for any number.
+    Each step is reported on stderr as it starts and ends (a bar on a terminal;
+    :class:`~wb.warehouse.progress.Progress`) unless ``quiet``.
     Raises :class:`~wb.errors.InputError` (exit 2)
     before anything is written when ``out_dir`` cannot be written, the input is invalid or
     cannot support the analysis. The file's name is never written: outputs name it by its

@@ -39,14 +39,7 @@ from wb.uplift.result import OUTCOME
 #: Event-study outcomes, in figure order.
 EVENT_OUTCOMES = tuple(event_study.OUTCOMES)
 #: The order of the designs' notes and timings, whichever worker ran what.
-_ORDER = (
-    "callaway_santanna",
-    "imputation",
-    "bunching",
-    "by_certification",
-    "outcomes",
-    "robustness",
-)
+_ORDER = (*event_study.ESTIMATORS, "bunching", "by_certification", "outcomes", "robustness")
 _T = TypeVar("_T")
 
 
