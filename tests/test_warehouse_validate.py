@@ -134,8 +134,8 @@ def test_screens_only_skip_clean_groups(broken_source, monkeypatch):
 
 def test_keys_screen_is_exact_beyond_its_bit_set(tmp_path):
     """A customer with more months than the bit set holds, months that share a bit, a
-    contact re-added by the same RM later, duplicates under a null id: none is taken for a
-    repeated key, and a real repeat is still counted."""
+    contact re-added by the same RM later, duplicates under a null id or of a month that is
+    not a number: none is taken for a repeated key, and a real repeat is still counted."""
     t = edge_tables()
     cm = t["customer_month"]
     long = pd.DataFrame(
@@ -162,12 +162,17 @@ def test_keys_screen_is_exact_beyond_its_bit_set(tmp_path):
     wvalidate.validate(src)
     src.close()
     t["customer_month"] = pd.concat(
-        [t["customer_month"], long.iloc[[3]], cm.iloc[[0, 0]].assign(customer_id=None)],
+        [
+            t["customer_month"],
+            long.iloc[[3]],
+            cm.iloc[[0, 0]].assign(customer_id=None),
+            cm.iloc[[0, 0]].assign(customer_id="C_TXT", month="2024-ab"),  # month without index
+        ],
         ignore_index=True,
     )
     error = problems_of(write_source(tmp_path / "bad", t))
     keys = [p for p in error.problems if p.rule == "unique_key"]
-    assert [(p.table, p.rows) for p in keys] == [("customer_month", 4)]
+    assert [(p.table, p.rows) for p in keys] == [("customer_month", 6)]
 
 
 def test_examples_are_keys_at_most_five_and_never_personal(broken_source):
