@@ -175,6 +175,27 @@ def test_keys_screen_is_exact_beyond_its_bit_set(tmp_path):
     assert [(p.table, p.rows) for p in keys] == [("customer_month", 6)]
 
 
+def test_contacts_grouping_counts_distinct_rms_exactly(tmp_path):
+    """n_rms of the contacts grouping, read off the smallest and largest RM where it can be and
+    counted on a ring contact's rows where it cannot, equals a distinct count: repeated RMs,
+    null RMs and a null contact id included."""
+    import ibis
+
+    rows = [
+        ("A", "R1"), ("B", "R1"), ("B", "R1"), ("C", "R1"), ("C", "R2"),
+        ("D", "R1"), ("D", "R1"), ("D", "R2"), ("E", "R3"), ("E", "R1"), ("E", "R2"),
+        ("F", "R2"), ("F", "R1"), ("F", "R3"), ("F", "R1"), ("G", None), ("G", None),
+        ("H", None), ("H", "R1"), ("H", "R1"), (None, "R1"), (None, "R2"), (None, "R3"),
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["contact_id", "rm_id"])
+    frame.to_parquet(tmp_path / "wc.parquet")
+    table = ibis.duckdb.connect().read_parquet(tmp_path / "wc.parquet")
+    grouping = wtables.GROUPINGS["wecom_contact"][0].of(table).to_pandas()
+    got = dict(zip(grouping.contact_id.fillna("null"), grouping.n_rms, strict=True))
+    want = frame.fillna({"contact_id": "null"}).groupby("contact_id").rm_id.nunique()
+    assert got == want.to_dict()
+
+
 def test_examples_are_keys_at_most_five_and_never_personal(broken_source):
     error = problems_of(broken_source)
     text = str(error)
