@@ -212,6 +212,12 @@ def month_index(column: ir.Value) -> ir.IntegerValue:
     return column.year().cast("int64") * 12 + column.month().cast("int64")
 
 
+def index_month_text(index: ir.IntegerValue) -> ir.StringValue:
+    """``YYYY-MM`` text of a month index ``12 * year + month`` (:func:`month_index`)."""
+    year, month = (index - 1) // 12, (index - 1) % 12 + 1
+    return year.cast("string").lpad(4, "0") + "-" + month.cast("string").lpad(2, "0")
+
+
 def bit_count(value: ir.IntegerValue, bits: int = MONTH_BITS) -> ir.IntegerValue:
     """How many of the lowest ``bits`` bits of a non-negative integer are one."""
     return sum(((value >> k) & 1 for k in range(1, bits)), value & 1)
@@ -351,10 +357,18 @@ def _not_null(table: str, column: str, keys: tuple[str, ...]) -> Rule:
 NOT_BLANK_RE = f"[^{string.whitespace}]"
 
 
+def _blank(column: ir.StringValue) -> ir.BooleanValue:
+    """Whether an id is empty once stripped; false on null.
+
+    Not ``strip().length() == 0``: DuckDB's TRIM with a character set costs 2.6 s of CPU on
+    10M ids. Every whitespace character sorts before ``"!"``, so a blank id does too, and only
+    such ids (few) are searched for a character that is not whitespace; the conditional keeps
+    the engines from searching the others (3 s of CPU on 11M contacts otherwise).
+    """
+    return ibis.ifelse(column < "!", ~column.re_search(NOT_BLANK_RE), False)
+
+
 def _non_empty(table: str, column: str, keys: tuple[str, ...]) -> Rule:
-    # A regex search, not ``strip().length() == 0``: DuckDB's TRIM with a character set is
-    # four times slower (2.6 s against 0.6 s on 10M ids), and the search stops at the first
-    # character of an ordinary id.
     return Rule(
         table,
         column,
@@ -362,7 +376,7 @@ def _non_empty(table: str, column: str, keys: tuple[str, ...]) -> Rule:
         "a non-empty id",
         keys,
         (column,),
-        bad=lambda t: t[column].notnull() & ~t[column].re_search(NOT_BLANK_RE),
+        bad=lambda t: _blank(t[column]),
     )
 
 
