@@ -32,7 +32,7 @@ from wb.warehouse.tables import (
     Rule,
     complete,
     kind_accepts,
-    pandera_schema,
+    pandera_checks,
     rules_for,
 )
 
@@ -246,7 +246,7 @@ def check_table(
         return check, problems, table, {}
     table = complete(table, name)
     rules = [r for r in rules_for(name) if _applies(r, table)]
-    _, declared = pandera_schema(name, table.schema())
+    _, declared = pandera_checks(name, table.schema())
     check.rules = [r.id for r in rules]
     check.via_pandera = [r.id for r in rules if r.id in declared]
     check.via_ibis = list(check.rules)
