@@ -106,7 +106,7 @@ def add_facts(contacts: ir.Table, customers: ir.Table, contact_rms: ir.Table) ->
 
     ``customers`` and ``contact_rms`` are the ``customers`` grouping of ``customer_month`` and
     the ``contacts`` grouping of ``wecom_contact`` (:data:`wb.warehouse.tables.GROUPINGS`):
-    each customer's ``first_month`` and each contact's ``n_rms``.
+    each customer's ``first_index`` (its first month) and each contact's ``n_rms``.
 
     Columns: ``rm_id``, ``month_index`` (of ``added_at``, :func:`~wb.warehouse.tables.month_index`:
     an integer, which DuckDB groups and compares at a fraction of the cost of ``YYYY-MM`` text
@@ -134,9 +134,7 @@ def add_facts(contacts: ir.Table, customers: ir.Table, contact_rms: ir.Table) ->
         removed_90d=(removed <= added + ibis.interval(days=90)).fill_null(False),
         last3days=(day0 + ibis.interval(days=3)).month() != day0.month(),
     )
-    first = customers.select(
-        cid=customers.customer_id, first_index=month_index(customers.first_month)
-    )
+    first = customers.select(cid=customers.customer_id, first_index=customers.first_index)
     shared = contact_rms.filter(contact_rms.n_rms >= 3).select(sid=contact_rms.contact_id)
     joined = facts.left_join(first, facts.customer_id == first.cid).left_join(
         shared, facts.contact_id == shared.sid

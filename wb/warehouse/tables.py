@@ -270,15 +270,17 @@ def rm_month_values(t: ir.Table) -> dict[str, ir.Scalar]:
 
 
 def customer_values(t: ir.Table) -> dict[str, ir.Scalar]:
-    """Per ``customer_id``: ``first_month`` (the earliest ``month``) and the customer's months
-    as a bit set for the unique-key screen: ``month_bits``, the sum over rows of ``2 ** (i mod
+    """Per ``customer_id``: ``first_index``, the smallest :func:`month_index` of its months
+    (on valid months that of the earliest; an integer minimum costs DuckDB less than a text
+    one), and the customer's months as a bit set for the unique-key screen: ``month_bits``, the sum over rows of ``2 ** (i mod
     MONTH_BITS)`` for month index ``i`` (null when no row has an index). A sum of ``k`` powers
     of two has at most ``k`` one bits, and exactly ``k`` when they are distinct, so with at
     most :data:`MONTH_BITS` rows the months are distinct only when ``month_bits`` has
     ``n_rows`` one bits: a repeated month carries into a higher bit, a month without an index
     adds none."""
-    bit = ibis.literal(1, "int64") << (month_index(t.month) % MONTH_BITS).abs()
-    return {"first_month": t.month.min(), "month_bits": bit.sum()}
+    index = month_index(t.month)
+    bit = ibis.literal(1, "int64") << (index % MONTH_BITS).abs()
+    return {"first_index": index.min(), "month_bits": bit.sum()}
 
 
 def contact_values(t: ir.Table) -> dict[str, ir.Scalar]:
