@@ -42,6 +42,8 @@ def broken_tables() -> dict[str, pd.DataFrame]:
     wc.loc[3, "customer_id"] = ID_NUMBER
     wc.loc[4, "removed_at"] = pd.Timestamp("2020-01-01")
     wc.loc[5, "certified_at"] = pd.Timestamp("2024-03-01")  # certified without a customer
+    wc.loc[6, "rm_id"] = " \t\x0b"  # blank once stripped
+    wc.loc[7, "contact_id"] = ""
     t["wecom_contact"] = wc
     q = t["quota"]
     q.loc[0, "quota_target"] = 0
@@ -62,6 +64,8 @@ EXPECTED = {
     ("wecom_contact", "customer_id", "no_personal_data"): 1,
     ("wecom_contact", "removed_at", "not_before_added"): 1,
     ("wecom_contact", "certified_at", "null_iff_customer_null"): 1,
+    ("wecom_contact", "rm_id", "non_empty"): 1,
+    ("wecom_contact", "contact_id", "non_empty"): 1,
     ("quota", "quota_target", "gt_0"): 1,
     ("quota", "rm_id, branch_id", "one_level"): 1,
     ("quota", "branch_id, month", "unique_key"): 2,
@@ -130,8 +134,8 @@ def test_screens_only_skip_clean_groups(broken_source, monkeypatch):
 
 def test_keys_screen_is_exact_beyond_its_bit_set(tmp_path):
     """A customer with more months than the bit set holds, months that share a bit, a
-    contact re-added by the same RM later, duplicates under a null id: none is taken for a
-    repeated key, and a real repeat is still counted."""
+    contact re-added by the same RM later, duplicates under a null id or of a month that is
+    not a number: none is taken for a repeated key, and a real repeat is still counted."""
     t = edge_tables()
     cm = t["customer_month"]
     long = pd.DataFrame(
@@ -158,12 +162,44 @@ def test_keys_screen_is_exact_beyond_its_bit_set(tmp_path):
     wvalidate.validate(src)
     src.close()
     t["customer_month"] = pd.concat(
-        [t["customer_month"], long.iloc[[3]], cm.iloc[[0, 0]].assign(customer_id=None)],
+        [
+            t["customer_month"],
+            long.iloc[[3]],
+            cm.iloc[[0, 0]].assign(customer_id=None),
+            cm.iloc[[0, 0]].assign(customer_id="C_TXT", month="2024-ab"),  # month without index
+        ],
         ignore_index=True,
     )
     error = problems_of(write_source(tmp_path / "bad", t))
     keys = [p for p in error.problems if p.rule == "unique_key"]
-    assert [(p.table, p.rows) for p in keys] == [("customer_month", 4)]
+    assert [(p.table, p.rows) for p in keys] == [("customer_month", 6)]
+
+
+def test_contacts_grouping_counts_distinct_rms_of_repeated_contacts(tmp_path):
+    """The contacts grouping holds the contacts added more than once, each with its distinct
+    RMs: repeated RMs, null RMs and a null contact id included; a contact added once cannot
+    repeat a key or be shared and is left out."""
+    import ibis
+
+    rows = [
+        ("A", "R1"), ("B", "R1"), ("B", "R1"), ("C", "R1"), ("C", "R2"),
+        ("D", "R1"), ("D", "R1"), ("D", "R2"), ("E", "R3"), ("E", "R1"), ("E", "R2"),
+        ("F", "R2"), ("F", "R1"), ("F", "R3"), ("F", "R1"), ("G", None), ("G", None),
+        ("H", None), ("H", "R1"), ("H", "R1"), (None, "R1"), (None, "R2"), (None, "R3"),
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["contact_id", "rm_id"])
+    frame.to_parquet(tmp_path / "wc.parquet")
+    table = ibis.duckdb.connect().read_parquet(tmp_path / "wc.parquet")
+    grouping = wtables.GROUPINGS["wecom_contact"][0].of(table).to_pandas()
+    got = {
+        (c, n, r)
+        for c, n, r in zip(
+            grouping.contact_id.fillna("null"), grouping.n_rows, grouping.n_rms, strict=True
+        )
+    }
+    by_contact = frame.fillna({"contact_id": "null"}).groupby("contact_id").rm_id
+    sizes, distinct = by_contact.size(), by_contact.nunique()
+    assert got == {(c, sizes[c], distinct[c]) for c in sizes.index if sizes[c] > 1}
 
 
 def test_examples_are_keys_at_most_five_and_never_personal(broken_source):

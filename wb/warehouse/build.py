@@ -29,7 +29,14 @@ from wb.door.atomic import replace_dir, write_json
 from wb.errors import InputError
 from wb.warehouse.progress import Progress
 from wb.warehouse.source import EngineOptions, Source, open_source
-from wb.warehouse.tables import MONEY, OPTIONAL_MONEY, TABLES, month_text
+from wb.warehouse.tables import (
+    MONEY,
+    OPTIONAL_MONEY,
+    TABLES,
+    index_month_text,
+    month_index,
+    month_text,
+)
 from wb.warehouse.validate import ValidationReport, validate
 
 SCHEMA = "wb.warehouse.build/1"
@@ -99,9 +106,11 @@ def add_facts(contacts: ir.Table, customers: ir.Table, contact_rms: ir.Table) ->
 
     ``customers`` and ``contact_rms`` are the ``customers`` grouping of ``customer_month`` and
     the ``contacts`` grouping of ``wecom_contact`` (:data:`wb.warehouse.tables.GROUPINGS`):
-    each customer's ``first_month`` and each contact's ``n_rms``.
+    each customer's ``first_index`` (its first month) and each contact's ``n_rms``.
 
-    Columns: ``rm_id``, ``month`` (of ``added_at``), ``certified_30d`` (``certified_at -
+    Columns: ``rm_id``, ``month_index`` (of ``added_at``, :func:`~wb.warehouse.tables.month_index`:
+    an integer, which DuckDB groups and compares at a fraction of the cost of ``YYYY-MM`` text
+    formatted on every add), ``certified_30d`` (``certified_at -
     added_at <= 30 days``), ``existing_customer`` (certified within 30 days to a customer with a
     ``customer_month`` row in an earlier month, any RM or none), ``removed_30d`` / ``removed_90d``
     (``removed_at - added_at <= 30 / 90 days``), ``shared_3plus`` (the ``contact_id`` was added
@@ -119,15 +128,13 @@ def add_facts(contacts: ir.Table, customers: ir.Table, contact_rms: ir.Table) ->
         customer_id=contacts.customer_id,
         added_at=added,
         certified_at=certified,
-        month=added.strftime("%Y-%m"),
+        month_index=month_index(added),
         certified_30d=(certified <= added + ibis.interval(days=30)).fill_null(False),
         removed_30d=(removed <= added + ibis.interval(days=30)).fill_null(False),
         removed_90d=(removed <= added + ibis.interval(days=90)).fill_null(False),
         last3days=(day0 + ibis.interval(days=3)).month() != day0.month(),
     )
-    first = customers.select(
-        cid=customers.customer_id, first_month=month_text(customers.first_month)
-    )
+    first = customers.select(cid=customers.customer_id, first_index=customers.first_index)
     shared = contact_rms.filter(contact_rms.n_rms >= 3).select(sid=contact_rms.contact_id)
     joined = facts.left_join(first, facts.customer_id == first.cid).left_join(
         shared, facts.contact_id == shared.sid
@@ -138,22 +145,22 @@ def add_facts(contacts: ir.Table, customers: ir.Table, contact_rms: ir.Table) ->
         "customer_id",
         "added_at",
         "certified_at",
-        "month",
+        "month_index",
         "certified_30d",
         "removed_30d",
         "removed_90d",
         "last3days",
-        existing_customer=(joined.certified_30d & (joined.first_month < joined.month)).fill_null(
-            False
-        ),
+        existing_customer=(
+            joined.certified_30d & (joined.first_index < joined.month_index)
+        ).fill_null(False),
         shared_3plus=joined.sid.notnull(),
     )
 
 
 def adds_by_rm_month(facts: ir.Table, window: MonthWindow) -> ir.Table:
-    """Adds per ``(rm_id, month)`` in the window: ``wecom_adds``, certified and quality counts."""
-    facts = facts.filter(window.contains(facts.month))
-    return facts.group_by(["rm_id", "month"]).aggregate(
+    """Adds per ``(rm_id, month)`` in the window: ``wecom_adds``, certified and quality counts;
+    ``month`` as ``YYYY-MM`` text, formatted once per RM-month."""
+    adds = facts.group_by(["rm_id", "month_index"]).aggregate(
         wecom_adds=facts.count(),
         wecom_certified_adds=facts.certified_30d.sum(),
         adds_existing_customer=facts.existing_customer.sum(),
@@ -162,6 +169,8 @@ def adds_by_rm_month(facts: ir.Table, window: MonthWindow) -> ir.Table:
         adds_shared_3plus=facts.shared_3plus.sum(),
         adds_last3days=facts.last3days.sum(),
     )
+    adds = adds.mutate(month=index_month_text(adds.month_index)).drop("month_index")
+    return adds.filter(window.contains(adds.month))
 
 
 def rm_months(groups: ir.Table, window: MonthWindow) -> ir.Table:

@@ -2,8 +2,9 @@
 
 Per table: the declared columns and their types (from the engine's schema, no data read); then
 the rules of :mod:`wb.warehouse.tables`, counted inside the table's groupings: each grouping is
-one pass over the table, cached for the build, and one small aggregate over the grouping counts
-its rules. A group rule (unique keys, one branch per RM-month) runs its own group-by only when
+one pass over the table (two for one of repeated keys only), cached for the build, and one small
+aggregate over the grouping counts its rules; the row rules no grouping judges are counted in
+one of them or in one aggregate over the table. A group rule (unique keys, one branch per RM-month) runs its own group-by only when
 its screen finds a group that may break it, and then only on that group's rows.
 For each broken rule up to five example keys are fetched with ``filter`` + ``order_by`` +
 ``limit(5)``. Example keys pass through :func:`wb.privacy.redact`, and a personal-data rule never
@@ -31,7 +32,7 @@ from wb.warehouse.tables import (
     Rule,
     complete,
     kind_accepts,
-    pandera_schema,
+    pandera_checks,
     rules_for,
 )
 
@@ -168,8 +169,11 @@ def _applies(rule: Rule, table: ir.Table) -> bool:
 
 
 def _judging_grouping(rule: Rule, groupings: tuple[Grouping, ...]) -> Grouping | None:
-    """The first grouping whose keys hold every column the row rule reads, if any."""
-    return next((g for g in groupings if set(rule.needs) <= set(g.keys)), None)
+    """The first grouping of every group whose keys hold every column the row rule reads, if
+    any."""
+    return next(
+        (g for g in groupings if not g.repeated_only and set(rule.needs) <= set(g.keys)), None
+    )
 
 
 def _rule_counts(
@@ -178,8 +182,9 @@ def _rule_counts(
     """Run the table's groupings (cached: the build reuses them) and count in them, in one
     small aggregate per grouping, the breaking rows of each row rule and the screened groups
     of each group rule; row rules no grouping judges are summed in the grouping that
-    ``counts_rows``, else in one aggregate over the table. Returns the groupings by name, the
-    counts (``r<i>`` for row rule ``i``, :func:`_screen_count` for a screen) and the rows."""
+    ``counts_rows``, else in one aggregate over the table. The rows are counted there too, or
+    in a grouping of every group. Returns the groupings by name, the counts (``r<i>`` for row
+    rule ``i``, :func:`_screen_count` for a screen) and the rows."""
     row_rules = [r for r in rules if r.bad is not None]
     per_row = {
         f"r{i}": r.bad(table).sum()
@@ -196,6 +201,8 @@ def _rule_counts(
         g = grouping.of(table, hosted).cache()
         built[grouping.name] = g
         metrics = {name: g[name].sum() for name in hosted}
+        if not grouping.repeated_only:
+            metrics["n_rows"] = g.n_rows.sum()
         metrics |= {
             f"r{i}": g.n_rows.sum(where=r.bad(g))
             for i, r in enumerate(row_rules)
@@ -206,7 +213,8 @@ def _rule_counts(
             for r in rules
             if r.screen is not None and r.screen[0] == grouping.name
         }
-        counts |= g.aggregate(n_rows=g.n_rows.sum(), **metrics).to_pyarrow().to_pylist()[0]
+        if metrics:
+            counts |= g.aggregate(**metrics).to_pyarrow().to_pylist()[0]
     return built, counts, int(counts.pop("n_rows") or 0)
 
 
@@ -238,7 +246,7 @@ def check_table(
         return check, problems, table, {}
     table = complete(table, name)
     rules = [r for r in rules_for(name) if _applies(r, table)]
-    _, declared = pandera_schema(name, table.schema())
+    _, declared = pandera_checks(name, table.schema())
     check.rules = [r.id for r in rules]
     check.via_pandera = [r.id for r in rules if r.id in declared]
     check.via_ibis = list(check.rules)
