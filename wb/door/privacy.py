@@ -13,9 +13,11 @@ never echoed; a column is then named by its position.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:  # the warehouse's checks import neither (0.5 s of a build)
+    import numpy as np
+    import pandas as pd
 
 # Column-name fragments, matched after lower-casing and removing spaces, '_', '-' and '.'.
 _NAME_FRAGMENTS_ZH = (
@@ -124,6 +126,8 @@ def looks_personal(text: pd.Series) -> np.ndarray:
 def matching(text: pd.Series, pattern: re.Pattern[str], maybe: np.ndarray) -> np.ndarray:
     """Whether ``pattern`` is found in each value of ``text``, searched only where ``maybe``
     (a necessary condition, computed faster) holds; False elsewhere."""
+    import numpy as np
+
     found = np.zeros(len(text), dtype=bool)
     where = np.flatnonzero(maybe)
     found[where] = [pattern.search(v) is not None for v in text.iloc[where]]
