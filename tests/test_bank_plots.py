@@ -58,7 +58,7 @@ def test_footer_lists_the_sources_of_the_plotted_values(panel: Panel) -> None:
     table = metrics.yoy_table(panel, "H1 2025", "retail_operating_income")
     for source_id in metrics.source_ids_of(table):
         assert source_id in plots.source_line(fig)
-    assert comparison.income_finding(panel, "H1 2025").en in fig.get_suptitle()
+    assert comparison.income_finding(panel, "H1 2025").en in " ".join(fig.get_suptitle().split())
     plt.close(fig)
 
 
@@ -183,3 +183,24 @@ def test_bank_comparison_json_matches_its_committed_schema(panel: Panel, tmp_pat
     with pytest.raises(ExportError, match=r"bank_comparison\.json does not match"):
         comparison.write_artifact(broken, tmp_path / "other")
     assert not (tmp_path / "other" / comparison.ARTIFACT_NAME).exists()
+
+
+@pytest.mark.parametrize("period", ["H1 2025", "FY2024"])
+def test_every_bank_chart_is_drawn_for_the_printed_page(panel, period, tmp_path):
+    """Drawn at the brief's text width, so it prints at 100%: no text under 7.5 pt as drawn,
+    and the saved image no wider than the page's text (else the brief would shrink it)."""
+    from PIL import Image
+
+    from wb.plots.theme import PNG_DPI, PRINT_WIDTH_IN, smallest_font_pt
+
+    for key, draw in plots.CHARTS.items():
+        options = {"kind": period[:2]} if key == "trends" else {}
+        if key in ("income", "profit", "share", "aum"):
+            options["period"] = period
+        fig = draw(panel, **options)
+        assert fig.get_figwidth() == pytest.approx(PRINT_WIDTH_IN), key
+        assert smallest_font_pt(fig) >= 7.5, key
+        save_figure(fig, tmp_path, key)
+        plt.close(fig)
+        with Image.open(tmp_path / f"{key}.png") as png:
+            assert png.size[0] / PNG_DPI <= PRINT_WIDTH_IN * 1.02, (key, png.size)

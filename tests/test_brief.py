@@ -149,7 +149,10 @@ def test_bank_figures_option_selects_and_checks_stems(artifacts):
         run_params("bank_comparison", bank_figures=["bank_wecom"]), data, set(), EPOCH
     )
     assert [f.src for f in ctx.bank["figures"]] == ["bank_wecom.png"]
-    assert ctx.bank["omitted"] == 1
+    # the charts left out are not announced: a reader of the PDF has no folder to look in
+    assert "run folder" not in brief.render_html(ctx) and "artifacts/" not in brief.render_html(
+        ctx
+    ).replace('src="artifacts/', "")
     with pytest.raises(ExportError, match="bank_coverage"):  # a known stem the artifact lacks
         brief.build_context(
             run_params("bank_comparison", bank_figures=["bank_coverage"]), data, set(), EPOCH
@@ -284,3 +287,73 @@ def test_a_customer_uplift_without_its_paths_figure_is_an_export_error(warehouse
     (cu / "customer_uplift.json").write_text("{}", encoding="utf-8")
     with pytest.raises(ExportError, match="customer_uplift"):
         brief.build(run_params("uplift"), folder, folder / "artifacts", {"uplift"}, EPOCH, cu)
+
+
+def test_every_figure_prints_at_the_text_width_with_no_font_under_7pt(artifacts):
+    html, pdf = brief.build(
+        run_params("bank_comparison", "uplift"), artifacts, artifacts / "artifacts", set(), EPOCH
+    )
+    printed = brief.printed_figures(pdf, html.read_text(encoding="utf-8"), artifacts)
+    assert len(printed) == html.read_text(encoding="utf-8").count("<figure>") >= 3
+    for fig in printed:
+        assert abs(fig.width_mm - 178) < 2, fig
+        assert fig.smallest_font_pt >= 7.0, fig
+
+
+def test_a_figure_drawn_too_wide_for_the_page_stops_the_brief(tmp_path, artifacts):
+    """The old layout: a chart drawn 14 inches wide shrinks to the text width, so its 7.5 pt
+    notes print near 3.8 pt; the brief refuses it (exit 6) naming the figure."""
+    import matplotlib.pyplot as plt
+
+    from wb.plots.theme import add_footer, save_figure, theme_context
+
+    run = copy_run(artifacts, tmp_path / "run")
+    stem = brief.load_artifact("bank_comparison", run / "artifacts")["figures"][0]["stem"]
+    with theme_context():
+        fig, ax = plt.subplots(figsize=(14.0, 5.0))
+        ax.bar(["工商银行", "建设银行"], [1, 2])
+        add_footer(fig, "fixture")
+        save_figure(fig, run / "artifacts", stem)
+        plt.close(fig)
+    with pytest.raises(ExportError, match=rf"{stem}\.png prints text at [34]\.\d pt"):
+        brief.build(run_params("bank_comparison"), run, run / "artifacts", set(), EPOCH)
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        (
+            "business review - bocpic.bankofchina.com ... [Bank of China 2019 Interim Report]",
+            "Bank of China 2019 Interim Report",
+        ),
+        ("≈≈招商银行600036≈≈ 维赛特财经 F10 主营构成", "招商银行600036 维赛特财经 F10 主营构成"),
+        ("招商银行 2021年度报告 (reportify filing summary)", "招商银行 2021年度报告"),
+        ("Retail business accounts for half of stock-banks’ income", None),
+        ("x" * 90, "x" * 69 + "…"),
+    ],
+)
+def test_source_titles_are_cleaned_of_scraper_notes(raw, clean):
+    assert brief.clean_title(raw) == (clean or raw)
+
+
+def test_sources_list_the_banks_own_documents_first(artifacts):
+    bank = {
+        "sources": [
+            {"source_id": "a", "title": "News", "publisher": "经济参考报", "url": "https://x.cn/1"},
+            {"source_id": "b", "title": "Report", "publisher": "ICBC (own report text)"},
+        ]
+    }
+    groups = brief._sources(["a", "b", "c"], bank)
+    assert [[s["source_id"] for s in g["entries"]] for g in groups] == [["b"], ["a", "c"]]
+    assert groups[1]["entries"][0]["host"] == "x.cn"
+
+
+def test_coverage_is_a_footnote_not_a_key_finding(artifacts):
+    data = {"bank_comparison": brief.load_artifact("bank_comparison", artifacts / "artifacts")}
+    data["bank_comparison"]["findings"].append(
+        {"key": "coverage", "zh": "覆盖 12 格", "en": "12 cells covered", "numbers": [], "source_ids": []}
+    )
+    ctx = brief.build_context(run_params("bank_comparison"), data, set(), EPOCH)
+    assert all("covered" not in f["en"] for f in ctx.findings + ctx.bank["more"])
+    assert ctx.bank["coverage"][-1] == {"text": "覆盖 12 格", "en": "12 cells covered"}
+    assert "数据覆盖 Data coverage: 覆盖 12 格" in brief.render_html(ctx)

@@ -10,7 +10,6 @@ missing (a hatched grey band labelled 无数据 no data), never as zero.
 from __future__ import annotations
 
 import itertools
-import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -29,10 +28,21 @@ from wb.banks.newscheck import NewsCheck
 from wb.banks.panel import Panel, display_value, period_order, unknown_name
 from wb.door.io import write_workbook
 from wb.plots.common import finding_title
-from wb.plots.theme import PALETTE, add_footer, footer_text, save_figure, theme_context
+from wb.plots.theme import (
+    FOOTER_CHARS_PER_INCH,
+    PALETTE,
+    PRINT_WIDTH_IN,
+    add_footer,
+    footer_text,
+    save_figure,
+    text_columns,
+    theme_context,
+    wrap_print,
+)
 
 __all__ = [
     "CHARTS",
+    "CHART_NAMES",
     "DEFAULT_PERIODS",
     "BankCharts",
     "plot_coverage",
@@ -50,21 +60,23 @@ __all__ = [
 DEFAULT_PERIODS = ["FY2023", "H1 2024", "FY2024", "H1 2025"]
 _MISSING = "无数据 no data"
 _LINE_IN = 0.14  # height of one 7.5 pt text line, inches
-_WRAP = 150  # characters per note or footer line
+_ROW_IN = 0.27  # height of one bank's bar, inches
 _MISSING_STYLE = {"facecolor": "none", "edgecolor": "#c8c8c8", "hatch": "//", "lw": 0}
 _MISSING_TEXT = {"fontsize": 7.5, "color": "#555555", "va": "center"}
 _MISSING_BOX = {"facecolor": "white", "edgecolor": "none", "pad": 1.0}
 _DERIVED_HATCH = "///"
 
 
-def _wrap(lines: Sequence[str]) -> list[str]:
-    return [w for line in lines for w in textwrap.wrap(line, _WRAP, break_long_words=False)]
+def _wrap(lines: Sequence[str], width_in: float) -> list[str]:
+    """Notes wrapped to a figure ``width_in`` inches wide (7.5 pt text)."""
+    return [w for line in lines for w in wrap_print(line, width_in)]
 
 
-def _new_axes(ax: Axes | None, n_rows: int, width: float = 9.0) -> tuple[Figure, Axes]:
+def _new_axes(ax: Axes | None, n_rows: int) -> tuple[Figure, Axes]:
+    """The caller's axes, or a new figure drawn at the printed width with a row per bank."""
     if ax is not None:
         return ax.figure, ax
-    fig, ax = plt.subplots(figsize=(width, 1.9 + 0.34 * max(n_rows, 3)))
+    fig, ax = plt.subplots(figsize=(PRINT_WIDTH_IN, 1.9 + _ROW_IN * max(n_rows, 3)))
     return fig, ax
 
 
@@ -76,22 +88,24 @@ def _finish(
     own_layout: bool = True,
     right_in: float = 0.25,
     axis_in: float = 0.75,
+    left_in: float = 1.75,
 ) -> Figure:
     """Title (the finding), notes and the source footer; margins sized in inches.
 
-    ``axis_in`` is the room under the axes for tick labels and the axis label.
+    ``axis_in`` is the room under the axes for tick labels and the axis label, ``left_in``
+    the room left of them for the bank names.
     """
-    note_lines = _wrap(notes)
     width, height = fig.get_size_inches()
+    note_lines = _wrap(notes, width)
     sources = ", ".join(sorted(set(source_ids))) or "—"
     footer = footer_text(width, sources).split("\n")
-    per_line = int(width * 10.5)
-    title = [*textwrap.wrap(finding.zh, per_line // 2 + 8), *textwrap.wrap(finding.en, per_line)]
+    # bold 10.5 pt runs wider than plain text: wrapped as if 11.5 pt
+    title = [*wrap_print(finding.zh, width, 11.5), *wrap_print(finding.en, width, 11.5)]
     bottom_in = 0.2 + _LINE_IN * (len(note_lines) + len(footer))
     finding_title(fig, "\n".join(title), fontsize=10.5)
     if own_layout:
         fig.subplots_adjust(
-            left=1.75 / width,
+            left=left_in / width,
             right=1 - right_in / width,
             top=1 - (0.35 + 0.2 * len(title)) / height,
             bottom=(axis_in + bottom_in) / height,
@@ -158,6 +172,7 @@ def _bars(
     y = np.arange(len(table))
     values = table[value].to_numpy(dtype=float) * scale
     known = ~np.isnan(values)
+    labels: list[str] = []
     span = max(np.nanmax(np.abs(values)) if known.any() else 1.0, 1e-9)
     colours = [PALETTE["vermillion"] if v < 0 else PALETTE["blue"] for v in np.nan_to_num(values)]
     for yi, v, c, m in zip(
@@ -184,6 +199,7 @@ def _bars(
         label = display_value(v, getattr(row, qualifier) or "exact", kind)
         if tags := _tags(row, table):
             label += f" [{tags}]"
+        labels.append(label)
         x = v * scale
         ax.text(
             x + np.sign(x or 1) * span * 0.02,
@@ -197,8 +213,15 @@ def _bars(
     ax.axvline(0, color=PALETTE["black"], lw=0.8)
     lo = min(0.0, np.nanmin(values) if known.any() else 0.0)
     hi = max(0.0, np.nanmax(values) if known.any() else 1.0)
-    pad = (hi - lo or 1.0) * 0.28
-    ax.set_xlim(lo - (pad if lo < 0 else 0), hi + pad)
+    # room beside the bars for their labels (8 pt), sized from the longest label, in inches of
+    # an axes ~10% narrower than matplotlib's default place for it (the final margins differ)
+    axis_in = 0.9 * ax.get_position().width * ax.figure.get_figwidth()
+    label_in = 0.15 + max(map(text_columns, labels), default=0) * 8 / (7.5 * FOOTER_CHARS_PER_INCH)
+    left_in, right_in = (label_in if lo < 0 else 0.0), label_in
+    share = min((left_in + right_in) / axis_in, 0.7)  # the bars keep at least 30% of the axis
+    extent = (hi - lo or 1.0) / (1 - share)  # the x range the bars and labels need together
+    total_in = left_in + right_in or 1.0
+    ax.set_xlim(lo - extent * share * left_in / total_in, hi + extent * share * right_in / total_in)
     ax.set_ylim(-0.6, len(table) - 0.4)
     ax.grid(axis="x", color="#e6e6e6", lw=0.6)
     ax.set_axisbelow(True)
@@ -405,7 +428,7 @@ def plot_retail_aum(
             fig, (left, right) = plt.subplots(
                 1,
                 2,
-                figsize=(10.5, 1.9 + 0.34 * len(table)),
+                figsize=(PRINT_WIDTH_IN, 1.9 + _ROW_IN * len(table)),
                 sharey=True,
                 gridspec_kw={"width_ratios": [1.15, 1], "wspace": 0.35},
             )
@@ -413,9 +436,9 @@ def plot_retail_aum(
             left, right = ax
             fig = left.figure
         _bars(left, table, "level", "level_qualifier", "level_method", "level", scale=1e-12)
-        left.set_xlabel(f"零售AUM Retail AUM, end of {period} (万亿元 trillion yuan)")
+        left.set_xlabel(f"零售AUM Retail AUM, end of {period}\n(万亿元 trillion yuan)")
         _bars(right, table, "growth", "growth_qualifier", "growth_method", "change")
-        right.set_xlabel("较上年末增长 Growth since previous year-end (%)")
+        right.set_xlabel("较上年末增长\nGrowth since previous year-end (%)")
         right.tick_params(labelleft=False)
         _method_legend(right)
         bases = sorted(set(table["level_basis"]) - {""})
@@ -426,7 +449,7 @@ def plot_retail_aum(
                 data, period, ("retail_aum", "retail_aum_growth_ytd"), table["bank_id"].tolist()
             ),
         ]
-        return _finish(fig, finding, metrics.source_ids_of(table), notes, ax is None)
+        return _finish(fig, finding, metrics.source_ids_of(table), notes, ax is None, axis_in=0.9)
 
 
 def plot_wecom_reach(
@@ -440,7 +463,7 @@ def plot_wecom_reach(
     names = data.bank_names()
     absent = [names[b] for b in all_banks if b not in set(table.get("bank_id", []))]
     with theme_context():
-        fig, ax_ = _new_axes(ax, len(table) + 1, width=10.0)
+        fig, ax_ = _new_axes(ax, 2 * len(table) + 1)
         table = table.sort_values("connected").reset_index(drop=True)
         for yi, row in table.iterrows():
             low = row["connected_confidence"] == "low"
@@ -462,7 +485,8 @@ def plot_wecom_reach(
                 parts.append(
                     f"认证率 certified {display_value(row['certification_rate'], row['certification_qualifier'], 'share')}"
                 )
-            ax_.text(row["connected"] / 1e4 + 20, yi, " · ".join(parts), va="center", fontsize=8)
+            label = " · ".join(parts[:2]) + "\n" + " · ".join(parts[2:])
+            ax_.text(row["connected"] / 1e4 + 20, yi, label, va="center", fontsize=8)
         ax_.set_yticks(range(len(table)), table["bank_name"])
         ax_.set_xlim(0, 3200)
         ax_.set_ylim(-0.6, len(table) - 0.4)
@@ -471,10 +495,18 @@ def plot_wecom_reach(
             Patch(facecolor=PALETTE["green"], label="medium confidence"),
             Patch(facecolor=PALETTE["orange"], label="low confidence"),
         ]
-        ax_.legend(handles=handles, loc="lower right", fontsize=7.5, frameon=True)
+        ax_.legend(
+            handles=handles,
+            loc="lower right",
+            bbox_to_anchor=(1.0, 1.0),
+            ncol=2,
+            fontsize=7.5,
+            frameon=False,
+            borderaxespad=0.2,
+        )
         notes = [
             f"无全行企微数据 No bank-wide WeCom figure ({len(absent)}): " + "、".join(absent),
-            "Branch-level figures (e.g. ICBC Dongying branch) are in data/entities_panel.csv, not here.",
+            "Branch-level figures (e.g. ICBC Dongying branch) are not bank-wide and not shown.",
         ]
         return _finish(fig, finding, metrics.source_ids_of(table), notes, ax is None)
 
@@ -507,9 +539,9 @@ def plot_coverage(
     bank_order = sorted(table["bank_id"].unique(), reverse=True)
     names = data.bank_names()
     with theme_context():
-        fig, ax_ = _new_axes(ax, len(bank_order), width=12.0)
+        fig, ax_ = _new_axes(ax, len(bank_order))
         if ax is None:
-            fig.set_size_inches(12.0, 2.6 + 0.3 * len(bank_order) + 1.2)
+            fig.set_size_inches(PRINT_WIDTH_IN, 2.6 + _ROW_IN * len(bank_order) + 1.2)
         cells = table.set_index(["bank_id", "group", "period"])
         for yi, bank in enumerate(bank_order):
             for xi, (group, period) in enumerate(column_keys):
@@ -537,7 +569,7 @@ def plot_coverage(
                     )
                 )
                 text = str(cell["n_rows"]) + ("*" if cell["n_unverified"] else "")
-                ax_.text(xi, yi, text, ha="center", va="center", fontsize=7)
+                ax_.text(xi, yi, text, ha="center", va="center", fontsize=7.5)
         ax_.set_xlim(-0.6, len(column_keys) - 0.4)
         ax_.set_ylim(-0.6, len(bank_order) - 0.4)
         ax_.set_yticks(range(len(bank_order)), [names[b] for b in bank_order])
@@ -554,9 +586,7 @@ def plot_coverage(
         ax_.tick_params(length=0)
         for side in ("left", "bottom"):
             ax_.spines[side].set_visible(False)
-        handles = [
-            Patch(facecolor=c, label=f"{k} confidence (n rows)") for k, c in _CONF_COLOURS.items()
-        ]
+        handles = [Patch(facecolor=c, label=f"{k} (n rows)") for k, c in _CONF_COLOURS.items()]
         handles.append(Patch(**(_MISSING_STYLE | {"lw": 0.5}), label=_MISSING))
         handles += [
             Line2D(
@@ -564,7 +594,14 @@ def plot_coverage(
             ),
             Line2D([], [], ls="", marker="$↕$", color=PALETTE["black"], label="direction only"),
         ]
-        ax_.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7.5)
+        ax_.legend(
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            fontsize=7.5,
+            title="最高可信度 confidence",
+            title_fontsize=7.5,
+        )
         suspect = table[table["n_excluded"] > 0]
         notes = [
             "Cells count usable panel rows (levels, quoted changes and shares; * = some unverified); "
@@ -579,10 +616,11 @@ def plot_coverage(
         ids = [
             f"all {data.frame['source_id'].nunique()} sources of the panel (see the source table)"
         ]
-        return _finish(fig, finding, ids, notes, ax is None, right_in=2.4, axis_in=1.55)
+        return _finish(fig, finding, ids, notes, ax is None, right_in=1.6, axis_in=1.55)
 
 
-_TREND_COLUMNS = 7  # small multiples per row
+_TREND_COLUMNS = 4  # small multiples per row: at the printed width each panel is ~1.4 inches
+_TREND_PANEL_IN = 1.35  # height of one panel, inches
 
 
 def plot_trends(
@@ -615,7 +653,7 @@ def plot_trends(
         fig, axes = plt.subplots(
             2 * n_groups,
             n_cols,
-            figsize=(2.3 * n_cols + 1.2, 2.3 * 2 * n_groups + 1.6),
+            figsize=(PRINT_WIDTH_IN, _TREND_PANEL_IN * 2 * n_groups + 1.9),
             squeeze=False,
             sharex=True,
         )
@@ -655,10 +693,15 @@ def plot_trends(
                 ax_.set_ylim(0, 80 if series == "retail_income_share" else top_value * 1.2)
             top.set_title(names[bank], fontsize=9)
             if i % n_cols == 0:
-                top.set_ylabel("零售营收 retail income\n(亿元 100m yuan)", fontsize=8)
-                bottom.set_ylabel("占营收 share of income\n(%)", fontsize=8)
-            bottom.set_xticks(years, [f"{y % 100:02d}" for y in years], fontsize=7.5)
-            bottom.set_xlabel(f"{kind} 20xx", fontsize=8)
+                top.set_ylabel("零售营收 income\n(亿元 100m yuan)", fontsize=8)
+                bottom.set_ylabel("占营收 share (%)", fontsize=8)
+            step = 1 if len(years) <= 6 else 2  # two-digit years at 7.5 pt: ~6 fit a panel
+            bottom.set_xticks(
+                years[::step], [f"{y % 100:02d}" for y in years[::step]], fontsize=7.5
+            )
+            if i + n_cols >= len(shown):  # no panel below: the year labels show here
+                bottom.tick_params(labelbottom=True)
+                bottom.set_xlabel(f"{kind} 20xx", fontsize=8)
         unverified = table[table["status"] == "unverified"]
         notes = [
             f"{'上半年 First halves' if kind == 'H1' else '全年 Full years'} only; a year "
@@ -672,7 +715,7 @@ def plot_trends(
             if left_out
             else "",
         ]
-        fig.subplots_adjust(hspace=0.35, wspace=0.35)
+        fig.subplots_adjust(hspace=0.45, wspace=0.4)
         return _finish(
             fig,
             finding,
@@ -680,8 +723,20 @@ def plot_trends(
             [n for n in notes if n],
             own_layout=True,
             axis_in=0.55,
+            left_in=0.85,
         )
 
+
+#: Chart key → what the chart shows, in words (Chinese, English), for a reader.
+CHART_NAMES: dict[str, tuple[str, str]] = {
+    "income": ("零售营收同比", "retail income, change on a year earlier"),
+    "profit": ("零售利润同比", "retail profit, change on a year earlier"),
+    "share": ("零售占比", "retail's share of income and profit"),
+    "aum": ("零售AUM", "retail AUM and its growth"),
+    "wecom": ("企业微信触达", "WeCom reach"),
+    "trends": ("历年走势", "trends over the years"),
+    "coverage": ("数据覆盖", "data coverage"),
+}
 
 #: Chart key → the function that draws it; the figure's stem is ``bank_<key>``.
 CHARTS: dict[str, Callable[..., Figure]] = {

@@ -6,7 +6,6 @@ customer."""
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -15,7 +14,15 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from wb.plots.common import finding_title
-from wb.plots.theme import PALETTE, add_footer, save_figure, signed, theme_context
+from wb.plots.theme import (
+    PALETTE,
+    PRINT_WIDTH_IN,
+    add_footer,
+    save_figure,
+    signed,
+    theme_context,
+    wrap_print,
+)
 from wb.warehouse.imputation import Estimate
 from wb.warehouse.uplift import KINDS, CustomerUpliftResult
 
@@ -126,12 +133,14 @@ def _draw_paths(ax: plt.Axes, result: CustomerUpliftResult) -> None:
 
 def event_paths(result: CustomerUpliftResult) -> Figure:
     """The event-time paths of the two kinds of binding alone, with 95% bands (yuan of AUM
-    per bound customer): the brief's figure, sized for half a page's width beside its text."""
+    per bound customer): the brief's figure, drawn at the printed width."""
     with theme_context():
-        fig, ax = plt.subplots(figsize=(5.8, 4.4))
+        fig, ax = plt.subplots(figsize=(PRINT_WIDTH_IN, 4.0))
         _draw_paths(ax, result)
         ax.set_ylabel("AUM变化 vs 绑定前一月\n(元 yuan per bound customer)")
-        finding_title(fig, "\n".join(textwrap.wrap(finding(result), 62)), fontsize=9.5)
+        finding_title(
+            fig, "\n".join(wrap_print(finding(result), PRINT_WIDTH_IN, 11.5)), fontsize=10
+        )
         add_footer(fig, data_source(result), simulated=result.simulated)
         fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig

@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from wb.plots.common import finding_title
-from wb.plots.theme import PALETTE, add_footer, theme_context
+from wb.plots.theme import PALETTE, PRINT_WIDTH_IN, add_footer, theme_context
 from wb.uplift.quality import AddQuality
 
 #: The funnel's steps: label, the count behind it, and whether the step is its complement.
@@ -48,7 +48,7 @@ def add_quality_funnel(result: AddQuality, *, source: str, simulated: bool) -> F
     removed = next(s for s in result.shares if s.count == "adds_removed_30d")
     ring = next(s for s in result.shares if s.count == "adds_shared_3plus")
     with theme_context():
-        fig, ax = plt.subplots(figsize=(9.0, 4.8))
+        fig, ax = plt.subplots(figsize=(PRINT_WIDTH_IN, 4.4))
         x = np.arange(len(STEPS))
         for i, (kind, label, colour) in enumerate(kinds):
             values = [_step(result, c, comp, kind) for _, c, comp in STEPS]

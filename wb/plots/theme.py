@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import re
 import sys
-import textwrap
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
 import matplotlib as mpl
 from matplotlib import font_manager
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from wb.door.atomic import atomic_path
 from wb.errors import ExportError
@@ -39,6 +41,19 @@ PALETTE = {
     "grey": "#8C8C8C",
 }
 CYCLE = [PALETTE[k] for k in ("blue", "orange", "green", "vermillion", "sky", "purple", "black")]
+
+#: The brief's page: A4 width and its left and right margins, in mm (the CSS reads them here).
+PAGE_WIDTH_MM = 210
+PAGE_MARGIN_MM = 16
+#: The width every figure is drawn at, in inches: the brief's text width (178 mm), so a
+#: figure prints at 100% and its fonts at their drawn size.
+PRINT_WIDTH_IN = (PAGE_WIDTH_MM - 2 * PAGE_MARGIN_MM) / 25.4
+#: The smallest font a figure may print, in points (a test holds every brief figure to it).
+MIN_FONT_PT = 7.0
+#: PNG resolution, dots per inch: sharp on paper at 100%.
+PNG_DPI = 200
+#: The PNG text chunk that records a figure's smallest font as drawn, in points.
+SMALLEST_FONT_KEY = "wb:smallest-font-pt"
 
 #: Marks every figure and page made from simulated data.
 SIMULATED_LABEL = "模拟数据 · SIMULATED DATA"
@@ -65,7 +80,12 @@ RC = {
     "text.usetex": False,
 }
 #: What saving needs of the theme: labels made while drawing (ticks) stay literal text too.
-SAVE_RC = {"svg.hashsalt": "wb", "text.parse_math": False, "text.usetex": False}
+SAVE_RC = {
+    "svg.hashsalt": "wb",
+    "text.parse_math": False,
+    "text.usetex": False,
+    "savefig.dpi": PNG_DPI,
+}
 
 
 def ensure_cjk_font() -> str:
@@ -125,11 +145,39 @@ def fmt_pct(fraction: float, digits: int = 1, signed: bool = False) -> str:
     return f"{fraction * 100:{sign}.{digits}f}%"
 
 
-#: Characters of 7.5 pt footer text per inch of figure width, a little under the measured mean
-#: so that a line never outruns the figure. Wrapping here, once, replaces matplotlib's
-#: ``wrap=True``, which measured the footer word by word at every draw (~3 s of 10 s of
-#: figure saving in ``wb uplift`` at full scale).
+#: Characters of 7.5 pt Latin text per inch of figure width, a little under the measured mean
+#: so that a line never outruns the figure; a CJK character counts as two. Wrapping here, once,
+#: replaces matplotlib's ``wrap=True``, which measured the footer word by word at every draw
+#: (~3 s of 10 s of figure saving in ``wb uplift`` at full scale).
 FOOTER_CHARS_PER_INCH = 17
+#: Pieces a line may break after: a run of Latin text with its trailing spaces, or one wide
+#: (CJK) character with any punctuation that must stay with it (CJK text breaks between any
+#: two characters).
+_PIECES = re.compile(
+    r"[^ \u2e80-\u9fff\uff00-\uffef]+ *| +|[\u2e80-\u9fff\uff00-\uffef][、，；：。）)]*"
+)
+
+
+def text_columns(text: str) -> int:
+    """Width of ``text`` in Latin character widths: wide (CJK) characters count two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def wrap_print(text: str, width_in: float, size_pt: float = 7.5) -> list[str]:
+    """``text`` wrapped into lines that fit ``width_in`` inches at ``size_pt`` points (Latin
+    and CJK measured apart); breaks at spaces and between Chinese characters, never inside a
+    Latin word, a number or an id. Existing line breaks are kept."""
+    limit = max(int(width_in * FOOTER_CHARS_PER_INCH * 7.5 / size_pt), 10)
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for piece in _PIECES.findall(paragraph):
+            if line and text_columns(line + piece.rstrip()) > limit:
+                lines.append(line.rstrip())
+                line = ""
+            line += piece
+        lines.append(line.rstrip())
+    return lines
 
 
 def footer_text(width_in: float, source: str, simulated: bool = False) -> str:
@@ -138,10 +186,7 @@ def footer_text(width_in: float, source: str, simulated: bool = False) -> str:
     text = f"来源 Source: {source}"
     if simulated:
         text = f"{SIMULATED_LABEL} · {text}"
-    wrap = textwrap.TextWrapper(
-        int(width_in * FOOTER_CHARS_PER_INCH), break_long_words=False, break_on_hyphens=False
-    )
-    return "\n".join(part for line in text.split("\n") for part in wrap.wrap(line) or [""])
+    return "\n".join(wrap_print(text, width_in))
 
 
 def add_footer(fig: Figure, source: str, simulated: bool = False) -> None:
@@ -157,8 +202,21 @@ def signed(value: float, _pos: object = None) -> str:
     return "0" if round(value) == 0 else f"{value:+,.0f}"
 
 
+def smallest_font_pt(fig: Figure) -> float:
+    """The smallest font size, in points, of any visible non-empty text in ``fig`` (titles,
+    labels, tick labels, legends, annotations, footers) as drawn."""
+    fig.draw_without_rendering()  # tick labels exist once the figure is laid out
+    sizes = [
+        text.get_fontsize()
+        for text in fig.findobj(Text)
+        if text.get_visible() and text.get_text().strip() and text.get_alpha() != 0
+    ]
+    return float(min(sizes, default=MIN_FONT_PT))
+
+
 def save_figure(fig: Figure, out_dir: Path | str, stem: str) -> list[Path]:
-    """Save ``fig`` as ``stem.png`` and ``stem.svg`` in ``out_dir``, each written atomically.
+    """Save ``fig`` as ``stem.png`` (:data:`PNG_DPI`, its smallest font in the text chunk
+    :data:`SMALLEST_FONT_KEY`) and ``stem.svg`` in ``out_dir``, each written atomically.
 
     Returns the two paths. Output is byte-identical for identical figures (fixed SVG hash
     salt, no timestamps in metadata).
@@ -166,7 +224,9 @@ def save_figure(fig: Figure, out_dir: Path | str, stem: str) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for ext, meta in (("png", {"Software": None}), ("svg", {"Date": None, "Creator": None})):
+    with mpl.rc_context(SAVE_RC):
+        png_meta = {"Software": None, SMALLEST_FONT_KEY: f"{smallest_font_pt(fig):.2f}"}
+    for ext, meta in (("png", png_meta), ("svg", {"Date": None, "Creator": None})):
         target = out / f"{stem}.{ext}"
         with atomic_path(target) as tmp, mpl.rc_context(SAVE_RC):
             fig.savefig(tmp, format=ext, metadata=meta, bbox_inches="tight")

@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from wb.plots.common import finding_title, interval, zero_and_truth
-from wb.plots.theme import PALETTE, add_footer, signed, theme_context
+from wb.plots.theme import PALETTE, PRINT_WIDTH_IN, add_footer, signed, theme_context, wrap_print
 from wb.uplift.result import MODELS, OUTCOME, UpliftResult
 
 _COLOURS = {
@@ -47,7 +47,7 @@ def _finding(result: UpliftResult) -> str:
 def forest(result: UpliftResult, *, ax: plt.Axes | None = None) -> Figure:
     """The three contract estimates with their 95% intervals, yuan of monthly AUM per add."""
     with theme_context():
-        fig, ax = _axes(ax, (8.0, 3.6))
+        fig, ax = _axes(ax, (PRINT_WIDTH_IN, 3.6))
         models = list(MODELS)[::-1]
         for i, model in enumerate(models):
             e = result.estimate_of(model)
@@ -60,9 +60,10 @@ def forest(result: UpliftResult, *, ax: plt.Axes | None = None) -> Figure:
         ax.set_ylim(-0.6, len(models) - 0.3)
         ax.set_xlabel("每新增一个企微客户的月度AUM变化 AUM change per add (元 yuan / month)")
         ax.xaxis.set_major_formatter(signed)
-        ax.set_title(_finding(result))
+        title = wrap_print(_finding(result), fig.get_figwidth(), 12.5)
+        finding_title(fig, "\n".join(title))
         add_footer(fig, data_source(result), simulated=result.simulated)
-        fig.tight_layout(rect=(0, 0.06, 1, 0.96))
+        fig.tight_layout(rect=(0, 0.1, 1, 1 - 0.25 * len(title) / fig.get_figheight()))
     return fig
 
 

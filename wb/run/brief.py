@@ -15,18 +15,28 @@ for identical inputs and ``SOURCE_DATE_EPOCH``.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from wb.banks import comparison
 from wb.door.privacy import redact
 from wb.errors import ExportError, InputError
-from wb.plots.banks import CHARTS
-from wb.plots.theme import CJK_FAMILY, SIMULATED_LABEL
+from wb.plots.banks import CHART_NAMES, CHARTS
+from wb.plots.theme import (
+    CJK_FAMILY,
+    MIN_FONT_PT,
+    PAGE_MARGIN_MM,
+    PAGE_WIDTH_MM,
+    PNG_DPI,
+    SIMULATED_LABEL,
+    SMALLEST_FONT_KEY,
+)
 from wb.uplift.result import MODELS
 from wb.uplift.schema import validate_document
 
@@ -99,7 +109,7 @@ class Context:
     bank: dict[str, Any] | None = None
     uplift: dict[str, Any] | None = None
     limits: list[str] = field(default_factory=list)
-    sources: list[dict[str, str]] = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)
     any_simulated: bool = False
     assets: str = "artifacts"
     simulated_label: str = SIMULATED_LABEL
@@ -152,7 +162,9 @@ def _bank_section(bank: dict[str, Any], first: int, show: list[str] | None) -> d
     listed = [refs[stem] for stem in show] if show is not None else bank["figures"]
     # a chart of nothing but 无数据 for this period says nothing: named in a line instead
     chosen = [f for f in listed if f.get("has_data", True)]
-    empty = [f["stem"] for f in listed if not f.get("has_data", True)]
+    empty = [
+        CHART_NAMES[f["stem"].removeprefix("bank_")] for f in listed if not f.get("has_data", True)
+    ]
     figures = [
         Figure(first + i, f"{f['stem']}.png", f["caption"], _source_line(f["source"]))
         for i, f in enumerate(chosen)
@@ -174,8 +186,8 @@ def _bank_section(bank: dict[str, Any], first: int, show: list[str] | None) -> d
         "figures": figures,
         "news": news,
         "news_unchecked": len(bank["news_check"]) - len(news),
-        "omitted": len(refs) - len(listed),
-        "empty": empty,
+        "empty": [zh for zh, _ in empty],
+        "empty_en": [en for _, en in empty],
     }
 
 
@@ -337,15 +349,65 @@ def cited_ids(content: Any) -> list[str]:
     return list(seen)
 
 
-def _sources(ids: list[str], bank: dict[str, Any]) -> list[dict[str, str]]:
-    known = {
-        src["source_id"]: {"publisher": "", "unverified": ""}
-        | src
-        | {"date": src.get("date") or "无日期 undated"}
-        for src in bank["sources"]
-    }
-    blank = {"publisher": "—", "date": "—", "title": "(not in the sources table)", "unverified": ""}
-    return [{"source_id": i, **known.get(i, blank)} for i in ids]
+#: Finding keys that describe the data rather than the banks: shown as a footnote.
+COVERAGE_KEYS = frozenset({"coverage"})
+#: Words in a source's publisher that mark the bank's own document (report, website, release).
+_OWN_DOCUMENT = re.compile(r"\bown\b|年报|年度报告|中期报告|investor relations", re.IGNORECASE)
+#: Notes a scraper left in titles: "(… summary …)", "[title not shown …]", "≈≈".
+_TITLE_NOTES = re.compile(
+    r"\s*\((?:[^()]*(?:summary|untitled|mirror|excerpt|re-?post)[^()]*)\)"
+    r"|\s*\[(?:title not|untitled)[^\]]*\]|≈+",
+    re.IGNORECASE,
+)
+#: The longest title the sources list prints, in characters.
+TITLE_CHARS = 70
+
+
+def _figure_of(text_en: str, figures: list[Figure]) -> int | None:
+    """The number of the figure whose title is this finding (its English sentence), if any."""
+    flat = " ".join(text_en.split())
+    return next((f.number for f in figures if flat in " ".join(f.caption.split())), None)
+
+
+def clean_title(title: str) -> str:
+    """A source title as a reader should see it: a scraped slug before a bracketed real title
+    gives way to it, a scraper's notes ("(reportify summary)", "≈≈") go, the rest is kept and
+    cut to :data:`TITLE_CHARS` characters."""
+    bracketed = re.fullmatch(r"(.*?)\s*\[([^\]]+)\]\s*", title)
+    if bracketed and not bracketed[2].lower().startswith(("title not", "untitled")):
+        slug = bracketed[1]
+        if not slug or " - " in slug or "..." in slug or slug.lower() == slug:
+            title = bracketed[2]
+    title = " ".join(_TITLE_NOTES.sub("", title).split()).strip(" -—·|") or title.strip()
+    return title if len(title) <= TITLE_CHARS else title[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+def _sources(ids: list[str], bank: dict[str, Any]) -> list[dict[str, Any]]:
+    """The sources cited, in two groups: the banks' own documents, then everything else (news,
+    data pages, summaries); titles cleaned, each with its web host."""
+    known = {src["source_id"]: src for src in bank["sources"]}
+    own: list[dict[str, str]] = []
+    other: list[dict[str, str]] = []
+    for source_id in ids:
+        src = known.get(source_id)
+        if src is None:
+            item = {"title": "(not in the sources table)", "publisher": "—", "date": "—"}
+            other.append({"source_id": source_id, "host": "", "unverified": "", **item})
+            continue
+        item = {
+            "source_id": source_id,
+            "date": src.get("date") or "无日期 undated",
+            "title": clean_title(src.get("title", "")),
+            "publisher": src.get("publisher", ""),
+            "host": urlsplit(src.get("url", "")).hostname or "",
+            "unverified": src.get("unverified", ""),
+        }
+        (own if _OWN_DOCUMENT.search(item["publisher"]) else other).append(item)
+    groups = [
+        ("银行自身披露 The banks' own reports and releases", own),
+        ("新闻、数据页与摘要 News, data pages and summaries", other),
+    ]
+    return [{"heading": heading, "entries": items} for heading, items in groups if items]
 
 
 #: The name a logo file gets in the run folder (with its suffix): the renderer reads only
@@ -405,9 +467,17 @@ def build_context(
         ctx.uplift = _uplift_section(
             artifacts["uplift"], number, "uplift" in simulated, customer_uplift
         )
+    found = ctx.bank["model"]["findings"] if ctx.bank else []
+    # data coverage says what is known, not what happened: a footnote, not a finding
     bank_findings = [
-        {"text": f["zh"], "en": f["en"], "simulated": False}
-        for f in (ctx.bank["model"]["findings"] if ctx.bank else [])
+        {
+            "text": f["zh"],
+            "en": f["en"],
+            "simulated": False,
+            "figure": _figure_of(f["en"], ctx.bank["figures"]),
+        }
+        for f in found
+        if f["key"] not in COVERAGE_KEYS
     ]
     in_box = 2 if ctx.uplift else 3
     ctx.findings = bank_findings[:in_box]
@@ -416,14 +486,16 @@ def build_context(
             "text": ctx.uplift["verdict"],
             "en": ctx.uplift["verdict_en"],
             "simulated": ctx.uplift["simulated"],
+            "figure": ctx.uplift["figure"].number,
         }
         ctx.findings.append(verdict)
     if ctx.bank:
         # a finding that already titles a figure in the brief is not repeated in words
-        captions = " ".join(" ".join(f.caption.split()) for f in ctx.bank["figures"])
-        ctx.bank["more"] = [f for f in bank_findings[in_box:] if f["en"] not in captions]
-    if ctx.bank:
-        shown = [ctx.bank["model"]["findings"], ctx.bank["news"]]
+        ctx.bank["more"] = [f for f in bank_findings[in_box:] if f["figure"] is None]
+        ctx.bank["coverage"] = [
+            {"text": f["zh"], "en": f["en"]} for f in found if f["key"] in COVERAGE_KEYS
+        ]
+        shown = [found, ctx.bank["news"]]
         ctx.sources = _sources(cited_ids(shown), ctx.bank["model"])
     return ctx
 
@@ -439,7 +511,9 @@ def render_html(ctx: Context) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    return env.get_template("brief.html.j2").render(ctx=ctx, cjk=CJK_FAMILY)
+    return env.get_template("brief.html.j2").render(
+        ctx=ctx, cjk=CJK_FAMILY, margin_mm=PAGE_MARGIN_MM
+    )
 
 
 #: The base URL the PDF is rendered under. WeasyPrint names images by a hash of their URL, so
@@ -534,6 +608,57 @@ def embedded_fonts(pdf: Path) -> dict[str, bool]:
     return {line[: starts[1]].strip(): line[emb].strip() == "yes" for line in lines[2:]}
 
 
+@dataclass(frozen=True)
+class PrintedFigure:
+    """How one figure of the brief prints: its file, page, printed width (mm) and smallest
+    font at that width (points)."""
+
+    src: str
+    page: int
+    width_mm: float
+    smallest_font_pt: float
+
+
+def printed_figures(pdf: Path, html: str, folder: Path) -> list[PrintedFigure]:
+    """Measure every figure of the brief in the PDF: ``pdfimages -list`` gives each image's
+    pixels and printed resolution, the PNG (``folder``-relative ``src`` in ``html``) its
+    smallest font as drawn (:data:`~wb.plots.theme.SMALLEST_FONT_KEY`) at :data:`PNG_DPI`;
+    printed font = drawn font × printed width / drawn width."""
+    from PIL import Image
+
+    rows = [line.split() for line in _tool("pdfimages", "-list", str(pdf)).splitlines()[2:]]
+    images = [r for r in rows if len(r) > 13 and r[2] == "image"]
+    measured = []
+    for src in re.findall(r'<figure>\s*<img src="([^"]+)"', html):
+        with Image.open(folder / src) as png:
+            (width_px, height_px), drawn_pt = png.size, float(png.text.get(SMALLEST_FONT_KEY, 0))
+        match = next((r for r in images if (int(r[3]), int(r[4])) == (width_px, height_px)), None)
+        if match is None:
+            raise ExportError(f"{pdf.name}: figure {Path(src).name} is not in the PDF")
+        images.remove(match)
+        printed_in = width_px / float(match[12])
+        scale = printed_in / (width_px / PNG_DPI)
+        measured.append(PrintedFigure(src, int(match[0]), printed_in * 25.4, drawn_pt * scale))
+    return measured
+
+
+def check_figures(figures: list[PrintedFigure], pdf_name: str) -> None:
+    """Every figure prints at the text width (±2%) with no font under
+    :data:`~wb.plots.theme.MIN_FONT_PT`; raises :class:`ExportError` (exit 6) otherwise."""
+    text_mm = PAGE_WIDTH_MM - 2 * PAGE_MARGIN_MM
+    for fig in figures:
+        name = Path(fig.src).name
+        if abs(fig.width_mm - text_mm) > 0.02 * text_mm:
+            raise ExportError(
+                f"{pdf_name}: {name} prints {fig.width_mm:.0f} mm wide; the text is {text_mm} mm"
+            )
+        if fig.smallest_font_pt < MIN_FONT_PT - 0.05:
+            raise ExportError(
+                f"{pdf_name}: {name} prints text at {fig.smallest_font_pt:.1f} pt on page "
+                f"{fig.page}; the least legible on paper is {MIN_FONT_PT:g} pt"
+            )
+
+
 def check_pdf(pdf: Path, title: str) -> None:
     """Check the PDF a reader gets: Noto Sans CJK SC embedded, every font embedded, the title
     in its text. Raises :class:`ExportError` (exit 6) otherwise."""
@@ -574,4 +699,5 @@ def build(
     html_path.write_text(html, encoding="utf-8")
     pdf = write_pdf(html, folder, folder / "brief.pdf")
     check_pdf(pdf, params.brief.title)
+    check_figures(printed_figures(pdf, html, folder), pdf.name)
     return html_path, pdf
