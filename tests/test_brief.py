@@ -351,9 +351,66 @@ def test_sources_list_the_banks_own_documents_first(artifacts):
 def test_coverage_is_a_footnote_not_a_key_finding(artifacts):
     data = {"bank_comparison": brief.load_artifact("bank_comparison", artifacts / "artifacts")}
     data["bank_comparison"]["findings"].append(
-        {"key": "coverage", "zh": "覆盖 12 格", "en": "12 cells covered", "numbers": [], "source_ids": []}
+        {
+            "key": "coverage",
+            "zh": "覆盖 12 格",
+            "en": "12 cells covered",
+            "numbers": [],
+            "source_ids": [],
+        }
     )
     ctx = brief.build_context(run_params("bank_comparison"), data, set(), EPOCH)
     assert all("covered" not in f["en"] for f in ctx.findings + ctx.bank["more"])
     assert ctx.bank["coverage"][-1] == {"text": "覆盖 12 格", "en": "12 cells covered"}
     assert "数据覆盖 Data coverage: 覆盖 12 格" in brief.render_html(ctx)
+
+
+def test_the_run_workbook_holds_every_table_with_units_formats_and_sources(warehouse_run):
+    """One workbook per run: the findings, the table behind each bank chart, the news check,
+    the uplift estimates, add quality, the customer-level effects and the sources; headers
+    name units, shares stay fractions shown as %, money in yuan with separators."""
+    import openpyxl
+
+    from wb.banks import comparison
+    from wb.banks.panel import Panel
+    from wb.door.io import write_workbook
+    from wb.run import workbook
+
+    root = Path(__file__).resolve().parents[1]
+    panel = Panel.load(root / "data" / "bank_panel.csv")
+    tables = comparison.chart_tables(panel, "H1 2025", ["FY2024", "H1 2025"])
+    write_workbook(tables, warehouse_run / "artifacts" / comparison.WORKBOOK_NAME)
+    path = workbook.write(warehouse_run / "artifacts", warehouse_run / "workbook.xlsx")
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames[0] == "about" and book.sheetnames[-1] == "sources"
+    for name in ("findings", *tables, "news_check", "uplift_estimates", "add_quality"):
+        assert name in book.sheetnames, name
+    assert {"customer_effects", "customer_paths"} <= set(book.sheetnames)
+
+    def column(sheet: str, header: str) -> list[openpyxl.cell.Cell]:
+        ws = book[sheet]
+        j = [c.value for c in ws[1]].index(header)
+        return [row[j] for row in ws.iter_rows(min_row=2)]
+
+    income = column("bank_income", "value (%)")
+    assert all(c.number_format == "0.0%" for c in income)
+    assert all(c.value is None or -1 < c.value < 1 for c in income)  # a fraction, shown as %
+    levels = column("bank_income", "level (亿元 100m yuan)")
+    for cell, level in zip(levels, tables["bank_income"]["level"], strict=True):
+        assert cell.value == pytest.approx(level / 1e8, rel=1e-12, nan_ok=True) or (
+            cell.value is None and level != level
+        )
+    assert all(c.number_format == "#,##0.00" for c in levels)
+    coefs = column("uplift_estimates", "coef (yuan per add)")
+    assert coefs[0].number_format == "#,##0"
+    trends = book["bank_trends"]
+    header = [c.value for c in trends[1]]
+    for row in trends.iter_rows(min_row=2):
+        value, series = row[header.index("value")], row[header.index("series")].value
+        expected = "0.0%" if series == "retail_income_share" else "#,##0.00"
+        assert value.number_format == expected, series
+    cited = {c.value for c in column("sources", "source_id")}
+    found = json.loads((warehouse_run / "artifacts" / "bank_comparison.json").read_text())
+    assert set(brief.cited_ids(found["findings"])) <= cited
+    about = dict(book["about"].iter_rows(min_row=2, values_only=True))
+    assert about["simulated 模拟"].startswith("SIMULATED")  # the customer-level data is simulated

@@ -99,6 +99,7 @@ def test_run_folder_promotion_rerun_and_byte_identical_pdf(tmp_path):
         "inputs/rm_month.parquet",
         "artifacts/bank_comparison.json",
         "artifacts/uplift.json",
+        "workbook.xlsx",
     ):
         assert (folder / rel).is_file(), rel
     for stem in ("bank_aum", "bank_wecom", *brief.UPLIFT_FIGURES):

@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from wb.plots.common import finding_title
-from wb.plots.theme import PALETTE, PRINT_WIDTH_IN, add_footer, theme_context
+from wb.plots.theme import PALETTE, PRINT_WIDTH_IN, add_footer, theme_context, wrap_print
 from wb.uplift.quality import AddQuality
 
 #: The funnel's steps: label, the count behind it, and whether the step is its complement.
@@ -65,15 +65,29 @@ def add_quality_funnel(result: AddQuality, *, source: str, simulated: bool) -> F
         ax.legend(loc="upper right", fontsize=8, frameon=False)
         ax.grid(axis="y", color="#e6e6e6", lw=0.6)
         ax.set_axisbelow(True)
-        title = (
-            f"配额带来的新增中 {removed.share:.0%} 在30天内被删除、{ring.share:.0%} 是多名客户经理"
-            f"共享的联系人 (无配额: {removed.no_quota_share:.0%}、{ring.no_quota_share:.0%})\n"
-            f"Of quota-induced adds {removed.share:.0%} are removed within 30 days and "
-            f"{ring.share:.0%} are ring contacts (without a quota: {removed.no_quota_share:.0%}, "
-            f"{ring.no_quota_share:.0%})"
+        title = [
+            *wrap_print(
+                f"配额带来的新增中 {removed.share:.0%} 在30天内被删除、{ring.share:.0%} 是多名客户"
+                f"经理共享的联系人 (无配额: {removed.no_quota_share:.0%}、"
+                f"{ring.no_quota_share:.0%})",
+                PRINT_WIDTH_IN,
+                11.5,
+            ),
+            *wrap_print(
+                f"Of quota-induced adds {removed.share:.0%} are removed within 30 days and "
+                f"{ring.share:.0%} are ring contacts (without a quota: "
+                f"{removed.no_quota_share:.0%}, {ring.no_quota_share:.0%})",
+                PRINT_WIDTH_IN,
+                11.5,
+            ),
+        ]
+        finding_title(fig, "\n".join(title), fontsize=10)
+        fig.subplots_adjust(
+            top=1 - (0.2 + 0.19 * len(title)) / fig.get_figheight(),
+            bottom=0.2,
+            left=0.09,
+            right=0.98,
         )
-        finding_title(fig, title, fontsize=10)
-        fig.subplots_adjust(top=0.83, bottom=0.2, left=0.09, right=0.98)
         add_footer(
             fig,
             f"{source}; quota-induced adds: FE-2SLS with RM and month effects",

@@ -60,7 +60,7 @@ from wb.errors import (
     RunTimeoutError,
     WbError,
 )
-from wb.run import brief, manifest
+from wb.run import brief, manifest, workbook
 from wb.run import params as params_mod
 from wb.run.params import NotebookSpec, RunParams, WarehouseSpec
 
@@ -697,6 +697,9 @@ class Run:
         )
         t0 = time.perf_counter()
         brief.build(self.params, self.staging, self.artifacts, simulated, self.epoch, customer)
+        workbook.write(
+            self.artifacts, self.staging / workbook.WORKBOOK_NAME, period=self.params.period
+        )
         self.record["brief"] = {"duration_s": round(time.perf_counter() - t0, 2)}
         self.say(f"brief: ok in {self.record['brief']['duration_s']:.1f} s")
 
