@@ -271,3 +271,24 @@ def test_no_user_facing_text_points_at_files_the_reader_lacks(verdicts: pd.DataF
         newscheck.ARTICLE in newscheck.ARTICLE_TEXT
         and "每日经济新闻 2025-12-31" in newscheck.ARTICLE
     )
+
+
+def test_the_artifact_names_no_research_files_and_keeps_its_schema() -> None:
+    """bank_comparison.json (what the brief prints) carries each finding's kind and each
+    number's status, and no pointer to a research file (the sources' "seeds/002")."""
+    import json
+
+    from wb.banks import comparison
+
+    panel = Panel.load(ROOT / "data" / "bank_panel.csv")
+    found = comparison.findings(panel, "H1 2025", ["H1 2025"])
+    artifact = comparison.comparison_artifact(panel, "H1 2025", found, newscheck.check(panel), [])
+    comparison.DOCUMENT.check(artifact, comparison.ARTIFACT_NAME)
+    assert "seeds/" not in json.dumps(artifact, ensure_ascii=False)
+    kinds = {f["key"]: f["kind"] for f in artifact["findings"]}
+    assert kinds["coverage"] == "coverage" and kinds["trend"] == "finding"
+    statuses = {(n["bank_id"], n["status"]) for f in artifact["findings"] for n in f["numbers"]}
+    assert ("czb", "unverified") in statuses
+    assert comparison.without_file_references(
+        "证券时报网 (via eastmoney; repost in seeds/000)"
+    ) == ("证券时报网 (via eastmoney)")

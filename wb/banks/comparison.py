@@ -10,6 +10,7 @@ No matplotlib here.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -485,6 +486,17 @@ def chart_tables(
     }
 
 
+#: A researcher's pointer to a file of the research folder ("full text in seeds/002 re-post"),
+#: with the separator before it: the brief's reader has no such file.
+_FILE_REFERENCE = re.compile(r"[;,]?\s*[^;,()]*\bseeds/\d+[^;,()]*")
+
+
+def without_file_references(text: str) -> str:
+    """``text`` without clauses that point at research files the reader lacks
+    (``"证券时报网 (via eastmoney; repost in seeds/000)"`` → ``"证券时报网 (via eastmoney)"``)."""
+    return _FILE_REFERENCE.sub("", text).replace("()", "").strip()
+
+
 def comparison_artifact(
     panel: Panel,
     period: str,
@@ -516,6 +528,7 @@ def comparison_artifact(
     """
     cited = found.source_ids | news.source_ids
     sources = metrics.source_table(panel, sorted(cited)).drop(columns="n_rows")
+    sources["publisher"] = sources["publisher"].map(without_file_references)
     unverified = panel.usable[panel.usable["status"] == "unverified"]
     reasons = unverified.groupby("source_id")["status_reason"].agg(
         lambda r: "; ".join(dict.fromkeys(r))
