@@ -37,11 +37,12 @@ from wb.banks.panel import Panel, display_value, prior_period, select, sign_is_k
 from wb.door.display import html_table, jsonable
 
 AGREES, CONTRADICTS, NO_DATA = "agrees", "contradicts", "no data"
-#: The checked article: outlet, date, author and title, as a reader can look it up.
+#: The checked article: outlet, date, author and title, as a reader can look it up (every row
+#: of the check carries it as ``article``, for a heading).
 ARTICLE = "每日经济新闻 2025-12-31 (李玉雯)《“疯狂”的银行企微考核》"
-#: Where a claim comes from: the article's own text, or only a summary of it.
-ARTICLE_TEXT = f"{ARTICLE} 正文 text"
-SUMMARY = f"仅见其摘要 only in reportify.cn's summary of {ARTICLE}"
+#: Where a claim comes from: the article's own text (每经 = 每日经济新闻), or only a summary of it.
+ARTICLE_TEXT = "每经 2025-12-31 正文 article text"
+SUMMARY = "每经 2025-12-31 仅见摘要 only in reportify.cn's summary of it"
 #: The article's "large state-owned and joint-stock banks" (国有大行、股份行).
 LARGE_BANKS = ("icbc", "ccb", "abc", "boc", "bocom", "psbc")
 JOINT_STOCK_BANKS = ("cmb", "pab", "citic", "ceb", "czb", "hxb", "spdb", "cib", "cmbc")
@@ -462,7 +463,9 @@ def strength(verdict: str, said: list[Voice], unit: str = "origin") -> str:
         grade = "weak"
         detail = f"{n} {unit}{plural}, only AI summaries or pages that name no outlet"
     if unit == "origin":
-        detail += f" ({'; '.join(v.name for v in agree)})"
+        named = [v.name for v in agree if v.named]
+        unnamed = len(agree) - len(named)
+        detail += f" ({'; '.join([*named, *([f'{unnamed} unnamed'] if unnamed else [])])})"
     if any(v.unverified for v in agree):
         detail += ", unverified"
     return f"{grade}: {detail}"
@@ -626,7 +629,7 @@ class NewsCheck:
     table: pd.DataFrame = field(repr=False)
 
     def tidy(self) -> pd.DataFrame:
-        """One row per claim: key, bank_id, bank_name, claim, origin, verdict, strength,
+        """One row per claim: key, bank_id, bank_name, claim, origin, article, verdict, strength,
         n_sources, origins, confidence, figures, method, source_ids, note (see :func:`check`)."""
         return self.table.copy()
 
@@ -662,7 +665,7 @@ def check(panel: Panel, claims: tuple[Claim, ...] = CLAIMS) -> NewsCheck:
     -------
     NewsCheck
         Its ``tidy()`` table has one row per claim: key, bank_id, bank_name, claim, origin
-        (the article's text or only a summary of it), verdict (agrees / contradicts / no
+        (the article's text or only a summary of it), article (:data:`ARTICLE`), verdict (agrees / contradicts / no
         data), strength (how strong the evidence is, in words, naming the agreeing origins),
         n_sources (independent origins bearing on it: authors or outlets, not pages; for the
         share claim, bank × share pairs), origins (their names), confidence (the best
@@ -694,6 +697,7 @@ def check(panel: Panel, claims: tuple[Claim, ...] = CLAIMS) -> NewsCheck:
                 "bank_name": names.get(claim.bank_id, claim.bank_id or "—"),
                 "claim": claim.says,
                 "origin": claim.origin,
+                "article": ARTICLE,
             }
             | result
             | {
