@@ -183,7 +183,7 @@ def _unverified(
     if rows.empty:
         return "", ""
     said = [_named(r, value, qualifier, kind) for _, r in rows.iterrows()]
-    return f"(含未核实:{'、'.join(said)})", f" (including unverified: {', '.join(said)})"
+    return f"(其中{'、'.join(said)})", f" (including {', '.join(said)})"
 
 
 def _numbers(table: pd.DataFrame, metric: str, period: str, value: str = "value") -> list[dict]:
