@@ -93,10 +93,10 @@ found["trend"]
 # %% [markdown]
 # ## The news check 新闻核对
 #
-# 每日经济新闻 2025-12-31 (re-posted in seeds/002) makes claims about H1 2025 retail results. Each is
-# checked against the panel; the article's own pages are not counted as evidence. `strength` says
-# how strong the evidence behind each verdict is; `origin` whether the claim is in the article's
-# text or only in a summary of it.
+# 每日经济新闻 2025-12-31 (李玉雯)《“疯狂”的银行企微考核》 makes claims about H1 2025 retail results.
+# Each is checked against the panel; the article's own pages are not counted as evidence. `strength`
+# says how strong the evidence behind each verdict is, counting independent origins (authors or
+# outlets, not pages); `origin` whether the claim is in the article's text or only in a summary.
 
 # %%
 news = newscheck.check(panel)

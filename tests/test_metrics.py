@@ -86,10 +86,52 @@ def test_cn_qualifier(text: str, qualifier: str) -> None:
 def test_display_value_shows_qualifiers() -> None:
     assert bp.display_value(15e12, "over") == "≥15.00万亿元"
     assert bp.display_value(1e7, "about", "count") == "≈1,000.0万"
-    assert bp.display_value(0.6667, "under", "share") == "≤66.7%"
+    assert bp.display_value(0.6667, "under", "share") == "≤66.67%"
     # a fall of more than 30%: the bound is on the magnitude
     assert bp.display_value(-0.30, "over", "change") == "≤-30.0%"
     assert bp.display_value(math.nan) == "无数据 n/a"
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "shown"),
+    [
+        (0.6515, "share", "65.15%"),  # PSBC H1 2025 as printed, never 65.1%
+        (0.514, "share", "51.4%"),
+        (0.55, "share", "55.0%"),
+        (-0.2049, "change", "-20.49%"),
+        (0.387227, "share", "38.7%"),  # a derived ratio: one decimal
+        (0.584 - 0.486, "points", "+9.8pp"),  # float noise is not precision
+    ],
+)
+def test_display_value_keeps_the_printed_precision(value, kind, shown) -> None:
+    assert bp.display_value(value, "exact", kind) == shown
+
+
+def test_display_value_marks_unverified_figures() -> None:
+    shown = bp.display_value(0.1248, "exact", "change", status="unverified")
+    assert shown == f"+12.48% {bp.UNVERIFIED_MARK}"
+    assert bp.UNVERIFIED_MARK not in bp.display_value(0.1248, "exact", "change")
+
+
+@pytest.mark.parametrize(
+    ("value", "inputs", "qualifier", "shown"),
+    [
+        # CCB: H1 2025 AUM "over 22万亿" on an exact year-end level: growth is at least +6.8%
+        (0.068, [(22e12, "over", 1), (20.6e12, "exact", -1)], "over", "≥+6.8pp"),
+        # a bounded base: the growth is at most
+        (0.068, [(22e12, "exact", 1), (20.6e12, "over", -1)], "under", "≤+6.8pp"),
+        # CMB: H1 2024 share "over 55%" subtracted from 56.59%: the change is at most +1.59 pp
+        (0.0159, [(0.5659, "exact", 1), (0.55, "over", -1)], "under", "≤+1.59pp"),
+        # a new level "over" 0.95 on a base of 1: the fall is at most 5% (≥ on the signed value)
+        (-0.05, [(0.95e12, "over", 1), (1e12, "exact", -1)], "under", "≥-5.0pp"),
+        (0.02, [(1.0, "about", 1), (0.98, "exact", -1)], "about", "≈+2.0pp"),
+        (0.02, [(1.0, "over", 1), (0.98, "over", -1)], "about", "≈+2.0pp"),
+        (0.02, [(1.0, "exact", 1), (0.98, "exact", -1)], "exact", "+2.0pp"),
+    ],
+)  # shown as points for all: the qualifier's symbol is what is checked
+def test_derived_values_carry_the_bounds_of_their_inputs(value, inputs, qualifier, shown) -> None:
+    assert bp.derived_qualifier(value, inputs) == qualifier
+    assert bp.display_value(value, qualifier, "points") == shown
 
 
 def test_selection_rule_prefers_confidence_then_exact_then_later(tmp_path: Path) -> None:
@@ -342,3 +384,137 @@ def test_every_metric_is_shown_in_its_unit(metric, value, shown):
     from wb.banks.panel import display_value, value_kind
 
     assert display_value(value, "exact", value_kind(metric)) == shown
+
+
+# --------------------------------------------------------------------------- findings
+
+
+@pytest.fixture(scope="module")
+def real_panel() -> bp.Panel:
+    return bp.Panel.load(Path(__file__).parents[1] / "data" / "bank_panel.csv")
+
+
+# Written by hand from data/bank_panel.csv (retail_income_share rows):
+#   FY: bocom 0.4208 → 0.3949, cmb 0.5731 → 0.5832, pab 0.584 → 0.486 (no other bank has both)
+#   H1 2025 vs H1 2024: abc 0.555 → 0.5141 (igu888 is selected: later of equal confidence),
+#     cmb "over" 0.55 → 0.5659, cmbc 0.4466 → 0.404, pab 0.507 → 0.448
+#   H1 2024 vs H1 2023: citic 0.414 → 0.3987 (the 搜狐 data page, the later source) only
+TREND_SENTENCES = {
+    "FY2024": (
+        "FY2024 vs FY2023: retail's share of operating income fell at 2 of 3 banks with both; "
+        "largest move: 平安 fell from 58.4% to 48.6% (-9.8pp)",
+        "FY2024较FY2023:两期均有数据的3家银行中2家零售收入占比下降;"
+        "变动最大:平安由58.4%降至48.6%(-9.8pp)",
+    ),
+    "H1 2025": (
+        "H1 2025 vs H1 2024: retail's share of operating income fell at 3 of 4 banks with both; "
+        "largest move: 平安 fell from 50.7% to 44.8% (-5.9pp); "
+        "direction uncertain at 招商: ≥55.0% → 56.59% (≤+1.59pp)",
+        "H1 2025较H1 2024:两期均有数据的4家银行中3家零售收入占比下降;"
+        "变动最大:平安由50.7%降至44.8%(-5.9pp);招商方向不确定:≥55.0%→56.59%(≤+1.59pp)",
+    ),
+    "H1 2024": (
+        "H1 2024 vs H1 2023: only one bank has retail's share of operating income in both: "
+        "中信 fell from 41.4% to 39.87% (-1.53pp)",
+        "H1 2024较H1 2023:仅一家银行两期均有零售收入占比:中信由41.4%降至39.87%(-1.53pp)",
+    ),
+}
+
+
+@pytest.mark.parametrize("period", list(TREND_SENTENCES))
+def test_trend_finding_is_about_the_period_and_its_predecessor(real_panel, period) -> None:
+    from wb.banks import comparison
+
+    found = comparison.findings(real_panel, period, [period])["trend"]
+    assert (found.en, found.zh) == TREND_SENTENCES[period]
+    assert {n["period"] for n in found.numbers} == {period, bp.prior_period(period)}
+
+
+def test_trend_words_follow_the_sign(tmp_path: Path) -> None:
+    """A rise is never 降幅最大: the largest move is named with its own direction."""
+    from wb.banks import comparison
+
+    rows = [
+        row("abc", "FY2023", "retail_income_share", 0.40),
+        row("abc", "FY2024", "retail_income_share", 0.45),
+        row("boc", "FY2023", "retail_income_share", 0.40),
+        row("boc", "FY2024", "retail_income_share", 0.41),
+        row("boc", "FY2016", "retail_income_share", 0.10),  # outside the window: never used
+    ]
+    found = comparison.trend_finding(make_panel(tmp_path, rows), "FY", until=2024)
+    assert "fell at 0 of 2" in found.en and "largest move: abc rose from 40.0% to 45.0%" in found.en
+    assert "降" not in found.zh.split(";")[1] and "abc由40.0%升至45.0%(+5.0pp)" in found.zh
+
+
+def _unverified_texts(panel: bp.Panel) -> set[str]:
+    """Every unverified figure of the panel as display_value prints it, without the mark."""
+    rows = panel.usable[panel.usable["status"] == "unverified"]
+    return {
+        bp.display_value(r.value, r.qualifier, bp.value_kind(r.metric)) for r in rows.itertuples()
+    }
+
+
+def _unmarked(text: str, shown: str) -> bool:
+    """Whether ``shown`` appears in ``text`` (as a whole number) without the unverified mark."""
+    import re
+
+    pattern = re.escape(shown) + r"(?![\d])"
+    return any(
+        not text[m.end() :].startswith(f" {bp.UNVERIFIED_MARK}") for m in re.finditer(pattern, text)
+    )
+
+
+@pytest.mark.parametrize("period", ["H1 2025", "FY2024", "H1 2024"])
+def test_no_sentence_states_an_unverified_figure_unmarked(real_panel, period) -> None:
+    """Every finding and figure caption (the figures' titles are these sentences) and the news
+    check's evidence: an unverified figure's printed number always carries the mark, and a
+    sentence that rests on an unverified number names it with the mark."""
+    from wb.banks import comparison, newscheck
+
+    found = comparison.findings(real_panel, period, [period])
+    texts = [t for f in found for t in (f.zh, f.en)]
+    texts += list(newscheck.check(real_panel).tidy()["figures"])
+    shown = _unverified_texts(real_panel)
+    assert "+12.48%" in shown and "≈1,000.0万" in shown  # CZB AUM growth, BoCom WeCom reach
+    for text in texts:
+        for number in shown:
+            assert not _unmarked(text, number), (number, text)
+    for finding in found:
+        for n in finding.numbers:
+            if n["status"] == "unverified":
+                assert bp.UNVERIFIED_MARK in finding.en and bp.UNVERIFIED_MARK in finding.zh
+
+
+def test_counts_that_rest_on_unverified_figures_name_them(real_panel) -> None:
+    from wb.banks import comparison
+
+    found = comparison.findings(real_panel, "H1 2025", ["H1 2025"])
+    mark = bp.UNVERIFIED_MARK
+    assert f"3 rose (including 工商 +46.05% {mark})" in found["retail_profit"].en
+    assert f"to 浙商 +12.48% {mark} (including 交通 +5.52% {mark})" in (
+        found["retail_aum"].en
+    )
+    assert f"(including 交通 ≈1,000.0万 {mark})" in found["wecom"].en
+    assert "邮储 65.15%" in found["retail_share"].en  # the printed precision
+
+
+def test_derived_growth_from_an_over_figure_reads_at_least(real_panel) -> None:
+    """CCB's H1 2025 retail AUM is "over 22万亿": its growth since FY2024 is ≥, not ≈."""
+    growth = m.aum_growth(real_panel, "ccb", "H1 2025")
+    assert (growth.method, growth.qualifier) == ("derived", "over")
+    assert bp.display_value(growth.value, growth.qualifier, "change") == "≥+6.8%"
+
+
+def test_wecom_reach_rows_carry_their_status(real_panel) -> None:
+    table = m.wecom_reach(real_panel).set_index("bank_id")
+    assert table.loc["bocom", "status"] == "unverified" and "近万万" in table.loc["bocom", "note"]
+    assert table.loc["ccb", "status"] == "ok"
+
+
+def test_coverage_is_a_note_not_a_key_finding(real_panel) -> None:
+    from wb.banks import comparison
+
+    found = comparison.findings(real_panel, "FY2024", ["FY2024"])
+    assert [f.key for f in found.coverage_notes] == ["coverage"]
+    assert "coverage" not in {f.key for f in found.key_findings}
+    assert {f.to_json()["kind"] for f in found} == {"finding", "coverage"}

@@ -10,6 +10,7 @@ No matplotlib here.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pandas as pd
 
 from wb.banks import metrics
 from wb.banks.newscheck import NewsCheck
-from wb.banks.panel import Panel, display_value, value_kind
+from wb.banks.panel import Panel, display_value, sign_is_known, value_kind
 from wb.door.atomic import write_json
 from wb.door.display import html_table, jsonable
 from wb.door.documents import DocumentSchema
@@ -26,11 +27,18 @@ SCHEMA = "wb.bank_comparison/1"
 #: The committed schema of ``bank_comparison.json``, checked on every write.
 DOCUMENT = DocumentSchema("wb.banks", "bank_comparison.schema.json", SCHEMA)
 ARTIFACT_NAME = "bank_comparison.json"
+#: A finding's ``kind``: a result about the banks, or a note on what the panel covers.
+FINDING, COVERAGE = "finding", "coverage"
 
 
 @dataclass(frozen=True)
 class Finding:
     """One sentence computed from the panel, and the figures behind it.
+
+    Every figure a sentence states is written by :func:`wb.banks.panel.display_value`: with
+    its qualifier (≥/≈/≤), at its printed precision, and marked
+    :data:`~wb.banks.panel.UNVERIFIED_MARK` when unverified; a count that rests on unverified
+    figures names them with that mark.
 
     Attributes
     ----------
@@ -41,13 +49,17 @@ class Finding:
         The sentence in Chinese and English.
     numbers : list of dict
         bank_id, metric, period, value (canonical units: yuan, persons, fractions), qualifier,
-        method (quoted/derived), source_ids.
+        method (quoted/derived), status (ok/unverified), source_ids.
+    kind : str
+        :data:`FINDING` (a result about the banks: a key finding) or :data:`COVERAGE` (how much
+        of the panel is known: a note on the data, for a footnote, never a key finding).
     """
 
     key: str
     zh: str
     en: str
     numbers: list[dict[str, object]] = field(default_factory=list)
+    kind: str = "finding"
 
     @property
     def source_ids(self) -> list[str]:
@@ -56,7 +68,16 @@ class Finding:
 
     def tidy(self) -> pd.DataFrame:
         """One row per number behind the sentence (canonical units: yuan, persons, fractions)."""
-        columns = ["bank_id", "metric", "period", "value", "qualifier", "method", "source_ids"]
+        columns = [
+            "bank_id",
+            "metric",
+            "period",
+            "value",
+            "qualifier",
+            "method",
+            "status",
+            "source_ids",
+        ]
         return pd.DataFrame(self.numbers, columns=columns).assign(key=self.key)
 
     def summary(self) -> str:
@@ -67,19 +88,24 @@ class Finding:
         """The numbers as printed: each value in its unit (亿元/万亿元, %, 万/亿 persons)."""
         table = self.tidy().drop(columns="key")
         table["value"] = [
-            display_value(v, q, value_kind(m))
-            for v, q, m in zip(table["value"], table["qualifier"], table["metric"], strict=True)
+            display_value(v, q, value_kind(m), status=st)
+            for v, q, m, st in zip(
+                table["value"], table["qualifier"], table["metric"], table["status"], strict=True
+            )
         ]
-        return table.drop(columns="qualifier").rename(columns={"value": "value (unit shown)"})
+        return table.drop(columns=["qualifier", "status"]).rename(
+            columns={"value": "value (unit shown)"}
+        )
 
     def _repr_html_(self) -> str:
         return html_table(self.view(), self.summary())
 
     def to_json(self) -> dict[str, object]:
-        """``key``, ``zh``, ``en``, ``numbers`` and ``source_ids`` as strict JSON."""
+        """``key``, ``kind``, ``zh``, ``en``, ``numbers`` and ``source_ids`` as strict JSON."""
         numbers = [{k: jsonable(v) for k, v in n.items()} for n in self.numbers]
         return {
             "key": self.key,
+            "kind": self.kind,
             "zh": self.zh,
             "en": self.en,
             "numbers": numbers,
@@ -106,6 +132,16 @@ class Findings:
     def __len__(self) -> int:
         return len(self.items)
 
+    @property
+    def key_findings(self) -> tuple[Finding, ...]:
+        """The results about the banks (``kind == "finding"``), in order."""
+        return tuple(f for f in self.items if f.kind == FINDING)
+
+    @property
+    def coverage_notes(self) -> tuple[Finding, ...]:
+        """The notes on how much of the panel is known (``kind == "coverage"``)."""
+        return tuple(f for f in self.items if f.kind == COVERAGE)
+
     def tidy(self) -> pd.DataFrame:
         """One row per number behind any finding, with its finding's ``key``."""
         return pd.concat([f.tidy() for f in self.items], ignore_index=True)
@@ -130,8 +166,24 @@ def _short(name: str) -> str:
 
 
 def _named(row: pd.Series, value: str, qualifier: str, kind: str) -> str:
-    """``"平安 -20.5%"``: a bank's short name and one of its values, with its qualifier."""
-    return f"{_short(row['bank_name'])} {display_value(row[value], row[qualifier], kind)}"
+    """``"平安 -20.49%"``: a bank's short name and one of its values, as
+    :func:`~wb.banks.panel.display_value` states it (qualifier, printed precision, and the
+    unverified mark when the row's ``status`` says so)."""
+    status = str(row.get("status", "ok") or "ok")
+    text = display_value(row[value], row[qualifier] or "exact", kind, status=status)
+    return f"{_short(row['bank_name'])} {text}"
+
+
+def _unverified(
+    rows: pd.DataFrame, value: str, qualifier: str, kind: str, stated: tuple[str, ...] = ()
+) -> tuple[str, str]:
+    """For a count that rests on unverified figures: the clause (zh, en) naming each with its
+    mark; banks in ``stated`` are already named in the sentence. ``("", "")`` when none."""
+    rows = rows[(rows["status"] == "unverified") & ~rows["bank_id"].isin(stated)]
+    if rows.empty:
+        return "", ""
+    said = [_named(r, value, qualifier, kind) for _, r in rows.iterrows()]
+    return f"(其中{'、'.join(said)})", f" (including {', '.join(said)})"
 
 
 def _numbers(table: pd.DataFrame, metric: str, period: str, value: str = "value") -> list[dict]:
@@ -144,6 +196,7 @@ def _numbers(table: pd.DataFrame, metric: str, period: str, value: str = "value"
             "value": float(r[value]),
             "qualifier": r.get("qualifier") or r.get("growth_qualifier") or "exact",
             "method": r.get("method", r.get("growth_method", "quoted")),
+            "status": r.get("status") or "ok",
             "source_ids": list(r["source_ids"]),
         }
         for _, r in known.iterrows()
@@ -162,20 +215,20 @@ def income_finding(panel: Panel, period: str, banks: list[str] | None = None) ->
     low = known.iloc[0]
     numbers = _numbers(table, "retail_operating_income_yoy", period)
     if n == 1:  # one bank: say what it did, not "0 of 1 banks"
-        name, change = (
-            _short(low["bank_name"]),
-            display_value(low["value"], low["qualifier"], "change"),
-        )
+        name, change = _short(low["bank_name"]), _named(low, "value", "qualifier", "change")
+        change = change.removeprefix(name + " ")
         moved = ("fell", "下降") if low["value"] < 0 else ("rose", "增长")
         zh = f"{period}仅{name}有零售营收同比数据:同比{moved[1]}{change}"
         en = f"Only {name} has retail operating income YoY for {period}: it {moved[0]} {change}"
         return Finding("retail_income", zh, en, numbers)
-    zh = f"{period}有数据的{n}家银行中{falls}家零售营收同比下降"
-    en = f"{falls} of {n} banks with data saw retail operating income fall in {period}"
+    stated = (low["bank_id"],) if falls else ()
+    extra = _unverified(known, "value", "qualifier", "change", stated)
+    zh = f"{period}有数据的{n}家银行中{falls}家零售营收同比下降{extra[0]}"
+    en = f"{falls} of {n} banks with data saw retail operating income fall in {period}{extra[1]}"
     if falls:
-        change = display_value(low["value"], low["qualifier"], "change")
-        zh += f"(最大降幅:{_short(low['bank_name'])} {change})"
-        en += f" (largest fall: {_short(low['bank_name'])} {change})"
+        named = _named(low, "value", "qualifier", "change")
+        zh += f"(最大降幅:{named})"
+        en += f" (largest fall: {named})"
     return Finding("retail_income", zh, en, numbers)
 
 
@@ -184,24 +237,22 @@ def profit_finding(panel: Panel, period: str, banks: list[str] | None = None) ->
     table = metrics.yoy_table(panel, period, "retail_profit", banks)
     known = table.dropna(subset=["value"])
     rises = int((known["value"] > 0).sum())
-    turned = table[table["value"].isna() & table["note"].str.contains("base ≤ 0")]
-    zh = f"{period}零售(税前)利润同比仅{len(known)}/{len(table)}家银行可知,{rises}家上升"
+    extra = _unverified(known, "value", "qualifier", "change")
+    zh = f"{period}零售(税前)利润同比仅{len(known)}/{len(table)}家银行可知,{rises}家上升{extra[0]}"
     en = (
-        f"Retail (pre-tax) profit YoY for {period} is known for only {len(known)} of {len(table)} banks; "
-        f"{rises} rose"
+        f"Retail (pre-tax) profit YoY for {period} is known for only {len(known)} of {len(table)} "
+        f"banks; {rises} rose{extra[1]}"
     )
+    turned = table[table["value"].isna() & table["note"].str.contains("base ≤ 0")]
     if len(turned):
-        names = "、".join(_short(n) for n in turned["bank_name"])
-        zh += f";{names}由亏转盈"
-        en += f"; {', '.join(_short(n) for n in turned['bank_name'])} turned from loss to profit"
+        names = [_short(n) for n in turned["bank_name"]]
+        zh += f";{'、'.join(names)}由亏转盈"
+        en += f"; {', '.join(names)} turned from loss to profit"
     net = metrics.yoy_table(panel, period, "retail_net_profit", banks).dropna(subset=["value"])
     if len(net):  # segment NET profit is its own line, never mixed with pre-tax profit
-        said = "、".join(
-            f"{_short(r.bank_name)} {display_value(r.value, r.qualifier, 'change')}"
-            for r in net.itertuples()
-        )
-        zh += f";另有零售净利润同比:{said}"
-        en += f"; segment net profit YoY, reported apart: {said}"
+        said = [_named(r, "value", "qualifier", "change") for _, r in net.iterrows()]
+        zh += f";另有零售净利润同比:{'、'.join(said)}"
+        en += f"; segment net profit YoY, reported apart: {', '.join(said)}"
     numbers = _numbers(table, "retail_profit_yoy", period)
     numbers += _numbers(net, "retail_net_profit_yoy", period)
     return Finding("retail_profit", zh, en, numbers)
@@ -218,18 +269,20 @@ def share_finding(panel: Panel, period: str, banks: list[str] | None = None) -> 
         return Finding("retail_share", f"{period}无零售收入占比", f"No retail shares for {period}")
     lo, hi = (_named(r, "value", "qualifier", "share") for r in (income.iloc[0], income.iloc[-1]))
     if len(income) == 1:
-        one = lo
-        zh = f"{period}零售占营收比重仅一家可知:{one}"
-        en = f"Retail's share of operating income is known for one bank in {period}: {one}"
+        zh = f"{period}零售占营收比重仅一家可知:{lo}"
+        en = f"Retail's share of operating income is known for one bank in {period}: {lo}"
         return Finding("retail_share", zh, en, numbers)
-    span = (lo, hi)
+    ends = (income.iloc[0]["bank_id"], income.iloc[-1]["bank_id"])
+    extra = _unverified(income, "value", "qualifier", "share", ends)
+    extra_profit = _unverified(profit, "value", "qualifier", "share")
     zh = (
-        f"{period}零售占营收比重从{span[0]}到{span[1]}({len(income)}家);"
-        f"利润占比仅{len(profit)}家可知"
+        f"{period}零售占营收比重从{lo}到{hi}({len(income)}家){extra[0]};"
+        f"利润占比仅{len(profit)}家可知{extra_profit[0]}"
     )
     en = (
-        f"Retail's share of operating income ranged from {span[0]} to {span[1]} across "
-        f"{len(income)} banks in {period}; the profit share is known for {len(profit)}"
+        f"Retail's share of operating income ranged from {lo} to {hi} across "
+        f"{len(income)} banks in {period}{extra[1]}; the profit share is known for "
+        f"{len(profit)}{extra_profit[1]}"
     )
     return Finding("retail_share", zh, en, numbers)
 
@@ -248,15 +301,15 @@ def aum_finding(panel: Panel, period: str, banks: list[str] | None = None) -> Fi
     )
     grew = int((known["growth"] > 0).sum())
     if len(known) == 1:
-        one = lo
-        zh = f"{period}零售AUM较上年末增速仅一家可知:{one}"
-        en = f"Retail AUM growth since the year-end is known for one bank in {period}: {one}"
+        zh = f"{period}零售AUM较上年末增速仅一家可知:{lo}"
+        en = f"Retail AUM growth since the year-end is known for one bank in {period}: {lo}"
         return Finding("retail_aum", zh, en, numbers)
-    span = (lo, hi)
-    zh = f"{period}零售AUM较上年末:{len(known)}家中{grew}家增长,从{span[0]}到{span[1]}"
+    ends = (known.iloc[0]["bank_id"], known.iloc[-1]["bank_id"])
+    extra = _unverified(known, "growth", "growth_qualifier", "change", ends)
+    zh = f"{period}零售AUM较上年末:{len(known)}家中{grew}家增长,从{lo}到{hi}{extra[0]}"
     en = (
         f"Retail AUM grew since the year-end at {grew} of {len(known)} banks with a rate in "
-        f"{period}, from {span[0]} to {span[1]}"
+        f"{period}, from {lo} to {hi}{extra[1]}"
     )
     return Finding("retail_aum", zh, en, numbers)
 
@@ -265,16 +318,24 @@ def wecom_finding(panel: Panel, banks: list[str] | None = None) -> Finding:
     """How many banks publish bank-wide WeCom reach, and when."""
     table = metrics.wecom_reach(panel, banks)
     n_banks = len(banks) if banks else len(panel.banks())
-    numbers = _numbers(table.rename(columns={"connected": "value"}), "wecom_connected", "")
+    numbers = _numbers(
+        table.rename(columns={"connected": "value", "connected_qualifier": "qualifier"}),
+        "wecom_connected",
+        "",
+    )
     for number, period in zip(numbers, table.get("connected_period", []), strict=True):
         number["period"] = period
     if table.empty:
         return Finding("wecom", "无银行公布全行企微触达", "No bank publishes bank-wide WeCom reach")
     first, last = min(table["connected_period"]), max(table["connected_period"])
-    zh = f"{n_banks}家银行中仅{len(table)}家公布全行企微连接客户数,时点从{first}到{last},不可直接比较"
+    extra = _unverified(table, "connected", "connected_qualifier", "count")
+    zh = (
+        f"{n_banks}家银行中仅{len(table)}家公布全行企微连接客户数{extra[0]},"
+        f"时点从{first}到{last},不可直接比较"
+    )
     en = (
-        f"Only {len(table)} of {n_banks} banks publish bank-wide WeCom reach, dated {first} to "
-        f"{last}: not comparable at one date"
+        f"Only {len(table)} of {n_banks} banks publish bank-wide WeCom reach{extra[1]}, dated "
+        f"{first} to {last}: not comparable at one date"
     )
     return Finding("wecom", zh, en, numbers)
 
@@ -289,57 +350,99 @@ def period_year(period: str) -> int:
     return int(period[-4:]) if period[-4:].isdigit() else int(period[:4])
 
 
+def _trend_period(kind: str, year: int) -> str:
+    return f"FY{year}" if kind == "FY" else f"H1 {year}"
+
+
 def trend_finding(
     panel: Panel, kind: str = "H1", banks: list[str] | None = None, until: int | None = None
 ) -> Finding:
-    """How retail's share of income moved between each bank's first and last reported year
-    (no later than ``until``)."""
+    """How retail's share of operating income moved in the period the brief is about: the
+    ``kind`` period of year ``until`` (default: the latest year with a share) against the same
+    period a year earlier (FY2024 with FY2023, H1 2025 with H1 2024), never a longer window.
+
+    Counts the banks with both shares whose share surely fell (a change whose bound points
+    toward zero, from a base "over 55%", has no sure direction and is named instead), and names
+    the largest move, in words that follow its sign.
+    """
     table = metrics.trend_table(panel, kind, banks, until)
-    share = table[table["series"] == "retail_income_share"].sort_values("year")
+    share = table[table["series"] == "retail_income_share"]
+    year = until if until is not None else int(share["year"].max()) if len(share) else 0
+    period, base = _trend_period(kind, year), _trend_period(kind, year - 1)
+    rows = share.set_index(["bank_id", "period"])
     moves = []
-    for bank, rows in share.groupby("bank_id"):
-        if len(rows) >= 2:
-            first, last = rows.iloc[0], rows.iloc[-1]
-            moves.append((bank, first, last, last["value"] - first["value"]))
-    label = "H1" if kind == "H1" else "FY"
+    for bank in sorted(set(share.loc[share["period"] == period, "bank_id"])):
+        change = metrics.share_change(panel, bank, period, base)
+        if (bank, base) in rows.index and not pd.isna(change.value):
+            moves.append((bank, rows.loc[(bank, base)], rows.loc[(bank, period)], change))
+    window_zh, window_en = f"{period}较{base}", f"{period} vs {base}"
     if not moves:
-        zh = f"无银行有两年以上的{label}零售收入占比"
-        return Finding("trend", zh, f"No bank has a {label} retail income share in two years")
-    fell = [m for m in moves if m[3] < 0]
-    bank, first, last, change = min(moves, key=lambda m: m[3])
-    largest = "largest fall" if change < 0 else "smallest rise"
-    name = _short(str(first["bank_name"]))
-    span = (
-        f"{name} {first['value']:.1%} ({first['period']}) → {last['value']:.1%} ({last['period']})"
-    )
-    if len(moves) == 1:  # one bank: its own path, not "1 of 1 banks"
-        verb = ("fell", "下降") if change < 0 else ("rose", "上升")
-        zh = f"仅一家银行有多年{label}零售收入占比:{span},{verb[1]}"
-        en = f"Only one bank has {label} retail income shares in more than one year: {span}, {verb[0]}"
-    else:
-        zh = f"有多年{label}数据的{len(moves)}家银行中{len(fell)}家零售收入占比下降;降幅最大:{span}"
-        en = (
-            f"Retail's share of income fell at {len(fell)} of {len(moves)} banks with {label} "
-            f"figures in more than one year; {largest}: {span}"
+        zh = f"{window_zh}:无银行两期均有零售收入占比"
+        en = f"{window_en}: no bank has retail's share of operating income in both"
+        return Finding("trend", zh, en)
+
+    def path(move: tuple) -> tuple[str, str]:
+        """``(zh, en)``: the bank's move in words that follow its sign."""
+        _, old, new, change = move
+        shown = [
+            display_value(r["value"], r["qualifier"], "share", status=r["status"])
+            for r in (old, new)
+        ]
+        delta = display_value(change.value, change.qualifier, "points")
+        name = _short(str(new["bank_name"]))
+        if not sign_is_known(change.value, change.qualifier):
+            return (
+                f"{name}方向不确定:{shown[0]}→{shown[1]}({delta})",
+                f"direction uncertain at {name}: {shown[0]} → {shown[1]} ({delta})",
+            )
+        verbs = ("降至", "fell") if change.value < 0 else ("升至", "rose")
+        return (
+            f"{name}由{shown[0]}{verbs[0]}{shown[1]}({delta})",
+            f"{name} {verbs[1]} from {shown[0]} to {shown[1]} ({delta})",
         )
-    numbers = _numbers(
-        share[share["bank_id"].isin([m[0] for m in moves])], "retail_income_share", kind
-    )
-    for number, period in zip(
-        numbers, share[share["bank_id"].isin([m[0] for m in moves])]["period"], strict=True
-    ):
-        number["period"] = period
+
+    numbers = [
+        {
+            "bank_id": bank,
+            "metric": "retail_income_share",
+            "period": when,
+            "value": float(r["value"]),
+            "qualifier": r["qualifier"] or "exact",
+            "method": r["method"],
+            "status": r["status"] or "ok",
+            "source_ids": list(r["source_ids"]),
+        }
+        for bank, old, new, _ in moves
+        for when, r in ((base, old), (period, new))
+    ]
+    if len(moves) == 1:  # one bank: its own path, not "1 of 1 banks"
+        zh, en = path(moves[0])
+        return Finding(
+            "trend",
+            f"{window_zh}:仅一家银行两期均有零售收入占比:{zh}",
+            f"{window_en}: only one bank has retail's share of operating income in both: {en}",
+            numbers,
+        )
+    sure = [m for m in moves if sign_is_known(m[3].value, m[3].qualifier)]
+    fell = sum(m[3].value < 0 for m in sure)
+    unsure = [path(m) for m in moves if m not in sure]
+    largest = path(max(moves, key=lambda m: abs(m[3].value)))
+    zh = f"{window_zh}:两期均有数据的{len(moves)}家银行中{fell}家零售收入占比下降"
+    en = f"{window_en}: retail's share of operating income fell at {fell} of {len(moves)} banks with both"
+    zh += f";变动最大:{largest[0]}" + "".join(f";{z}" for z, _ in unsure)
+    en += f"; largest move: {largest[1]}" + "".join(f"; {e}" for _, e in unsure)
     return Finding("trend", zh, en, numbers)
 
 
 def coverage_finding(panel: Panel, periods: list[str], banks: list[str] | None = None) -> Finding:
-    """The share of bank × metric × period cells with no figure."""
+    """The share of bank × metric × period cells with no figure: a note on the data
+    (``kind="coverage"``), not a finding about the banks."""
     table = metrics.coverage(panel, periods, banks=banks)
     empty = int((table["n_rows"] == 0).sum())
     share = empty / len(table)
     zh = f"{len(table)}个银行×指标×期间格中{empty}个({share:.0%})无数据"
     en = f"{empty} of {len(table)} bank × metric × period cells ({share:.0%}) have no figure"
-    return Finding("coverage", zh, en)
+    return Finding("coverage", zh, en, kind=COVERAGE)
 
 
 def findings(
@@ -383,6 +486,17 @@ def chart_tables(
     }
 
 
+#: A researcher's pointer to a file of the research folder ("full text in seeds/002 re-post"),
+#: with the separator before it: the brief's reader has no such file.
+_FILE_REFERENCE = re.compile(r"[;,]?\s*[^;,()]*\bseeds/\d+[^;,()]*")
+
+
+def without_file_references(text: str) -> str:
+    """``text`` without clauses that point at research files the reader lacks
+    (``"证券时报网 (via eastmoney; repost in seeds/000)"`` → ``"证券时报网 (via eastmoney)"``)."""
+    return _FILE_REFERENCE.sub("", text).replace("()", "").strip()
+
+
 def comparison_artifact(
     panel: Panel,
     period: str,
@@ -414,6 +528,7 @@ def comparison_artifact(
     """
     cited = found.source_ids | news.source_ids
     sources = metrics.source_table(panel, sorted(cited)).drop(columns="n_rows")
+    sources["publisher"] = sources["publisher"].map(without_file_references)
     unverified = panel.usable[panel.usable["status"] == "unverified"]
     reasons = unverified.groupby("source_id")["status_reason"].agg(
         lambda r: "; ".join(dict.fromkeys(r))

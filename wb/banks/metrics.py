@@ -28,6 +28,7 @@ from wb.banks.panel import (
     CONFIDENCE_RANK,
     Panel,
     Selection,
+    derived_qualifier,
     display_value,
     period_end,
     period_order,
@@ -103,10 +104,6 @@ def _ids(*selections: Selection | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(s.source_id for s in selections if s is not None))
 
 
-def _combined_qualifier(*qualifiers: str) -> str:
-    return "exact" if all(q == "exact" for q in qualifiers) else "about"
-
-
 def _usable(*selections: Selection | None) -> bool:
     """All present and none graded ``low``: fit to derive a value from."""
     return all(s is not None and s.chosen["confidence"] != "low" for s in selections)
@@ -143,10 +140,13 @@ def change_between(
         if said is not None:
             stated = display_value(said.value, said.qualifier, "change")
             notes.insert(0, f"stated: {stated} ({said.source_id})")
+        value = new.value / old.value - 1
         return Change(
-            value=new.value / old.value - 1,
+            value=value,
             method="derived",
-            qualifier=_combined_qualifier(new.qualifier, old.qualifier),
+            qualifier=derived_qualifier(
+                value, [(new.value, new.qualifier, 1), (old.value, old.qualifier, -1)]
+            ),
             source_ids=_ids(new, old),
             note="; ".join(notes),
             basis=new.basis,
@@ -370,10 +370,13 @@ def retail_share(panel: Panel, bank_id: str, period: str, of: str = "income") ->
         if not _usable(part, whole) or whole.value <= 0:
             continue
         status, notes = _status(part, whole)
+        value = part.value / whole.value
         return Change(
-            value=part.value / whole.value,
+            value=value,
             method="derived",
-            qualifier=_combined_qualifier(part.qualifier, whole.qualifier),
+            qualifier=derived_qualifier(
+                value, [(part.value, part.qualifier, 1), (whole.value, whole.qualifier, -1)]
+            ),
             source_ids=_ids(part, whole),
             note="; ".join([f"{numerator} / {metric}", *notes]),
             basis=basis,
@@ -394,6 +397,36 @@ def share_table(panel: Panel, period: str, banks: list[str] | None = None) -> pd
         for of in SHARE_DENOMINATORS
     ]
     return _frame(panel, records)
+
+
+def share_change(
+    panel: Panel, bank_id: str, period: str, base_period: str | None, of: str = "income"
+) -> Change:
+    """Change of retail's share (``of`` income or profit) from ``base_period`` to ``period``, in
+    fraction points (``-0.098`` for −9.8 pp), both shares on one basis; :data:`NO_CHANGE` when
+    either is unknown. A bounded share carries its bound into the change (a base "over 55%"
+    makes the change ``≤``); unverified when either share is."""
+    if base_period is None:
+        return NO_CHANGE
+    now, before = (
+        retail_share(panel, bank_id, period, of),
+        retail_share(panel, bank_id, base_period, of),
+    )
+    if math.isnan(now.value) or math.isnan(before.value) or now.basis != before.basis:
+        return NO_CHANGE
+    value = now.value - before.value
+    unverified = "unverified" in (now.status, before.status)
+    return Change(
+        value=value,
+        method="derived",
+        qualifier=derived_qualifier(
+            value, [(now.value, now.qualifier, 1), (before.value, before.qualifier, -1)]
+        ),
+        source_ids=tuple(dict.fromkeys(now.source_ids + before.source_ids)),
+        note="; ".join(n for n in (now.note, before.note) if n),
+        basis=now.basis,
+        status="unverified" if unverified else "ok",
+    )
 
 
 # --------------------------------------------------------------------------- WeCom
@@ -437,8 +470,9 @@ def wecom_reach(panel: Panel, banks: list[str] | None = None) -> pd.DataFrame:
     connected_confidence, customers (retail customers, persons, the non-low figure nearest in
     time; NaN if none), customers_period, share (connected / customers, fraction, derived),
     gap_days (days between the two periods' ends), far_apart (gap > :data:`FAR_APART_DAYS`),
-    certification_rate (fraction, quoted; NaN if none), source_ids. Banks without a WeCom figure
-    are left out (see :func:`coverage` for what is missing).
+    certification_rate (fraction, quoted; NaN if none), status (``unverified`` when any of the
+    three figures is), note (why), source_ids. Banks without a WeCom figure are left out (see
+    :func:`coverage` for what is missing).
     """
     records = []
     for bank in _bank_ids(panel, banks):
@@ -467,6 +501,8 @@ def wecom_reach(panel: Panel, banks: list[str] | None = None) -> pd.DataFrame:
                 "far_apart": bool(gap > FAR_APART_DAYS) if customers else False,
                 "certification_rate": cert.value if cert else math.nan,
                 "certification_qualifier": cert.qualifier if cert else "",
+                "status": _status(connected, customers, cert)[0],
+                "note": "; ".join(_status(connected, customers, cert)[1]),
                 "source_ids": _ids(connected, customers, cert),
             }
         )

@@ -471,7 +471,9 @@ def plot_wecom_reach(
                 yi, row["connected"] / 1e4, height=0.6, color=PALETTE["orange" if low else "green"]
             )
             parts = [
-                display_value(row["connected"], row["connected_qualifier"], "count"),
+                display_value(
+                    row["connected"], row["connected_qualifier"], "count", status=row["status"]
+                ),
                 f"截至 as of {row['connected_period']}",
             ]
             if np.isnan(row["share"]):
