@@ -491,9 +491,7 @@ def test_counts_that_rest_on_unverified_figures_name_them(real_panel) -> None:
     found = comparison.findings(real_panel, "H1 2025", ["H1 2025"])
     mark = bp.UNVERIFIED_MARK
     assert f"3 rose (including 工商 +46.05% {mark})" in found["retail_profit"].en
-    assert f"to 浙商 +12.48% {mark} (including 交通 +5.52% {mark})" in (
-        found["retail_aum"].en
-    )
+    assert f"to 浙商 +12.48% {mark} (including 交通 +5.52% {mark})" in (found["retail_aum"].en)
     assert f"(including 交通 ≈1,000.0万 {mark})" in found["wecom"].en
     assert "邮储 65.15%" in found["retail_share"].en  # the printed precision
 

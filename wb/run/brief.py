@@ -181,10 +181,17 @@ def _bank_section(bank: dict[str, Any], first: int, show: list[str] | None) -> d
         for row in bank["news_check"]
         if row["verdict"] != NO_DATA
     ]
+    # one article: named once above the table; each row keeps what differs (text or summary)
+    articles = sorted({row.get("article", "") for row in news})
+    if len(articles) == 1 and len(news) > 1:
+        words = [row["origin"].split(" ") for row in news]
+        n = next((i for i, w in enumerate(zip(*words, strict=False)) if len(set(w)) > 1), 0)
+        news = [{**row, "origin": " ".join(w[n:])} for row, w in zip(news, words, strict=True)]
     return {
         "model": bank,
         "figures": figures,
         "news": news,
+        "news_article": articles[0] if len(articles) == 1 else "",
         "news_unchecked": len(bank["news_check"]) - len(news),
         "empty": [zh for zh, _ in empty],
         "empty_en": [en for _, en in empty],
@@ -349,8 +356,8 @@ def cited_ids(content: Any) -> list[str]:
     return list(seen)
 
 
-#: Finding keys that describe the data rather than the banks: shown as a footnote.
-COVERAGE_KEYS = frozenset({"coverage"})
+#: The kind of a finding that describes the data rather than the banks: shown as a footnote.
+COVERAGE = "coverage"
 #: Words in a source's publisher that mark the bank's own document (report, website, release).
 _OWN_DOCUMENT = re.compile(r"\bown\b|年报|年度报告|中期报告|investor relations", re.IGNORECASE)
 #: Notes a scraper left in titles: "(… summary …)", "[title not shown …]", "≈≈".
@@ -477,7 +484,7 @@ def build_context(
             "figure": _figure_of(f["en"], ctx.bank["figures"]),
         }
         for f in found
-        if f["key"] not in COVERAGE_KEYS
+        if f.get("kind") != COVERAGE
     ]
     in_box = 2 if ctx.uplift else 3
     ctx.findings = bank_findings[:in_box]
@@ -493,7 +500,7 @@ def build_context(
         # a finding that already titles a figure in the brief is not repeated in words
         ctx.bank["more"] = [f for f in bank_findings[in_box:] if f["figure"] is None]
         ctx.bank["coverage"] = [
-            {"text": f["zh"], "en": f["en"]} for f in found if f["key"] in COVERAGE_KEYS
+            {"text": f["zh"], "en": f["en"]} for f in found if f.get("kind") == COVERAGE
         ]
         shown = [found, ctx.bank["news"]]
         ctx.sources = _sources(cited_ids(shown), ctx.bank["model"])
