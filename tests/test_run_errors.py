@@ -101,7 +101,7 @@ def test_a_failed_run_keeps_the_error_s_type_and_exit_code(tmp_path, monkeypatch
 
 def test_a_broken_warehouse_exits_2_naming_table_rule_and_count(tmp_path, monkeypatch, capsys):
     """A duplicated customer-month in the warehouse a run builds its panel from: exit 2 with
-    table, rule and count, the source folder named by its label only (issue 21)."""
+    table, rule and count, the source folder named by its label only."""
     tables = edge_tables()
     cm = tables["customer_month"]
     tables["customer_month"] = pd.concat([cm, cm.iloc[[0]]], ignore_index=True)

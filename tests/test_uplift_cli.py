@@ -122,7 +122,7 @@ def test_an_export_without_adds_is_refused_before_any_worker_starts(
     tmp_path, small_export, monkeypatch
 ):
     """The estimates' own checks run before the work is shared out, so whether a worker's
-    design meets the same data first cannot change the error (issue 21)."""
+    design meets the same data first cannot change the error."""
     path = tmp_path / "no_adds.parquet"
     small_export.assign(wecom_adds=0, wecom_certified_adds=0).to_parquet(path)
 
