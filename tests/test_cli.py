@@ -68,6 +68,7 @@ def test_broken_file_exit_2_names_rows_and_columns(tmp_path, small_export, kind)
         (["validate"], 2, "Missing option '--data'"),
         (["validate", "--data", "nope.csv"], 2, "file not found"),
         (["validate", "--data", "x.json"], 2, "unsupported file type"),
+        (["validate", "--data", "."], 2, "a folder, not a file"),
         (["validate", "--data", "x.csv", "--schema", "foo"], 2, "Invalid value for '--schema'"),
         (["simulate", "--out", "x.txt"], 2, "expected a .csv or .parquet path"),
         (["simulate", "--out", "x.csv", "--rms", "2"], 2, "--rms must be at least 20"),

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wb.errors import InputError
+from wb.errors import InputError, NotIdentified
 from wb.plots.event_study import event_study_figure
 from wb.uplift import callaway, event_study
 from wb.uplift.estimation import prepare
@@ -213,6 +213,16 @@ def test_in_house_callaway_santanna_equals_diff_diff(sim, outcome, balanced):
         table.loc[pre, "att"].to_numpy(), es.vcov[np.ix_(lead_rows, lead_rows)], ref.n_clusters
     )
     assert study.pretrend_df == q and study.pretrend_p == pytest.approx(p, rel=1e-6, abs=1e-12)
+
+
+@pytest.mark.parametrize("estimator", event_study.ESTIMATORS)
+def test_wald_did_without_a_first_stage_is_not_identified(estimator):
+    """No adds at all: the ratio's denominator is exactly 0, a design the data cannot
+    support (left out with a note), not a ZeroDivisionError (an internal error)."""
+    frame, _ = simulate(SimulationConfig(n_rms=120, n_months=12, seed=4))
+    cohorts = event_study.cohort_frame(prepare(frame)).assign(wecom_adds=0)
+    with pytest.raises(NotIdentified, match="ATT on adds is exactly 0"):
+        event_study.wald_did(cohorts, estimator, n_boot=9)
 
 
 def test_imputation_wald_did_is_diff_diff_ratio(sim):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -81,6 +82,19 @@ def test_unsupported_suffix(tmp_path, name):
     path.write_text("rm_id\n1\n")
     with pytest.raises(InputError, match="unsupported file type"):
         io.read_table(path)
+
+
+@pytest.mark.parametrize("name", ["warehouse", "x.json", "x.csv"])
+def test_a_folder_is_named_a_folder_whatever_its_name(tmp_path, name):
+    """docs/data.md: a folder (or a FIFO) is named as such, not as an unsupported type."""
+    folder, fifo = tmp_path / "folder" / name, tmp_path / "fifo" / name
+    folder.mkdir(parents=True)
+    with pytest.raises(InputError, match="a folder, not a file"):
+        io.read_table(folder)
+    fifo.parent.mkdir()
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="a FIFO"):
+        io.read_table(fifo)
 
 
 def test_missing_file(tmp_path):

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from wb.errors import NotIdentified
+from wb.run import uplift_outputs
 from wb.uplift.schema import validate_document
 from wb.uplift.simulate import SimulationConfig, write
 
@@ -114,6 +116,23 @@ def test_invalid_input_exit_2_and_nothing_written(tmp_path, small_export):
     assert result.returncode == 2
     assert "row 7" in result.stderr
     assert not out.exists()
+
+
+def test_an_export_without_adds_is_refused_before_any_worker_starts(
+    tmp_path, small_export, monkeypatch
+):
+    """The estimates' own checks run before the work is shared out, so whether a worker's
+    design meets the same data first cannot change the error."""
+    path = tmp_path / "no_adds.parquet"
+    small_export.assign(wecom_adds=0, wecom_certified_adds=0).to_parquet(path)
+
+    def started(*args, **kwargs):
+        raise AssertionError("workers started on an export the analysis cannot use")
+
+    monkeypatch.setattr(uplift_outputs, "run_all", started)
+    with pytest.raises(NotIdentified, match="no variation in adds"):
+        uplift_outputs.analyse(path, tmp_path / "u", workers=2, quiet=True)
+    assert not (tmp_path / "u" / "uplift.json").exists()
 
 
 def test_earlier_output_kept_when_a_rerun_fails(tmp_path, export, small_export):

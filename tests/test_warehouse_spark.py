@@ -1,7 +1,8 @@
 """The same expressions on Spark (local[2]): the panel equals DuckDB's and the pandas reference,
 the same problems are reported, and a ``spark:DB`` catalog source works.
 
-One SparkSession for the module (start-up costs 5-15 s). Needs Java 17+ (``make install``).
+One SparkSession for the module (start-up costs 5-15 s). The tests that use it are marked
+``spark``: they need Java 17+ (``make install``) and are skipped, with the reason, without it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def edge(tmp_path_factory):
     return write_source(tmp_path_factory.mktemp("edge") / "src", tables), tables
 
 
+@pytest.mark.spark
 def test_spark_equals_duckdb_and_the_reference_on_edge_cases(spark, edge, tmp_path):
     src, tables = edge
     on_spark, record = run(src, tmp_path / "s", options=SPARK)
@@ -51,6 +53,7 @@ def test_spark_equals_duckdb_and_the_reference_on_edge_cases(spark, edge, tmp_pa
     assert checked["run_as_ibis_expressions"] == checked["rules"]
 
 
+@pytest.mark.spark
 def test_spark_equals_duckdb_on_a_simulated_source_with_window(spark, tmp_path):
     folder, _ = simulate_write(
         CustomerSimulationConfig(n_rms=30, n_months=9, customers_per_rm=10, seed=11),
@@ -63,6 +66,7 @@ def test_spark_equals_duckdb_on_a_simulated_source_with_window(spark, tmp_path):
     assert a["fingerprints"] == b["fingerprints"]
 
 
+@pytest.mark.spark
 def test_spark_reports_the_same_problems(spark, tmp_path):
     src = write_source(tmp_path / "bad", broken_tables())
     opened = open_source(src, SPARK)
@@ -77,6 +81,7 @@ def test_spark_reports_the_same_problems(spark, tmp_path):
     assert [str(p) for p in info.value.problems] == [str(p) for p in ref.value.problems]
 
 
+@pytest.mark.spark
 def test_catalog_source(spark, edge, tmp_path):
     src, tables = edge
     spark.sql("CREATE DATABASE IF NOT EXISTS wbtest")

@@ -15,6 +15,7 @@ from wb.warehouse.simulate import write as simulate_write
 from wb.warehouse.source import EngineOptions, spark_session
 
 SPARK = EngineOptions(engine="spark", spark_master="local[2]")
+pytestmark = pytest.mark.spark  # needs Java: skipped with the reason without it
 
 
 @pytest.fixture(scope="module")

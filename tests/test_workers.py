@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 import warnings
+from collections.abc import Callable
 
 import pytest
 
 from wb.door.workers import run_all
+from wb.errors import InputError
 from wb.run import uplift_outputs
 from wb.uplift import designs, estimation
 from wb.uplift.simulate import SimulationConfig, simulate
@@ -63,6 +66,74 @@ def test_a_worker_writes_nothing_and_its_warnings_reach_the_parent(capfd):
     with pytest.warns(UserWarning, match="a note from a worker"):
         assert "worker" in run_all(_one_each(noisy), workers=2).values()
     assert "from the worker" not in capfd.readouterr().out
+
+
+def _steered(here: str, first: Callable[[], None], second: Callable[[], None]) -> dict:
+    """Four pieces for two processes: two that steer, then ``first`` and ``second``, with
+    ``first`` run by this process when ``here`` is "first" and by the worker otherwise (the
+    steering piece of the other process waits until ``first`` has started). ``first`` and
+    ``second`` start together (a barrier), so each runs even when the other raises."""
+    ctx = multiprocessing.get_context("fork")
+    both, started = ctx.Barrier(2, timeout=60), ctx.Barrier(2, timeout=60)
+    first_taken = ctx.Event()
+    parent = os.getpid()
+
+    def steer() -> None:
+        both.wait()
+        if (os.getpid() == parent) != (here == "first"):
+            assert first_taken.wait(timeout=60)
+
+    def run(body: Callable[[], None], is_first: bool) -> None:
+        if is_first:
+            first_taken.set()
+        assert (os.getpid() == parent) == ((here == "first") == is_first)
+        started.wait()
+        body()
+
+    return {
+        "steer a": steer,
+        "steer b": steer,
+        "first": lambda: run(first, True),
+        "second": lambda: run(second, False),
+    }
+
+
+@pytest.mark.parametrize("here", ["first", "second"])
+@pytest.mark.parametrize("raises_first", ["first", "second"])
+def test_the_first_piece_s_error_is_raised_however_the_race_falls(here, raises_first):
+    """The first piece finds a user's mistake (InputError, exit 2), the second meets a bug on
+    the same input (ZeroDivisionError); forced: which process runs each and which raises
+    first. The first piece's error wins every time, as in one process."""
+    raised = multiprocessing.get_context("fork").Event()
+
+    def mistake() -> None:
+        if raises_first == "second":
+            assert raised.wait(timeout=60)
+        raised.set()
+        raise InputError("no variation in adds")
+
+    def bug() -> None:
+        if raises_first == "first":
+            assert raised.wait(timeout=60)
+        raised.set()
+        raise ZeroDivisionError("float division by zero")
+
+    with pytest.raises(InputError, match="no variation in adds"):
+        run_all(_steered(here, mistake, bug), workers=2)
+
+
+def test_a_later_piece_still_running_is_stopped_not_awaited():
+    """Once the first piece has raised here, the worker's later piece cannot change the
+    outcome: it is stopped, not waited for."""
+    never = multiprocessing.get_context("fork").Event()
+
+    def mistake() -> None:
+        raise InputError("no variation in adds")
+
+    start = time.perf_counter()
+    with pytest.raises(InputError):
+        run_all(_steered("first", mistake, lambda: never.wait(timeout=60)), workers=2)
+    assert time.perf_counter() - start < 30
 
 
 def test_workers_must_be_positive():

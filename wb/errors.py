@@ -8,11 +8,22 @@ failed, 75 when another run holds the lock, and 128 + the signal's number (130 f
 
 from __future__ import annotations
 
+from typing import Self
+
 
 class WbError(Exception):
     """Base class: an expected failure with a message meant for the user."""
 
     exit_code = 1
+
+    def restated(self, message: str) -> Self:
+        """A copy of this error that says ``message`` instead: the same type, exit code and
+        attributes (a validation error's ``problems``, a signal's exit code). Its constructor
+        is not called, so it works for every subclass whatever the constructor takes; raise it
+        ``from`` this error to keep the original in the traceback."""
+        copy = type(self).__new__(type(self), message)
+        copy.__dict__.update(self.__dict__)
+        return copy
 
 
 class InputError(WbError):

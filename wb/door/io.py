@@ -267,12 +267,13 @@ def read_table(path: str | os.PathLike[str], label: str | None = None) -> pd.Dat
     p = Path(path)
     suffix = p.suffix.lower()
     label = label or neutral_label(p)
+    if suffix in SUFFIXES or os.path.lexists(p):  # a folder is named a folder, whatever its name
+        check_regular_file(p, label)
     if suffix not in SUFFIXES:
         raise InputError(
             f"{label}: unsupported file type '{privacy.redact(p.suffix or '(none)')}'; "
             "expected one of " + ", ".join(SUFFIXES)
         )
-    check_regular_file(p, label)
     encoding = None
     try:
         if suffix == ".csv":

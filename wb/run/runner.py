@@ -521,20 +521,24 @@ class Run:
         from wb.uplift.simulate import truth_path
         from wb.warehouse.build import build
         from wb.warehouse.simulate import TRUTH
+        from wb.warehouse.validate import WarehouseValidationError
 
         for key, spec in self.params.data.items():
             if spec.warehouse is None:
                 continue
             w = spec.warehouse
+            label = spec.label or ("simulated warehouse" if w.simulated else f"warehouse {key}")
             self.say(f"warehouse {key}: building the panel on {w.engine}")
-            built = build(
-                w.source, self.staging / "inputs" / key, warehouse_options(w), months=w.months
-            )
+            try:
+                built = build(
+                    w.source, self.staging / "inputs" / key, warehouse_options(w), months=w.months
+                )
+            except WarehouseValidationError as exc:  # named by its label, as a data file is
+                raise WarehouseValidationError(exc.problems, f"data.{key} ({label})") from exc
             self.inputs[key] = built.rm_month
             self.quality[key] = built.add_quality
             if w.simulated:  # the simulator's true effects travel with the panel built from it
                 shutil.copyfile(Path(w.source) / TRUTH, truth_path(built.rm_month))
-            label = spec.label or ("simulated warehouse" if w.simulated else f"warehouse {key}")
             self.labels[key] = label
             self.record["data"][f"data.{key}"] = {
                 **_file_record(built.rm_month, label),
@@ -782,10 +786,7 @@ class Run:
         look = target / failed_nb["output"] if failed_nb else target
         if not isinstance(exc, WbError):
             return exc
-        summary = f"{where}\n{detail}\nsee {look}"
-        if isinstance(exc, RunInterrupted):
-            return RunInterrupted(summary, exc.exit_code - 128)
-        return type(exc)(summary)
+        return exc.restated(f"{where}\n{detail}\nsee {look}")
 
 
 def _one_line(text: str) -> str:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from wb.door import io
 from wb.door.atomic import file_mode, writable_dir, write_json
 from wb.door.workers import run_all
-from wb.uplift.estimation import fit, prepare
+from wb.uplift.estimation import check_supported, fit, prepare
 from wb.uplift.quality import QUALITY_COLUMNS, AddQuality, attach, estimate_quality, read_quality
 from wb.uplift.result import UpliftResult
 from wb.uplift.schema import validate_document
@@ -140,8 +140,9 @@ def analyse(
             from wb.uplift.designs import plan_designs
 
             with progress.step("three estimates, diagnostics and designs"):
+                check_supported(sample)  # exit 2 here, before a worker starts a design
                 plan = plan_designs(frame, sample, seed=seed)
-                # the estimates first: this process takes them while a worker starts a design
+                # the estimates first: should they and a design both fail, theirs is raised
                 done = run_all({"estimates": fit_result, **plan.pieces}, workers)
                 result, designs = done["estimates"], plan.collect(done)
         analysis = Analysis(result, designs, add_quality)

@@ -338,7 +338,8 @@ class Coverage(Shown):
 
 def wecom_coverage(frame: pd.DataFrame) -> Coverage | None:
     """WeCom coverage rate per RM at its last month: cumulative certified adds over the export
-    window ÷ managed customers (seed 002's 企微覆盖率: customers added and real-name certified
+    window ÷ managed customers (企微覆盖率 as the 每日经济新闻 article of 2025-12-31 uses it,
+    source ``src-20251231-7ec8`` in data/sources.csv: customers added and real-name certified
     over customers managed). Described, not estimated; ``None`` without a ``customers`` column.
 
     A rate above 100% means more certified adds than customers: adds who are not the RM's

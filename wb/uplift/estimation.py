@@ -408,9 +408,12 @@ def _no_variation(values: np.ndarray) -> bool:
 
 
 def check_supported(sample: Sample) -> int:
-    """Raise :class:`~wb.errors.NotIdentified` (exit 2) with the reason when the data cannot support the
-    contract's estimates: no quota variation, no variation in adds or in AUM, too few
-    clusters. Returns the number of clusters."""
+    """Raise :class:`~wb.errors.NotIdentified` (exit 2) with the reason when the data cannot
+    support the contract's estimates: no quota variation, no variation in adds or in AUM, too
+    few clusters, and the same within RMs beyond the common month pattern (on
+    ``sample.demeaned``, cached: the estimates and the designs reuse it). Returns the number
+    of clusters. ``wb uplift`` calls it before any worker process starts, so an export the
+    analysis cannot use is exit 2 however the work would have been shared out."""
     n_clusters = sample.n_clusters
     if _no_variation(sample.quota_on):
         state = "has a quota in force" if sample.quota_on[0] else "has quota_target 0 (no quota)"
@@ -428,6 +431,7 @@ def check_supported(sample: Sample) -> int:
             "no variation in AUM: the month-on-month change of aum_cny is the same in every "
             "RM-month, so there is nothing to explain"
         )
+    _check_within(sample.demeaned)
     return n_clusters
 
 
@@ -499,7 +503,6 @@ def fit(
     n_clusters = check_supported(sample)
     naive = _naive(sample)
     d = sample.demeaned
-    _check_within(d)
     twfe = d.slope("twfe", "wecom_adds", d.y, d.x)
     iv = d.slope("iv_quota", "wecom_adds", d.y, d.x, z=d.z)
     first = d.slope("first_stage", "quota_in_force", d.x, d.z)

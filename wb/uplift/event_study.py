@@ -365,17 +365,24 @@ def wald_did(
     ``se`` is the standard deviation of θ*, the interval its 2.5% and 97.5% percentiles.
     The linearisation needs a strong first stage (the ATT on adds is ~140 standard errors
     from 0 in the simulation); with a weak one, read the Anderson–Rubin set of
-    :mod:`wb.uplift` instead.
+    :mod:`wb.uplift` instead; with none at all (an ATT on adds of exactly 0) it raises
+    :class:`~wb.errors.NotIdentified`.
     """
     _check("aum_change_cny", estimator)
     if n_boot < 2:
         raise InputError(f"n_boot must be at least 2 (got {n_boot})")
     if estimator == "callaway_santanna":
-        num, den, draws = _cs_wald_draws(_staggered(cohorts), n_boot, seed)
+        (num, psi_num), (den, psi_den) = _cs_atts(_staggered(cohorts))
     else:
-        num, den, draws = _bjs_wald_draws(_staggered(cohorts), n_boot, seed)
+        (num, psi_num), (den, psi_den) = _bjs_atts(_staggered(cohorts))
+    if not den:
+        raise NotIdentified(
+            "the ATT on adds is exactly 0 (no adds move with adoption), so there is no yuan "
+            "per quota-induced add to estimate"
+        )
     theta = num / den
-    boot = theta + draws / den
+    signs = np.random.default_rng(seed).integers(0, 2, size=(n_boot, len(psi_num))) * 2 - 1
+    boot = theta + signs @ (psi_num - theta * psi_den) / den
     low, high = np.quantile(boot, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
     return WaldDid(
         coef=theta,
@@ -448,15 +455,11 @@ def _cs_event_study(data: Staggered, outcome: str, window: int) -> EventStudy:
     )
 
 
-def _cs_wald_draws(data: Staggered, n_boot: int, seed: int) -> tuple[float, float, np.ndarray]:
-    """ATT on AUM change, ATT on adds, and multiplier-bootstrap draws of ATT*(z) − ATT(z)."""
-    num, den = (
-        callaway.fit(data.callaway, data.outcome(outcome))
-        for outcome in ("aum_change_cny", "wecom_adds")
-    )
-    psi_z = num.att_psi - num.att / den.att * den.att_psi
-    signs = np.random.default_rng(seed).integers(0, 2, size=(n_boot, len(psi_z))) * 2 - 1
-    return num.att, den.att, signs @ psi_z
+def _cs_atts(data: Staggered) -> tuple[tuple[float, np.ndarray], ...]:
+    """The overall ATT on AUM change and on adds, each with its influence function summed
+    per branch."""
+    fits = (callaway.fit(data.callaway, data.outcome(o)) for o in ("aum_change_cny", "wecom_adds"))
+    return tuple((float(cs.att), cs.att_psi) for cs in fits)
 
 
 # --------------------------------------------------------------------------- BJS imputation
@@ -510,17 +513,14 @@ def _bjs_event_study(data: Staggered, outcome: str, window: int) -> EventStudy:
     )
 
 
-def _bjs_wald_draws(data: Staggered, n_boot: int, seed: int) -> tuple[float, float, np.ndarray]:
-    """ATT on AUM change, ATT on adds, and multiplier-bootstrap draws of ATT*(z) − ATT(z)."""
+def _bjs_atts(data: Staggered) -> tuple[tuple[float, np.ndarray], ...]:
+    """The overall ATT on AUM change and on adds, each with its Theorem-3 influence function
+    summed per branch."""
     model = data.imputation
     every = np.zeros(len(model.treated), dtype=np.int64)
     weights = np.full(len(every), 1 / len(every))
-    atts, psis = [], []
+    atts = []
     for outcome in ("aum_change_cny", "wecom_adds"):
         tau, resid = model.effects(data.outcome(outcome))
-        atts.append(float(tau.mean()))
-        psis.append(model.psi(every, weights, tau, resid)[:, 0])
-    num, den = atts
-    psi_z = psis[0] - num / den * psis[1]
-    signs = np.random.default_rng(seed).integers(0, 2, size=(n_boot, len(psi_z))) * 2 - 1
-    return num, den, signs @ psi_z
+        atts.append((float(tau.mean()), model.psi(every, weights, tau, resid)[:, 0]))
+    return tuple(atts)

@@ -201,6 +201,11 @@ def duckdb_connection(options: EngineOptions, temp_dir: Path):
     return ibis.duckdb.connect(**config)
 
 
+def java_found() -> bool:
+    """Whether a local Spark can find Java: ``java`` on the PATH or ``JAVA_HOME`` set."""
+    return bool(shutil.which("java") or os.environ.get("JAVA_HOME"))
+
+
 def spark_session(
     master: str = "local[*]", remote: str | None = None, conf: dict[str, str] | None = None
 ):
@@ -222,7 +227,7 @@ def spark_session(
             raise InputError(
                 f"cannot connect to Spark Connect at {remote}: {type(exc).__name__}"
             ) from exc
-    if not shutil.which("java") and not os.environ.get("JAVA_HOME"):
+    if not java_found():
         raise InputError("--engine spark needs Java 17+; run `make install` (openjdk-17)")
     if "SPARK_CONF_DIR" not in os.environ:
         conf_dir = Path(tempfile.mkdtemp(prefix="wb-spark-conf-"))
