@@ -353,6 +353,7 @@ def test_coverage_is_a_footnote_not_a_key_finding(artifacts):
     data["bank_comparison"]["findings"].append(
         {
             "key": "coverage",
+            "kind": "coverage",
             "zh": "覆盖 12 格",
             "en": "12 cells covered",
             "numbers": [],
