@@ -16,6 +16,7 @@ import csv
 import errno
 import hashlib
 import os
+import re
 import stat
 import warnings
 import zipfile
@@ -440,6 +441,7 @@ def load_sources(path: Path, label: str = "sources.csv") -> pd.DataFrame:
 XLSX_MAX_ROWS = 1_048_575
 #: The date every file inside a written XLSX carries (zip entries, created and modified).
 _XLSX_DATE = (1980, 1, 1, 0, 0, 0)
+_XLSX_DATES = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*")
 
 
 def write_table(
@@ -479,15 +481,11 @@ def write_table(
 def _write_xlsx(frame: pd.DataFrame, path: Path, stamp: dict | None) -> None:
     """One sheet (named ``SIMULATED`` when stamped, with the stamp as the custom document
     property ``wb.simulated``), every date inside fixed: the same frame, the same bytes."""
-    from datetime import datetime
-
     from openpyxl.packaging.custom import StringProperty
 
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         frame.to_excel(writer, sheet_name=provenance.WORD if stamp else "Sheet1", index=False)
-        props = writer.book.properties
-        props.created = props.modified = datetime(*_XLSX_DATE)
-        props.creator = "wb"
+        writer.book.properties.creator = "wb"
         if stamp is not None:
             writer.book.custom_doc_props.append(
                 StringProperty(name=provenance.KEY, value=provenance.to_json(stamp))
@@ -496,6 +494,8 @@ def _write_xlsx(frame: pd.DataFrame, path: Path, stamp: dict | None) -> None:
         parts = [(info.filename, zf.read(info)) for info in zf.infolist()]
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in parts:
+            if name == "docProps/core.xml":  # openpyxl dates the workbook when it saves it
+                data = _XLSX_DATES.sub(rb"\g<1>1980-01-01T00:00:00Z", data)
             zf.writestr(zipfile.ZipInfo(name, _XLSX_DATE), data, zipfile.ZIP_DEFLATED)
 
 
