@@ -18,7 +18,8 @@
 # 3. the quota in force as an instrument for adds (FE-2SLS): AUM per quota-induced add.
 #
 # Standard errors are clustered by branch. Without a `data_path` the notebook simulates an
-# export with a known truth, and every output is marked **simulated**. Without an `out_dir`
+# export with a known truth, and every output is marked **simulated**; so is every output of a
+# file `wb simulate` wrote, under any name (the file carries its stamp). Without an `out_dir`
 # (the default in JupyterLab) nothing is written: the figures below are drawn from the results;
 # `wb run` passes a folder and gets `uplift.json` and every figure as PNG and SVG.
 
@@ -27,13 +28,16 @@ data_path: str | None = None  # RM x month export (CSV, Parquet, XLSX); None sim
 out_dir: str | None = None  # folder for uplift.json and the figures (wb run gives one); None: none written
 seed: int = 1  # drives the designs' bootstraps (wb run passes the params seed)
 data_label: str | None = None  # what the data is, shown in uplift.json and the brief
-simulated: bool | None = None  # None: simulated when the simulator's truth file is beside it
+simulated: bool | None = None  # None: simulated when the file says so (wb simulate's stamp)
 quality_path: str | None = None  # add_quality.parquet (wb warehouse build); wb run passes it
 
 # %%
 from pathlib import Path
 
+from IPython.display import Markdown, display
+
 from wb.door.arguments import check_parameters
+from wb.plots.theme import SIMULATED_LABEL
 from wb.run import uplift_outputs
 
 check_parameters(globals())  # a wrong type: converted when unambiguous, else an error
@@ -42,6 +46,8 @@ analysis = uplift_outputs.analyse(
     data, out_dir, seed=seed, label=data_label, simulated=simulated, quality=quality_path
 )
 result, designs = analysis.result, analysis.designs
+if result.simulated:
+    display(Markdown(f"**{SIMULATED_LABEL}**: the export was written by `wb simulate`."))
 result
 
 # %% [markdown]

@@ -28,6 +28,7 @@ from IPython.display import Markdown, display
 
 from wb.door.arguments import check_parameters
 from wb.plots.customer_uplift import paths_and_tiers
+from wb.plots.theme import SIMULATED_LABEL
 from wb.run import uplift_outputs
 from wb.warehouse import build, simulate
 from wb.warehouse import uplift as customer_uplift
@@ -41,8 +42,8 @@ if source is None:
         simulate.write(simulate.CustomerSimulationConfig(n_rms=120), source)
 options = EngineOptions(engine=engine)
 built = build.build(source, out / "warehouse_build", options)
-if (Path(source) / simulate.TRUTH).is_file():
-    display(Markdown("**模拟数据 · SIMULATED DATA**: the warehouse below was simulated."))
+if built.simulated:  # its tables carry wb simulate's stamp, wherever they were copied
+    display(Markdown(f"**{SIMULATED_LABEL}**: the warehouse below was simulated."))
 built.record["rows_written"]
 
 # %% [markdown]
@@ -56,6 +57,9 @@ analysis = uplift_outputs.analyse(
     built.rm_month, out / "uplift", quick=True, quality=built.add_quality
 )
 analysis.add_quality
+
+# %%
+figure = uplift_outputs.draw(analysis, "uplift_add_quality")  # marked SIMULATED when it is
 
 # %% [markdown]
 # ## Do customers' assets grow once bound?

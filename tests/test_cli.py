@@ -70,7 +70,7 @@ def test_broken_file_exit_2_names_rows_and_columns(tmp_path, small_export, kind)
         (["validate", "--data", "x.json"], 2, "unsupported file type"),
         (["validate", "--data", "."], 2, "a folder, not a file"),
         (["validate", "--data", "x.csv", "--schema", "foo"], 2, "Invalid value for '--schema'"),
-        (["simulate", "--out", "x.txt"], 2, "expected a .csv or .parquet path"),
+        (["simulate", "--out", "x.txt"], 2, "expected a .csv, .parquet or .xlsx path"),
         (["simulate", "--out", "x.csv", "--rms", "2"], 2, "--rms must be at least 20"),
         (["simulate", "--out", "x.csv", "--rms", "many"], 2, "Invalid value"),
         (["nope"], 2, "No such command"),

@@ -140,7 +140,7 @@ def test_write_table_is_atomic_and_refuses_other_suffixes(tmp_path, small_export
     assert out.read_text().startswith("rm_id,branch_id,month")
     assert not list(tmp_path.glob(".*tmp"))
     with pytest.raises(InputError):
-        io.write_table(small_export.head(3), tmp_path / "a.xlsx")
+        io.write_table(small_export.head(3), tmp_path / "a.json")
     # a writer that fails half-way leaves the earlier file whole and no temporary file behind
     before = out.read_bytes()
 

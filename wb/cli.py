@@ -96,7 +96,9 @@ def validate(
 def simulate(
     out: Annotated[
         Path,
-        typer.Option("--out", help="Output .csv or .parquet path (--level customer: a folder)."),
+        typer.Option(
+            "--out", help="Output .csv, .parquet or .xlsx path (--level customer: a folder)."
+        ),
     ],
     rms: Annotated[
         int | None,
@@ -129,6 +131,8 @@ def simulate(
 
     With --level customer, write a warehouse source instead: the folders customer_month/,
     wecom_contact/ and quota/ (Parquet) and truth.json, for `wb warehouse build`.
+    Every file is stamped SIMULATED (a wb_simulated column, Parquet metadata, an XLSX
+    property; docs/data.md): copied anywhere, under any name, its outputs say so.
     Same arguments and seed give the same bytes.
 
     Example:

@@ -16,6 +16,7 @@ import csv
 import errno
 import hashlib
 import os
+import re
 import stat
 import warnings
 import zipfile
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from wb.door import privacy, schemas, validation
+from wb.door import privacy, provenance, schemas, validation
 from wb.door.atomic import atomic_path
 from wb.errors import InputError
 
@@ -68,6 +69,9 @@ class Loaded:
         The text and month columns of ``frame`` as validation coded them: name → (each row's
         code, the distinct values), what ``pandas.factorize`` gives, so that the estimation
         need not hash millions of ids again.
+    stamp : dict or None
+        The ``wb simulate`` stamp the file carries (:mod:`wb.door.provenance`): the simulator,
+        seed and true effects; ``None`` for a file that does not say it is simulated.
     """
 
     frame: pd.DataFrame
@@ -76,10 +80,17 @@ class Loaded:
     label: str
     sources: pd.DataFrame | None = None
     coded: dict[str, tuple[np.ndarray, pd.Series]] = field(default_factory=dict)
+    stamp: dict | None = None
+
+    @property
+    def simulated(self) -> bool:
+        """Whether the file says it was written by ``wb simulate``."""
+        return self.stamp is not None
 
     def summary(self) -> str:
-        """One line: what was read and what it holds."""
-        return validation.summarise(self.frame, self.schema, self.label, self.sources)
+        """One line: what was read and what it holds (``SIMULATED`` first when it is)."""
+        line = validation.summarise(self.frame, self.schema, self.label, self.sources)
+        return f"{provenance.label(self.stamp)}: {line}" if self.stamp else line
 
 
 def neutral_label(path: str | os.PathLike[str], schema: str | None = None) -> str:
@@ -260,6 +271,10 @@ def _header_frame(raw: pd.DataFrame, label: str) -> pd.DataFrame:
 def read_table(path: str | os.PathLike[str], label: str | None = None) -> pd.DataFrame:
     """Read a CSV, Parquet or XLSX file as it is, by suffix (text files: every column as text).
 
+    A ``wb simulate`` stamp (Parquet metadata, XLSX custom property or the ``wb_simulated``
+    column; :mod:`wb.door.provenance`) is taken out of the data and put in
+    ``frame.attrs["wb.simulated"]``; a file without one has no such key.
+
     ``label`` names the file in messages (default: :func:`neutral_label`). Raises
     :class:`InputError` (exit 2) for a missing or irregular file, an unsupported suffix, a file
     above the size limit, repeated column names, a ragged row or an unreadable file.
@@ -275,6 +290,7 @@ def read_table(path: str | os.PathLike[str], label: str | None = None) -> pd.Dat
             "expected one of " + ", ".join(SUFFIXES)
         )
     encoding = None
+    stamp = None
     try:
         if suffix == ".csv":
             encoding = detect_encoding(p, label)
@@ -300,11 +316,14 @@ def read_table(path: str | os.PathLike[str], label: str | None = None) -> pd.Dat
             import pyarrow.parquet as pq
 
             check_size(p, suffix, label)
-            names = _column_names(pq.read_schema(p).names, label)
+            schema = pq.read_schema(p)
+            names = _column_names(schema.names, label)
+            stamp = provenance.of_parquet_metadata(schema.metadata)
             frame = pd.read_parquet(p)
             frame.columns = names[: len(frame.columns)]
         else:
             check_size(p, suffix, label)
+            stamp = provenance.of_xlsx(p)
             raw = pd.read_excel(p, dtype=object, engine="openpyxl", header=None)
             frame = _header_frame(raw, label)
     except InputError:
@@ -317,6 +336,12 @@ def read_table(path: str | os.PathLike[str], label: str | None = None) -> pd.Dat
         ) from exc
     if suffix != ".xlsx":
         _release_reader_memory()
+    frame, marked = provenance.take_column(frame)
+    # pandas restores a Parquet file's attrs: a stamped frame written with to_parquet keeps it
+    kept = frame.attrs.pop(provenance.KEY, None)
+    stamp = stamp or marked or (kept if isinstance(kept, dict) else None)
+    if stamp is not None:
+        frame.attrs[provenance.KEY] = stamp
     return frame
 
 
@@ -377,6 +402,7 @@ def load(
     given = label
     label = given or neutral_label(p, schema)
     raw = read_table(p, label)
+    stamp = raw.attrs.get(provenance.KEY)
     name = schema or schemas.infer_schema(raw.columns, label)
     if given is None and schema is None:
         label = label.replace("input", name, 1)
@@ -395,7 +421,11 @@ def load(
     if name == "bank_panel":
         sources = load_sources(p.parent / "sources.csv", f"sources.csv beside {label}")
         validation.check_source_ids(frame, sources, label)
-    return Loaded(frame=frame, schema=name, path=p, label=label, sources=sources, coded=coded)
+    if stamp is not None:
+        frame.attrs[provenance.KEY] = stamp
+    return Loaded(
+        frame=frame, schema=name, path=p, label=label, sources=sources, coded=coded, stamp=stamp
+    )
 
 
 def load_sources(path: Path, label: str = "sources.csv") -> pd.DataFrame:
@@ -408,21 +438,66 @@ def load_sources(path: Path, label: str = "sources.csv") -> pd.DataFrame:
     return validation.validate(raw.drop(columns=extra), "sources", label)
 
 
-def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """Write ``frame`` as CSV (UTF-8) or Parquet by suffix, atomically (temp file + rename).
+#: Most data rows an XLSX sheet holds (Excel's 1,048,576 rows less the header).
+XLSX_MAX_ROWS = 1_048_575
+#: The date every file inside a written XLSX carries (zip entries, created and modified).
+_XLSX_DATE = (1980, 1, 1, 0, 0, 0)
+_XLSX_DATES = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*")
 
-    Output bytes depend only on the frame: no index, no timestamps.
+
+def write_table(
+    frame: pd.DataFrame, path: str | os.PathLike[str], stamp: dict | None = None
+) -> Path:
+    """Write ``frame`` as CSV (UTF-8), Parquet or XLSX by suffix, atomically (temp file +
+    rename).
+
+    With ``stamp`` (:mod:`wb.door.provenance`) the file says it is simulated: the
+    ``wb_simulated`` column last in every row, plus the Parquet metadata key or the XLSX custom
+    property ``wb.simulated``. Output bytes depend only on the frame and the stamp: no index,
+    no timestamps.
     """
     p = Path(path)
     suffix = p.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        raise InputError(f"{p}: cannot write '{p.suffix}'; expected .csv or .parquet")
+    if suffix not in (".csv", ".parquet", ".xlsx"):
+        raise InputError(f"{p}: cannot write '{p.suffix}'; expected .csv, .parquet or .xlsx")
+    if suffix == ".xlsx" and len(frame) > XLSX_MAX_ROWS:
+        raise InputError(f"{p}: {len(frame):,} rows; an XLSX sheet holds {XLSX_MAX_ROWS:,}")
+    frame = provenance.stamp_frame(frame, stamp)
     with atomic_path(p) as tmp:
         if suffix == ".csv":
             frame.to_csv(tmp, index=False, lineterminator="\n")
-        else:
+        elif suffix == ".xlsx":
+            _write_xlsx(frame, tmp, stamp)
+        elif stamp is None:
             frame.to_parquet(tmp, index=False, engine="pyarrow", compression="zstd")
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            pq.write_table(provenance.stamp_arrow(table, stamp), tmp, compression="zstd")
     return p
+
+
+def _write_xlsx(frame: pd.DataFrame, path: Path, stamp: dict | None) -> None:
+    """One sheet (named ``SIMULATED`` when stamped, with the stamp as the custom document
+    property ``wb.simulated``), every date inside fixed: the same frame, the same bytes."""
+    from openpyxl.packaging.custom import StringProperty
+
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        frame.to_excel(writer, sheet_name=provenance.WORD if stamp else "Sheet1", index=False)
+        writer.book.properties.creator = "wb"
+        if stamp is not None:
+            writer.book.custom_doc_props.append(
+                StringProperty(name=provenance.KEY, value=provenance.to_json(stamp))
+            )
+    with zipfile.ZipFile(path) as zf:
+        parts = [(info.filename, zf.read(info)) for info in zf.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in parts:
+            if name == "docProps/core.xml":  # openpyxl dates the workbook when it saves it
+                data = _XLSX_DATES.sub(rb"\g<1>1980-01-01T00:00:00Z", data)
+            zf.writestr(zipfile.ZipInfo(name, _XLSX_DATE), data, zipfile.ZIP_DEFLATED)
 
 
 def write_workbook(sheets: dict[str, pd.DataFrame], path: str | os.PathLike[str]) -> Path:

@@ -52,7 +52,7 @@ def forest(result: UpliftResult, *, ax: plt.Axes | None = None) -> Figure:
         for i, model in enumerate(models):
             e = result.estimate_of(model)
             interval(ax, i, e.coef, e.ci_low, e.ci_high, _COLOURS[model])
-        truth = result.simulated_truth["beta_quota_cny_per_add"] if result.simulated else None
+        truth = (result.simulated_truth or {}).get("beta_quota_cny_per_add")
         zero_and_truth(ax, truth, "lower right")
         ax.set_yticks(
             range(len(models)), [f"{MODELS[m].label}\n({MODELS[m].reading})" for m in models]

@@ -446,7 +446,9 @@ def build_context(
     artifacts : dict
         Section name → artifact data, for the sections that ran.
     simulated : set of str
-        Sections whose input came from ``wb simulate``.
+        Sections whose input the params call simulated. A section whose artifact says its data
+        are simulated (``data.simulated``: the file carried the ``wb simulate`` stamp), and the
+        uplift section when its customer-level document does, are simulated too.
     source_date_epoch : int
         The brief's date, seconds since 1970 (UTC).
     customer_uplift : CustomerUplift, optional
@@ -455,6 +457,9 @@ def build_context(
     """
     day = datetime.fromtimestamp(source_date_epoch, UTC)
     brief = params.brief
+    simulated = simulated | {s for s, a in artifacts.items() if a.get("data", {}).get("simulated")}
+    if customer_uplift is not None and customer_uplift.doc["simulated"]:
+        simulated = simulated | {"uplift"}
     ctx = Context(
         title=brief.title,
         subtitle=brief.subtitle,

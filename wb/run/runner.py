@@ -539,6 +539,8 @@ class Run:
             self.quality[key] = built.add_quality
             if w.simulated:  # the simulator's true effects travel with the panel built from it
                 shutil.copyfile(Path(w.source) / TRUTH, truth_path(built.rm_month))
+            simulated = w.simulated or built.simulated  # truth.json, or the tables' stamp
+            label = spec.label or ("simulated warehouse" if simulated else f"warehouse {key}")
             self.labels[key] = label
             self.record["data"][f"data.{key}"] = {
                 **_file_record(built.rm_month, label),
@@ -546,7 +548,7 @@ class Run:
                 "build": str((built.out / "build.json").relative_to(self.staging)),
                 "engine": w.engine,
                 "source_sha256": self.source_prints[f"data.{key}.warehouse"],
-                "simulated": w.simulated,
+                "simulated": simulated,
             }
 
     def _customer_uplifts(self) -> None:

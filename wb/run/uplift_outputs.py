@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wb.door import io
+from wb.door import io, provenance
 from wb.door.atomic import file_mode, writable_dir, write_json
 from wb.door.workers import run_all
 from wb.uplift.estimation import check_supported, fit, prepare
@@ -93,10 +93,13 @@ def analyse(
 
     ``quick``: only the contract's three estimates and diagnostics, no designs, no figures.
     ``seed`` drives the designs' bootstraps. ``label`` names the data in the outputs (default:
-    its neutral label); ``simulated=False`` ignores a truth file beside it (data a person says is
-    real), ``None`` (default) or ``True`` reads the true effects from the simulator's truth
-    file when one lies beside it (``wb run`` puts one beside a panel built from a simulated
-    warehouse). ``quality``: the build's ``add_quality.parquet``, to say what a quota-induced
+    its neutral label). Simulated data are marked simulated in every output: a file that
+    carries the ``wb simulate`` stamp (:mod:`wb.door.provenance`; the export itself or the
+    add-quality table) always is, whatever its name or folder, with the stamp's true effects;
+    ``simulated=True`` marks the data simulated too (params ``simulate:``); ``None`` (default)
+    or ``True`` read the true effects from the simulator's truth file when one lies beside it
+    (``wb run`` puts one beside a panel built from a simulated warehouse), ``simulated=False``
+    ignores that file (it cannot unmark a stamped file). ``quality``: the build's ``add_quality.parquet``, to say what a quota-induced
     add is (:mod:`wb.uplift.quality`). ``workers``: processes that run the estimates, the
     designs and the figures side by side (default: one per usable core; 1 runs everything in
     this process; :func:`wb.door.workers.run_all`); the outputs are the same for any number.
@@ -116,22 +119,29 @@ def analyse(
         with progress.step("load and validate the export"):
             loaded = io.load(data, "rm_month")
             frame = loaded.frame
+            stamp = loaded.stamp
             truth = simulated_truth(data) if simulated is not False else None
             counts = None
             if quality is None:
                 sample = prepare(frame, coded=loaded.coded, outcomes=not quick)
             else:  # the counts merged beside the rows: factorised anew
                 counts = read_quality(quality)
+                stamp = stamp or counts.attrs.get(provenance.KEY)
                 frame = attach(frame, counts)
                 sample = prepare(frame, extra=QUALITY_COLUMNS[2:])
-        label = "simulated export" if truth else (label or f"RM x month export ({loaded.label})")
+        if truth is None and stamp is not None:
+            truth = stamp.get("true_effects")
+        marked = bool(simulated) or stamp is not None or truth is not None
+        label = "simulated export" if marked else (label or f"RM x month export ({loaded.label})")
         add_quality = None
         if counts is not None:
             with progress.step("add quality"):
                 add_quality = estimate_quality(sample)
         if quick:  # the contract fits need only the sample: ~0.5 GB less at 3.5M rows
             del frame, loaded
-        fit_result = partial(fit, sample, data_label=label, simulated_truth=truth, binned=not quick)
+        fit_result = partial(
+            fit, sample, data_label=label, simulated_truth=truth, binned=not quick, simulated=marked
+        )
         designs = None
         if quick:
             with progress.step("three estimates and diagnostics"):

@@ -471,7 +471,10 @@ def estimate(
     simulated_truth
         For simulated data: the simulator's truth, as :func:`wb.uplift.simulate.simulate`
         returns it or its ``true_effects`` (what the truth file holds under that key); the true
-        effects are shown beside the estimates and mark every output as simulated.
+        effects are shown beside the estimates and mark every output as simulated. A frame
+        the door read from a ``wb simulate`` file (``frame.attrs["wb.simulated"]``,
+        :mod:`wb.door.provenance`) is marked simulated, with the stamp's true effects when
+        none are given.
 
     Raises
     ------
@@ -479,12 +482,21 @@ def estimate(
         The frame breaks the ``rm_month`` schema (each missing column, bad value and row
         named) or cannot support the estimates.
     """
+    from wb.door.provenance import KEY
     from wb.door.validation import validate
 
+    stamp = frame.attrs.get(KEY)
     checked = validate(frame, "rm_month", data_label)
+    if simulated_truth is None and stamp is not None:
+        simulated_truth = stamp.get("true_effects")
     if simulated_truth is not None and "true_effects" in simulated_truth:
         simulated_truth = simulated_truth["true_effects"]
-    return fit(prepare(checked), data_label=data_label, simulated_truth=simulated_truth)
+    return fit(
+        prepare(checked),
+        data_label=data_label,
+        simulated_truth=simulated_truth,
+        simulated=stamp is not None,
+    )
 
 
 def fit(
@@ -493,10 +505,12 @@ def fit(
     data_label: str = "RM x month export",
     simulated_truth: dict | None = None,
     binned: bool = True,
+    simulated: bool = False,
 ) -> UpliftResult:
     """:func:`estimate` on an estimation sample already built with :func:`prepare`.
 
-    ``binned=False`` skips the binned-scatter table (``bins`` is then empty), which only the
+    ``simulated``: the data are simulated even if ``simulated_truth`` is unknown (a stamped
+    file copied without its truth file). ``binned=False`` skips the binned-scatter table (``bins`` is then empty), which only the
     figures use: ~1 s of a 3.5M-row ``--quick`` run. Raises :class:`~wb.errors.NotIdentified` with the
     reason when the data cannot support the estimates (:func:`check_supported`).
     """
@@ -534,4 +548,5 @@ def fit(
         by_quota=_by_quota(sample),
         data_label=data_label,
         simulated_truth=simulated_truth,
+        stamped_simulated=simulated,
     )

@@ -131,6 +131,8 @@ class UpliftResult:
     by_quota: pd.DataFrame = field(repr=False)
     data_label: str = "RM x month export"
     simulated_truth: dict | None = None
+    #: The data say they are simulated (a ``wb simulate`` stamp) even without their truth.
+    stamped_simulated: bool = False
 
     def tidy(self) -> pd.DataFrame:
         """One row per (model, term): coef, se, ci_low, ci_high, pvalue, n_obs."""
@@ -150,7 +152,8 @@ class UpliftResult:
 
     @property
     def simulated(self) -> bool:
-        return self.simulated_truth is not None
+        """Simulated data: the simulator's truth is known, or the file carries its stamp."""
+        return self.stamped_simulated or self.simulated_truth is not None
 
     def to_json(self) -> dict:
         """The ``uplift.json`` document (schema ``wb.uplift/1``) with diagnostics."""
@@ -279,9 +282,14 @@ class Summary:
             t = r.simulated_truth
             notes.insert(
                 0,
-                "SIMULATED DATA. True effects: quota-induced add "
-                f"{t['beta_quota_cny_per_add']:+,.0f} yuan, organic add "
-                f"{t['beta_organic_cny_per_add']:+,.0f} yuan.",
+                "SIMULATED DATA."
+                + (
+                    " True effects: quota-induced add "
+                    f"{t['beta_quota_cny_per_add']:+,.0f} yuan, organic add "
+                    f"{t['beta_organic_cny_per_add']:+,.0f} yuan."
+                    if t
+                    else ""
+                ),
             )
         return notes
 

@@ -46,9 +46,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from wb.door import provenance
 from wb.door.arguments import DEFAULTS, check_dgp
 from wb.door.atomic import writable_file, write_json
-from wb.door.io import write_table
+from wb.door.io import XLSX_MAX_ROWS, write_table
 from wb.errors import InputError
 
 SCHEMA = "wb.simulate/1"
@@ -287,14 +288,28 @@ def truth_path(out: Path) -> Path:
     return out.with_name(out.name + ".truth.json")
 
 
+def stamp(truth: dict) -> dict:
+    """The provenance stamp of an export (:mod:`wb.door.provenance`): simulator, seed and
+    true effects, taken from its truth dictionary."""
+    return provenance.make(SCHEMA, "rm", truth["arguments"]["seed"], truth["true_effects"])
+
+
 def write(config: SimulationConfig, out: str | os.PathLike[str]) -> tuple[Path, Path, pd.DataFrame]:
-    """Simulate and write the export (CSV or Parquet by suffix) and its truth file, atomically."""
+    """Simulate and write the export (CSV, Parquet or XLSX by suffix) and its truth file,
+    atomically. The export is stamped simulated (:func:`stamp`): it says so wherever it is
+    copied, without its truth file."""
     path = Path(out)
-    if path.suffix.lower() not in (".csv", ".parquet"):
-        raise InputError(f"--out {path}: expected a .csv or .parquet path")
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".xlsx"):
+        raise InputError(f"--out {path}: expected a .csv, .parquet or .xlsx path")
     config.check()
+    if suffix == ".xlsx" and config.n_rms * config.n_months > XLSX_MAX_ROWS:
+        raise InputError(
+            f"--rms x --months must be at most {XLSX_MAX_ROWS:,} rows for an .xlsx export "
+            f"(got {config.n_rms:,} x {config.n_months:,}); write .parquet or .csv"
+        )
     writable_file(path)
     frame, truth = simulate(config)
-    write_table(frame, path)
+    write_table(frame, path, stamp=stamp(truth))
     tpath = write_json(truth, truth_path(path), sort_keys=True)
     return path, tpath, frame

@@ -3,6 +3,10 @@
 Written once as Ibis expressions (:func:`add_facts`, :func:`panel`), executed by the engine the
 source was opened on; only RM-month rows come back to Python, to be written as Parquet.
 
+A source simulated by ``wb simulate --level customer`` (its files carry the stamp,
+:mod:`wb.door.provenance`) gives a simulated panel: both Parquet files keep the stamp in their
+metadata and the ``wb_simulated`` column, and ``build.json`` records it under ``simulated``.
+
 ``wb warehouse build`` stages everything in a hidden sibling folder of ``DIR`` and renames it
 onto ``DIR`` at the end, so a failed or interrupted build leaves no ``DIR`` (and an earlier
 build in ``DIR`` untouched). DuckDB spills to another hidden sibling, removed at the end.
@@ -25,6 +29,7 @@ from pathlib import Path
 import ibis
 import ibis.expr.types as ir
 
+from wb.door import provenance
 from wb.door.atomic import replace_dir, write_json
 from wb.errors import InputError
 from wb.warehouse.progress import Progress
@@ -266,6 +271,11 @@ class BuildResult:
     def add_quality(self) -> Path:
         return self.out / ADD_QUALITY
 
+    @property
+    def simulated(self) -> bool:
+        """Built from a source ``wb simulate`` wrote (its stamp is in ``record["simulated"]``)."""
+        return self.record.get("simulated") is not None
+
 
 def compute(
     report: ValidationReport, window: MonthWindow, progress: Progress
@@ -374,8 +384,9 @@ def build(
             with progress.step("write"):
                 import pyarrow.parquet as pq
 
-                pq.write_table(rm_table, staging / RM_MONTH, compression="zstd")
-                pq.write_table(quality_table, staging / ADD_QUALITY, compression="zstd")
+                for table, name in ((rm_table, RM_MONTH), (quality_table, ADD_QUALITY)):
+                    stamped = provenance.stamp_arrow(table, src.stamp, column=True)
+                    pq.write_table(stamped, staging / name, compression="zstd")
                 record = _record(src, report, options, window, rm_table, quality_table, orphan)
                 record["timings_s"] = dict(progress.timings)
                 record["timings_s"]["total"] = round(time.perf_counter() - started, 3)
@@ -427,6 +438,7 @@ def _record(
         },
         "dropped_personal_columns": {k: v for k, v in src.dropped.items() if v},
         "fingerprints": src.fingerprints(report.rows),
+        "simulated": src.stamp,
         "finished_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "tables": list(TABLES),
     }

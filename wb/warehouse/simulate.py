@@ -29,7 +29,9 @@ building the panel and running ``wb uplift`` on it recovers the same kind of tru
 
 Tables are written chunk by chunk (2,000 RMs at a time, each chunk with its own seeded stream),
 as Parquet folders ``SRC/customer_month/``, ``SRC/wecom_contact/``, ``SRC/quota/``, with the
-truth in ``SRC/truth.json``. Same arguments, same bytes.
+truth in ``SRC/truth.json``. Every Parquet file carries the ``wb.simulated`` stamp in its
+metadata (:mod:`wb.door.provenance`: simulator, seed, true effects), so a table copied without
+``truth.json`` still says it is simulated. Same arguments, same bytes.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from wb.door import provenance
 from wb.door.arguments import DEFAULTS, check_dgp
 from wb.door.atomic import replace_dir
 from wb.errors import InputError
@@ -541,23 +544,48 @@ def _write_into(c: CustomerSimulationConfig, root: Path) -> dict:
     tally = _Tally()
     binding = _BindingTruth()
     rows = {"customer_month": 0, "wecom_contact": 0}
+    mark = stamp(c)
     for index, r0 in enumerate(range(0, R, c.chunk_rms)):
         r1 = min(R, r0 + c.chunk_rms)
         cm, wc = _chunk(c, w, index, r0, r1, month_start, rm_names, tally, binding)
-        pq.write_table(
-            cm, root / "customer_month" / f"part-{index:05d}.parquet", compression="zstd"
-        )
-        pq.write_table(wc, root / "wecom_contact" / f"part-{index:05d}.parquet", compression="zstd")
+        for name, table in (("customer_month", cm), ("wecom_contact", wc)):
+            pq.write_table(
+                provenance.stamp_arrow(table, mark),
+                root / name / f"part-{index:05d}.parquet",
+                compression="zstd",
+            )
         rows["customer_month"] += cm.num_rows
         rows["wecom_contact"] += wc.num_rows
     quota = _quota_table(c, w, rm_names)
-    pq.write_table(quota, root / "quota" / "part-00000.parquet")
+    pq.write_table(provenance.stamp_arrow(quota, mark), root / "quota" / "part-00000.parquet")
     rows["quota"] = quota.num_rows
     text = json.dumps(
         _truth(c, w, tally, rows, binding), indent=2, sort_keys=True, ensure_ascii=False
     )
     (root / TRUTH).write_text(text + "\n", encoding="utf-8")
     return json.loads(text)
+
+
+def stamp(c: CustomerSimulationConfig) -> dict:
+    """The provenance stamp of every table file (:mod:`wb.door.provenance`): the simulator,
+    seed and true effects per add (those ``wb uplift`` estimates on the panel built from it)."""
+    return provenance.make(SCHEMA, "customer", c.seed, _true_effects(c))
+
+
+def _true_effects(c: CustomerSimulationConfig) -> dict:
+    return {
+        "beta_quota_cny_per_add": c.beta_quota,
+        "beta_organic_cny_per_add": c.beta_organic,
+        "meaning": "yuan of monthly AUM change of the RM's customers per WeCom add, "
+        "quota-induced vs organic (what wb uplift estimates on the built panel)",
+        "gain_per_bound_customer_cny": {
+            "organic": c.gain_organic_cny,
+            "quota": c.gain_quota_cny,
+            "meaning": "AUM gain of a customer bound through an add, from the month of "
+            "certification on (organic and quota-induced bindings separately)",
+        },
+        "expected_verdict": _expected_verdict(c.beta_quota),
+    }
 
 
 def _expected_verdict(beta: float) -> str:
@@ -576,19 +604,7 @@ def _truth(
         "schema": SCHEMA,
         "level": "customer",
         "arguments": asdict(c),
-        "true_effects": {
-            "beta_quota_cny_per_add": c.beta_quota,
-            "beta_organic_cny_per_add": c.beta_organic,
-            "meaning": "yuan of monthly AUM change of the RM's customers per WeCom add, "
-            "quota-induced vs organic (what wb uplift estimates on the built panel)",
-            "gain_per_bound_customer_cny": {
-                "organic": c.gain_organic_cny,
-                "quota": c.gain_quota_cny,
-                "meaning": "AUM gain of a customer bound through an add, from the month of "
-                "certification on (organic and quota-induced bindings separately)",
-            },
-            "expected_verdict": _expected_verdict(c.beta_quota),
-        },
+        "true_effects": _true_effects(c),
         "customer_level": binding.as_dict()
         | {
             "gain_per_binding_cny": {"organic": c.gain_organic_cny, "quota": c.gain_quota_cny},

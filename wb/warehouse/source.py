@@ -6,7 +6,8 @@ Spark engine ``spark:DB`` reads ``DB.customer_month`` etc. from the session's ca
 
 Only the declared columns are selected; a column whose name says it holds personal data is
 dropped at the door with a warning naming the column (never reading its values), any other
-unknown column is ignored with a warning.
+unknown column is ignored with a warning. A folder whose Parquet files carry the ``wb simulate``
+stamp (:mod:`wb.door.provenance`) is simulated: :attr:`Source.stamp`.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 import ibis
 import ibis.expr.types as ir
 
-from wb.door import privacy
+from wb.door import privacy, provenance
 from wb.errors import InputError
 from wb.warehouse.tables import SPECS, TABLES
 
@@ -99,6 +101,7 @@ class Source:
 
     ``tables`` hold only declared columns. ``files`` lists each folder table's Parquet files
     (empty for catalog tables). ``dropped`` names the personal-data columns dropped at the door.
+    ``stamp`` is the ``wb simulate`` stamp its files carry, if any.
     """
 
     location: str
@@ -109,6 +112,23 @@ class Source:
     files: dict[str, list[Path]] = field(default_factory=dict)
     dropped: dict[str, list[str]] = field(default_factory=dict)
     _cleanup: list[Path] = field(default_factory=list, repr=False)
+
+    @cached_property
+    def stamp(self) -> dict | None:
+        """The ``wb simulate`` stamp (:mod:`wb.door.provenance`) in the metadata of any of the
+        tables' Parquet files, read from their footers; ``None`` when none has one (catalog
+        tables never do)."""
+        for paths in self.files.values():
+            for path in paths:
+                with contextlib.suppress(Exception):  # an unreadable file fails validation
+                    if (found := provenance.of_parquet(path)) is not None:
+                        return found
+        return None
+
+    @property
+    def simulated(self) -> bool:
+        """Whether the source's files say they were written by ``wb simulate``."""
+        return self.stamp is not None
 
     def fingerprints(self, rows: dict[str, int] | None = None) -> dict[str, str]:
         """A SHA-256 per table that changes when its data changes.

@@ -221,8 +221,10 @@ class CustomerUpliftResult:
     and provenance. Money in yuan of AUM per bound customer.
 
     ``kinds[kind]`` and ``tiers[j][kind]`` are :class:`Group` estimates; ``difference`` is
-    quota_month less no_quota. ``truth`` holds the simulator's realised effects when the source
-    is simulated.
+    quota_month less no_quota. ``simulated``: the source holds the simulator's ``truth.json`` or
+    its files carry the ``wb simulate`` stamp (:attr:`wb.warehouse.source.Source.stamp`, kept
+    when the tables are copied alone); ``truth`` holds the simulator's realised effects when
+    ``truth.json`` is there.
     """
 
     source: str
@@ -564,6 +566,7 @@ def estimate(
         counts = _counts(counts_frame, cells, imp, rows)
         engine, version, location = src.engine, src.engine_version, src.location
         truth = _read_truth(src)
+        simulated = truth is not None or src.simulated
     finally:
         if own:
             src.close()
@@ -579,7 +582,7 @@ def estimate(
         difference=diff,
         counts=counts,
         timings_s=timings,
-        simulated=truth is not None,
+        simulated=simulated,
         truth=truth,
     )
 
