@@ -43,7 +43,7 @@ options = EngineOptions(engine=engine)
 built = build.build(source, out / "warehouse_build", options)
 if (Path(source) / simulate.TRUTH).is_file():
     display(Markdown("**模拟数据 · SIMULATED DATA**: the warehouse below was simulated."))
-built.record["rows_written"]
+built
 
 # %% [markdown]
 # ## What a quota-induced add is
@@ -58,6 +58,13 @@ analysis = uplift_outputs.analyse(
 analysis.add_quality
 
 # %% [markdown]
+# The funnel: of one add, the share certified to a customer, still connected after 90 days and
+# already a customer of the bank, for quota-induced adds and for adds made without a quota.
+
+# %%
+figure = uplift_outputs.draw(analysis, "uplift_add_quality")
+
+# %% [markdown]
 # ## Do customers' assets grow once bound?
 # A staggered event study at the customer level (the binding month is the event; customers of
 # the same branch not yet bound are the controls), computed on cells the engine aggregates. A
@@ -66,6 +73,7 @@ analysis.add_quality
 
 # %%
 result = customer_uplift.estimate(source, options)
+print(result.finding())
 result
 
 # %%

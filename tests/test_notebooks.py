@@ -4,6 +4,7 @@ git and out of the tests' way; every chart displays."""
 from __future__ import annotations
 
 import ast
+import json
 import os
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from wb.run.params import read_notebook
@@ -70,7 +72,8 @@ def papermill(
 ):
     """Run ``notebooks/<name>.py`` under papermill with the ``wb`` kernel (as JupyterLab does:
     no MPLBACKEND, so the inline backend, unless ``inline`` is false), each parameter given as
-    on papermill's command line (``-p period 2024`` arrives as an int); return the process.
+    on papermill's command line (``-p period 2024`` arrives as an int; a list as YAML, ``-y``);
+    return the process.
     The notebook writes into ``out_dir``, or (``write=False``) is given no folder at all."""
     source = ROOT / "notebooks" / f"{name}.py"
     notebook = out_dir.parent / f"{name}.ipynb"
@@ -79,7 +82,10 @@ def papermill(
     command = [sys.executable, "-m", "papermill", str(notebook), str(run_of(notebook)), "-k", "wb"]
     command += ["--cwd", str(source.parent), "-p", "out_dir", str(out_dir) if write else "None"]
     for key, value in parameters.items():
-        command += ["-p", key, str(value)]
+        if isinstance(value, list):  # papermill's -y takes YAML (JSON is YAML)
+            command += ["-y", json.dumps({key: value}, ensure_ascii=False)]
+        else:
+            command += ["-p", key, str(value)]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
 
 
@@ -214,3 +220,121 @@ def test_a_papermill_parameter_of_the_wrong_type_gets_the_names_check(tmp_path):
     assert "TypeError" not in done.stderr
     done = papermill("10_bank_comparison", tmp_path / "figs", banks="cmb")
     assert "InputError: parameter banks: expected list[str] | None, got 'cmb'" in done.stderr
+
+
+# --------------------------------------------------------------------------- analysts in Lab
+
+
+@pytest.fixture
+def shell():
+    """An IPython shell in this process, recording what it shows for an error."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    shown: list[list[str]] = []
+    ip._showtraceback = lambda etype, value, stb: shown.append(stb)
+    ip.shown = shown
+    yield ip
+    ip.run_line_magic("xmode", "Context")
+    InteractiveShell.clear_instance()
+
+
+def test_a_user_mistake_shows_one_line_in_ipython_not_a_traceback(shell):
+    """Before: a 40-line traceback through wb with the message on its last line."""
+    shell.run_cell(
+        "from wb.banks.panel import Panel\n"
+        f"Panel.load({str(ROOT / 'data/bank_panel.csv')!r}).resolve_banks(['招行'])"
+    )
+    [[line]] = shell.shown
+    assert line.startswith(
+        "InputError: unknown bank '招行'; did you mean 'cmb' (招商银行 CMB)? Valid bank ids: "
+        "abc (农业银行 ABC), "
+    )
+    assert "\n" not in line
+    shell.run_line_magic("xmode", "Verbose")  # a developer gets the traceback back
+    shell.run_cell("from wb.errors import InputError\nraise InputError('bad')")
+    assert len(shell.shown[1]) > 1
+    shell.run_line_magic("xmode", "Context")
+    shell.run_cell("{}['x']")  # a bug keeps its traceback
+    assert len(shell.shown[2]) > 1
+
+
+def test_progress_in_a_notebook_is_one_line_updated_in_place(monkeypatch):
+    """In a kernel the steps update one output line (no stderr lines), which ends with each
+    step's time."""
+    import io
+
+    from wb.warehouse import progress
+
+    class Line:
+        def __init__(self):
+            self.shown = []
+
+        def update(self, data, raw):
+            assert raw
+            self.shown.append(data["text/plain"])
+
+    line = Line()
+    monkeypatch.setattr(progress, "_notebook_line", lambda: line)
+    monkeypatch.setattr(sys, "stderr", stderr := io.StringIO())
+    steps = progress.Progress(2, label="uplift")
+    with steps.step("load"):
+        assert line.shown[-1] == "uplift: load … (step 1 of 2)"
+    with steps.step("fit"):
+        assert line.shown[-1] == "uplift: fit … (step 2 of 2)"
+    steps.close()
+    assert line.shown[-1].startswith("uplift: ") and "(load " in line.shown[-1]
+    assert " s · fit " in line.shown[-1]
+    assert stderr.getvalue() == ""
+    assert progress.Progress(1, stream=io.StringIO())._line is None  # an explicit stream
+
+
+def test_tidy_tables_show_formatted_numbers_and_keep_their_values():
+    from wb.door.display import table
+
+    frame = pd.DataFrame(
+        {"coef": [-1204518.4, 0.0000123], "share": [0.6927, float("nan")], "pvalue": [1e-9, 0.2]}
+    )
+    shown = table(frame, percents=["share"])
+    pd.testing.assert_frame_equal(pd.DataFrame(shown), frame)
+    page = shown._repr_html_()
+    for text in ("-1,204,518", "0.0000123", "69.3%", "—", "&lt;0.001", "0.200"):
+        assert text in page, text
+    assert "e-" not in page and "0.6927" not in page
+    assert type(shown.head(1)).__name__ == "Table" and shown.head(1).attrs["percent"] == ["share"]
+
+
+@pytest.mark.slow
+def test_make_kernel_puts_the_venv_bin_on_the_kernel_path(tmp_path):
+    """`!wb` in Lab: the kernel `make install` registers finds wb even when the PATH Lab was
+    started with lacks the venv (as under `make lab` from a plain shell)."""
+    from jupyter_client import KernelManager
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    venv = Path(sys.executable).parent.parent
+    subprocess.run(
+        ["make", "-s", "-C", str(ROOT), "kernel", f"VENV={venv}", f"KERNEL_PREFIX={tmp_path}"],
+        check=True,
+        capture_output=True,
+    )
+    kernels = tmp_path / "share" / "jupyter" / "kernels"
+    spec = KernelSpecManager(kernel_dirs=[str(kernels)]).get_kernel_spec("wb")
+    assert spec.env == {"PATH": f"{venv}/bin:${{PATH}}"}
+    manager = KernelManager(
+        kernel_name="wb", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)])
+    )
+    manager.start_kernel(env={**os.environ, "PATH": "/usr/bin:/bin"})
+    try:
+        client = manager.client()
+        client.start_channels()
+        client.wait_for_ready(timeout=60)
+        said = []
+        client.execute_interactive(
+            "import shutil; print(shutil.which('wb'))",
+            output_hook=lambda msg: said.append(msg["content"].get("text", "")),
+            timeout=60,
+        )
+        assert "".join(said).strip() == f"{venv}/bin/wb"
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
