@@ -762,7 +762,8 @@ class BankCharts:
         """The table behind each chart, by stem (:func:`wb.banks.comparison.chart_tables`)."""
         return comparison.chart_tables(self.panel, self.period, self.periods, self.banks)
 
-    def _arguments(self, key: str) -> dict[str, object]:
+    def arguments(self, key: str) -> dict[str, object]:
+        """The keyword arguments chart ``key`` is drawn with, besides the panel and banks."""
         if key in ("income", "profit", "share", "aum"):
             return {"period": self.period}
         if key == "trends":
@@ -779,7 +780,7 @@ class BankCharts:
                 raise unknown_name("chart", key, list(CHARTS))
             if self.metrics is not None and key not in self.metrics:
                 continue
-            fig = CHARTS[key](self.panel, banks=self.banks, **self._arguments(key))
+            fig = CHARTS[key](self.panel, banks=self.banks, **self.arguments(key))
             stem = f"bank_{key}"
             self.saved.append(save_with_record(fig, self.out_dir, stem, self.tables[stem]))
 
