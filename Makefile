@@ -9,6 +9,8 @@ PIP        := $(PY) -m pip
 WB         := $(VENV)/bin/wb
 STAMP      := $(VENV)/.installed
 CONSTRAINTS := requirements/constraints.txt
+KERNEL_PREFIX ?= $(VENV)
+KERNEL     := $(KERNEL_PREFIX)/share/jupyter/kernels/wb/kernel.json
 APT_PACKAGES := fontconfig fonts-noto-cjk fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 \
                 libharfbuzz0b libharfbuzz-subset0 poppler-utils \
                 openjdk-17-jre-headless
@@ -24,7 +26,7 @@ help:
 	@awk '/^## /{doc=substr($$0,4); next} /^[a-zA-Z_-]+:/{if(doc!=""){split($$1,t,":"); printf "  \033[1m%-14s\033[0m %s\n", t[1], doc}; doc=""} !/^## /&&!/^[a-zA-Z_-]+:/{doc=""}' $(MAKEFILE_LIST)
 
 ## Install system packages (apt, when root and missing), .venv with locked dependencies, the `wb` Jupyter kernel
-install: system-deps $(STAMP)
+install: system-deps $(STAMP) $(KERNEL)
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -44,9 +46,17 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c $(CONSTRAINTS) -e ".[dev]"
 	$(PY) -m wb.plots.theme --ensure-font
-	$(PY) -m ipykernel install --sys-prefix --name wb --display-name "wb (Python 3.11)" >/dev/null
 	@touch $(STAMP)
-	@echo "installed: $(VENV) (kernel 'wb')"
+	@echo "installed: $(VENV)"
+
+## Register the `wb` Jupyter kernel in the venv; its PATH starts with the venv's bin (`!wb` in Lab)
+kernel: $(KERNEL)
+
+# ${PATH} is left for Jupyter to fill in from the environment the kernel starts in
+$(KERNEL): Makefile | $(STAMP)
+	$(PY) -m ipykernel install --prefix $(KERNEL_PREFIX) --name wb --display-name "wb (Python 3.11)" \
+	  --env PATH '$(abspath $(VENV))/bin:$${PATH}' >/dev/null
+	@echo "kernel 'wb': $(KERNEL)"
 
 ## Run the default pipeline (bundled bank panel + a simulated RM export) and print the PDF brief's path
 demo: install
@@ -99,4 +109,4 @@ clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache runs figures/*.png figures/*.svg *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-.PHONY: help install system-deps demo test test-quick lint lab-workspace lab bench lock clean
+.PHONY: help install kernel system-deps demo test test-quick lint lab-workspace lab bench lock clean

@@ -17,7 +17,7 @@
 # %% tags=["parameters"]
 panel_path: str = "../data/bank_panel.csv"  # help: bank panel; sources.csv beside it
 period: str = "H1 2025"  # help: period compared, e.g. H1 2025 or FY2024
-banks: list[str] | None = None  # help: bank ids to show; None means all
+banks: list[str] | None = None  # help: banks to show, by id or name (cmb, CMB, 招商银行, 招商); None: all
 metrics: list[str] | None = None  # help: income, profit, share, aum, wecom, trends, coverage
 out_dir: str = "../figures"  # help: folder for figures (PNG+SVG) and bank_comparison.json
 
@@ -35,7 +35,7 @@ check_parameters(globals())  # a wrong type: converted when unambiguous (2024 �
 pd.set_option("display.max_colwidth", 120)
 panel = Panel.load(panel_path)
 charts = bank_plots.BankCharts(panel, period, banks=banks, metrics=metrics, out_dir=out_dir)
-found = comparison.findings(panel, period, charts.periods, banks)
+found = comparison.findings(panel, period, charts.periods, charts.banks)  # names resolved to ids
 print(panel.summary())
 
 # %% [markdown]

@@ -44,7 +44,7 @@ options = EngineOptions(engine=engine)
 built = build.build(source, out / "warehouse_build", options)
 if built.simulated:  # its tables carry wb simulate's stamp, wherever they were copied
     display(Markdown(f"**{SIMULATED_LABEL}**: the warehouse below was simulated."))
-built.record["rows_written"]
+built
 
 # %% [markdown]
 # ## What a quota-induced add is
@@ -58,6 +58,10 @@ analysis = uplift_outputs.analyse(
 )
 analysis.add_quality
 
+# %% [markdown]
+# The funnel: of one add, the share certified to a customer, still connected after 90 days and
+# already a customer of the bank, for quota-induced adds and for adds made without a quota.
+
 # %%
 figure = uplift_outputs.draw(analysis, "uplift_add_quality")  # marked SIMULATED when it is
 
@@ -70,6 +74,7 @@ figure = uplift_outputs.draw(analysis, "uplift_add_quality")  # marked SIMULATED
 
 # %%
 result = customer_uplift.estimate(source, options)
+print(result.finding())
 result
 
 # %%

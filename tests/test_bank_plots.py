@@ -204,3 +204,64 @@ def test_every_bank_chart_is_drawn_for_the_printed_page(panel, period, tmp_path)
         plt.close(fig)
         with Image.open(tmp_path / f"{key}.png") as png:
             assert png.size[0] / PNG_DPI <= PRINT_WIDTH_IN * 1.02, (key, png.size)
+
+
+def _texts(fig: plt.Figure) -> str:
+    """Every text a figure shows: titles, notes, labels in the axes and tick labels."""
+    shown = [t.get_text() for t in fig.texts]
+    for ax in fig.axes:
+        shown += [t.get_text() for t in ax.texts]
+        shown += [t.get_text() for t in (*ax.get_yticklabels(), *ax.get_xticklabels())]
+    return "\n".join(shown)
+
+
+#: Per chart, a legal selection none of whose banks has the chart's figure: (arguments, the
+#: words that must say so). The panel has no H1 2016 figure at all; CMB and Ping An publish no
+#: bank-wide WeCom reach; Jiangsu and Shanghai Rural have fewer than two full years of income.
+EMPTY = {
+    "income": ({"period": "H1 2016", "banks": ["cmb", "pab"]}, "无数据 no data"),
+    "profit": ({"period": "H1 2016", "banks": ["cmb", "pab"]}, "无数据 no data"),
+    "share": ({"period": "H1 2016", "banks": ["cmb", "pab"]}, "无数据 no data"),
+    "aum": ({"period": "H1 2016", "banks": ["cmb", "pab"]}, "无数据 no data"),
+    "wecom": ({"banks": ["cmb", "pab"]}, "无全行企微数据 No bank-wide WeCom figure"),
+    "trends": ({"kind": "FY", "banks": ["jsb", "srcb"], "until": 2024}, "Fewer than 2 years"),
+    "coverage": ({"periods": ["H1 2016"], "banks": ["cmb", "pab"]}, "(100%) have no figure"),
+}
+
+
+@pytest.mark.parametrize("key", list(plots.CHARTS))
+def test_each_chart_on_a_selection_without_figures_names_the_banks(key: str, panel: Panel) -> None:
+    """No crash (the WeCom chart raised KeyError 'source_ids' for CMB and Ping An) and no
+    blank: the chart says which of the chosen banks have no figure."""
+    arguments, words = EMPTY[key]
+    fig = plots.CHARTS[key](panel, **arguments)
+    shown = _texts(fig)
+    assert words in shown
+    for bank in arguments["banks"]:
+        assert panel.bank_names()[bank] in shown, (key, bank)
+    assert fig.get_suptitle()
+    plt.close(fig)
+
+
+def test_chart_functions_take_bank_names(panel: Panel) -> None:
+    fig = plots.plot_wecom_reach(panel, banks=["招商银行", "平安"])
+    assert "招商银行 CMB、平安银行 PAB" in _texts(fig)
+    assert "(招商、平安)" in fig.get_suptitle()
+    plt.close(fig)
+
+
+def test_aum_table_under_a_chart_of_levels_only_holds_them(panel: Panel) -> None:
+    """FY2024 for CMB and Ping An: the chart shows CMB's level (about 15 trillion yuan, no
+    growth since the year-end); the table under it said "1 banks" and held nothing."""
+    found = comparison.aum_finding(panel, "FY2024", ["cmb", "pab"])
+    assert found.en == (
+        "Retail AUM for FY2024 is known as a level only, at one bank, with no growth since the "
+        "year-end: 招商 ≈15.00万亿元"
+    )
+    shown = found.view()
+    assert shown[["bank_id", "metric", "value (unit shown)"]].values.tolist() == [
+        ["cmb", "retail_aum", "≈15.00万亿元"]
+    ]
+    assert shown["source_ids"].tolist() == [["src-2025-b38c"]]
+    several = comparison.aum_finding(panel, "FY2024", ["ccb", "cmb", "citic"])
+    assert "at 3 banks" in several.en and len(several.numbers) == 3

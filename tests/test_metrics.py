@@ -345,8 +345,8 @@ def test_direction_rows_are_evidence_not_values(tmp_path: Path) -> None:
         (lambda p: m.level_table(p, "2025H1", "retail_aum"), "did you mean 'H1 2025'"),
         (lambda p: m.level_table(p, "2024", "retail_aum"), "did you mean 'FY2024'"),
         (lambda p: m.level_table(p, "H1 2025", "aum"), "did you mean 'retail_aum'"),
-        (lambda p: m.yoy_table(p, "H1 2025", "retail_aum", ["CMB"]), "did you mean 'cmb'"),
-        (lambda p: m.aum_table(p, "H1 2025", ["cmb", "xyz"]), "unknown bank id 'xyz'"),
+        (lambda p: m.yoy_table(p, "H1 2025", "retail_aum", ["cmbx"]), "did you mean 'cmb'"),
+        (lambda p: m.aum_table(p, "H1 2025", ["cmb", "xyz"]), "unknown bank 'xyz'"),
     ],
 )
 def test_a_wrong_name_gets_the_valid_ones_and_the_closest(call, hint) -> None:

@@ -4,13 +4,17 @@ git and out of the tests' way; every chart displays."""
 from __future__ import annotations
 
 import ast
+import itertools
+import json
 import os
+import random
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from wb.run.params import read_notebook
@@ -70,7 +74,8 @@ def papermill(
 ):
     """Run ``notebooks/<name>.py`` under papermill with the ``wb`` kernel (as JupyterLab does:
     no MPLBACKEND, so the inline backend, unless ``inline`` is false), each parameter given as
-    on papermill's command line (``-p period 2024`` arrives as an int); return the process.
+    on papermill's command line (``-p period 2024`` arrives as an int; a list as YAML, ``-y``);
+    return the process.
     The notebook writes into ``out_dir``, or (``write=False``) is given no folder at all."""
     source = ROOT / "notebooks" / f"{name}.py"
     notebook = out_dir.parent / f"{name}.ipynb"
@@ -79,7 +84,10 @@ def papermill(
     command = [sys.executable, "-m", "papermill", str(notebook), str(run_of(notebook)), "-k", "wb"]
     command += ["--cwd", str(source.parent), "-p", "out_dir", str(out_dir) if write else "None"]
     for key, value in parameters.items():
-        command += ["-p", key, str(value)]
+        if isinstance(value, list):  # papermill's -y takes YAML (JSON is YAML)
+            command += ["-y", json.dumps({key: value}, ensure_ascii=False)]
+        else:
+            command += ["-p", key, str(value)]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
 
 
@@ -116,9 +124,25 @@ def test_every_bank_chart_displays_in_a_kernel_with_the_inline_backend(tmp_path)
 
 @pytest.mark.slow
 def test_the_add_quality_notebook_runs_on_a_simulated_warehouse(tmp_path):
-    shown = execute("30_add_quality", tmp_path / "out", inline=False)
+    shown = execute("30_add_quality", tmp_path / "out")
     assert (tmp_path / "out" / "uplift" / "uplift.json").is_file()
     assert any("SIMULATED" in str(o.get("data", {})) for o in shown)
+    assert images_in(shown) == 2  # the add funnel and the customers' AUM paths
+    said = "".join(o.get("text", "") for o in shown if o.get("output_type") == "stream")
+    assert "per bound customer" in said and "yuan" in said  # the result in a sentence
+    tables = [o["data"]["text/html"] for o in shown if "text/html" in o.get("data", {})]
+    assert any("rm_month" in t and "written" in t for t in tables)  # the build, as a table
+    # progress: one line per analysis, updated in place; nothing on stderr
+    assert not [o for o in shown if o.get("name") == "stderr"]
+    lines = [
+        o["data"]["text/plain"]
+        for o in shown
+        if o.get("metadata") is not None
+        and o.get("output_type") == "display_data"
+        and "text/plain" in o.get("data", {})
+        and o["data"]["text/plain"].startswith(("warehouse: ", "uplift: "))
+    ]
+    assert [line.split(":")[0] for line in lines] == ["warehouse", "uplift"]
 
 
 @pytest.mark.slow
@@ -214,3 +238,189 @@ def test_a_papermill_parameter_of_the_wrong_type_gets_the_names_check(tmp_path):
     assert "TypeError" not in done.stderr
     done = papermill("10_bank_comparison", tmp_path / "figs", banks="cmb")
     assert "InputError: parameter banks: expected list[str] | None, got 'cmb'" in done.stderr
+    # in the notebook, as Lab shows it: one line, not a traceback through wb
+    nb = nbformat.read(run_of(tmp_path / "10_bank_comparison.ipynb"), as_version=4)
+    [error] = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
+    ]
+    assert error.traceback == [
+        "InputError: parameter banks: expected list[str] | None, got 'cmb' (str): Input should be "
+        "a valid list"
+    ]
+
+
+# --------------------------------------------------------------------------- analysts in Lab
+
+
+@pytest.fixture
+def shell():
+    """An IPython shell in this process, recording what it shows for an error."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    shown: list[list[str]] = []
+    ip._showtraceback = lambda etype, value, stb: shown.append(stb)
+    ip.shown = shown
+    yield ip
+    ip.run_line_magic("xmode", "Context")
+    InteractiveShell.clear_instance()
+
+
+def test_a_user_mistake_shows_one_line_in_ipython_not_a_traceback(shell):
+    """Before: a 40-line traceback through wb with the message on its last line."""
+    shell.run_cell(
+        "from wb.banks.panel import Panel\n"
+        f"Panel.load({str(ROOT / 'data/bank_panel.csv')!r}).resolve_banks(['招行'])"
+    )
+    [[line]] = shell.shown
+    assert line.startswith(
+        "InputError: unknown bank '招行'; did you mean 'cmb' (招商银行 CMB)? Valid bank ids: "
+        "abc (农业银行 ABC), "
+    )
+    assert "\n" not in line
+    shell.run_line_magic("xmode", "Verbose")  # a developer gets the traceback back
+    shell.run_cell("from wb.errors import InputError\nraise InputError('bad')")
+    assert len(shell.shown[1]) > 1
+    shell.run_line_magic("xmode", "Context")
+    shell.run_cell("{}['x']")  # a bug keeps its traceback
+    assert len(shell.shown[2]) > 1
+
+
+def test_progress_in_a_notebook_is_one_line_updated_in_place(monkeypatch):
+    """In a kernel the steps update one output line (no stderr lines), which ends with each
+    step's time."""
+    import io
+
+    from wb.warehouse import progress
+
+    class Line:
+        def __init__(self):
+            self.shown = []
+
+        def update(self, data, raw):
+            assert raw
+            self.shown.append(data["text/plain"])
+
+    line = Line()
+    monkeypatch.setattr(progress, "_notebook_line", lambda: line)
+    monkeypatch.setattr(sys, "stderr", stderr := io.StringIO())
+    steps = progress.Progress(2, label="uplift")
+    with steps.step("load"):
+        assert line.shown[-1] == "uplift: load … (step 1 of 2)"
+    with steps.step("fit"):
+        assert line.shown[-1] == "uplift: fit … (step 2 of 2)"
+    steps.close()
+    assert line.shown[-1].startswith("uplift: ") and "(load " in line.shown[-1]
+    assert " s · fit " in line.shown[-1]
+    assert stderr.getvalue() == ""
+    assert progress.Progress(1, stream=io.StringIO())._line is None  # an explicit stream
+
+
+def test_tidy_tables_show_formatted_numbers_and_keep_their_values():
+    from wb.door.display import table
+
+    frame = pd.DataFrame(
+        {"coef": [-1204518.4, 0.0000123], "share": [0.6927, float("nan")], "pvalue": [1e-9, 0.2]}
+    )
+    shown = table(frame, percents=["share"])
+    pd.testing.assert_frame_equal(pd.DataFrame(shown), frame)
+    page = shown._repr_html_()
+    for text in ("-1,204,518", "0.0000123", "69.3%", "—", "&lt;0.001", "0.200"):
+        assert text in page, text
+    assert "e-" not in page and "0.6927" not in page
+    assert type(shown.head(1)).__name__ == "Table" and shown.head(1).attrs["percent"] == ["share"]
+
+
+@pytest.mark.slow
+def test_make_kernel_puts_the_venv_bin_on_the_kernel_path(tmp_path):
+    """`!wb` in Lab: the kernel `make install` registers finds wb even when the PATH Lab was
+    started with lacks the venv (as under `make lab` from a plain shell)."""
+    from jupyter_client import KernelManager
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    venv = Path(sys.executable).parent.parent
+    subprocess.run(
+        ["make", "-s", "-C", str(ROOT), "kernel", f"VENV={venv}", f"KERNEL_PREFIX={tmp_path}"],
+        check=True,
+        capture_output=True,
+    )
+    kernels = tmp_path / "share" / "jupyter" / "kernels"
+    spec = KernelSpecManager(kernel_dirs=[str(kernels)]).get_kernel_spec("wb")
+    assert spec.env == {"PATH": f"{venv}/bin:${{PATH}}"}
+    manager = KernelManager(
+        kernel_name="wb", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)])
+    )
+    manager.start_kernel(env={**os.environ, "PATH": "/usr/bin:/bin"})
+    try:
+        client = manager.client()
+        client.start_channels()
+        client.wait_for_ready(timeout=60)
+        said = []
+        client.execute_interactive(
+            "import shutil; print(shutil.which('wb'))",
+            output_hook=lambda msg: said.append(msg["content"].get("text", "")),
+            timeout=60,
+        )
+        assert "".join(said).strip() == f"{venv}/bin/wb"
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+# --------------------------------------------------------------------------- notebook 10, any banks
+
+#: Every pair of the panel's 19 banks (171), and a fixed sample of them holding the pair whose
+#: WeCom chart crashed notebook 10 (KeyError 'source_ids').
+BANK_IDS = "abc bob boc bocom ccb ceb cib citic cmb cmbc czb hxb icbc jsb nbcb pab psbc spdb srcb"
+BANK_PAIRS = list(itertools.combinations(BANK_IDS.split(), 2))
+SAMPLE = sorted({("cmb", "pab"), *random.Random(20).sample(BANK_PAIRS, 7)})
+
+
+@pytest.fixture(scope="module")
+def bank_panel():
+    from wb.banks.panel import Panel
+
+    return Panel.load(ROOT / "data" / "bank_panel.csv")
+
+
+def test_the_pairs_are_of_the_panels_banks(bank_panel):
+    assert BANK_IDS.split() == bank_panel.banks()
+
+
+@pytest.mark.parametrize("period", ["H1 2025", "FY2024"])
+def test_notebook_10_calls_succeed_for_a_sample_of_bank_pairs(bank_panel, period):
+    """What notebook 10's cells call, for 8 pairs of banks and both kinds of period: every
+    chart draws with a title and every finding shows (all 171 pairs x 2 periods passed once by
+    hand; papermill runs the real notebook for three pairs below)."""
+    import matplotlib.pyplot as plt
+
+    from wb.banks import comparison, newscheck
+    from wb.plots.banks import CHARTS, BankCharts
+
+    news = newscheck.check(bank_panel)
+    for pair in SAMPLE:
+        charts = BankCharts(bank_panel, period, banks=list(pair))
+        found = comparison.findings(bank_panel, period, charts.periods, charts.banks)
+        for key, chart in CHARTS.items():
+            fig = chart(bank_panel, banks=charts.banks, **charts.arguments(key))
+            assert fig.get_suptitle(), (pair, key)
+            plt.close(fig)
+        assert all(f._repr_html_() for f in found) and news._repr_html_()
+        artifact = comparison.comparison_artifact(bank_panel, period, found, news, [])
+        comparison.DOCUMENT.check(artifact, comparison.ARTIFACT_NAME)  # what charts.write checks
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("period", "banks"),
+    [("H1 2025", ["招商银行", "平安"]), ("FY2024", ["cmb", "pab"]), ("FY2024", ["JSB", "srcb"])],
+)
+def test_notebook_10_runs_to_the_end_for_banks_without_some_figures(tmp_path, period, banks):
+    """Before: KeyError 'source_ids' at the WeCom chart, so Run All never reached the trends,
+    the news check or the exports. Names in Chinese or English pick the same banks."""
+    outputs = execute(
+        "10_bank_comparison", tmp_path / "figs", inline=False, period=period, banks=banks
+    )
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert (tmp_path / "figs" / "bank_comparison.json").is_file()
+    assert len(list((tmp_path / "figs").glob("bank_*.png"))) == 7

@@ -178,3 +178,59 @@ def test_cli_bad_params_exit_2_and_create_no_folder(tmp_path, capsys):
     assert not out.exists()
     err = capsys.readouterr().err
     assert "key 'colour': unknown key" in err and "Traceback" not in err
+
+
+def _bank_params(tmp_path, banks, **notebook) -> Path:
+    """A params file over the bundled bank panel choosing ``banks``."""
+    data = minimal(banks=banks, data={"bank_panel": {"path": str(ROOT / "data/bank_panel.csv")}})
+    data["notebooks"][0].update(notebook)
+    return write(tmp_path / "banks.yaml", data)
+
+
+def test_bank_names_resolve_to_ids_before_a_run(tmp_path):
+    """招商银行, 招商, CMB and cmb are one bank; the notebooks get ids, once each."""
+    p = params.load(_bank_params(tmp_path, ["招商银行", "招商", "CMB", "pab", "平安银行 PAB"]))
+    assert p.banks == ["cmb", "pab"]
+
+
+@pytest.mark.parametrize(
+    ("banks", "says"),
+    [
+        (["cmb", "cmbx"], "unknown bank 'cmbx'; did you mean 'cmb' (招商银行 CMB)?"),
+        (["招行"], "unknown bank '招行'; did you mean 'cmb' (招商银行 CMB)?"),
+        (["银行"], "bank '银行' could be any of abc (农业银行 ABC), bob (北京银行 BOB)"),
+    ],
+)
+def test_an_unknown_or_ambiguous_bank_is_exit_2_naming_the_valid_ids(tmp_path, banks, says):
+    text = problems(_bank_params(tmp_path, banks))
+    assert "key 'banks': " + says in text
+    if "unknown" in says:
+        assert "Valid bank ids: abc (农业银行 ABC), bob (北京银行 BOB)" in text
+        assert "srcb (上海农商银行 SRCB)" in text
+
+
+def test_a_notebook_parameter_of_the_wrong_type_fails_before_a_run(tmp_path):
+    """The type the notebook's parameters cell declares is checked when the params are read
+    (before: exit 3 once the kernel ran the notebook's setup cell)."""
+    path = _bank_params(tmp_path, [], parameters={"fixtures": ["not", "a", "path"]})
+    text = problems(path)
+    assert "key 'notebooks.0.parameters.fixtures': parameter fixtures: expected str" in text
+
+
+def test_parameter_types_are_read_from_the_parameters_cell_without_running_it():
+    types = params.parameter_types(ROOT / "notebooks" / "10_bank_comparison.py")
+    assert types["period"] is str
+    assert types["banks"] == list[str] | None
+
+
+def test_cli_run_with_an_unknown_bank_is_exit_2_before_any_kernel(tmp_path, capsys, monkeypatch):
+    from wb.run import runner
+
+    started = []
+    monkeypatch.setattr(runner, "preflight", lambda p: started.append(p))
+    out = tmp_path / "runs"
+    with pytest.raises(SystemExit) as done:
+        cli.main(["run", str(_bank_params(tmp_path, ["xyz"])), "--out", str(out)])
+    assert done.value.code == 2 and not started and not out.exists()
+    err = capsys.readouterr().err
+    assert "unknown bank 'xyz'" in err and "Valid bank ids: abc" in err

@@ -25,6 +25,16 @@ class WbError(Exception):
         copy.__dict__.update(self.__dict__)
         return copy
 
+    def _render_traceback_(self) -> list[str]:
+        """How IPython and JupyterLab show it: one line, its kind and message, not the
+        traceback through wb (``%xmode Verbose`` shows the traceback)."""
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is not None and shell.InteractiveTB.mode == "Verbose":
+            return shell.InteractiveTB.structured_traceback(type(self), self, self.__traceback__)
+        return [f"{type(self).__name__}: {self}"]
+
 
 class InputError(WbError):
     """Invalid input file, arguments or params (exit 2)."""

@@ -291,11 +291,27 @@ def aum_finding(panel: Panel, period: str, banks: list[str] | None = None) -> Fi
     """How many banks grew retail AUM since the previous year-end, and the range."""
     table = metrics.aum_table(panel, period, banks)
     known = table.dropna(subset=["growth"]).sort_values("growth")
-    n_level = int(table["level"].notna().sum())
     numbers = _numbers(table, "retail_aum_growth_ytd", period, value="growth")
-    if known.empty:
-        zh = f"{period}有{n_level}家银行零售AUM数据,无增速"
-        return Finding("retail_aum", zh, f"{n_level} banks have retail AUM for {period}", numbers)
+    if known.empty:  # levels only: the sentence and its table name them
+        levels = table.dropna(subset=["level"]).sort_values("level", ascending=False)
+        numbers = _numbers(
+            levels.assign(qualifier=levels["level_qualifier"], method="quoted"),
+            "retail_aum",
+            period,
+            value="level",
+        )
+        if levels.empty:
+            return Finding("retail_aum", f"{period}无零售AUM数据", f"No retail AUM for {period}")
+        named = "、".join(
+            _named(r, "level", "level_qualifier", "level") for _, r in levels.iterrows()
+        )
+        banks_text = "one bank" if len(levels) == 1 else f"{len(levels)} banks"
+        zh = f"{period}零售AUM仅有余额({len(levels)}家),无较上年末增速:{named}"
+        en = (
+            f"Retail AUM for {period} is known as a level only, at {banks_text}, with no growth "
+            f"since the year-end: {named}"
+        )
+        return Finding("retail_aum", zh, en, numbers)
     lo, hi = (
         _named(r, "growth", "growth_qualifier", "change") for r in (known.iloc[0], known.iloc[-1])
     )
@@ -317,7 +333,7 @@ def aum_finding(panel: Panel, period: str, banks: list[str] | None = None) -> Fi
 def wecom_finding(panel: Panel, banks: list[str] | None = None) -> Finding:
     """How many banks publish bank-wide WeCom reach, and when."""
     table = metrics.wecom_reach(panel, banks)
-    n_banks = len(banks) if banks else len(panel.banks())
+    n_banks = len(panel.resolve_banks(banks) or panel.banks())
     numbers = _numbers(
         table.rename(columns={"connected": "value", "connected_qualifier": "qualifier"}),
         "wecom_connected",
@@ -325,6 +341,11 @@ def wecom_finding(panel: Panel, banks: list[str] | None = None) -> Finding:
     )
     for number, period in zip(numbers, table.get("connected_period", []), strict=True):
         number["period"] = period
+    if table.empty and banks:  # a selection: say which banks have no figure
+        chosen = "、".join(_short(panel.bank_names()[b]) for b in panel.resolve_banks(banks) or [])
+        zh = f"所选银行({chosen})未公布全行企微触达"
+        en = f"No bank-wide WeCom reach is published by the banks chosen ({chosen})"
+        return Finding("wecom", zh, en)
     if table.empty:
         return Finding("wecom", "无银行公布全行企微触达", "No bank publishes bank-wide WeCom reach")
     first, last = min(table["connected_period"]), max(table["connected_period"])

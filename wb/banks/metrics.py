@@ -223,14 +223,10 @@ def _change_record(change: Change) -> dict[str, object]:
 
 
 def _bank_ids(panel: Panel, banks: list[str] | None) -> list[str]:
-    """``banks`` checked against the panel (sorted), or every bank of the panel."""
-    if isinstance(banks, str):
-        banks = [banks]
-    known = panel.banks()
-    for bank in banks or []:
-        if bank not in known:
-            raise unknown_name("bank id", bank, known)
-    return sorted(banks) if banks else known
+    """``banks`` as ids (names resolved by :meth:`Panel.resolve_banks`), sorted; or every bank
+    of the panel."""
+    ids = panel.resolve_banks(banks)
+    return sorted(ids) if ids else panel.banks()
 
 
 def check_period(panel: Panel, period: str) -> str:

@@ -148,6 +148,45 @@ class Panel:
         """All bank ids, sorted."""
         return sorted(self.frame["bank_id"].unique())
 
+    def resolve_banks(self, given: str | Sequence[str] | None) -> list[str] | None:
+        """The bank ids a person means, in the order given, without repeats: an id in any case
+        (``cmb``, ``CMB``), a bank's Chinese name (``招商银行``) or its short form (``招商``),
+        its display name (``招商银行 CMB``), or a part of a Chinese name that only one bank has.
+        ``None`` (every bank) stays ``None``; one name alone is a list of one.
+
+        Raises
+        ------
+        InputError
+            A name no bank has, or one several banks share: the error names the banks it
+            could mean (or the closest one) and every valid id with its name.
+        """
+        if given is None:
+            return None
+        names = self.bank_names()
+        aliases: dict[str, set[str]] = {}
+        for bank, name in names.items():
+            zh, _, en = name.partition(" ")
+            for alias in (bank, name, zh, zh.removesuffix("银行"), en):
+                if alias:
+                    aliases.setdefault(alias.casefold(), set()).add(bank)
+        valid = "Valid bank ids: " + ", ".join(f"{b} ({n})" for b, n in names.items())
+        ids: list[str] = []
+        for entry in [given] if isinstance(given, str) else list(given):
+            text = " ".join(str(entry).split()).casefold()
+            found = aliases.get(text) or {
+                b for b, n in names.items() if len(text) >= 2 and text in n.casefold()
+            }
+            if len(found) > 1:
+                could = ", ".join(f"{b} ({names[b]})" for b in sorted(found))
+                raise InputError(f"bank {entry!r} could be any of {could}: give one of these ids")
+            if not found:
+                close = difflib.get_close_matches(text, list(aliases), n=1, cutoff=0.5)
+                guess = sorted(aliases[close[0]])[0] if close else None
+                hint = f"; did you mean {guess!r} ({names[guess]})?" if guess else "."
+                raise InputError(f"unknown bank {entry!r}{hint} {valid}")
+            ids += [b for b in found if b not in ids]
+        return ids
+
     @cached_property
     def _ranked(self) -> dict[tuple[str, str, str], pd.DataFrame]:
         ranked = rank_rows(self.usable, self.sources)

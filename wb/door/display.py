@@ -12,6 +12,7 @@ import html
 import math
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import pandas as pd
 
 Formatter = Callable[[object], str]
@@ -19,14 +20,65 @@ Formatter = Callable[[object], str]
 
 def number(value: float) -> str:
     """A number as a person reads it: whole yuan with thousands separators from 100 up, two
-    decimals from 1, four significant digits below (``-1,204,518``, ``37.85``, ``0.6927``)."""
+    decimals from 1, four significant digits below, never in scientific notation
+    (``-1,204,518``, ``37.85``, ``0.6927``, ``0.00001234``)."""
     if math.isnan(value):
         return "—"
     if abs(value) >= 100:
         return f"{value:,.0f}"
     if abs(value) >= 1:
         return f"{value:,.2f}"
-    return f"{value:.4g}"
+    return np.format_float_positional(value, precision=4, unique=True, fractional=False, trim="-")
+
+
+def p_value(value: float) -> str:
+    """A p-value to three decimals, ``<0.001`` below that; ``—`` when missing."""
+    if math.isnan(value):
+        return "—"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def percent(value: float) -> str:
+    """A fraction as a percent with one decimal (``0.6927`` → ``69.3%``); ``—`` when missing."""
+    return "—" if math.isnan(value) else f"{value:.1%}"
+
+
+def yuan(value: float) -> str:
+    """Yuan with thousands separators, whole (``-1,204,518``); ``—`` when missing."""
+    return "—" if math.isnan(value) else f"{value:,.0f}"
+
+
+class Table(pd.DataFrame):
+    """A tidy table (a DataFrame whose values stay the numbers themselves) that JupyterLab shows
+    formatted: the columns named in ``attrs["percent"]`` as percents, in ``attrs["yuan"]`` as
+    whole yuan with separators, p-values as ``<0.001``, other numbers by :func:`cell` (no
+    scientific notation). Make one with :func:`table`."""
+
+    @property
+    def _constructor(self) -> type[Table]:
+        return Table
+
+    def _repr_html_(self) -> str:
+        kinds = {c: percent for c in self.attrs.get("percent", ())}
+        kinds |= {c: yuan for c in self.attrs.get("yuan", ())}
+        formats: dict[object, Formatter] = {}
+        for column in self.columns:
+            if column in kinds:
+                formats[column] = kinds[column]
+            elif str(column) in ("pvalue", "p_value") or str(column).endswith("_p"):
+                formats[column] = p_value
+            else:
+                formats[column] = cell
+        escaped = {c: (lambda v, show=f: html.escape(show(v))) for c, f in formats.items()}
+        return self.style.format(escaped)._repr_html_()
+
+
+def table(frame: pd.DataFrame, *, percents: Sequence[str] = (), yuans: Sequence[str] = ()) -> Table:
+    """``frame`` as a :class:`Table`: the same values, shown with ``percents`` (fractions) as
+    percents and ``yuans`` as yuan."""
+    out = Table(frame)
+    out.attrs.update(percent=list(percents), yuan=list(yuans))
+    return out
 
 
 def intervals(low: pd.Series, high: pd.Series) -> list[tuple[float, float]]:

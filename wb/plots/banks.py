@@ -80,6 +80,29 @@ def _new_axes(ax: Axes | None, n_rows: int) -> tuple[Figure, Axes]:
     return fig, ax
 
 
+def _no_figure(ax: Axes, what: str, names: Sequence[str]) -> None:
+    """A chart with nothing to draw: a hatched panel across the axes naming the banks that
+    have no figure (``what`` says which figure), in place of bars."""
+    ax.add_patch(
+        plt.Rectangle((0, 0), 1, 1, transform=ax.transAxes, **(_MISSING_STYLE | {"lw": 0.8}))
+    )
+    width_in = 0.8 * ax.get_position().width * ax.figure.get_figwidth()
+    listed = "\n".join(wrap_print("、".join(names), width_in, 9)) or "—"
+    ax.text(
+        0.5,
+        0.5,
+        f"{what}:\n{listed}",
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=9,
+        color=_MISSING_TEXT["color"],
+        bbox=_MISSING_BOX | {"pad": 4.0},
+    )
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
 def _finish(
     fig: Figure,
     finding: comparison.Finding,
@@ -456,14 +479,23 @@ def plot_wecom_reach(
     data: Panel, *, banks: list[str] | None = None, ax: Axes | None = None
 ) -> Figure:
     """WeCom (企业微信) customers connected per bank (万人), labelled with date, share and
-    certification rate; banks without a bank-wide figure are named in the note."""
+    certification rate; banks without a bank-wide figure are named in the note (and across
+    the chart when none of the banks chosen has one)."""
     table = metrics.wecom_reach(data, banks)
     finding = comparison.wecom_finding(data, banks)
-    all_banks = banks or data.banks()
     names = data.bank_names()
-    absent = [names[b] for b in all_banks if b not in set(table.get("bank_id", []))]
+    drawn = set(table.get("bank_id", []))
+    absent = [names[b] for b in data.resolve_banks(banks) or data.banks() if b not in drawn]
     with theme_context():
         fig, ax_ = _new_axes(ax, 2 * len(table) + 1)
+        ax_.set_xlabel("企微连接客户 WeCom customers connected (万人 10,000 persons)")
+        notes = [
+            f"无全行企微数据 No bank-wide WeCom figure ({len(absent)}): " + "、".join(absent),
+            "Branch-level figures (e.g. ICBC Dongying branch) are not bank-wide and not shown.",
+        ]
+        if table.empty:
+            _no_figure(ax_, "无全行企微数据 No bank-wide WeCom figure", absent)
+            return _finish(fig, finding, [], notes, ax is None)
         table = table.sort_values("connected").reset_index(drop=True)
         for yi, row in table.iterrows():
             low = row["connected_confidence"] == "low"
@@ -492,7 +524,6 @@ def plot_wecom_reach(
         ax_.set_yticks(range(len(table)), table["bank_name"])
         ax_.set_xlim(0, 3200)
         ax_.set_ylim(-0.6, len(table) - 0.4)
-        ax_.set_xlabel("企微连接客户 WeCom customers connected (万人 10,000 persons)")
         handles = [
             Patch(facecolor=PALETTE["green"], label="medium confidence"),
             Patch(facecolor=PALETTE["orange"], label="low confidence"),
@@ -506,10 +537,6 @@ def plot_wecom_reach(
             frameon=False,
             borderaxespad=0.2,
         )
-        notes = [
-            f"无全行企微数据 No bank-wide WeCom figure ({len(absent)}): " + "、".join(absent),
-            "Branch-level figures (e.g. ICBC Dongying branch) are not bank-wide and not shown.",
-        ]
         return _finish(fig, finding, metrics.source_ids_of(table), notes, ax is None)
 
 
@@ -647,8 +674,29 @@ def plot_trends(
     counts = table.groupby(["bank_id", "series"]).size().unstack(fill_value=0)
     shown = [b for b in counts.index if counts.loc[b].max() >= min_points]
     names = data.bank_names()
-    left_out = sorted(set(banks or data.banks()) - set(shown))
+    left_out = sorted(set(data.resolve_banks(banks) or data.banks()) - set(shown))
     years = list(range(table["year"].min(), table["year"].max() + 1)) if len(table) else [0]
+    unverified = table[table["status"] == "unverified"]
+    notes = [
+        f"{'上半年 First halves' if kind == 'H1' else '全年 Full years'} only; a year "
+        "without a figure is a gap (lines join consecutive years only); hollow circle = share "
+        "derived from two levels; open square = unverified.",
+        *(
+            f"{names[r.bank_id]} {r.period} {r.series}: {r.note}"
+            for r in unverified.drop_duplicates(["bank_id", "period"]).itertuples()
+        ),
+        f"Fewer than {min_points} years: " + "、".join(names[b] for b in left_out)
+        if left_out
+        else "",
+    ]
+    sources = metrics.source_ids_of(table[table["bank_id"].isin(shown)]) if shown else []
+    if not shown:
+        with theme_context():
+            fig, ax_ = plt.subplots(figsize=(PRINT_WIDTH_IN, 3.0))
+            ax_.set_xlabel(f"{kind} 20xx")
+            what = f"{min_points}年以上数据不足 Fewer than {min_points} years of {kind} figures"
+            _no_figure(ax_, what, [names[b] for b in left_out])
+            return _finish(fig, finding, sources, [n for n in notes if n], axis_in=0.55)
     n_cols = max(1, min(_TREND_COLUMNS, len(shown)))
     n_groups = max(1, -(-len(shown) // n_cols))
     with theme_context():
@@ -704,24 +752,11 @@ def plot_trends(
             if i + n_cols >= len(shown):  # no panel below: the year labels show here
                 bottom.tick_params(labelbottom=True)
                 bottom.set_xlabel(f"{kind} 20xx", fontsize=8)
-        unverified = table[table["status"] == "unverified"]
-        notes = [
-            f"{'上半年 First halves' if kind == 'H1' else '全年 Full years'} only; a year "
-            "without a figure is a gap (lines join consecutive years only); hollow circle = share "
-            "derived from two levels; open square = unverified.",
-            *(
-                f"{names[r.bank_id]} {r.period} {r.series}: {r.note}"
-                for r in unverified.drop_duplicates(["bank_id", "period"]).itertuples()
-            ),
-            f"Fewer than {min_points} years: " + "、".join(names[b] for b in left_out)
-            if left_out
-            else "",
-        ]
         fig.subplots_adjust(hspace=0.45, wspace=0.4)
         return _finish(
             fig,
             finding,
-            metrics.source_ids_of(table[table["bank_id"].isin(shown)]),
+            sources,
             [n for n in notes if n],
             own_layout=True,
             axis_in=0.55,
@@ -770,6 +805,7 @@ class BankCharts:
     saved: list[dict[str, object]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.banks = self.panel.resolve_banks(self.banks)
         for key in self.metrics or ():
             if key not in CHARTS:
                 raise unknown_name("chart", key, list(CHARTS))
@@ -784,7 +820,8 @@ class BankCharts:
         """The table behind each chart, by stem (:func:`wb.banks.comparison.chart_tables`)."""
         return comparison.chart_tables(self.panel, self.period, self.periods, self.banks)
 
-    def _arguments(self, key: str) -> dict[str, object]:
+    def arguments(self, key: str) -> dict[str, object]:
+        """The keyword arguments chart ``key`` is drawn with, besides the panel and banks."""
         if key in ("income", "profit", "share", "aum"):
             return {"period": self.period}
         if key == "trends":
@@ -801,7 +838,7 @@ class BankCharts:
                 raise unknown_name("chart", key, list(CHARTS))
             if self.metrics is not None and key not in self.metrics:
                 continue
-            fig = CHARTS[key](self.panel, banks=self.banks, **self._arguments(key))
+            fig = CHARTS[key](self.panel, banks=self.banks, **self.arguments(key))
             stem = f"bank_{key}"
             self.saved.append(save_with_record(fig, self.out_dir, stem, self.tables[stem]))
 

@@ -198,38 +198,17 @@ def _bank_section(bank: dict[str, Any], first: int, show: list[str] | None) -> d
     }
 
 
-def _yuan_ci(est: dict[str, Any], to: str) -> tuple[str, str]:
-    """An estimate in yuan as ``+30,408`` and its interval as ``+27,878 <to> +32,939``."""
-    if est["coef"] is None:
-        return "n/a", "n/a"
-    if est["ci_low"] is None:
-        return f"{est['coef']:+,.0f}", "n/a"
-    return f"{est['coef']:+,.0f}", f"{est['ci_low']:+,.0f} {to} {est['ci_high']:+,.0f}"
-
-
 def _customer_section(customer: CustomerUplift, number: int) -> dict[str, Any]:
     """The customer-level finding (no-quota and quota-month bindings, yuan of AUM per bound
     customer, 95% CI) and its paths figure."""
+    from wb.warehouse.uplift import finding
+
     doc = customer.doc
-    post = doc["design"]["post"]
-    free, quota = doc["att_by_kind"]["no_quota"], doc["att_by_kind"]["quota_month"]
-    (f_zh, fci_zh), (q_zh, qci_zh) = _yuan_ci(free, "至"), _yuan_ci(quota, "至")
-    (f_en, fci_en), (q_en, qci_en) = _yuan_ci(free, "to"), _yuan_ci(quota, "to")
     n = doc["n"]
+    zh, en = finding(doc)
     return {
-        "text": (
-            f"客户层面：无配额月份绑定的客户，绑定后第0–{post}个月平均每位客户 AUM 变化 {f_zh} 元"
-            f"（95% 置信区间 {fci_zh} 元）；配额月份绑定的客户为 {q_zh} 元（{qci_zh} 元）。"
-            "配额月份的绑定混合了本来就会发生的自然新增和配额促成的新增，两者之差不是一个配额新增"
-            "本身的价值。"
-        ),
-        "en": (
-            f"At customer level, a customer bound in a month without a quota holds {f_en} yuan "
-            f"of AUM over months 0–{post} after binding (95% CI {fci_en}), one bound in a quota "
-            f"month {q_en} yuan ({qci_en}), per bound customer. A quota-month binding mixes "
-            "organic adds, which would have happened anyway, with quota-induced ones, so the gap "
-            "between the two is not the value of a quota-induced add."
-        ),
+        "text": zh,
+        "en": en,
         "simulated": doc["simulated"],
         "figure": Figure(
             number,

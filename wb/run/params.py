@@ -193,7 +193,7 @@ class RunParams(_Strict):
     """A resolved params file (after ``extends``)."""
 
     period: str
-    banks: list[Annotated[str, Field(pattern=ID_RE)]] = Field(default_factory=list)
+    banks: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
     seed: Annotated[int, Field(ge=0)] = 0
     kernel: Annotated[str, Field(min_length=1)] = "wb"
     cell_timeout_s: Annotated[int, Field(gt=0)] = 600
@@ -425,6 +425,86 @@ def declared_parameters(notebook: Path) -> set[str]:
     return names
 
 
+#: Names a parameters cell's annotations may use, and what each stands for.
+_ANNOTATION_NAMES: dict[str, Any] = {
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "list": list,
+    "dict": dict,
+    "None": None,
+    "Any": Any,
+}
+
+
+def _annotation(node: ast.expr) -> Any:
+    """The type an annotation of a parameters cell writes (``list[str] | None``), built from
+    the syntax tree without running the notebook's code; ``Any`` for anything else."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):  # "list[str] | None"
+        return _annotation(ast.parse(node.value, mode="eval").body)
+    if isinstance(node, ast.Constant) and node.value is None:
+        return None
+    if isinstance(node, ast.Name):
+        return _ANNOTATION_NAMES.get(node.id, Any)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return _annotation(node.left) | _annotation(node.right)
+    if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+        outer = _ANNOTATION_NAMES.get(node.value.id)
+        inner = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if outer in (list, dict):
+            return outer[tuple(_annotation(e) for e in inner)]
+    return Any
+
+
+def parameter_types(notebook: Path) -> dict[str, Any]:
+    """The types the notebook's ``parameters`` cell declares (``period: str = "H1 2025"``),
+    by name; names without an annotation are left out."""
+    nb = read_notebook(notebook)
+    cell = next((c for c in nb.cells if "parameters" in c.metadata.get("tags", [])), None)
+    if cell is None:
+        return {}
+    return {
+        node.target.id: _annotation(node.annotation)
+        for node in ast.parse(cell.source).body
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+    }
+
+
+def _wrong_types(params: RunParams, path: Path) -> list[str]:
+    """Each notebook parameter whose value does not fit the type its parameters cell declares
+    (the check the notebook's setup cell makes, :func:`wb.door.arguments.check_parameters`),
+    made before any kernel starts."""
+    from wb.door.arguments import check_parameters
+
+    lines = []
+    for i, nb in enumerate(params.notebooks):
+        types = parameter_types(nb.path)
+        for name, value in nb.parameters.items():
+            if name in types:
+                try:
+                    check_parameters({"__annotations__": {name: types[name]}, name: value})
+                except InputError as exc:
+                    lines.append(f"{path}: key 'notebooks.{i}.parameters.{name}': {exc}")
+    return lines
+
+
+def _bank_ids(params: RunParams, path: Path) -> RunParams:
+    """``banks`` as the bank panel's ids (``招商银行``, ``招商`` and ``CMB`` are ``cmb``:
+    :meth:`wb.banks.panel.Panel.resolve_banks`), checked against ``data.bank_panel`` before any
+    kernel starts; without a bank panel among the data they are left as given."""
+    spec = params.data.get("bank_panel")
+    if not params.banks or spec is None or spec.path is None:
+        return params
+    from wb.banks.panel import Panel
+
+    try:
+        ids = Panel.load(spec.path).resolve_banks(params.banks)
+    except InputError as exc:
+        raise InputError(f"invalid params:\n{path}: key 'banks': {exc}") from exc
+    return params.model_copy(update={"banks": ids})
+
+
 def _undeclared(params: RunParams, path: Path) -> list[str]:
     lines = []
     for i, nb in enumerate(params.notebooks):
@@ -462,7 +542,7 @@ def load(path: str | Path) -> RunParams:
     params = _resolve(params, root)
     problems = _path_problems(params, p, root)
     if not problems:
-        problems = _undeclared(params, p)
+        problems = _undeclared(params, p) or _wrong_types(params, p)
     if problems:
         raise InputError("invalid params:\n" + "\n".join(problems))
-    return params
+    return _bank_ids(params, p)

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from wb.door import io
+from wb.door.display import table
 from wb.errors import InputError
 from wb.uplift.estimation import Sample
 from wb.uplift.inference import cluster_sums, influence_vcov, t_quantile
@@ -115,7 +116,15 @@ class AddQuality:
 
     def tidy(self) -> pd.DataFrame:
         """One row per count: count, meaning, share, ci_low, ci_high and the no-quota three."""
-        return pd.DataFrame([s.__dict__ for s in self.shares])
+        shares = (
+            "share",
+            "ci_low",
+            "ci_high",
+            "no_quota_share",
+            "no_quota_ci_low",
+            "no_quota_ci_high",
+        )
+        return table(pd.DataFrame([s.__dict__ for s in self.shares]), percents=shares)
 
     def summary(self) -> str:
         lines = [f"The quota-induced add vs adds without a quota ({self.n_clusters} branches)"]

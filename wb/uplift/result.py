@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from wb.door.display import jsonable
+from wb.door.display import jsonable, table
 from wb.uplift.inference import LEVEL
 
 SCHEMA = "wb.uplift/1"
@@ -137,7 +137,7 @@ class UpliftResult:
     def tidy(self) -> pd.DataFrame:
         """One row per (model, term): coef, se, ci_low, ci_high, pvalue, n_obs."""
         rows = [*self.estimates, self.first_stage, self.reduced_form]
-        return pd.DataFrame([e.__dict__ for e in rows])
+        return table(pd.DataFrame([e.__dict__ for e in rows]))
 
     def estimate_of(self, model: str) -> Estimate:
         return next(

@@ -28,9 +28,11 @@ from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 from wb.door import provenance
 from wb.door.atomic import replace_dir, write_json
+from wb.door.display import Shown, table
 from wb.errors import InputError
 from wb.warehouse.progress import Progress
 from wb.warehouse.source import EngineOptions, Source, open_source
@@ -257,11 +259,31 @@ ADD_QUALITY_COLUMNS = ("rm_id", "month", "wecom_adds", "wecom_certified_adds", *
 
 
 @dataclass(frozen=True)
-class BuildResult:
-    """What a build wrote: the folder, its files' row counts and the ``build.json`` record."""
+class BuildResult(Shown):
+    """What a build wrote: the folder, its files' row counts and the ``build.json`` record.
+    Shows in JupyterLab as a table of the rows read and written."""
 
     out: Path
     record: dict
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per table: ``step`` (read or written), ``table``, ``rows``."""
+        r = self.record
+        rows = [("read", name, n) for name, n in r["rows_read"].items()]
+        rows += [("written", name, n) for name, n in r["rows_written"].items()]
+        return table(pd.DataFrame(rows, columns=["step", "table", "rows"]))
+
+    def summary(self) -> str:
+        """What was built, from what, on which engine; the adds no RM-month could hold."""
+        r, months = self.record, self.record["months"]
+        window = f", months {months['from']} to {months['to']}" if months else ""
+        lost = r["adds_not_placed"]
+        return (
+            f"Warehouse build on {r['engine_version']}{window}: "
+            f"{r['rows_written']['rm_month']:,} RM-months written to {self.out.name}/\n"
+            f"{lost['adds']:,} adds in {lost['rm_months']:,} RM-months no RM x month row holds "
+            "(not placed)"
+        )
 
     @property
     def rm_month(self) -> Path:

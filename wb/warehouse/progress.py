@@ -1,5 +1,6 @@
-"""Progress of long steps on stderr (the warehouse build and validation, the customer and the
-RM-level uplift analyses): a bar on a terminal, plain lines otherwise."""
+"""Progress of long steps (the warehouse build and validation, the customer and the RM-level
+uplift analyses): one updating line in a Jupyter notebook, a bar on a terminal, plain lines on
+stderr otherwise."""
 
 from __future__ import annotations
 
@@ -7,15 +8,19 @@ import contextlib
 import sys
 import time
 from collections.abc import Iterator
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from IPython.display import DisplayHandle
 
 
 class Progress:
     """Counts named steps; records each step's wall time in seconds (``timings``).
 
-    On a terminal a tqdm bar shows the step running; otherwise each step prints one line when
-    it starts and one with its time when it ends, so logs of scheduled runs stay readable.
-    ``quiet`` prints nothing (timings are still kept).
+    In a Jupyter kernel (no ``stream`` given) one output line shows the step running and, at
+    the end, every step's time; on a terminal a tqdm bar shows the step running; otherwise each
+    step prints one line when it starts and one with its time when it ends, so logs stay
+    readable. ``quiet`` prints nothing (timings are still kept).
     """
 
     def __init__(
@@ -24,9 +29,11 @@ class Progress:
         self.stream = stream if stream is not None else sys.stderr
         self.label = label
         self.quiet = quiet
+        self.total = total
         self.timings: dict[str, float] = {}
         self._bar = None
-        if not quiet and _isatty(self.stream):
+        self._line = None if quiet or stream is not None else _notebook_line()
+        if not quiet and self._line is None and _isatty(self.stream):
             from tqdm import tqdm
 
             self._bar = tqdm(
@@ -37,7 +44,13 @@ class Progress:
     def step(self, name: str) -> Iterator[None]:
         """Time the block as step ``name`` and report it."""
         start = time.perf_counter()
-        if self._bar is not None:
+        if self._line is not None:
+            done = len(self.timings)
+            self._line.update(
+                {"text/plain": f"{self.label}: {name} … (step {done + 1} of {self.total})"},
+                raw=True,
+            )
+        elif self._bar is not None:
             self._bar.set_description(f"{self.label}: {name}")
         elif not self.quiet:
             print(f"{self.label}: {name} ...", file=self.stream, flush=True)
@@ -46,14 +59,32 @@ class Progress:
         self.timings[name] = round(self.timings.get(name, 0.0) + seconds, 3)
         if self._bar is not None:
             self._bar.update(1)
-        elif not self.quiet:
+        elif not self.quiet and self._line is None:
             print(f"{self.label}: {name}: {seconds:.1f} s", file=self.stream, flush=True)
 
     def close(self) -> None:
-        """Remove the bar (plain mode has nothing to close)."""
+        """Remove the bar; in a notebook, leave the line with each step's time in seconds
+        (plain mode has nothing to close)."""
+        if self._line is not None:
+            steps = " · ".join(f"{name} {seconds:.1f} s" for name, seconds in self.timings.items())
+            total = sum(self.timings.values())
+            self._line.update({"text/plain": f"{self.label}: {total:.1f} s ({steps})"}, raw=True)
+            self._line = None
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def _notebook_line() -> DisplayHandle | None:
+    """An empty output line that can be updated in place, when running in a Jupyter kernel
+    (IPython with a kernel: JupyterLab, papermill); else ``None``."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None or not hasattr(shell, "kernel"):
+        return None
+    from IPython.display import display
+
+    return display({"text/plain": ""}, raw=True, display_id=True)
 
 
 def _isatty(stream: TextIO) -> bool:

@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 
 from wb.door.atomic import replace_dir, write_json
+from wb.door.display import table
 from wb.door.documents import DocumentSchema
 from wb.errors import ExportError, InputError
 from wb.warehouse.build import MonthWindow, _sigterm_as_interrupt, quota_in_force
@@ -272,7 +273,7 @@ class CustomerUpliftResult:
                 rows.append(_row(label, kind, "att", None, grp.att))
                 rows += [_row(label, kind, "event", ev, est) for ev, est in grp.path]
         rows.append(_row("all", "quota_month - no_quota", "difference", None, self.difference))
-        return pd.DataFrame(rows)
+        return table(pd.DataFrame(rows), yuans=("coef", "se", "ci_low", "ci_high"))
 
     def summary(self) -> str:
         """A few lines of plain text: the two kinds, the difference, the tiers."""
@@ -296,6 +297,11 @@ class CustomerUpliftResult:
             parts = "; ".join(f"{k} {_fmt(by_kind[k].att)}" for k in KINDS)
             lines.append(f"  tier {label:<12} {parts}")
         return "\n".join(lines)
+
+    def finding(self) -> str:
+        """The result in two sentences with units, English then Chinese (:func:`finding`)."""
+        zh, en = finding(self.to_json())
+        return f"{en}\n{zh}"
 
     def _repr_html_(self) -> str:
         t = self.tidy()
@@ -399,6 +405,39 @@ def _row(group: str, kind: str, term: str, ev: int | None, est: Estimate) -> dic
         "n_customer_months": est.n_customer_months,
         "n_branches": est.n_branches,
     }
+
+
+def _yuan_ci(est: dict, to: str) -> tuple[str, str]:
+    """An estimate in yuan as ``+30,408`` and its interval as ``+27,878 <to> +32,939``."""
+    if est["coef"] is None:
+        return "n/a", "n/a"
+    if est["ci_low"] is None:
+        return f"{est['coef']:+,.0f}", "n/a"
+    return f"{est['coef']:+,.0f}", f"{est['ci_low']:+,.0f} {to} {est['ci_high']:+,.0f}"
+
+
+def finding(doc: dict) -> tuple[str, str]:
+    """The customer-level finding of a ``customer_uplift.json`` document, in Chinese and in
+    English: the AUM change per bound customer (yuan, 95% CI) after a binding in a month
+    without a quota and in a quota month, and why their gap is not a quota add's value."""
+    post = doc["design"]["post"]
+    free, quota = doc["att_by_kind"]["no_quota"], doc["att_by_kind"]["quota_month"]
+    (f_zh, fci_zh), (q_zh, qci_zh) = _yuan_ci(free, "至"), _yuan_ci(quota, "至")
+    (f_en, fci_en), (q_en, qci_en) = _yuan_ci(free, "to"), _yuan_ci(quota, "to")
+    zh = (
+        f"客户层面：无配额月份绑定的客户，绑定后第0–{post}个月平均每位客户 AUM 变化 {f_zh} 元"
+        f"（95% 置信区间 {fci_zh} 元）；配额月份绑定的客户为 {q_zh} 元（{qci_zh} 元）。"
+        "配额月份的绑定混合了本来就会发生的自然新增和配额促成的新增，两者之差不是一个配额新增"
+        "本身的价值。"
+    )
+    en = (
+        f"At customer level, a customer bound in a month without a quota holds {f_en} yuan "
+        f"of AUM over months 0–{post} after binding (95% CI {fci_en}), one bound in a quota "
+        f"month {q_en} yuan ({qci_en}), per bound customer. A quota-month binding mixes "
+        "organic adds, which would have happened anyway, with quota-induced ones, so the gap "
+        "between the two is not the value of a quota-induced add."
+    )
+    return zh, en
 
 
 def _fmt(est: Estimate) -> str:
