@@ -38,7 +38,7 @@ from IPython.display import Markdown, display
 
 from wb.door.arguments import check_parameters
 from wb.plots.theme import SIMULATED_LABEL
-from wb.run import uplift_outputs
+from wb.run import uplift_outputs, workbook
 
 check_parameters(globals())  # a wrong type: converted when unambiguous, else an error
 data = Path(data_path) if data_path else uplift_outputs.demo_export(out_dir)  # None: a temp folder
@@ -163,3 +163,11 @@ designs.outcomes or designs.notes
 
 # %%
 designs.coverage or "no customers column in the export: coverage not computed"
+
+# %% [markdown]
+# ## The export 导出
+# Every table behind this notebook's figures and results, one sheet each, units in the headers
+# (`workbook.xlsx` beside the figures; written only when there is an `out_dir`).
+
+# %%
+workbook.write(out_dir) if out_dir else "no out_dir: nothing written"

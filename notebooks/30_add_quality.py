@@ -29,7 +29,7 @@ from IPython.display import Markdown, display
 from wb.door.arguments import check_parameters
 from wb.plots.customer_uplift import paths_and_tiers
 from wb.plots.theme import SIMULATED_LABEL
-from wb.run import uplift_outputs
+from wb.run import uplift_outputs, workbook
 from wb.warehouse import build, simulate
 from wb.warehouse import uplift as customer_uplift
 from wb.warehouse.source import EngineOptions
@@ -79,3 +79,11 @@ result
 
 # %%
 figure = paths_and_tiers(result)  # shown by the notebook's inline backend
+
+# %% [markdown]
+# ## The export 导出
+# The uplift estimates, the add-quality shares and the customer-level effects and paths, one
+# sheet each, units in the headers (`workbook.xlsx` beside the figures).
+
+# %%
+workbook.write(out / "uplift", customer=result.to_json())

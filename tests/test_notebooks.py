@@ -126,6 +126,10 @@ def test_every_bank_chart_displays_in_a_kernel_with_the_inline_backend(tmp_path)
 def test_the_add_quality_notebook_runs_on_a_simulated_warehouse(tmp_path):
     shown = execute("30_add_quality", tmp_path / "out")
     assert (tmp_path / "out" / "uplift" / "uplift.json").is_file()
+    import openpyxl
+
+    book = openpyxl.load_workbook(tmp_path / "out" / "uplift" / "workbook.xlsx")
+    assert {"uplift_estimates", "add_quality", "customer_effects"} <= set(book.sheetnames)
     assert any("SIMULATED" in str(o.get("data", {})) for o in shown)
     assert images_in(shown) == 2  # the add funnel and the customers' AUM paths
     said = "".join(o.get("text", "") for o in shown if o.get("output_type") == "stream")
@@ -153,6 +157,7 @@ def test_notebook_20_draws_every_figure_from_the_results_not_from_files(tmp_path
     assert ".png" not in source.read_text()
     images = images_in(execute("20_quota_uplift", tmp_path / "figs"))
     assert images == len(list((tmp_path / "figs").glob("uplift_*.png"))) == 6
+    assert (tmp_path / "figs" / "workbook.xlsx").is_file()  # the export
 
 
 @pytest.mark.slow

@@ -267,7 +267,34 @@ def test_ci_small_end_to_end(tmp_path):
     assert 2 <= int(pages.stdout.split("Pages:")[1].split()[0]) <= 5
     text = subprocess.run(["pdftotext", str(folder / "brief.pdf"), "-"], capture_output=True)
     assert "SIMULATED DATA" in text.stdout.decode()
+    assert_unverified_marked(brief_text(folder / "brief.html"))
     print(f"ci_small end to end: {took:.1f} s")
+
+
+def brief_text(html_path: Path) -> str:
+    """The words a reader of the brief sees (the HTML without tags, entities decoded)."""
+    import html
+    import re
+
+    return html.unescape(re.sub(r"<[^>]+>", " ", html_path.read_text(encoding="utf-8")))
+
+
+def assert_unverified_marked(text: str) -> None:
+    """Every unverified figure of the bundled panel, as printed, carries the unverified mark
+    wherever the brief states it."""
+    import re
+
+    from wb.banks import panel as bp
+
+    real = bp.Panel.load(ROOT / "data" / "bank_panel.csv")
+    rows = real.usable[real.usable["status"] == "unverified"]
+    for r in rows.itertuples():
+        shown = bp.display_value(r.value, r.qualifier, bp.value_kind(r.metric))
+        for m in re.finditer(re.escape(shown) + r"(?!\d)", text):
+            assert text[m.end() :].lstrip().startswith(bp.UNVERIFIED_MARK), (
+                shown,
+                text[m.start() - 80 : m.end() + 40],
+            )
 
 
 def test_runs_compare_lists_changed_inputs_and_key_numbers(tmp_path):

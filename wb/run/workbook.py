@@ -197,9 +197,16 @@ def _about(period: str, data_label: str, simulated: bool, sheets: list[Sheet]) -
     return Sheet("about", pd.DataFrame(lines, columns=["item", "value"]), {})
 
 
-def sheets_of(folder: str | Path, period: str = "", data_label: str = "") -> list[Sheet]:
+def sheets_of(
+    folder: str | Path,
+    period: str = "",
+    data_label: str = "",
+    customer: dict[str, Any] | None = None,
+) -> list[Sheet]:
     """Every sheet the artifacts in ``folder`` (a run's ``artifacts/`` or a notebook's
-    ``out_dir``) support, the ``about`` sheet first and ``sources`` last."""
+    ``out_dir``) support, the ``about`` sheet first and ``sources`` last; ``customer`` is a
+    customer-level uplift document not written to ``folder`` (a notebook's result's
+    ``to_json()``)."""
     folder = Path(folder)
     sheets: list[Sheet] = []
     simulated = False
@@ -219,8 +226,11 @@ def sheets_of(folder: str | Path, period: str = "", data_label: str = "") -> lis
         simulated |= bool(doc.get("data", {}).get("simulated"))
         data_label = data_label or doc.get("data", {}).get("label", "")
         sheets += _uplift_sheets(doc)
-    for path in sorted(folder.glob("customer_uplift/*/customer_uplift.json")):
-        doc = json.loads(path.read_text(encoding="utf-8"))
+    docs = [
+        json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted(folder.glob("customer_uplift/*/customer_uplift.json"))
+    ]
+    for doc in [*docs, *([customer] if customer else [])]:
         simulated |= bool(doc.get("simulated"))
         sheets += _customer_sheets(doc)
     if bank:
@@ -276,8 +286,9 @@ def save(sheets: list[Sheet], path: str | Path) -> Path:
     return target
 
 
-def write(folder: str | Path, target: str | Path | None = None, **about: str) -> Path:
+def write(folder: str | Path, target: str | Path | None = None, **about: Any) -> Path:
     """Write the workbook of the artifacts in ``folder`` to ``target`` (default:
-    ``folder/workbook.xlsx``); ``about`` may give ``period`` and ``data_label``."""
+    ``folder/workbook.xlsx``); ``about`` may give ``period``, ``data_label`` and ``customer``
+    (see :func:`sheets_of`)."""
     folder = Path(folder)
     return save(sheets_of(folder, **about), target or folder / WORKBOOK_NAME)
