@@ -259,7 +259,7 @@ def test_add_quality_section_states_the_customer_level_effects_with_the_paths_fi
     assert f"平均每位客户 AUM 变化 {free['coef']:+,.0f} 元" in html
     assert "mixes organic adds" in html and "配额促成的新增" in html
     assert 'src="artifacts/customer_uplift/rm_month/customer_uplift_paths.png"' in html
-    assert "仓库 wh: " in html  # the source line names the data by its label
+    assert doc["source"] == "仓库 wh"  # the chart's source line names the data by its label
     # the customer-level figure follows the funnel, under one Add quality heading
     bank = brief.load_artifact("bank_comparison", folder / "artifacts")
     ctx = brief.build_context(

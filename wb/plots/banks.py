@@ -61,6 +61,7 @@ DEFAULT_PERIODS = ["FY2023", "H1 2024", "FY2024", "H1 2025"]
 _MISSING = "无数据 no data"
 _LINE_IN = 0.14  # height of one 7.5 pt text line, inches
 _ROW_IN = 0.27  # height of one bank's bar, inches
+_FRAME_IN = 1.9  # what a new figure holds beside its plot: title, legend, axis labels, notes
 _MISSING_STYLE = {"facecolor": "none", "edgecolor": "#c8c8c8", "hatch": "//", "lw": 0}
 _MISSING_TEXT = {"fontsize": 7.5, "color": "#555555", "va": "center"}
 _MISSING_BOX = {"facecolor": "white", "edgecolor": "none", "pad": 1.0}
@@ -76,7 +77,7 @@ def _new_axes(ax: Axes | None, n_rows: int) -> tuple[Figure, Axes]:
     """The caller's axes, or a new figure drawn at the printed width with a row per bank."""
     if ax is not None:
         return ax.figure, ax
-    fig, ax = plt.subplots(figsize=(PRINT_WIDTH_IN, 1.9 + _ROW_IN * max(n_rows, 3)))
+    fig, ax = plt.subplots(figsize=(PRINT_WIDTH_IN, _FRAME_IN + _ROW_IN * max(n_rows, 3)))
     return fig, ax
 
 
@@ -127,10 +128,15 @@ def _finish(
     bottom_in = 0.2 + _LINE_IN * (len(note_lines) + len(footer))
     finding_title(fig, "\n".join(title), fontsize=10.5)
     if own_layout:
+        # the plot keeps the height it was given beyond the frame; the figure grows (or
+        # shrinks) to hold this title and these notes, so long notes never squeeze the bars
+        top_in = 0.35 + 0.2 * len(title)
+        height = top_in + axis_in + bottom_in + max(height - _FRAME_IN, 1.0)
+        fig.set_size_inches(width, height)
         fig.subplots_adjust(
             left=left_in / width,
             right=1 - right_in / width,
-            top=1 - (0.35 + 0.2 * len(title)) / height,
+            top=1 - top_in / height,
             bottom=(axis_in + bottom_in) / height,
         )
     if note_lines:
@@ -175,11 +181,36 @@ def save_with_record(
     }
 
 
-def _ordered(table: pd.DataFrame, value: str) -> pd.DataFrame:
-    """Known values sorted (largest at the top), then the missing banks in name order."""
-    known = table[table[value].notna()].sort_values(value)
-    missing = table[table[value].isna()].sort_values("bank_id", ascending=False)
-    return pd.concat([missing, known], ignore_index=True)
+#: More banks than this without a figure share one 无数据 row, named in the note under the chart.
+_MISSING_ROWS = 3
+
+
+def _ordered(table: pd.DataFrame, value: str, *also: str) -> tuple[pd.DataFrame, list[str]]:
+    """Known values sorted (largest at the top), then the banks without a figure (no ``value``
+    and none of ``also``) in name order; more than :data:`_MISSING_ROWS` of them share one row
+    (``其他 N 家 N others``). Returns the table and the names of the banks in that shared row."""
+    empty = table[[value, *also]].isna().all(axis=1)
+    known = table[~empty].sort_values(value, na_position="first")
+    missing = table[empty].sort_values("bank_id", ascending=False)
+    if len(missing) <= _MISSING_ROWS:
+        return pd.concat([missing, known], ignore_index=True), []
+    n = len(missing)
+    blank = {c: np.nan if pd.api.types.is_numeric_dtype(table[c]) else "" for c in table.columns}
+    shared = blank | {
+        "bank_id": "",
+        "bank_name": f"其他{n}家 {n} others",
+        "note": "",
+        "source_ids": (),
+    }
+    names = missing["bank_name"].iloc[::-1].tolist()
+    return pd.concat([pd.DataFrame([shared]), known], ignore_index=True), names
+
+
+def _none_note(period: str, names: Sequence[str]) -> list[str]:
+    """The note naming the banks of the shared 无数据 row."""
+    if not names:
+        return []
+    return [f"无数据 No figure for {period} ({len(names)}): " + "、".join(names)]
 
 
 def _bars(
@@ -327,9 +358,12 @@ def _yoy_figure(
     banks: list[str] | None,
     ax: Axes | None,
 ) -> Figure:
-    table = _ordered(metrics.yoy_table(data, period, metric, banks), "value")
-    notes = _notes(table) + excluded_notes(
-        data, period, (metric, f"{metric}_yoy"), table["bank_id"].tolist()
+    raw = metrics.yoy_table(data, period, metric, banks)
+    table, none = _ordered(raw, "value")
+    notes = (
+        _notes(table)
+        + _none_note(period, none)
+        + excluded_notes(data, period, (metric, f"{metric}_yoy"), raw["bank_id"].tolist())
     )
     with theme_context():
         fig, ax_ = _new_axes(ax, len(table))
@@ -443,7 +477,8 @@ def plot_retail_aum(
     ``ax``, when given, is a pair of axes sharing nothing. Definitions differ by bank (the
     ``basis`` of each level); the note says so.
     """
-    table = _ordered(metrics.aum_table(data, period, banks), "level")
+    raw = metrics.aum_table(data, period, banks)
+    table, none = _ordered(raw, "level", "growth")
     table = table.assign(level_method="quoted", growth_source=table["growth_method"])
     finding = comparison.aum_finding(data, period, banks)
     with theme_context():
@@ -451,7 +486,7 @@ def plot_retail_aum(
             fig, (left, right) = plt.subplots(
                 1,
                 2,
-                figsize=(PRINT_WIDTH_IN, 1.9 + _ROW_IN * len(table)),
+                figsize=(PRINT_WIDTH_IN, _FRAME_IN + _ROW_IN * max(len(table), 3)),
                 sharey=True,
                 gridspec_kw={"width_ratios": [1.15, 1], "wspace": 0.35},
             )
@@ -468,8 +503,9 @@ def plot_retail_aum(
         notes = [
             "AUM definitions differ by bank: " + "; ".join(b.removeprefix("CNY, ") for b in bases),
             *_notes(table),
+            *_none_note(period, none),
             *excluded_notes(
-                data, period, ("retail_aum", "retail_aum_growth_ytd"), table["bank_id"].tolist()
+                data, period, ("retail_aum", "retail_aum_growth_ytd"), raw["bank_id"].tolist()
             ),
         ]
         return _finish(fig, finding, metrics.source_ids_of(table), notes, ax is None, axis_in=0.9)
@@ -703,7 +739,7 @@ def plot_trends(
         fig, axes = plt.subplots(
             2 * n_groups,
             n_cols,
-            figsize=(PRINT_WIDTH_IN, _TREND_PANEL_IN * 2 * n_groups + 1.9),
+            figsize=(PRINT_WIDTH_IN, _TREND_PANEL_IN * 2 * n_groups + _FRAME_IN),
             squeeze=False,
             sharex=True,
         )

@@ -154,7 +154,7 @@ FOOTER_CHARS_PER_INCH = 17
 #: (CJK) character with any punctuation that must stay with it (CJK text breaks between any
 #: two characters).
 _PIECES = re.compile(
-    r"[^ \u2e80-\u9fff\uff00-\uffef]+ *| +|[\u2e80-\u9fff\uff00-\uffef][、，；：。）)]*"
+    r"[^ \u2e80-\u9fff\uff00-\uffef]+[、，；：。）]* *| +|[\u2e80-\u9fff\uff00-\uffef][、，；：。）)]*"
 )
 
 

@@ -54,12 +54,13 @@ UPLIFT_FIGURES = ("uplift_forest", "uplift_binscatter", "uplift_by_quota")
 
 @dataclass(frozen=True)
 class Figure:
-    """A numbered figure in the brief."""
+    """A numbered figure in the brief: its number, image (relative to the artifacts folder),
+    title (the image's alternative text; the chart draws it) and whether its data are
+    simulated. The chart carries its own source line."""
 
     number: int
     src: str
     caption: str
-    source: str
     simulated: bool = False
 
 
@@ -146,10 +147,6 @@ def load_artifact(section: str, folder: Path) -> dict[str, Any]:
     return data
 
 
-def _source_line(text: str) -> str:
-    return text.strip().removeprefix("来源 Source:").strip()
-
-
 def _bank_section(bank: dict[str, Any], first: int, show: list[str] | None) -> dict[str, Any]:
     """The bank section from ``bank_comparison.json`` (checked against its schema on load)."""
     refs = {f["stem"]: f for f in bank["figures"]}
@@ -165,10 +162,7 @@ def _bank_section(bank: dict[str, Any], first: int, show: list[str] | None) -> d
     empty = [
         CHART_NAMES[f["stem"].removeprefix("bank_")] for f in listed if not f.get("has_data", True)
     ]
-    figures = [
-        Figure(first + i, f"{f['stem']}.png", f["caption"], _source_line(f["source"]))
-        for i, f in enumerate(chosen)
-    ]
+    figures = [Figure(first + i, f"{f['stem']}.png", f["caption"]) for i, f in enumerate(chosen)]
     news = [
         {
             **row,
@@ -204,7 +198,6 @@ def _customer_section(customer: CustomerUplift, number: int) -> dict[str, Any]:
     from wb.warehouse.uplift import finding
 
     doc = customer.doc
-    n = doc["n"]
     zh, en = finding(doc)
     return {
         "text": zh,
@@ -216,9 +209,6 @@ def _customer_section(customer: CustomerUplift, number: int) -> dict[str, Any]:
             "客户绑定后的 AUM 路径：无配额月份与配额月份的绑定 · A customer's AUM by months since "
             "its WeCom binding, bound without a quota vs in a quota month (yuan of AUM per bound "
             "customer, 95% CI)",
-            f"{doc['source']}: {n['customers']:,} customers, {n['bound_used']:,} bound, "
-            f"{n['branches']:,} branches; imputation event study with customer and branch x month "
-            "effects, 95% CI clustered by branch (wb warehouse uplift)",
             simulated=doc["simulated"],
         ),
     }
@@ -287,7 +277,6 @@ def _uplift_section(
             "uplift_add_quality.png",
             "加好友漏斗：配额带来的新增与无配额月份的新增 · The add funnel: quota-induced adds vs "
             "adds without a quota (share of one add, 95% CI)",
-            "RM x month panel and add-quality counts built from the warehouse (wb warehouse build)",
             simulated=simulated,
         )
     return {
@@ -310,7 +299,6 @@ def _uplift_section(
             number,
             f"{forest['stem']}.png",
             forest["caption"],
-            _source_line(forest["source"]),
             simulated=simulated,
         ),
     }
