@@ -86,4 +86,4 @@ figure = paths_and_tiers(result)  # shown by the notebook's inline backend
 # sheet each, units in the headers (`workbook.xlsx` beside the figures).
 
 # %%
-workbook.write(out / "uplift", customer=result.to_json())
+workbook.write(out / "uplift", customer=result)

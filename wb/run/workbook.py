@@ -201,12 +201,14 @@ def sheets_of(
     folder: str | Path,
     period: str = "",
     data_label: str = "",
-    customer: dict[str, Any] | None = None,
+    customer: Any = None,
 ) -> list[Sheet]:
     """Every sheet the artifacts in ``folder`` (a run's ``artifacts/`` or a notebook's
     ``out_dir``) support, the ``about`` sheet first and ``sources`` last; ``customer`` is a
-    customer-level uplift document not written to ``folder`` (a notebook's result's
-    ``to_json()``)."""
+    customer-level uplift not written to ``folder``: a result (``wb warehouse uplift``'s, with
+    ``to_json()``) or its document."""
+    if customer is not None and not isinstance(customer, dict):
+        customer = customer.to_json()
     folder = Path(folder)
     sheets: list[Sheet] = []
     simulated = False
