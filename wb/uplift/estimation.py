@@ -34,7 +34,7 @@ import pandas as pd
 
 from wb.door.schemas import month_numbers
 from wb.errors import NotIdentified
-from wb.uplift.inference import (
+from wb.stats.cluster import (
     cluster_sums,
     crv1,
     small_sample_factor,

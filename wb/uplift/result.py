@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from wb.door.display import jsonable
-from wb.uplift.inference import LEVEL
+from wb.stats.cluster import LEVEL
 
 SCHEMA = "wb.uplift/1"
 OUTCOME = "aum_change_cny"
