@@ -408,14 +408,22 @@ def _chunk(
     hit = bound & (cert_month < T)
     per_bound = np.where(quota_kind, c.gain_quota_cny, c.gain_organic_cny)
     np.add.at(gain, (customer[hit], cert_month[hit]), per_bound[hit])
-    share = c.skill_on_growth * skill[rm_ct] + _month_effect_share(months)[None, :]
     if c.aum_process == "multiplicative":
         drift = c.drift_sd * rng.standard_normal(Nc)
-        log_step = share + drift[:, None] + c.mult_shock * rng.standard_t(3, size=(Nc, T))
+        log_step = (
+            c.skill_on_growth * skill[rm_ct]
+            + _month_effect_share(months)[None, :]
+            + drift[:, None]
+            + c.mult_shock * rng.standard_t(3, size=(Nc, T))
+        )
         log_step[:, 0] = 0.0
         untouched = base[:, None] * np.exp(np.cumsum(log_step, axis=1))
     else:
-        step = base[:, None] * (share + c.shock_scale * rng.standard_t(3, size=(Nc, T)))
+        step = (
+            base[:, None] * c.skill_on_growth * skill[rm_ct]
+            + base[:, None] * _month_effect_share(months)[None, :]
+            + base[:, None] * c.shock_scale * rng.standard_t(3, size=(Nc, T))
+        )
         step[:, 0] = 0.0
         untouched = base[:, None] + np.cumsum(step, axis=1)
     aum = np.maximum(untouched + np.cumsum(gain, axis=1), 0.0)
