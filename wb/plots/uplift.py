@@ -38,6 +38,8 @@ def _finding(result: UpliftResult) -> str:
         "positive_uplift": "AUM rises",
         "negative_uplift": "AUM falls",
     }[result.verdict.code]
+    if result.verdict.cannot_tell:
+        verdict = "cannot tell (too few branches)"
     return (
         f"Dashboard sees {naive.coef:+,.0f} 元 per add; a quota-induced add: "
         f"{iv.coef:+,.0f} 元 — {verdict}"

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from wb.uplift.inference import influence_vcov, t_interval
+from wb.stats.cluster import influence_vcov, t_interval
 
 
 @dataclass(frozen=True)

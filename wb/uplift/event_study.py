@@ -66,10 +66,10 @@ from scipy import stats
 
 from wb.door.display import Shown, finite, records
 from wb.errors import InputError, NotIdentified
+from wb.stats.cluster import LEVEL, joint_wald
 from wb.uplift import callaway
 from wb.uplift.estimation import Sample
 from wb.uplift.imputation import Imputation
-from wb.uplift.inference import LEVEL
 
 #: Outcome column → :class:`Sample` field.
 OUTCOMES = {
@@ -404,20 +404,10 @@ def _check(outcome: str, estimator: str) -> None:
 
 
 def _pretrend(coefs: np.ndarray, vcov: np.ndarray, n_clusters: int) -> tuple[float, int]:
-    """Joint Wald test that the pre-period coefficients are zero: p-value of W/r on
-    F(r, G − 1), and the test's degrees of freedom r.
-
-    With few clusters the clustered covariance of the leads is singular (its rank is at most
-    G − 1, often below the number of leads): the test then uses the pseudo-inverse and its
-    rank r, as Stata's ``test`` drops collinear constraints. No usable lead gives NaN and 0.
-    """
-    if len(coefs) == 0 or n_clusters < 2 or not np.all(np.isfinite(vcov)):
-        return float("nan"), 0
-    rank = int(np.linalg.matrix_rank(vcov, hermitian=True))
-    if rank == 0:
-        return float("nan"), 0
-    wald = float(coefs @ np.linalg.pinv(vcov, hermitian=True) @ coefs)
-    return float(stats.f.sf(wald / rank, rank, n_clusters - 1)), rank
+    """Joint Wald test that the pre-period coefficients are zero
+    (:func:`wb.stats.cluster.joint_wald`): its p-value and degrees of freedom r."""
+    test = joint_wald(coefs, vcov, n_clusters)
+    return test.p_value, test.df_num
 
 
 # --------------------------------------------------------------------------- Callaway–Sant'Anna

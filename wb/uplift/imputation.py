@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from wb.uplift.inference import crv1
+from wb.stats.cluster import crv1
 from wb.uplift.twoway import TwoWay
 
 

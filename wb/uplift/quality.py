@@ -26,8 +26,8 @@ import pandas as pd
 from wb.door import io
 from wb.door.display import table
 from wb.errors import InputError
+from wb.stats.cluster import cluster_sums, influence_vcov, t_quantile
 from wb.uplift.estimation import Sample
-from wb.uplift.inference import cluster_sums, influence_vcov, t_quantile
 
 #: Count column → what the share means (the certified count is the export's own column).
 COUNTS: dict[str, str] = {

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from wb.door.display import jsonable, table
-from wb.uplift.inference import LEVEL
+from wb.stats.cluster import LEVEL
 
 SCHEMA = "wb.uplift/1"
 OUTCOME = "aum_change_cny"
@@ -91,14 +91,64 @@ class Interval:
 
 
 @dataclass(frozen=True)
+class FewClusters:
+    """How the verdict's inference copes with the branch clusters at hand.
+
+    ``method``: ``"wild_bootstrap"`` (fewer than ``WILD_MAX_CLUSTERS`` branches: the wild
+    cluster restricted bootstrap of the Anderson–Rubin test, ``pvalue`` of β = 0 and the 95%
+    set ``interval`` by inversion, ``reps`` draws of ``weights`` weights, all distinct draws
+    when ``enumerated``), ``"crv1"`` (enough branches: the CRV1 interval) or ``"none"``
+    (``refusal`` says why no inference holds). ``quota_clusters``: branches in which the quota
+    switches on or off.
+    """
+
+    n_clusters: int
+    quota_clusters: int
+    method: str
+    pvalue: float | None = None
+    interval: Interval | None = None
+    reps: int | None = None
+    weights: str | None = None
+    enumerated: bool | None = None
+    refusal: str | None = None
+
+    def to_json(self) -> dict:
+        out = {
+            "method": self.method,
+            "clusters": self.n_clusters,
+            "quota_clusters": self.quota_clusters,
+        }
+        if self.method == "wild_bootstrap":
+            iv = self.interval
+            out |= {
+                "test": "wild cluster restricted bootstrap of the Anderson–Rubin test (reduced "
+                "form with beta = beta0 imposed), symmetric p-value",
+                "pvalue": jsonable(self.pvalue),
+                "ci_kind": iv.kind,
+                "ci_low": jsonable(iv.low),
+                "ci_high": jsonable(iv.high),
+                "reps": self.reps,
+                "weights": self.weights,
+                "enumerated": self.enumerated,
+            }
+        if self.refusal:
+            out["refusal"] = self.refusal
+        return out
+
+
+@dataclass(frozen=True)
 class Verdict:
-    """The contract's verdict: a code and one plain sentence, plus caveats."""
+    """The contract's verdict: a code and one plain sentence, plus caveats. ``cannot_tell``
+    (e.g. ``"too_few_clusters"``) with ``reason`` when no inference holds: the code is then
+    ``no_detectable_uplift`` (the contract's three codes) and the sentence says why."""
 
     code: str
     text: str
     caveats: tuple[str, ...]
     read_from: str
     text_zh: str
+    cannot_tell: str | None = None
+    reason: str | None = None
 
 
 # --------------------------------------------------------------------------- result
@@ -127,6 +177,7 @@ class UpliftResult:
     first_month: str
     last_month: str
     verdict: Verdict
+    few_clusters: FewClusters
     bins: pd.DataFrame = field(repr=False)
     by_quota: pd.DataFrame = field(repr=False)
     data_label: str = "RM x month export"
@@ -179,6 +230,11 @@ class UpliftResult:
                 "text_zh": self.verdict.text_zh,
                 "caveats": list(self.verdict.caveats),
                 "read_from": self.verdict.read_from,
+                **(
+                    {"cannot_tell": self.verdict.cannot_tell, "reason": self.verdict.reason}
+                    if self.verdict.cannot_tell
+                    else {}
+                ),
             },
             "diagnostics": {
                 "first_stage": {
@@ -190,7 +246,9 @@ class UpliftResult:
                     **block(self.reduced_form),
                     "unit": "yuan of monthly AUM change per RM-month with a quota",
                 },
-                "weak_instrument": self.effective_f < WEAK_F,
+                "weak_instrument": self.effective_f < WEAK_F
+                or self.few_clusters.refusal is not None,
+                "few_clusters": self.few_clusters.to_json(),
                 "anderson_rubin": {
                     "kind": ar.kind,
                     "ci_low": jsonable(ar.low),
@@ -214,6 +272,21 @@ class UpliftResult:
 
     def _repr_html_(self) -> str:
         return self.summary().as_html()
+
+
+def _few_cluster_notes(few: FewClusters) -> list[str]:
+    if few.method == "wild_bootstrap":
+        iv = few.interval
+        draws = "every distinct draw" if few.enumerated else f"{few.reps:,} draws"
+        return [
+            f"Few branches ({few.n_clusters}): the verdict is read from the wild cluster "
+            f"restricted bootstrap of the Anderson–Rubin test ({few.weights} weights, {draws}): "
+            f"p = {few.pvalue:.3f} for no effect; 95% set {iv.kind} [{_fmt(iv.low)}, "
+            f"{_fmt(iv.high)}]."
+        ]
+    if few.refusal:
+        return [f"Cannot tell: {few.refusal}."]
+    return []
 
 
 class Summary:
@@ -269,12 +342,16 @@ class Summary:
             "changed branch.",
             f"Effective first-stage F = {r.effective_f:,.1f}"
             + (
-                " (weak: verdict read from the Anderson–Rubin set)"
+                " (meaningless: the quota switches in only "
+                f"{r.few_clusters.quota_clusters} branch(es))"
+                if r.few_clusters.refusal
+                else " (weak: verdict read from the Anderson–Rubin set)"
                 if r.effective_f < WEAK_F
                 else ""
             )
             + f"; Anderson–Rubin 95% set: {ar.kind} [{_fmt(ar.low)}, "
             f"{_fmt(ar.high)}].",
+            *_few_cluster_notes(r.few_clusters),
             f"Verdict ({r.verdict.code}): {r.verdict.text}",
             *(f"Caveat: {c}" for c in r.verdict.caveats),
         ]
@@ -341,19 +418,36 @@ class Summary:
 
 
 def make_verdict(
-    iv: Estimate, ar: Interval, weak: bool, naive: Estimate, twfe: Estimate
+    iv: Estimate,
+    ar: Interval,
+    weak: bool,
+    naive: Estimate,
+    twfe: Estimate,
+    few: FewClusters | None = None,
 ) -> Verdict:
-    """Read the verdict from the IV interval (the Anderson–Rubin set when the first stage is weak)."""
-    if weak:
-        low, high, bounded = ar.low, ar.high, ar.kind == "bounded"
+    """Read the verdict: "cannot tell" when ``few`` refuses; with few branches from the wild
+    bootstrap's p-value and set; else from the IV interval (the Anderson–Rubin set when the
+    first stage is weak)."""
+    cannot_tell = reason = None
+    if few is not None and few.method == "wild_bootstrap":
+        low, high, kind = few.interval.low, few.interval.high, few.interval.kind
+        bounded, significant = kind == "bounded", few.pvalue <= 1 - LEVEL
+        source = "wild_bootstrap"
+    elif weak:
+        low, high, kind = ar.low, ar.high, ar.kind
+        bounded = kind == "bounded"
+        significant = bounded and (low > 0 or high < 0)
         source = "anderson_rubin"
     else:
-        low, high, bounded = iv.ci_low, iv.ci_high, True
+        low, high, kind, bounded = iv.ci_low, iv.ci_high, "bounded", True
+        significant = low > 0 or high < 0
         source = "iv_quota"
+    if few is not None and few.refusal:
+        source, cannot_tell, reason, significant = "none", "too_few_clusters", few.refusal, False
     if bounded:
         interval = f"95% interval {_fmt(low)} to {_fmt(high)} yuan"
         interval_zh = f"95% 置信区间 {_fmt(low)} 至 {_fmt(high)} 元"
-    elif ar.kind == "two_rays":
+    elif kind == "two_rays":
         interval = (
             f"weak instrument: the 95% Anderson–Rubin set is unbounded, every value outside "
             f"{_fmt(low)} to {_fmt(high)} yuan"
@@ -365,6 +459,9 @@ def make_verdict(
     else:
         interval = "weak instrument: the 95% Anderson–Rubin set is unbounded, every value"
         interval_zh = "工具变量偏弱：95% Anderson–Rubin 置信集无界，包含全部取值"
+    if source == "wild_bootstrap":
+        interval += f"; {few.n_clusters} branches, wild cluster bootstrap p = {few.pvalue:.2f}"
+        interval_zh += f"；仅 {few.n_clusters} 个支行，野聚类自助法 p = {few.pvalue:.2f}"
     head_zh = (
         f"因配额多加一个企业微信客户，客户经理名下客户的月度 AUM 变化 {_fmt(iv.coef)} 元"
         f"（{interval_zh}）"
@@ -373,10 +470,23 @@ def make_verdict(
         f"A quota-induced WeCom add changes a relationship manager's monthly AUM by "
         f"{_fmt(iv.coef)} yuan ({interval})"
     )
-    if bounded and low > 0:
+    if cannot_tell:
+        code = "no_detectable_uplift"
+        text = (
+            "Cannot tell whether quota-driven adds change AUM: the quota switches on or off in "
+            f"only {few.quota_clusters} of {few.n_clusters} branches, too few for any "
+            f"clustered inference (the point estimate, {_fmt(iv.coef)} yuan per add, has no "
+            "usable interval)."
+        )
+        text_zh = (
+            f"无法判断配额驱动的加粉是否改变 AUM：配额仅在 {few.quota_clusters} 个支行"
+            f"（共 {few.n_clusters} 个）开启或停止，支行太少，任何聚类推断都不成立"
+            f"（点估计每个加粉 {_fmt(iv.coef)} 元，没有可用的置信区间）。"
+        )
+    elif significant and iv.coef > 0:
         code, text = "positive_uplift", f"{head}, so quota-driven adds do raise AUM."
         text_zh = f"{head_zh}，配额驱动的加粉确实提升了 AUM。"
-    elif bounded and high < 0:
+    elif significant and iv.coef < 0:
         code, text = "negative_uplift", f"{head}, so quota-driven adds go with lower AUM."
         text_zh = f"{head_zh}，配额驱动的加粉伴随 AUM 下降。"
     else:
@@ -395,4 +505,4 @@ def make_verdict(
         "The IV number is a local effect: it weights the RMs whose adds the quota moved most "
         "(those far below target) and says nothing about organic adds.",
     )
-    return Verdict(code, text, caveats, source, text_zh)
+    return Verdict(code, text, caveats, source, text_zh, cannot_tell, reason)

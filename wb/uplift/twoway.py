@@ -26,7 +26,7 @@ from scipy import linalg, sparse
 from scipy.sparse import csgraph
 from scipy.sparse.linalg import splu
 
-from wb.uplift.inference import cluster_sums
+from wb.stats.cluster import cluster_sums
 
 #: Dense incidence counts and S when ``b`` has at most this many levels and the counts at
 #: most :data:`DENSE_CELLS` cells (128 MB): the products then cost n_a·n_b² flops, a BLAS call.

@@ -5,8 +5,8 @@ imputation on cell sums and branch-clustered inference, in numpy.
 imputation estimator of Borusyak, Jaravel & Spiess 2024, on the cell sums the engine returns)
 and sums every imputed effect per branch; :func:`group_estimates` turns those branch totals
 into the window average, the event-time path and the pre-trend test, each with its exact
-branch influence function (``G/(G-1) * sum_b psi_b psi_b'``; Student t with ``G - 1``
-degrees of freedom). Money is yuan of AUM per bound customer.
+branch influence function (:func:`wb.stats.cluster.influence_vcov`: ``G/(G-1)`` times the
+sum of ``psi_b psi_b'``; Student t with ``G - 1`` degrees of freedom). Money is yuan of AUM per bound customer.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import pandas as pd
 
 from wb.door.display import jsonable
 from wb.errors import InputError
+from wb.stats.cluster import influence_vcov, joint_wald, t_quantile
 
 #: Tier bounds in yuan of AUM in the month before binding: < 5万, 5万–50万, 50万–600万, ≥ 600万.
 DEFAULT_TIER_BOUNDS = (50_000.0, 500_000.0, 6_000_000.0)
@@ -367,12 +368,6 @@ def json_number(x: float | None, digits: int = 6) -> float | None:
     return None if x is None else jsonable(round(float(x), digits))
 
 
-def _t_quantile(df: int) -> float:
-    from scipy import stats
-
-    return float(stats.t.ppf(0.975, df))
-
-
 def path_matrix(design: Design) -> tuple[list[int], np.ndarray]:
     """Event months of the reported path and the matrix mapping the monthly effects
     (``delta`` at event months ``-leads .. post``) to it (yuan of AUM)."""
@@ -398,7 +393,7 @@ def _estimate(
     if g < 2:
         return Estimate(value, None, None, None, round(n_obs), g, "one branch: no interval")
     se = math.sqrt(max(var, 0.0))
-    q = _t_quantile(g - 1)
+    q = t_quantile(g)
     return Estimate(value, se, value - q * se, value + q * se, round(n_obs), g)
 
 
@@ -411,7 +406,7 @@ def group_estimates(A: np.ndarray, N: np.ndarray, n_customers: int, design: Desi
     delta = np.divide(tot_A, tot_N, out=np.full(tot_A.shape, np.nan), where=defined)
     psi = np.where(defined, (A - np.nan_to_num(delta) * N) / np.where(defined, tot_N, 1.0), 0.0)
     G = int(np.count_nonzero(N.sum(axis=1) > 0))
-    V = psi.T @ psi * (G / (G - 1) if G > 1 else np.nan)
+    V = influence_vcov(psi, G)
     months, C = path_matrix(design)
     theta = C @ np.nan_to_num(delta)
     needs = np.abs(C) @ (~defined).astype(float) > 0
@@ -432,20 +427,14 @@ def group_estimates(A: np.ndarray, N: np.ndarray, n_customers: int, design: Desi
     else:
         att = _estimate(float(w @ np.nan_to_num(delta)), float(w @ V @ w), post_obs, G)
     lead_idx = [d for d in range(L) if defined[d]]
-    pre = PreTrend(None, 0, max(G - 1, 0), None, tuple(d - L for d in lead_idx))
-    if lead_idx and G > 1:
-        Vl = V[np.ix_(lead_idx, lead_idx)]
-        dl = delta[lead_idx]
-        vals, vecs = np.linalg.eigh(Vl)
-        keep = vals > 1e-10 * max(vals.max(), 1e-300)
-        rank = int(keep.sum())
-        if rank:
-            proj = vecs[:, keep].T @ dl
-            wald = float(np.sum(proj**2 / vals[keep]))
-            from scipy import stats
-
-            f = wald / rank
-            pre = PreTrend(f, rank, G - 1, float(stats.f.sf(f, rank, G - 1)), pre.leads)
+    test = joint_wald(delta[lead_idx], V[np.ix_(lead_idx, lead_idx)], G)
+    pre = PreTrend(
+        test.f_stat if test.df_num else None,
+        test.df_num,
+        test.df_den,
+        test.p_value if test.df_num else None,
+        tuple(d - L for d in lead_idx),
+    )
     return Group(att, tuple(path), pre, n_customers, delta, psi, w)
 
 
@@ -455,6 +444,6 @@ def difference(a: Group, b: Group) -> Estimate:
         return Estimate(None, None, None, None, 0, 0, "one of the kinds is not estimable")
     psi = b.psi @ b.att_weights - a.psi @ a.att_weights
     G = int(np.count_nonzero((np.abs(a.psi).sum(axis=1) + np.abs(b.psi).sum(axis=1)) > 0))
-    var = float(psi @ psi) * (G / (G - 1) if G > 1 else np.nan)
+    var = float(influence_vcov(psi, G)[0, 0])
     n = a.att.n_customer_months + b.att.n_customer_months
     return _estimate(b.att.coef - a.att.coef, var, n, G)

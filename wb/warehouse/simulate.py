@@ -26,6 +26,10 @@ building the panel and running ``wb uplift`` on it recovers the same kind of tru
 * **Customers and RMs move.** Customers have log-normal AUM (median 300,000 yuan) with t(3)
   random-walk shocks; 5% change RM once, 3% of RMs change branch once, 8% of customers join
   late, 2% are unassigned (no RM). Adds whose RM has no customer that month are possible.
+* **Variants with one feature changed** (held-out truths, docs/methods.md): ``aum_process=
+  "multiplicative"`` (log-AUM random walk, customer-specific drift ``N(0, drift_sd)`` a month,
+  ``mult_shock`` · t(3) shocks; the binding gain stays a level shift in yuan) and
+  ``no_rm_month_share`` (customer-months inside a spell with no RM).
 
 Tables are written chunk by chunk (2,000 RMs at a time, each chunk with its own seeded stream),
 as Parquet folders ``SRC/customer_month/``, ``SRC/wecom_contact/``, ``SRC/quota/``, with the
@@ -97,6 +101,14 @@ class CustomerSimulationConfig:
     aum_median_cny: float = 3e5
     aum_sigma: float = 1.0
     shock_scale: float = 0.01
+    #: ``additive``: monthly AUM steps in yuan (shares of the starting AUM, t(3) shocks);
+    #: ``multiplicative``: log-AUM steps (the same shares as log changes) plus a
+    #: customer-specific drift ``N(0, drift_sd)`` a month and ``mult_shock`` · t(3) shocks.
+    aum_process: str = "additive"
+    drift_sd: float = 0.01
+    mult_shock: float = 0.03
+    #: Share of customer-months inside a customer's spell with no RM (rm_id and branch null).
+    no_rm_month_share: float = 0.0
     customer_mover_share: float = 0.05
     rm_mover_share: float = 0.03
     joiner_share: float = 0.08
@@ -396,13 +408,24 @@ def _chunk(
     hit = bound & (cert_month < T)
     per_bound = np.where(quota_kind, c.gain_quota_cny, c.gain_organic_cny)
     np.add.at(gain, (customer[hit], cert_month[hit]), per_bound[hit])
-    step = (
-        base[:, None] * c.skill_on_growth * skill[rm_ct]
-        + base[:, None] * _month_effect_share(months)[None, :]
-        + base[:, None] * c.shock_scale * rng.standard_t(3, size=(Nc, T))
-    )
-    step[:, 0] = 0.0
-    untouched = base[:, None] + np.cumsum(step, axis=1)
+    if c.aum_process == "multiplicative":
+        drift = c.drift_sd * rng.standard_normal(Nc)
+        log_step = (
+            c.skill_on_growth * skill[rm_ct]
+            + _month_effect_share(months)[None, :]
+            + drift[:, None]
+            + c.mult_shock * rng.standard_t(3, size=(Nc, T))
+        )
+        log_step[:, 0] = 0.0
+        untouched = base[:, None] * np.exp(np.cumsum(log_step, axis=1))
+    else:
+        step = (
+            base[:, None] * c.skill_on_growth * skill[rm_ct]
+            + base[:, None] * _month_effect_share(months)[None, :]
+            + base[:, None] * c.shock_scale * rng.standard_t(3, size=(Nc, T))
+        )
+        step[:, 0] = 0.0
+        untouched = base[:, None] + np.cumsum(step, axis=1)
     aum = np.maximum(untouched + np.cumsum(gain, axis=1), 0.0)
     if binding is not None:
         # first binding per customer (any RM, certified in or after the panel) and its kind
@@ -437,6 +460,8 @@ def _chunk(
     rm_local = rm_ct[ci, ti]
     rm_global = r0 + rm_local
     assigned = ~unassigned[ci]
+    if c.no_rm_month_share > 0:
+        assigned &= rng.random(len(ci)) >= c.no_rm_month_share
     month_names = pa.array(months.strftime("%Y-%m").to_numpy())
     branch_names = w_branch_names(w)
     cm = pa.table(

@@ -99,7 +99,11 @@ NOTE = (
     "nothing and a share s of quota-month bindings were quota-induced, quota_month would be "
     "about (1 - s) x no_quota), and it rests on bound and not-yet-bound customers of a branch "
     "following parallel paths{trend_again}; the pre-trend test checks the months just before "
-    "binding."
+    "binding. Only customers bound at least {min_gap} months after their first month with an "
+    "RM enter (their path before binding must be fitted); where customers bound sooner differ "
+    "(on the simulator they belong to RMs who add more and are re-bound more often), the "
+    "estimate describes the later-bound customers only: there the average effect over all "
+    "bound customers was 3-4% above the one over those the estimate can use."
 )
 
 
@@ -247,6 +251,7 @@ class CustomerUpliftResult:
         return NOTE.format(
             trend=" (its AUM trend)" if trend else "",
             trend_again=" once each customer's own trend is allowed for" if trend else "",
+            min_gap=self.design.leads + (2 if trend else 1),
         )
 
     def att(self, kind: str) -> Estimate:

@@ -1,0 +1,57 @@
+"""The inference floor (wb.stats): one CRV1, one influence-function variance, one t quantile,
+one joint Wald test, each against an independent implementation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import statsmodels.api as sm
+from scipy import stats
+
+from wb.stats.cluster import crv1, influence_vcov, joint_wald, t_interval, t_quantile
+
+
+@pytest.mark.parametrize("g", [2, 4, 5, 8, 20, 2000])
+def test_t_quantile_is_scipys_on_g_minus_1_df(g):
+    assert t_quantile(g) == pytest.approx(stats.t.ppf(0.975, g - 1), rel=1e-12)
+
+
+def test_crv1_equals_statsmodels_cluster_ols():
+    rng = np.random.default_rng(0)
+    n, g = 400, 9
+    cluster = rng.integers(0, g, n)
+    X = np.column_stack([np.ones(n), rng.normal(size=n)])
+    y = X @ [1.0, 2.0] + rng.normal(size=n) + rng.normal(size=g)[cluster]
+    beta = np.linalg.lstsq(X, y, rcond=None)[0]
+    ours = crv1(X, X, y - X @ beta, cluster, g, k=2)
+    theirs = sm.OLS(y, X).fit(cov_type="cluster", cov_kwds={"groups": cluster}).cov_params()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10)
+
+
+def test_influence_vcov_counts_the_clusters_it_is_told():
+    psi = np.array([[1.0], [-1.0], [0.0], [0.0]])  # two clusters with observations, two empty
+    assert influence_vcov(psi)[0, 0] == pytest.approx(4 / 3 * 2)
+    assert influence_vcov(psi, n_clusters=2)[0, 0] == pytest.approx(2 * 2)
+    assert np.isnan(influence_vcov(psi[:1])).all()
+
+
+def test_joint_wald_is_the_f_test_and_drops_collinear_constraints():
+    b = np.array([0.5, -0.2])
+    V = np.array([[0.04, 0.01], [0.01, 0.09]])
+    test = joint_wald(b, V, 12)
+    w = b @ np.linalg.solve(V, b)
+    assert (test.df_num, test.df_den) == (2, 11)
+    assert test.f_stat == pytest.approx(w / 2, rel=1e-12)
+    assert test.p_value == pytest.approx(stats.f.sf(w / 2, 2, 11), rel=1e-12)
+    # rank one: the second coefficient is the first, twice; the test keeps one constraint
+    v = np.array([1.0, 2.0])
+    single = joint_wald(np.array([0.3, 0.6]), 0.01 * np.outer(v, v), 4)
+    assert single.df_num == 1
+    assert single.f_stat == pytest.approx(0.3**2 / 0.01, rel=1e-9)
+    assert np.isnan(joint_wald(np.array([]), np.zeros((0, 0)), 5).p_value)
+
+
+def test_t_interval_is_nan_without_a_positive_se():
+    low, high = t_interval(np.array([1.0, 1.0]), np.array([0.5, 0.0]), 5)
+    assert low[0] == pytest.approx(1 - stats.t.ppf(0.975, 4) * 0.5)
+    assert np.isnan(low[1]) and np.isnan(high[1])
