@@ -37,6 +37,7 @@ import ibis
 import ibis.expr.types as ir
 
 from wb.door import privacy
+from wb.errors import InputError
 
 TABLES = ("customer_month", "wecom_contact", "quota")
 
@@ -122,6 +123,42 @@ SPECS: dict[str, TableSpec] = {
         key=("branch_id", "rm_id", "month"),
     ),
 }
+
+# ------------------------------------------------------------------------ problems
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken rule: table, column (none for a rule on files), rule, how many rows (or
+    files: ``unit``) break it, up to five example keys (or file labels)."""
+
+    table: str
+    column: str
+    rule: str
+    expected: str
+    rows: int | None
+    examples: tuple[str, ...] = ()
+    unit: str = "row"
+
+    def __str__(self) -> str:
+        plural = "s" if self.rows != 1 else ""
+        count = "" if self.rows is None else f"{self.rows:,} {self.unit}{plural}: "
+        column = f"column {self.column}: " if self.column else ""
+        text = f"{self.table}: {column}rule {self.rule}: {count}expected {self.expected}"
+        if self.examples:
+            text += "; e.g. " + "; ".join(self.examples)
+        return text
+
+
+class WarehouseValidationError(InputError):
+    """The warehouse tables break rules (exit 2). ``problems`` lists each broken rule."""
+
+    def __init__(self, problems: list[Problem], location: str):
+        self.problems = problems
+        lines = [f"{location}: {len(problems)} broken rule{'s' if len(problems) != 1 else ''}:"]
+        lines += [f"  {p}" for p in problems]
+        super().__init__("\n".join(lines))
+
 
 #: Optional money columns of ``customer_month`` carried into the panel as sums.
 OPTIONAL_MONEY = ("net_new_money_cny", "product_sales_cny")

@@ -58,7 +58,7 @@ import pandas as pd
 from wb.door.atomic import replace_dir, write_json
 from wb.door.documents import DocumentSchema
 from wb.errors import ExportError, InputError
-from wb.warehouse.build import MonthWindow, _sigterm_as_interrupt, quota_in_force
+from wb.warehouse.build import MonthWindow, check_out, interruptible, quota_in_force
 from wb.warehouse.imputation import (
     Cells,
     Design,
@@ -550,11 +550,11 @@ def estimate(
 
             tables = {name: complete(t, name) for name, t in src.tables.items()}
         cm, wc, q = tables["customer_month"], tables["wecom_contact"], tables["quota"]
-        with progress.step("bindings and customer spells"):
+        with progress.step("bindings and customer spells"), src.reading("the customer uplift"):
             spells = customer_spells(cm, first_bindings(wc, cm, q), window, design)
             spells = spells.cache()
             counts_frame = spell_counts(spells).to_pandas()
-        with progress.step("aggregate to cells"):
+        with progress.step("aggregate to cells"), src.reading("the customer uplift"):
             frame = cell_sums(cm, spells, window, design).to_pandas()
         with contextlib.suppress(Exception):
             spells.release()
@@ -564,7 +564,7 @@ def estimate(
             kinds, tiers, diff, imp = estimate_cells(cells, design)
         rows = int(cells.n.sum())
         counts = _counts(counts_frame, cells, imp, rows)
-        engine, version, location = src.engine, src.engine_version, src.location
+        engine, version, location = src.engine, src.engine_version, src.label
         truth = _read_truth(src)
         simulated = truth is not None or src.simulated
     finally:
@@ -598,14 +598,10 @@ def write(
     ``out`` must not exist, be empty or hold an earlier result (``customer_uplift.json``).
     """
     target = Path(out)
-    if target.exists() and not (
-        target.is_dir() and ((target / JSON_NAME).is_file() or not any(target.iterdir()))
-    ):
-        raise InputError(f"--out {target}: exists and is not an earlier customer uplift")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    check_out(target, "customer uplift", JSON_NAME)
     staging = target.parent / f".{target.name}.uplift-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
-        with _sigterm_as_interrupt():
+        with interruptible("the customer uplift"):
             staging.mkdir()
             doc = result.to_json()
             doc["finished_at"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -660,17 +656,14 @@ def run(
     (design or Design()).check()
     window = months if isinstance(months, MonthWindow) else MonthWindow.parse(months)
     target = Path(out)
-    if target.exists() and not (
-        target.is_dir() and ((target / JSON_NAME).is_file() or not any(target.iterdir()))
-    ):
-        raise InputError(f"--out {target}: exists and is not an earlier customer uplift")
+    check_out(target, "customer uplift", JSON_NAME)
     spill = target.parent / f".{target.name}.spill-{uuid.uuid4().hex[:8]}"
     try:
         if options.engine == "duckdb" and options.temp_dir is None:
-            target.parent.mkdir(parents=True, exist_ok=True)
             spill.mkdir()
             options = replace(options, temp_dir=spill)
-        result = estimate(source, options, window, design, progress, check)
+        with interruptible("the customer uplift"):
+            result = estimate(source, options, window, design, progress, check)
         if label is not None:
             result = replace(result, source=label)
         draw = None if figures is None else (lambda folder: figures(result, folder))

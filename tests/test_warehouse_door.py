@@ -1,0 +1,155 @@
+"""The warehouse door held to the file door's standard (issue 24): broken files, hostile values,
+degenerate designs, hidden files, signals and limits give exit 2 (or 130/143) with the table,
+a neutral file label and the rule; no file or folder name, no personal value, ever reaches a
+message or an output."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from warehouse_cases import edge_tables, write_source
+
+ROOT = Path(__file__).resolve().parents[1]
+#: A file name a bank would never want echoed: a customer's name and phone number.
+NAME = "王小明"
+PHONE = "13912345678"
+PERSONAL_FILE = f"{NAME}{PHONE}.parquet"
+
+
+def wb(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "wb.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT.parent,  # not the checkout: the code comes from PYTHONPATH or the install
+    )
+
+
+def exit2(result: subprocess.CompletedProcess, *needles: str) -> str:
+    """The error text of a run that must exit 2 without 'internal error' and with ``needles``."""
+    err = result.stderr
+    assert result.returncode == 2, (result.returncode, err[-2000:])
+    assert "internal error" not in err
+    for needle in needles:
+        assert needle in err, (needle, err[-2000:])
+    return err
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    """The edge tables, two files per table (tests/warehouse_cases.py)."""
+    return write_source(tmp_path / "src", edge_tables())
+
+
+def cm_files(src: Path) -> list[Path]:
+    return sorted((src / "customer_month").glob("*.parquet"))
+
+
+# ------------------------------------------------------------------ 1. broken files
+
+
+def _zero_byte(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+def _truncated(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _csv_renamed(path: Path) -> None:
+    path.write_text("customer_id,month\nC1,2024-01\n")
+
+
+@pytest.mark.parametrize("breaks", [_zero_byte, _truncated, _csv_renamed])
+def test_unreadable_footer_exit_2_with_table_label_and_rule(source, breaks):
+    victim = cm_files(source)[1]
+    breaks(victim)
+    victim.rename(victim.with_name(PERSONAL_FILE))
+    err = exit2(
+        wb("warehouse", "validate", "--source", str(source)),
+        "customer_month",
+        "readable_parquet",
+        "customer_month file 2 of 2",
+    )
+    assert NAME not in err and PHONE not in err and str(source) not in err
+
+
+def test_mid_file_corruption_exit_2_screened(source, tmp_path):
+    """A readable footer over corrupt pages: the engine's message, screened."""
+    frame = pd.concat([edge_tables()["customer_month"]] * 200, ignore_index=True)
+    frame["customer_id"] = [f"C{i}" for i in range(len(frame))]
+    folder = source / "customer_month"
+    shutil.rmtree(folder)
+    folder.mkdir()
+    path = folder / PERSONAL_FILE
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, compression="zstd")
+    data = bytearray(path.read_bytes())
+    data[4 : len(data) // 2] = bytes(len(data) // 2 - 4)
+    path.write_bytes(bytes(data))
+    for command in ("validate", "build"):
+        extra = ["--out", str(tmp_path / "b")] if command == "build" else []
+        err = exit2(wb("warehouse", command, "--source", str(source), *extra), "customer_month")
+        assert NAME not in err and PHONE not in err and str(source) not in err
+    assert not (tmp_path / "b").exists()
+
+
+def test_symlinks_in_a_table_folder_are_refused(source, tmp_path):
+    (source / "customer_month" / PERSONAL_FILE).symlink_to("/etc/passwd")
+    err = exit2(wb("warehouse", "validate", "--source", str(source)), "no_symlinks")
+    assert NAME not in err and PHONE not in err
+    (source / "customer_month" / PERSONAL_FILE).unlink()
+    outside = tmp_path / "elsewhere.parquet"
+    shutil.copyfile(cm_files(source)[0], outside)
+    (source / "customer_month" / "part-9.parquet").symlink_to(outside)
+    exit2(wb("warehouse", "validate", "--source", str(source)), "no_symlinks")
+
+
+def test_files_of_one_table_with_different_schemas(source):
+    first = cm_files(source)[1]
+    table = pq.read_table(first).drop_columns(["aum_cny"])
+    pq.write_table(table, first)
+    exit2(
+        wb("warehouse", "validate", "--source", str(source)),
+        "one_schema",
+        "customer_month file 2 of 2",
+    )
+
+
+@pytest.mark.parametrize(
+    ("column", "table", "arrow_type", "needle"),
+    [
+        ("aum_cny", "customer_month", pa.uint64(), "unsigned 64-bit"),
+        ("added_at", "wecom_contact", pa.timestamp("us", tz="Asia/Shanghai"), "time zone"),
+    ],
+)
+def test_unsupported_types_are_named(source, column, table, arrow_type, needle):
+    for path in sorted((source / table).glob("*.parquet")):
+        t = pq.read_table(path)
+        i = t.schema.get_field_index(column)
+        values = t[column].cast(pa.int64(), safe=False) if arrow_type == pa.uint64() else t[column]
+        values = values.cast(arrow_type)
+        pq.write_table(t.set_column(i, column, values), path)
+    exit2(wb("warehouse", "validate", "--source", str(source)), table, column, needle)
+
+
+def test_bounds_from_the_footers(source):
+    exit2(
+        wb("warehouse", "validate", "--source", str(source), env={"WB_MAX_WAREHOUSE_ROWS": "5"}),
+        "max_rows",
+        "WB_MAX_WAREHOUSE_ROWS",
+    )
+    exit2(
+        wb("warehouse", "validate", "--source", str(source), env={"WB_MAX_WAREHOUSE_FILES": "1"}),
+        "max_files",
+        "WB_MAX_WAREHOUSE_FILES",
+    )
