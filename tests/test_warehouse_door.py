@@ -153,3 +153,44 @@ def test_bounds_from_the_footers(source):
         "max_files",
         "WB_MAX_WAREHOUSE_FILES",
     )
+
+
+# ------------------------------------------------------------------ 2. one screen
+
+
+def test_screen_names_files_by_label_and_hides_values():
+    from wb.door import privacy
+
+    path = f"/data/{NAME}/customer_month/{PERSONAL_FILE}"
+    labels = {path: "customer_month file 2 of 3", f"/data/{NAME}": "source folder"}
+    message = (
+        f'IO Error: cannot open "{path}" under /data/{NAME}/quota/x.parquet: '
+        f"Could not convert '{NAME}' nor {PHONE} in file:/other/{PHONE}/a.parquet; ok 'C1'"
+    )
+    shown = privacy.screen(message, labels)
+    assert "customer_month file 2 of 3" in shown and "source folder/<path>" in shown
+    assert "'C1'" in shown and "<path>" in shown
+    for secret in (NAME, PHONE, "/data", "/other"):
+        assert secret not in shown, shown
+
+
+def test_folder_file_and_column_names_never_reach_outputs(tmp_path):
+    """A source folder and a file named after a customer, a dropped column named with a phone
+    number: none reaches stderr, build.json, the Parquet outputs or the warnings."""
+    src = write_source(tmp_path / f"{NAME}{PHONE}", edge_tables())
+    first = cm_files(src)[0]
+    table = pq.read_table(first)
+    for path in cm_files(src):
+        t = pq.read_table(path)
+        pq.write_table(t.append_column(f"手机{PHONE}", pa.array([PHONE] * t.num_rows)), path)
+    first.rename(first.with_name(PERSONAL_FILE))
+    assert table.num_rows
+    result = wb("warehouse", "build", "--source", str(src), "--out", str(tmp_path / "b"))
+    assert result.returncode == 0, result.stderr
+    record = (tmp_path / "b" / "build.json").read_text()
+    outputs = [result.stdout, result.stderr, record]
+    outputs += [p.read_bytes().decode("latin-1") for p in (tmp_path / "b").glob("*.parquet")]
+    for text in outputs:
+        for secret in (NAME, PHONE, str(src)):
+            assert secret not in text, secret
+    assert '"source": "source folder"' in record

@@ -406,7 +406,7 @@ def open_source(source: str | os.PathLike[str], options: EngineOptions | None = 
     cleanup: list[Path] = []
     if options.engine == "duckdb":
         if text.startswith("spark:"):
-            raise InputError(f"--source {text}: a Spark catalog source needs --engine spark")
+            raise InputError("--source spark:…: a Spark catalog source needs --engine spark")
         root = Path(text)
         found = _folder_tables(root)
         temp_dir = options.temp_dir
@@ -438,7 +438,8 @@ def open_source(source: str | os.PathLike[str], options: EngineOptions | None = 
                 raw = con.table(name, database=database)
             except Exception as exc:
                 raise InputError(
-                    f"--source {text}: table {database}.{name} not found in the Spark catalog"
+                    f"--source: table {privacy.redact(database)}.{name} not found in the Spark "
+                    "catalog"
                 ) from exc
             tables[name], dropped[name] = _select_declared(raw, name, f"{database}.{name}")
         return Source(text, "spark", version, con, tables, {}, dropped, cleanup)
