@@ -194,3 +194,87 @@ def test_folder_file_and_column_names_never_reach_outputs(tmp_path):
         for secret in (NAME, PHONE, str(src)):
             assert secret not in text, secret
     assert '"source": "source folder"' in record
+
+
+# ------------------------------------------------------------------ 3. value rules
+
+#: (table, row, column, hostile value, the rule that must refuse it)
+HOSTILE = [
+    ("customer_month", 0, "aum_cny", float("nan"), "not_null"),  # NaN is missing, as on Spark
+    ("customer_month", 1, "aum_cny", float("inf"), "finite"),
+    ("customer_month", 2, "aum_cny", 9.2e18, "bounded"),
+    ("customer_month", 3, "customer_id", NAME, "id_characters"),
+    ("customer_month", 4, "customer_id", "１３９１２３４５６７８", "no_personal_data"),
+    ("customer_month", 5, "customer_id", "C2\x00", "id_characters"),
+    ("customer_month", 6, "customer_id", "C3 ", "id_characters"),
+    ("customer_month", 7, "rm_id", "R2\u200b", "id_characters"),
+    ("customer_month", 8, "rm_id", PHONE, "no_personal_data"),
+    ("customer_month", 9, "branch_id", "B\u202e1", "id_characters"),
+    ("customer_month", 12, "branch_id", "wxid_abcd1234", "no_personal_data"),
+    ("customer_month", 13, "month", "2024-03\n", "month_format"),
+    ("wecom_contact", 0, "contact_id", "138\u200b1234\u200b5678", "id_characters"),
+    ("wecom_contact", 1, "contact_id", "110101900307123", "no_personal_data"),
+    ("wecom_contact", 2, "contact_id", "(0755)1234567", "no_personal_data"),
+    ("wecom_contact", 3, "rm_id", "张三", "id_characters"),
+    ("wecom_contact", 9, "contact_id", "+852 5123 4567", "no_personal_data"),
+    ("wecom_contact", 10, "contact_id", "uid:wxid_abcd1234", "no_personal_data"),
+    ("wecom_contact", 11, "contact_id", "138.1234.5678", "no_personal_data"),
+    ("wecom_contact", 15, "customer_id", "010-12345678", "no_personal_data"),
+    ("quota", 0, "quota_target", 2**60, "bounded"),
+    ("quota", 1, "branch_id", "B1 ", "id_characters"),
+]
+
+
+def hostile_tables() -> dict[str, pd.DataFrame]:
+    tables = edge_tables()
+    for table, row, column, value, _ in HOSTILE:
+        frame = tables[table]
+        if column == "quota_target":
+            frame[column] = frame[column].astype("int64")
+        frame.loc[row, column] = value
+    return tables
+
+
+def verdict(source: Path, engine: str = "duckdb") -> tuple[set, str]:
+    from wb.warehouse import validate as wvalidate
+    from wb.warehouse.source import EngineOptions, open_source
+
+    options = EngineOptions(engine=engine, spark_master="local[2]")
+    src = open_source(source, options)
+    try:
+        with pytest.raises(wvalidate.WarehouseValidationError) as info:
+            wvalidate.validate(src)
+    finally:
+        src.close()
+    found = {(p.table, p.column, p.rule, p.rows) for p in info.value.problems}
+    return found, str(info.value)
+
+
+@pytest.fixture(scope="module")
+def hostile_source(tmp_path_factory) -> Path:
+    """The hostile tables, one file each; AUM written as given (NaN stays NaN, not null)."""
+    root = tmp_path_factory.mktemp("hostile") / "src"
+    for name, frame in hostile_tables().items():
+        (root / name).mkdir(parents=True)
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if name == "customer_month":
+            aum = pa.array(frame["aum_cny"].tolist(), pa.float64())
+            table = table.set_column(table.schema.get_field_index("aum_cny"), "aum_cny", aum)
+        pq.write_table(table, root / name / "part-0.parquet")
+    return root
+
+
+def test_file_door_value_rules_hold_on_the_warehouse(hostile_source):
+    found, message = verdict(hostile_source)
+    rules = {(t, c, r) for t, c, r, _ in found}
+    for table, row, column, value, rule in HOSTILE:
+        assert (table, column, rule) in rules, (table, row, column, rule)
+        if isinstance(value, str) and rule != "month_format":
+            assert value not in message, value
+    for secret in (NAME, PHONE, "张三", "wxid_abcd"):
+        assert secret not in message
+
+
+@pytest.mark.spark
+def test_spark_gives_the_same_verdict_on_hostile_values(hostile_source):
+    assert verdict(hostile_source, "spark")[0] == verdict(hostile_source)[0]
