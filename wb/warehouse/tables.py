@@ -497,9 +497,7 @@ def _finite(table: str, column: str, keys: tuple[str, ...]) -> Rule:
         # alike on DuckDB and Spark (whose isinf Ibis compiles differently)
         return ((value - value != 0) & ~value.isnan()).fill_null(False)
 
-    return Rule(
-        table, column, "finite", "a finite number (not infinite)", keys, (column,), bad=bad
-    )
+    return Rule(table, column, "finite", "a finite number (not infinite)", keys, (column,), bad=bad)
 
 
 def _bounded(table: str, column: str, keys: tuple[str, ...], bound: float, what: str) -> Rule:
