@@ -278,3 +278,68 @@ def test_file_door_value_rules_hold_on_the_warehouse(hostile_source):
 @pytest.mark.spark
 def test_spark_gives_the_same_verdict_on_hostile_values(hostile_source):
     assert verdict(hostile_source, "spark")[0] == verdict(hostile_source)[0]
+
+
+# ------------------------------------------------------------------ 4. degenerate designs
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory) -> Path:
+    """A small simulated warehouse (60 RMs, 12 months), enough branches for the uplift."""
+    from wb.warehouse.simulate import CustomerSimulationConfig
+    from wb.warehouse.simulate import write as simulate_write
+
+    config = CustomerSimulationConfig(
+        n_rms=60, n_months=12, customers_per_rm=10, organic_mean=0.4, targets=(1, 2),
+        fill_prob=0.5, seed=3,
+    )  # fmt: skip
+    out = tmp_path_factory.mktemp("sim") / "wh"
+    simulate_write(config, out)
+    return out
+
+
+def _rewrite(folder: Path, change) -> None:
+    for path in sorted(folder.glob("*.parquet")):
+        pq.write_table(change(pq.read_table(path)), path)
+
+
+def test_huge_aum_is_refused_or_not_identified_never_a_crash(simulated, tmp_path):
+    src = tmp_path / "wh"
+    shutil.copytree(simulated, src)
+
+    def huge(t: pa.Table) -> pa.Table:
+        aum = t["aum_cny"].to_pylist()
+        aum = [9.2e18 if i % 7 == 0 else x for i, x in enumerate(aum)]
+        aum[1] = float("inf")
+        return t.set_column(t.schema.get_field_index("aum_cny"), "aum_cny", pa.array(aum))
+
+    _rewrite(src / "customer_month", huge)
+    exit2(
+        wb("warehouse", "uplift", "--source", str(src), "--out", str(tmp_path / "u")),
+        "bounded",
+        "finite",
+    )
+    exit2(
+        wb("warehouse", "uplift", "--source", str(src), "--out", str(tmp_path / "u"), "--no-check")
+    )
+    assert not (tmp_path / "u").exists()
+
+
+def test_quality_on_a_source_without_quota_says_why(simulated, tmp_path):
+    src = tmp_path / "wh"
+    shutil.copytree(simulated, src)
+    _rewrite(src / "quota", lambda t: t.slice(0, 0))
+    built = wb("warehouse", "build", "--source", str(src), "--out", str(tmp_path / "b"))
+    assert built.returncode == 0, built.stderr
+    exit2(
+        wb(
+            "uplift",
+            "--data",
+            str(tmp_path / "b" / "rm_month.parquet"),
+            "--quality",
+            str(tmp_path / "b" / "add_quality.parquet"),
+            "--out",
+            str(tmp_path / "u"),
+        ),  # fmt: skip
+        "no quota variation",
+    )

@@ -25,7 +25,7 @@ import pandas as pd
 
 from wb.door import io
 from wb.errors import InputError
-from wb.uplift.estimation import Sample
+from wb.uplift.estimation import Sample, check_supported
 from wb.uplift.inference import cluster_sums, influence_vcov, t_quantile
 
 #: Count column → what the share means (the certified count is the export's own column).
@@ -181,7 +181,7 @@ def estimate_quality(sample: Sample) -> AddQuality:
     missing = [c for c in COUNTS if c != "wecom_certified_adds" and c not in sample.extra]
     if missing:
         raise InputError(f"no add-quality counts in the sample ({', '.join(missing)})")
-    n_clusters = sample.n_clusters
+    n_clusters = check_supported(sample)  # no quota, no adds: the RM-level analysis's reasons
     counts = {"wecom_certified_adds": sample.certified} | {
         c: sample.extra[c] for c in COUNTS if c != "wecom_certified_adds"
     }

@@ -57,7 +57,7 @@ import pandas as pd
 
 from wb.door.atomic import replace_dir, write_json
 from wb.door.documents import DocumentSchema
-from wb.errors import ExportError, InputError
+from wb.errors import ExportError, InputError, NotIdentified
 from wb.warehouse.build import MonthWindow, check_out, interruptible, quota_in_force
 from wb.warehouse.imputation import (
     Cells,
@@ -477,8 +477,27 @@ def estimate_cells(
     cells: Cells, design: Design
 ) -> tuple[dict[str, Group], tuple[dict[str, Group], ...], Estimate, Imputed]:
     """Run the estimator on cell rows; raise :class:`InputError` (exit 2) when the source has
-    no bindings, no controls or fewer than :data:`MIN_BRANCHES` branches to cluster on."""
+    no bindings, no controls or fewer than :data:`MIN_BRANCHES` branches to cluster on, and
+    :class:`NotIdentified` (exit 2) when the AUM sums are not finite or the fixed-effect
+    system cannot be solved on them (AUM beyond any account's, e.g. with ``--no-check``)."""
     design.check()
+    if not np.isfinite(cells.s).all():
+        raise NotIdentified(
+            "AUM sums that are not finite numbers (infinite or NaN aum_cny): the fixed effects "
+            "cannot be fitted; the table rules refuse such rows (run without --no-check)"
+        )
+    try:
+        return _estimate_cells(cells, design)
+    except np.linalg.LinAlgError as exc:
+        raise NotIdentified(
+            "the fixed-effect system cannot be solved on these AUM values "
+            f"({type(exc).__name__}); check aum_cny for values beyond any account's"
+        ) from exc
+
+
+def _estimate_cells(
+    cells: Cells, design: Design
+) -> tuple[dict[str, Group], tuple[dict[str, Group], ...], Estimate, Imputed]:
     imp = impute(cells, design)
     L = design.leads
     bound_post = (cells.g >= 0) & (cells.t >= cells.g) & (cells.t <= cells.g + design.post)
