@@ -340,6 +340,6 @@ def test_quality_on_a_source_without_quota_says_why(simulated, tmp_path):
             str(tmp_path / "b" / "add_quality.parquet"),
             "--out",
             str(tmp_path / "u"),
-        ),  # fmt: skip
+        ),
         "no quota variation",
     )
