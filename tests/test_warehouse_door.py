@@ -343,3 +343,45 @@ def test_quality_on_a_source_without_quota_says_why(simulated, tmp_path):
         ),
         "no quota variation",
     )
+
+
+# ------------------------------------------------------------------ 5. hidden files, signals, limits
+
+
+def test_hidden_files_are_read_by_no_engine_and_no_fingerprint(source, tmp_path):
+    """A '_…' or '.…' Parquet file (or folder) is left out by the engine and the fingerprint
+    alike: the panel and build.json's fingerprints do not change when one arrives."""
+    from wb.warehouse import build
+
+    quiet = build.Progress(8, quiet=True)
+    before = build.build(source, tmp_path / "b1", progress=quiet)
+    first = cm_files(source)[0]
+    shutil.copyfile(first, first.with_name("_copy.parquet"))
+    shutil.copyfile(first, first.with_name(".copy.parquet"))
+    (source / "customer_month" / "_temporary").mkdir()
+    shutil.copyfile(first, source / "customer_month" / "_temporary" / "part.parquet")
+    after = build.build(source, tmp_path / "b2", progress=quiet)
+    assert pq.read_table(after.rm_month).equals(pq.read_table(before.rm_month))
+    assert after.record["fingerprints"] == before.record["fingerprints"]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--threads", "100000"], "--threads must be between 1 and"),
+        (["--threads", "0"], "--threads must be between 1 and"),
+        (["--memory-limit", "1KB"], "at least 64 MB"),
+        (["--months", "2031-01..2031-12"], "no customer-month of an RM falls in the window"),
+    ],
+)
+def test_limits_exit_2(source, tmp_path, args, needle):
+    out = tmp_path / "b"
+    exit2(wb("warehouse", "build", "--source", str(source), "--out", str(out), *args), needle)
+    assert not out.exists()
+
+
+def test_out_under_a_file_exit_2(source, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    for command in ("build", "uplift"):
+        out = tmp_path / "afile" / "b"
+        exit2(wb("warehouse", command, "--source", str(source), "--out", str(out)), "under a file")
