@@ -127,7 +127,7 @@ def test_vectorised_screens_equal_the_plain_patterns():
 
     text = _tricky_values(5000, seed=7)
     personal = text.map(lambda v: privacy.VALUE_PATTERN.search(v) is not None).to_numpy()
-    invisible = text.map(lambda v: validation._INVISIBLE.search(v) is not None).to_numpy()
+    invisible = text.map(lambda v: privacy.INVISIBLE.search(v) is not None).to_numpy()
     assert personal[[0, 1, 3, 4, 5]].all() and invisible[6:8].all() and personal.sum() > 50
     assert (privacy.looks_personal(text) == personal).all()
     assert (validation._invisible(text) == invisible).all()

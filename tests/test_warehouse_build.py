@@ -12,7 +12,7 @@ import pytest
 from warehouse_cases import edge_tables, reference_build, write_source
 
 from wb.door import io
-from wb.errors import InputError
+from wb.errors import InputError, RunInterrupted
 from wb.warehouse import build
 from wb.warehouse.progress import Progress
 from wb.warehouse.simulate import CustomerSimulationConfig
@@ -175,15 +175,16 @@ def test_failed_build_leaves_no_folder_and_keeps_an_earlier_build(
         raise KeyboardInterrupt  # as if interrupted in the middle of the engine's work
 
     monkeypatch.setattr(build, "compute", boom)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(RunInterrupted) as stopped:  # exit 130, as for Ctrl-C
         build.build(src, tmp_path / "new", progress=QUIET)
+    assert stopped.value.exit_code == 130
     assert list(tmp_path.iterdir()) == [], "no DIR, no staging or spill folder left"
 
     monkeypatch.undo()
     earlier = build.build(src, tmp_path / "b", progress=QUIET)
     before = (earlier.out / "rm_month.parquet").read_bytes()
     monkeypatch.setattr(build, "compute", boom)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(RunInterrupted):
         build.build(src, tmp_path / "b", progress=QUIET)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b"]
     assert (tmp_path / "b" / "rm_month.parquet").read_bytes() == before

@@ -541,8 +541,10 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # a bug: say so briefly, trace only on request
         if debug:
             traceback.print_exc()
+        from wb.door.privacy import screen  # an engine's message may name files or values
+
         print(
-            f"internal error (a bug): {type(exc).__name__}: {exc}\n"
+            f"internal error (a bug): {type(exc).__name__}: {screen(exc)}\n"
             "rerun with --debug for the traceback",
             file=sys.stderr,
         )

@@ -17,7 +17,6 @@ rows (header = row 1, first data row = row 2), summarised when there are many.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -133,8 +132,6 @@ def _as_month(series: pd.Series) -> pd.Series:
 _GROUPED = r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$"
 #: Largest integer a float64 holds exactly (2^53): integer columns beyond it are refused.
 MAX_EXACT_INT = 2**53
-#: Characters that make two ids look equal but differ: controls (NUL ...) and zero-widths.
-_INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200d\u2060\ufeff]")
 
 
 def _exact_integers(series: pd.Series) -> bool:
@@ -208,7 +205,10 @@ def _screen_text(name: str, coded: Coded, file: str) -> tuple[Coded, list[Proble
             + ", not personal data (values look like phone or ID numbers, WeChat ids or "
             "e-mails; not shown)",
         ),
-        (_invisible(uniques), "text without control or zero-width characters (a NUL byte, ...)"),
+        (
+            _invisible(uniques),
+            "text without control, zero-width or right-to-left characters (a NUL byte, ...)",
+        ),
     ):
         if flagged.any():
             looks = np.append(flagged, False)[codes]
@@ -218,7 +218,7 @@ def _screen_text(name: str, coded: Coded, file: str) -> tuple[Coded, list[Proble
 
 
 def _invisible(text: pd.Series) -> np.ndarray:
-    """Whether each value holds a character of :data:`_INVISIBLE`, searched only in values
+    """Whether each value holds a character of :data:`wb.door.privacy.INVISIBLE`, searched only in values
     with an ASCII control character or any non-ASCII one (one vectorised pass)."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -228,7 +228,7 @@ def _invisible(text: pd.Series) -> np.ndarray:
         pc.invert(pc.string_is_ascii(arrow)),
         pc.match_substring_regex(arrow, r"[\x00-\x08\x0b-\x1f\x7f]"),
     )
-    return privacy.matching(text, _INVISIBLE, maybe.to_numpy(zero_copy_only=False))
+    return privacy.matching(text, privacy.INVISIBLE, maybe.to_numpy(zero_copy_only=False))
 
 
 def _type_columns(

@@ -27,7 +27,7 @@ from wb.door import io
 from wb.door.display import table
 from wb.errors import InputError
 from wb.stats.cluster import cluster_sums, influence_vcov, t_quantile
-from wb.uplift.estimation import Sample
+from wb.uplift.estimation import Sample, check_supported
 
 #: Count column → what the share means (the certified count is the export's own column).
 COUNTS: dict[str, str] = {
@@ -190,7 +190,7 @@ def estimate_quality(sample: Sample) -> AddQuality:
     missing = [c for c in COUNTS if c != "wecom_certified_adds" and c not in sample.extra]
     if missing:
         raise InputError(f"no add-quality counts in the sample ({', '.join(missing)})")
-    n_clusters = sample.n_clusters
+    n_clusters = check_supported(sample)  # no quota, no adds: the RM-level analysis's reasons
     counts = {"wecom_certified_adds": sample.certified} | {
         c: sample.extra[c] for c in COUNTS if c != "wecom_certified_adds"
     }

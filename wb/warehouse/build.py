@@ -33,7 +33,7 @@ import pandas as pd
 from wb.door import provenance
 from wb.door.atomic import replace_dir, write_json
 from wb.door.display import Shown, table
-from wb.errors import InputError
+from wb.errors import InputError, RunInterrupted
 from wb.warehouse.progress import Progress
 from wb.warehouse.source import EngineOptions, Source, open_source
 from wb.warehouse.tables import (
@@ -325,26 +325,55 @@ def compute(
     )
 
 
-def _is_previous_build(path: Path) -> bool:
-    return (path / BUILD_JSON).is_file()
+def _window_text(window: MonthWindow) -> str:
+    return f"{window.first or ''}..{window.last or ''}"
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt for the duration, so staging folders are removed."""
+def interruptible(what: str) -> Iterator[None]:
+    """SIGINT (Ctrl-C) or SIGTERM during the block stop it with :class:`RunInterrupted`: exit
+    130 or 143, the staging folders removed on the way out. The engine's own interrupt (DuckDB
+    stops its query and raises ``InterruptException``) counts as the signal that caused it.
+    Handlers are restored after; outside the main thread the block runs as it is."""
+    received: list[int] = []
 
-    def handler(signum, frame):
+    def handler(signum: int, _frame: object) -> None:
+        received.append(signum)
         raise KeyboardInterrupt
 
+    caught = (signal.SIGINT, signal.SIGTERM)
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
+        previous = {s: signal.signal(s, handler) for s in caught}
     except ValueError:  # not the main thread
         yield
         return
     try:
         yield
+    except (KeyboardInterrupt, Exception) as exc:
+        if not received and not isinstance(exc, KeyboardInterrupt):
+            raise
+        signum = received[0] if received else signal.SIGINT
+        name = signal.Signals(signum).name
+        raise RunInterrupted(f"{what} interrupted by {name}; nothing written", signum) from exc
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler_before in previous.items():
+            signal.signal(s, handler_before)
+
+
+def check_out(target: Path, kind: str, earlier: str) -> None:
+    """Refuse an ``--out`` that exists and is neither empty nor an earlier ``kind`` (holding
+    ``earlier``), or that lies under a file; create its parent folder."""
+    if target.exists() and not (
+        target.is_dir() and ((target / earlier).is_file() or not any(target.iterdir()))
+    ):
+        raise InputError(f"--out: exists and is not an earlier {kind}; choose a new folder")
+    above = next((p for p in target.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise InputError("--out: a folder under a file; choose a folder path")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out: cannot create its parent folder ({exc.strerror})") from exc
 
 
 def build(
@@ -379,11 +408,7 @@ def build(
     options.check()
     window = months if isinstance(months, MonthWindow) else MonthWindow.parse(months)
     target = Path(out)
-    if target.exists() and not (
-        target.is_dir() and (_is_previous_build(target) or not any(target.iterdir()))
-    ):
-        raise InputError(f"--out {target}: exists and is not an earlier build; choose a new folder")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    check_out(target, "build", BUILD_JSON)
     tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     staging = target.parent / f".{target.name}.building-{tag}"
     spill = target.parent / f".{target.name}.spill-{tag}"
@@ -391,7 +416,7 @@ def build(
     started = time.perf_counter()
     src: Source | None = None
     try:
-        with _sigterm_as_interrupt():
+        with interruptible("the build"):
             staging.mkdir()
             if options.engine == "duckdb" and options.temp_dir is None:
                 spill.mkdir()
@@ -400,9 +425,15 @@ def build(
                 src = open_source(source, options)
             report = validate(src, progress, keep_groupings=True)
             try:
-                rm_table, quality_table, orphan = compute(report, window, progress)
+                with src.reading("the build"):
+                    rm_table, quality_table, orphan = compute(report, window, progress)
             finally:
                 report.release()
+            if rm_table.num_rows == 0:
+                raise InputError(
+                    f"--months {_window_text(window)}: no customer-month of an RM falls in the "
+                    "window; nothing to build"
+                )
             with progress.step("write"):
                 import pyarrow.parquet as pq
 
@@ -441,7 +472,7 @@ def _record(
         engine_options["spark_remote"] = options.spark_remote
     return {
         "schema": SCHEMA,
-        "source": src.location,
+        "source": src.label,
         "engine": src.engine,
         "engine_version": src.engine_version,
         "ibis_version": ibis.__version__,

@@ -17,7 +17,9 @@ import hashlib
 import os
 import shutil
 import tempfile
+import uuid
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -28,7 +30,8 @@ import ibis.expr.types as ir
 
 from wb.door import privacy, provenance
 from wb.errors import InputError
-from wb.warehouse.tables import SPECS, TABLES
+from wb.warehouse import files
+from wb.warehouse.tables import SPECS, TABLES, WarehouseValidationError
 
 Engine = Literal["duckdb", "spark"]
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
@@ -81,18 +84,41 @@ class EngineOptions:
         """Raise :class:`InputError` for an unknown engine or option."""
         if self.engine not in ENGINES:
             raise InputError(f"--engine must be one of {', '.join(ENGINES)} (got {self.engine!r})")
-        if self.memory_limit is not None and not _valid_memory(self.memory_limit):
+        if self.memory_limit is not None:
+            size = memory_bytes(self.memory_limit)
+            if size is None:
+                raise InputError(
+                    f"--memory-limit must look like 512MB or 3GB "
+                    f"(got {privacy.redact(self.memory_limit)})"
+                )
+            if size < MIN_MEMORY:
+                raise InputError(
+                    f"--memory-limit {privacy.redact(self.memory_limit)}: at least "
+                    f"{MIN_MEMORY >> 20} MB (DuckDB cannot build in less)"
+                )
+        if self.threads is not None and not 1 <= self.threads <= max_threads():
             raise InputError(
-                f"--memory-limit must look like 512MB or 3GB (got {self.memory_limit!r})"
+                f"--threads must be between 1 and {max_threads()} (got {self.threads})"
             )
 
 
-def _valid_memory(text: str) -> bool:
+#: The smallest ``--memory-limit`` accepted, in bytes.
+MIN_MEMORY = 64 << 20
+_UNITS = {"kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+_UNITS |= {"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+
+
+def memory_bytes(text: str) -> int | None:
+    """Bytes of a DuckDB memory size such as ``512MB`` or ``3GiB``; None when malformed."""
     import re
 
-    return (
-        re.fullmatch(r"\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", text, re.I) is not None
-    )
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b)\s*", text, re.I)
+    return None if found is None else int(float(found[1]) * _UNITS[found[2].lower()])
+
+
+def max_threads() -> int:
+    """The most DuckDB threads ``--threads`` may ask for: four per core, at least 8."""
+    return max(8, 4 * (os.cpu_count() or 1))
 
 
 @dataclass
@@ -112,6 +138,37 @@ class Source:
     files: dict[str, list[Path]] = field(default_factory=dict)
     dropped: dict[str, list[str]] = field(default_factory=dict)
     _cleanup: list[Path] = field(default_factory=list, repr=False)
+    labels: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def label(self) -> str:
+        """How outputs and messages name the source: ``spark:DB`` for a catalog (when
+        :func:`~wb.door.privacy.showable`), else ``source folder`` (a folder's path may name
+        a person)."""
+        if self.location.startswith("spark:"):
+            return privacy.redact(self.location)
+        return "source folder"
+
+    @contextlib.contextmanager
+    def reading(self, what: str) -> Iterator[None]:
+        """Turn an engine's failure to read the source during ``what`` (a corrupt page, a
+        value it cannot convert, too little memory) into an :class:`InputError` (exit 2) whose
+        message went through :func:`wb.door.privacy.screen`: files and folders by their
+        labels, no value that may be personal. Errors of the query itself (a bug) and
+        interrupts pass through."""
+        try:
+            yield
+        except Exception as exc:
+            if not engine_failure(exc):
+                raise
+            text = privacy.screen(exc, self.labels)
+            advice = ""
+            if "OutOfMemory" in type(exc).__name__ or "memory" in text.lower():
+                advice = "; raise --memory-limit"
+            raise InputError(
+                f"{what}: the {self.engine} engine could not read the source: "
+                f"{type(exc).__name__}: {text}{advice}"
+            ) from exc
 
     @cached_property
     def stamp(self) -> dict | None:
@@ -187,23 +244,48 @@ def _parquet_footer(path: Path) -> bytes:
         return f"{st.st_size}:{st.st_mtime_ns}".encode()
 
 
-def _find_table(root: Path, name: str) -> tuple[Path, list[Path]]:
-    folder, single = root / name, root / f"{name}.parquet"
-    if folder.is_dir():
-        files = sorted(
-            p
-            for p in folder.rglob("*")
-            if p.is_file() and not p.name.startswith((".", "_")) and p.suffix == ".parquet"
-        )
-        if not files:
-            raise InputError(f"{folder}: no Parquet files in the {name} table's folder")
-        return folder, files
-    if single.is_file():
-        return single, [single]
-    raise InputError(
-        f"{root}: table {name} not found; expected a folder {name}/ of Parquet files "
-        f"or a file {name}.parquet"
-    )
+#: Exception classes of the engines that mean a query is wrong (a bug), not the data.
+_QUERY_ERRORS = frozenset(
+    {
+        "BinderException",
+        "CatalogException",
+        "ParserException",
+        "ProgrammingError",
+        "NotImplementedException",
+        "AnalysisException",
+        "ParseException",
+        "InterruptException",
+    }
+)
+
+
+def engine_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is DuckDB, Spark or Arrow failing on the data (exit 2), rather than a
+    query it cannot run (a bug) or an interrupt."""
+    module = type(exc).__module__ or ""
+    if not module.startswith(("duckdb", "_duckdb", "pyspark", "py4j", "pyarrow")):
+        return False
+    return not any(c.__name__ in _QUERY_ERRORS for c in type(exc).__mro__)
+
+
+def _folder_tables(root: Path) -> dict[str, files.TableFiles]:
+    """The tables of a folder source, their files checked from the footers (module
+    :mod:`wb.warehouse.files`); raise :class:`WarehouseValidationError` naming every file-level
+    rule broken."""
+    if not root.is_dir():
+        raise InputError("--source: folder not found")
+    found = {name: files.find(root, name) for name in TABLES}
+    problems = [p for t in found.values() for p in files.check(t)]
+    if problems:
+        raise WarehouseValidationError(problems, "source")
+    return found
+
+
+def _labels(root: Path, found: dict[str, files.TableFiles]) -> dict[str, str]:
+    out = {str(root): "source folder", str(root.resolve()): "source folder"}
+    for t in found.values():
+        out |= t.labels
+    return out
 
 
 # ---------------------------------------------------------------------------- engines
@@ -278,13 +360,15 @@ def spark_session(
 
 
 def _select_declared(table: ir.Table, name: str, where: str) -> tuple[ir.Table, list[str]]:
+    """The declared columns of ``table``, and the names of the personal-data columns dropped
+    (each :func:`~wb.door.privacy.redact`-ed, as recorded in ``build.json``)."""
     spec = SPECS[name]
     keep, dropped = [], []
     for column in table.columns:
         if column in spec.column_names:
             keep.append(column)
         elif privacy.name_suggests_personal_data(column):
-            dropped.append(column)
+            dropped.append(privacy.redact(column))
             warnings.warn(
                 f"{where}: column '{privacy.redact(column)}' looks like personal data "
                 "(names, phones, ID numbers, WeChat ids); dropped at the door, values not read",
@@ -322,11 +406,9 @@ def open_source(source: str | os.PathLike[str], options: EngineOptions | None = 
     cleanup: list[Path] = []
     if options.engine == "duckdb":
         if text.startswith("spark:"):
-            raise InputError(f"--source {text}: a Spark catalog source needs --engine spark")
+            raise InputError("--source spark:…: a Spark catalog source needs --engine spark")
         root = Path(text)
-        if not root.is_dir():
-            raise InputError(f"--source {root}: folder not found")
-        found = {name: _find_table(root, name) for name in TABLES}
+        found = _folder_tables(root)
         temp_dir = options.temp_dir
         if temp_dir is None:
             temp_dir = Path(tempfile.mkdtemp(prefix="wb-duckdb-spill-"))
@@ -335,36 +417,41 @@ def open_source(source: str | os.PathLike[str], options: EngineOptions | None = 
         import duckdb
 
         version = f"duckdb {duckdb.__version__}"
-        tables, files, dropped = {}, {}, {}
-        for name, (path, paths) in found.items():
-            hive = any("=" in part for p in paths for part in p.relative_to(root).parts[1:-1])
-            target = str(path / "**" / "*.parquet") if path.is_dir() else str(path)
-            raw = con.read_parquet(target, hive_partitioning=hive)
-            tables[name], dropped[name] = _select_declared(raw, name, f"{root}/{name}")
-            files[name] = paths
-        return Source(text, "duckdb", version, con, tables, files, dropped, cleanup)
+        src = Source(text, "duckdb", version, con, {}, {}, {}, cleanup, _labels(root, found))
+        for name, table in found.items():
+            with src.reading(f"open {name}"):
+                raw = con.read_parquet([str(f) for f in table.files], hive_partitioning=table.hive)
+            src.tables[name], src.dropped[name] = _select_declared(raw, name, name)
+            src.files[name] = list(table.files)
+        return src
 
+    root = None if text.startswith("spark:") else Path(text)
+    found = _folder_tables(root) if root is not None else {}
     session = spark_session(options.spark_master, options.spark_remote)
     con = ibis.pyspark.connect(session)
     version = f"spark {session.version}"
-    tables, files, dropped = {}, {}, {}
-    if text.startswith("spark:"):
+    tables, dropped = {}, {}
+    if root is None:
         database = text.removeprefix("spark:")
         for name in TABLES:
             try:
                 raw = con.table(name, database=database)
             except Exception as exc:
                 raise InputError(
-                    f"--source {text}: table {database}.{name} not found in the Spark catalog"
+                    f"--source: table {privacy.redact(database)}.{name} not found in the Spark "
+                    "catalog"
                 ) from exc
             tables[name], dropped[name] = _select_declared(raw, name, f"{database}.{name}")
-        return Source(text, "spark", version, con, tables, files, dropped, cleanup)
-    root = Path(text)
-    if not root.is_dir():
-        raise InputError(f"--source {root}: folder not found")
-    for name in TABLES:
-        path, paths = _find_table(root, name)
-        raw = con.read_parquet(str(path.resolve()))
-        tables[name], dropped[name] = _select_declared(raw, name, f"{root}/{name}")
-        files[name] = paths
-    return Source(text, "spark", version, con, tables, files, dropped, cleanup)
+        return Source(text, "spark", version, con, tables, {}, dropped, cleanup)
+    src = Source(text, "spark", version, con, {}, {}, {}, cleanup, _labels(root, found))
+    for name, table in found.items():
+        with src.reading(f"open {name}"):
+            reader = session.read
+            if table.hive:  # partition columns from the folders, as for the folder itself
+                reader = reader.option("basePath", str(table.path.resolve()))
+            view = f"wb_{name}_{uuid.uuid4().hex[:8]}"
+            reader.parquet(*(str(f.resolve()) for f in table.files)).createOrReplaceTempView(view)
+            raw = con.table(view)
+        src.tables[name], src.dropped[name] = _select_declared(raw, name, name)
+        src.files[name] = list(table.files)
+    return src

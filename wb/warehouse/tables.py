@@ -37,6 +37,8 @@ import ibis
 import ibis.expr.types as ir
 
 from wb.door import privacy
+from wb.door.validation import MAX_EXACT_INT
+from wb.errors import InputError
 
 TABLES = ("customer_month", "wecom_contact", "quota")
 
@@ -123,10 +125,49 @@ SPECS: dict[str, TableSpec] = {
     ),
 }
 
+# ------------------------------------------------------------------------ problems
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken rule: table, column (none for a rule on files), rule, how many rows (or
+    files: ``unit``) break it, up to five example keys (or file labels)."""
+
+    table: str
+    column: str
+    rule: str
+    expected: str
+    rows: int | None
+    examples: tuple[str, ...] = ()
+    unit: str = "row"
+
+    def __str__(self) -> str:
+        plural = "s" if self.rows != 1 else ""
+        count = "" if self.rows is None else f"{self.rows:,} {self.unit}{plural}: "
+        column = f"column {self.column}: " if self.column else ""
+        text = f"{self.table}: {column}rule {self.rule}: {count}expected {self.expected}"
+        if self.examples:
+            text += "; e.g. " + "; ".join(self.examples)
+        return text
+
+
+class WarehouseValidationError(InputError):
+    """The warehouse tables break rules (exit 2). ``problems`` lists each broken rule."""
+
+    def __init__(self, problems: list[Problem], location: str):
+        self.problems = problems
+        lines = [f"{location}: {len(problems)} broken rule{'s' if len(problems) != 1 else ''}:"]
+        lines += [f"  {p}" for p in problems]
+        super().__init__("\n".join(lines))
+
+
 #: Optional money columns of ``customer_month`` carried into the panel as sums.
 OPTIONAL_MONEY = ("net_new_money_cny", "product_sales_cny")
 #: Money columns of ``customer_month`` summed per RM-month (yuan).
 MONEY = ("aum_cny", *OPTIONAL_MONEY)
+#: Largest money value a row may hold, in yuan (10^15, a thousand trillion: beyond any
+#: customer's holdings; larger values are unit or overflow errors, and would break the sums).
+MAX_MONEY_CNY = 1e15
 
 
 # ------------------------------------------------------------------ personal data in engine
@@ -138,16 +179,36 @@ def engine_personal_pattern() -> str:
     DuckDB uses RE2 and Spark Java regex; RE2 has no look-around, so ``(?<!\\d)`` / ``(?!\\d)``
     become explicit boundaries. Inside ids the boundary is any non-alphanumeric character (or
     the ends), so a hash whose hex digits happen to run 11 long is not taken for a phone
-    number, while ``tel:13812345678`` or ``+86 138...`` still are.
+    number, while ``tel:13812345678`` or ``+86 138...`` still are. Python's ``\\d`` (a digit of
+    any script, fullwidth ones too) is ``\\p{Nd}`` in both engines.
     """
     text = privacy.VALUE_PATTERN.pattern
-    text = text.replace(r"[\dXx]", "[0-9Xx]")
-    text = text.replace(r"(?<!\d)", "(?:^|[^0-9A-Za-z])")
-    text = text.replace(r"(?!\d)", "(?:$|[^0-9A-Za-z])")
-    text = text.replace(r"\d", "[0-9]")
+    text = text.replace(r"[\dXx]", r"[\p{Nd}Xx]")
+    text = text.replace(r"(?<!\d)", r"(?:^|[^\p{Nd}A-Za-z])")
+    text = text.replace(r"(?!\d)", r"(?:$|[^\p{Nd}A-Za-z])")
+    text = text.replace(r"\d", r"\p{Nd}")
     if re.search(r"\(\?<?[!=]", text):  # a look-around the engines cannot run
         raise RuntimeError("wb.privacy.VALUE_PATTERN has a look-around this module cannot port")
     return text
+
+
+#: An id character the engines refuse (:func:`bad_id_characters`): invisible anywhere, a space
+#: at either end, a Chinese character anywhere; RE2 and Java regex alike.
+ID_DEFECT_PATTERN = "|".join(
+    (
+        privacy.char_class(privacy.INVISIBLE_RANGES, engine=True),
+        "^" + privacy.char_class(privacy.SPACE_RANGES, engine=True),
+        privacy.char_class(privacy.SPACE_RANGES, engine=True) + "$",
+        privacy.char_class(privacy.HAN_RANGES, engine=True),
+    )
+)
+
+
+def bad_id_characters(column: ir.StringValue) -> ir.BooleanValue:
+    """In-engine test: does this id hold an invisible character (NUL, zero-width,
+    right-to-left), a space at either end or a Chinese character (:mod:`wb.door.privacy`)?
+    Each would make one customer or RM two, or put a name where a pseudonymous id belongs."""
+    return column.re_search(ID_DEFECT_PATTERN).fill_null(False)
 
 
 PERSONAL_PATTERN = engine_personal_pattern()
@@ -341,15 +402,23 @@ class Rule:
         return f"{self.table}.{self.column}.{self.name}"
 
 
+def _missing(value: ir.Value) -> ir.BooleanValue:
+    """Null, or NaN in a floating column: Spark (through Ibis) reads NaN as null, so both
+    engines count it missing."""
+    if value.type().is_floating():
+        return value.isnull() | value.isnan().fill_null(False)
+    return value.isnull()
+
+
 def _not_null(table: str, column: str, keys: tuple[str, ...]) -> Rule:
     return Rule(
         table,
         column,
         "not_null",
-        "a value in every row",
+        "a value in every row (NaN counts as missing)",
         keys,
         (column,),
-        bad=lambda t: t[column].isnull(),
+        bad=lambda t: _missing(t[column]),
     )
 
 
@@ -385,8 +454,8 @@ def _non_empty(table: str, column: str, keys: tuple[str, ...]) -> Rule:
 def _month_format(table: str, keys: tuple[str, ...]) -> Rule:
     def bad(t: ir.Table) -> ir.BooleanValue:
         m = t["month"]
-        if m.type().is_string():
-            return m.notnull() & ~m.re_search(MONTH_RE).fill_null(False)
+        if m.type().is_string():  # the length too: Java's $ also matches before a final newline
+            return m.notnull() & ~(m.re_search(MONTH_RE) & (m.length() == 7)).fill_null(False)
         return m.notnull() & (m.day() != 1)
 
     return Rule(
@@ -397,6 +466,49 @@ def _month_format(table: str, keys: tuple[str, ...]) -> Rule:
         keys,
         ("month",),
         bad=bad,
+    )
+
+
+def _id_characters(table: str, column: str, keys: tuple[str, ...]) -> Rule:
+    return Rule(
+        table,
+        column,
+        "id_characters",
+        "an id without invisible characters (NUL, zero-width, right-to-left), spaces at either "
+        "end or Chinese characters (a name cannot be told from other Chinese text; values not "
+        "shown)",
+        tuple(k for k in keys if k != column),
+        (column,),
+        bad=lambda t: t[column].notnull() & bad_id_characters(t[column]),
+    )
+
+
+def _id_rules(table: str, column: str, keys: tuple[str, ...]) -> list[Rule]:
+    """The value rules every id column shares: no personal data, no defective characters."""
+    return [_personal(table, column, keys), _id_characters(table, column, keys)]
+
+
+def _finite(table: str, column: str, keys: tuple[str, ...]) -> Rule:
+    def bad(t: ir.Table) -> ir.BooleanValue:
+        value = t[column]
+        if not value.type().is_floating():
+            return ibis.literal(False)
+        # x - x is NaN for +-inf (and NaN, which is missing: _not_null), 0 for any finite x,
+        # alike on DuckDB and Spark (whose isinf Ibis compiles differently)
+        return ((value - value != 0) & ~value.isnan()).fill_null(False)
+
+    return Rule(table, column, "finite", "a finite number (not infinite)", keys, (column,), bad=bad)
+
+
+def _bounded(table: str, column: str, keys: tuple[str, ...], bound: float, what: str) -> Rule:
+    return Rule(
+        table,
+        column,
+        "bounded",
+        f"{what} between -{bound:,.0f} and {bound:,.0f}",
+        keys,
+        (column,),
+        bad=lambda t: (t[column].abs() > bound).fill_null(False),
     )
 
 
@@ -437,10 +549,14 @@ def _build_rules() -> tuple[Rule, ...]:
         # customer_month
         _not_null("customer_month", "customer_id", cm_keys),
         _non_empty("customer_month", "customer_id", cm_keys),
-        _personal("customer_month", "customer_id", cm_keys),
+        *_id_rules("customer_month", "customer_id", cm_keys),
+        *_id_rules("customer_month", "rm_id", cm_keys),
+        *_id_rules("customer_month", "branch_id", cm_keys),
         _not_null("customer_month", "month", cm_keys),
         _month_format("customer_month", cm_keys),
         _not_null("customer_month", "aum_cny", cm_keys),
+        *(_finite("customer_month", m, cm_keys) for m in MONEY),
+        *(_bounded("customer_month", m, cm_keys, MAX_MONEY_CNY, "yuan") for m in MONEY),
         Rule(
             "customer_month",
             "aum_cny",
@@ -485,9 +601,10 @@ def _build_rules() -> tuple[Rule, ...]:
         _non_empty("wecom_contact", "rm_id", wc_keys),
         _not_null("wecom_contact", "contact_id", wc_keys),
         _non_empty("wecom_contact", "contact_id", wc_keys),
-        _personal("wecom_contact", "contact_id", wc_keys),
+        *_id_rules("wecom_contact", "rm_id", wc_keys),
+        *_id_rules("wecom_contact", "contact_id", wc_keys),
         _not_null("wecom_contact", "added_at", wc_keys),
-        _personal("wecom_contact", "customer_id", wc_keys),
+        *_id_rules("wecom_contact", "customer_id", wc_keys),
         Rule(
             "wecom_contact",
             "certified_at",
@@ -539,6 +656,9 @@ def _build_rules() -> tuple[Rule, ...]:
         _not_null("quota", "month", q_keys),
         _month_format("quota", q_keys),
         _not_null("quota", "quota_target", q_keys),
+        _bounded("quota", "quota_target", q_keys, MAX_EXACT_INT, "an integer"),
+        *_id_rules("quota", "branch_id", q_keys),
+        *_id_rules("quota", "rm_id", q_keys),
         Rule(
             "quota",
             "quota_target",

@@ -58,8 +58,8 @@ import pandas as pd
 from wb.door.atomic import replace_dir, write_json
 from wb.door.display import table
 from wb.door.documents import DocumentSchema
-from wb.errors import ExportError, InputError
-from wb.warehouse.build import MonthWindow, _sigterm_as_interrupt, quota_in_force
+from wb.errors import ExportError, InputError, NotIdentified
+from wb.warehouse.build import MonthWindow, check_out, interruptible, quota_in_force
 from wb.warehouse.imputation import (
     Cells,
     Design,
@@ -521,8 +521,27 @@ def estimate_cells(
     cells: Cells, design: Design
 ) -> tuple[dict[str, Group], tuple[dict[str, Group], ...], Estimate, Imputed]:
     """Run the estimator on cell rows; raise :class:`InputError` (exit 2) when the source has
-    no bindings, no controls or fewer than :data:`MIN_BRANCHES` branches to cluster on."""
+    no bindings, no controls or fewer than :data:`MIN_BRANCHES` branches to cluster on, and
+    :class:`NotIdentified` (exit 2) when the AUM sums are not finite or the fixed-effect
+    system cannot be solved on them (AUM beyond any account's, e.g. with ``--no-check``)."""
     design.check()
+    if not np.isfinite(cells.s).all():
+        raise NotIdentified(
+            "AUM sums that are not finite numbers (infinite or NaN aum_cny): the fixed effects "
+            "cannot be fitted; the table rules refuse such rows (run without --no-check)"
+        )
+    try:
+        return _estimate_cells(cells, design)
+    except np.linalg.LinAlgError as exc:
+        raise NotIdentified(
+            "the fixed-effect system cannot be solved on these AUM values "
+            f"({type(exc).__name__}); check aum_cny for values beyond any account's"
+        ) from exc
+
+
+def _estimate_cells(
+    cells: Cells, design: Design
+) -> tuple[dict[str, Group], tuple[dict[str, Group], ...], Estimate, Imputed]:
     imp = impute(cells, design)
     L = design.leads
     bound_post = (cells.g >= 0) & (cells.t >= cells.g) & (cells.t <= cells.g + design.post)
@@ -594,11 +613,11 @@ def estimate(
 
             tables = {name: complete(t, name) for name, t in src.tables.items()}
         cm, wc, q = tables["customer_month"], tables["wecom_contact"], tables["quota"]
-        with progress.step("bindings and customer spells"):
+        with progress.step("bindings and customer spells"), src.reading("the customer uplift"):
             spells = customer_spells(cm, first_bindings(wc, cm, q), window, design)
             spells = spells.cache()
             counts_frame = spell_counts(spells).to_pandas()
-        with progress.step("aggregate to cells"):
+        with progress.step("aggregate to cells"), src.reading("the customer uplift"):
             frame = cell_sums(cm, spells, window, design).to_pandas()
         with contextlib.suppress(Exception):
             spells.release()
@@ -608,7 +627,7 @@ def estimate(
             kinds, tiers, diff, imp = estimate_cells(cells, design)
         rows = int(cells.n.sum())
         counts = _counts(counts_frame, cells, imp, rows)
-        engine, version, location = src.engine, src.engine_version, src.location
+        engine, version, location = src.engine, src.engine_version, src.label
         truth = _read_truth(src)
         simulated = truth is not None or src.simulated
     finally:
@@ -642,14 +661,10 @@ def write(
     ``out`` must not exist, be empty or hold an earlier result (``customer_uplift.json``).
     """
     target = Path(out)
-    if target.exists() and not (
-        target.is_dir() and ((target / JSON_NAME).is_file() or not any(target.iterdir()))
-    ):
-        raise InputError(f"--out {target}: exists and is not an earlier customer uplift")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    check_out(target, "customer uplift", JSON_NAME)
     staging = target.parent / f".{target.name}.uplift-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
-        with _sigterm_as_interrupt():
+        with interruptible("the customer uplift"):
             staging.mkdir()
             doc = result.to_json()
             doc["finished_at"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -704,17 +719,14 @@ def run(
     (design or Design()).check()
     window = months if isinstance(months, MonthWindow) else MonthWindow.parse(months)
     target = Path(out)
-    if target.exists() and not (
-        target.is_dir() and ((target / JSON_NAME).is_file() or not any(target.iterdir()))
-    ):
-        raise InputError(f"--out {target}: exists and is not an earlier customer uplift")
+    check_out(target, "customer uplift", JSON_NAME)
     spill = target.parent / f".{target.name}.spill-{uuid.uuid4().hex[:8]}"
     try:
         if options.engine == "duckdb" and options.temp_dir is None:
-            target.parent.mkdir(parents=True, exist_ok=True)
             spill.mkdir()
             options = replace(options, temp_dir=spill)
-        result = estimate(source, options, window, design, progress, check)
+        with interruptible("the customer uplift"):
+            result = estimate(source, options, window, design, progress, check)
         if label is not None:
             result = replace(result, source=label)
         draw = None if figures is None else (lambda folder: figures(result, folder))

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 import ibis.expr.types as ir
 
 from wb.door import privacy
-from wb.errors import InputError
 from wb.warehouse.progress import Progress
 from wb.warehouse.source import Source
 from wb.warehouse.tables import (
@@ -29,7 +28,9 @@ from wb.warehouse.tables import (
     SPECS,
     TABLES,
     Grouping,
+    Problem,
     Rule,
+    WarehouseValidationError,
     complete,
     kind_accepts,
     pandera_checks,
@@ -38,37 +39,6 @@ from wb.warehouse.tables import (
 
 #: Example keys shown per broken rule.
 MAX_EXAMPLES = 5
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One broken rule: table, column, rule, how many rows break it, up to five example keys."""
-
-    table: str
-    column: str
-    rule: str
-    expected: str
-    rows: int | None
-    examples: tuple[str, ...] = ()
-
-    def __str__(self) -> str:
-        count = "" if self.rows is None else f"{self.rows:,} row{'s' if self.rows != 1 else ''}: "
-        text = (
-            f"{self.table}: column {self.column}: rule {self.rule}: {count}expected {self.expected}"
-        )
-        if self.examples:
-            text += "; e.g. " + "; ".join(self.examples)
-        return text
-
-
-class WarehouseValidationError(InputError):
-    """The warehouse tables break rules (exit 2). ``problems`` lists each broken rule."""
-
-    def __init__(self, problems: list[Problem], location: str):
-        self.problems = problems
-        lines = [f"{location}: {len(problems)} broken rule{'s' if len(problems) != 1 else ''}:"]
-        lines += [f"  {p}" for p in problems]
-        super().__init__("\n".join(lines))
 
 
 @dataclass
@@ -283,7 +253,7 @@ def validate(
     report = ValidationReport(source.location, source.engine, {}, {}, {})
     problems = []
     for name in TABLES:
-        with progress.step(f"check {name}"):
+        with progress.step(f"check {name}"), source.reading(f"checking {name}"):
             check, found, table, groupings = check_table(source, name, source.tables[name])
         report.checks[name], report.tables[name] = check, table
         report.groupings |= groupings
