@@ -95,6 +95,16 @@ lab: install lab-workspace
 bench: install
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
+SPARK_CLUSTER_DIR ?= .spark-cluster
+SPARK_CLUSTER_ARGS ?=
+## Start a one-machine Spark cluster from the PySpark wheel: master spark://127.0.0.1:7077, one worker, Spark Connect sc://127.0.0.1:15002 (needs Java 17+)
+spark-cluster: install
+	$(PY) -m wb.warehouse.cluster start --dir $(SPARK_CLUSTER_DIR) $(SPARK_CLUSTER_ARGS)
+
+## Stop the cluster spark-cluster started (by the PIDs in .spark-cluster/cluster.json)
+spark-cluster-stop:
+	$(PY) -m wb.warehouse.cluster stop --dir $(SPARK_CLUSTER_DIR)
+
 ## Rewrite the lock (requirements/constraints.txt) from a fresh resolve of pyproject.toml
 lock:
 	rm -rf .lockenv && $(PYTHON_SYS) -m venv .lockenv && .lockenv/bin/pip install -q --upgrade pip
@@ -109,4 +119,5 @@ clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache runs figures/*.png figures/*.svg *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-.PHONY: help install kernel system-deps demo test test-quick lint lab-workspace lab bench lock clean
+.PHONY: help install kernel system-deps demo test test-quick lint lab-workspace lab bench lock clean \
+        spark-cluster spark-cluster-stop

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import uuid
 
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
+from ibis.common.exceptions import TableNotFound
 from warehouse_cases import edge_tables, reference_build, write_source
 
 from wb.door import io
@@ -28,6 +31,30 @@ def run(source, out, **kw) -> tuple[pd.DataFrame, dict]:
     return rm.merge(quality, on=["rm_id", "month", "wecom_adds", "wecom_certified_adds"]), (
         result.record
     )
+
+
+def assert_drop_table_and_release(con) -> None:
+    """``drop_table`` removes a table, and releasing a cached expression (the build caches its
+    groupings) drops the engine's cached copy. sqlglot 30.18 to 30.30 at least write DuckDB's
+    ``DROP TABLE`` without the name (ibis-project/ibis issues 12101, 12124): both raise then,
+    which is why pyproject pins sqlglot."""
+    name = f"wb_drop_{uuid.uuid4().hex[:8]}"
+    table = con.create_table(name, ibis.memtable({"a": [1, 2, 3]}))
+    cached = table.filter(table.a > 1).cache()
+    cached_name = cached.op().name
+    assert con.table(cached_name).count().to_pyarrow().as_py() == 2
+    cached.release()
+    with pytest.raises(TableNotFound):
+        con.table(cached_name)
+    con.drop_table(name)
+    with pytest.raises(TableNotFound):
+        con.table(name)
+
+
+def test_duckdb_drops_tables_and_releases_cached_ones():
+    con = ibis.duckdb.connect()
+    assert_drop_table_and_release(con)
+    con.disconnect()
 
 
 def assert_same_panel(got: pd.DataFrame, ref: pd.DataFrame) -> None:

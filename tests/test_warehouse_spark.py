@@ -8,7 +8,7 @@ One SparkSession for the module (start-up costs 5-15 s). The tests that use it a
 from __future__ import annotations
 
 import pytest
-from test_warehouse_build import assert_same_panel, run
+from test_warehouse_build import assert_drop_table_and_release, assert_same_panel, run
 from test_warehouse_validate import EXPECTED, broken_tables
 from warehouse_cases import edge_tables, reference_build, write_source
 
@@ -17,7 +17,7 @@ from wb.warehouse import validate as wvalidate
 from wb.warehouse.progress import Progress
 from wb.warehouse.simulate import CustomerSimulationConfig
 from wb.warehouse.simulate import write as simulate_write
-from wb.warehouse.source import EngineOptions, open_source, spark_session
+from wb.warehouse.source import EngineOptions, open_source, spark_backend, spark_session
 
 SPARK = EngineOptions(engine="spark", spark_master="local[2]")
 
@@ -64,6 +64,11 @@ def test_spark_equals_duckdb_on_a_simulated_source_with_window(spark, tmp_path):
     assert_same_panel(on_spark, on_duckdb)
     assert a["rows_read"] == b["rows_read"] and a["adds_not_placed"] == b["adds_not_placed"]
     assert a["fingerprints"] == b["fingerprints"]
+
+
+@pytest.mark.spark
+def test_spark_drops_tables_and_releases_cached_ones(spark):
+    assert_drop_table_and_release(spark_backend(spark))
 
 
 @pytest.mark.spark

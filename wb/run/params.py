@@ -90,6 +90,9 @@ class WarehouseSpec(_Strict):
     source: str = Field(min_length=1)
     engine: Literal["duckdb", "spark"] = "duckdb"
     spark_master: str = "local[*]"
+    spark_remote: str | None = Field(
+        None, description="Spark Connect URL, sc://host:15002; overrides spark_master"
+    )
     months: str | None = Field(None, description="FROM..TO, YYYY-MM, inclusive")
     memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. 3GB")
 

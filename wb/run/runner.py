@@ -152,7 +152,10 @@ def warehouse_options(spec: WarehouseSpec) -> EngineOptions:
     from wb.warehouse.source import EngineOptions
 
     return EngineOptions(
-        engine=spec.engine, spark_master=spec.spark_master, memory_limit=spec.memory_limit
+        engine=spec.engine,
+        spark_master=spec.spark_master,
+        spark_remote=spec.spark_remote,
+        memory_limit=spec.memory_limit,
     )
 
 

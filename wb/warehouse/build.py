@@ -315,8 +315,7 @@ def compute(
     with progress.step("adds not placed"):
         orphan = not_placed(adds, base).to_pyarrow().to_pylist()[0]
     for cached in (adds, base):
-        with contextlib.suppress(Exception):
-            cached.release()
+        cached.release()
     rm_cols = [c for c in RM_MONTH_COLUMNS if c in joined.column_names]
     return (
         joined.select(rm_cols),

@@ -39,7 +39,8 @@ ENGINES: tuple[str, ...] = ("duckdb", "spark")
 #: Shuffle partitions for a local Spark (the default 200 makes small tables slow).
 LOCAL_SHUFFLE_PARTITIONS = 8
 
-_LOG4J = """\
+#: log4j2 settings of a driver wb starts: errors only, on stderr.
+QUIET_LOG4J = """\
 rootLogger.level = error
 rootLogger.appenderRef.stderr.ref = console
 appender.console.type = Console
@@ -48,6 +49,12 @@ appender.console.target = SYSTEM_ERR
 appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = spark: %p %c{1}: %m%n
 """
+
+
+#: SQL settings of every Spark session wb opens, local or through Spark Connect: timestamps
+#: are bank-local without a zone (nothing shifted), and the build's casts follow Ibis's
+#: non-ANSI semantics.
+_SESSION_SQL_CONF = {"spark.sql.session.timeZone": "UTC", "spark.sql.ansi.enabled": "false"}
 
 
 class WarehouseWarning(UserWarning):
@@ -313,7 +320,8 @@ def spark_session(
 ):
     """A quiet SparkSession: UI and console progress off, log level ERROR, UTC session time.
 
-    ``remote`` (a ``sc://`` URL) connects to Spark Connect instead of starting a local JVM.
+    ``remote`` (a ``sc://`` URL) connects to Spark Connect instead of starting a local JVM; its
+    session gets the same SQL settings (UTC, ANSI off), the server keeps its own otherwise.
     Local sessions get few shuffle partitions; ``conf`` adds settings (e.g.
     ``spark.sql.warehouse.dir``). An existing session in this process is reused.
     """
@@ -322,18 +330,20 @@ def spark_session(
     except ImportError as exc:  # pragma: no cover - pyspark is a declared dependency
         raise InputError("--engine spark needs pyspark; run `make install`") from exc
     if remote:
-        builder = SparkSession.builder.remote(remote)
         try:
-            return builder.getOrCreate()
+            session = SparkSession.builder.remote(remote).getOrCreate()
+            for key, value in _SESSION_SQL_CONF.items():
+                session.conf.set(key, value)
         except Exception as exc:
             raise InputError(
                 f"cannot connect to Spark Connect at {remote}: {type(exc).__name__}"
             ) from exc
+        return session
     if not java_found():
         raise InputError("--engine spark needs Java 17+; run `make install` (openjdk-17)")
     if "SPARK_CONF_DIR" not in os.environ:
         conf_dir = Path(tempfile.mkdtemp(prefix="wb-spark-conf-"))
-        (conf_dir / "log4j2.properties").write_text(_LOG4J)
+        (conf_dir / "log4j2.properties").write_text(QUIET_LOG4J)
         os.environ["SPARK_CONF_DIR"] = str(conf_dir)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON", "python3"))
@@ -342,9 +352,9 @@ def spark_session(
         .appName("wb-warehouse")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.ansi.enabled", "false")
     )
+    for key, value in _SESSION_SQL_CONF.items():
+        builder = builder.config(key, value)
     if master.startswith("local"):
         builder = builder.config("spark.sql.shuffle.partitions", str(LOCAL_SHUFFLE_PARTITIONS))
     for key, value in (conf or {}).items():
@@ -357,6 +367,42 @@ def spark_session(
         ) from exc
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def spark_backend(session):
+    """Ibis's PySpark backend on ``session``; on Spark Connect it caches through a view.
+
+    Ibis caches ``session.sql(query).cache()`` and asserts ``is_cached``. Through Spark Connect
+    4.0 that check re-analyses the query, and a query with a ``WITH`` clause (Ibis writes one
+    for a shared subquery) then gets new CTE ids and misses the cache: the assertion fails
+    (``tests/test_spark_cluster.py`` shows it, so a fixed Spark shows up). Here the query becomes
+    a temporary view and the view is cached (``catalog.cacheTable``): every later read resolves
+    the same stored plan. Dropping the view uncaches it.
+    """
+    con = ibis.pyspark.connect(session)
+    if not is_spark_connect(session):
+        return con
+
+    def create(name: str, expr: ir.Table) -> ir.Table:
+        session.sql(con.compile(expr)).createTempView(name)
+        session.catalog.cacheTable(name)
+        return con.table(name)
+
+    def drop(name: str) -> None:
+        session.catalog.dropTempView(name)
+
+    con._create_cached_table = create
+    con._drop_cached_table = drop
+    return con
+
+
+def is_spark_connect(session: object) -> bool:
+    """Whether ``session`` is a Spark Connect client session (not a driver in this process)."""
+    try:
+        from pyspark.sql.connect.session import SparkSession as ConnectSession
+    except ImportError:  # the Connect client packages are missing: a classic session
+        return False
+    return isinstance(session, ConnectSession)
 
 
 def _select_declared(table: ir.Table, name: str, where: str) -> tuple[ir.Table, list[str]]:
@@ -428,7 +474,7 @@ def open_source(source: str | os.PathLike[str], options: EngineOptions | None = 
     root = None if text.startswith("spark:") else Path(text)
     found = _folder_tables(root) if root is not None else {}
     session = spark_session(options.spark_master, options.spark_remote)
-    con = ibis.pyspark.connect(session)
+    con = spark_backend(session)
     version = f"spark {session.version}"
     tables, dropped = {}, {}
     if root is None:

@@ -38,7 +38,6 @@ Money is yuan of AUM per bound customer; event months are months since the bindi
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import html
 import json
@@ -619,8 +618,7 @@ def estimate(
             counts_frame = spell_counts(spells).to_pandas()
         with progress.step("aggregate to cells"), src.reading("the customer uplift"):
             frame = cell_sums(cm, spells, window, design).to_pandas()
-        with contextlib.suppress(Exception):
-            spells.release()
+        spells.release()
         with progress.step("estimate on cells"):
             cells = Cells.from_frame(frame)
             del frame

@@ -13,7 +13,6 @@ shows the column it found personal data in.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -74,9 +73,7 @@ class ValidationReport:
     def release(self) -> None:
         """Drop the cached groupings from the engine (the tables stay usable)."""
         for cached in self.groupings.values():
-            # a connection already closed has nothing left to drop
-            with contextlib.suppress(Exception):
-                cached.release()
+            cached.release()
         self.groupings = {}
 
     def summary_lines(self) -> list[str]:
