@@ -494,13 +494,3 @@ def infer_schema(columns: Iterable[str], label: str) -> str:
         f"({', '.join(BANK_PANEL.column_names[:7])}); or pass --schema"
     )
 
-
-def month_index(months: pd.Series) -> pd.Series:
-    """'YYYY-MM' → consecutive integer (year*12 + month − 1), for gaps and event time."""
-    codes, uniques = pd.factorize(months)  # a few dozen distinct months: parse each once
-    return pd.Series(month_numbers(uniques)[codes], index=months.index)
-
-
-def month_numbers(months: Iterable[str]) -> np.ndarray:
-    """Each 'YYYY-MM' as year*12 + month − 1 (int64), the months of :func:`month_index`."""
-    return np.array([int(m[:4]) * 12 + int(m[5:7]) - 1 for m in months], dtype="int64")

@@ -31,17 +31,11 @@ import ibis.expr.types as ir
 
 from wb.door import provenance
 from wb.door.atomic import replace_dir, write_json
+from wb.door.calendar import month_index_expr, month_text_expr
 from wb.errors import InputError
 from wb.warehouse.progress import Progress
 from wb.warehouse.source import EngineOptions, Source, open_source
-from wb.warehouse.tables import (
-    MONEY,
-    OPTIONAL_MONEY,
-    TABLES,
-    index_month_text,
-    month_index,
-    month_text,
-)
+from wb.warehouse.tables import MONEY, OPTIONAL_MONEY, TABLES, month_text
 from wb.warehouse.validate import ValidationReport, validate
 
 SCHEMA = "wb.warehouse.build/1"
@@ -113,7 +107,7 @@ def add_facts(contacts: ir.Table, customers: ir.Table, contact_rms: ir.Table) ->
     the ``contacts`` grouping of ``wecom_contact`` (:data:`wb.warehouse.tables.GROUPINGS`):
     each customer's ``first_index`` (its first month) and each contact's ``n_rms``.
 
-    Columns: ``rm_id``, ``month_index`` (of ``added_at``, :func:`~wb.warehouse.tables.month_index`:
+    Columns: ``rm_id``, ``month_index`` (of ``added_at``, :func:`~wb.door.calendar.month_index_expr`:
     an integer, which DuckDB groups and compares at a fraction of the cost of ``YYYY-MM`` text
     formatted on every add), ``certified_30d`` (``certified_at -
     added_at <= 30 days``), ``existing_customer`` (certified within 30 days to a customer with a
@@ -133,7 +127,7 @@ def add_facts(contacts: ir.Table, customers: ir.Table, contact_rms: ir.Table) ->
         customer_id=contacts.customer_id,
         added_at=added,
         certified_at=certified,
-        month_index=month_index(added),
+        month_index=month_index_expr(added),
         certified_30d=(certified <= added + ibis.interval(days=30)).fill_null(False),
         removed_30d=(removed <= added + ibis.interval(days=30)).fill_null(False),
         removed_90d=(removed <= added + ibis.interval(days=90)).fill_null(False),
@@ -174,7 +168,7 @@ def adds_by_rm_month(facts: ir.Table, window: MonthWindow) -> ir.Table:
         adds_shared_3plus=facts.shared_3plus.sum(),
         adds_last3days=facts.last3days.sum(),
     )
-    adds = adds.mutate(month=index_month_text(adds.month_index)).drop("month_index")
+    adds = adds.mutate(month=month_text_expr(adds.month_index)).drop("month_index")
     return adds.filter(window.contains(adds.month))
 
 
