@@ -29,13 +29,13 @@ from pathlib import Path
 import ibis
 import ibis.expr.types as ir
 
-from wb.door import provenance
+from wb.door import provenance, schemas
 from wb.door.atomic import replace_dir, write_json
 from wb.door.calendar import month_index_expr, month_text_expr
 from wb.errors import InputError
 from wb.warehouse.progress import Progress
 from wb.warehouse.source import EngineOptions, Source, open_source
-from wb.warehouse.tables import MONEY, OPTIONAL_MONEY, TABLES, month_text
+from wb.warehouse.tables import MONEY, TABLES, month_text
 from wb.warehouse.validate import ValidationReport, validate
 
 SCHEMA = "wb.warehouse.build/1"
@@ -43,14 +43,8 @@ BUILD_JSON = "build.json"
 RM_MONTH = "rm_month.parquet"
 ADD_QUALITY = "add_quality.parquet"
 
-#: add-quality counts, in the order of docs/warehouse.md.
-QUALITY_COUNTS = (
-    "adds_existing_customer",
-    "adds_removed_30d",
-    "adds_removed_90d",
-    "adds_shared_3plus",
-    "adds_last3days",
-)
+#: add-quality counts, in the order of docs/warehouse.md (declared in :mod:`wb.door.schemas`).
+QUALITY_COUNTS = tuple(schemas.ADD_QUALITY_COUNTS)
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -236,20 +230,6 @@ def not_placed(adds: ir.Table, base: ir.Table) -> ir.Table:
 # ---------------------------------------------------------------------------- the build
 
 
-RM_MONTH_COLUMNS = (
-    "rm_id",
-    "branch_id",
-    "month",
-    "wecom_adds",
-    "wecom_certified_adds",
-    "quota_target",
-    "aum_cny",
-    "customers",
-    *OPTIONAL_MONEY,
-)
-ADD_QUALITY_COLUMNS = ("rm_id", "month", "wecom_adds", "wecom_certified_adds", *QUALITY_COUNTS)
-
-
 @dataclass(frozen=True)
 class BuildResult:
     """What a build wrote: the folder, its files' row counts and the ``build.json`` record."""
@@ -289,10 +269,10 @@ def compute(
     for cached in (adds, base):
         with contextlib.suppress(Exception):
             cached.release()
-    rm_cols = [c for c in RM_MONTH_COLUMNS if c in joined.column_names]
+    rm_cols = [c for c in schemas.RM_MONTH.column_names if c in joined.column_names]
     return (
         joined.select(rm_cols),
-        joined.select(list(ADD_QUALITY_COLUMNS)),
+        joined.select(list(schemas.ADD_QUALITY.column_names)),
         {"adds": int(orphan["adds"] or 0), "rm_months": int(orphan["rm_months"] or 0)},
     )
 
