@@ -56,9 +56,9 @@ def test_chunks_do_not_change_the_world(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--rms", "5"], "--rms must be between"),
-        (["--months", "3"], "--months must be between"),
-        (["--customers", "0"], "--customers must be between"),
+        (["--rms", "5"], "--rms must be at least 20 and at most 500,000"),
+        (["--months", "3"], "--months must be at least 8"),
+        (["--customers", "0"], "--customers must be at least 1"),
         (["--rms", "400000", "--customers", "2000", "--months", "120"], "customer-months; at most"),
         (["--beta-quota", "nan"], "--beta-quota must be"),
     ],

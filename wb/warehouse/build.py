@@ -19,10 +19,8 @@ import datetime as dt
 import os
 import re
 import shutil
-import signal
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -30,7 +28,7 @@ import ibis
 import ibis.expr.types as ir
 
 from wb.door import provenance, schemas
-from wb.door.atomic import replace_dir, write_json
+from wb.door.atomic import staged_dir, write_json
 from wb.door.calendar import month_index_expr, month_text_expr
 from wb.errors import InputError
 from wb.warehouse.progress import Progress
@@ -277,28 +275,6 @@ def compute(
     )
 
 
-def _is_previous_build(path: Path) -> bool:
-    return (path / BUILD_JSON).is_file()
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt for the duration, so staging folders are removed."""
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def build(
     source: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -331,20 +307,12 @@ def build(
     options.check()
     window = months if isinstance(months, MonthWindow) else MonthWindow.parse(months)
     target = Path(out)
-    if target.exists() and not (
-        target.is_dir() and (_is_previous_build(target) or not any(target.iterdir()))
-    ):
-        raise InputError(f"--out {target}: exists and is not an earlier build; choose a new folder")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    staging = target.parent / f".{target.name}.building-{tag}"
-    spill = target.parent / f".{target.name}.spill-{tag}"
+    spill = target.parent / f".{target.name}.spill-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     progress = progress or Progress(8)
     started = time.perf_counter()
     src: Source | None = None
     try:
-        with _sigterm_as_interrupt():
-            staging.mkdir()
+        with staged_dir(target, BUILD_JSON, "an earlier build", "building") as staging:
             if options.engine == "duckdb" and options.temp_dir is None:
                 spill.mkdir()
                 options = replace(options, temp_dir=spill)
@@ -365,12 +333,10 @@ def build(
                 record["timings_s"] = dict(progress.timings)
                 record["timings_s"]["total"] = round(time.perf_counter() - started, 3)
                 write_json(record, staging / BUILD_JSON, sort_keys=True)
-            replace_dir(staging, target)
     finally:
         progress.close()
         if src is not None:
             src.close()
-        shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(spill, ignore_errors=True)
     return BuildResult(target, record)
 

@@ -55,11 +55,11 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from wb.door.atomic import replace_dir, write_json
+from wb.door.atomic import check_replaceable, staged_dir, write_json
 from wb.door.calendar import month_index_expr
 from wb.door.documents import DocumentSchema
 from wb.errors import ExportError, InputError
-from wb.warehouse.build import MonthWindow, _sigterm_as_interrupt, quota_in_force
+from wb.warehouse.build import MonthWindow, quota_in_force
 from wb.warehouse.imputation import (
     Cells,
     Design,
@@ -593,26 +593,14 @@ def write(
 
     ``out`` must not exist, be empty or hold an earlier result (``customer_uplift.json``).
     """
-    target = Path(out)
-    if target.exists() and not (
-        target.is_dir() and ((target / JSON_NAME).is_file() or not any(target.iterdir()))
-    ):
-        raise InputError(f"--out {target}: exists and is not an earlier customer uplift")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".{target.name}.uplift-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    try:
-        with _sigterm_as_interrupt():
-            staging.mkdir()
-            doc = result.to_json()
-            doc["finished_at"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            DOCUMENT.check(doc, JSON_NAME)
-            write_json(doc, staging / JSON_NAME)
-            if figures is not None:
-                list(figures(staging))
-            replace_dir(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+    with staged_dir(out, JSON_NAME, "an earlier customer uplift", "uplift") as staging:
+        doc = result.to_json()
+        doc["finished_at"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        DOCUMENT.check(doc, JSON_NAME)
+        write_json(doc, staging / JSON_NAME)
+        if figures is not None:
+            list(figures(staging))
+    return Path(out)
 
 
 def load(path: str | os.PathLike[str]) -> dict:
@@ -655,11 +643,7 @@ def run(
     options.check()
     (design or Design()).check()
     window = months if isinstance(months, MonthWindow) else MonthWindow.parse(months)
-    target = Path(out)
-    if target.exists() and not (
-        target.is_dir() and ((target / JSON_NAME).is_file() or not any(target.iterdir()))
-    ):
-        raise InputError(f"--out {target}: exists and is not an earlier customer uplift")
+    target = check_replaceable(out, JSON_NAME, "an earlier customer uplift")
     spill = target.parent / f".{target.name}.spill-{uuid.uuid4().hex[:8]}"
     try:
         if options.engine == "duckdb" and options.temp_dir is None:
