@@ -464,7 +464,7 @@ def test_user_mistakes_on_paths_and_sizes_exit_2_never_1(tmp_path):
 
 
 def test_params_mistakes_exit_2_before_any_folder(tmp_path):
-    from wb.run import params as params_mod
+    from wb.run.params import load
 
     project = _project(tmp_path, "sleeps.py")
     base = {
@@ -475,21 +475,21 @@ def test_params_mistakes_exit_2_before_any_folder(tmp_path):
     path = project / "p.yaml"
     path.write_text(yaml.safe_dump({**base, "data": {"x": {"simulate": {"n_rms": 10**12}}}}))
     with pytest.raises(InputError, match="at most"):
-        params_mod.load(path)
+        load(path)
     path.write_bytes("period: H1 2025\ntitle: \xff\xfe".encode("latin-1"))
     with pytest.raises(InputError, match="UTF-8"):
-        params_mod.load(path)
+        load(path)
     path.write_text(
         yaml.safe_dump({**base, "brief": {"title": "t", "bank_figures": ["bank_icome"]}})
     )
     with pytest.raises(InputError, match="bank_icome"):
-        params_mod.load(path)
+        load(path)
     shutil.copy(FIXTURES / "sleeps.py", project / "elsewhere.py")
     path.write_text(
         yaml.safe_dump({**base, "notebooks": [{"path": "elsewhere.py", "section": "uplift"}]})
     )
     with pytest.raises(InputError, match="notebooks/"):
-        params_mod.load(path)
+        load(path)
 
 
 def test_a_real_latest_folder_exits_2_before_the_run(tmp_path):
@@ -511,7 +511,7 @@ def test_a_logo_inside_the_project_renders(tmp_path):
     import fake_artifacts
 
     from wb.run import brief
-    from wb.run import params as params_mod
+    from wb.run.params import load
 
     project = _project(tmp_path, "sleeps.py")
     (project / "assets").mkdir()
@@ -536,7 +536,7 @@ def test_a_logo_inside_the_project_renders(tmp_path):
         ),
         encoding="utf-8",
     )
-    params = params_mod.load(path)
+    params = load(path)
     run = tmp_path / "run"
     fake_artifacts.write("uplift", str(run / "artifacts"), data_label="simulated")
     html, pdf = brief.build(params, run, run / "artifacts", {"uplift"}, 1751328000)
@@ -546,7 +546,7 @@ def test_a_logo_inside_the_project_renders(tmp_path):
     shutil.copy(png, outside)
     path.write_text(path.read_text().replace(f"assets/{HOSTILE}.png", str(outside)))
     with pytest.raises(InputError, match=r"brief\.logo"):
-        params_mod.load(path)
+        load(path)
 
 
 # --------------------------------------------------------------------------- 12 markup in data

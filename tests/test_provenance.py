@@ -161,12 +161,13 @@ def test_an_xlsx_export_above_excel_rows_is_refused(tmp_path):
 def copied_warehouse(tmp_path_factory) -> Path:
     """A simulated warehouse's three tables copied alone (no truth.json), each Parquet file
     renamed: ``<table>.parquet`` in a folder of another name."""
-    from wb.warehouse.simulate import CustomerSimulationConfig
-    from wb.warehouse.simulate import write as simulate_warehouse
+    import wb.warehouse.simulate
 
     root = tmp_path_factory.mktemp("wh")
-    config = CustomerSimulationConfig(n_rms=80, n_months=12, customers_per_rm=20, beta_quota=BETA)
-    source, _ = simulate_warehouse(config, root / "simulated")
+    config = wb.warehouse.simulate.CustomerSimulationConfig(
+        n_rms=80, n_months=12, customers_per_rm=20, beta_quota=BETA
+    )
+    source, _ = wb.warehouse.simulate.write(config, root / "simulated")
     copy = root / "bank_tables"
     copy.mkdir()
     for table in ("customer_month", "wecom_contact", "quota"):
@@ -184,7 +185,7 @@ def test_customer_level_tables_copied_alone_are_simulated_in_every_output(
     copied_warehouse, tmp_path
 ):
     from wb.plots.customer_uplift import save
-    from wb.warehouse import uplift as wuplift
+    from wb.warehouse import uplift
     from wb.warehouse.build import build
     from wb.warehouse.source import open_source
 
@@ -213,7 +214,7 @@ def test_customer_level_tables_copied_alone_are_simulated_in_every_output(
     marks = svg_marks(artifacts)
     assert "uplift_add_quality" in marks and all(marks.values()), marks
     customer = artifacts / "customer_uplift" / "rm_month"
-    wuplift.run(copied_warehouse, customer, figures=save, label="仓库 bank tables")
+    uplift.run(copied_warehouse, customer, figures=save, label="仓库 bank tables")
     cdoc = json.loads((customer / "customer_uplift.json").read_text(encoding="utf-8"))
     assert cdoc["simulated"] is True and "truth" not in cdoc  # the realised truth stayed behind
     marks = svg_marks(customer)

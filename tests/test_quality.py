@@ -15,10 +15,10 @@ import pytest
 from wb.run import uplift_outputs
 from wb.uplift import quality
 from wb.uplift.estimation import prepare
+from wb.warehouse import simulate
 from wb.warehouse.build import build
 from wb.warehouse.progress import Progress
 from wb.warehouse.simulate import CustomerSimulationConfig
-from wb.warehouse.simulate import write as simulate_write
 
 #: The coverage test's simulated warehouses: fixed seeds, each small (10 branches of 10 RMs,
 #: 12 months; 5 customers per RM, as the shares need adds, not customers).
@@ -81,7 +81,7 @@ def test_the_removal_share_interval_covers_the_truth_at_its_nominal_rate(tmp_pat
     t0 = time.perf_counter()
     hits = 0
     for seed in COVERAGE_SEEDS:
-        source, truth = simulate_write(
+        source, truth = simulate.write(
             CustomerSimulationConfig(seed=seed, **SMALL), tmp_path / f"wh{seed}"
         )
         built = build(source, tmp_path / f"b{seed}", progress=Progress(8, quiet=True))

@@ -344,11 +344,11 @@ def test_a_run_builds_its_panel_from_a_warehouse_and_knows_when_it_is_up_to_date
 def test_the_params_seed_reaches_the_bootstrap(tmp_path):
     """Notebook 20 declares seed, data_label and simulated, so wb run passes them; the seed
     drives the designs' bootstrap draws (and the manifest records the params seed)."""
-    from wb.run import params as params_mod
     from wb.run import uplift_outputs
+    from wb.run.params import declared_parameters
     from wb.uplift.simulate import SimulationConfig, write
 
-    declared = params_mod.declared_parameters(ROOT / "notebooks" / "20_quota_uplift.py")
+    declared = declared_parameters(ROOT / "notebooks" / "20_quota_uplift.py")
     assert {"seed", "data_label", "simulated"} <= declared
     data, _, _ = write(SimulationConfig(n_rms=300, n_months=24, seed=3), tmp_path / "x.parquet")
 
