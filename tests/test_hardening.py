@@ -611,7 +611,7 @@ def test_a_folder_fifo_or_symlink_loop_is_named_as_such(tmp_path):
 def test_the_run_log_caps_long_lines():
     import io as _io
 
-    from wb.run.runner import CappedLog
+    from wb.run.kernel import CappedLog
 
     sink = _io.StringIO()
     log = CappedLog(sink, max_line=100)
