@@ -467,8 +467,7 @@ def _unmarked(text: str, shown: str) -> bool:
 
     pattern = re.escape(shown) + r"(?![\d])"
     return any(
-        not text[m.end() :].startswith(f" {UNVERIFIED_MARK}")
-        for m in re.finditer(pattern, text)
+        not text[m.end() :].startswith(f" {UNVERIFIED_MARK}") for m in re.finditer(pattern, text)
     )
 
 

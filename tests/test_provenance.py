@@ -64,7 +64,14 @@ def brief_text(run: Path, customer: Path | None = None) -> str:
     return " ".join(text.split())
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".xlsx"])
+@pytest.mark.parametrize(  # end to end; one format in the quick tier, all three in make test
+    "suffix",
+    [
+        ".csv",
+        pytest.param(".parquet", marks=pytest.mark.slow),
+        pytest.param(".xlsx", marks=pytest.mark.slow),
+    ],
+)
 def test_an_rm_export_copied_alone_is_simulated_in_every_output(tmp_path, suffix):
     made, _, frame = write(CONFIG, tmp_path / "sim" / f"s{suffix}")
     copy = copy_alone(made, tmp_path / "exports", f"rm_month_2025{suffix}")
@@ -89,6 +96,7 @@ def test_an_rm_export_copied_alone_is_simulated_in_every_output(tmp_path, suffix
     assert "(internal)" not in text
 
 
+@pytest.mark.slow  # end to end: three formats through the uplift outputs
 def test_a_real_export_is_marked_nowhere(tmp_path, small_export):
     """A file wb simulate did not write (the same rows, saved by pandas) is not simulated, in
     any format; a wb_simulated column that does not say SIMULATED marks nothing."""
@@ -181,6 +189,7 @@ def copied_warehouse(tmp_path_factory) -> Path:
     return copy
 
 
+@pytest.mark.slow  # end to end: build, customer uplift, figures
 def test_customer_level_tables_copied_alone_are_simulated_in_every_output(
     copied_warehouse, tmp_path
 ):

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import wb, wb_in_process
 
 from wb.run import uplift_outputs
 from wb.uplift import quality
@@ -26,18 +25,16 @@ COVERAGE_SEEDS = range(1, 101)
 SMALL = {"n_rms": 100, "customers_per_rm": 5, "n_months": 12}
 
 
-def _wb(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "wb.cli", *args], capture_output=True, text=True, timeout=600
-    )
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("quality")
-    made = _wb("simulate", "--level", "customer", "--out", str(root / "wh"), "--rms", "200")
+    made = wb_in_process(
+        "simulate", "--level", "customer", "--out", str(root / "wh"), "--rms", "200"
+    )
     assert made.returncode == 0, made.stderr
-    done = _wb("warehouse", "build", "--source", str(root / "wh"), "--out", str(root / "b"))
+    done = wb_in_process(
+        "warehouse", "build", "--source", str(root / "wh"), "--out", str(root / "b")
+    )
     assert done.returncode == 0, done.stderr
     return root
 
@@ -46,7 +43,7 @@ def built(tmp_path_factory) -> Path:
 def test_quota_induced_add_shares_cover_the_simulated_truth(built: Path) -> None:
     truth = json.loads((built / "wh" / "truth.json").read_text())["add_quality"]["realised"]
     out = built / "u"
-    done = _wb(
+    done = wb(
         "uplift",
         "--quick",
         "--data",

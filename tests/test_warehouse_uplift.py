@@ -5,14 +5,13 @@ refuses sources it cannot estimate on (exit 2, nothing written)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
 from customer_uplift_reference import customer_rows, estimates, impute_units
+from helpers import wb_in_process
 from warehouse_cases import write_source
 
 from wb.errors import InputError
@@ -251,16 +250,11 @@ def test_too_few_branches_exit_2(tmp_path):
         uplift.estimate(folder)
 
 
-def wb(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "wb.cli", *args], capture_output=True, text=True, timeout=600
-    )
-
-
+@pytest.mark.slow  # end to end: wb warehouse uplift with its figures
 def test_cli_writes_json_and_figures(truth_source, tmp_path):
     folder, _ = truth_source
     out = tmp_path / "u"
-    result = wb("warehouse", "uplift", "--source", str(folder), "--out", str(out))
+    result = wb_in_process("warehouse", "uplift", "--source", str(folder), "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == str(out)
     assert {p.name for p in out.iterdir()} == {
@@ -283,7 +277,9 @@ def test_cli_writes_json_and_figures(truth_source, tmp_path):
 )
 def test_cli_bad_arguments_exit_2(tiny, tmp_path, args, message):
     src, _ = tiny
-    result = wb("warehouse", "uplift", "--source", str(src), "--out", str(tmp_path / "u"), *args)
+    result = wb_in_process(
+        "warehouse", "uplift", "--source", str(src), "--out", str(tmp_path / "u"), *args
+    )
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "u").exists()
@@ -294,7 +290,9 @@ def test_cli_too_few_branches_exit_2_nothing_written(tmp_path):
     folder, _ = simulate.write(
         CustomerSimulationConfig(**{**TINY.__dict__, "n_rms": 30}), tmp_path / "s"
     )
-    result = wb("warehouse", "uplift", "--source", str(folder), "--out", str(tmp_path / "u"))
+    result = wb_in_process(
+        "warehouse", "uplift", "--source", str(folder), "--out", str(tmp_path / "u")
+    )
     assert result.returncode == 2
     assert "too few branches" in result.stderr
     assert not (tmp_path / "u").exists()
@@ -302,7 +300,7 @@ def test_cli_too_few_branches_exit_2_nothing_written(tmp_path):
 
 
 def test_help_shows_an_example():
-    result = wb("warehouse", "uplift", "--help")
+    result = wb_in_process("warehouse", "uplift", "--help")
     assert result.returncode == 0
     assert "wb warehouse uplift" in result.stdout.split("Example:")[1]
 

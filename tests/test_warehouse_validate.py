@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
+from helpers import wb_in_process
 from warehouse_cases import edge_tables, write_source
 
 from wb.door import privacy
@@ -222,11 +221,7 @@ def test_examples_are_keys_at_most_five_and_never_personal(broken_source):
 
 def test_cli_exit_2_names_each_rule_and_writes_nothing(broken_source, tmp_path):
     out = tmp_path / "b"
-    result = subprocess.run(
-        [sys.executable, "-m", "wb.cli", "warehouse", "build", "--source", str(broken_source),
-         "--out", str(out)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    result = wb_in_process("warehouse", "build", "--source", str(broken_source), "--out", str(out))
     assert result.returncode == 2, result.stderr
     assert not out.exists() and list(tmp_path.iterdir()) == []
     assert "Traceback" not in result.stderr
@@ -239,10 +234,7 @@ def test_cli_exit_2_names_each_rule_and_writes_nothing(broken_source, tmp_path):
 
 def test_validate_cli_one_line_per_table(tmp_path):
     src = write_source(tmp_path / "src", edge_tables())
-    result = subprocess.run(
-        [sys.executable, "-m", "wb.cli", "warehouse", "validate", "--source", str(src)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    result = wb_in_process("warehouse", "validate", "--source", str(src))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert [line.split(":")[0] for line in lines] == ["customer_month", "wecom_contact", "quota"]
