@@ -1,6 +1,6 @@
-"""Issue 13's thirteen breaks, one test (or a few) per class, as a careless or hostile user
-would retry them: nonsense never reported as success, no personal data through side doors,
-numbers read exactly or refused, bounded work, honest exit codes, literal text in figures."""
+"""Breaks a careless or hostile user would try, one test (or a few) per kind: nonsense never
+reported as success, no personal data through side doors, numbers read exactly or refused,
+bounded work, honest exit codes, literal text in figures."""
 
 from __future__ import annotations
 

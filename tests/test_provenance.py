@@ -1,4 +1,4 @@
-"""A simulated file says so itself (issue 20, part 5): copied alone to another folder under
+"""A simulated file says so itself: copied alone to another folder under
 another name, without its truth file, every output it feeds is marked SIMULATED (uplift.json,
 customer_uplift.json, the build, each figure's footer, the brief's text, notebooks 20 and 30);
 a file ``wb simulate`` did not write is not."""

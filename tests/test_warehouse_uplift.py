@@ -1,4 +1,4 @@
-"""Customer-level uplift (`wb warehouse uplift`, issue 15 item 2): the engine-cell estimator
+"""Customer-level uplift (`wb warehouse uplift`): the engine-cell estimator
 equals a brute-force unit-level fit, recovers the simulated truth, covers 0 under a null, and
 refuses sources it cannot estimate on (exit 2, nothing written)."""
 

@@ -250,7 +250,7 @@ def test_personal_columns_are_dropped_with_a_warning(tmp_path):
     with pytest.warns(WarehouseWarning) as caught:
         opened = open_source(src)
     messages = [str(w.message) for w in caught]
-    # a Chinese header could itself be a name: wb.door.privacy never echoes it (issue 13)
+    # a Chinese header could itself be a name: wb.door.privacy never echoes it
     assert any(
         "'<not shown: may be personal data>' looks like personal data" in m for m in messages
     )

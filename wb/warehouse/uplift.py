@@ -1,4 +1,4 @@
-"""Customer-level uplift (issue 15, item 2): does a customer's AUM change once an RM binds them?
+"""Customer-level uplift: does a customer's AUM change once an RM binds them?
 
 A staggered event study at the customer level, computed where the data lives.
 
