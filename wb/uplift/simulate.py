@@ -46,21 +46,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from wb.door import provenance
+from wb.door import provenance, simulation
 from wb.door.arguments import DEFAULTS
 from wb.door.atomic import writable_file, write_json
 from wb.door.io import XLSX_MAX_ROWS, write_table
-from wb.door.simulation import (
-    NEVER,
-    WorldArguments,
-    branch_ids,
-    check_range,
-    cohort_months,
-    draw_adds,
-    draw_branches,
-    month_effect_share,
-    rm_ids,
-)
 from wb.errors import InputError
 
 SCHEMA = "wb.simulate/1"
@@ -76,7 +65,7 @@ TARGETS = (50, 100)
 
 
 @dataclass(frozen=True)
-class SimulationConfig(WorldArguments):
+class SimulationConfig(simulation.WorldArguments):
     """Arguments of the DGP. Money in yuan (CNY); effects are yuan of monthly AUM change per add."""
 
     n_rms: int = DEFAULTS.rm_level_rms
@@ -96,8 +85,8 @@ class SimulationConfig(WorldArguments):
 
     def check(self) -> None:
         """Raise :class:`InputError` (exit 2) for arguments the DGP cannot honour."""
-        check_range("--rms", self.n_rms, *RMS_RANGE)
-        check_range("--months", self.n_months, *MONTHS_RANGE)
+        simulation.check_range("--rms", self.n_rms, *RMS_RANGE)
+        simulation.check_range("--months", self.n_months, *MONTHS_RANGE)
         if self.n_rms * self.n_months > MAX_ROWS:
             raise InputError(
                 f"--rms x --months must be at most {MAX_ROWS:,} rows "
@@ -115,8 +104,10 @@ def simulate(config: SimulationConfig) -> tuple[pd.DataFrame, dict]:
     t = np.arange(T)
 
     n_branches = max(MIN_BRANCHES, math.ceil(R / config.rms_per_branch))
-    cohorts = cohort_months(T)
-    world = draw_branches(rng, R, T, n_branches, config.never_share, TARGETS, config.mover_share)
+    cohorts = simulation.cohort_months(T)
+    world = simulation.draw_branches(
+        rng, R, T, n_branches, config.never_share, TARGETS, config.mover_share
+    )
     never, adopt, target, movers, branch = (
         world.never,
         world.adopt,
@@ -125,13 +116,13 @@ def simulate(config: SimulationConfig) -> tuple[pd.DataFrame, dict]:
         world.branch,
     )
     if np.unique(adopt).size < 2:  # few branches drew one rollout: keep it staggered
-        adopt[:2] = (T + NEVER, cohorts[0])
+        adopt[:2] = (T + simulation.NEVER, cohorts[0])
 
     quota_on = adopt[branch] <= t[None, :]
     quota = np.where(quota_on, target[branch], 0)
 
     skill = rng.standard_normal(R)
-    organic, induced, fills = draw_adds(
+    organic, induced, fills = simulation.draw_adds(
         rng, skill, quota, months, config.organic_mean, config.skill_on_adds, config.fill_prob
     )
     adds = organic + induced
@@ -143,7 +134,7 @@ def simulate(config: SimulationConfig) -> tuple[pd.DataFrame, dict]:
     growth = config.skill_on_growth * skill * book
     shock = rng.standard_t(3, size=(R, T)) * config.shock_scale * book[:, None]
     d_aum = (
-        (month_effect_share(months) * config.book_median_cny)[None, :]
+        (simulation.month_effect_share(months) * config.book_median_cny)[None, :]
         + growth[:, None]
         + config.beta_organic * organic
         + config.beta_quota * induced
@@ -185,8 +176,8 @@ def simulate(config: SimulationConfig) -> tuple[pd.DataFrame, dict]:
     keep = present.ravel()
     frame = pd.DataFrame(
         {
-            "rm_id": np.repeat(rm_ids(R), T)[keep],
-            "branch_id": branch_ids(n_branches)[branch.ravel()][keep],
+            "rm_id": np.repeat(simulation.rm_ids(R), T)[keep],
+            "branch_id": simulation.branch_ids(n_branches)[branch.ravel()][keep],
             "month": np.tile(month_str, R)[keep],
             "wecom_adds": adds.ravel()[keep].astype("int64"),
             "wecom_certified_adds": certified.ravel()[keep].astype("int64"),

@@ -48,19 +48,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from wb.door import provenance
+from wb.door import provenance, simulation
 from wb.door.arguments import DEFAULTS
 from wb.door.atomic import staged_dir
-from wb.door.simulation import (
-    WorldArguments,
-    branch_ids,
-    check_range,
-    cohort_months,
-    draw_adds,
-    draw_branches,
-    month_effect_share,
-    rm_ids,
-)
 from wb.errors import InputError
 
 SCHEMA = "wb.warehouse.simulate/1"
@@ -76,7 +66,7 @@ _US_PER_DAY = 86_400_000_000
 
 
 @dataclass(frozen=True)
-class CustomerSimulationConfig(WorldArguments):
+class CustomerSimulationConfig(simulation.WorldArguments):
     """Arguments of the customer-level DGP. Money in yuan; ``beta_*`` are yuan of monthly AUM
     change per add (as in the RM-level simulator); probabilities are per add."""
 
@@ -118,9 +108,9 @@ class CustomerSimulationConfig(WorldArguments):
 
     def check(self) -> None:
         """Raise :class:`InputError` (exit 2) for sizes or arguments the DGP cannot honour."""
-        check_range("--rms", self.n_rms, *RMS_RANGE)
-        check_range("--months", self.n_months, *MONTHS_RANGE)
-        check_range("--customers", self.customers_per_rm, *CUSTOMERS_RANGE)
+        simulation.check_range("--rms", self.n_rms, *RMS_RANGE)
+        simulation.check_range("--months", self.n_months, *MONTHS_RANGE)
+        simulation.check_range("--customers", self.customers_per_rm, *CUSTOMERS_RANGE)
         size = self.n_rms * self.n_months * self.customers_per_rm
         if size > MAX_CUSTOMER_MONTHS:
             raise InputError(
@@ -153,7 +143,7 @@ def _world(c: CustomerSimulationConfig) -> _World:
     R, T = c.n_rms, c.n_months
     t = np.arange(T)
     B = max(2, math.ceil(R / c.rms_per_branch))
-    drawn = draw_branches(rng, R, T, B, c.never_share, c.targets, c.rm_mover_share)
+    drawn = simulation.draw_branches(rng, R, T, B, c.never_share, c.targets, c.rm_mover_share)
     branch = drawn.branch
     branch_quota = np.where(drawn.adopt[:, None] <= t[None, :], drawn.level[:, None], 0)
     own = rng.random(R) < c.rm_quota_share
@@ -301,7 +291,7 @@ def _chunk(
     # --- adds per RM-month
     skill = w.skill[r0:r1]
     target = w.target[r0:r1]
-    organic, induced, _ = draw_adds(
+    organic, induced, _ = simulation.draw_adds(
         rng, skill, target, months, c.organic_mean, c.skill_on_adds, c.fill_prob
     )
     per_cell = (organic + induced).ravel()
@@ -365,7 +355,7 @@ def _chunk(
     np.add.at(gain, (customer[hit], cert_month[hit]), per_bound[hit])
     step = (
         base[:, None] * c.skill_on_growth * skill[rm_ct]
-        + base[:, None] * month_effect_share(months)[None, :]
+        + base[:, None] * simulation.month_effect_share(months)[None, :]
         + base[:, None] * c.shock_scale * rng.standard_t(3, size=(Nc, T))
     )
     step[:, 0] = 0.0
@@ -405,7 +395,7 @@ def _chunk(
     rm_global = r0 + rm_local
     assigned = ~unassigned[ci]
     month_names = pa.array(months.strftime("%Y-%m").to_numpy())
-    branch_names = branch_ids(w.branch_quota.shape[0])
+    branch_names = simulation.branch_ids(w.branch_quota.shape[0])
     cm = pa.table(
         {
             "customer_id": _ids(f"C{index:04d}_", ci, 7),
@@ -445,7 +435,7 @@ def _chunk(
 
 def _quota_table(c: CustomerSimulationConfig, w: _World, rm_names: np.ndarray) -> pa.Table:
     months = pd.period_range(c.first_month, periods=c.n_months, freq="M").strftime("%Y-%m")
-    names = branch_ids(w.branch_quota.shape[0])
+    names = simulation.branch_ids(w.branch_quota.shape[0])
     b, bt = np.nonzero(w.branch_quota)
     r, rt = np.nonzero(w.rm_override)
     n_b, n_r = len(b), len(r)
@@ -490,7 +480,7 @@ def _write_into(c: CustomerSimulationConfig, root: Path) -> dict:
     month_start = (
         months.to_timestamp().to_numpy().astype("datetime64[us]").astype(np.int64)
     )  # T+1 bounds, microseconds
-    rm_names = rm_ids(R)
+    rm_names = simulation.rm_ids(R)
     for name in ("customer_month", "wecom_contact", "quota"):
         (root / name).mkdir(parents=True)
     tally = _Tally()
@@ -579,7 +569,9 @@ def _truth(
         "design": {
             "n_branches": int(w.branch_quota.shape[0]),
             "cohort_months": [
-                months[m].strftime("%Y-%m") for m in cohort_months(c.n_months) if m < c.n_months
+                months[m].strftime("%Y-%m")
+                for m in simulation.cohort_months(c.n_months)
+                if m < c.n_months
             ],
             "never_treated_branches": int(w.never.sum()),
             "rm_movers": int(w.movers.sum()),
