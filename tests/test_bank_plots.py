@@ -185,7 +185,9 @@ def test_bank_comparison_json_matches_its_committed_schema(panel: Panel, tmp_pat
     assert not (tmp_path / "other" / comparison.ARTIFACT_NAME).exists()
 
 
-@pytest.mark.parametrize("period", ["H1 2025", "FY2024"])
+@pytest.mark.parametrize(  # every chart drawn twice: one period in the quick tier
+    "period", ["H1 2025", pytest.param("FY2024", marks=pytest.mark.slow)]
+)
 def test_every_bank_chart_is_drawn_for_the_printed_page(panel, period, tmp_path):
     """Drawn at the brief's text width, so it prints at 100%: no text under 7.5 pt as drawn,
     and the saved image no wider than the page's text (else the brief would shrink it)."""
