@@ -67,9 +67,9 @@ test: install
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest -q
 
-## Run the quick tests only (skips `slow`)
+## Run the quick tests only (skips `slow` and `spark`; measured in README.md, Tests)
 test-quick: install
-	$(VENV)/bin/pytest -q -m "not slow"
+	$(VENV)/bin/pytest -q -m "not slow and not spark"
 
 ## Lint with ruff
 lint: install

@@ -1,4 +1,4 @@
-"""Customer-level uplift benchmark (issue 15 item 5; ``make bench BENCH_ARGS=--warehouse``).
+"""Customer-level uplift benchmark (``make bench BENCH_ARGS=--warehouse``).
 
 On the warehouse benchmark's simulated source (29,000 RMs x ~40 customers x 36 months, about
 40M customer-months; made once by :mod:`bench_warehouse`, or ``--source PATH`` / the

@@ -1,4 +1,4 @@
-"""Warehouse benchmark (issue 12; ``make bench BENCH_ARGS=--warehouse``; never in CI).
+"""Warehouse benchmark (``make bench BENCH_ARGS=--warehouse``; never in CI).
 
 A simulated source of >= 40M customer-months and >= 5M contacts (29,000 RMs x ~40 customers x
 36 months). Measured, each in its own process (wall time and peak RSS from ``os.wait4``):

@@ -144,15 +144,13 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if (
-        "--warehouse" in sys.argv[1:]
-    ):  # issue 12: the warehouse build (make bench BENCH_ARGS=--warehouse)
+    if "--warehouse" in sys.argv[1:]:  # the warehouse build (make bench BENCH_ARGS=--warehouse)
         from bench_customer_uplift import main as customer_uplift_main
         from bench_warehouse import main as warehouse_main
 
         spark = "--no-spark" not in sys.argv[1:]
         if "--customer-uplift-only" not in sys.argv[1:]:
             warehouse_main(spark=spark)
-        customer_uplift_main(spark=spark)  # issue 15: the customer-level event study
+        customer_uplift_main(spark=spark)  # the customer-level event study
     else:
         main()

@@ -26,15 +26,15 @@ import pandas as pd
 from IPython.display import display
 
 from wb.banks import comparison, newscheck
-from wb.banks import metrics as m
+from wb.banks.metrics import source_table
 from wb.banks.panel import Panel
 from wb.door.arguments import check_parameters
-from wb.plots import banks as bank_plots
+from wb.plots.banks import BankCharts
 
 check_parameters(globals())  # a wrong type: converted when unambiguous (2024 → "2024"), else an error
 pd.set_option("display.max_colwidth", 120)
 panel = Panel.load(panel_path)
-charts = bank_plots.BankCharts(panel, period, banks=banks, metrics=metrics, out_dir=out_dir)
+charts = BankCharts(panel, period, banks=banks, metrics=metrics, out_dir=out_dir)
 found = comparison.findings(panel, period, charts.periods, charts.banks)  # names resolved to ids
 print(panel.summary())
 
@@ -116,4 +116,4 @@ found["coverage"]
 
 # %%
 print(*charts.write(found, news), sep="\n")
-m.source_table(panel)
+source_table(panel)

@@ -30,8 +30,7 @@ from wb.door.arguments import check_parameters
 from wb.plots.customer_uplift import paths_and_tiers
 from wb.plots.theme import SIMULATED_LABEL
 from wb.run import uplift_outputs, workbook
-from wb.warehouse import build, simulate
-from wb.warehouse import uplift as customer_uplift
+from wb.warehouse import build, simulate, uplift
 from wb.warehouse.source import EngineOptions
 
 check_parameters(globals())  # a wrong type: converted when unambiguous, else an error
@@ -73,7 +72,7 @@ figure = uplift_outputs.draw(analysis, "uplift_add_quality")  # marked SIMULATED
 # two kinds is not the effect of a quota add alone.
 
 # %%
-result = customer_uplift.estimate(source, options)
+result = uplift.estimate(source, options)
 print(result.finding())
 result
 

@@ -17,7 +17,10 @@ from wb import cli
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 SRC = ROOT.parent / "shared" / "data" / "public_figures.csv"
-needs_src = pytest.mark.skipif(not SRC.is_file(), reason="../shared/data/public_figures.csv absent")
+needs_src = pytest.mark.skipif(
+    not SRC.is_file(),
+    reason="the researched figures scripts/build_bank_panel.py reads (outside the repository)",
+)
 
 
 def _build_module():

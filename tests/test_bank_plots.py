@@ -18,17 +18,17 @@ from test_notebooks import execute
 
 from wb.banks import comparison, metrics
 from wb.banks.panel import Panel
-from wb.plots import banks as plots
+from wb.plots import banks
 from wb.plots.theme import save_figure
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = {
-    "income": plots.plot_retail_income_yoy,
-    "profit": plots.plot_retail_profit_yoy,
-    "share": plots.plot_retail_share,
-    "aum": plots.plot_retail_aum,
-    "wecom": plots.plot_wecom_reach,
-    "coverage": plots.plot_coverage,
+    "income": banks.plot_retail_income_yoy,
+    "profit": banks.plot_retail_profit_yoy,
+    "share": banks.plot_retail_share,
+    "aum": banks.plot_retail_aum,
+    "wecom": banks.plot_wecom_reach,
+    "coverage": banks.plot_coverage,
 }
 
 
@@ -43,7 +43,7 @@ def test_figure_renders_with_title_and_sources(name: str, panel: Panel, tmp_path
     paths = save_figure(fig, tmp_path, f"bank_{name}")
     assert [p.suffix for p in paths] == [".png", ".svg"]
     assert all(p.stat().st_size > 5_000 for p in paths)
-    footer = plots.source_line(fig)
+    footer = banks.source_line(fig)
     assert footer.startswith("来源 Source: ")
     if name != "coverage":
         assert "src-" in footer
@@ -54,23 +54,23 @@ def test_figure_renders_with_title_and_sources(name: str, panel: Panel, tmp_path
 
 
 def test_footer_lists_the_sources_of_the_plotted_values(panel: Panel) -> None:
-    fig = plots.plot_retail_income_yoy(panel)
+    fig = banks.plot_retail_income_yoy(panel)
     table = metrics.yoy_table(panel, "H1 2025", "retail_operating_income")
     for source_id in metrics.source_ids_of(table):
-        assert source_id in plots.source_line(fig)
+        assert source_id in banks.source_line(fig)
     assert comparison.income_finding(panel, "H1 2025").en in " ".join(fig.get_suptitle().split())
     plt.close(fig)
 
 
 def test_title_is_computed_from_the_bank_selection(panel: Panel) -> None:
-    fig = plots.plot_retail_income_yoy(panel, banks=["ccb", "cmb", "icbc"])
+    fig = banks.plot_retail_income_yoy(panel, banks=["ccb", "cmb", "icbc"])
     assert "1 of 3 banks with data saw retail operating income fall" in fig.get_suptitle()
     plt.close(fig)
 
 
 def test_figure_draws_into_a_given_axes(panel: Panel) -> None:
     fig, ax = plt.subplots(figsize=(8, 6))
-    assert plots.plot_retail_profit_yoy(panel, ax=ax) is fig
+    assert banks.plot_retail_profit_yoy(panel, ax=ax) is fig
     plt.close(fig)
 
 
@@ -106,7 +106,7 @@ def test_trends_keep_halves_apart_and_gaps_open(panel: Panel) -> None:
     # BOC has H1 2019, 2020, 2022-2025 income: 2021 is a gap, never filled in
     boc = h1[(h1.bank_id == "boc") & (h1.series == "retail_operating_income")]
     assert 2021 not in set(boc["year"]) and {2020, 2022} <= set(boc["year"])
-    fig = plots.plot_trends(panel, kind="H1")
+    fig = banks.plot_trends(panel, kind="H1")
     titles = {ax: ax.get_title(loc="left") or ax.get_title() for ax in fig.axes}
     boc_ax = next(ax for ax, title in titles.items() if title == panel.bank_names()["boc"])
     segments = [line.get_xdata() for line in boc_ax.lines if len(line.get_xdata()) == 2]
@@ -185,7 +185,9 @@ def test_bank_comparison_json_matches_its_committed_schema(panel: Panel, tmp_pat
     assert not (tmp_path / "other" / comparison.ARTIFACT_NAME).exists()
 
 
-@pytest.mark.parametrize("period", ["H1 2025", "FY2024"])
+@pytest.mark.parametrize(  # every chart drawn twice: one period in the quick tier
+    "period", ["H1 2025", pytest.param("FY2024", marks=pytest.mark.slow)]
+)
 def test_every_bank_chart_is_drawn_for_the_printed_page(panel, period, tmp_path):
     """Drawn at the brief's text width, so it prints at 100%: no text under 7.5 pt as drawn,
     and the saved image no wider than the page's text (else the brief would shrink it)."""
@@ -193,7 +195,7 @@ def test_every_bank_chart_is_drawn_for_the_printed_page(panel, period, tmp_path)
 
     from wb.plots.theme import PNG_DPI, PRINT_WIDTH_IN, smallest_font_pt
 
-    for key, draw in plots.CHARTS.items():
+    for key, draw in banks.CHARTS.items():
         options = {"kind": period[:2]} if key == "trends" else {}
         if key in ("income", "profit", "share", "aum"):
             options["period"] = period
@@ -229,12 +231,12 @@ EMPTY = {
 }
 
 
-@pytest.mark.parametrize("key", list(plots.CHARTS))
+@pytest.mark.parametrize("key", list(banks.CHARTS))
 def test_each_chart_on_a_selection_without_figures_names_the_banks(key: str, panel: Panel) -> None:
     """No crash (the WeCom chart raised KeyError 'source_ids' for CMB and Ping An) and no
     blank: the chart says which of the chosen banks have no figure."""
     arguments, words = EMPTY[key]
-    fig = plots.CHARTS[key](panel, **arguments)
+    fig = banks.CHARTS[key](panel, **arguments)
     shown = _texts(fig)
     assert words in shown
     for bank in arguments["banks"]:
@@ -244,7 +246,7 @@ def test_each_chart_on_a_selection_without_figures_names_the_banks(key: str, pan
 
 
 def test_chart_functions_take_bank_names(panel: Panel) -> None:
-    fig = plots.plot_wecom_reach(panel, banks=["招商银行", "平安"])
+    fig = banks.plot_wecom_reach(panel, banks=["招商银行", "平安"])
     assert "招商银行 CMB、平安银行 PAB" in _texts(fig)
     assert "(招商、平安)" in fig.get_suptitle()
     plt.close(fig)

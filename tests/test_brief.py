@@ -218,26 +218,24 @@ def warehouse_run(artifacts, tmp_path_factory) -> Path:
     and figures) of a small simulated warehouse where ``wb run`` puts it."""
     from wb.plots.customer_uplift import save
     from wb.uplift.quality import AddQuality, Share
-    from wb.warehouse import uplift as wuplift
-    from wb.warehouse.simulate import CustomerSimulationConfig
-    from wb.warehouse.simulate import write as simulate_write
+    from wb.warehouse import simulate, uplift
 
     folder = copy_run(artifacts, tmp_path_factory.mktemp("wh") / "run")
     assets = folder / "artifacts"
-    uplift = json.loads((assets / "uplift.json").read_text(encoding="utf-8"))
+    document = json.loads((assets / "uplift.json").read_text(encoding="utf-8"))
     shares = (
         Share("adds_removed_30d", "removed within 30 days", 0.41, 0.38, 0.44, 0.05, 0.04, 0.06),
         Share("adds_shared_3plus", "a ring contact", 0.25, 0.22, 0.28, 0.01, 0.0, 0.02),
     )
-    uplift["add_quality"] = AddQuality(shares, 1000, 20, 12.0).to_json()
-    (assets / "uplift.json").write_text(json.dumps(uplift), encoding="utf-8")
+    document["add_quality"] = AddQuality(shares, 1000, 20, 12.0).to_json()
+    (assets / "uplift.json").write_text(json.dumps(document), encoding="utf-8")
     for ext in ("png", "svg"):
         (assets / f"uplift_add_quality.{ext}").write_bytes(
             (assets / f"uplift_forest.{ext}").read_bytes()
         )
-    config = CustomerSimulationConfig(n_rms=80, n_months=12, customers_per_rm=20)
-    source, _ = simulate_write(config, folder.parent / "wh")
-    wuplift.run(source, assets / "customer_uplift" / "rm_month", figures=save, label="仓库 wh")
+    config = simulate.CustomerSimulationConfig(n_rms=80, n_months=12, customers_per_rm=20)
+    source, _ = simulate.write(config, folder.parent / "wh")
+    uplift.run(source, assets / "customer_uplift" / "rm_month", figures=save, label="仓库 wh")
     return folder
 
 

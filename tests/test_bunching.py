@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from wb.door.schemas import month_index
+from wb.door.calendar import month_index
 from wb.errors import InputError
 from wb.plots.bunching import bunching_figure
 from wb.uplift.bunching import Bunching, bunching

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pandas as pd
 import pytest
-
-
-def wb(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "wb.cli", *args], capture_output=True, text=True, timeout=300
-    )
+from helpers import wb_in_process
 
 
 @pytest.mark.parametrize("command", [[], ["validate"], ["simulate"], ["uplift"], ["run"]])
 def test_help_shows_an_example(command):
-    result = wb(*command, "--help")
+    result = wb_in_process(*command, "--help")
     assert result.returncode == 0
     assert "Example:" in result.stdout
     assert "wb " in result.stdout.split("Example:")[1]
@@ -25,10 +17,12 @@ def test_help_shows_an_example(command):
 
 def test_simulate_then_validate(tmp_path):
     out = tmp_path / "x.parquet"
-    result = wb("simulate", "--out", str(out), "--rms", "300", "--months", "24", "--seed", "1")
+    result = wb_in_process(
+        "simulate", "--out", str(out), "--rms", "300", "--months", "24", "--seed", "1"
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "x.parquet.truth.json").is_file()
-    result = wb("validate", "--data", str(out))
+    result = wb_in_process("validate", "--data", str(out))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().count("\n") == 0
     assert "300 RMs" in result.stdout and "24 months (2024-01 to 2025-12)" in result.stdout
@@ -51,7 +45,7 @@ def test_broken_file_exit_2_names_rows_and_columns(tmp_path, small_export, kind)
         frame.to_excel(path, index=False)
     else:
         frame.to_csv(path, index=False, encoding="gb18030" if kind == "gb18030" else "utf-8")
-    result = wb("validate", "--data", str(path))
+    result = wb_in_process("validate", "--data", str(path))
     assert result.returncode == 2
     err = result.stderr
     assert "Traceback" not in err
@@ -76,20 +70,15 @@ def test_broken_file_exit_2_names_rows_and_columns(tmp_path, small_export, kind)
         (["nope"], 2, "No such command"),
     ],
 )
-def test_exit_codes(tmp_path, args, code, message):
-    result = subprocess.run(
-        [sys.executable, "-m", "wb.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=120,
-    )
+def test_exit_codes(tmp_path, monkeypatch, args, code, message):
+    monkeypatch.chdir(tmp_path)
+    result = wb_in_process(*args)
     assert result.returncode == code
     assert message in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_debug_shows_traceback(tmp_path):
-    result = wb("validate", "--data", str(tmp_path / "nope.csv"), "--debug")
+    result = wb_in_process("validate", "--data", str(tmp_path / "nope.csv"), "--debug")
     assert result.returncode == 2
     assert "Traceback" in result.stderr

@@ -1,6 +1,6 @@
-"""Issue 13's thirteen breaks, one test (or a few) per class, as a careless or hostile user
-would retry them: nonsense never reported as success, no personal data through side doors,
-numbers read exactly or refused, bounded work, honest exit codes, literal text in figures."""
+"""Breaks a careless or hostile user would try, one test (or a few) per kind: nonsense never
+reported as success, no personal data through side doors, numbers read exactly or refused,
+bounded work, honest exit codes, literal text in figures."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import pandas as pd
 import psutil
 import pytest
 import yaml
+from helpers import wb, wb_in_process
 
 from wb.errors import ExportError, InputError
 from wb.uplift.simulate import SimulationConfig, simulate, write
@@ -29,16 +30,6 @@ FIXTURES = Path(__file__).parent / "fixtures"
 WB = str(ROOT / ".venv" / "bin" / "wb")
 HOSTILE = "王五_13600001234"
 PHONE = "13600001234"
-
-
-def wb(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "wb.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def strict_json(path: Path) -> dict:
@@ -99,7 +90,9 @@ def test_an_unsupported_analysis_exits_2_with_the_reason_and_writes_nothing(
 ):
     data = csv(tmp_path, change(export()))
     out = tmp_path / "u"
-    done = wb("uplift", "--data", str(data), "--out", str(out), *(["--quick"] if quick else []))
+    done = wb_in_process(
+        "uplift", "--data", str(data), "--out", str(out), *(["--quick"] if quick else [])
+    )
     assert done.returncode == 2, done.stderr
     assert reason in done.stderr and "∞" not in done.stdout + done.stderr
     assert not out.exists() or not any(out.iterdir())
@@ -167,21 +160,22 @@ def _output_texts(folder: Path) -> dict[str, str]:
     return texts
 
 
+@pytest.mark.slow  # end to end: validate and a full wb uplift
 def test_a_hostile_file_name_stays_out_of_validate_and_uplift(tmp_path):
     folder = tmp_path / HOSTILE
     folder.mkdir()
     data = csv(folder, export().assign(客户姓名="张三"), f"{HOSTILE}.csv")
-    done = wb("validate", "--data", str(data))
+    done = wb_in_process("validate", "--data", str(data))
     assert done.returncode == 0, done.stderr
     _assert_nowhere({"validate stdout": done.stdout, "validate stderr": done.stderr})
     out = tmp_path / "u"
-    done = wb("uplift", "--data", str(data), "--out", str(out))
+    done = wb_in_process("uplift", "--data", str(data), "--out", str(out))
     assert done.returncode == 0, done.stderr
     _assert_nowhere(
         {"uplift stdout": done.stdout, "uplift stderr": done.stderr, **_output_texts(out)}
     )
     bad = csv(folder, export().assign(wecom_adds=-1), f"{HOSTILE}.csv")
-    done = wb("validate", "--data", str(bad))
+    done = wb_in_process("validate", "--data", str(bad))
     assert done.returncode == 2
     _assert_nowhere({"validate error": done.stderr})
 
@@ -328,7 +322,7 @@ def test_numbers_are_read_exactly_or_refused_with_row_and_column(tmp_path, colum
     frame = export().astype(str)
     frame.loc[2, column] = value
     data = csv(tmp_path, frame)
-    done = wb("validate", "--data", str(data))
+    done = wb_in_process("validate", "--data", str(data))
     assert done.returncode == 2, done.stdout
     assert row_text in done.stderr and f"'{column}'" in done.stderr
 
@@ -339,7 +333,7 @@ def test_a_duplicate_column_name_is_refused(tmp_path):
     text = frame.to_csv(index=False).splitlines()
     text = [f"{line},{line.split(',')[3]}" for line in text]  # wecom_adds twice
     path.write_text("\n".join(text) + "\n")
-    done = wb("validate", "--data", str(path))
+    done = wb_in_process("validate", "--data", str(path))
     assert done.returncode == 2
     assert "wecom_adds" in done.stderr and "row 1" in done.stderr
 
@@ -347,7 +341,7 @@ def test_a_duplicate_column_name_is_refused(tmp_path):
 def test_a_large_thousands_separated_number_is_still_read(tmp_path):
     frame = export().astype(str)
     frame.loc[2, "aum_cny"] = "172,889,567.50"
-    done = wb("validate", "--data", str(csv(tmp_path, frame)))
+    done = wb_in_process("validate", "--data", str(csv(tmp_path, frame)))
     assert done.returncode == 0, done.stderr
 
 
@@ -409,7 +403,7 @@ def test_a_parquet_claiming_huge_row_counts_is_refused_from_its_metadata(tmp_pat
     "args", [["--rms", str(10**12)], ["--rms", "20000000"], ["--months", "10000"]]
 )
 def test_simulate_sizes_are_bounded_on_the_command_line(tmp_path, args):
-    done = wb("simulate", "--out", str(tmp_path / "s.parquet"), *args, timeout=30)
+    done = wb_in_process("simulate", "--out", str(tmp_path / "s.parquet"), *args)
     assert done.returncode == 2 and "at most" in done.stderr
 
 
@@ -421,7 +415,7 @@ def test_headers_and_values_that_may_be_personal_are_never_echoed(tmp_path):
     frame[PHONE] = "1"
     frame["张三"] = "1"
     frame.loc[2, "month"] = "王五"
-    done = wb("validate", "--data", str(csv(tmp_path, frame)))
+    done = wb_in_process("validate", "--data", str(csv(tmp_path, frame)))
     assert done.returncode == 2
     _assert_nowhere({"stderr": done.stderr})
     assert "张三" not in done.stderr and "row 4" in done.stderr
@@ -436,12 +430,12 @@ def test_bank_panel_text_columns_are_screened(tmp_path):
     sources.loc[0, "publisher"] = f"call {PHONE}"
     panel.to_csv(tmp_path / "bank_panel.csv", index=False)
     sources.to_csv(tmp_path / "sources.csv", index=False)
-    done = wb("validate", "--data", str(tmp_path / "bank_panel.csv"))
+    done = wb_in_process("validate", "--data", str(tmp_path / "bank_panel.csv"))
     assert done.returncode == 2
     assert "bank_name" in done.stderr and "110101199003077777" not in done.stderr
     panel.loc[0, "bank_name"] = "建设银行"
     panel.to_csv(tmp_path / "bank_panel.csv", index=False)
-    done = wb("validate", "--data", str(tmp_path / "bank_panel.csv"))
+    done = wb_in_process("validate", "--data", str(tmp_path / "bank_panel.csv"))
     assert done.returncode == 2
     assert "publisher" in done.stderr and PHONE not in done.stderr
 
@@ -455,16 +449,16 @@ def test_user_mistakes_on_paths_and_sizes_exit_2_never_1(tmp_path):
     a_file = tmp_path / "file.txt"
     a_file.write_text("x")
     for out in (a_file, Path("/"), Path("/proc/wb-cannot")):
-        done = wb("uplift", "--data", str(data), "--out", str(out), "--quick")
+        done = wb_in_process("uplift", "--data", str(data), "--out", str(out), "--quick")
         assert done.returncode == 2, (out, done.stderr)
         assert "internal error" not in done.stderr
     (tmp_path / "d.parquet").mkdir()
-    done = wb("simulate", "--out", str(tmp_path / "d.parquet"), "--rms", "40")
+    done = wb_in_process("simulate", "--out", str(tmp_path / "d.parquet"), "--rms", "40")
     assert done.returncode == 2 and "internal error" not in done.stderr
 
 
 def test_params_mistakes_exit_2_before_any_folder(tmp_path):
-    from wb.run import params as params_mod
+    from wb.run.params import load
 
     project = _project(tmp_path, "sleeps.py")
     base = {
@@ -475,31 +469,31 @@ def test_params_mistakes_exit_2_before_any_folder(tmp_path):
     path = project / "p.yaml"
     path.write_text(yaml.safe_dump({**base, "data": {"x": {"simulate": {"n_rms": 10**12}}}}))
     with pytest.raises(InputError, match="at most"):
-        params_mod.load(path)
+        load(path)
     path.write_bytes("period: H1 2025\ntitle: \xff\xfe".encode("latin-1"))
     with pytest.raises(InputError, match="UTF-8"):
-        params_mod.load(path)
+        load(path)
     path.write_text(
         yaml.safe_dump({**base, "brief": {"title": "t", "bank_figures": ["bank_icome"]}})
     )
     with pytest.raises(InputError, match="bank_icome"):
-        params_mod.load(path)
+        load(path)
     shutil.copy(FIXTURES / "sleeps.py", project / "elsewhere.py")
     path.write_text(
         yaml.safe_dump({**base, "notebooks": [{"path": "elsewhere.py", "section": "uplift"}]})
     )
     with pytest.raises(InputError, match="notebooks/"):
-        params_mod.load(path)
+        load(path)
 
 
 def test_a_real_latest_folder_exits_2_before_the_run(tmp_path):
     params = _sleeps_params(tmp_path, seconds=0)
     out = tmp_path / "runs"
     (out / "latest").mkdir(parents=True)
-    done = wb("run", str(params), "--out", str(out))
+    done = wb_in_process("run", str(params), "--out", str(out))
     assert done.returncode == 2 and "latest" in done.stderr
     assert {p.name for p in out.iterdir()} <= {"latest", ".lock"}
-    done = wb("run", str(params), "--out", "/")
+    done = wb_in_process("run", str(params), "--out", "/")
     assert done.returncode == 2
 
 
@@ -511,7 +505,7 @@ def test_a_logo_inside_the_project_renders(tmp_path):
     import fake_artifacts
 
     from wb.run import brief
-    from wb.run import params as params_mod
+    from wb.run.params import load
 
     project = _project(tmp_path, "sleeps.py")
     (project / "assets").mkdir()
@@ -536,7 +530,7 @@ def test_a_logo_inside_the_project_renders(tmp_path):
         ),
         encoding="utf-8",
     )
-    params = params_mod.load(path)
+    params = load(path)
     run = tmp_path / "run"
     fake_artifacts.write("uplift", str(run / "artifacts"), data_label="simulated")
     html, pdf = brief.build(params, run, run / "artifacts", {"uplift"}, 1751328000)
@@ -546,7 +540,7 @@ def test_a_logo_inside_the_project_renders(tmp_path):
     shutil.copy(png, outside)
     path.write_text(path.read_text().replace(f"assets/{HOSTILE}.png", str(outside)))
     with pytest.raises(InputError, match=r"brief\.logo"):
-        params_mod.load(path)
+        load(path)
 
 
 # --------------------------------------------------------------------------- 12 markup in data
@@ -580,14 +574,14 @@ def test_ragged_rows_and_huge_cells_name_the_row(tmp_path):
     lines[5] += ",extra"
     path = tmp_path / "ragged.csv"
     path.write_text("\n".join(lines) + "\n")
-    done = wb("validate", "--data", str(path))
+    done = wb_in_process("validate", "--data", str(path))
     assert done.returncode == 2 and "row 6" in done.stderr
     lines = export().to_csv(index=False).splitlines()
     cells = lines[7].split(",")
     cells[0] = "x" * 3_000_000
     lines[7] = ",".join(cells)
     path.write_text("\n".join(lines) + "\n")
-    done = wb("validate", "--data", str(path))
+    done = wb_in_process("validate", "--data", str(path))
     assert done.returncode == 2 and "row 8" in done.stderr and len(done.stderr) < 2000
 
 
@@ -595,7 +589,7 @@ def test_many_columns_are_refused_with_the_limit(tmp_path):
     path = tmp_path / "wide.csv"
     header = ",".join(["rm_id", "month", *(f"c{i}" for i in range(20_000))])
     path.write_text(header + "\n" + ",".join(["r1", "2024-01", *["1"] * 20_000]) + "\n")
-    done = wb("validate", "--data", str(path))
+    done = wb_in_process("validate", "--data", str(path))
     assert done.returncode == 2 and "columns" in done.stderr
 
 
@@ -611,7 +605,7 @@ def test_a_folder_fifo_or_symlink_loop_is_named_as_such(tmp_path):
 def test_the_run_log_caps_long_lines():
     import io as _io
 
-    from wb.run.runner import CappedLog
+    from wb.run.kernel import CappedLog
 
     sink = _io.StringIO()
     log = CappedLog(sink, max_line=100)

@@ -8,8 +8,19 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from wb.banks import metrics as m
-from wb.banks import panel as bp
+from wb.banks import metrics
+from wb.banks.panel import (
+    UNVERIFIED_MARK,
+    Panel,
+    basis_of,
+    derived_qualifier,
+    display_value,
+    period_end,
+    prior_period,
+    select,
+    value_kind,
+    year_start_period,
+)
 from wb.door import cn_text
 
 SOURCES = pd.DataFrame(
@@ -23,18 +34,18 @@ SOURCES = pd.DataFrame(
 )
 
 
-def make_panel(tmp_path: Path, rows: list[dict], sources: pd.DataFrame = SOURCES) -> bp.Panel:
+def make_panel(tmp_path: Path, rows: list[dict], sources: pd.DataFrame = SOURCES) -> Panel:
     """Write a small bank panel and its sources into ``tmp_path``; load it through wb.door.io."""
     defaults = {"qualifier": "exact", "source_id": "s_old", "quote": "原文", "confidence": "medium"}
     frame = pd.DataFrame([defaults | r for r in rows])
     frame.to_csv(tmp_path / "bank_panel.csv", index=False)
     sources.to_csv(tmp_path / "sources.csv", index=False)
-    return bp.Panel.load(tmp_path / "bank_panel.csv")
+    return Panel.load(tmp_path / "bank_panel.csv")
 
 
 def row(bank: str, period: str, metric: str, value: float, **kw) -> dict:
     """A panel row; its basis as the build script gives it (pre-tax profit, period-end AUM)."""
-    basis = bp.basis_of(metric, "税前利润" if metric.startswith("retail_profit") else "")
+    basis = basis_of(metric, "税前利润" if metric.startswith("retail_profit") else "")
     return {
         "bank_id": bank,
         "period": period,
@@ -84,12 +95,12 @@ def test_cn_qualifier(text: str, qualifier: str) -> None:
 
 
 def test_display_value_shows_qualifiers() -> None:
-    assert bp.display_value(15e12, "over") == "≥15.00万亿元"
-    assert bp.display_value(1e7, "about", "count") == "≈1,000.0万"
-    assert bp.display_value(0.6667, "under", "share") == "≤66.67%"
+    assert display_value(15e12, "over") == "≥15.00万亿元"
+    assert display_value(1e7, "about", "count") == "≈1,000.0万"
+    assert display_value(0.6667, "under", "share") == "≤66.67%"
     # a fall of more than 30%: the bound is on the magnitude
-    assert bp.display_value(-0.30, "over", "change") == "≤-30.0%"
-    assert bp.display_value(math.nan) == "无数据 n/a"
+    assert display_value(-0.30, "over", "change") == "≤-30.0%"
+    assert display_value(math.nan) == "无数据 n/a"
 
 
 @pytest.mark.parametrize(
@@ -104,13 +115,13 @@ def test_display_value_shows_qualifiers() -> None:
     ],
 )
 def test_display_value_keeps_the_printed_precision(value, kind, shown) -> None:
-    assert bp.display_value(value, "exact", kind) == shown
+    assert display_value(value, "exact", kind) == shown
 
 
 def test_display_value_marks_unverified_figures() -> None:
-    shown = bp.display_value(0.1248, "exact", "change", status="unverified")
-    assert shown == f"+12.48% {bp.UNVERIFIED_MARK}"
-    assert bp.UNVERIFIED_MARK not in bp.display_value(0.1248, "exact", "change")
+    shown = display_value(0.1248, "exact", "change", status="unverified")
+    assert shown == f"+12.48% {UNVERIFIED_MARK}"
+    assert UNVERIFIED_MARK not in display_value(0.1248, "exact", "change")
 
 
 @pytest.mark.parametrize(
@@ -130,8 +141,8 @@ def test_display_value_marks_unverified_figures() -> None:
     ],
 )  # shown as points for all: the qualifier's symbol is what is checked
 def test_derived_values_carry_the_bounds_of_their_inputs(value, inputs, qualifier, shown) -> None:
-    assert bp.derived_qualifier(value, inputs) == qualifier
-    assert bp.display_value(value, qualifier, "points") == shown
+    assert derived_qualifier(value, inputs) == qualifier
+    assert display_value(value, qualifier, "points") == shown
 
 
 def test_selection_rule_prefers_confidence_then_exact_then_later(tmp_path: Path) -> None:
@@ -147,13 +158,13 @@ def test_selection_rule_prefers_confidence_then_exact_then_later(tmp_path: Path)
             row("cc", "H1 2025", "retail_aum", 4e12, confidence="high", source_id="s_own"),
         ],
     )
-    sel = bp.select(panel, "aa", "H1 2025", "retail_aum")
+    sel = select(panel, "aa", "H1 2025", "retail_aum")
     assert sel.value == 16.03e12  # medium beats low; exact beats over
     assert sorted(sel.alternatives["value"]) == [15e12, 16e12]
     assert "≥16.00万亿元 (s_new)" in sel.alternatives_text()
-    assert bp.select(panel, "bb", "H1 2025", "retail_aum").source_id == "s_new"  # later source
-    assert bp.select(panel, "cc", "H1 2025", "retail_aum").value == 4e12  # own report, high
-    assert bp.select(panel, "aa", "FY2024", "retail_aum") is None
+    assert select(panel, "bb", "H1 2025", "retail_aum").source_id == "s_new"  # later source
+    assert select(panel, "cc", "H1 2025", "retail_aum").value == 4e12  # own report, high
+    assert select(panel, "aa", "FY2024", "retail_aum") is None
 
 
 def test_yoy_from_levels_else_quoted_else_missing(tmp_path: Path) -> None:
@@ -169,18 +180,18 @@ def test_yoy_from_levels_else_quoted_else_missing(tmp_path: Path) -> None:
             row("dd", "H1 2024", "retail_profit", -18.64e8),
         ],
     )
-    derived = m.yoy(panel, "aa", "H1 2025", "retail_operating_income")
+    derived = metrics.yoy(panel, "aa", "H1 2025", "retail_operating_income")
     assert derived.value == pytest.approx(0.10)
     assert derived.method == "derived"
     assert derived.source_ids == ("s_new", "s_old")
     assert "stated: +20.0%" in derived.note
-    quoted = m.yoy(panel, "bb", "H1 2025", "retail_operating_income")
+    quoted = metrics.yoy(panel, "bb", "H1 2025", "retail_operating_income")
     assert (quoted.value, quoted.method) == (-0.0778, "quoted")
-    missing = m.yoy(panel, "cc", "H1 2025", "retail_operating_income")
+    missing = metrics.yoy(panel, "cc", "H1 2025", "retail_operating_income")
     assert math.isnan(missing.value) and missing.method == "none"
-    from_loss = m.yoy(panel, "dd", "H1 2025", "retail_profit")
+    from_loss = metrics.yoy(panel, "dd", "H1 2025", "retail_profit")
     assert math.isnan(from_loss.value) and "base ≤ 0" in from_loss.note
-    table = m.yoy_table(panel, "H1 2025", "retail_operating_income")
+    table = metrics.yoy_table(panel, "H1 2025", "retail_operating_income")
     assert table.set_index("bank_id")["value"].isna().to_dict() == {
         "aa": False,
         "bb": False,
@@ -194,7 +205,7 @@ def test_missing_level_stays_missing_not_zero(tmp_path: Path) -> None:
         tmp_path,
         [row("aa", "H1 2025", "retail_aum", 1e12), row("bb", "FY2024", "retail_aum", 2e12)],
     )
-    levels = m.level_table(panel, "H1 2025", "retail_aum").set_index("bank_id")["value"]
+    levels = metrics.level_table(panel, "H1 2025", "retail_aum").set_index("bank_id")["value"]
     assert levels["aa"] == 1e12
     assert math.isnan(levels["bb"])
     assert (levels.fillna(-1) != 0).all()
@@ -213,11 +224,11 @@ def test_retail_share_quoted_derived_and_never_over_net_profit(tmp_path: Path) -
             row("cc", "H1 2025", "bank_net_profit", 20e9),
         ],
     )
-    assert m.retail_share(panel, "aa", "H1 2025", "income").method == "quoted"
-    income = m.retail_share(panel, "bb", "H1 2025", "income")
+    assert metrics.retail_share(panel, "aa", "H1 2025", "income").method == "quoted"
+    income = metrics.retail_share(panel, "bb", "H1 2025", "income")
     assert (income.value, income.method) == (pytest.approx(0.25), "derived")
-    assert m.retail_share(panel, "bb", "H1 2025", "profit").value == pytest.approx(0.10)
-    assert math.isnan(m.retail_share(panel, "cc", "H1 2025", "profit").value)
+    assert metrics.retail_share(panel, "bb", "H1 2025", "profit").value == pytest.approx(0.10)
+    assert math.isnan(metrics.retail_share(panel, "cc", "H1 2025", "profit").value)
 
 
 def test_aum_growth_from_year_end_level_or_quoted(tmp_path: Path) -> None:
@@ -229,7 +240,7 @@ def test_aum_growth_from_year_end_level_or_quoted(tmp_path: Path) -> None:
             row("bb", "H1 2025", "retail_aum_growth_ytd", 0.0399),
         ],
     )
-    table = m.aum_table(panel, "H1 2025").set_index("bank_id")
+    table = metrics.aum_table(panel, "H1 2025").set_index("bank_id")
     assert table.loc["aa", "growth"] == pytest.approx(17.67 / 16.69 - 1)
     assert table.loc["aa", "growth_method"] == "derived"
     assert table.loc["bb", "growth"] == 0.0399 and math.isnan(table.loc["bb", "level"])
@@ -247,7 +258,7 @@ def test_wecom_reach_share_and_far_apart_dates(tmp_path: Path) -> None:
             row("cc", "H1 2025", "retail_customers", 10e6),
         ],
     )
-    reach = m.wecom_reach(panel).set_index("bank_id")
+    reach = metrics.wecom_reach(panel).set_index("bank_id")
     assert list(reach.index) == ["aa", "bb"]  # cc publishes nothing: absent, not zero
     assert reach.loc["aa", "share"] == pytest.approx(11 / 726)
     assert not reach.loc["aa", "far_apart"]
@@ -260,18 +271,18 @@ def test_coverage_counts_missing_cells(tmp_path: Path) -> None:
         tmp_path,
         [row("aa", "H1 2025", "retail_aum", 1e12), row("bb", "FY2024", "retail_customers", 5)],
     )
-    cov = m.coverage(panel, ["H1 2025"]).set_index(["bank_id", "group", "period"])
+    cov = metrics.coverage(panel, ["H1 2025"]).set_index(["bank_id", "group", "period"])
     assert cov.loc[("aa", "retail_aum", "H1 2025"), "n_rows"] == 1
     assert cov.loc[("bb", "retail_aum", "H1 2025"), "n_rows"] == 0
     assert cov.loc[("bb", "retail_aum", "H1 2025"), "best_confidence"] == ""
-    assert len(cov) == 2 * (len(m.COVERAGE_GROUPS) - 1) + 2  # WeCom: one "any date" column
+    assert len(cov) == 2 * (len(metrics.COVERAGE_GROUPS) - 1) + 2  # WeCom: one "any date" column
 
 
 def test_periods() -> None:
-    assert bp.prior_period("H1 2025") == "H1 2024"
-    assert bp.year_start_period("Q3 2025") == "FY2024"
-    assert bp.period_end("2025-11").isoformat() == "2025-11-30"
-    assert bp.prior_period("2025-07-31") is None
+    assert prior_period("H1 2025") == "H1 2024"
+    assert year_start_period("Q3 2025") == "FY2024"
+    assert period_end("2025-11").isoformat() == "2025-11-30"
+    assert prior_period("2025-07-31") is None
 
 
 def test_suspect_rows_are_never_selected_and_show_as_excluded(tmp_path: Path) -> None:
@@ -283,12 +294,12 @@ def test_suspect_rows_are_never_selected_and_show_as_excluded(tmp_path: Path) ->
             row("bb", "FY2024", "retail_customers", 31e6, confidence="low"),
         ],
     )
-    assert bp.select(panel, "aa", "FY2024", "retail_customers") is None
+    assert select(panel, "aa", "FY2024", "retail_customers") is None
     # the suspect row loses even against a low-confidence one
-    assert bp.select(panel, "bb", "FY2024", "retail_customers").value == 31e6
-    table = m.level_table(panel, "FY2024", "retail_customers")
+    assert select(panel, "bb", "FY2024", "retail_customers").value == 31e6
+    table = metrics.level_table(panel, "FY2024", "retail_customers")
     assert 12e6 not in set(table["value"]) and 30e6 not in set(table["value"])
-    cov = m.coverage(panel, ["FY2024"], {"customers": ("retail_customers",)})
+    cov = metrics.coverage(panel, ["FY2024"], {"customers": ("retail_customers",)})
     states = dict(zip(cov["bank_id"], cov["state"], strict=True))
     assert states == {"aa": "excluded (suspect)", "bb": "data"}
 
@@ -305,8 +316,8 @@ def test_changes_only_within_one_basis(tmp_path: Path) -> None:
             row("bb", "H1 2024", "retail_profit", 60e9, basis="vendor_operating_profit"),
         ],
     )
-    assert m.yoy(panel, "aa", "H1 2025", "retail_profit").method == "none"
-    bb = m.yoy(panel, "bb", "H1 2025", "retail_profit")
+    assert metrics.yoy(panel, "aa", "H1 2025", "retail_profit").method == "none"
+    bb = metrics.yoy(panel, "bb", "H1 2025", "retail_profit")
     assert (bb.value, bb.basis) == (pytest.approx(0.5), "vendor_operating_profit")
 
 
@@ -325,7 +336,7 @@ def test_unverified_is_carried_with_its_reason(tmp_path: Path) -> None:
             ),
         ],
     )
-    change = m.yoy(panel, "aa", "H1 2025", "retail_operating_income")
+    change = metrics.yoy(panel, "aa", "H1 2025", "retail_operating_income")
     assert change.status == "unverified"
     assert "unverified: period inferred" in change.note
 
@@ -335,25 +346,25 @@ def test_direction_rows_are_evidence_not_values(tmp_path: Path) -> None:
         tmp_path,
         [row("aa", "H1 2025", "retail_profit_yoy", float("nan"), direction="up")],
     )
-    assert bp.select(panel, "aa", "H1 2025", "retail_profit_yoy") is None
+    assert select(panel, "aa", "H1 2025", "retail_profit_yoy") is None
     assert panel.directions("aa", "H1 2025", "retail_profit_yoy")["direction"].tolist() == ["up"]
 
 
 @pytest.mark.parametrize(
     ("call", "hint"),
     [
-        (lambda p: m.level_table(p, "2025H1", "retail_aum"), "did you mean 'H1 2025'"),
-        (lambda p: m.level_table(p, "2024", "retail_aum"), "did you mean 'FY2024'"),
-        (lambda p: m.level_table(p, "H1 2025", "aum"), "did you mean 'retail_aum'"),
-        (lambda p: m.yoy_table(p, "H1 2025", "retail_aum", ["cmbx"]), "did you mean 'cmb'"),
-        (lambda p: m.aum_table(p, "H1 2025", ["cmb", "xyz"]), "unknown bank 'xyz'"),
+        (lambda p: metrics.level_table(p, "2025H1", "retail_aum"), "did you mean 'H1 2025'"),
+        (lambda p: metrics.level_table(p, "2024", "retail_aum"), "did you mean 'FY2024'"),
+        (lambda p: metrics.level_table(p, "H1 2025", "aum"), "did you mean 'retail_aum'"),
+        (lambda p: metrics.yoy_table(p, "H1 2025", "retail_aum", ["cmbx"]), "did you mean 'cmb'"),
+        (lambda p: metrics.aum_table(p, "H1 2025", ["cmb", "xyz"]), "unknown bank 'xyz'"),
     ],
 )
 def test_a_wrong_name_gets_the_valid_ones_and_the_closest(call, hint) -> None:
     """A typo is an error naming the valid values, never a table of 无数据 rows."""
     from wb.errors import InputError
 
-    panel = bp.Panel.load(Path(__file__).parents[1] / "data" / "bank_panel.csv")
+    panel = Panel.load(Path(__file__).parents[1] / "data" / "bank_panel.csv")
     with pytest.raises(InputError, match="Valid") as err:
         call(panel)
     assert hint in str(err.value)
@@ -381,8 +392,6 @@ def test_the_public_api_is_importable_from_wb() -> None:
     ],
 )
 def test_every_metric_is_shown_in_its_unit(metric, value, shown):
-    from wb.banks.panel import display_value, value_kind
-
     assert display_value(value, "exact", value_kind(metric)) == shown
 
 
@@ -390,8 +399,8 @@ def test_every_metric_is_shown_in_its_unit(metric, value, shown):
 
 
 @pytest.fixture(scope="module")
-def real_panel() -> bp.Panel:
-    return bp.Panel.load(Path(__file__).parents[1] / "data" / "bank_panel.csv")
+def real_panel() -> Panel:
+    return Panel.load(Path(__file__).parents[1] / "data" / "bank_panel.csv")
 
 
 # Written by hand from data/bank_panel.csv (retail_income_share rows):
@@ -427,7 +436,7 @@ def test_trend_finding_is_about_the_period_and_its_predecessor(real_panel, perio
 
     found = comparison.findings(real_panel, period, [period])["trend"]
     assert (found.en, found.zh) == TREND_SENTENCES[period]
-    assert {n["period"] for n in found.numbers} == {period, bp.prior_period(period)}
+    assert {n["period"] for n in found.numbers} == {period, prior_period(period)}
 
 
 def test_trend_words_follow_the_sign(tmp_path: Path) -> None:
@@ -446,12 +455,10 @@ def test_trend_words_follow_the_sign(tmp_path: Path) -> None:
     assert "降" not in found.zh.split(";")[1] and "abc由40.0%升至45.0%(+5.0pp)" in found.zh
 
 
-def _unverified_texts(panel: bp.Panel) -> set[str]:
+def _unverified_texts(panel: Panel) -> set[str]:
     """Every unverified figure of the panel as display_value prints it, without the mark."""
     rows = panel.usable[panel.usable["status"] == "unverified"]
-    return {
-        bp.display_value(r.value, r.qualifier, bp.value_kind(r.metric)) for r in rows.itertuples()
-    }
+    return {display_value(r.value, r.qualifier, value_kind(r.metric)) for r in rows.itertuples()}
 
 
 def _unmarked(text: str, shown: str) -> bool:
@@ -460,7 +467,7 @@ def _unmarked(text: str, shown: str) -> bool:
 
     pattern = re.escape(shown) + r"(?![\d])"
     return any(
-        not text[m.end() :].startswith(f" {bp.UNVERIFIED_MARK}") for m in re.finditer(pattern, text)
+        not text[m.end() :].startswith(f" {UNVERIFIED_MARK}") for m in re.finditer(pattern, text)
     )
 
 
@@ -482,14 +489,14 @@ def test_no_sentence_states_an_unverified_figure_unmarked(real_panel, period) ->
     for finding in found:
         for n in finding.numbers:
             if n["status"] == "unverified":
-                assert bp.UNVERIFIED_MARK in finding.en and bp.UNVERIFIED_MARK in finding.zh
+                assert UNVERIFIED_MARK in finding.en and UNVERIFIED_MARK in finding.zh
 
 
 def test_counts_that_rest_on_unverified_figures_name_them(real_panel) -> None:
     from wb.banks import comparison
 
     found = comparison.findings(real_panel, "H1 2025", ["H1 2025"])
-    mark = bp.UNVERIFIED_MARK
+    mark = UNVERIFIED_MARK
     assert f"3 rose (including 工商 +46.05% {mark})" in found["retail_profit"].en
     assert f"to 浙商 +12.48% {mark} (including 交通 +5.52% {mark})" in (found["retail_aum"].en)
     assert f"(including 交通 ≈1,000.0万 {mark})" in found["wecom"].en
@@ -498,13 +505,13 @@ def test_counts_that_rest_on_unverified_figures_name_them(real_panel) -> None:
 
 def test_derived_growth_from_an_over_figure_reads_at_least(real_panel) -> None:
     """CCB's H1 2025 retail AUM is "over 22万亿": its growth since FY2024 is ≥, not ≈."""
-    growth = m.aum_growth(real_panel, "ccb", "H1 2025")
+    growth = metrics.aum_growth(real_panel, "ccb", "H1 2025")
     assert (growth.method, growth.qualifier) == ("derived", "over")
-    assert bp.display_value(growth.value, growth.qualifier, "change") == "≥+6.8%"
+    assert display_value(growth.value, growth.qualifier, "change") == "≥+6.8%"
 
 
 def test_wecom_reach_rows_carry_their_status(real_panel) -> None:
-    table = m.wecom_reach(real_panel).set_index("bank_id")
+    table = metrics.wecom_reach(real_panel).set_index("bank_id")
     assert table.loc["bocom", "status"] == "unverified" and "近万万" in table.loc["bocom", "note"]
     assert table.loc["ccb", "status"] == "ok"
 

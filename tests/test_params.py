@@ -224,10 +224,10 @@ def test_parameter_types_are_read_from_the_parameters_cell_without_running_it():
 
 
 def test_cli_run_with_an_unknown_bank_is_exit_2_before_any_kernel(tmp_path, capsys, monkeypatch):
-    from wb.run import runner
+    from wb.run import kernel
 
     started = []
-    monkeypatch.setattr(runner, "preflight", lambda p: started.append(p))
+    monkeypatch.setattr(kernel, "preflight", lambda p: started.append(p))
     out = tmp_path / "runs"
     with pytest.raises(SystemExit) as done:
         cli.main(["run", str(_bank_params(tmp_path, ["xyz"])), "--out", str(out)])

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pandas as pd
 import pytest
+from helpers import wb_in_process
 
 from wb.door import privacy
 
@@ -17,12 +15,6 @@ CANARIES = {
     "wechat": "wxid_canary0001",
     "remark": "回访 13912345678",  # a phone hidden in a free-text column with a harmless name
 }
-
-
-def _wb(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "wb.cli", *args], capture_output=True, text=True, timeout=120
-    )
 
 
 @pytest.mark.parametrize(
@@ -83,7 +75,7 @@ def test_canary_never_leaves_the_door(tmp_path, small_export, valid):
         frame.loc[3, "wecom_adds"] = -1
     path = tmp_path / "pii.csv"
     frame.to_csv(path, index=False)
-    result = _wb("validate", "--data", str(path))
+    result = wb_in_process("validate", "--data", str(path))
     assert result.returncode == (0 if valid else 2), result.stderr
     text = result.stdout + result.stderr
     for value in CANARIES.values():
@@ -100,7 +92,7 @@ def test_id_column_holding_phone_numbers_is_refused_without_echo(tmp_path, small
     frame["rm_id"] = [f"1381234567{i}" for i in range(10)]
     path = tmp_path / "phones.csv"
     frame.to_csv(path, index=False)
-    result = _wb("validate", "--data", str(path))
+    result = wb_in_process("validate", "--data", str(path))
     assert result.returncode == 2
     assert "pseudonymous id" in result.stderr
     assert "13812345670" not in result.stdout + result.stderr

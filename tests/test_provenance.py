@@ -1,4 +1,4 @@
-"""A simulated file says so itself (issue 20, part 5): copied alone to another folder under
+"""A simulated file says so itself: copied alone to another folder under
 another name, without its truth file, every output it feeds is marked SIMULATED (uplift.json,
 customer_uplift.json, the build, each figure's footer, the brief's text, notebooks 20 and 30);
 a file ``wb simulate`` did not write is not."""
@@ -64,7 +64,14 @@ def brief_text(run: Path, customer: Path | None = None) -> str:
     return " ".join(text.split())
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".xlsx"])
+@pytest.mark.parametrize(  # end to end; one format in the quick tier, all three in make test
+    "suffix",
+    [
+        ".csv",
+        pytest.param(".parquet", marks=pytest.mark.slow),
+        pytest.param(".xlsx", marks=pytest.mark.slow),
+    ],
+)
 def test_an_rm_export_copied_alone_is_simulated_in_every_output(tmp_path, suffix):
     made, _, frame = write(CONFIG, tmp_path / "sim" / f"s{suffix}")
     copy = copy_alone(made, tmp_path / "exports", f"rm_month_2025{suffix}")
@@ -89,6 +96,7 @@ def test_an_rm_export_copied_alone_is_simulated_in_every_output(tmp_path, suffix
     assert "(internal)" not in text
 
 
+@pytest.mark.slow  # end to end: three formats through the uplift outputs
 def test_a_real_export_is_marked_nowhere(tmp_path, small_export):
     """A file wb simulate did not write (the same rows, saved by pandas) is not simulated, in
     any format; a wb_simulated column that does not say SIMULATED marks nothing."""
@@ -161,12 +169,13 @@ def test_an_xlsx_export_above_excel_rows_is_refused(tmp_path):
 def copied_warehouse(tmp_path_factory) -> Path:
     """A simulated warehouse's three tables copied alone (no truth.json), each Parquet file
     renamed: ``<table>.parquet`` in a folder of another name."""
-    from wb.warehouse.simulate import CustomerSimulationConfig
-    from wb.warehouse.simulate import write as simulate_warehouse
+    import wb.warehouse.simulate
 
     root = tmp_path_factory.mktemp("wh")
-    config = CustomerSimulationConfig(n_rms=80, n_months=12, customers_per_rm=20, beta_quota=BETA)
-    source, _ = simulate_warehouse(config, root / "simulated")
+    config = wb.warehouse.simulate.CustomerSimulationConfig(
+        n_rms=80, n_months=12, customers_per_rm=20, beta_quota=BETA
+    )
+    source, _ = wb.warehouse.simulate.write(config, root / "simulated")
     copy = root / "bank_tables"
     copy.mkdir()
     for table in ("customer_month", "wecom_contact", "quota"):
@@ -180,11 +189,12 @@ def copied_warehouse(tmp_path_factory) -> Path:
     return copy
 
 
+@pytest.mark.slow  # end to end: build, customer uplift, figures
 def test_customer_level_tables_copied_alone_are_simulated_in_every_output(
     copied_warehouse, tmp_path
 ):
     from wb.plots.customer_uplift import save
-    from wb.warehouse import uplift as wuplift
+    from wb.warehouse import uplift
     from wb.warehouse.build import build
     from wb.warehouse.source import open_source
 
@@ -213,7 +223,7 @@ def test_customer_level_tables_copied_alone_are_simulated_in_every_output(
     marks = svg_marks(artifacts)
     assert "uplift_add_quality" in marks and all(marks.values()), marks
     customer = artifacts / "customer_uplift" / "rm_month"
-    wuplift.run(copied_warehouse, customer, figures=save, label="仓库 bank tables")
+    uplift.run(copied_warehouse, customer, figures=save, label="仓库 bank tables")
     cdoc = json.loads((customer / "customer_uplift.json").read_text(encoding="utf-8"))
     assert cdoc["simulated"] is True and "truth" not in cdoc  # the realised truth stayed behind
     marks = svg_marks(customer)

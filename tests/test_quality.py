@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import wb, wb_in_process
 
 from wb.run import uplift_outputs
 from wb.uplift import quality
 from wb.uplift.estimation import prepare
+from wb.warehouse import simulate
 from wb.warehouse.build import build
 from wb.warehouse.progress import Progress
 from wb.warehouse.simulate import CustomerSimulationConfig
-from wb.warehouse.simulate import write as simulate_write
 
 #: The coverage test's simulated warehouses: fixed seeds, each small (10 branches of 10 RMs,
 #: 12 months; 5 customers per RM, as the shares need adds, not customers).
@@ -26,18 +25,16 @@ COVERAGE_SEEDS = range(1, 101)
 SMALL = {"n_rms": 100, "customers_per_rm": 5, "n_months": 12}
 
 
-def _wb(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "wb.cli", *args], capture_output=True, text=True, timeout=600
-    )
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("quality")
-    made = _wb("simulate", "--level", "customer", "--out", str(root / "wh"), "--rms", "200")
+    made = wb_in_process(
+        "simulate", "--level", "customer", "--out", str(root / "wh"), "--rms", "200"
+    )
     assert made.returncode == 0, made.stderr
-    done = _wb("warehouse", "build", "--source", str(root / "wh"), "--out", str(root / "b"))
+    done = wb_in_process(
+        "warehouse", "build", "--source", str(root / "wh"), "--out", str(root / "b")
+    )
     assert done.returncode == 0, done.stderr
     return root
 
@@ -46,7 +43,7 @@ def built(tmp_path_factory) -> Path:
 def test_quota_induced_add_shares_cover_the_simulated_truth(built: Path) -> None:
     truth = json.loads((built / "wh" / "truth.json").read_text())["add_quality"]["realised"]
     out = built / "u"
-    done = _wb(
+    done = wb(
         "uplift",
         "--quick",
         "--data",
@@ -81,7 +78,7 @@ def test_the_removal_share_interval_covers_the_truth_at_its_nominal_rate(tmp_pat
     t0 = time.perf_counter()
     hits = 0
     for seed in COVERAGE_SEEDS:
-        source, truth = simulate_write(
+        source, truth = simulate.write(
             CustomerSimulationConfig(seed=seed, **SMALL), tmp_path / f"wh{seed}"
         )
         built = build(source, tmp_path / f"b{seed}", progress=Progress(8, quiet=True))

@@ -15,6 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 import yaml
+from helpers import wb, wb_in_process
 
 from wb.run import brief
 
@@ -50,10 +51,6 @@ def params_file(tmp_path: Path, *failing: str, alone: bool = False, **over) -> P
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path
-
-
-def wb(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([WB, *args], capture_output=True, text=True, timeout=timeout)
 
 
 def sha(path: Path) -> str:
@@ -203,7 +200,7 @@ def test_an_invalid_data_file_exits_2_before_any_kernel_or_folder(tmp_path, earl
         encoding="utf-8",
     )
     params = params_file(tmp_path, data={"rm_month": {"path": str(bad)}})
-    done = wb("run", str(params), "--out", str(earlier))
+    done = wb_in_process("run", str(params), "--out", str(earlier))
     assert done.returncode == 2, done.stderr
     assert ": column 'month', row 2: expected a month as YYYY-MM" in done.stderr
     assert str(bad) not in done.stderr  # the file is named by its label, not its path
@@ -373,11 +370,11 @@ def test_a_run_builds_its_panel_from_a_warehouse_and_knows_when_it_is_up_to_date
 def test_the_params_seed_reaches_the_bootstrap(tmp_path):
     """Notebook 20 declares seed, data_label and simulated, so wb run passes them; the seed
     drives the designs' bootstrap draws (and the manifest records the params seed)."""
-    from wb.run import params as params_mod
     from wb.run import uplift_outputs
+    from wb.run.params import declared_parameters
     from wb.uplift.simulate import SimulationConfig, write
 
-    declared = params_mod.declared_parameters(ROOT / "notebooks" / "20_quota_uplift.py")
+    declared = declared_parameters(ROOT / "notebooks" / "20_quota_uplift.py")
     assert {"seed", "data_label", "simulated"} <= declared
     data, _, _ = write(SimulationConfig(n_rms=300, n_months=24, seed=3), tmp_path / "x.parquet")
 

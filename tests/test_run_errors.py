@@ -17,7 +17,7 @@ from warehouse_cases import edge_tables, write_source
 
 from wb import cli, errors
 from wb.door.validation import Problem, ValidationError
-from wb.run import runner
+from wb.run import inputs, runner
 from wb.warehouse.validate import Problem as WarehouseProblem
 from wb.warehouse.validate import WarehouseValidationError
 
@@ -83,7 +83,7 @@ def test_a_failed_run_keeps_the_error_s_type_and_exit_code(tmp_path, monkeypatch
     def fail(self) -> None:
         raise error
 
-    monkeypatch.setattr(runner.Run, "_simulate_inputs", fail)
+    monkeypatch.setattr(inputs.Inputs, "simulate", fail)
     params = _params(tmp_path, {"simulate": {"n_rms": 40, "n_months": 8}})
     out = tmp_path / "runs"
     assert _wb_run(params, out, monkeypatch) == error.exit_code

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
+from helpers import wb_in_process
 
 from wb.errors import NotIdentified
 from wb.run import uplift_outputs
@@ -24,12 +23,6 @@ FIGURES = (
 DESIGN_KEYS = ("event_study", "wald_did", "bunching", "by_certification", "outcomes", "robustness")
 
 
-def wb(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "wb.cli", *args], capture_output=True, text=True, timeout=300
-    )
-
-
 @pytest.fixture(scope="module")
 def export(tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "s.parquet"
@@ -39,7 +32,7 @@ def export(tmp_path_factory):
 
 def test_full_run_writes_json_and_figures(tmp_path, export):
     out = tmp_path / "u"
-    result = wb("uplift", "--data", str(export), "--out", str(out))
+    result = wb_in_process("uplift", "--data", str(export), "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == str(out / "uplift.json")
     doc = json.loads((out / "uplift.json").read_text())
@@ -75,12 +68,15 @@ def test_the_analysis_reports_each_step_on_stderr_unless_quiet(tmp_path, export,
 
 def test_quick_writes_only_json(tmp_path, export):
     out = tmp_path / "q"
-    assert wb("uplift", "--data", str(export), "--out", str(out), "--quick").returncode == 0
+    assert (
+        wb_in_process("uplift", "--data", str(export), "--out", str(out), "--quick").returncode == 0
+    )
     assert sorted(p.name for p in out.iterdir()) == ["uplift.json"]
     doc = json.loads((out / "uplift.json").read_text())
     assert not any(key in doc for key in DESIGN_KEYS)
 
 
+@pytest.mark.slow  # end to end: two full wb uplift runs
 def test_designs_the_data_cannot_support_are_skipped_with_a_note(tmp_path, export):
     """Every RM gets a quota, in one of two months: no never-treated trend for bunching; the
     rest still runs. Had every branch started in the same month, the month effects would
@@ -92,13 +88,15 @@ def test_designs_the_data_cannot_support_are_skipped_with_a_note(tmp_path, expor
     same = frame.assign(quota_target=frame["month"].ge("2025-01").astype("int64") * 50)
     same.to_parquet(tmp_path / "same_month.parquet")
     out = tmp_path / "u"
-    result = wb("uplift", "--data", str(tmp_path / "same_month.parquet"), "--out", str(out))
+    result = wb_in_process(
+        "uplift", "--data", str(tmp_path / "same_month.parquet"), "--out", str(out)
+    )
     assert result.returncode == 2 and "same month" in result.stderr
     assert not out.exists()
     frame["quota_target"] = (frame["month"] >= start).astype("int64") * 50
     path = tmp_path / "two_months.parquet"
     frame.to_parquet(path)
-    result = wb("uplift", "--data", str(path), "--out", str(out))
+    result = wb_in_process("uplift", "--data", str(path), "--out", str(out))
     assert result.returncode == 0, result.stderr
     doc = json.loads((out / "uplift.json").read_text())
     validate_document(doc)
@@ -112,7 +110,7 @@ def test_invalid_input_exit_2_and_nothing_written(tmp_path, small_export):
     path = tmp_path / "bad.csv"
     bad.to_csv(path, index=False)
     out = tmp_path / "never"
-    result = wb("uplift", "--data", str(path), "--out", str(out))
+    result = wb_in_process("uplift", "--data", str(path), "--out", str(out))
     assert result.returncode == 2
     assert "row 7" in result.stderr
     assert not out.exists()
@@ -137,14 +135,17 @@ def test_an_export_without_adds_is_refused_before_any_worker_starts(
 
 def test_earlier_output_kept_when_a_rerun_fails(tmp_path, export, small_export):
     out = tmp_path / "u"
-    assert wb("uplift", "--data", str(export), "--out", str(out), "--quick").returncode == 0
+    assert (
+        wb_in_process("uplift", "--data", str(export), "--out", str(out), "--quick").returncode == 0
+    )
     before = (out / "uplift.json").read_bytes()
     bad = tmp_path / "bad.csv"
     small_export.assign(aum_cny=-1).to_csv(bad, index=False)
-    assert wb("uplift", "--data", str(bad), "--out", str(out), "--quick").returncode == 2
+    assert wb_in_process("uplift", "--data", str(bad), "--out", str(out), "--quick").returncode == 2
     assert (out / "uplift.json").read_bytes() == before
 
 
+@pytest.mark.slow  # end to end: a full wb uplift with figures
 def test_personal_data_never_reaches_outputs(tmp_path, small_export):
     frame = small_export.copy()
     frame["客户姓名"] = "王五六"
@@ -152,7 +153,7 @@ def test_personal_data_never_reaches_outputs(tmp_path, small_export):
     path = tmp_path / "pii.csv"
     frame.to_csv(path, index=False)
     out = tmp_path / "u"
-    result = wb("uplift", "--data", str(path), "--out", str(out))
+    result = wb_in_process("uplift", "--data", str(path), "--out", str(out))
     assert result.returncode == 0, result.stderr
     texts = [result.stdout, result.stderr] + [
         p.read_text(errors="ignore") for p in out.iterdir() if p.suffix != ".png"

@@ -16,10 +16,9 @@ from warehouse_cases import edge_tables, reference_build, write_source
 
 from wb.door import io
 from wb.errors import InputError, RunInterrupted
-from wb.warehouse import build
+from wb.warehouse import build, simulate
 from wb.warehouse.progress import Progress
 from wb.warehouse.simulate import CustomerSimulationConfig
-from wb.warehouse.simulate import write as simulate_write
 
 QUIET = Progress(8, quiet=True)
 
@@ -149,7 +148,7 @@ def test_bad_months_window_is_exit_2(edge_source, tmp_path, bad):
 
 
 def test_simulated_source_equals_the_pandas_reference(tmp_path):
-    folder, _ = simulate_write(
+    folder, _ = simulate.write(
         CustomerSimulationConfig(n_rms=40, n_months=10, customers_per_rm=12, seed=5),
         tmp_path / "wh",
     )

@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
-
-
-def wb(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "wb.cli", *args], capture_output=True, text=True, timeout=300
-    )
+from helpers import wb_in_process
 
 
 @pytest.mark.parametrize("command", [["warehouse", "validate"], ["warehouse", "build"]])
 def test_help_shows_an_example(command):
-    result = wb(*command, "--help")
+    result = wb_in_process(*command, "--help")
     assert result.returncode == 0
     assert "Example:" in result.stdout
     assert "wb warehouse" in result.stdout.split("Example:")[1]
 
 
 def test_simulate_help_names_the_customer_level():
-    result = wb("simulate", "--help")
+    result = wb_in_process("simulate", "--help")
     assert "--level customer" in result.stdout and "--customers" in result.stdout
 
 
@@ -37,7 +29,7 @@ def test_simulate_help_names_the_customer_level():
 )
 def test_bad_arguments_exit_2(tmp_path, args, message):
     (tmp_path / "src").mkdir()
-    result = wb("warehouse", "build", "--source", str(tmp_path / "src"), "--out",
+    result = wb_in_process("warehouse", "build", "--source", str(tmp_path / "src"), "--out",
                 str(tmp_path / "b"), *args)  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
@@ -45,6 +37,6 @@ def test_bad_arguments_exit_2(tmp_path, args, message):
 
 
 def test_missing_source_exit_2(tmp_path):
-    result = wb("warehouse", "validate", "--source", str(tmp_path / "nowhere"))
+    result = wb_in_process("warehouse", "validate", "--source", str(tmp_path / "nowhere"))
     assert result.returncode == 2
     assert "folder not found" in result.stderr

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
+from helpers import wb, wb_in_process
 
 from wb.errors import InputError
 from wb.warehouse import build
@@ -17,12 +16,6 @@ from wb.warehouse.progress import Progress
 from wb.warehouse.simulate import TRUTH, CustomerSimulationConfig, write
 
 SMALL = CustomerSimulationConfig(n_rms=60, n_months=12, customers_per_rm=15, seed=4)
-
-
-def wb(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "wb.cli", *args], capture_output=True, text=True, timeout=600
-    )
 
 
 def digest(folder) -> dict[str, str]:
@@ -56,15 +49,15 @@ def test_chunks_do_not_change_the_world(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--rms", "5"], "--rms must be between"),
-        (["--months", "3"], "--months must be between"),
-        (["--customers", "0"], "--customers must be between"),
+        (["--rms", "5"], "--rms must be at least 20 and at most 500,000"),
+        (["--months", "3"], "--months must be at least 8"),
+        (["--customers", "0"], "--customers must be at least 1"),
         (["--rms", "400000", "--customers", "2000", "--months", "120"], "customer-months; at most"),
         (["--beta-quota", "nan"], "--beta-quota must be"),
     ],
 )
 def test_bad_sizes_exit_2(tmp_path, args, message):
-    result = wb("simulate", "--level", "customer", "--out", str(tmp_path / "wh"), *args)
+    result = wb_in_process("simulate", "--level", "customer", "--out", str(tmp_path / "wh"), *args)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "wh").exists()

@@ -12,11 +12,10 @@ from test_warehouse_build import assert_drop_table_and_release, assert_same_pane
 from test_warehouse_validate import EXPECTED, broken_tables
 from warehouse_cases import edge_tables, reference_build, write_source
 
-from wb.warehouse import build
-from wb.warehouse import validate as wvalidate
+from wb.errors import InputError
+from wb.warehouse import build, simulate, validate
 from wb.warehouse.progress import Progress
 from wb.warehouse.simulate import CustomerSimulationConfig
-from wb.warehouse.simulate import write as simulate_write
 from wb.warehouse.source import EngineOptions, open_source, spark_backend, spark_session
 
 SPARK = EngineOptions(engine="spark", spark_master="local[2]")
@@ -55,7 +54,7 @@ def test_spark_equals_duckdb_and_the_reference_on_edge_cases(spark, edge, tmp_pa
 
 @pytest.mark.spark
 def test_spark_equals_duckdb_on_a_simulated_source_with_window(spark, tmp_path):
-    folder, _ = simulate_write(
+    folder, _ = simulate.write(
         CustomerSimulationConfig(n_rms=30, n_months=9, customers_per_rm=10, seed=11),
         tmp_path / "wh",
     )
@@ -75,13 +74,13 @@ def test_spark_drops_tables_and_releases_cached_ones(spark):
 def test_spark_reports_the_same_problems(spark, tmp_path):
     src = write_source(tmp_path / "bad", broken_tables())
     opened = open_source(src, SPARK)
-    with pytest.raises(wvalidate.WarehouseValidationError) as info:
-        wvalidate.validate(opened)
+    with pytest.raises(validate.WarehouseValidationError) as info:
+        validate.validate(opened)
     got = {(p.table, p.column, p.rule): p.rows for p in info.value.problems}
     assert got == EXPECTED
     duck = open_source(src)
-    with pytest.raises(wvalidate.WarehouseValidationError) as ref:
-        wvalidate.validate(duck)
+    with pytest.raises(validate.WarehouseValidationError) as ref:
+        validate.validate(duck)
     duck.close()
     assert [str(p) for p in info.value.problems] == [str(p) for p in ref.value.problems]
 
@@ -97,10 +96,10 @@ def test_catalog_source(spark, edge, tmp_path):
     ref, _ = reference_build(tables)
     assert_same_panel(got, ref)
     assert record["source"] == "spark:wbtest"
-    with pytest.raises(wvalidate.InputError, match="not found in the Spark catalog"):
+    with pytest.raises(InputError, match="not found in the Spark catalog"):
         open_source("spark:no_such_db", SPARK)
 
 
 def test_catalog_source_needs_spark(tmp_path):
-    with pytest.raises(wvalidate.InputError, match="needs --engine spark"):
+    with pytest.raises(InputError, match="needs --engine spark"):
         build.build("spark:wbtest", tmp_path / "b", progress=Progress(1, quiet=True))

@@ -1,25 +1,22 @@
-"""Customer-level uplift (`wb warehouse uplift`, issue 15 item 2): the engine-cell estimator
+"""Customer-level uplift (`wb warehouse uplift`): the engine-cell estimator
 equals a brute-force unit-level fit, recovers the simulated truth, covers 0 under a null, and
 refuses sources it cannot estimate on (exit 2, nothing written)."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
 from customer_uplift_reference import customer_rows, estimates, impute_units
+from helpers import wb_in_process
 from warehouse_cases import write_source
 
 from wb.errors import InputError
-from wb.warehouse import imputation as wi
-from wb.warehouse import uplift as wu
+from wb.warehouse import imputation, simulate, uplift
 from wb.warehouse.simulate import CustomerSimulationConfig
-from wb.warehouse.simulate import write as simulate_write
 
 TINY = CustomerSimulationConfig(
     n_rms=60, n_months=12, customers_per_rm=10, organic_mean=0.4, targets=(1, 2), fill_prob=0.5,
@@ -68,14 +65,14 @@ def with_edge_cases(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    folder, _ = simulate_write(TINY, tmp_path_factory.mktemp("tiny") / "sim")
+    folder, _ = simulate.write(TINY, tmp_path_factory.mktemp("tiny") / "sim")
     tables = with_edge_cases(read_tables(folder))
     return write_source(tmp_path_factory.mktemp("edge") / "src", tables), tables
 
 
 @pytest.fixture(scope="module")
 def truth_source(tmp_path_factory):
-    folder, truth = simulate_write(TRUTH, tmp_path_factory.mktemp("truth") / "sim")
+    folder, truth = simulate.write(TRUTH, tmp_path_factory.mktemp("truth") / "sim")
     return folder, truth
 
 
@@ -88,13 +85,13 @@ def _rel(a: float, b: float) -> float:
 )
 def test_cells_equal_the_unit_level_fit(tiny, model, months):
     src, tables = tiny
-    design = wi.Design(model=model, leads=2, post=3)
-    result = wu.estimate(src, months=months, design=design)
+    design = imputation.Design(model=model, leads=2, post=3)
+    result = uplift.estimate(src, months=months, design=design)
     first, last = months.split("..") if months else (None, None)
     rows = customer_rows(tables, design.tiers.bounds, 2, 3, model, first, last)
     imputed = impute_units(rows)
     compared = 0
-    for i, kind in enumerate(wu.KINDS):
+    for i, kind in enumerate(uplift.KINDS):
         if not (imputed.kind == i).any():
             continue
         ref = estimates(imputed, i, 2, 3, model)
@@ -122,7 +119,7 @@ def test_cells_equal_the_unit_level_fit(tiny, model, months):
 
 def test_the_edge_customers_are_placed_as_defined(tiny):
     _src, tables = tiny
-    rows = customer_rows(tables, wi.DEFAULT_TIER_BOUNDS, 3, 5, "trends")
+    rows = customer_rows(tables, imputation.DEFAULT_TIER_BOUNDS, 3, 5, "trends")
     ids = sorted(tables["customer_month"].customer_id.unique())
     assert ids[3] not in set(rows.customer)  # gap: left out
     assert ids[20] not in set(rows.customer)  # bound in its first month
@@ -134,9 +131,9 @@ def test_the_edge_customers_are_placed_as_defined(tiny):
 
 def test_no_quota_interval_covers_the_simulated_organic_effect(truth_source):
     folder, truth = truth_source
-    result = wu.estimate(folder)
+    result = uplift.estimate(folder)
     assert result.simulated
-    for kind in wu.KINDS:
+    for kind in uplift.KINDS:
         att, target = result.att(kind), result.truth_att(kind)
         assert att.ci_low <= target <= att.ci_high, (kind, att, target)
     organic = truth["customer_level"]["gain_per_binding_cny"]["organic"]
@@ -149,12 +146,12 @@ def test_no_quota_interval_covers_the_simulated_organic_effect(truth_source):
 
 
 def test_a_null_organic_effect_gives_an_interval_covering_zero(tmp_path):
-    folder, _ = simulate_write(
+    folder, _ = simulate.write(
         CustomerSimulationConfig(**{**TRUTH.__dict__, "beta_organic": 0.0, "seed": 2}),
         tmp_path / "null",
     )
-    result = wu.estimate(folder)
-    for kind in wu.KINDS:
+    result = uplift.estimate(folder)
+    for kind in uplift.KINDS:
         att = result.att(kind)
         assert att.ci_low <= 0 <= att.ci_high, (kind, att)
         assert result.truth_att(kind) == 0
@@ -164,26 +161,28 @@ def test_levels_model_fails_its_pretrend_test_where_skill_drives_growth(truth_so
     """RM skill raises both binding speed and AUM growth: customer effects in levels do not
     absorb it, and the held-out months before binding say so."""
     folder, _ = truth_source
-    result = wu.estimate(folder, design=wi.Design(model="levels"))
+    result = uplift.estimate(folder, design=imputation.Design(model="levels"))
     assert result.kinds["no_quota"].pretrend.p_value < 0.01
 
 
 def test_json_matches_the_committed_schema_and_is_strict(truth_source, tmp_path):
     folder, _ = truth_source
-    result = wu.estimate(folder, design=wi.Design(tiers=wi.Tiers.parse("50万,600万")))
-    out = wu.write(result, tmp_path / "u")
-    text = (out / wu.JSON_NAME).read_text()
+    result = uplift.estimate(
+        folder, design=imputation.Design(tiers=imputation.Tiers.parse("50万,600万"))
+    )
+    out = uplift.write(result, tmp_path / "u")
+    text = (out / uplift.JSON_NAME).read_text()
     doc = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON: {c}"))
-    jsonschema.validate(doc, wu.DOCUMENT.schema)
+    jsonschema.validate(doc, uplift.DOCUMENT.schema)
     assert doc["schema"] == "wb.customer_uplift/1"
     assert [t["tier"] for t in doc["by_tier"]] == ["< 50万", "50万–600万", "≥ 600万"]
-    for kind in wu.KINDS:
+    for kind in uplift.KINDS:
         assert {"coef", "ci_low", "ci_high"} <= set(doc["att_by_kind"][kind])
         assert doc["pretrend"][kind]["p_value"] is not None
     assert "not the effect of a quota add alone" in doc["note"]
-    assert wu.load(out)["att_by_kind"] == doc["att_by_kind"]
+    assert uplift.load(out)["att_by_kind"] == doc["att_by_kind"]
     with pytest.raises(InputError):
-        wu.load(tmp_path / "nowhere")
+        uplift.load(tmp_path / "nowhere")
     tidy = result.tidy()
     assert {"group", "kind", "term", "event_month", "coef", "ci_low", "ci_high"} <= set(tidy)
     assert "no_quota" in result.summary() and "<table" in result._repr_html_()
@@ -194,13 +193,13 @@ def test_json_matches_the_committed_schema_and_is_strict(truth_source, tmp_path)
     [("5万,50万,600万", (5e4, 5e5, 6e6)), ("100000", (1e5,)), ("1亿", (1e8,))],
 )
 def test_tiers_parse(text, bounds):
-    assert wi.Tiers.parse(text).bounds == bounds
+    assert imputation.Tiers.parse(text).bounds == bounds
 
 
 @pytest.mark.parametrize("text", ["50万,5万", "abc", "0", ""])
 def test_bad_tiers(text):
     with pytest.raises(InputError):
-        wi.Tiers.parse(text)
+        imputation.Tiers.parse(text)
 
 
 def _source(tmp_path, tables, name="src"):
@@ -216,7 +215,7 @@ def test_no_bindings_exit_2(tiny, tmp_path):
     wc["certified_at"] = wc["certified_at"].astype(tables["wecom_contact"]["certified_at"].dtype)
     t["wecom_contact"] = wc
     with pytest.raises(InputError, match="no bindings"):
-        wu.estimate(_source(tmp_path, t))
+        uplift.estimate(_source(tmp_path, t))
 
 
 def test_no_controls_exit_2(tiny, tmp_path):
@@ -240,27 +239,22 @@ def test_no_controls_exit_2(tiny, tmp_path):
         wc[col] = wc[col].astype(tables["wecom_contact"][col].dtype)
     t["wecom_contact"] = wc
     with pytest.raises(InputError, match="no controls"):
-        wu.estimate(_source(tmp_path, t))
+        uplift.estimate(_source(tmp_path, t))
 
 
 def test_too_few_branches_exit_2(tmp_path):
-    folder, _ = simulate_write(
+    folder, _ = simulate.write(
         CustomerSimulationConfig(**{**TINY.__dict__, "n_rms": 30}), tmp_path / "s"
     )
     with pytest.raises(InputError, match="too few branches"):
-        wu.estimate(folder)
+        uplift.estimate(folder)
 
 
-def wb(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "wb.cli", *args], capture_output=True, text=True, timeout=600
-    )
-
-
+@pytest.mark.slow  # end to end: wb warehouse uplift with its figures
 def test_cli_writes_json_and_figures(truth_source, tmp_path):
     folder, _ = truth_source
     out = tmp_path / "u"
-    result = wb("warehouse", "uplift", "--source", str(folder), "--out", str(out))
+    result = wb_in_process("warehouse", "uplift", "--source", str(folder), "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == str(out)
     assert {p.name for p in out.iterdir()} == {
@@ -283,7 +277,9 @@ def test_cli_writes_json_and_figures(truth_source, tmp_path):
 )
 def test_cli_bad_arguments_exit_2(tiny, tmp_path, args, message):
     src, _ = tiny
-    result = wb("warehouse", "uplift", "--source", str(src), "--out", str(tmp_path / "u"), *args)
+    result = wb_in_process(
+        "warehouse", "uplift", "--source", str(src), "--out", str(tmp_path / "u"), *args
+    )
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "u").exists()
@@ -291,10 +287,12 @@ def test_cli_bad_arguments_exit_2(tiny, tmp_path, args, message):
 
 
 def test_cli_too_few_branches_exit_2_nothing_written(tmp_path):
-    folder, _ = simulate_write(
+    folder, _ = simulate.write(
         CustomerSimulationConfig(**{**TINY.__dict__, "n_rms": 30}), tmp_path / "s"
     )
-    result = wb("warehouse", "uplift", "--source", str(folder), "--out", str(tmp_path / "u"))
+    result = wb_in_process(
+        "warehouse", "uplift", "--source", str(folder), "--out", str(tmp_path / "u")
+    )
     assert result.returncode == 2
     assert "too few branches" in result.stderr
     assert not (tmp_path / "u").exists()
@@ -302,7 +300,7 @@ def test_cli_too_few_branches_exit_2_nothing_written(tmp_path):
 
 
 def test_help_shows_an_example():
-    result = wb("warehouse", "uplift", "--help")
+    result = wb_in_process("warehouse", "uplift", "--help")
     assert result.returncode == 0
     assert "wb warehouse uplift" in result.stdout.split("Example:")[1]
 
@@ -313,12 +311,12 @@ def test_the_paths_figure_states_both_kinds_in_yuan_and_a_label_replaces_the_sou
     from wb.plots.customer_uplift import event_paths, save
 
     src, _ = tiny
-    result = wu.run(src, tmp_path / "u", figures=save, label="仓库 A")
+    result = uplift.run(src, tmp_path / "u", figures=save, label="仓库 A")
     doc = json.loads((tmp_path / "u" / "customer_uplift.json").read_text(encoding="utf-8"))
     assert doc["source"] == "仓库 A" and str(src) not in json.dumps(doc)
     fig = event_paths(result)
     title = " ".join(fig._suptitle.get_text().split())
-    for kind in wu.KINDS:
+    for kind in uplift.KINDS:
         assert f"{result.att(kind).coef:+,.0f} 元" in title
     footer = " ".join(t.get_text() for t in fig.texts)
     assert "来源 Source: 仓库 A;" in footer and str(src) not in footer

@@ -9,9 +9,7 @@ import pytest
 from test_warehouse_uplift import TINY, read_tables, with_edge_cases
 from warehouse_cases import write_source
 
-from wb.warehouse import imputation as wi
-from wb.warehouse import uplift as wu
-from wb.warehouse.simulate import write as simulate_write
+from wb.warehouse import imputation, simulate, uplift
 from wb.warehouse.source import EngineOptions, spark_session
 
 SPARK = EngineOptions(engine="spark", spark_master="local[2]")
@@ -36,11 +34,11 @@ def _same(a: float | None, b: float | None) -> bool:
 @pytest.mark.slow
 @pytest.mark.parametrize("months", [None, "2024-02..2024-11"])
 def test_spark_equals_duckdb(spark, tmp_path, months):
-    folder, _ = simulate_write(TINY, tmp_path / "sim")
+    folder, _ = simulate.write(TINY, tmp_path / "sim")
     src = write_source(tmp_path / "src", with_edge_cases(read_tables(folder)))
-    design = wi.Design(leads=2, post=3)
-    on_spark = wu.estimate(src, SPARK, months=months, design=design)
-    on_duckdb = wu.estimate(src, months=months, design=design)
+    design = imputation.Design(leads=2, post=3)
+    on_spark = uplift.estimate(src, SPARK, months=months, design=design)
+    on_duckdb = uplift.estimate(src, months=months, design=design)
     assert on_spark.engine == "spark" and on_duckdb.engine == "duckdb"
     keep = ("customers", "never_bound", "bound_used", "cells", "cell_months", "customer_months")
     assert {k: on_spark.counts[k] for k in keep} == {k: on_duckdb.counts[k] for k in keep}
@@ -50,7 +48,7 @@ def test_spark_equals_duckdb(spark, tmp_path, months):
     ]
     compared = 0
     for s_kinds, d_kinds in groups:
-        for kind in wu.KINDS:
+        for kind in uplift.KINDS:
             s, d = s_kinds[kind], d_kinds[kind]
             np.testing.assert_allclose(s.delta, d.delta, rtol=1e-9, atol=1e-9)
             for attr in ("coef", "se", "ci_low", "ci_high"):

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
+from helpers import wb_in_process
 from warehouse_cases import edge_tables, write_source
 
 from wb.door import privacy
-from wb.warehouse import tables as wtables
-from wb.warehouse import validate as wvalidate
+from wb.warehouse import tables, validate
 from wb.warehouse.source import EngineOptions, WarehouseWarning, open_source
 
 PHONE = "13812345678"
@@ -76,8 +74,8 @@ EXPECTED = {
 def problems_of(source, engine="duckdb"):
     src = open_source(source, EngineOptions(engine=engine))
     try:
-        with pytest.raises(wvalidate.WarehouseValidationError) as info:
-            wvalidate.validate(src)
+        with pytest.raises(validate.WarehouseValidationError) as info:
+            validate.validate(src)
     finally:
         src.close()
     return info.value
@@ -109,15 +107,15 @@ def test_pandera_schema_agrees_with_the_ibis_rules(broken_source, tmp_path):
     """The pandera.ibis schemas declare rules the build counts as Ibis expressions: they fail
     on the broken tables and pass on clean ones."""
     src = open_source(broken_source)
-    table = wtables.complete(src.tables["customer_month"], "customer_month")
-    schema, covered = wtables.pandera_schema("customer_month", table.schema())
+    table = tables.complete(src.tables["customer_month"], "customer_month")
+    schema, covered = tables.pandera_schema("customer_month", table.schema())
     assert "customer_month.aum_cny.ge_0" in covered
     assert not _pandera_passes(table, schema)
     src.close()
     clean = open_source(write_source(tmp_path / "ok", edge_tables()))
-    for name in wtables.TABLES:
-        table = wtables.complete(clean.tables[name], name)
-        schema, _ = wtables.pandera_schema(name, table.schema())
+    for name in tables.TABLES:
+        table = tables.complete(clean.tables[name], name)
+        schema, _ = tables.pandera_schema(name, table.schema())
         assert _pandera_passes(table, schema), name
     clean.close()
 
@@ -127,9 +125,9 @@ def test_screens_only_skip_clean_groups(broken_source, monkeypatch):
     screened = problems_of(broken_source).problems
     rules = tuple(
         dataclasses.replace(r, screen=(r.screen[0], lambda g: g.n_rows >= 0)) if r.screen else r
-        for r in wtables.RULES
+        for r in tables.RULES
     )
-    monkeypatch.setattr(wtables, "RULES", rules)
+    monkeypatch.setattr(tables, "RULES", rules)
     assert problems_of(broken_source).problems == screened
 
 
@@ -142,14 +140,14 @@ def test_keys_screen_is_exact_beyond_its_bit_set(tmp_path):
     long = pd.DataFrame(
         {
             "customer_id": "C_LONG",
-            "month": [f"{2010 + i // 12}-{i % 12 + 1:02d}" for i in range(wtables.MONTH_BITS + 4)],
+            "month": [f"{2010 + i // 12}-{i % 12 + 1:02d}" for i in range(tables.MONTH_BITS + 4)],
             "rm_id": None,
             "branch_id": None,
             "aum_cny": 1.0,
         }
     )
     # C_GAP's two months are MONTH_BITS months apart: the same bit
-    gap = long.iloc[[0, wtables.MONTH_BITS]].assign(customer_id="C_GAP")
+    gap = long.iloc[[0, tables.MONTH_BITS]].assign(customer_id="C_GAP")
     t["customer_month"] = pd.concat([cm, long, gap], ignore_index=True)
     wc = t["wecom_contact"]
     again = wc.iloc[[0]].assign(
@@ -160,7 +158,7 @@ def test_keys_screen_is_exact_beyond_its_bit_set(tmp_path):
     )
     t["wecom_contact"] = pd.concat([wc, again], ignore_index=True)
     src = open_source(write_source(tmp_path / "ok", t))
-    wvalidate.validate(src)
+    validate.validate(src)
     src.close()
     t["customer_month"] = pd.concat(
         [
@@ -191,7 +189,7 @@ def test_contacts_grouping_counts_distinct_rms_of_repeated_contacts(tmp_path):
     frame = pd.DataFrame(rows, columns=["contact_id", "rm_id"])
     frame.to_parquet(tmp_path / "wc.parquet")
     table = ibis.duckdb.connect().read_parquet(tmp_path / "wc.parquet")
-    grouping = wtables.GROUPINGS["wecom_contact"][0].of(table).to_pandas()
+    grouping = tables.GROUPINGS["wecom_contact"][0].of(table).to_pandas()
     got = {
         (c, n, r)
         for c, n, r in zip(
@@ -224,11 +222,7 @@ def test_examples_are_keys_at_most_five_and_never_personal(broken_source):
 
 def test_cli_exit_2_names_each_rule_and_writes_nothing(broken_source, tmp_path):
     out = tmp_path / "b"
-    result = subprocess.run(
-        [sys.executable, "-m", "wb.cli", "warehouse", "build", "--source", str(broken_source),
-         "--out", str(out)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    result = wb_in_process("warehouse", "build", "--source", str(broken_source), "--out", str(out))
     assert result.returncode == 2, result.stderr
     assert not out.exists() and list(tmp_path.iterdir()) == []
     assert "Traceback" not in result.stderr
@@ -241,10 +235,7 @@ def test_cli_exit_2_names_each_rule_and_writes_nothing(broken_source, tmp_path):
 
 def test_validate_cli_one_line_per_table(tmp_path):
     src = write_source(tmp_path / "src", edge_tables())
-    result = subprocess.run(
-        [sys.executable, "-m", "wb.cli", "warehouse", "validate", "--source", str(src)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    result = wb_in_process("warehouse", "validate", "--source", str(src))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert [line.split(":")[0] for line in lines] == ["customer_month", "wecom_contact", "quota"]
@@ -260,7 +251,7 @@ def test_personal_columns_are_dropped_with_a_warning(tmp_path):
     with pytest.warns(WarehouseWarning) as caught:
         opened = open_source(src)
     messages = [str(w.message) for w in caught]
-    # a Chinese header could itself be a name: wb.door.privacy never echoes it (issue 13)
+    # a Chinese header could itself be a name: wb.door.privacy never echoes it
     assert any(
         "'<not shown: may be personal data>' looks like personal data" in m for m in messages
     )
@@ -294,7 +285,7 @@ def test_month_as_a_date_and_quota_with_branch_level_only(tmp_path):
     t["customer_month"]["month"] = pd.to_datetime(t["customer_month"]["month"] + "-01").dt.date
     t["quota"] = t["quota"][t["quota"]["rm_id"].isna()].drop(columns="rm_id")
     src = open_source(write_source(tmp_path / "src", t))
-    report = wvalidate.validate(src)
+    report = validate.validate(src)
     assert report.rows["quota"] == 3
     src.close()
     t["customer_month"].loc[0, "month"] = pd.Timestamp("2024-01-15").date()
@@ -338,12 +329,12 @@ def test_engine_pattern_matches_privacy_recogniser(tmp_path, value, personal):
     """The in-engine regex (RE2 on DuckDB, Java on Spark) says what wb.privacy says, except
     that digits inside an alphanumeric hash are not a phone number."""
     # Python's \d is the engines' \p{Nd}: a digit of any script
-    assert bool(re.search(wtables.PERSONAL_PATTERN.replace(r"\p{Nd}", r"\d"), value)) is personal
+    assert bool(re.search(tables.PERSONAL_PATTERN.replace(r"\p{Nd}", r"\d"), value)) is personal
     if personal:
         assert privacy.VALUE_PATTERN.search(value)
     import ibis
 
     con = ibis.duckdb.connect()
-    expr = wtables.looks_personal(ibis.literal(value))
+    expr = tables.looks_personal(ibis.literal(value))
     assert bool(con.execute(expr)) is personal
     con.disconnect()

@@ -19,7 +19,8 @@ def ts(text: str | None):
 
 
 def edge_tables() -> dict[str, pd.DataFrame]:
-    """customer_month, wecom_contact and quota covering the edge cases named in issue 12."""
+    """customer_month, wecom_contact and quota covering the edge cases of the build's rules
+    (docs/warehouse.md §3–4)."""
     cm = [
         # C1 changes RM mid-window: R1 in Jan and Feb, R2 from March.
         ("C1", "2024-01", "R1", "B1", 100.0, 1.0),

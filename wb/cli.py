@@ -142,9 +142,9 @@ def simulate(
       wb simulate --level customer --out wh/ --rms 200 --customers 40 --beta-quota -20000
     """
     if level is SimulationLevel.customer:
-        from wb.warehouse import simulate as wsim
+        from wb.warehouse import simulate
 
-        wconfig = wsim.CustomerSimulationConfig(
+        wconfig = simulate.CustomerSimulationConfig(
             n_rms=DEFAULTS.customer_level_rms if rms is None else rms,
             n_months=months,
             seed=seed,
@@ -152,21 +152,21 @@ def simulate(
             beta_quota=beta_quota,
             beta_organic=beta_organic,
         )
-        folder, wtruth = wsim.write(wconfig, out)
+        folder, wtruth = simulate.write(wconfig, out)
         rows = wtruth["rows"]
         typer.echo(
             f"wrote {folder} ({rows['customer_month']:,} customer-months, "
             f"{rows['wecom_contact']:,} contacts, {rows['quota']:,} quota rows; SIMULATED, "
-            f"beta_quota={beta_quota:g} yuan/add) and {folder / wsim.TRUTH}"
+            f"beta_quota={beta_quota:g} yuan/add) and {folder / simulate.TRUTH}"
         )
         return
     rms = DEFAULTS.rm_level_rms if rms is None else rms
-    from wb.uplift import simulate as sim
+    from wb.uplift import simulate
 
-    config = sim.SimulationConfig(
+    config = simulate.SimulationConfig(
         n_rms=rms, n_months=months, seed=seed, beta_quota=beta_quota, beta_organic=beta_organic
     )
-    path, truth, frame = sim.write(config, out)
+    path, truth, frame = simulate.write(config, out)
     typer.echo(
         f"wrote {path} ({len(frame):,} rows, {frame['rm_id'].nunique():,} RMs; "
         f"SIMULATED, beta_quota={beta_quota:g} yuan/add) and {truth}"
@@ -366,14 +366,14 @@ def warehouse_validate(
 
       wb warehouse validate --source spark:retail_dw --engine spark --spark-master yarn
     """
-    from wb.warehouse import source as wsource
-    from wb.warehouse import validate as wvalidate
+    from wb.warehouse import validate
     from wb.warehouse.progress import Progress
+    from wb.warehouse.source import open_source
 
     options = _engine_options(engine, spark_master, spark_remote, memory_limit)
-    src = wsource.open_source(source, options)
+    src = open_source(source, options)
     try:
-        report = wvalidate.validate(src, Progress(3))
+        report = validate.validate(src, Progress(3))
     finally:
         src.close()
     for line in report.summary_lines():
@@ -413,10 +413,10 @@ def warehouse_build(
 
       wb warehouse build --source spark:retail_dw --out b/ --engine spark --months 2024-01..2025-06
     """
-    from wb.warehouse import build as wbuild
+    from wb.warehouse import build
 
     options = _engine_options(engine, spark_master, spark_remote, memory_limit, threads)
-    result = wbuild.build(source, out, options, months)
+    result = build.build(source, out, options, months)
     record = result.record
     written, orphan = record["rows_written"], record["adds_not_placed"]
     typer.echo(
@@ -488,21 +488,21 @@ def warehouse_uplift(
 
       wb warehouse uplift --source spark:retail_dw --out cu/ --engine spark --tiers 5万,50万,600万
     """
-    from wb.plots import customer_uplift as plots
-    from wb.warehouse import uplift as wuplift
+    from wb.plots import customer_uplift
+    from wb.warehouse import uplift
     from wb.warehouse.imputation import Design, Tiers
     from wb.warehouse.progress import Progress
 
     options = _engine_options(engine, spark_master, spark_remote, memory_limit, threads)
     design = Design(leads=leads, post=post, model=model, tiers=Tiers.parse(tiers))
-    result = wuplift.run(
+    result = uplift.run(
         source,
         out,
         options,
         months,
         design,
         Progress(6, label="customer uplift"),
-        figures=plots.save,
+        figures=customer_uplift.save,
         check=not no_check,
     )
     typer.echo(result.summary())

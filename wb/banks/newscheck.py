@@ -32,8 +32,14 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from wb.banks.metrics import Change, retail_share, same_basis_pair, share_change, yoy
-from wb.banks.panel import CONFIDENCE_RANK as CONFIDENCE_ORDER
-from wb.banks.panel import Panel, display_value, prior_period, select, sign_is_known
+from wb.banks.panel import (
+    CONFIDENCE_RANK,
+    Panel,
+    display_value,
+    prior_period,
+    select,
+    sign_is_known,
+)
 from wb.door.display import html_table, jsonable
 
 AGREES, CONTRADICTS, NO_DATA = "agrees", "contradicts", "no data"
@@ -367,7 +373,7 @@ def voices(evidence: list[Evidence], known: dict[str, Origin]) -> list[Voice]:
             Voice(
                 name=key if grouped else pages[0].name or key,
                 agrees=best.agrees,
-                confidence=min((e.confidence for e in pieces), key=CONFIDENCE_ORDER.get),
+                confidence=min((e.confidence for e in pieces), key=CONFIDENCE_RANK.get),
                 first_hand=all(seen) if grouped else any(seen),
                 named=any(p.named for p in pages),
                 only_direction=all(e.kind == "direction only" for e in pieces),
@@ -398,7 +404,7 @@ def _evidence(claim: Claim, panel: Panel, metric: str | None = None) -> list[Evi
         pair = same_basis_pair(panel, claim.bank_id, metric, claim.period, base)
         if pair is not None and pair[1].value > 0:
             new, old = pair
-            conf = max(new.chosen["confidence"], old.chosen["confidence"], key=CONFIDENCE_ORDER.get)
+            conf = max(new.chosen["confidence"], old.chosen["confidence"], key=CONFIDENCE_RANK.get)
             value = new.value / old.value - 1
             ids = tuple(dict.fromkeys((new.source_id, old.source_id)))
             unverified = "unverified" in (new.status, old.status)
@@ -453,7 +459,7 @@ def strength(verdict: str, said: list[Voice], unit: str = "origin") -> str:
         grade, detail = "strong", f"{len(first_hand)} independent {unit}s agree"
     elif any(v.named for v in agree):
         grade = "moderate"
-        best = min((v.confidence for v in agree), key=CONFIDENCE_ORDER.get)
+        best = min((v.confidence for v in agree), key=CONFIDENCE_RANK.get)
         detail = (
             f"one {best}-confidence {unit}"
             if n == 1
@@ -543,7 +549,7 @@ def _evaluate_share_fell(claim: Claim, panel: Panel) -> tuple[dict[str, object],
 
 def _worst_confidence(panel: Panel, ids: tuple[str, ...]) -> str:
     found = set(panel.frame.loc[panel.frame["source_id"].isin(ids), "confidence"])
-    return max(found, key=CONFIDENCE_ORDER.get, default="medium")
+    return max(found, key=CONFIDENCE_RANK.get, default="medium")
 
 
 def _evaluate_share_low(claim: Claim, panel: Panel) -> tuple[dict[str, object], list[Evidence]]:
@@ -706,7 +712,7 @@ def check(panel: Panel, claims: tuple[Claim, ...] = CLAIMS) -> NewsCheck:
                 "origins": "; ".join(v.name for v in said),
                 "confidence": min(
                     (e.confidence for e in evidence),
-                    key=CONFIDENCE_ORDER.get,
+                    key=CONFIDENCE_RANK.get,
                     default="",
                 ),
                 "note": note,

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -74,6 +75,62 @@ def replace_dir(staging: Path, target: Path) -> None:
         os.replace(trash, target)
         raise
     shutil.rmtree(trash, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into :class:`KeyboardInterrupt` for the block, so the ``finally`` clauses
+    that remove staging folders run; outside the main thread it does nothing."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def check_replaceable(target: str | os.PathLike[str], marker: str, what: str) -> Path:
+    """``target`` as a path when an output folder may be written there: missing, an empty
+    folder or a folder holding ``marker`` (an earlier output of the same kind). Else raise
+    :class:`InputError` (exit 2) saying it is not ``what`` (e.g. ``"an earlier build"``)."""
+    path = Path(target)
+    if path.exists() and not (
+        path.is_dir() and ((path / marker).is_file() or not any(path.iterdir()))
+    ):
+        raise InputError(f"--out {path}: exists and is not {what}; choose a new folder")
+    return path
+
+
+@contextlib.contextmanager
+def staged_dir(
+    target: str | os.PathLike[str], marker: str, what: str, stage: str = "staging"
+) -> Iterator[Path]:
+    """Yield a new empty folder beside ``target`` to write a whole output folder into; when
+    the block ends without an exception, rename it onto ``target`` (:func:`replace_dir`). The
+    staging folder (``.<name>.<stage>-<pid>-<random>``) is removed however the block ends, a
+    SIGTERM included (:func:`sigterm_as_interrupt`).
+
+    ``target`` may be missing, an empty folder or an earlier output of the same kind (a folder
+    holding ``marker``); anything else raises :class:`InputError` (exit 2) saying it is not
+    ``what`` (e.g. ``"an earlier build"``), and nothing is written.
+    """
+    path = check_replaceable(target, marker, what)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.parent / f".{path.name}.{stage}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        with sigterm_as_interrupt():
+            staging.mkdir()
+            yield staging
+            replace_dir(staging, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def write_text(target: str | os.PathLike[str], text: str) -> Path:

@@ -224,6 +224,33 @@ RM_MONTH = TableSpec(
 )
 
 
+#: The add-quality counts of ``add_quality.parquet`` (``wb warehouse build``), in the order of
+#: docs/warehouse.md, each with what its share of an RM-month's adds means.
+ADD_QUALITY_COUNTS: dict[str, str] = {
+    "adds_existing_customer": "an existing customer of the bank",
+    "adds_removed_30d": "removed within 30 days",
+    "adds_removed_90d": "removed within 90 days",
+    "adds_shared_3plus": "a ring contact (three or more RMs added it)",
+    "adds_last3days": "added in the month's last three days",
+}
+
+_ADD_QUALITY_KEYS = ("rm_id", "month", "wecom_adds", "wecom_certified_adds")
+#: ``add_quality.parquet``: per (rm_id, month) of the built panel, its adds and their quality
+#: counts. Written by ``wb warehouse build``, read by ``wb uplift --quality``; not a schema of
+#: ``wb validate`` (:data:`SPECS`).
+ADD_QUALITY = TableSpec(
+    name="add_quality",
+    columns=(
+        *(c for c in _RM_MONTH_COLUMNS if c.name in _ADD_QUALITY_KEYS),
+        *(
+            ColumnSpec(name, "number", meaning=f"adds: {m}")
+            for name, m in ADD_QUALITY_COUNTS.items()
+        ),
+    ),
+    unique=("rm_id", "month"),
+)
+
+
 def _column_or_na(d: pd.DataFrame, name: str) -> pd.Series:
     """An optional column, or all-missing when the file does not have it."""
     return d[name] if name in d else pd.Series(np.nan, index=d.index, dtype=object)
@@ -493,14 +520,3 @@ def infer_schema(columns: Iterable[str], label: str) -> str:
         f"({', '.join(RM_MONTH.column_names[:7])}) or bank_panel columns "
         f"({', '.join(BANK_PANEL.column_names[:7])}); or pass --schema"
     )
-
-
-def month_index(months: pd.Series) -> pd.Series:
-    """'YYYY-MM' → consecutive integer (year*12 + month − 1), for gaps and event time."""
-    codes, uniques = pd.factorize(months)  # a few dozen distinct months: parse each once
-    return pd.Series(month_numbers(uniques)[codes], index=months.index)
-
-
-def month_numbers(months: Iterable[str]) -> np.ndarray:
-    """Each 'YYYY-MM' as year*12 + month − 1 (int64), the months of :func:`month_index`."""
-    return np.array([int(m[:4]) * 12 + int(m[5:7]) - 1 for m in months], dtype="int64")

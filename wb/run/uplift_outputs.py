@@ -47,13 +47,12 @@ def demo_export(folder: str | os.PathLike[str] | None = None) -> Path:
     """Write (or reuse) the default simulated export in ``folder`` (default: ``wb-demo`` in the
     system's temporary folder, so an analysis that writes nothing leaves no file in the
     project); return its path."""
-    from wb.uplift.simulate import SimulationConfig
-    from wb.uplift.simulate import write as simulate_write
+    from wb.uplift import simulate
 
     where = Path(folder) if folder is not None else Path(tempfile.gettempdir()) / "wb-demo"
     path = where / "simulated_rm_month.parquet"
     if not (path.is_file() and truth_path(path).is_file()):
-        simulate_write(SimulationConfig(), path)
+        simulate.write(simulate.SimulationConfig(), path)
     return path
 
 

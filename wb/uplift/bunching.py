@@ -30,8 +30,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from wb.door.calendar import month_index
 from wb.door.display import Shown, finite
-from wb.door.schemas import month_index
 from wb.errors import InputError, NoNeverTreated, NotIdentified
 
 REQUIRED = ("rm_id", "month", "wecom_adds", "quota_target")

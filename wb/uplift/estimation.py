@@ -32,7 +32,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from wb.door.schemas import month_numbers
+from wb.door.calendar import month_numbers
 from wb.errors import NotIdentified
 from wb.stats.cluster import (
     cluster_sums,

@@ -23,22 +23,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from wb.door import io
+from wb.door import io, schemas
 from wb.door.display import table
 from wb.errors import InputError
 from wb.stats.cluster import cluster_sums, influence_vcov, t_quantile
 from wb.uplift.estimation import Sample, check_supported
 
-#: Count column → what the share means (the certified count is the export's own column).
+#: Count column → what the share means (the certified count is the export's own column; the
+#: others are the add-quality table's, :data:`wb.door.schemas.ADD_QUALITY`).
 COUNTS: dict[str, str] = {
     "wecom_certified_adds": "certified to a customer within 30 days",
-    "adds_existing_customer": "an existing customer of the bank",
-    "adds_removed_30d": "removed within 30 days",
-    "adds_removed_90d": "removed within 90 days",
-    "adds_shared_3plus": "a ring contact (three or more RMs added it)",
-    "adds_last3days": "added in the month's last three days",
+    **schemas.ADD_QUALITY_COUNTS,
 }
-QUALITY_COLUMNS = ("rm_id", "month", *[c for c in COUNTS if c != "wecom_certified_adds"])
+QUALITY_COLUMNS = ("rm_id", "month", *schemas.ADD_QUALITY_COUNTS)
 
 
 def read_quality(path: str | Path) -> pd.DataFrame:

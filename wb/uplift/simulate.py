@@ -46,8 +46,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from wb.door import provenance
-from wb.door.arguments import DEFAULTS, check_dgp
+from wb.door import provenance, simulation
+from wb.door.arguments import DEFAULTS
 from wb.door.atomic import writable_file, write_json
 from wb.door.io import XLSX_MAX_ROWS, write_table
 from wb.errors import InputError
@@ -60,24 +60,17 @@ MONTHS_RANGE = (8, 240)
 MAX_ROWS = 5_000_000
 #: Fewest branches: a small export still has clusters and a staggered quota rollout.
 MIN_BRANCHES = 4
+#: A branch's monthly add target: the first for 80% of branches, the second for the rest.
+TARGETS = (50, 100)
 
 
 @dataclass(frozen=True)
-class SimulationConfig:
+class SimulationConfig(simulation.WorldArguments):
     """Arguments of the DGP. Money in yuan (CNY); effects are yuan of monthly AUM change per add."""
 
     n_rms: int = DEFAULTS.rm_level_rms
-    n_months: int = DEFAULTS.n_months
-    seed: int = DEFAULTS.seed
-    beta_quota: float = DEFAULTS.beta_quota
-    beta_organic: float = DEFAULTS.beta_organic
-    first_month: str = DEFAULTS.first_month
     rms_per_branch: int = 20
-    never_share: float = 0.25
-    fill_prob: float = 0.7
     organic_mean: float = 10.0
-    skill_on_adds: float = 0.45
-    skill_on_growth: float = 0.006
     cert_organic: float = 0.9
     cert_quota: float = 0.35
     book_median_cny: float = 8e7
@@ -92,41 +85,14 @@ class SimulationConfig:
 
     def check(self) -> None:
         """Raise :class:`InputError` (exit 2) for arguments the DGP cannot honour."""
-        for option, value, (low, high) in (
-            ("--rms", self.n_rms, RMS_RANGE),
-            ("--months", self.n_months, MONTHS_RANGE),
-        ):
-            if not low <= value <= high:
-                raise InputError(
-                    f"{option} must be at least {low:,} and at most {high:,} (got {value:,})"
-                )
+        simulation.check_range("--rms", self.n_rms, *RMS_RANGE)
+        simulation.check_range("--months", self.n_months, *MONTHS_RANGE)
         if self.n_rms * self.n_months > MAX_ROWS:
             raise InputError(
                 f"--rms x --months must be at most {MAX_ROWS:,} rows "
                 f"(got {self.n_rms:,} x {self.n_months:,})"
             )
-        check_dgp(
-            self.seed,
-            {"beta_quota": self.beta_quota, "beta_organic": self.beta_organic},
-            self.first_month,
-        )
-
-
-def _cohort_months(n_months: int) -> list[int]:
-    """Adoption months (0-based) of the four cohorts, spread over the window, each with ≥ 3
-    pre-periods."""
-    return sorted({max(3, round(n_months * f)) for f in (0.35, 0.5, 0.65, 0.8)})
-
-
-def _month_effects(months: pd.PeriodIndex, book: float) -> np.ndarray:
-    """Common month effects in yuan: January push, quarter-end dressing and its reversal."""
-    m = months.month.to_numpy()
-    share = (
-        np.where(m == 1, 0.02, 0.0)
-        + np.where(m % 3 == 0, 0.01, 0.0)
-        - np.where((m % 3 == 1) & (m != 1), 0.008, 0.0)
-    )
-    return share * book
+        self.check_world()
 
 
 def simulate(config: SimulationConfig) -> tuple[pd.DataFrame, dict]:
@@ -138,36 +104,27 @@ def simulate(config: SimulationConfig) -> tuple[pd.DataFrame, dict]:
     t = np.arange(T)
 
     n_branches = max(MIN_BRANCHES, math.ceil(R / config.rms_per_branch))
-    home = rng.permutation(np.arange(R) % n_branches)
-    cohorts = _cohort_months(T)
-    never = rng.random(n_branches) < config.never_share
-    adopt = np.where(never, T + 10_000, rng.choice(cohorts, size=n_branches))
+    cohorts = simulation.cohort_months(T)
+    world = simulation.draw_branches(
+        rng, R, T, n_branches, config.never_share, TARGETS, config.mover_share
+    )
+    never, adopt, target, movers, branch = (
+        world.never,
+        world.adopt,
+        world.level,
+        world.movers,
+        world.branch,
+    )
     if np.unique(adopt).size < 2:  # few branches drew one rollout: keep it staggered
-        adopt[:2] = (T + 10_000, cohorts[0])
-    target = np.where(rng.random(n_branches) < 0.8, 50, 100)
-
-    branch = np.repeat(home[:, None], T, axis=1)
-    movers = rng.random(R) < config.mover_share
-    move_at = rng.integers(1, T, size=R)
-    new_branch = (home + rng.integers(1, n_branches, size=R)) % n_branches
-    moved = movers[:, None] & (t[None, :] >= move_at[:, None])
-    branch = np.where(moved, new_branch[:, None], branch)
+        adopt[:2] = (T + simulation.NEVER, cohorts[0])
 
     quota_on = adopt[branch] <= t[None, :]
     quota = np.where(quota_on, target[branch], 0)
 
     skill = rng.standard_normal(R)
-    season = np.where(months.month.to_numpy() == 1, 1.15, 1.0)
-    lam = (
-        config.organic_mean
-        * np.exp(config.skill_on_adds * skill - config.skill_on_adds**2 / 2)[:, None]
-        * season[None, :]
+    organic, induced, fills = simulation.draw_adds(
+        rng, skill, quota, months, config.organic_mean, config.skill_on_adds, config.fill_prob
     )
-    organic = rng.poisson(lam)
-    gap = np.maximum(quota - organic, 0)
-    fills = rng.random((R, T)) < config.fill_prob
-    partial = np.floor(gap * rng.uniform(0.0, 0.5, size=(R, T))).astype(int)
-    induced = np.where(quota_on, np.where(fills, gap, partial), 0)
     adds = organic + induced
     certified = rng.binomial(organic, config.cert_organic) + rng.binomial(
         induced, config.cert_quota
@@ -177,7 +134,7 @@ def simulate(config: SimulationConfig) -> tuple[pd.DataFrame, dict]:
     growth = config.skill_on_growth * skill * book
     shock = rng.standard_t(3, size=(R, T)) * config.shock_scale * book[:, None]
     d_aum = (
-        _month_effects(months, config.book_median_cny)[None, :]
+        (simulation.month_effect_share(months) * config.book_median_cny)[None, :]
         + growth[:, None]
         + config.beta_organic * organic
         + config.beta_quota * induced
@@ -215,15 +172,12 @@ def simulate(config: SimulationConfig) -> tuple[pd.DataFrame, dict]:
         0.0,
     )
 
-    width = max(5, len(str(R)))
-    rm_ids = np.array([f"RM{i + 1:0{width}d}" for i in range(R)])
-    branch_ids = np.array([f"BR{b + 1:04d}" for b in range(n_branches)])
     month_str = months.strftime("%Y-%m").to_numpy()
     keep = present.ravel()
     frame = pd.DataFrame(
         {
-            "rm_id": np.repeat(rm_ids, T)[keep],
-            "branch_id": branch_ids[branch.ravel()][keep],
+            "rm_id": np.repeat(simulation.rm_ids(R), T)[keep],
+            "branch_id": simulation.branch_ids(n_branches)[branch.ravel()][keep],
             "month": np.tile(month_str, R)[keep],
             "wecom_adds": adds.ravel()[keep].astype("int64"),
             "wecom_certified_adds": certified.ravel()[keep].astype("int64"),
@@ -253,7 +207,7 @@ def simulate(config: SimulationConfig) -> tuple[pd.DataFrame, dict]:
             "n_branches": int(n_branches),
             "cohort_months": [months[c].strftime("%Y-%m") for c in cohorts if c < T],
             "never_treated_branches": int(never.sum()),
-            "targets": {"50": int((target == 50).sum()), "100": int((target == 100).sum())},
+            "targets": {str(k): int((target == k).sum()) for k in TARGETS},
             "movers": int(movers.sum()),
             "leavers": int(leavers.sum()),
             "joiners": int(joiners.sum()),

@@ -30,20 +30,14 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from wb.door import provenance
+from wb.door import provenance, schemas
 from wb.door.atomic import replace_dir, write_json
+from wb.door.calendar import month_index_expr, month_text_expr
 from wb.door.display import Shown, table
 from wb.errors import InputError, RunInterrupted
 from wb.warehouse.progress import Progress
 from wb.warehouse.source import EngineOptions, Source, open_source
-from wb.warehouse.tables import (
-    MONEY,
-    OPTIONAL_MONEY,
-    TABLES,
-    index_month_text,
-    month_index,
-    month_text,
-)
+from wb.warehouse.tables import MONEY, TABLES, month_text
 from wb.warehouse.validate import ValidationReport, validate
 
 SCHEMA = "wb.warehouse.build/1"
@@ -51,14 +45,8 @@ BUILD_JSON = "build.json"
 RM_MONTH = "rm_month.parquet"
 ADD_QUALITY = "add_quality.parquet"
 
-#: add-quality counts, in the order of docs/warehouse.md.
-QUALITY_COUNTS = (
-    "adds_existing_customer",
-    "adds_removed_30d",
-    "adds_removed_90d",
-    "adds_shared_3plus",
-    "adds_last3days",
-)
+#: add-quality counts, in the order of docs/warehouse.md (declared in :mod:`wb.door.schemas`).
+QUALITY_COUNTS = tuple(schemas.ADD_QUALITY_COUNTS)
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -115,7 +103,7 @@ def add_facts(contacts: ir.Table, customers: ir.Table, contact_rms: ir.Table) ->
     the ``contacts`` grouping of ``wecom_contact`` (:data:`wb.warehouse.tables.GROUPINGS`):
     each customer's ``first_index`` (its first month) and each contact's ``n_rms``.
 
-    Columns: ``rm_id``, ``month_index`` (of ``added_at``, :func:`~wb.warehouse.tables.month_index`:
+    Columns: ``rm_id``, ``month_index`` (of ``added_at``, :func:`~wb.door.calendar.month_index_expr`:
     an integer, which DuckDB groups and compares at a fraction of the cost of ``YYYY-MM`` text
     formatted on every add), ``certified_30d`` (``certified_at -
     added_at <= 30 days``), ``existing_customer`` (certified within 30 days to a customer with a
@@ -135,7 +123,7 @@ def add_facts(contacts: ir.Table, customers: ir.Table, contact_rms: ir.Table) ->
         customer_id=contacts.customer_id,
         added_at=added,
         certified_at=certified,
-        month_index=month_index(added),
+        month_index=month_index_expr(added),
         certified_30d=(certified <= added + ibis.interval(days=30)).fill_null(False),
         removed_30d=(removed <= added + ibis.interval(days=30)).fill_null(False),
         removed_90d=(removed <= added + ibis.interval(days=90)).fill_null(False),
@@ -176,7 +164,7 @@ def adds_by_rm_month(facts: ir.Table, window: MonthWindow) -> ir.Table:
         adds_shared_3plus=facts.shared_3plus.sum(),
         adds_last3days=facts.last3days.sum(),
     )
-    adds = adds.mutate(month=index_month_text(adds.month_index)).drop("month_index")
+    adds = adds.mutate(month=month_text_expr(adds.month_index)).drop("month_index")
     return adds.filter(window.contains(adds.month))
 
 
@@ -244,20 +232,6 @@ def not_placed(adds: ir.Table, base: ir.Table) -> ir.Table:
 # ---------------------------------------------------------------------------- the build
 
 
-RM_MONTH_COLUMNS = (
-    "rm_id",
-    "branch_id",
-    "month",
-    "wecom_adds",
-    "wecom_certified_adds",
-    "quota_target",
-    "aum_cny",
-    "customers",
-    *OPTIONAL_MONEY,
-)
-ADD_QUALITY_COLUMNS = ("rm_id", "month", "wecom_adds", "wecom_certified_adds", *QUALITY_COUNTS)
-
-
 @dataclass(frozen=True)
 class BuildResult(Shown):
     """What a build wrote: the folder, its files' row counts and the ``build.json`` record.
@@ -316,10 +290,10 @@ def compute(
         orphan = not_placed(adds, base).to_pyarrow().to_pylist()[0]
     for cached in (adds, base):
         cached.release()
-    rm_cols = [c for c in RM_MONTH_COLUMNS if c in joined.column_names]
+    rm_cols = [c for c in schemas.RM_MONTH.column_names if c in joined.column_names]
     return (
         joined.select(rm_cols),
-        joined.select(list(ADD_QUALITY_COLUMNS)),
+        joined.select(list(schemas.ADD_QUALITY.column_names)),
         {"adds": int(orphan["adds"] or 0), "rm_months": int(orphan["rm_months"] or 0)},
     )
 

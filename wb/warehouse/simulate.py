@@ -43,8 +43,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -54,13 +52,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from wb.door import provenance
-from wb.door.arguments import DEFAULTS, check_dgp
-from wb.door.atomic import replace_dir
+from wb.door import provenance, simulation
+from wb.door.arguments import DEFAULTS
+from wb.door.atomic import staged_dir
 from wb.errors import InputError
 
 SCHEMA = "wb.warehouse.simulate/1"
 TRUTH = "truth.json"
+#: Size bounds of a simulated source (``--rms``, ``--months``, ``--customers`` per RM).
+RMS_RANGE = (20, 500_000)
+MONTHS_RANGE = (8, 240)
+CUSTOMERS_RANGE = (1, 5000)
 #: Largest source the simulator writes, in expected customer-months.
 MAX_CUSTOMER_MONTHS = 250_000_000
 
@@ -68,25 +70,16 @@ _US_PER_DAY = 86_400_000_000
 
 
 @dataclass(frozen=True)
-class CustomerSimulationConfig:
+class CustomerSimulationConfig(simulation.WorldArguments):
     """Arguments of the customer-level DGP. Money in yuan; ``beta_*`` are yuan of monthly AUM
     change per add (as in the RM-level simulator); probabilities are per add."""
 
     n_rms: int = DEFAULTS.customer_level_rms
-    n_months: int = DEFAULTS.n_months
-    seed: int = DEFAULTS.seed
     customers_per_rm: int = DEFAULTS.customers_per_rm
-    beta_quota: float = DEFAULTS.beta_quota
-    beta_organic: float = DEFAULTS.beta_organic
-    first_month: str = DEFAULTS.first_month
     rms_per_branch: int = 10
-    never_share: float = 0.25
-    fill_prob: float = 0.7
     organic_mean: float = 6.0
     targets: tuple[int, int] = (20, 40)
     rm_quota_share: float = 0.1
-    skill_on_adds: float = 0.45
-    skill_on_growth: float = 0.006
     bind_organic: float = 0.9
     bind_quota: float = 0.35
     late_cert_share: float = 0.05
@@ -127,40 +120,16 @@ class CustomerSimulationConfig:
 
     def check(self) -> None:
         """Raise :class:`InputError` (exit 2) for sizes or arguments the DGP cannot honour."""
-        if not 20 <= self.n_rms <= 500_000:
-            raise InputError(f"--rms must be between 20 and 500,000 (got {self.n_rms})")
-        if not 8 <= self.n_months <= 240:
-            raise InputError(f"--months must be between 8 and 240 (got {self.n_months})")
-        if not 1 <= self.customers_per_rm <= 5000:
-            raise InputError(
-                f"--customers must be between 1 and 5,000 per RM (got {self.customers_per_rm})"
-            )
+        simulation.check_range("--rms", self.n_rms, *RMS_RANGE)
+        simulation.check_range("--months", self.n_months, *MONTHS_RANGE)
+        simulation.check_range("--customers", self.customers_per_rm, *CUSTOMERS_RANGE)
         size = self.n_rms * self.n_months * self.customers_per_rm
         if size > MAX_CUSTOMER_MONTHS:
             raise InputError(
                 f"--rms x --months x --customers = {size:,} customer-months; at most "
                 f"{MAX_CUSTOMER_MONTHS:,}"
             )
-        check_dgp(
-            self.seed,
-            {"beta_quota": self.beta_quota, "beta_organic": self.beta_organic},
-            self.first_month,
-        )
-
-
-def _cohort_months(n_months: int) -> list[int]:
-    return sorted({max(3, round(n_months * f)) for f in (0.35, 0.5, 0.65, 0.8)})
-
-
-def _month_effect_share(months: pd.PeriodIndex) -> np.ndarray:
-    """Common monthly AUM change as a share of a customer's starting AUM: January push (开门红),
-    quarter-end dressing and its reversal."""
-    m = months.month.to_numpy()
-    return (
-        np.where(m == 1, 0.02, 0.0)
-        + np.where(m % 3 == 0, 0.01, 0.0)
-        - np.where((m % 3 == 1) & (m != 1), 0.008, 0.0)
-    )
+        self.check_world()
 
 
 def _ids(prefix: str, values: np.ndarray, width: int) -> pa.Array:
@@ -186,23 +155,15 @@ def _world(c: CustomerSimulationConfig) -> _World:
     R, T = c.n_rms, c.n_months
     t = np.arange(T)
     B = max(2, math.ceil(R / c.rms_per_branch))
-    home = rng.permutation(np.arange(R) % B)
-    never = rng.random(B) < c.never_share
-    adopt = np.where(never, T + 10_000, rng.choice(_cohort_months(T), size=B))
-    level = np.where(rng.random(B) < 0.8, c.targets[0], c.targets[1])
-    branch_quota = np.where(adopt[:, None] <= t[None, :], level[:, None], 0)
-    movers = rng.random(R) < c.rm_mover_share
-    move_at = rng.integers(1, T, size=R)
-    new = (home + rng.integers(1, B, size=R)) % B
-    branch = np.where(
-        movers[:, None] & (t[None, :] >= move_at[:, None]), new[:, None], home[:, None]
-    )
+    drawn = simulation.draw_branches(rng, R, T, B, c.never_share, c.targets, c.rm_mover_share)
+    branch = drawn.branch
+    branch_quota = np.where(drawn.adopt[:, None] <= t[None, :], drawn.level[:, None], 0)
     own = rng.random(R) < c.rm_quota_share
     bq = branch_quota[branch, t[None, :]]
     rm_override = np.where(own[:, None] & (bq > 0), np.round(bq * 1.5).astype(int), 0)
     target = np.where(rm_override > 0, rm_override, bq)
     skill = rng.standard_normal(R)
-    return _World(skill, branch, target, branch_quota, rm_override, never, movers)
+    return _World(skill, branch, target, branch_quota, rm_override, drawn.never, drawn.movers)
 
 
 class _Tally:
@@ -341,14 +302,10 @@ def _chunk(
 
     # --- adds per RM-month
     skill = w.skill[r0:r1]
-    season = np.where(months.month.to_numpy() == 1, 1.15, 1.0)
-    lam = c.organic_mean * np.exp(c.skill_on_adds * skill - c.skill_on_adds**2 / 2)
-    organic = rng.poisson(lam[:, None] * season[None, :])
     target = w.target[r0:r1]
-    gap = np.maximum(target - organic, 0)
-    fills = rng.random((Rc, T)) < c.fill_prob
-    partial = np.floor(gap * rng.uniform(0.0, 0.5, size=(Rc, T))).astype(int)
-    induced = np.where(target > 0, np.where(fills, gap, partial), 0)
+    organic, induced, _ = simulation.draw_adds(
+        rng, skill, target, months, c.organic_mean, c.skill_on_adds, c.fill_prob
+    )
     per_cell = (organic + induced).ravel()
     Na = int(per_cell.sum())
     cell = np.repeat(np.arange(Rc * T), per_cell)
@@ -412,7 +369,7 @@ def _chunk(
         drift = c.drift_sd * rng.standard_normal(Nc)
         log_step = (
             c.skill_on_growth * skill[rm_ct]
-            + _month_effect_share(months)[None, :]
+            + simulation.month_effect_share(months)[None, :]
             + drift[:, None]
             + c.mult_shock * rng.standard_t(3, size=(Nc, T))
         )
@@ -421,7 +378,7 @@ def _chunk(
     else:
         step = (
             base[:, None] * c.skill_on_growth * skill[rm_ct]
-            + base[:, None] * _month_effect_share(months)[None, :]
+            + base[:, None] * simulation.month_effect_share(months)[None, :]
             + base[:, None] * c.shock_scale * rng.standard_t(3, size=(Nc, T))
         )
         step[:, 0] = 0.0
@@ -463,7 +420,7 @@ def _chunk(
     if c.no_rm_month_share > 0:
         assigned &= rng.random(len(ci)) >= c.no_rm_month_share
     month_names = pa.array(months.strftime("%Y-%m").to_numpy())
-    branch_names = w_branch_names(w)
+    branch_names = simulation.branch_ids(w.branch_quota.shape[0])
     cm = pa.table(
         {
             "customer_id": _ids(f"C{index:04d}_", ci, 7),
@@ -501,14 +458,9 @@ def _chunk(
     return cm, wc
 
 
-def w_branch_names(w: _World) -> np.ndarray:
-    """Branch ids ``BR0001`` ... for the world's branches."""
-    return np.array([f"BR{b + 1:04d}" for b in range(w.branch_quota.shape[0])])
-
-
 def _quota_table(c: CustomerSimulationConfig, w: _World, rm_names: np.ndarray) -> pa.Table:
     months = pd.period_range(c.first_month, periods=c.n_months, freq="M").strftime("%Y-%m")
-    names = w_branch_names(w)
+    names = simulation.branch_ids(w.branch_quota.shape[0])
     b, bt = np.nonzero(w.branch_quota)
     r, rt = np.nonzero(w.rm_override)
     n_b, n_r = len(b), len(r)
@@ -541,17 +493,8 @@ def write(config: CustomerSimulationConfig, out: str | os.PathLike[str]) -> tupl
     target = Path(out)
     if target.suffix.lower() in (".csv", ".parquet"):
         raise InputError(f"--out {target}: --level customer writes a folder, not a file")
-    if target.exists() and not (
-        target.is_dir() and ((target / TRUTH).is_file() or not any(target.iterdir()))
-    ):
-        raise InputError(f"--out {target}: exists and is not an earlier simulated source")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".{target.name}.simulating-{uuid.uuid4().hex[:8]}"
-    try:
+    with staged_dir(target, TRUTH, "an earlier simulated source", "simulating") as staging:
         truth = _write_into(config, staging)
-        replace_dir(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target, truth
 
 
@@ -562,8 +505,7 @@ def _write_into(c: CustomerSimulationConfig, root: Path) -> dict:
     month_start = (
         months.to_timestamp().to_numpy().astype("datetime64[us]").astype(np.int64)
     )  # T+1 bounds, microseconds
-    width = max(5, len(str(R)))
-    rm_names = np.array([f"RM{i + 1:0{width}d}" for i in range(R)])
+    rm_names = simulation.rm_ids(R)
     for name in ("customer_month", "wecom_contact", "quota"):
         (root / name).mkdir(parents=True)
     tally = _Tally()
@@ -652,7 +594,9 @@ def _truth(
         "design": {
             "n_branches": int(w.branch_quota.shape[0]),
             "cohort_months": [
-                months[m].strftime("%Y-%m") for m in _cohort_months(c.n_months) if m < c.n_months
+                months[m].strftime("%Y-%m")
+                for m in simulation.cohort_months(c.n_months)
+                if m < c.n_months
             ],
             "never_treated_branches": int(w.never.sum()),
             "rm_movers": int(w.movers.sum()),

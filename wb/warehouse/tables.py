@@ -36,6 +36,7 @@ import ibis
 import ibis.expr.types as ir
 
 from wb.door import privacy
+from wb.door.calendar import month_index_expr
 from wb.door.validation import MAX_EXACT_INT
 from wb.errors import InputError
 
@@ -258,26 +259,6 @@ def kind_accepts(kind: Kind, dtype: ibis.DataType) -> bool:
 MONTH_BITS = 56
 
 
-def month_index(column: ir.Value) -> ir.IntegerValue:
-    """A month as a count of months, ``12 * year + month``, from ``YYYY-MM`` text or a date.
-
-    Text is read as the number ``YYYYMM`` (hyphens removed, one cast: two substrings and two
-    casts cost DuckDB three times the CPU on 40M rows); text that is not a number once its
-    hyphens are removed gives null, other text that is not ``YYYY-MM`` some number. Equal
-    texts always give equal indices, which is all the month bit set needs of them.
-    """
-    if column.type().is_string():
-        number = column.replace("-", "").try_cast("int64")
-        return number // 100 * 12 + number % 100
-    return column.year().cast("int64") * 12 + column.month().cast("int64")
-
-
-def index_month_text(index: ir.IntegerValue) -> ir.StringValue:
-    """``YYYY-MM`` text of a month index ``12 * year + month`` (:func:`month_index`)."""
-    year, month = (index - 1) // 12, (index - 1) % 12 + 1
-    return year.cast("string").lpad(4, "0") + "-" + month.cast("string").lpad(2, "0")
-
-
 def bit_count(value: ir.IntegerValue, bits: int = MONTH_BITS) -> ir.IntegerValue:
     """How many of the lowest ``bits`` bits of a non-negative integer are one."""
     return sum(((value >> k) & 1 for k in range(1, bits)), value & 1)
@@ -330,15 +311,15 @@ def rm_month_values(t: ir.Table) -> dict[str, ir.Scalar]:
 
 
 def customer_values(t: ir.Table) -> dict[str, ir.Scalar]:
-    """Per ``customer_id``: ``first_index``, the smallest :func:`month_index` of its months
-    (on valid months that of the earliest; an integer minimum costs DuckDB less than a text
+    """Per ``customer_id``: ``first_index``, the smallest month index of its months
+    (:func:`~wb.door.calendar.month_index_expr`; on valid months that of the earliest; an integer minimum costs DuckDB less than a text
     one), and the customer's months as a bit set for the unique-key screen: ``month_bits``, the sum over rows of ``2 ** (i mod
     MONTH_BITS)`` for month index ``i`` (null when no row has an index). A sum of ``k`` powers
     of two has at most ``k`` one bits, and exactly ``k`` when they are distinct, so with at
     most :data:`MONTH_BITS` rows the months are distinct only when ``month_bits`` has
     ``n_rows`` one bits: a repeated month carries into a higher bit, a month without an index
     adds none."""
-    index = month_index(t.month)
+    index = month_index_expr(t.month)
     bit = ibis.literal(1, "int64") << (index % MONTH_BITS).abs()
     return {"first_index": index.min(), "month_bits": bit.sum()}
 

@@ -1,4 +1,4 @@
-"""Customer-level uplift (issue 15, item 2): does a customer's AUM change once an RM binds them?
+"""Customer-level uplift: does a customer's AUM change once an RM binds them?
 
 A staggered event study at the customer level, computed where the data lives.
 
@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from wb.door.atomic import replace_dir, write_json
+from wb.door.calendar import month_index_expr
 from wb.door.display import table
 from wb.door.documents import DocumentSchema
 from wb.errors import ExportError, InputError, NotIdentified
@@ -109,11 +110,6 @@ NOTE = (
 # ---------------------------------------------------------------------------- engine side
 
 
-def month_index(month: ir.StringValue) -> ir.IntegerValue:
-    """``YYYY-MM`` text as a month count (``year * 12 + month - 1``)."""
-    return month.substr(0, 4).cast("int64") * 12 + month.substr(5, 2).cast("int64") - 1
-
-
 def first_bindings(contacts: ir.Table, customers: ir.Table, quota: ir.Table) -> ir.Table:
     """One row per bound customer: ``b_customer``, ``g`` (month index of its first
     ``certified_at``) and ``quota_kind`` (1 when an RM with a contact certified in ``g`` had a
@@ -123,7 +119,7 @@ def first_bindings(contacts: ir.Table, customers: ir.Table, quota: ir.Table) -> 
     cert = c.certified_at
     cert = cert if cert.type().is_timestamp() else cert.cast("timestamp")
     c = c.select(cid=c.customer_id, rm=c.rm_id, cm=cert.strftime("%Y-%m"))
-    c = c.mutate(gi=month_index(c.cm))
+    c = c.mutate(gi=month_index_expr(c.cm))
     first = c.group_by(fid=c.cid).aggregate(g=c.gi.min())
     at_g = c.join(first, (c.cid == first.fid) & (c.gi == first.g)).select("cid", "rm", "cm", "g")
     cmo = customers.mutate(month=month_text(customers.month))
@@ -156,7 +152,7 @@ def customer_spells(
     before its first month (no month before binding: left out), 3 months with gaps (left out)."""
     cm = customers.mutate(month=month_text(customers.month))
     cm = cm.filter(cm.rm_id.notnull() & cm.branch_id.notnull() & window.contains(cm.month))
-    cm = cm.select(cid=cm.customer_id, branch_id=cm.branch_id, m=month_index(cm.month),
+    cm = cm.select(cid=cm.customer_id, branch_id=cm.branch_id, m=month_index_expr(cm.month),
                    aum=cm.aum_cny.cast("float64"))  # fmt: skip
     j = cm.left_join(bindings, cm.cid == bindings.b_customer)
     s = j.group_by(j.cid).aggregate(
@@ -189,7 +185,7 @@ def cell_sums(customers: ir.Table, spells: ir.Table, window: MonthWindow, design
     ``kind``, ``tier`` = -1; bound customers' months after ``g + post`` are not needed."""
     cm = customers.mutate(month=month_text(customers.month))
     cm = cm.filter(cm.rm_id.notnull() & cm.branch_id.notnull() & window.contains(cm.month))
-    cm = cm.select(rid=cm.customer_id, t=month_index(cm.month), aum=cm.aum_cny.cast("float64"))
+    cm = cm.select(rid=cm.customer_id, t=month_index_expr(cm.month), aum=cm.aum_cny.cast("float64"))
     used = spells.filter(spells.role <= 1)
     j = cm.join(used, cm.rid == used.cid)
     j = j.filter(j.g.isnull() | (j.t <= j.g + design.post))

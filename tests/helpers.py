@@ -1,0 +1,49 @@
+"""The one way tests start the ``wb`` command line.
+
+* :func:`wb_in_process` calls :func:`wb.cli.main` in this process: the same exit code, stdout
+  and stderr as the command, without the second or more a new Python spends importing. For
+  exit codes and messages of arguments and inputs.
+* :func:`wb` starts ``python -m wb.cli`` in a new process: for what only a process shows
+  (environment variables read at start-up, signals, file descriptors, a whole run end to end).
+
+Both return a :class:`subprocess.CompletedProcess` (``returncode``, ``stdout``, ``stderr``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import subprocess
+import sys
+import warnings
+
+from wb.cli import main
+
+
+def wb(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """``wb ARGS`` in a new process, ``env`` added to this process's environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "wb.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def wb_in_process(*args: str) -> subprocess.CompletedProcess:
+    """``wb ARGS`` run by :func:`wb.cli.main` in this process; what it prints is captured and
+    the warning hook it installs is put back."""
+    out, err = io.StringIO(), io.StringIO()
+    shown = warnings.showwarning
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            main(list(args))
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    else:  # main always exits; reaching here would be a bug in it
+        code = -1
+    finally:
+        warnings.showwarning = shown
+    return subprocess.CompletedProcess(["wb", *args], code, out.getvalue(), err.getvalue())
