@@ -333,12 +333,17 @@ def _method_legend(ax: Axes) -> None:
         ),
         Patch(**(_MISSING_STYLE | {"lw": 0.5}), label=_MISSING),
     ]
-    # above the plot area, in one row: inside it the legend covered the labels of the longest bars
+    _legend_above(ax, handles)
+
+
+def _legend_above(ax: Axes, handles: list[Patch]) -> None:
+    """The legend above the plot area, in one row: inside it, it covered the labels of the
+    longest bars."""
     ax.legend(
         handles=handles,
         loc="lower right",
         bbox_to_anchor=(1.0, 1.0),
-        ncol=3,
+        ncol=len(handles),
         fontsize=7.5,
         frameon=False,
         borderaxespad=0.2,
@@ -564,15 +569,7 @@ def plot_wecom_reach(
             Patch(facecolor=PALETTE["green"], label="medium confidence"),
             Patch(facecolor=PALETTE["orange"], label="low confidence"),
         ]
-        ax_.legend(
-            handles=handles,
-            loc="lower right",
-            bbox_to_anchor=(1.0, 1.0),
-            ncol=2,
-            fontsize=7.5,
-            frameon=False,
-            borderaxespad=0.2,
-        )
+        _legend_above(ax_, handles)
         return _finish(fig, finding, metrics.source_ids_of(table), notes, ax is None)
 
 
