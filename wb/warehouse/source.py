@@ -341,6 +341,10 @@ def spark_session(
         return session
     if not java_found():
         raise InputError("--engine spark needs Java 17+; run `make install` (openjdk-17)")
+    # a Spark Connect session earlier in this process (a notebook, a test) leaves PySpark in
+    # Connect mode for every later builder, which then refuses a local master
+    # (CONNECT_URL_NOT_SET): a local session asked for by name is a classic one
+    os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
     if "SPARK_CONF_DIR" not in os.environ:
         conf_dir = Path(tempfile.mkdtemp(prefix="wb-spark-conf-"))
         (conf_dir / "log4j2.properties").write_text(QUIET_LOG4J)
