@@ -8,6 +8,7 @@ One SparkSession for the module (start-up costs 5-15 s). The tests that use it a
 from __future__ import annotations
 
 import pytest
+from conftest import local_spark
 from test_warehouse_build import assert_drop_table_and_release, assert_same_panel, run
 from test_warehouse_validate import EXPECTED, broken_tables
 from warehouse_cases import edge_tables, reference_build, write_source
@@ -16,15 +17,14 @@ from wb.errors import InputError
 from wb.warehouse import build, simulate, validate
 from wb.warehouse.progress import Progress
 from wb.warehouse.simulate import CustomerSimulationConfig
-from wb.warehouse.source import EngineOptions, open_source, spark_backend, spark_session
+from wb.warehouse.source import EngineOptions, open_source, spark_backend
 
 SPARK = EngineOptions(engine="spark", spark_master="local[2]")
 
 
 @pytest.fixture(scope="module")
 def spark(tmp_path_factory):
-    catalog = tmp_path_factory.mktemp("spark-warehouse")
-    session = spark_session("local[2]", conf={"spark.sql.warehouse.dir": str(catalog)})
+    session = local_spark(tmp_path_factory.mktemp("spark-warehouse"))
     yield session
     session.stop()
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import local_spark
 from test_warehouse_uplift import TINY, read_tables, with_edge_cases
 from warehouse_cases import write_source
 
 from wb.warehouse import imputation, simulate, uplift
-from wb.warehouse.source import EngineOptions, spark_session
+from wb.warehouse.source import EngineOptions
 
 SPARK = EngineOptions(engine="spark", spark_master="local[2]")
 pytestmark = pytest.mark.spark  # needs Java: skipped with the reason without it
@@ -18,9 +19,7 @@ pytestmark = pytest.mark.spark  # needs Java: skipped with the reason without it
 
 @pytest.fixture(scope="module")
 def spark(tmp_path_factory):
-    session = spark_session(
-        "local[2]", conf={"spark.sql.warehouse.dir": str(tmp_path_factory.mktemp("sw"))}
-    )
+    session = local_spark(tmp_path_factory.mktemp("sw"))
     yield session
     session.stop()
 
