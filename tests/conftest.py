@@ -45,17 +45,3 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     )
     for item in spark:
         item.add_marker(skip)
-
-
-def local_spark(catalog):
-    """A local[2] Spark session whose catalog lives in ``catalog`` (a new folder). A session
-    an earlier test started (the warehouse dir is fixed when a session starts) is stopped
-    first, so no table of another test's catalog folder is in the way."""
-    from wb.warehouse.source import spark_session
-
-    conf = {"spark.sql.warehouse.dir": str(catalog)}
-    session = spark_session("local[2]", conf=conf)
-    if session.conf.get("spark.sql.warehouse.dir").removeprefix("file:") != str(catalog):
-        session.stop()
-        session = spark_session("local[2]", conf=conf)
-    return session

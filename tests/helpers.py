@@ -47,3 +47,17 @@ def wb_in_process(*args: str) -> subprocess.CompletedProcess:
     finally:
         warnings.showwarning = shown
     return subprocess.CompletedProcess(["wb", *args], code, out.getvalue(), err.getvalue())
+
+
+def local_spark(catalog):
+    """A local[2] Spark session whose catalog lives in ``catalog`` (a new folder). A session
+    an earlier test started (the warehouse dir is fixed when a session starts) is stopped
+    first, so no table of another test's catalog folder is in the way."""
+    from wb.warehouse.source import spark_session
+
+    conf = {"spark.sql.warehouse.dir": str(catalog)}
+    session = spark_session("local[2]", conf=conf)
+    if session.conf.get("spark.sql.warehouse.dir").removeprefix("file:") != str(catalog):
+        session.stop()
+        session = spark_session("local[2]", conf=conf)
+    return session

@@ -379,7 +379,7 @@ def spark_backend(session):
     Ibis caches ``session.sql(query).cache()`` and asserts ``is_cached``. Through Spark Connect
     4.0 that check re-analyses the query, and a query with a ``WITH`` clause (Ibis writes one
     for a shared subquery) then gets new CTE ids and misses the cache: the assertion fails
-    (``tests/test_spark_cluster.py`` shows it, so a fixed Spark shows up). Here the query becomes
+    (``tests/warehouse/test_spark_cluster.py`` shows it, so a fixed Spark shows up). Here the query becomes
     a temporary view and the view is cached (``catalog.cacheTable``): every later read resolves
     the same stored plan. Dropping the view uncaches it.
     """

@@ -12,8 +12,8 @@ from wb import cli
 from wb.errors import InputError
 from wb.run import params
 
-ROOT = Path(__file__).parents[1]
-FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).parents[2]
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
 def write(path: Path, data: dict) -> Path:

@@ -22,7 +22,7 @@ from wb.run import brief, uplift_outputs
 from wb.run.params import RunParams
 from wb.uplift.simulate import SimulationConfig, simulate, truth_path, write
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 EPOCH = 1751328000  # 2025-07-01
 TITLE = "测试简报 Test brief"
 BETA = -20000.0
@@ -306,8 +306,7 @@ def test_a_simulated_export_at_the_scheduled_runs_path_gives_a_simulated_brief(t
 
 @pytest.mark.slow
 def test_notebook_30_on_copied_tables_says_simulated(copied_warehouse, tmp_path):
-    sys.path.insert(0, str(Path(__file__).parent))
-    from test_notebooks import execute
+    from notebook_runs import execute
 
     shown = execute("30_add_quality", tmp_path / "out", inline=False, source=copied_warehouse)
     assert any(f"**{SIMULATED_LABEL}**" in str(o.get("data", {})) for o in shown)

@@ -14,14 +14,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
-from test_notebooks import execute
+from notebook_runs import execute
 
 from wb.banks import comparison, metrics
 from wb.banks.panel import Panel
 from wb.plots import banks
 from wb.plots.theme import save_figure
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FIGURES = {
     "income": banks.plot_retail_income_yoy,
     "profit": banks.plot_retail_profit_yoy,
@@ -143,7 +143,7 @@ def test_workbook_holds_each_chart_table_without_suspect_values(
 
 
 def test_workbook_never_shows_a_suspect_figure(tmp_path: Path) -> None:
-    from test_metrics import make_panel, row
+    from bank_cases import make_panel, row
 
     from wb.door.io import write_workbook
 

@@ -25,8 +25,8 @@ from helpers import wb, wb_in_process
 from wb.errors import ExportError, InputError
 from wb.uplift.simulate import SimulationConfig, simulate, write
 
-ROOT = Path(__file__).parents[1]
-FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).parents[2]
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 WB = str(ROOT / ".venv" / "bin" / "wb")
 HOSTILE = "王五_13600001234"
 PHONE = "13600001234"

@@ -21,7 +21,7 @@ from wb.run import inputs, runner
 from wb.warehouse.validate import Problem as WarehouseProblem
 from wb.warehouse.validate import WarehouseValidationError
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 #: One instance of every error class ``wb`` raises, each built with its own constructor.
 ERRORS = [

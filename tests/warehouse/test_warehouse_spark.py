@@ -8,7 +8,7 @@ One SparkSession for the module (start-up costs 5-15 s). The tests that use it a
 from __future__ import annotations
 
 import pytest
-from conftest import local_spark
+from helpers import local_spark
 from test_warehouse_build import assert_drop_table_and_release, assert_same_panel, run
 from test_warehouse_validate import EXPECTED, broken_tables
 from warehouse_cases import edge_tables, reference_build, write_source

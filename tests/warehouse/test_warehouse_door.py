@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from warehouse_cases import edge_tables, write_source
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: A file name a bank would never want echoed: a customer's name and phone number.
 NAME = "王小明"
 PHONE = "13912345678"

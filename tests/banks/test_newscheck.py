@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_metrics import SOURCES, make_panel, row
+from bank_cases import SOURCES, make_panel, row
 
 from wb.banks import newscheck
 from wb.banks.panel import Panel
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +145,7 @@ def test_headlines_read_well_for_one_bank():
     from wb.banks import comparison
     from wb.banks.panel import Panel
 
-    panel = Panel.load(Path(__file__).parents[1] / "data" / "bank_panel.csv")
+    panel = Panel.load(Path(__file__).parents[2] / "data" / "bank_panel.csv")
     found = comparison.findings(panel, "H1 2025", ["FY2024", "H1 2025"], ["cmb"])
     for key in ("retail_income", "trend"):
         assert " of 1 banks" not in found[key].en, found[key].en

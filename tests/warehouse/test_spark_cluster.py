@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_run import params_file
+from run_cases import params_file
 from test_warehouse_build import assert_drop_table_and_release, assert_same_panel, run
 from test_warehouse_uplift import TINY
 
@@ -31,7 +31,7 @@ from wb.warehouse.source import EngineOptions, spark_backend, spark_session
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 WB = str(ROOT / ".venv" / "bin" / "wb")
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import pandas as pd
 import pytest
+from bank_cases import make_panel, row
 
 from wb.banks import metrics
 from wb.banks.panel import (
     UNVERIFIED_MARK,
     Panel,
-    basis_of,
     derived_qualifier,
     display_value,
     period_end,
@@ -22,37 +21,6 @@ from wb.banks.panel import (
     year_start_period,
 )
 from wb.door import cn_text
-
-SOURCES = pd.DataFrame(
-    {
-        "source_id": ["s_old", "s_new", "s_own"],
-        "title": ["old news", "new news", "annual report"],
-        "publisher": ["paper", "paper", "bank"],
-        "date": ["2024-01-01", "2025-09-01", "2025-03-28"],
-        "url": ["https://a", "https://b", "https://c"],
-    }
-)
-
-
-def make_panel(tmp_path: Path, rows: list[dict], sources: pd.DataFrame = SOURCES) -> Panel:
-    """Write a small bank panel and its sources into ``tmp_path``; load it through wb.door.io."""
-    defaults = {"qualifier": "exact", "source_id": "s_old", "quote": "原文", "confidence": "medium"}
-    frame = pd.DataFrame([defaults | r for r in rows])
-    frame.to_csv(tmp_path / "bank_panel.csv", index=False)
-    sources.to_csv(tmp_path / "sources.csv", index=False)
-    return Panel.load(tmp_path / "bank_panel.csv")
-
-
-def row(bank: str, period: str, metric: str, value: float, **kw) -> dict:
-    """A panel row; its basis as the build script gives it (pre-tax profit, period-end AUM)."""
-    basis = basis_of(metric, "税前利润" if metric.startswith("retail_profit") else "")
-    return {
-        "bank_id": bank,
-        "period": period,
-        "metric": metric,
-        "value": value,
-        "basis": basis,
-    } | kw
 
 
 @pytest.mark.parametrize(
@@ -364,7 +332,7 @@ def test_a_wrong_name_gets_the_valid_ones_and_the_closest(call, hint) -> None:
     """A typo is an error naming the valid values, never a table of 无数据 rows."""
     from wb.errors import InputError
 
-    panel = Panel.load(Path(__file__).parents[1] / "data" / "bank_panel.csv")
+    panel = Panel.load(Path(__file__).parents[2] / "data" / "bank_panel.csv")
     with pytest.raises(InputError, match="Valid") as err:
         call(panel)
     assert hint in str(err.value)
@@ -373,7 +341,7 @@ def test_a_wrong_name_gets_the_valid_ones_and_the_closest(call, hint) -> None:
 def test_the_public_api_is_importable_from_wb() -> None:
     import wb
 
-    panel = wb.load_panel(Path(__file__).parents[1] / "data" / "bank_panel.csv")
+    panel = wb.load_panel(Path(__file__).parents[2] / "data" / "bank_panel.csv")
     assert len(wb.level_table(panel, "H1 2025", "retail_aum")) == 19
     assert callable(wb.estimate) and callable(wb.plot_trends)
     with pytest.raises(AttributeError, match="it offers"):
@@ -400,7 +368,7 @@ def test_every_metric_is_shown_in_its_unit(metric, value, shown):
 
 @pytest.fixture(scope="module")
 def real_panel() -> Panel:
-    return Panel.load(Path(__file__).parents[1] / "data" / "bank_panel.csv")
+    return Panel.load(Path(__file__).parents[2] / "data" / "bank_panel.csv")
 
 
 # Written by hand from data/bank_panel.csv (retail_income_share rows):

@@ -14,7 +14,7 @@ from wb.errors import ExportError
 from wb.run import brief
 from wb.run.params import RunParams
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 sys.path.insert(0, str(FIXTURES))
 import fake_artifacts  # noqa: E402
 
@@ -83,7 +83,7 @@ def test_missing_section_says_not_run_and_nothing_shows_code(artifacts):
     # no object dumps (reprs of results, dicts, numpy scalars) and no notebook source lines
     for dump in ("Finding(", "BankComparison(", "np.float64(", "{&#39;", "findings=["):
         assert dump not in html, dump
-    notebook = (Path(__file__).parents[1] / "notebooks" / "10_bank_comparison.py").read_text()
+    notebook = (Path(__file__).parents[2] / "notebooks" / "10_bank_comparison.py").read_text()
     code_lines = [
         line.strip()
         for line in notebook.splitlines()
@@ -375,7 +375,7 @@ def test_the_run_workbook_holds_every_table_with_units_formats_and_sources(wareh
     from wb.door.io import write_workbook
     from wb.run import workbook
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     panel = Panel.load(root / "data" / "bank_panel.csv")
     tables = comparison.chart_tables(panel, "H1 2025", ["FY2024", "H1 2025"])
     write_workbook(tables, warehouse_run / "artifacts" / comparison.WORKBOOK_NAME)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import local_spark
+from helpers import local_spark
 from test_warehouse_uplift import TINY, read_tables, with_edge_cases
 from warehouse_cases import write_source
 

@@ -14,7 +14,7 @@ import pytest
 
 from wb import cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data"
 SRC = ROOT.parent / "shared" / "data" / "public_figures.csv"
 needs_src = pytest.mark.skipif(
