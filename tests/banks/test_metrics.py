@@ -467,7 +467,6 @@ def test_counts_that_rest_on_unverified_figures_name_them(real_panel) -> None:
     mark = UNVERIFIED_MARK
     assert f"3 rose (including 工商 +46.05% {mark})" in found["retail_profit"].en
     assert f"to 浙商 +12.48% {mark} (including 交通 +5.52% {mark})" in (found["retail_aum"].en)
-    assert f"(including 交通 ≈1,000.0万 {mark})" in found["wecom"].en
     assert "邮储 65.15%" in found["retail_share"].en  # the printed precision
 
 
@@ -482,6 +481,24 @@ def test_wecom_reach_rows_carry_their_status(real_panel) -> None:
     table = metrics.wecom_reach(real_panel).set_index("bank_id")
     assert table.loc["bocom", "status"] == "unverified" and "近万万" in table.loc["bocom", "note"]
     assert table.loc["ccb", "status"] == "ok"
+
+
+def test_wecom_reach_in_a_brief_states_only_what_was_known_by_the_period_end(real_panel) -> None:
+    """An H1 2024 brief said "dated 2021-12-31 to 2025-12-31": figures from after the period it
+    names. Now only CCB's 2021 figure was published by 2024-06-30, and the sentence says so."""
+    from wb.banks import comparison
+
+    table = metrics.wecom_reach(real_panel, until=period_end("H1 2024"))
+    assert table["bank_id"].tolist() == ["ccb"]
+    found = comparison.findings(real_panel, "H1 2024", ["H1 2024"])["wecom"]
+    assert found.en == (
+        "Only 1 of 19 banks had published bank-wide WeCom reach by the end of H1 2024, "
+        "dated 2021-12-31; 2 banks have figures dated after H1 2024 (2025-11 to 2025-12-31)"
+    )
+    assert found.zh.startswith("截至H1 2024末,") and "1,000" not in found.zh
+    assert [n["period"] for n in found.numbers] == ["2021-12-31"]  # later figures not stated
+    everything = comparison.wecom_finding(real_panel)  # the notebook's view of every figure
+    assert "(including 交通 ≈1,000.0万 [未核实 unverified])" in everything.en
 
 
 def test_coverage_is_a_note_not_a_key_finding(real_panel) -> None:

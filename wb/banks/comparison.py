@@ -18,7 +18,7 @@ import pandas as pd
 
 from wb.banks import metrics
 from wb.banks.newscheck import NewsCheck
-from wb.banks.panel import Panel, display_value, sign_is_known, value_kind
+from wb.banks.panel import Panel, display_value, period_end, sign_is_known, value_kind
 from wb.door.atomic import write_json
 from wb.door.display import html_table, jsonable
 from wb.door.documents import DocumentSchema
@@ -330,35 +330,70 @@ def aum_finding(panel: Panel, period: str, banks: list[str] | None = None) -> Fi
     return Finding("retail_aum", zh, en, numbers)
 
 
-def wecom_finding(panel: Panel, banks: list[str] | None = None) -> Finding:
-    """How many banks publish bank-wide WeCom reach, and when."""
-    table = metrics.wecom_reach(panel, banks)
+def wecom_finding(
+    panel: Panel, period: str | None = None, banks: list[str] | None = None
+) -> Finding:
+    """How many banks had published bank-wide WeCom reach by the end of ``period`` (all
+    figures when ``None``), and when; figures dated after the period are counted, not stated."""
+    until = period_end(period) if period else None
+    table = metrics.wecom_reach(panel, banks, until)
     n_banks = len(panel.resolve_banks(banks) or panel.banks())
     numbers = _numbers(
         table.rename(columns={"connected": "value", "connected_qualifier": "qualifier"}),
         "wecom_connected",
         "",
     )
-    for number, period in zip(numbers, table.get("connected_period", []), strict=True):
-        number["period"] = period
+    for number, dated in zip(numbers, table.get("connected_period", []), strict=True):
+        number["period"] = dated
+    by_zh, by_en = (f"截至{period}末,", f" by the end of {period}") if period else ("", "")
+    later_zh, later_en = _published_later(panel, banks, until, period)
     if table.empty and banks:  # a selection: say which banks have no figure
         chosen = "、".join(_short(panel.bank_names()[b]) for b in panel.resolve_banks(banks) or [])
-        zh = f"所选银行({chosen})未公布全行企微触达"
-        en = f"No bank-wide WeCom reach is published by the banks chosen ({chosen})"
-        return Finding("wecom", zh, en)
+        zh = f"{by_zh}所选银行({chosen})未公布全行企微触达{later_zh}"
+        en = f"No bank-wide WeCom reach had been published{by_en} by the banks chosen ({chosen})"
+        return Finding("wecom", zh, en + later_en)
     if table.empty:
-        return Finding("wecom", "无银行公布全行企微触达", "No bank publishes bank-wide WeCom reach")
-    first, last = min(table["connected_period"]), max(table["connected_period"])
+        zh = f"{by_zh}无银行公布全行企微触达{later_zh}"
+        return Finding("wecom", zh, f"No bank had published bank-wide WeCom reach{by_en}{later_en}")
     extra = _unverified(table, "connected", "connected_qualifier", "count")
-    zh = (
-        f"{n_banks}家银行中仅{len(table)}家公布全行企微连接客户数{extra[0]},"
-        f"时点从{first}到{last},不可直接比较"
-    )
+    dated_zh, dated_en = _dated(table["connected_period"])
+    zh = f"{by_zh}{n_banks}家银行中仅{len(table)}家公布全行企微连接客户数{extra[0]},{dated_zh}"
     en = (
-        f"Only {len(table)} of {n_banks} banks publish bank-wide WeCom reach{extra[1]}, dated "
-        f"{first} to {last}: not comparable at one date"
+        f"Only {len(table)} of {n_banks} banks had published bank-wide WeCom reach{by_en}"
+        f"{extra[1]}, {dated_en}"
     )
-    return Finding("wecom", zh, en, numbers)
+    return Finding("wecom", zh + later_zh, en + later_en, numbers)
+
+
+def _dated(periods: pd.Series) -> tuple[str, str]:
+    """When dated figures are from, in words (Chinese, English)."""
+    first, last = min(periods), max(periods)
+    if first == last:
+        return f"时点{first}", f"dated {first}"
+    return (
+        f"时点从{first}到{last},不可直接比较",
+        f"dated {first} to {last}: not comparable at one date",
+    )
+
+
+def _published_later(
+    panel: Panel, banks: list[str] | None, until: object, period: str | None
+) -> tuple[str, str]:
+    """A clause counting the banks whose latest WeCom figure is dated after ``period`` (the
+    sentence does not state those figures), or empty strings."""
+    if until is None:
+        return "", ""
+    latest = metrics.wecom_reach(panel, banks)
+    later = latest[[period_end(p) > until for p in latest["connected_period"]]]
+    if later.empty:
+        return "", ""
+    first, last = min(later["connected_period"]), max(later["connected_period"])
+    zh, en = (first, first) if first == last else (f"{first}至{last}", f"{first} to {last}")
+    n = len(later)
+    return (
+        f";另有{n}家银行的数字时点晚于{period}({zh})",
+        f"; {n} bank{'s have figures' if n > 1 else ' has a figure'} dated after {period} ({en})",
+    )
 
 
 def trend_kind(period: str) -> str:
@@ -475,7 +510,7 @@ def findings(
         profit_finding(panel, period, banks),
         share_finding(panel, period, banks),
         aum_finding(panel, period, banks),
-        wecom_finding(panel, banks),
+        wecom_finding(panel, period, banks),
         trend_finding(panel, trend_kind(period), banks, period_year(period)),
         coverage_finding(panel, periods, banks),
     )
@@ -501,7 +536,7 @@ def chart_tables(
         "bank_profit": metrics.yoy_table(panel, period, "retail_profit", banks),
         "bank_share": metrics.share_table(panel, period, banks),
         "bank_aum": metrics.aum_table(panel, period, banks),
-        "bank_wecom": metrics.wecom_reach(panel, banks),
+        "bank_wecom": metrics.wecom_reach(panel, banks, period_end(period)),
         "bank_trends": metrics.trend_table(panel, trend, banks, period_year(period)),
         "bank_coverage": metrics.coverage(panel, periods, banks=banks),
     }

@@ -442,15 +442,18 @@ def _latest(
     return select(panel, bank_id, max(ends, key=lambda p: (ends[p], p)), metric)
 
 
-def _nearest(panel: Panel, bank_id: str, metric: str, when: date) -> Selection | None:
-    """The selected row whose period ends nearest ``when`` (ties: the earlier one)."""
+def _nearest(
+    panel: Panel, bank_id: str, metric: str, when: date, before: date | None = None
+) -> Selection | None:
+    """The selected row whose period ends nearest ``when`` (ties: the earlier one), among
+    periods ending on or before ``before`` when given."""
     periods = [
         p
         for p in panel.periods_of(bank_id, metric)
         if (panel.rows(bank_id, p, metric)["confidence"] != "low").any()
     ]
     ends = {p: period_end(p) for p in periods}
-    ends = {p: e for p, e in ends.items() if e is not None}
+    ends = {p: e for p, e in ends.items() if e is not None and (before is None or e <= before)}
     if not ends:
         return None
     best = min(ends, key=lambda p: (abs((ends[p] - when).days), ends[p]))
@@ -459,8 +462,12 @@ def _nearest(panel: Panel, bank_id: str, metric: str, when: date) -> Selection |
     return Selection(chosen=rows.iloc[0], alternatives=rows.iloc[1:])
 
 
-def wecom_reach(panel: Panel, banks: list[str] | None = None) -> pd.DataFrame:
-    """WeCom reach per bank that publishes one: latest connected customers and their share.
+def wecom_reach(
+    panel: Panel, banks: list[str] | None = None, until: date | None = None
+) -> pd.DataFrame:
+    """WeCom reach per bank that publishes one: latest connected customers and their share,
+    among figures dated on or before ``until`` when given (a brief for H1 2024 states what was
+    known by 2024-06-30, not a later figure).
 
     Columns: bank_id, bank_name, connected (persons), connected_qualifier, connected_period,
     connected_confidence, customers (retail customers, persons, the non-low figure nearest in
@@ -472,12 +479,12 @@ def wecom_reach(panel: Panel, banks: list[str] | None = None) -> pd.DataFrame:
     """
     records = []
     for bank in _bank_ids(panel, banks):
-        connected = _latest(panel, bank, "wecom_connected")
+        connected = _latest(panel, bank, "wecom_connected", until)
         if connected is None:
             continue
         when = period_end(str(connected.chosen["period"]))
-        customers = _nearest(panel, bank, "retail_customers", when)
-        cert = _latest(panel, bank, "wecom_certification_rate")
+        customers = _nearest(panel, bank, "retail_customers", when, until)
+        cert = _latest(panel, bank, "wecom_certification_rate", until)
         gap = (
             abs((period_end(str(customers.chosen["period"])) - when).days)
             if customers

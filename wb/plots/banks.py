@@ -25,7 +25,7 @@ from matplotlib.patches import Patch
 
 from wb.banks import comparison, metrics
 from wb.banks.newscheck import NewsCheck
-from wb.banks.panel import Panel, display_value, period_order, unknown_name
+from wb.banks.panel import Panel, display_value, period_end, period_order, unknown_name
 from wb.door.io import write_workbook
 from wb.plots.common import finding_title
 from wb.plots.theme import (
@@ -517,13 +517,18 @@ def plot_retail_aum(
 
 
 def plot_wecom_reach(
-    data: Panel, *, banks: list[str] | None = None, ax: Axes | None = None
+    data: Panel,
+    *,
+    period: str | None = None,
+    banks: list[str] | None = None,
+    ax: Axes | None = None,
 ) -> Figure:
-    """WeCom (企业微信) customers connected per bank (万人), labelled with date, share and
-    certification rate; banks without a bank-wide figure are named in the note (and across
-    the chart when none of the banks chosen has one)."""
-    table = metrics.wecom_reach(data, banks)
-    finding = comparison.wecom_finding(data, banks)
+    """WeCom (企业微信) customers connected per bank (万人) as known by the end of ``period``
+    (the latest figures when ``None``), labelled with date, share and certification rate;
+    banks without a bank-wide figure are named in the note (and across the chart when none of
+    the banks chosen has one)."""
+    table = metrics.wecom_reach(data, banks, period_end(period) if period else None)
+    finding = comparison.wecom_finding(data, period, banks)
     names = data.bank_names()
     drawn = set(table.get("bank_id", []))
     absent = [names[b] for b in data.resolve_banks(banks) or data.banks() if b not in drawn]
@@ -855,7 +860,7 @@ class BankCharts:
 
     def arguments(self, key: str) -> dict[str, object]:
         """The keyword arguments chart ``key`` is drawn with, besides the panel and banks."""
-        if key in ("income", "profit", "share", "aum"):
+        if key in ("income", "profit", "share", "aum", "wecom"):
             return {"period": self.period}
         if key == "trends":
             until = comparison.period_year(self.period)
