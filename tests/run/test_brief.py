@@ -413,3 +413,23 @@ def test_the_run_workbook_holds_every_table_with_units_formats_and_sources(wareh
     assert set(brief.cited_ids(found["findings"])) <= cited
     about = dict(book["about"].iter_rows(min_row=2, values_only=True))
     assert about["simulated 模拟"].startswith("SIMULATED")  # the customer-level data is simulated
+
+
+def test_news_claims_name_their_period_and_a_brief_of_another_period_says_so(artifacts):
+    """An H1 2024 brief showed an H1 2025 article's claims as if they were about its period."""
+    data = {"bank_comparison": brief.load_artifact("bank_comparison", artifacts / "artifacts")}
+
+    def html() -> str:
+        return brief.render_html(
+            brief.build_context(run_params("bank_comparison"), data, set(), EPOCH)
+        )
+
+    rows = data["bank_comparison"]["news_check"]
+    for row in rows:
+        row["period"] = "H1 2025"
+    same = html()
+    assert f"{rows[0]['claim']} · H1 2025" in same and "not this brief's period" not in same
+    data["bank_comparison"]["period"] = "H1 2024"
+    assert "The claims concern H1 2025, not this brief's period (H1 2024)" in html()
+    rows.append({**rows[0], "period": "H1 2024"})
+    assert "Some claims concern H1 2025, not this brief's period (H1 2024)" in html()

@@ -234,3 +234,17 @@ def test_cli_run_with_an_unknown_bank_is_exit_2_before_any_kernel(tmp_path, caps
     assert done.value.code == 2 and not started and not out.exists()
     err = capsys.readouterr().err
     assert "unknown bank 'xyz'" in err and "Valid bank ids: abc" in err
+
+
+def test_an_unknown_chart_in_notebook_10s_metrics_fails_before_a_run(tmp_path):
+    """``metrics: [income, pie]`` passed the type check and failed in the kernel (exit 3)."""
+    shutil.copy(ROOT / "notebooks" / "10_bank_comparison.py", tmp_path / "notebooks")
+    entry = {
+        "path": "notebooks/10_bank_comparison.py",
+        "section": "bank_comparison",
+        "parameters": {"metrics": ["income", "pie"]},
+    }
+    text = problems(write(tmp_path / "p.yaml", minimal(notebooks=[entry])))
+    assert "key 'notebooks.0.parameters.metrics': unknown pie; expected some of income, " in text
+    entry["parameters"]["metrics"] = ["income", "wecom"]
+    assert params.load(write(tmp_path / "p.yaml", minimal(notebooks=[entry])))

@@ -635,7 +635,7 @@ class NewsCheck:
     table: pd.DataFrame = field(repr=False)
 
     def tidy(self) -> pd.DataFrame:
-        """One row per claim: key, bank_id, bank_name, claim, origin, article, verdict, strength,
+        """One row per claim: key, bank_id, bank_name, claim, period, origin, article, verdict, strength,
         n_sources, origins, confidence, figures, method, source_ids, note (see :func:`check`)."""
         return self.table.copy()
 
@@ -670,7 +670,8 @@ def check(panel: Panel, claims: tuple[Claim, ...] = CLAIMS) -> NewsCheck:
     Returns
     -------
     NewsCheck
-        Its ``tidy()`` table has one row per claim: key, bank_id, bank_name, claim, origin
+        Its ``tidy()`` table has one row per claim: key, bank_id, bank_name, claim, period (the
+        one the claim is about, e.g. ``H1 2025``), origin
         (the article's text or only a summary of it), article (:data:`ARTICLE`), verdict (agrees / contradicts / no
         data), strength (how strong the evidence is, in words, naming the agreeing origins),
         n_sources (independent origins bearing on it: authors or outlets, not pages; for the
@@ -702,6 +703,7 @@ def check(panel: Panel, claims: tuple[Claim, ...] = CLAIMS) -> NewsCheck:
                 "bank_id": claim.bank_id,
                 "bank_name": names.get(claim.bank_id, claim.bank_id or "—"),
                 "claim": claim.says,
+                "period": claim.period,
                 "origin": claim.origin,
                 "article": ARTICLE,
             }

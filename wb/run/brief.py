@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from wb.banks import comparison
+from wb.banks.panel import period_order
 from wb.door.privacy import redact
 from wb.errors import ExportError, InputError
 from wb.plots.banks import CHART_NAMES, CHARTS
@@ -181,11 +182,17 @@ def _bank_section(bank: dict[str, Any], first: int, show: list[str] | None) -> d
         words = [row["origin"].split(" ") for row in news]
         n = next((i for i, w in enumerate(zip(*words, strict=False)) if len(set(w)) > 1), 0)
         news = [{**row, "origin": " ".join(w[n:])} for row, w in zip(news, words, strict=True)]
+    # each claim names its period; periods other than the brief's are named above the table
+    # (an H1 2024 brief checks an article about H1 2025)
+    claimed = {row["period"] for row in news if row.get("period")}
+    other = sorted(claimed - {bank["period"]}, key=period_order)
     return {
         "model": bank,
         "figures": figures,
         "news": news,
         "news_article": articles[0] if len(articles) == 1 else "",
+        "news_other_periods": "、".join(other),
+        "news_all_other": bool(other) and bank["period"] not in claimed,
         "news_unchecked": len(bank["news_check"]) - len(news),
         "empty": [zh for zh, _ in empty],
         "empty_en": [en for _, en in empty],

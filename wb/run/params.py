@@ -492,6 +492,30 @@ def _wrong_types(params: RunParams, path: Path) -> list[str]:
     return lines
 
 
+#: Notebook parameters whose values name things wb knows (notebook 10's ``metrics``: the bank
+#: charts), and the names each may take; checked before any kernel starts.
+NAMED_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "metrics": tuple(stem.removeprefix("bank_") for stem in BANK_FIGURES)
+}
+
+
+def _unknown_names(params: RunParams, path: Path) -> list[str]:
+    """Each value of a :data:`NAMED_PARAMETERS` parameter that names nothing wb knows."""
+    lines = []
+    for i, nb in enumerate(params.notebooks):
+        for name, value in nb.parameters.items():
+            known = NAMED_PARAMETERS.get(name)
+            values = value if isinstance(value, list) else [value]
+            unknown = [v for v in values if known and v is not None and v not in known]
+            if unknown:
+                lines.append(
+                    f"{path}: key 'notebooks.{i}.parameters.{name}': unknown "
+                    f"{', '.join(redact(str(v)) for v in unknown)}; expected some of "
+                    f"{', '.join(known)}"
+                )
+    return lines
+
+
 def _bank_ids(params: RunParams, path: Path) -> RunParams:
     """``banks`` as the bank panel's ids (``招商银行``, ``招商`` and ``CMB`` are ``cmb``:
     :meth:`wb.banks.panel.Panel.resolve_banks`), checked against ``data.bank_panel`` before any
@@ -545,7 +569,7 @@ def load(path: str | Path) -> RunParams:
     params = _resolve(params, root)
     problems = _path_problems(params, p, root)
     if not problems:
-        problems = _undeclared(params, p) or _wrong_types(params, p)
+        problems = _undeclared(params, p) or _wrong_types(params, p) or _unknown_names(params, p)
     if problems:
         raise InputError("invalid params:\n" + "\n".join(problems))
     return _bank_ids(params, p)
