@@ -36,6 +36,9 @@ def test_null_effect_no_uplift_while_naive_is_positive():
     assert "no uplift can be detected" in r.verdict.text
     assert r.verdict.text_zh.endswith("检测不到提升。")
     assert any("would claim uplift" in c for c in r.verdict.caveats)
+    # the sentence names the months it is about (a brief's period may be another one)
+    assert r.verdict.text.startswith(f"In {r.first_month} to {r.last_month}, a quota-induced")
+    assert r.verdict.text_zh.startswith(f"{r.first_month}至{r.last_month}，因配额")
 
 
 @pytest.mark.parametrize(

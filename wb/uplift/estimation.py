@@ -584,7 +584,7 @@ def fit(
     ar = anderson_rubin(d, first, reduced)
     few = few_clusters(sample, d, iv)
     weak = (first.coef / first.se) ** 2 < WEAK_F or few.refusal is not None
-    verdict = make_verdict(iv, ar, weak, naive, twfe, few)
+    verdict = make_verdict(iv, ar, weak, naive, twfe, few, (sample.first_month, sample.last_month))
     bins = (
         pd.concat(
             [_binned(sample.adds, sample.y, "pooled"), _binned(d.x, d.y, "within")],

@@ -424,10 +424,12 @@ def make_verdict(
     naive: Estimate,
     twfe: Estimate,
     few: FewClusters | None = None,
+    months: tuple[str, str] | None = None,
 ) -> Verdict:
     """Read the verdict: "cannot tell" when ``few`` refuses; with few branches from the wild
     bootstrap's p-value and set; else from the IV interval (the Anderson–Rubin set when the
-    first stage is weak)."""
+    first stage is weak). ``months`` (first, last, ``YYYY-MM``) is the window the sentence
+    names: the estimate is about those months, not the brief's reporting period."""
     cannot_tell = reason = None
     if few is not None and few.method == "wild_bootstrap":
         low, high, kind = few.interval.low, few.interval.high, few.interval.kind
@@ -462,24 +464,29 @@ def make_verdict(
     if source == "wild_bootstrap":
         interval += f"; {few.n_clusters} branches, wild cluster bootstrap p = {few.pvalue:.2f}"
         interval_zh += f"；仅 {few.n_clusters} 个支行，野聚类自助法 p = {few.pvalue:.2f}"
+    when_zh = f"{months[0]}至{months[1]}，" if months else ""
+    when = f"In {months[0]} to {months[1]}, a" if months else "A"
     head_zh = (
-        f"因配额多加一个企业微信客户，客户经理名下客户的月度 AUM 变化 {_fmt(iv.coef)} 元"
+        f"{when_zh}因配额多加一个企业微信客户，客户经理名下客户的月度 AUM 变化 {_fmt(iv.coef)} 元"
         f"（{interval_zh}）"
     )
     head = (
-        f"A quota-induced WeCom add changes a relationship manager's monthly AUM by "
+        f"{when} quota-induced WeCom add {'changed' if months else 'changes'} a relationship "
+        "manager's monthly AUM by "
         f"{_fmt(iv.coef)} yuan ({interval})"
     )
     if cannot_tell:
         code = "no_detectable_uplift"
         text = (
-            "Cannot tell whether quota-driven adds change AUM: the quota switches on or off in "
+            "Cannot tell whether quota-driven adds change AUM"
+            f"{f' (in {months[0]} to {months[1]})' if months else ''}: the quota switches on or off in "
             f"only {few.quota_clusters} of {few.n_clusters} branches, too few for any "
             f"clustered inference (the point estimate, {_fmt(iv.coef)} yuan per add, has no "
             "usable interval)."
         )
         text_zh = (
-            f"无法判断配额驱动的加粉是否改变 AUM：配额仅在 {few.quota_clusters} 个支行"
+            f"无法判断{months[0] + '至' + months[1] + '期间' if months else ''}"
+            f"配额驱动的加粉是否改变 AUM：配额仅在 {few.quota_clusters} 个支行"
             f"（共 {few.n_clusters} 个）开启或停止，支行太少，任何聚类推断都不成立"
             f"（点估计每个加粉 {_fmt(iv.coef)} 元，没有可用的置信区间）。"
         )
