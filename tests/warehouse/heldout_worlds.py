@@ -54,6 +54,7 @@ class World:
     multiplicative: bool = False
     organic_in_quota: bool = False
     no_rm: bool = False
+    certification_lag_days: float = 0.0
     branches: int = 10
     rms_per_branch: int = 3
     customers_per_rm: int = 25
@@ -72,6 +73,7 @@ WORLDS = {
     "multiplicative": replace(BASE, name="multiplicative", multiplicative=True),
     "organic_in_quota": replace(BASE, name="organic_in_quota", organic_in_quota=True),
     "no_rm": replace(BASE, name="no_rm", no_rm=True),
+    "certification_lag": replace(BASE, name="certification_lag", certification_lag_days=10.0),
     "all": replace(
         BASE, name="all", movers=True, entry=True, multiplicative=True,
         organic_in_quota=True, no_rm=True,
@@ -176,13 +178,15 @@ def _tables(w: World, seed: int, leads: int, post: int) -> tuple[dict, dict]:
     added = month_start + (rng.integers(0, 27, len(b_idx)) * 86400 + 36000).astype(
         "timedelta64[s]"
     )
+    lag = rng.uniform(0, w.certification_lag_days, len(b_idx)) * 86400 + 3600
+    certified = added + lag.astype("timedelta64[s]")
     wc = pd.DataFrame(
         {
             "rm_id": rm_ids[rm[b_idx, g[b_idx]]],
             "contact_id": np.array([f"{p}K{i:05d}" for i in b_idx], dtype=object),
             "added_at": added.astype("datetime64[us]"),
             "customer_id": cust_ids[b_idx],
-            "certified_at": (added + np.timedelta64(3600, "s")).astype("datetime64[us]"),
+            "certified_at": certified.astype("datetime64[us]"),
             "removed_at": np.full(len(b_idx), np.datetime64("NaT"), dtype="datetime64[us]"),
         }
     )
