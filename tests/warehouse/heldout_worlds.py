@@ -75,9 +75,14 @@ WORLDS = {
     "no_rm": replace(BASE, name="no_rm", no_rm=True),
     "certification_lag": replace(BASE, name="certification_lag", certification_lag_days=10.0),
     "all": replace(
-        BASE, name="all", movers=True, entry=True, multiplicative=True,
-        organic_in_quota=True, no_rm=True,
-    ),  # fmt: skip
+        BASE,
+        name="all",
+        movers=True,
+        entry=True,
+        multiplicative=True,
+        organic_in_quota=True,
+        no_rm=True,
+    ),
 }
 
 
@@ -175,9 +180,7 @@ def _tables(w: World, seed: int, leads: int, post: int) -> tuple[dict, dict]:
     )
     b_idx = np.flatnonzero(bound)
     month_start = calendar.to_timestamp().to_numpy()[g[b_idx]]
-    added = month_start + (rng.integers(0, 27, len(b_idx)) * 86400 + 36000).astype(
-        "timedelta64[s]"
-    )
+    added = month_start + (rng.integers(0, 27, len(b_idx)) * 86400 + 36000).astype("timedelta64[s]")
     lag = rng.uniform(0, w.certification_lag_days, len(b_idx)) * 86400 + 3600
     certified = added + lag.astype("timedelta64[s]")
     wc = pd.DataFrame(
