@@ -129,6 +129,24 @@ def test_the_edge_customers_are_placed_as_defined(tiny):
     assert rows[rows.customer == ids[10]].t.min() == 2024 * 12 + 4
 
 
+def test_customers_certified_a_month_after_the_add_are_counted_as_defined(tiny):
+    """``bound_used_added_in_an_earlier_month``: used bound customers all of whose contacts
+    certified in the binding month were added in an earlier month (counted in pandas here)."""
+    src, tables = tiny
+    rows = customer_rows(tables, imputation.DEFAULT_TIER_BOUNDS, 3, 5, "trends")
+    used = set(rows.customer[rows.g >= 0])
+    wc = tables["wecom_contact"].dropna(subset=["customer_id", "certified_at"])
+    cert = pd.to_datetime(wc.certified_at).dt.to_period("M")
+    added = pd.to_datetime(wc.added_at).dt.to_period("M")
+    at_g = wc[cert == cert.groupby(wc.customer_id).transform("min")]
+    late = (added[at_g.index] < cert[at_g.index]).groupby(at_g.customer_id).all()
+    expected = int(late[late.index.isin(used)].sum())
+    result = uplift.estimate(src, design=imputation.Design())
+    assert expected >= 3
+    assert result.counts["bound_used_added_in_an_earlier_month"] == expected
+    assert f"{expected:,} of the {len(used):,} bound customers used" in result.note
+
+
 def test_no_quota_interval_covers_the_simulated_organic_effect(truth_source):
     folder, truth = truth_source
     result = uplift.estimate(folder)
