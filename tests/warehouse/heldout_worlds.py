@@ -55,6 +55,7 @@ class World:
     organic_in_quota: bool = False
     no_rm: bool = False
     certification_lag_days: float = 0.0
+    shift_at_certification: bool = False
     branches: int = 10
     rms_per_branch: int = 3
     customers_per_rm: int = 25
@@ -74,6 +75,12 @@ WORLDS = {
     "organic_in_quota": replace(BASE, name="organic_in_quota", organic_in_quota=True),
     "no_rm": replace(BASE, name="no_rm", no_rm=True),
     "certification_lag": replace(BASE, name="certification_lag", certification_lag_days=10.0),
+    "certification_lag_shift_at_certification": replace(
+        BASE,
+        name="certification_lag_shift_at_certification",
+        certification_lag_days=10.0,
+        shift_at_certification=True,
+    ),
     "all": replace(
         BASE,
         name="all",
@@ -93,6 +100,7 @@ def _tables(w: World, seed: int, leads: int, post: int) -> tuple[dict, dict]:
     R = B * w.rms_per_branch
     N = R * w.customers_per_rm
     t = np.arange(T)
+    calendar = pd.period_range(FIRST_MONTH, periods=T, freq="M")
 
     # branches, quotas, RMs and their branch moves
     adopt = rng.choice([6, 9, 12], B)
@@ -133,7 +141,14 @@ def _tables(w: World, seed: int, leads: int, post: int) -> tuple[dict, dict]:
     effect = np.full(N, w.effect)
     if w.organic_in_quota:
         effect = np.where(induced, w.induced_effect, w.effect)
-    shift = np.where(bound[:, None] & (t[None, :] >= g[:, None]), effect[:, None], 0.0)
+    # the binding contact: added on a day of month g, certified 1 hour to a lag later
+    timing = np.random.default_rng([seed, 7919, 1])
+    add_s = timing.integers(0, 27, N) * 86400 + 36000
+    cert_s = add_s + timing.uniform(0, w.certification_lag_days, N) * 86400 + 3600
+    onset = g.copy()
+    if w.shift_at_certification:  # the month of the certification
+        onset = g + (cert_s >= calendar.days_in_month.to_numpy()[gi] * 86400)
+    shift = np.where(bound[:, None] & (t[None, :] >= onset[:, None]), effect[:, None], 0.0)
 
     # AUM without the binding (yuan)
     level = 3e5 * np.exp(0.8 * rng.standard_normal(N))
@@ -162,7 +177,6 @@ def _tables(w: World, seed: int, leads: int, post: int) -> tuple[dict, dict]:
 
     # the tables
     p = f"s{seed:03d}_"
-    calendar = pd.period_range(FIRST_MONTH, periods=T, freq="M")
     months = calendar.strftime("%Y-%m").to_numpy()
     cust_ids = np.array([f"{p}C{i:05d}" for i in range(N)], dtype=object)
     rm_ids = np.array([f"{p}R{i:04d}" for i in range(R)], dtype=object)
@@ -180,9 +194,8 @@ def _tables(w: World, seed: int, leads: int, post: int) -> tuple[dict, dict]:
     )
     b_idx = np.flatnonzero(bound)
     month_start = calendar.to_timestamp().to_numpy()[g[b_idx]]
-    added = month_start + (rng.integers(0, 27, len(b_idx)) * 86400 + 36000).astype("timedelta64[s]")
-    lag = rng.uniform(0, w.certification_lag_days, len(b_idx)) * 86400 + 3600
-    certified = added + lag.astype("timedelta64[s]")
+    added = month_start + add_s[b_idx].astype("timedelta64[s]")
+    certified = month_start + cert_s[b_idx].astype("timedelta64[s]")
     wc = pd.DataFrame(
         {
             "rm_id": rm_ids[rm[b_idx, g[b_idx]]],

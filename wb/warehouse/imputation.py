@@ -30,6 +30,7 @@ from wb.stats.cluster import influence_vcov, joint_wald, t_quantile
 DEFAULT_TIER_BOUNDS = (50_000.0, 500_000.0, 6_000_000.0)
 
 Model = Literal["trends", "levels"]
+Onset = Literal["certified", "added"]
 
 
 # ---------------------------------------------------------------------------- settings
@@ -107,17 +108,22 @@ class Tiers:
 class Design:
     """The event study's settings: ``leads`` placebo months held out before binding,
     ``post`` the last event month (effects average event months ``0 .. post``), the outcome
-    ``model`` and the AUM ``tiers``."""
+    ``model``, the AUM ``tiers`` and the ``onset`` that dates a binding: the month of the
+    customer's first certification (``certified``) or the month its certified contact was
+    added (``added``)."""
 
     leads: int = 3
     post: int = 5
     model: Model = "trends"
     tiers: Tiers = field(default_factory=Tiers)
+    onset: Onset = "certified"
 
     def check(self) -> None:
         """Raise :class:`InputError` for settings the estimator cannot honour."""
         if self.model not in ("trends", "levels"):
             raise InputError(f"--model must be trends or levels (got {self.model!r})")
+        if self.onset not in ("certified", "added"):
+            raise InputError(f"--onset must be certified or added (got {self.onset!r})")
         if not 1 <= self.leads <= 12:
             raise InputError(f"--leads must be between 1 and 12 (got {self.leads})")
         if not 0 <= self.post <= 36:
