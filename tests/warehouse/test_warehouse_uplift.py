@@ -81,14 +81,20 @@ def _rel(a: float, b: float) -> float:
 
 
 @pytest.mark.parametrize(
-    "model, months", [("trends", None), ("levels", None), ("trends", "2024-02..2024-11")]
+    "model, months, onset",
+    [
+        ("trends", None, "certified"),
+        ("levels", None, "certified"),
+        ("trends", "2024-02..2024-11", "certified"),
+        ("trends", None, "added"),
+    ],
 )
-def test_cells_equal_the_unit_level_fit(tiny, model, months):
+def test_cells_equal_the_unit_level_fit(tiny, model, months, onset):
     src, tables = tiny
-    design = imputation.Design(model=model, leads=2, post=3)
+    design = imputation.Design(model=model, leads=2, post=3, onset=onset)
     result = uplift.estimate(src, months=months, design=design)
     first, last = months.split("..") if months else (None, None)
-    rows = customer_rows(tables, design.tiers.bounds, 2, 3, model, first, last)
+    rows = customer_rows(tables, design.tiers.bounds, 2, 3, model, first, last, onset)
     imputed = impute_units(rows)
     compared = 0
     for i, kind in enumerate(uplift.KINDS):
@@ -291,6 +297,7 @@ def test_cli_writes_json_and_figures(truth_source, tmp_path):
         (["--tiers", "5万,1万"], "strictly increasing"),
         (["--months", "2024-13.."], "not a YYYY-MM month"),
         (["--model", "cubic"], "cubic"),
+        (["--onset", "removed"], "--onset must be certified or added"),
     ],
 )
 def test_cli_bad_arguments_exit_2(tiny, tmp_path, args, message):

@@ -332,7 +332,9 @@ class CustomerUpliftResult:
         """A few lines of plain text: the two kinds, the difference, the tiers."""
         d = self.design
         lines = [
-            f"Customer-level uplift ({d.model} model; effects averaged over event months 0..{d.post},"
+            f"Customer-level uplift ({d.model} model, bindings dated by the month of "
+            f"{'certification' if d.onset == 'certified' else 'the add'}; effects averaged over "
+            f"event months 0..{d.post},"
             f" yuan of AUM per bound customer; 95% CI clustered by branch)",
             f"source {self.source} on {self.engine_version}; {self.counts['customers']:,} "
             f"customers, {self.counts['bound_used']:,} bound, {self.counts['branches']:,} branches,"
