@@ -25,6 +25,14 @@ Features, one per world (:data:`WORLDS`):
   ``organic_hazard / (organic_hazard + quota_hazard)``, worth ``effect``) or quota-induced
   (worth ``induced_effect``, 8,000): the quota-month truth is their realised blend.
 * ``no_rm``: 2% of customer-months have no RM (``rm_id`` and ``branch_id`` null).
+
+Timing worlds (not features of the held-out generator's list, but what does bias the estimate):
+
+* ``certification_lag``: the binding contact is certified 0-10 days after the add (so some
+  in the next month) and AUM moves from the add (the world's binding month);
+  ``certification_lag_shift_at_certification``: the same lag, AUM moves from the certification.
+* ``aum_recorded_a_month_late``: each month's row holds the previous month's AUM (the shift
+  first shows in the row of the month after binding; the customer's first month is not seen).
 * ``all``: every feature at once (the held-out generator's list).
 
 The truth of a kind (no_quota, quota_month) is the realised effect averaged as the estimate
@@ -56,6 +64,7 @@ class World:
     no_rm: bool = False
     certification_lag_days: float = 0.0
     shift_at_certification: bool = False
+    aum_recorded_a_month_late: bool = False
     branches: int = 10
     rms_per_branch: int = 3
     customers_per_rm: int = 25
@@ -75,6 +84,9 @@ WORLDS = {
     "organic_in_quota": replace(BASE, name="organic_in_quota", organic_in_quota=True),
     "no_rm": replace(BASE, name="no_rm", no_rm=True),
     "certification_lag": replace(BASE, name="certification_lag", certification_lag_days=10.0),
+    "aum_recorded_a_month_late": replace(
+        BASE, name="aum_recorded_a_month_late", aum_recorded_a_month_late=True
+    ),
     "certification_lag_shift_at_certification": replace(
         BASE,
         name="certification_lag_shift_at_certification",
@@ -169,6 +181,9 @@ def _tables(w: World, seed: int, leads: int, post: int) -> tuple[dict, dict]:
             + rng.normal(0, 4000, (N, T))
         )
     aum = aum0 + shift
+    if w.aum_recorded_a_month_late:  # each month's row holds the previous month's AUM
+        aum = np.concatenate([aum[:, :1], aum[:, :-1]], axis=1)
+        present &= t[None, :] > first[:, None]
 
     # no-RM months
     has_rm = present.copy()

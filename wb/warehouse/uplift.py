@@ -105,6 +105,15 @@ NOTE = (
     "estimate describes the later-bound customers only: there the average effect over all "
     "bound customers was 3-4% above the one over those the estimate can use."
 )
+#: What the note adds when the effect at event month 0 differs from the later months.
+FIRST_MONTH = (
+    " The window average counts event month 0, so it is not the level the effect reaches "
+    "after binding: an effect that starts a month after the binding month (e.g. AUM recorded "
+    "before the binding moves it; on a held-out simulated world with a +20,000 yuan shift "
+    "recorded a month late the window averages were 5/6 of it, while the average over event "
+    "months 1-5 covered it) or that grows (later bindings of the same customer) shows this way; "
+    "read the event path and the later months' average."
+)
 #: The understatement (:func:`late_shortfall`) from which the finding states it.
 LATE_SHARE_STATED = 0.01
 #: The note's sentence on customers certified in a later month than their binding contact was
@@ -296,11 +305,19 @@ class CustomerUpliftResult:
     @property
     def note(self) -> str:
         trend = self.design.model == "trends"
-        return NOTE.format(
-            trend=" (its AUM trend)" if trend else "",
-            trend_again=" once each customer's own trend is allowed for" if trend else "",
-            min_gap=self.design.leads + (2 if trend else 1),
-        ) + late_certified(self.counts, self.design)
+        return (
+            NOTE.format(
+                trend=" (its AUM trend)" if trend else "",
+                trend_again=" once each customer's own trend is allowed for" if trend else "",
+                min_gap=self.design.leads + (2 if trend else 1),
+            )
+            + late_certified(self.counts, self.design)
+            + first_month_note(self.to_first_month())
+        )
+
+    def to_first_month(self) -> dict:
+        """``customer_uplift.json``'s ``first_month`` block (:func:`first_month_note`)."""
+        return {k: _first_month_doc(self.kinds[k], self.design.post) for k in KINDS}
 
     def att(self, kind: str) -> Estimate:
         """The window-average effect for ``kind`` (``no_quota`` or ``quota_month``)."""
@@ -347,6 +364,11 @@ class CustomerUpliftResult:
             truth = self.truth_att(kind)
             if truth is not None:
                 lines.append(f"  {'':<12} simulated truth {truth:+,.0f}")
+        for kind, block in first_month_gaps(self.to_first_month()).items():
+            lines.append(
+                f"  {kind:<12} event month 0 {block['event_month_0']['coef']:+,.0f} differs "
+                f"from months 1..{d.post}: {_fmt(self.kinds[kind].later)}"
+            )
         lines.append(f"  {'difference':<12} {_fmt(self.difference)}  (quota_month - no_quota)")
         for label, by_kind in zip(d.tiers.labels, self.tiers, strict=True):
             parts = "; ".join(f"{k} {_fmt(by_kind[k].att)}" for k in KINDS)
@@ -415,6 +437,7 @@ class CustomerUpliftResult:
                 for k in KINDS
             },
             "difference": self.difference.as_dict() | {"meaning": "quota_month - no_quota"},
+            "first_month": self.to_first_month(),
             "event_time": {
                 k: [{"event_month": ev} | est.as_dict() for ev, est in self.kinds[k].path]
                 for k in KINDS
@@ -468,6 +491,47 @@ def _row(group: str, kind: str, term: str, ev: int | None, est: Estimate) -> dic
     }
 
 
+def _first_month_doc(group: Group, post: int) -> dict | None:
+    if group.later is None or group.first_gap is None:
+        return None
+    return {
+        "event_month_0": group.path[[ev for ev, _ in group.path].index(0)][1].as_dict(),
+        "later": group.later.as_dict() | {"event_months": [1, post]},
+        "difference": group.first_gap.as_dict()
+        | {"meaning": f"event month 0 less the average of event months 1..{post}"},
+    }
+
+
+def first_month_gaps(first_month: dict) -> dict[str, dict]:
+    """The kinds of a ``first_month`` block whose effect at event month 0 differs from its
+    average over event months ``1..post`` (the difference's 95% interval excludes 0)."""
+    out = {}
+    for kind, block in first_month.items():
+        gap = (block or {}).get("difference") or {}
+        if gap.get("ci_low") is not None and (gap["ci_low"] > 0 or gap["ci_high"] < 0):
+            out[kind] = block
+    return out
+
+
+def first_month_note(first_month: dict) -> str:
+    """The note's sentences on kinds whose effect at event month 0 differs from the later
+    months (:func:`first_month_gaps`)."""
+    parts = []
+    for kind, b in first_month_gaps(first_month).items():
+        zero, later, gap = b["event_month_0"], b["later"], b["difference"]
+        first, last = later["event_months"]
+        parts.append(
+            f" {kind}: the effect at event month 0 ({zero['coef']:+,.0f} yuan) is "
+            f"{'below' if gap['coef'] < 0 else 'above'} its average over event months "
+            f"{first}-{last} ({later['coef']:+,.0f}, 95% CI {later['ci_low']:+,.0f} to "
+            f"{later['ci_high']:+,.0f}; difference {gap['coef']:+,.0f}, "
+            f"{gap['ci_low']:+,.0f} to {gap['ci_high']:+,.0f})."
+        )
+    if not parts:
+        return ""
+    return "".join(parts) + FIRST_MONTH
+
+
 def late_certified(counts: dict, design: Design) -> str:
     """The note's sentence on the bound customers certified in a later month than their
     binding contact was added (``counts`` as in ``customer_uplift.json``'s ``n``)."""
@@ -475,6 +539,11 @@ def late_certified(counts: dict, design: Design) -> str:
     late = counts.get("bound_used_added_in_an_earlier_month")
     if not used or late is None:
         return ""
+    if late == 0:
+        return (
+            f" Every bound customer used was certified in the month its binding contact was "
+            f"added, so the onset (--onset {design.onset}) does not matter here."
+        )
     text = LATE_CERTIFIED[design.onset]
     return text.format(late=late, used=used, share=late / used, months=design.post + 1)
 
@@ -524,6 +593,21 @@ def finding(doc: dict) -> tuple[str, str]:
         "organic adds, which would have happened anyway, with quota-induced ones, so the gap "
         "between the two is not the value of a quota-induced add."
     )
+    gaps = first_month_gaps(doc.get("first_month") or {})
+    for kind, b in gaps.items():
+        zero, later = b["event_month_0"]["coef"], b["later"]
+        low, high = later["ci_low"], later["ci_high"]
+        name_zh = "无配额月份" if kind == "no_quota" else "配额月份"
+        name_en = "without a quota" if kind == "no_quota" else "in a quota month"
+        zh += (
+            f"{name_zh}绑定的客户在绑定当月的效应（{zero:+,.0f} 元）与第1–{post}个月的平均"
+            f"（{later['coef']:+,.0f} 元，{low:+,.0f} 至 {high:+,.0f}）不同，上述平均包含绑定当月。"
+        )
+        en += (
+            f" For customers bound {name_en}, the effect in the binding month ({zero:+,.0f}) "
+            f"differs from its average over months 1–{post} ({later['coef']:+,.0f}, 95% CI "
+            f"{low:+,.0f} to {high:+,.0f}); the average above includes the binding month."
+        )
     short = late_shortfall(doc)
     if short is not None and short >= LATE_SHARE_STATED:
         added = doc["design"].get("onset") == "added"
