@@ -25,6 +25,11 @@ Features, one per world (:data:`WORLDS`):
   ``organic_hazard / (organic_hazard + quota_hazard)``, worth ``effect``) or quota-induced
   (worth ``induced_effect``, 8,000): the quota-month truth is their realised blend.
 * ``no_rm``: 2% of customer-months have no RM (``rm_id`` and ``branch_id`` null).
+* ``all``: every feature above at once (the held-out generator's list).
+
+``no_rm`` and ``all`` are measured in docs/methods.md, not held in the tests: on seeds 0-99
+their quota-month (no_rm) and no-quota (all) intervals covered the truth 92 and 91 times,
+over 300 seeds 94.0% and 92.7%, with no visible bias.
 
 Timing worlds (not features of the held-out generator's list, but what does bias the estimate):
 
@@ -33,7 +38,6 @@ Timing worlds (not features of the held-out generator's list, but what does bias
   ``certification_lag_shift_at_certification``: the same lag, AUM moves from the certification.
 * ``aum_recorded_a_month_late``: each month's row holds the previous month's AUM (the shift
   first shows in the row of the month after binding; the customer's first month is not seen).
-* ``all``: every feature at once (the held-out generator's list).
 
 The truth of a kind (no_quota, quota_month) is the realised effect averaged as the estimate
 averages it: over event months ``0..post``, the mean effect of the bound customers observed at
