@@ -22,8 +22,9 @@ def _month_index(text: pd.Series) -> pd.Series:
     return text.str[:4].astype(int) * 12 + text.str[5:7].astype(int) - 1
 
 
-def first_bindings(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Per bound customer: ``g`` (month index of the first certification) and ``kind``."""
+def first_bindings(tables: dict[str, pd.DataFrame], onset: str = "certified") -> pd.DataFrame:
+    """Per bound customer: ``g`` (month index of the first certification, or with ``onset``
+    "added" the earliest add month of the contacts certified then) and ``kind``."""
     wc = tables["wecom_contact"]
     cm = tables["customer_month"]
     q = tables["quota"]
@@ -32,6 +33,11 @@ def first_bindings(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     wc["gi"] = _month_index(wc["cm"])
     first = wc.groupby("customer_id")["gi"].min()
     at = wc[wc.gi == wc.customer_id.map(first)]
+    if onset == "added":
+        at = at.assign(cm=pd.to_datetime(at.added_at).dt.strftime("%Y-%m"))
+        at = at.assign(gi=_month_index(at["cm"]))
+        first = at.groupby("customer_id")["gi"].min()
+        at = at[at.gi == at.customer_id.map(first)]
     rm_branch = cm[cm.rm_id.notna()].groupby(["rm_id", "month"])["branch_id"].max()
     rm_q = q[q.rm_id.notna()].set_index(["rm_id", "month"])["quota_target"]
     br_q = q[q.rm_id.isna()].set_index(["branch_id", "month"])["quota_target"]
@@ -54,6 +60,7 @@ def customer_rows(
     model: str,
     first: str | None = None,
     last: str | None = None,
+    onset: str = "certified",
 ) -> pd.DataFrame:
     """One row per used customer-month with ``customer``, ``branch``, ``t``, ``y``, ``g``,
     ``kind``, ``tier``, ``e``, ``fit`` and ``target``."""
@@ -66,7 +73,7 @@ def customer_rows(
         cm = cm[cm.month <= last]
     cm["t"] = _month_index(cm["month"])
     cm = cm.sort_values(["customer_id", "t"])
-    bind = first_bindings(tables)
+    bind = first_bindings(tables, onset)
     out = []
     for cid, rows in cm.groupby("customer_id", sort=True):
         t = rows.t.to_numpy()

@@ -466,6 +466,14 @@ def warehouse_uplift(
     post: Annotated[
         int, typer.Option("--post", help="Last event month of the averaged window 0..POST [5].")
     ] = 5,
+    onset: Annotated[
+        str,
+        typer.Option(
+            "--onset",
+            help="certified: a binding dates from the month of the first certification "
+            "(default); added: from the month its certified contact was added on WeCom.",
+        ),
+    ] = "certified",
     no_check: Annotated[
         bool,
         typer.Option("--no-check", help="Skip the table rules (for a source already validated)."),
@@ -494,7 +502,7 @@ def warehouse_uplift(
     from wb.warehouse.progress import Progress
 
     options = _engine_options(engine, spark_master, spark_remote, memory_limit, threads)
-    design = Design(leads=leads, post=post, model=model, tiers=Tiers.parse(tiers))
+    design = Design(leads=leads, post=post, model=model, tiers=Tiers.parse(tiers), onset=onset)
     result = uplift.run(
         source,
         out,

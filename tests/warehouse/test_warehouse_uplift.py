@@ -81,14 +81,20 @@ def _rel(a: float, b: float) -> float:
 
 
 @pytest.mark.parametrize(
-    "model, months", [("trends", None), ("levels", None), ("trends", "2024-02..2024-11")]
+    "model, months, onset",
+    [
+        ("trends", None, "certified"),
+        ("levels", None, "certified"),
+        ("trends", "2024-02..2024-11", "certified"),
+        ("trends", None, "added"),
+    ],
 )
-def test_cells_equal_the_unit_level_fit(tiny, model, months):
+def test_cells_equal_the_unit_level_fit(tiny, model, months, onset):
     src, tables = tiny
-    design = imputation.Design(model=model, leads=2, post=3)
+    design = imputation.Design(model=model, leads=2, post=3, onset=onset)
     result = uplift.estimate(src, months=months, design=design)
     first, last = months.split("..") if months else (None, None)
-    rows = customer_rows(tables, design.tiers.bounds, 2, 3, model, first, last)
+    rows = customer_rows(tables, design.tiers.bounds, 2, 3, model, first, last, onset)
     imputed = impute_units(rows)
     compared = 0
     for i, kind in enumerate(uplift.KINDS):
@@ -127,6 +133,24 @@ def test_the_edge_customers_are_placed_as_defined(tiny):
     assert (rows[rows.customer == ids[40]].kind == 1).all()  # quota RM in the binding month
     # the spell starts in April 2024 (first month with an RM): its first change is May
     assert rows[rows.customer == ids[10]].t.min() == 2024 * 12 + 4
+
+
+def test_customers_certified_a_month_after_the_add_are_counted_as_defined(tiny):
+    """``bound_used_added_in_an_earlier_month``: used bound customers all of whose contacts
+    certified in the binding month were added in an earlier month (counted in pandas here)."""
+    src, tables = tiny
+    rows = customer_rows(tables, imputation.DEFAULT_TIER_BOUNDS, 3, 5, "trends")
+    used = set(rows.customer[rows.g >= 0])
+    wc = tables["wecom_contact"].dropna(subset=["customer_id", "certified_at"])
+    cert = pd.to_datetime(wc.certified_at).dt.to_period("M")
+    added = pd.to_datetime(wc.added_at).dt.to_period("M")
+    at_g = wc[cert == cert.groupby(wc.customer_id).transform("min")]
+    late = (added[at_g.index] < cert[at_g.index]).groupby(at_g.customer_id).all()
+    expected = int(late[late.index.isin(used)].sum())
+    result = uplift.estimate(src, design=imputation.Design())
+    assert expected >= 3
+    assert result.counts["bound_used_added_in_an_earlier_month"] == expected
+    assert f"{expected:,} of the {len(used):,} bound customers used" in result.note
 
 
 def test_no_quota_interval_covers_the_simulated_organic_effect(truth_source):
@@ -273,6 +297,7 @@ def test_cli_writes_json_and_figures(truth_source, tmp_path):
         (["--tiers", "5万,1万"], "strictly increasing"),
         (["--months", "2024-13.."], "not a YYYY-MM month"),
         (["--model", "cubic"], "cubic"),
+        (["--onset", "removed"], "--onset must be certified or added"),
     ],
 )
 def test_cli_bad_arguments_exit_2(tiny, tmp_path, args, message):

@@ -30,6 +30,7 @@ from wb.stats.cluster import influence_vcov, joint_wald, t_quantile
 DEFAULT_TIER_BOUNDS = (50_000.0, 500_000.0, 6_000_000.0)
 
 Model = Literal["trends", "levels"]
+Onset = Literal["certified", "added"]
 
 
 # ---------------------------------------------------------------------------- settings
@@ -107,17 +108,22 @@ class Tiers:
 class Design:
     """The event study's settings: ``leads`` placebo months held out before binding,
     ``post`` the last event month (effects average event months ``0 .. post``), the outcome
-    ``model`` and the AUM ``tiers``."""
+    ``model``, the AUM ``tiers`` and the ``onset`` that dates a binding: the month of the
+    customer's first certification (``certified``) or the month its certified contact was
+    added (``added``)."""
 
     leads: int = 3
     post: int = 5
     model: Model = "trends"
     tiers: Tiers = field(default_factory=Tiers)
+    onset: Onset = "certified"
 
     def check(self) -> None:
         """Raise :class:`InputError` for settings the estimator cannot honour."""
         if self.model not in ("trends", "levels"):
             raise InputError(f"--model must be trends or levels (got {self.model!r})")
+        if self.onset not in ("certified", "added"):
+            raise InputError(f"--onset must be certified or added (got {self.onset!r})")
         if not 1 <= self.leads <= 12:
             raise InputError(f"--leads must be between 1 and 12 (got {self.leads})")
         if not 0 <= self.post <= 36:
@@ -352,7 +358,9 @@ class Group:
     """Estimates for one group of bound customers (a kind, optionally one tier): the window
     average ``att``, the event-time ``path`` ((event month, estimate) pairs), ``pretrend``, the
     bound customers with an imputed post-binding month, and the branch influence functions
-    (``psi``: one row per branch; columns the monthly effects ``delta``)."""
+    (``psi``: one row per branch; columns the monthly effects ``delta``). With ``post >= 1``:
+    ``later``, the path's average over event months ``1 .. post``, and ``first_gap``, event
+    month 0 less that average (yuan; does the effect start in full in the binding month?)."""
 
     att: Estimate
     path: tuple[tuple[int, Estimate], ...]
@@ -361,6 +369,8 @@ class Group:
     delta: np.ndarray = field(repr=False)
     psi: np.ndarray = field(repr=False)
     att_weights: np.ndarray = field(repr=False)
+    later: Estimate | None = None
+    first_gap: Estimate | None = None
 
 
 def json_number(x: float | None, digits: int = 6) -> float | None:
@@ -435,7 +445,14 @@ def group_estimates(A: np.ndarray, N: np.ndarray, n_customers: int, design: Desi
         test.p_value if test.df_num else None,
         tuple(d - L for d in lead_idx),
     )
-    return Group(att, tuple(path), pre, n_customers, delta, psi, w)
+    later = gap = None
+    if len(post) > 1 and not np.any(needs[post]):
+        wl = C[post[1:]].mean(axis=0)
+        wg = C[post[0]] - wl
+        d0 = np.nan_to_num(delta)
+        later = _estimate(float(wl @ d0), float(wl @ V @ wl), float(tot_N[L + 1 :].sum()), G)
+        gap = _estimate(float(wg @ d0), float(wg @ V @ wg), post_obs, G)
+    return Group(att, tuple(path), pre, n_customers, delta, psi, w, later, gap)
 
 
 def difference(a: Group, b: Group) -> Estimate:
