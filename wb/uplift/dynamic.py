@@ -169,23 +169,37 @@ class DynamicEffects(Shown):
         return self.table.copy()
 
     def summary(self) -> str:
+        """The first line reads the AUM effects at the first and last horizon; one line per
+        outcome follows."""
         t = self.table
-        lines = [
-            "Dynamic effects of quota changes (DID_l, target as treatment; 95% intervals):",
-        ]
+        lines = []
         for outcome, unit in OUTCOMES.items():
             rows = t[(t["outcome"] == outcome) & (t["kind"] == "effect")].dropna(subset=["coef"])
-            if rows.empty:
-                continue
             cells = ", ".join(
-                f"l={r.horizon}: {r.coef:+,.{0 if abs(r.coef) >= 100 else 2}f}" for r in rows.itertuples()
+                f"l={r.horizon} {r.coef:+,.{0 if abs(r.coef) >= 100 else 1}f} "
+                f"[{r.ci_low:+,.{0 if abs(r.coef) >= 100 else 1}f}, "
+                f"{r.ci_high:+,.{0 if abs(r.coef) >= 100 else 1}f}]"
+                for r in rows.itertuples()
             )
             lines.append(
-                f"{outcome} ({unit}): {cells}; pre-trend p = {self.pretrend_p[outcome]:.3f}"
+                f"{outcome} ({unit}): {cells or 'none'}; pre-trend p = "
+                f"{self.pretrend_p[outcome]:.3f}"
             )
+        first = t[(t["outcome"] == "aum_change_cny") & (t["kind"] == "effect")].dropna(
+            subset=["coef"]
+        )
+        head = "Dynamic effects of quota changes (DID_l, the quota target as treatment)"
+        if not first.empty:
+            a, b = first.iloc[0], first.iloc[-1]
+            head += (
+                f": monthly AUM change {a.coef:+,.0f} yuan per RM-month in the month the target "
+                f"first changes [{a.ci_low:+,.0f}, {a.ci_high:+,.0f}], {b.coef:+,.0f} "
+                f"[{b.ci_low:+,.0f}, {b.ci_high:+,.0f}] {b.horizon - 1} months later"
+            )
+        lines.insert(0, head)
         lines.append(
             f"{self.switchers_in:,} RMs whose target rose first, {self.switchers_out:,} whose "
-            f"target fell first; {self.n_clusters} branch clusters."
+            f"target fell first; {self.n_clusters} branch clusters; 95% intervals."
         )
         return "\n".join(lines)
 
