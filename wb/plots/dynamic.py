@@ -78,10 +78,10 @@ def _finding(dynamic: DynamicEffects) -> str:
     low, high = aum["ci_low"] / 1e4, aum["ci_high"] / 1e4
     if not low <= 0 <= high:
         verb = "falls" if aum["coef"] < 0 else "rises"
-        what = f"monthly AUM change {verb} {abs(aum['coef']) / 1e4:,.1f} 万元 per RM"
+        what = f"AUM change {verb} {abs(aum['coef']) / 1e4:,.1f} 万元"
     else:
-        what = "monthly AUM change is not distinguishable from 0"
+        what = "AUM change flat"
     return (
-        f"When an RM's quota target first changes, adds move by {adds['coef']:+.0f} a month; "
-        f"{what} (95% CI {low:+,.1f} to {high:+,.1f} 万元)"
+        f"Quota target changes: adds {adds['coef']:+.0f} a month; {what} "
+        f"(95% CI {low:+,.1f} to {high:+,.1f})"
     )

@@ -16,10 +16,10 @@ switched yet by ``F_g − 1 + ℓ``:
 
 over the switchers for which such controls exist. It is the effect of the RM's actual target
 path since the first switch (later changes and stops included) against its baseline target
-kept. Placebo ℓ compares ``F_g − 1 − ℓ`` with ``F_g − 1`` for the same switchers and controls
-(no anticipation, parallel trends); their joint test is the pre-trend test. As the authors'
-command does by default, an RM's months after its target has been both above and below its
-baseline are dropped.
+kept. Placebo ℓ compares ``F_g − 1 − ℓ`` with ``F_g − 1`` for the same switchers and controls,
+each also seen at ``F_g − 1 + ℓ`` (no anticipation, parallel trends); their joint test is the
+pre-trend test. As the authors' command does by default, an RM's months after its target has
+been both above and below its baseline are dropped.
 
 Outcomes: the monthly AUM change (yuan) and adds (a dynamic first stage). Inference: influence
 functions (the controls' means estimated, each control carrying its share of the switchers'
@@ -29,7 +29,6 @@ month matrix: one pass per (horizon, month), each a bincount over RMs.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -126,6 +125,8 @@ def _effects(
         for r in np.unique(ref[cand]):
             at = r - ell if placebo else r + ell
             change = y[:, at] - y[:, r]
+            if placebo:  # as the command: the RMs that effect ℓ could use, seen at r + ℓ too
+                change[~np.isfinite(y[:, r + ell])] = np.nan
             control = (p.first > r + ell) & np.isfinite(change)
             n_c = np.bincount(p.baseline[control], minlength=n_base)
             mean_c = np.bincount(

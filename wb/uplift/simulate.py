@@ -139,7 +139,7 @@ def dynamic_truth(
     change, the mean quota-induced adds and ``beta_quota`` times them (yuan of monthly AUM
     change), over the RMs observed ℓ months on. Exact when every RM starts without a quota and
     no RM joins, leaves or misses a month (then the baseline kept means no induced adds)."""
-    n_rm, n_t = quota.shape
+    n_t = quota.shape[1]
     differs = quota != quota[:, :1]
     first = np.where(differs.any(axis=1), differs.argmax(axis=1), n_t)
     adds, aum = [], []
@@ -281,7 +281,9 @@ def simulate(config: SimulationConfig) -> tuple[pd.DataFrame, dict]:
                 .any(axis=1)
                 .sum()
             ),
-            "rms_whose_quota_stops": int(((quota[:, :-1] > 0) & (quota[:, 1:] == 0)).any(axis=1).sum()),
+            "rms_whose_quota_stops": int(
+                ((quota[:, :-1] > 0) & (quota[:, 1:] == 0)).any(axis=1).sum()
+            ),
         },
         "realised": {
             "rows": len(frame),

@@ -107,7 +107,11 @@ class IvWas(Shown):
             f"First stage {self.first_stage:+,.2f} adds and reduced form "
             f"{self.reduced_form:+,.0f} yuan per quota switch; {self.switchers:,} switching and "
             f"{self.stayers:,} staying RM-month pairs"
-            + (f", {self.unmatched:,} switchers without a stayer left out." if self.unmatched else ".")
+            + (
+                f", {self.unmatched:,} switchers without a stayer left out."
+                if self.unmatched
+                else "."
+            )
         )
 
     def view(self) -> pd.DataFrame:
@@ -124,9 +128,10 @@ class IvWas(Shown):
 def _pairs(sample: Sample) -> tuple[np.ndarray, np.ndarray]:
     """Rows ``i`` (and ``i − 1``) of the sample that form a pair of consecutive calendar months
     of one RM: the later row's positions and the earlier ones'."""
-    later = np.flatnonzero(
-        (sample.rm[1:] == sample.rm[:-1]) & (np.diff(sample.calendar_month) == 1)
-    ) + 1
+    later = (
+        np.flatnonzero((sample.rm[1:] == sample.rm[:-1]) & (np.diff(sample.calendar_month) == 1))
+        + 1
+    )
     return later, later - 1
 
 
@@ -186,9 +191,7 @@ def iv_was(sample: Sample, d: Demeaned, fe_2sls: float) -> IvWas:
     se = math.sqrt(vcov[0, 0])
     diff = coef - fe_2sls
     diff_se = math.sqrt(max(vcov[0, 0] + vcov[1, 1] - 2 * vcov[0, 1], 0.0))
-    (low, dlow), (high, dhigh) = t_interval(
-        np.array([coef, diff]), np.array([se, diff_se]), g
-    )
+    (low, dlow), (high, dhigh) = t_interval(np.array([coef, diff]), np.array([se, diff_se]), g)
     n_switch = int(matched.sum())
     return IvWas(
         coef=coef,
