@@ -36,7 +36,7 @@ import pandas as pd
 
 from wb.door.display import Shown, records
 from wb.errors import NotIdentified
-from wb.stats.cluster import cluster_sums, influence_vcov, joint_wald, t_interval
+from wb.stats.cluster import influence_vcov, joint_wald, t_interval
 from wb.uplift.estimation import Sample
 
 #: Effects (ℓ = 1…EFFECTS months from the first switch) and placebos estimated by default.
@@ -51,36 +51,32 @@ OUTCOMES = {
 
 @dataclass(frozen=True)
 class Panel:
-    """The sample as wide RM × month arrays: ``outcomes`` (name → (R, T) float, NaN where the
-    RM-month is not in the sample or dropped), the quota target ``treatment`` (R, T), each RM's
-    ``baseline`` target code, first switch ``first`` (month index; ``T`` when never),
-    ``sign`` S_g, last month with a control ``last`` (T_g) and home branch ``cluster``."""
+    """The sample as wide arrays, RMs ordered by first switch, latest first (so the RMs not
+    yet switched by a month are a prefix and each month's switchers one block):
+    ``outcomes`` (O, T, R), the outcomes of :data:`OUTCOMES` month-major, NaN where the
+    RM-month is not in the sample or dropped; per RM its ``baseline`` target code, first
+    switch ``first`` (month index; T when never), ``sign`` S_g, last month with a control
+    ``last`` (T_g) and home branch ``cluster``."""
 
-    outcomes: dict[str, np.ndarray]
+    outcomes: np.ndarray = field(repr=False)
     baseline: np.ndarray
     first: np.ndarray
     sign: np.ndarray
     last: np.ndarray
     cluster: np.ndarray
     n_clusters: int
-    months: np.ndarray = field(repr=False)
 
 
 def panel(sample: Sample) -> Panel:
     """The wide arrays of :class:`Panel` from the estimation sample."""
     rm = sample.rm
-    months, t = np.unique(sample.calendar_month, return_inverse=True)
-    n_rm, n_t = int(rm.max()) + 1, len(months)
-    if len(months) and months[-1] - months[0] + 1 != n_t:  # keep the calendar's gaps
-        months = np.arange(months[0], months[-1] + 1)
-        t = sample.calendar_month - months[0]
-        n_t = len(months)
+    t = sample.calendar_month - sample.calendar_month.min()  # gaps kept as empty months
+    n_rm, n_t = int(rm.max()) + 1, int(t.max()) + 1
     seen = np.zeros((n_rm, n_t), dtype=bool)
     seen[rm, t] = True
     dose = np.full((n_rm, n_t), np.nan)
     dose[rm, t] = sample.quota_target
-    start = seen.argmax(axis=1)
-    base = dose[np.arange(n_rm), start]
+    base = dose[np.arange(n_rm), seen.argmax(axis=1)]
     above = np.fmax.accumulate(np.where(seen, dose > base[:, None], False), axis=1)
     below = np.fmax.accumulate(np.where(seen, dose < base[:, None], False), axis=1)
     keep = seen & ~(above & below)  # the command's default: drop once both above and below
@@ -96,57 +92,75 @@ def panel(sample: Sample) -> Panel:
     last = np.minimum(latest[base_code] - 1, n_t - 1)
     cluster = np.zeros(n_rm, dtype=np.int64)
     cluster[rm] = sample.cluster
-    wide = {}
-    for name, values in (("aum_change_cny", sample.y), ("wecom_adds", sample.adds)):
-        y = np.full((n_rm, n_t), np.nan)
-        y[rm, t] = values
-        wide[name] = np.where(keep, y, np.nan)
-    return Panel(wide, base_code, first, sign, last, cluster, sample.n_clusters, months)
+    order = np.argsort(-first, kind="stable")
+    wide = np.full((len(OUTCOMES), n_t, n_rm), np.nan)
+    position = np.empty(n_rm, dtype=np.int64)
+    position[order] = np.arange(n_rm)
+    kept = keep[rm, t]
+    for k, values in enumerate((sample.y, sample.adds)):
+        wide[k, t[kept], position[rm[kept]]] = values[kept]
+    return Panel(
+        wide,
+        base_code[order],
+        first[order],
+        sign[order],
+        last[order],
+        cluster[order],
+        sample.n_clusters,
+    )
 
 
 def _effects(
-    p: Panel, y: np.ndarray, horizons: list[int], placebo: bool
+    p: Panel, horizons: list[int], placebo: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """DID_ℓ (or placebo ℓ) of outcome ``y`` (R, T) for each ℓ in ``horizons``: estimates
-    (L,), switchers used (L,) and per-branch sums of the influence functions (G, L)."""
-    n_rm, n_t = y.shape
+    """DID_ℓ (or placebo ℓ) of every outcome for each ℓ in ``horizons``: estimates (O, L),
+    switchers used (L,) and per-branch sums of the influence functions (O, G, L). An RM-month
+    missing any outcome is left out of all (in ``wb uplift``'s sample none is)."""
+    ys = p.outcomes
+    n_o, n_t, n_rm = ys.shape
     n_base = int(p.baseline.max()) + 1
-    coefs = np.full(len(horizons), np.nan)
+    later_first = -p.first  # ascending: the RMs with first > m are those before a cut
+    coefs = np.full((n_o, len(horizons)), np.nan)
     counts = np.zeros(len(horizons), dtype=np.int64)
-    sums = np.zeros((p.n_clusters, len(horizons)))
-    ref = p.first - 1
+    sums = np.zeros((n_o, p.n_clusters, len(horizons)))
     for j, ell in enumerate(horizons):
-        # effect ℓ: months ref → ref + ℓ; placebo ℓ: ref → ref − ℓ, with effect ℓ's controls
-        cand = (p.first < n_t) & (ref >= 0) & (ref + ell <= p.last)
-        if placebo:
-            cand &= ref - ell >= 0
-        psi = np.zeros(n_rm)  # RM-level influence, times the switchers used
+        psi = np.zeros((n_o, n_rm))  # RM-level influence, times the switchers used
         used = np.zeros(n_rm, dtype=bool)
-        for r in np.unique(ref[cand]):
+        for r in range(max(ell if placebo else 0, 0), n_t - ell):  # r = F − 1, the reference
+            # switchers of reference r: one block; controls: not switched by r + ℓ, a prefix
+            lo, hi = np.searchsorted(later_first, [-(r + 1), -r], side="left")
+            k = int(np.searchsorted(later_first, -(r + ell), side="left"))
+            if hi == lo or not (r + ell <= p.last[lo:hi]).any():
+                continue
             at = r - ell if placebo else r + ell
-            change = y[:, at] - y[:, r]
+            change = ys[:, at, :hi] - ys[:, r, :hi]
+            ok = np.isfinite(change).all(axis=0)
             if placebo:  # as the command: the RMs that effect ℓ could use, seen at r + ℓ too
-                change[~np.isfinite(y[:, r + ell])] = np.nan
-            control = (p.first > r + ell) & np.isfinite(change)
-            n_c = np.bincount(p.baseline[control], minlength=n_base)
-            mean_c = np.bincount(
-                p.baseline[control], weights=change[control], minlength=n_base
-            ) / np.maximum(n_c, 1)
-            mine = cand & (ref == r) & np.isfinite(change) & (n_c[p.baseline] > 0)
+                ok &= np.isfinite(ys[:, r + ell, :hi]).all(axis=0)
+            cb = p.baseline[:k][ok[:k]]
+            n_c = np.bincount(cb, minlength=n_base)
+            c_change = change[:, :k][:, ok[:k]]
+            mean = np.stack([np.bincount(cb, weights=c, minlength=n_base) for c in c_change])
+            mean /= np.maximum(n_c, 1)
+            bb = p.baseline[lo:hi]
+            mine = (r + ell <= p.last[lo:hi]) & ok[lo:hi] & (n_c[bb] > 0)
             if not mine.any():
                 continue
-            used |= mine
-            psi[mine] += p.sign[mine] * (change[mine] - mean_c[p.baseline[mine]])
-            pull = np.bincount(p.baseline[mine], weights=p.sign[mine], minlength=n_base)
-            share = (pull / np.maximum(n_c, 1))[p.baseline[control]]
-            psi[control] -= share * (change[control] - mean_c[p.baseline[control]])
+            s_m, b_m = p.sign[lo:hi][mine], bb[mine]
+            rows = np.arange(lo, hi)[mine]
+            used[rows] = True
+            psi[:, rows] += s_m * (change[:, lo:hi][:, mine] - mean[:, b_m])
+            share = np.bincount(b_m, weights=s_m, minlength=n_base) / np.maximum(n_c, 1)
+            controls = np.flatnonzero(ok[:k])
+            psi[:, controls] -= share[cb] * (c_change - mean[:, cb])
         n_used = int(used.sum())
         if n_used == 0:
             continue
-        coef = float(psi.sum()) / n_used  # each control set's terms sum to 0
-        coefs[j], counts[j] = coef, n_used
-        psi[used] -= coef
-        sums[:, j] = cluster_sums((psi / n_used)[:, None], p.cluster, p.n_clusters)[:, 0]
+        coef = psi.sum(axis=1) / n_used  # each control set's terms sum to 0
+        coefs[:, j], counts[j] = coef, n_used
+        psi[:, used] -= coef[:, None]
+        for o in range(n_o):
+            sums[o, :, j] = np.bincount(p.cluster, weights=psi[o] / n_used, minlength=p.n_clusters)
     return coefs, counts, sums
 
 
@@ -236,40 +250,39 @@ def dynamic_effects(
     :data:`OUTCOMES`, the quota target as treatment. Raises
     :class:`~wb.errors.NotIdentified` when no RM's target changes with a control to compare."""
     p = panel(sample)
-    switched = p.first < len(p.months)
-    rows = []
-    pretrend = {}
-    for outcome in OUTCOMES:
-        y = p.outcomes[outcome]
-        parts = []
+    switched = p.first < p.outcomes.shape[1]
+    g = p.n_clusters
+    parts = {
+        kind: (horizons, *_effects(p, horizons, placebo=kind == "placebo"))
         for kind, horizons in (
             ("placebo", list(range(placebos, 0, -1))),
             ("effect", list(range(1, effects + 1))),
-        ):
-            coefs, counts, sums = _effects(p, y, horizons, placebo=kind == "placebo")
-            se = np.sqrt(np.diag(influence_vcov(sums, p.n_clusters)))
-            low, high = t_interval(coefs, se, p.n_clusters)
-            parts.append((kind, horizons, coefs, se, low, high, counts, sums))
-        for kind, horizons, coefs, se, low, high, counts, _ in parts:
-            for h, c, s, lo, hi, n in zip(horizons, coefs, se, low, high, counts, strict=True):
-                rows.append(
-                    {
-                        "outcome": outcome,
-                        "horizon": -h if kind == "placebo" else h,
-                        "kind": kind,
-                        "coef": c,
-                        "se": s,
-                        "ci_low": lo,
-                        "ci_high": hi,
-                        "switchers": int(n),
-                        "unit": OUTCOMES[outcome],
-                    }
-                )
-        pl_coefs, pl_sums = parts[0][2], parts[0][7]
-        finite = np.isfinite(pl_coefs)
-        test = joint_wald(
-            pl_coefs[finite], influence_vcov(pl_sums[:, finite], p.n_clusters), p.n_clusters
         )
+    }
+    rows, pretrend = [], {}
+    for o, (outcome, unit) in enumerate(OUTCOMES.items()):
+        for kind, (horizons, coefs, counts, sums) in parts.items():
+            se = np.sqrt(np.diag(influence_vcov(sums[o], g)))
+            low, high = t_interval(coefs[o], se, g)
+            rows += [
+                {
+                    "outcome": outcome,
+                    "horizon": -h if kind == "placebo" else h,
+                    "kind": kind,
+                    "coef": c,
+                    "se": s,
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "switchers": int(n),
+                    "unit": unit,
+                }
+                for h, c, s, lo, hi, n in zip(
+                    horizons, coefs[o], se, low, high, counts, strict=True
+                )
+            ]
+        _, pl_coefs, _, pl_sums = parts["placebo"]
+        finite = np.isfinite(pl_coefs[o])
+        test = joint_wald(pl_coefs[o][finite], influence_vcov(pl_sums[o][:, finite], g), g)
         pretrend[outcome] = test.p_value
     table = pd.DataFrame(rows)
     if not np.isfinite(table.loc[table["kind"] == "effect", "coef"]).any():
@@ -282,5 +295,5 @@ def dynamic_effects(
         pretrend,
         int((switched & (p.sign > 0)).sum()),
         int((switched & (p.sign < 0)).sum()),
-        p.n_clusters,
+        g,
     )

@@ -148,7 +148,8 @@ def iv_was(sample: Sample, d: Demeaned, fe_2sls: float) -> IvWas:
     z0 = sample.quota_on[earlier]
     sign = np.sign(sample.quota_on[later] - z0)
     # cells: calendar month × quota status the month before
-    cell = pd.factorize(sample.calendar_month[later] * 2 + z0.astype(np.int64))[0]
+    month = sample.calendar_month[later]
+    cell = (month - (month.min() if month.size else 0)) * 2 + z0.astype(np.int64)
     n_cells = int(cell.max()) + 1 if cell.size else 0
     stay = sign == 0
     n_stay = np.bincount(cell[stay], minlength=n_cells)
