@@ -137,7 +137,7 @@ def dynamic_truth(
     """The true dynamic effects of quota changes (DID_ℓ with the target as treatment): for
     each RM whose target changes from its first-month value, ℓ = 1… months from that first
     change, the mean quota-induced adds and ``beta_quota`` times them (yuan of monthly AUM
-    change), over the RMs observed ℓ months on. Exact when every RM starts without a quota and
+    change), over the RMs observed ℓ months on (up to ``horizons``, while any is). Exact when every RM starts without a quota and
     no RM joins, leaves or misses a month (then the baseline kept means no induced adds)."""
     n_t = quota.shape[1]
     differs = quota != quota[:, :1]
@@ -146,11 +146,13 @@ def dynamic_truth(
     for ell in range(1, horizons + 1):
         at = first + ell - 1
         ok = at < n_t
-        mean = float(induced[ok, at[ok]].mean()) if ok.any() else float("nan")
+        if not ok.any():  # no RM is seen this long after a change: the horizons stop here
+            break
+        mean = float(induced[ok, at[ok]].mean())
         adds.append(mean)
         aum.append(beta_quota * mean)
     return {
-        "horizons": list(range(1, horizons + 1)),
+        "horizons": list(range(1, len(adds) + 1)),
         "wecom_adds": adds,
         "aum_change_cny": aum,
         "meaning": "l months from an RM's first quota change (l = 1: the change month), "
