@@ -39,9 +39,11 @@ def _sample(n_rms: int, seed: int, beta: float = -20_000.0, **kw) -> tuple:
 
 
 def _iv_was(sample):
-    d = sample.demeaned
-    fe = d.slope("iv_quota", "wecom_adds", d.y, d.x, z=d.z).coef
-    return iv_was(sample, d, fe)
+    return iv_was(sample, sample.demeaned)
+
+
+def _columns(d):
+    return d.y, d.x, d.z
 
 
 def _long(sample) -> pd.DataFrame:
@@ -91,6 +93,8 @@ def test_iv_was_recovers_the_per_add_effect_and_sits_beside_fe_2sls():
     beta = truth["beta_quota_cny_per_add"]
     assert v.ci_low < beta < v.ci_high, v.summary()
     assert v.difference == pytest.approx(v.coef - v.fe_2sls)
+    fe = sample.demeaned.slope("iv_quota", "wecom_adds", *_columns(sample.demeaned))
+    assert v.fe_2sls == pytest.approx(fe.coef, rel=1e-12)
     assert v.difference_ci_low < 0 < v.difference_ci_high  # one effect: the two agree
     assert v.first_stage > 20  # adds per switch on
 

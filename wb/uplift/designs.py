@@ -389,9 +389,8 @@ def _heterogeneous(sample: Sample, d: Demeaned | None) -> dict[str, Callable[[],
     changes, as pieces of work (each well under a second at 3.5M RM-months)."""
     pieces: dict[str, Callable[[], tuple]] = {}
     if d is not None:
-        fe_2sls = d.slope("iv_quota", "wecom_adds", d.y, d.x, z=d.z).coef
         pieces["iv_was"] = _piece(
-            lambda r: r.run("iv_was", lambda: was.iv_was(sample, d, fe_2sls), "IV-WAS")
+            lambda r: r.run("iv_was", lambda: was.iv_was(sample, d), "IV-WAS")
         )
     pieces["dynamic_effects"] = _piece(
         lambda r: r.run(

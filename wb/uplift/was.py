@@ -135,13 +135,17 @@ def _pairs(sample: Sample) -> tuple[np.ndarray, np.ndarray]:
     return later, later - 1
 
 
-def iv_was(sample: Sample, d: Demeaned, fe_2sls: float) -> IvWas:
+def iv_was(sample: Sample, d: Demeaned) -> IvWas:
     """IV-WAS of the monthly AUM change on adds, instrumented by the quota in force, on
-    ``sample``; ``d`` (``sample.demeaned``) and ``fe_2sls`` (the contract's ``iv_quota``
-    coefficient) give FE-2SLS's influence functions for the test of the difference.
+    ``sample``; ``d`` (``sample.demeaned``) gives FE-2SLS (the contract's ``iv_quota``) and
+    its influence functions for the test of the difference.
 
     Raises :class:`~wb.errors.NotIdentified` with fewer than :data:`MIN_SWITCHERS` matched
-    switching pairs or no stayer."""
+    switching pairs, no stayer, or a first stage of 0."""
+    zx = float(d.z @ d.x)
+    if zx == 0.0:
+        raise NotIdentified("IV-WAS: the quota does not move adds (FE-2SLS has no first stage)")
+    fe_2sls = float(d.z @ d.y) / zx
     later, earlier = _pairs(sample)
     dy = sample.y[later] - sample.y[earlier]
     dd = sample.adds[later] - sample.adds[earlier]
@@ -181,7 +185,7 @@ def iv_was(sample: Sample, d: Demeaned, fe_2sls: float) -> IvWas:
     g = d.n_clusters
     cluster = sample.cluster[later]
     # FE-2SLS: ψ = z̃ (ỹ − β x̃) / z̃'x̃ on the sample's rows
-    psi_2sls = d.z * (d.y - fe_2sls * d.x) / float(d.z @ d.x)
+    psi_2sls = d.z * (d.y - fe_2sls * d.x) / zx
     sums = np.column_stack(
         [
             cluster_sums(psi_was[:, None], cluster, g)[:, 0],
