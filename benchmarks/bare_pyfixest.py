@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pyfixest as pf
 
+from wb.uplift.fixest import iv_formula
+
 
 def main(path: str) -> None:
     df = pd.read_parquet(path).sort_values(["rm_id", "month"], ignore_index=True)
@@ -25,7 +27,7 @@ def main(path: str) -> None:
     for fml in (
         "d_aum ~ wecom_adds",
         "d_aum ~ wecom_adds | rm_id + month",
-        "d_aum ~ 1 | rm_id + month | wecom_adds ~ quota_on",
+        iv_formula("d_aum", "wecom_adds", "quota_on", ("rm_id", "month")),
     ):
         fit = pf.feols(fml, df, vcov=vcov)
         print(fml, float(fit.coef()["wecom_adds"]), float(fit.se()["wecom_adds"]))

@@ -174,6 +174,8 @@ def test_design_notes_keep_their_order_whichever_worker_ran_what():
         "certified split",
         "outcome family",
         "robustness",
+        "IV-WAS",
+        "dynamic effects of quota changes",
     ]
     assert [n.split(" not estimated")[0] for n in two.notes] == first_words
     assert list(one.timings_s) == list(two.timings_s)

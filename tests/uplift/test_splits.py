@@ -10,7 +10,10 @@ import pytest
 import statsmodels.formula.api as smf
 
 from wb.uplift import checks, estimation
+from wb.uplift.fixest import iv_formula
 from wb.uplift.simulate import SimulationConfig, simulate
+
+FE = ("rm", "month")
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +76,9 @@ def test_outcome_with_missing_rows_equals_pyfixest_on_those_rows(negative):
     d = sample.demeaned
     ours = checks.outcome_family(sample, d)["net_new_money_cny"].per_add.to_json()
     df = _frame(sample).dropna(subset=["net_new_money_cny"])
-    ref = pf.feols("net_new_money_cny ~ 1 | rm + month | adds ~ quota", df, vcov={"CRV1": "branch"})
+    ref = pf.feols(
+        iv_formula("net_new_money_cny", "adds", "quota", FE), df, vcov={"CRV1": "branch"}
+    )
     assert ours["n_obs"] == len(df)
     assert ours["coef"] == pytest.approx(ref.coef()["adds"], rel=1e-8)
     assert ours["se"] == pytest.approx(ref.se()["adds"], rel=1e-6)
@@ -86,12 +91,12 @@ def test_robustness_checks_equal_reference_fits(negative):
     df["t"] = sample.calendar_month
     lo, hi = np.percentile(df["y"], checks.WINSOR)
     df["y_w"] = df["y"].clip(lo, hi)
-    ref = pf.feols("y_w ~ 1 | rm + month | adds ~ quota", df, vcov={"CRV1": "branch"})
+    ref = pf.feols(iv_formula("y_w", "adds", "quota", FE), df, vcov={"CRV1": "branch"})
     assert rob["winsorised"]["coef"] == pytest.approx(ref.coef()["adds"], rel=1e-8)
     assert rob["winsorised"]["se"] == pytest.approx(ref.se()["adds"], rel=1e-6)
 
     sub = df[~np.isin(df["t"] % 12 + 1, checks.QUARTER_END_MONTHS)]
-    ref = pf.feols("y ~ 1 | rm + month | adds ~ quota", sub, vcov={"CRV1": "branch"})
+    ref = pf.feols(iv_formula("y", "adds", "quota", FE), sub, vcov={"CRV1": "branch"})
     assert rob["no_quarter_end"]["coef"] == pytest.approx(ref.coef()["adds"], rel=1e-8)
     assert rob["no_quarter_end"]["se"] == pytest.approx(ref.se()["adds"], rel=1e-6)
     assert rob["leads"]["passes"], rob["leads"]  # the DGP has no anticipation

@@ -12,6 +12,7 @@ import pytest
 
 from wb.errors import ExportError
 from wb.uplift import estimation
+from wb.uplift.fixest import iv_formula
 from wb.uplift.result import WEAK_F, UpliftResult
 from wb.uplift.schema import schema, validate_document
 from wb.uplift.simulate import SimulationConfig, simulate
@@ -91,7 +92,7 @@ def test_fast_path_equals_pyfixest_feols(seed):
     fits = {
         "naive_ols": (_feols("y ~ x", d), "x"),
         "twfe": (_feols("y ~ x | rm + month", d), "x"),
-        "iv_quota": (_feols("y ~ 1 | rm + month | x ~ z", d), "x"),
+        "iv_quota": (_feols(iv_formula("y", "x", "z", ("rm", "month")), d), "x"),
         "first_stage": (_feols("x ~ z | rm + month", d), "z"),
         "reduced_form": (_feols("y ~ z | rm + month", d), "z"),
     }
@@ -134,7 +135,7 @@ def test_hand_fwl_2sls_crv1_equals_pyfixest():
     Z = _fwl(d, ["y", "x", "z"])
     k = 1 + d["month"].nunique()
     y, x, z, g = Z["y"].to_numpy(), Z["x"].to_numpy(), Z["z"].to_numpy(), d["g"].to_numpy()
-    for fml, w in (("y ~ x | rm + month", x), ("y ~ 1 | rm + month | x ~ z", z)):
+    for fml, w in (("y ~ x | rm + month", x), (iv_formula("y", "x", "z", ("rm", "month")), z)):
         fit = _feols(fml, d)
         beta, se = _crv1_slope(y, x, w, g, k)
         assert beta == pytest.approx(fit.coef()["x"], rel=1e-8)

@@ -18,9 +18,19 @@ FIGURES = (
     "uplift_by_quota",
     "uplift_event_study",
     "uplift_bunching",
+    "uplift_dynamic",
     "uplift_designs",
 )
-DESIGN_KEYS = ("event_study", "wald_did", "bunching", "by_certification", "outcomes", "robustness")
+DESIGN_KEYS = (
+    "event_study",
+    "wald_did",
+    "bunching",
+    "by_certification",
+    "outcomes",
+    "robustness",
+    "iv_was",
+    "dynamic_effects",
+)
 
 
 @pytest.fixture(scope="module")

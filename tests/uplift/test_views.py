@@ -79,6 +79,8 @@ def test_designs_table_has_one_row_per_headline_number(bundle):
         "by_certification",
         "outcomes",
         "robustness",
+        "iv_was",
+        "dynamic_effects",
     }
     assert table.loc[table["design"] == "event_study", "unit"].str.contains("per RM-month").all()
 

@@ -221,6 +221,48 @@ def _customer_section(customer: CustomerUplift, number: int) -> dict[str, Any]:
     }
 
 
+def _heterogeneous_lines(data: dict[str, Any]) -> list[str]:
+    """One plain line each for IV-WAS beside FE-2SLS and for the dynamic effects of quota
+    changes (``uplift.json``'s ``iv_was`` and ``dynamic_effects``), when the run has them."""
+    lines = []
+    if (v := data.get("iv_was")) and v.get("ci_low") is not None:
+        same = v["difference_p"] is None or v["difference_p"] > 0.05
+        lines.append(
+            f"异质效应稳健估计 IV-WAS: a quota-driven add changes monthly AUM by "
+            f"{v['coef']:+,.0f} yuan (95% CI {v['ci_low']:+,.0f} to {v['ci_high']:+,.0f}), "
+            f"comparing RMs whose quota switched with RMs whose quota did not; FE-2SLS says "
+            f"{v['fe_2sls']:+,.0f}, "
+            + (
+                "and the two do not differ detectably"
+                if same
+                else "and the two differ, so the effect varies across RMs"
+            )
+            + f" (difference {v['difference']:+,.0f} yuan, p = "
+            f"{v['difference_p'] if v['difference_p'] is not None else float('nan'):.2f})."
+        )
+    if d := data.get("dynamic_effects"):
+        aum = d["outcomes"]["aum_change_cny"]
+        effects = [p for p in aum["points"] if p["kind"] == "effect" and p["coef"] is not None]
+        if effects:
+            first, last = effects[0], effects[-1]
+            pre = aum["pretrend_p"]
+            lines.append(
+                f"配额目标变化的动态效应 Dynamic effects: in the month an RM's quota target first "
+                f"changes (switches on, changes or stops), monthly AUM changes by "
+                f"{first['coef']:+,.0f} yuan (95% CI {first['ci_low']:+,.0f} to "
+                f"{first['ci_high']:+,.0f}); {last['horizon'] - 1} months later by "
+                f"{last['coef']:+,.0f} yuan (95% CI {last['ci_low']:+,.0f} to "
+                f"{last['ci_high']:+,.0f}); "
+                + (
+                    f"before the change the placebos show no trend (p = {pre:.2f})."
+                    if pre is not None and pre > 0.05
+                    else "the placebos before the change show a trend (p = "
+                    f"{pre if pre is not None else float('nan'):.2f}), so read this with care."
+                )
+            )
+    return lines
+
+
 def _uplift_section(
     data: dict[str, Any], number: int, simulated: bool, customer: CustomerUplift | None = None
 ) -> dict[str, Any]:
@@ -259,6 +301,7 @@ def _uplift_section(
             f"{b['ci_high']:.0%}); the quota manufactured about {b['manufactured_adds']:,.1f} adds "
             "per RM-month (difference-in-bunching)."
         )
+    heterogeneous = _heterogeneous_lines(data)
     quality = None
     if q := data.get("add_quality"):
         c = q["counts"]
@@ -292,6 +335,7 @@ def _uplift_section(
         if customer
         else None,
         "bunching": bunching,
+        "heterogeneous": heterogeneous,
         "verdict": data["verdict"].get("text_zh") or data["verdict"]["text"],
         "verdict_en": data["verdict"]["text"] if data["verdict"].get("text_zh") else "",
         "code": data["verdict"]["code"],

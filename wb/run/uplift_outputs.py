@@ -167,6 +167,7 @@ def _figures(analysis: Analysis, doc: dict) -> dict[str, Callable[[], Figure]]:
     """Figure stem → a function drawing it (the plotting stack loads only when called)."""
     from wb.plots.bunching import bunching_figure
     from wb.plots.designs import designs_forest
+    from wb.plots.dynamic import dynamic_figure
     from wb.plots.event_study import event_study_figure
     from wb.plots.quality import add_quality_funnel
     from wb.plots.uplift import FIGURES, data_source
@@ -182,6 +183,8 @@ def _figures(analysis: Analysis, doc: dict) -> dict[str, Callable[[], Figure]]:
         figures["uplift_event_study"] = partial(event_study_figure, designs.event_studies, **look)
     if designs.bunching is not None:
         figures["uplift_bunching"] = partial(bunching_figure, designs.bunching, **look)
+    if designs.dynamic_effects is not None:
+        figures["uplift_dynamic"] = partial(dynamic_figure, designs.dynamic_effects, **look)
     figures["uplift_designs"] = partial(designs_forest, doc, **look)
     return figures
 

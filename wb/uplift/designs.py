@@ -8,6 +8,9 @@
 * ``wald_did`` (:mod:`wb.uplift.event_study`): robust ATT on AUM change ÷ robust ATT on adds,
   branch bootstrap;
 * ``bunching`` (:mod:`wb.uplift.bunching`): excess mass at each RM's target, manufactured adds;
+* ``iv_was`` (:mod:`wb.uplift.was`): the instrumented weighted average of slopes beside
+  FE-2SLS, with the test of their difference; ``dynamic_effects`` (:mod:`wb.uplift.dynamic`):
+  DID_ℓ of quota-target changes (on, changed, stopped) by months since the first change;
 * ``by_certification``, ``outcomes`` (with the WeCom coverage rate), ``robustness``
   (:mod:`wb.uplift.checks`), on the sample's fixed effects demeaned once
   (:attr:`wb.uplift.estimation.Sample.demeaned`).
@@ -31,15 +34,24 @@ import pandas as pd
 from wb.door.display import Shown, intervals
 from wb.door.workers import run_all
 from wb.errors import NoNeverTreated, NotIdentified
-from wb.uplift import checks, event_study
+from wb.uplift import checks, dynamic, event_study, was
 from wb.uplift.bunching import Bunching, bunching
 from wb.uplift.estimation import Demeaned, Sample
 from wb.uplift.result import OUTCOME
 
 #: Event-study outcomes, in figure order.
 EVENT_OUTCOMES = tuple(event_study.OUTCOMES)
+#: The designs for heterogeneous and dynamic effects (:func:`_heterogeneous`).
+HETEROGENEOUS = ("iv_was", "dynamic_effects")
 #: The order of the designs' notes and timings, whichever worker ran what.
-_ORDER = (*event_study.ESTIMATORS, "bunching", "by_certification", "outcomes", "robustness")
+_ORDER = (
+    *event_study.ESTIMATORS,
+    "bunching",
+    "by_certification",
+    "outcomes",
+    "robustness",
+    *HETEROGENEOUS,
+)
 _T = TypeVar("_T")
 
 
@@ -58,6 +70,8 @@ class Designs(Shown):
     robustness: checks.Robustness | None
     notes: tuple[str, ...]
     timings_s: dict[str, float] = field(compare=False)
+    iv_was: was.IvWas | None = None
+    dynamic_effects: dynamic.DynamicEffects | None = None
 
     def tidy(self) -> pd.DataFrame:
         """One row per headline number: ``design``, ``outcome``, ``estimator``, ``coef``,
@@ -98,14 +112,40 @@ class Designs(Shown):
             _row(design, what, e.model, e.coef, e.ci_low, e.ci_high, per_add, p)
             for design, what, e, p in fixed
         ]
+        rows += self._heterogeneous_rows()
         return pd.DataFrame(rows)
+
+    def _heterogeneous_rows(self) -> list[dict[str, object]]:
+        """IV-WAS (and its difference with FE-2SLS) and the dynamic effects, in :meth:`tidy`'s
+        rows."""
+        rows = []
+        if (v := self.iv_was) is not None:
+            rows += [
+                _row("iv_was", OUTCOME, r.estimate, r.coef, r.ci_low, r.ci_high, v.unit, r.pvalue)
+                for r in v.tidy().itertuples()
+            ]
+        if (dyn := self.dynamic_effects) is not None:
+            rows += [
+                _row(
+                    "dynamic_effects",
+                    r.outcome,
+                    f"did_multiplegt_dyn {r.kind} {r.horizon:+d}",
+                    r.coef,
+                    r.ci_low,
+                    r.ci_high,
+                    r.unit,
+                    pre=dyn.pretrend_p[r.outcome],
+                )
+                for r in dyn.tidy().itertuples()
+            ]
+        return rows
 
     def summary(self) -> str:
         """A few plain lines on the designs: each number with its 95% interval and unit."""
         lines = ["Designs beyond the contract (95% intervals):"]
         for studies in self.event_studies.values():
             lines += [s.summary().splitlines()[0] for s in studies.values()]
-        for result in (self.wald_did, self.bunching):
+        for result in (self.wald_did, self.bunching, self.iv_was, self.dynamic_effects):
             if result is not None:
                 lines.append(result.summary().splitlines()[0])
         lines += [f"note: {note}" for note in self.notes]
@@ -147,6 +187,10 @@ class Designs(Shown):
                 doc["outcomes"]["wecom_coverage"] = self.coverage.to_json()
         if self.robustness is not None:
             doc["robustness"] = self.robustness.to_json()
+        if self.iv_was is not None:
+            doc["iv_was"] = self.iv_was.to_json()
+        if self.dynamic_effects is not None:
+            doc["dynamic_effects"] = self.dynamic_effects.to_json()
         doc["design_notes"] = list(self.notes)
         return doc
 
@@ -298,6 +342,7 @@ class Plan:
             values.get("robustness"),
             tuple(notes),
             timings,
+            *(values.get(name) for name in HETEROGENEOUS),
         )
 
 
@@ -335,7 +380,26 @@ def plan_designs(frame: pd.DataFrame, sample: Sample, *, seed: int = 1) -> Plan:
                 "by_certification", lambda: checks.by_certification(sample, d), "certified split"
             )
         )
+    pieces |= _heterogeneous(sample, d)
     return Plan(pieces, frame, tuple(runner.notes), runner.timings)
+
+
+def _heterogeneous(sample: Sample, d: Demeaned | None) -> dict[str, Callable[[], tuple]]:
+    """IV-WAS beside FE-2SLS (which it needs: ``d``) and the dynamic effects of quota-target
+    changes, as pieces of work (each well under a second at 3.5M RM-months)."""
+    pieces: dict[str, Callable[[], tuple]] = {}
+    if d is not None:
+        pieces["iv_was"] = _piece(
+            lambda r: r.run("iv_was", lambda: was.iv_was(sample, d), "IV-WAS")
+        )
+    pieces["dynamic_effects"] = _piece(
+        lambda r: r.run(
+            "dynamic_effects",
+            lambda: dynamic.dynamic_effects(sample),
+            "dynamic effects of quota changes",
+        )
+    )
+    return pieces
 
 
 def estimate_designs(

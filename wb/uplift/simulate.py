@@ -82,6 +82,10 @@ class SimulationConfig(simulation.WorldArguments):
     nnm_share: float = 0.6
     sales_organic: float = 3000.0
     sales_quota: float = 0.0
+    #: Shares of quota branches whose target later changes (50 ↔ 100) or whose quota stops
+    #: (drawn from a second generator, so the default 0 leaves every other column as it was).
+    quota_change_share: float = 0.0
+    quota_stop_share: float = 0.0
 
     def check(self) -> None:
         """Raise :class:`InputError` (exit 2) for arguments the DGP cannot honour."""
@@ -93,6 +97,67 @@ class SimulationConfig(simulation.WorldArguments):
                 f"(got {self.n_rms:,} x {self.n_months:,})"
             )
         self.check_world()
+        for name in ("quota_change_share", "quota_stop_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise InputError(f"{name} must be between 0 and 1 (got {getattr(self, name)})")
+
+
+#: Months after a branch's adoption when its target changes (or its quota stops), drawn
+#: uniformly from these bounds (inclusive).
+CHANGE_AFTER = (2, 6)
+STOP_AFTER = (3, 8)
+
+
+def branch_targets(
+    config: SimulationConfig, adopt: np.ndarray, never: np.ndarray, level: np.ndarray, n_months: int
+) -> np.ndarray:
+    """Each branch's target in each month (B, T; 0 = no quota): ``level`` from its adoption
+    month; a share ``quota_change_share`` of quota branches switch to the other target of
+    :data:`TARGETS` :data:`CHANGE_AFTER` months later, a share ``quota_stop_share`` drop the
+    quota :data:`STOP_AFTER` months after adoption (a stop ends any change too)."""
+    t = np.arange(n_months)[None, :]
+    on = adopt[:, None] <= t
+    targets = np.where(on, level[:, None], 0)
+    if not (config.quota_change_share or config.quota_stop_share):
+        return targets
+    extra = np.random.default_rng([config.seed, 23])
+    n = len(adopt)
+    changes = ~never & (extra.random(n) < config.quota_change_share)
+    stops = ~never & (extra.random(n) < config.quota_stop_share)
+    change_at = adopt + extra.integers(CHANGE_AFTER[0], CHANGE_AFTER[1] + 1, size=n)
+    stop_at = adopt + extra.integers(STOP_AFTER[0], STOP_AFTER[1] + 1, size=n)
+    other = np.where(level == TARGETS[0], TARGETS[1], TARGETS[0])
+    targets = np.where(changes[:, None] & (t >= change_at[:, None]), other[:, None], targets)
+    return np.where(stops[:, None] & (t >= stop_at[:, None]), 0, targets)
+
+
+def dynamic_truth(
+    quota: np.ndarray, induced: np.ndarray, beta_quota: float, horizons: int = 12
+) -> dict:
+    """The true dynamic effects of quota changes (DID_ℓ with the target as treatment): for
+    each RM whose target changes from its first-month value, ℓ = 1… months from that first
+    change, the mean quota-induced adds and ``beta_quota`` times them (yuan of monthly AUM
+    change), over the RMs observed ℓ months on (up to ``horizons``, while any is). Exact when every RM starts without a quota and
+    no RM joins, leaves or misses a month (then the baseline kept means no induced adds)."""
+    n_t = quota.shape[1]
+    differs = quota != quota[:, :1]
+    first = np.where(differs.any(axis=1), differs.argmax(axis=1), n_t)
+    adds, aum = [], []
+    for ell in range(1, horizons + 1):
+        at = first + ell - 1
+        ok = at < n_t
+        if not ok.any():  # no RM is seen this long after a change: the horizons stop here
+            break
+        mean = float(induced[ok, at[ok]].mean())
+        adds.append(mean)
+        aum.append(beta_quota * mean)
+    return {
+        "horizons": list(range(1, len(adds) + 1)),
+        "wecom_adds": adds,
+        "aum_change_cny": aum,
+        "meaning": "l months from an RM's first quota change (l = 1: the change month), "
+        "mean quota-induced adds and beta_quota times them",
+    }
 
 
 def simulate(config: SimulationConfig) -> tuple[pd.DataFrame, dict]:
@@ -118,8 +183,8 @@ def simulate(config: SimulationConfig) -> tuple[pd.DataFrame, dict]:
     if np.unique(adopt).size < 2:  # few branches drew one rollout: keep it staggered
         adopt[:2] = (T + simulation.NEVER, cohorts[0])
 
-    quota_on = adopt[branch] <= t[None, :]
-    quota = np.where(quota_on, target[branch], 0)
+    quota = branch_targets(config, adopt, never, target, T)[branch, t[None, :]]
+    quota_on = quota > 0
 
     skill = rng.standard_normal(R)
     organic, induced, fills = simulation.draw_adds(
@@ -197,6 +262,7 @@ def simulate(config: SimulationConfig) -> tuple[pd.DataFrame, dict]:
             "beta_quota_cny_per_add": config.beta_quota,
             "beta_organic_cny_per_add": config.beta_organic,
             "meaning": "yuan of monthly AUM change per WeCom add, quota-induced vs organic",
+            "dynamic": dynamic_truth(quota, induced, config.beta_quota),
             "per_quota_add": {
                 "aum_change_cny": config.beta_quota,
                 "net_new_money_cny": config.nnm_share * config.beta_quota,
@@ -212,6 +278,14 @@ def simulate(config: SimulationConfig) -> tuple[pd.DataFrame, dict]:
             "leavers": int(leavers.sum()),
             "joiners": int(joiners.sum()),
             "one_month_gaps": int(gappers.sum()),
+            "rms_whose_target_changes": int(
+                ((quota[:, :-1] > 0) & (quota[:, 1:] > 0) & (quota[:, :-1] != quota[:, 1:]))
+                .any(axis=1)
+                .sum()
+            ),
+            "rms_whose_quota_stops": int(
+                ((quota[:, :-1] > 0) & (quota[:, 1:] == 0)).any(axis=1).sum()
+            ),
         },
         "realised": {
             "rows": len(frame),
