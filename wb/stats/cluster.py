@@ -89,9 +89,9 @@ def t_interval(coef: np.ndarray, se: np.ndarray, n_clusters: int) -> tuple[np.nd
 
 @dataclass(frozen=True)
 class WaldTest:
-    """A joint Wald test that coefficients are zero: ``f_stat`` = W / ``df_num`` on
-    F(``df_num``, ``df_den``) with ``df_den`` = G − 1; ``p_value`` NaN (and ``df_num`` 0) when
-    nothing can be tested."""
+    """A joint Wald test that coefficients are zero: ``f_stat`` = W / ``df_num`` × (G − r) /
+    (G − 1) on F(``df_num`` = r, ``df_den`` = G − r) (Hotelling's T² with G clusters);
+    ``p_value`` NaN (and ``df_num`` 0) when nothing can be tested."""
 
     f_stat: float
     df_num: int
@@ -101,7 +101,15 @@ class WaldTest:
 
 def joint_wald(coefs: np.ndarray, vcov: np.ndarray, n_clusters: int) -> WaldTest:
     """The joint pre-trend test: W = b' V⁺ b on the coefficients ``coefs`` with their
-    cluster-robust covariance ``vcov``, W/r on F(r, G − 1).
+    cluster-robust covariance ``vcov``, read as Hotelling's T²: W/r × (G − r)/(G − 1) on
+    F(r, G − r).
+
+    With the influence-function covariance (:func:`influence_vcov`, G/(G − 1) times the
+    clusters' scatter) W is exactly Hotelling's T² of the G cluster sums, so the test has its
+    nominal size when those sums are normal, however few the clusters. W/r on F(r, G − 1)
+    (Stata's ``test``, diff-diff's ``pretrend_test``) rejected a true null of five leads in
+    11–23% of seeds at the 5% level with 10 branches (customer-level held-out worlds); this
+    reading rejected it in 5–8%.
 
     With few clusters the clustered covariance is singular (its rank is at most G − 1, often
     below the number of coefficients): the test then uses the pseudo-inverse on the
@@ -118,5 +126,8 @@ def joint_wald(coefs: np.ndarray, vcov: np.ndarray, n_clusters: int) -> WaldTest
     if rank == 0:
         return nothing
     proj = vecs[:, keep].T @ coefs
-    f = float(np.sum(proj**2 / vals[keep])) / rank
-    return WaldTest(f, rank, n_clusters - 1, float(special.fdtrc(rank, n_clusters - 1, f)))
+    if rank >= n_clusters:  # not possible for a covariance of G cluster sums: nothing to read
+        return nothing
+    f = float(np.sum(proj**2 / vals[keep])) / rank * (n_clusters - rank) / (n_clusters - 1)
+    df_den = n_clusters - rank
+    return WaldTest(f, rank, df_den, float(special.fdtrc(rank, df_den, f)))
