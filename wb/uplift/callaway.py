@@ -62,9 +62,12 @@ class Cohorts:
     cell_event: np.ndarray
 
     @classmethod
-    def build(cls, frame: pd.DataFrame) -> Cohorts:
+    def build(cls, frame: pd.DataFrame, base: str = "varying") -> Cohorts:
         """Index ``frame`` (columns ``unit``, ``time``, ``cluster``, ``first_treat``; one row
-        per RM-month, ``first_treat`` 0 for never-treated RMs)."""
+        per RM-month, ``first_treat`` 0 for never-treated RMs). ``base``: "varying" (module
+        docstring) or "universal": every cell of cohort g, before adoption too, compares with
+        the last month before g, whose own cell (event time −1) is the reference and is not
+        estimated (R ``did``'s and diff-diff's ``base_period="universal"``)."""
         unit, units = pd.factorize(frame["unit"])
         periods, time = np.unique(frame["time"].to_numpy(), return_inverse=True)
         first = np.empty(len(units), dtype=np.int64)
@@ -86,9 +89,9 @@ class Cohorts:
             # positional base months, as R did and diff-diff choose them
             g_base = int(np.searchsorted(periods, g)) - 1
             for k, t in enumerate(periods):
-                base = k - 1 if t < g else g_base
-                if base >= 0:
-                    cells.append((c, k, base, int(t - g)))
+                b = k - 1 if t < g and base == "varying" else g_base
+                if b >= 0 and k != b:
+                    cells.append((c, k, b, int(t - g)))
         cell = np.array(cells, dtype=np.int64).reshape(-1, 4)
         return cls(
             rows_unit=rank[unit],
