@@ -39,6 +39,7 @@ from wb.plots.theme import (
 )
 from wb.uplift.result import MODELS
 from wb.uplift.schema import validate_document
+from wb.uplift.sensitivity import reading as trend_reading
 
 #: The artifact each section reads from the notebook's ``out_dir``.
 SECTION_FILES = {"bank_comparison": "bank_comparison.json", "uplift": "uplift.json"}
@@ -252,6 +253,13 @@ def _uplift_section(
             f"{b['ci_high']:.0%}); the quota manufactured about {b['manufactured_adds']:,.1f} adds "
             "per RM-month (difference-in-bunching)."
         )
+    honest = None
+    if h := data.get("honest_did"):
+        honest = (
+            "对平行趋势的敏感性 Sensitivity to pre-trends (Rambachan–Roth, 95%): "
+            f"{trend_reading(h)} These bounds do not test parallel trends; they say how large "
+            "a violation would have to be to overturn the sign."
+        )
     quality = None
     if q := data.get("add_quality"):
         c = q["counts"]
@@ -285,6 +293,7 @@ def _uplift_section(
         if customer
         else None,
         "bunching": bunching,
+        "honest": honest,
         "verdict": data["verdict"].get("text_zh") or data["verdict"]["text"],
         "verdict_en": data["verdict"]["text"] if data["verdict"].get("text_zh") else "",
         "code": data["verdict"]["code"],

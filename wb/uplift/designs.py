@@ -8,6 +8,8 @@
 * ``wald_did`` (:mod:`wb.uplift.event_study`): robust ATT on AUM change ÷ robust ATT on adds,
   branch bootstrap;
 * ``bunching`` (:mod:`wb.uplift.bunching`): excess mass at each RM's target, manufactured adds;
+* ``honest_did`` (:mod:`wb.uplift.sensitivity`): how much the pre-trends could matter,
+  Rambachan–Roth bounds and pre-trend power on the CS event study of AUM change;
 * ``by_certification``, ``outcomes`` (with the WeCom coverage rate), ``robustness``
   (:mod:`wb.uplift.checks`), on the sample's fixed effects demeaned once
   (:attr:`wb.uplift.estimation.Sample.demeaned`).
@@ -31,7 +33,7 @@ import pandas as pd
 from wb.door.display import Shown, intervals
 from wb.door.workers import run_all
 from wb.errors import NoNeverTreated, NotIdentified
-from wb.uplift import checks, event_study
+from wb.uplift import checks, event_study, sensitivity
 from wb.uplift.bunching import Bunching, bunching
 from wb.uplift.estimation import Demeaned, Sample
 from wb.uplift.result import OUTCOME
@@ -39,7 +41,14 @@ from wb.uplift.result import OUTCOME
 #: Event-study outcomes, in figure order.
 EVENT_OUTCOMES = tuple(event_study.OUTCOMES)
 #: The order of the designs' notes and timings, whichever worker ran what.
-_ORDER = (*event_study.ESTIMATORS, "bunching", "by_certification", "outcomes", "robustness")
+_ORDER = (
+    *event_study.ESTIMATORS,
+    "honest_did",
+    "bunching",
+    "by_certification",
+    "outcomes",
+    "robustness",
+)
 _T = TypeVar("_T")
 
 
@@ -58,6 +67,8 @@ class Designs(Shown):
     robustness: checks.Robustness | None
     notes: tuple[str, ...]
     timings_s: dict[str, float] = field(compare=False)
+    #: Sensitivity to pre-trends (Rambachan–Roth, pre-trend power), ``honest_did``.
+    trend_sensitivity: sensitivity.TrendSensitivity | None = None
 
     def tidy(self) -> pd.DataFrame:
         """One row per headline number: ``design``, ``outcome``, ``estimator``, ``coef``,
@@ -108,6 +119,8 @@ class Designs(Shown):
         for result in (self.wald_did, self.bunching):
             if result is not None:
                 lines.append(result.summary().splitlines()[0])
+        if self.trend_sensitivity is not None:
+            lines.append(self.trend_sensitivity.summary().splitlines()[1])
         lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
 
@@ -120,7 +133,7 @@ class Designs(Shown):
 
     def to_json(self) -> dict:
         """``event_study`` (per outcome: the CS study, BJS under ``alternatives``),
-        ``wald_did``, ``bunching``, ``by_certification``, ``outcomes`` (with
+        ``wald_did``, ``honest_did``, ``bunching``, ``by_certification``, ``outcomes`` (with
         ``wecom_coverage``), ``robustness`` and ``design_notes``; designs that could not run
         are absent."""
         doc: dict = {}
@@ -137,6 +150,8 @@ class Designs(Shown):
             }
         if self.wald_did is not None:
             doc["wald_did"] = self.wald_did.to_json()
+        if self.trend_sensitivity is not None:
+            doc["honest_did"] = self.trend_sensitivity.to_json()
         if self.bunching is not None:
             doc["bunching"] = self.bunching.to_json()
         if self.certification is not None:
@@ -298,6 +313,7 @@ class Plan:
             values.get("robustness"),
             tuple(notes),
             timings,
+            values.get("honest_did"),
         )
 
 
@@ -328,6 +344,13 @@ def plan_designs(frame: pd.DataFrame, sample: Sample, *, seed: int = 1) -> Plan:
     if cohorts is not None:
         pieces["callaway_santanna"] = _piece(
             lambda r: _event_studies(cohorts, "callaway_santanna", r)
+        )
+        pieces["honest_did"] = _piece(
+            lambda r: r.run(
+                "honest_did",
+                lambda: sensitivity.trend_sensitivity(cohorts),
+                "sensitivity to pre-trends",
+            )
         )
     if d is not None:
         pieces["by_certification"] = _piece(

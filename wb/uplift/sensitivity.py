@@ -138,7 +138,10 @@ def reading(doc: dict) -> str:
     est = doc["estimate"]
     sign = "negative" if est < 0 else "positive"
     first, last = doc["post_times"][0], doc["post_times"][-1]
-    what = f"The average effect over months {first}–{last} after adoption ({est:+,.0f} yuan)"
+    what = (
+        f"The average effect over months {first}–{last} after adoption ({est:+,.0f} yuan of "
+        "monthly AUM change per RM)"
+    )
     rm, sd = doc["rm_breakdown"], doc["sd_breakdown"]
     if rm == 0:
         line = f"{what} is not distinguishable from 0 even with parallel trends"
