@@ -208,12 +208,12 @@ def folded_quantile(t: float, df: float | None = None) -> float:
 
 def _flci(c: EventCoefs, m: float) -> tuple[float, float]:
     """The optimal fixed-length interval under Δ^SD(M) (module docstring): centre, half-length."""
-    k, l = len(c.pre), c.l
+    k, lv = len(c.pre), c.l
     scale = c.se  # work in units of se(l'β_post): every term is then of order one
     sigma = c.vcov / scale**2
-    s_pre, s_cross = sigma[:k, :k], sigma[:k, k:] @ l
-    s_post = float(l @ sigma[k:, k:] @ l)
-    need = -float(l @ c.r_post)  # v_pre'r_pre = −l'r_post: no bias from any linear trend
+    s_pre, s_cross = sigma[:k, :k], sigma[:k, k:] @ lv
+    s_post = float(lv @ sigma[k:, k:] @ lv)
+    need = -float(lv @ c.r_post)  # v_pre'r_pre = −l'r_post: no bias from any linear trend
     r = c.r_pre
     # D v_pre: row j (j = −k+1…0) is Σ_{r<j} v_r (j − r)
     j = np.arange(-k + 1, 1, dtype=float)
@@ -228,7 +228,7 @@ def _flci(c: EventCoefs, m: float) -> tuple[float, float]:
     v0 = np.linalg.lstsq(kkt, np.append(-2 * s_cross, need), rcond=None)[0][:k]
     mm = m / scale
     if mm == 0 or k == 0:
-        return float(v0 @ c.pre + l @ c.post), c.crit * np.sqrt(var(v0)) * scale
+        return float(v0 @ c.pre + lv @ c.post), c.crit * np.sqrt(var(v0)) * scale
 
     def half(x: np.ndarray) -> float:
         sd = np.sqrt(max(var(x[:k]), 1e-300))
@@ -264,7 +264,7 @@ def _flci(c: EventCoefs, m: float) -> tuple[float, float]:
     v = res.x[:k]
     bias = mm * (post_bias + np.abs(d @ v).sum())  # the true worst case at v, whatever u says
     sd = np.sqrt(var(v))
-    return float(v @ c.pre + l @ c.post), folded_quantile(bias / sd, c.df) * sd * scale
+    return float(v @ c.pre + lv @ c.post), folded_quantile(bias / sd, c.df) * sd * scale
 
 
 def smoothness(c: EventCoefs, m: float) -> Bounds:
