@@ -159,7 +159,7 @@ def reading(doc: dict) -> str:
         power = (
             f" The pre-trend test would catch a steady trend of {doc['slope_50']:,.0f} yuan per "
             f"month only half the time and one of {doc['slope_80']:,.0f} 80% of the time; "
-            f"the latter would shift this average by {doc['bias_at_80']:+,.0f} yuan."
+            f"a trend that steep would move this average by {doc['bias_at_80']:,.0f} yuan."
         )
     return line + "." + power
 
