@@ -193,7 +193,7 @@ def trend_sensitivity(
     data: Staggered, outcome: str = OUTCOME, window: int = WINDOW
 ) -> TrendSensitivity:
     """Rambachan–Roth bounds and pre-trend power for ``outcome`` (module docstring)."""
-    universal = callaway.Cohorts.build(data.frame, base="universal")
+    universal = data.callaway.with_base("universal")
     y = data.outcome(outcome)
     c = _grid_coefs(callaway.fit(universal, y), window)
     rm_b = honest.rm_breakdown(c)
