@@ -9,6 +9,7 @@ import json
 import warnings
 
 import diff_diff
+import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,6 +20,7 @@ from wb.stats import honest
 from wb.stats.cluster import joint_wald
 from wb.uplift import callaway, event_study, sensitivity
 from wb.uplift.estimation import prepare
+from wb.uplift.schema import schema
 from wb.uplift.simulate import SimulationConfig, simulate
 
 
@@ -272,6 +274,20 @@ def test_result_renders_and_is_json_safe():
     assert "Rambachan–Roth" in found.summary() and "<table" in found._repr_html_()
     line = sensitivity.reading(doc)
     assert "stays positive unless" in line and "80% of the time" in line
+
+
+def test_block_matches_the_uplift_schema():
+    """The honest_did block validates against uplift.schema.json; a wrong base or a negative
+    breakdown does not."""
+    found = sensitivity.trend_sensitivity(
+        event_study.Staggered(_planted(seed=4, slope=0.3)), window=4
+    )
+    block = json.loads(json.dumps(found.to_json()))
+    sub = schema()["properties"]["honest_did"]
+    jsonschema.validate(block, sub)
+    for bad in ({"base_period": "varying"}, {"rm_breakdown": -1.0}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(block | bad, sub)
 
 
 def test_reading_when_the_ordinary_interval_covers_zero():
