@@ -110,19 +110,25 @@ def test_smoothness_bounds_equal_diff_diff(coefs, reference, m):
 def test_smoothness_flci_equals_diff_diff_on_random_designs():
     """On random covariances (normal critical values, R's choice), large M included where
     diff-diff's noncentral-t route fails: diff-diff's private FLCI solver, endpoints within
-    1e-3 of the half-length."""
-    from diff_diff.honest_did import _compute_optimal_flci
+    1e-3 of the half-length; the identified set equals diff-diff's LP."""
+    from diff_diff.honest_did import (
+        _compute_optimal_flci,
+        _construct_constraints_sd,
+        _solve_bounds_lp,
+    )
 
     rng = np.random.default_rng(3)
     for k, t in [(3, 4), (5, 5)]:
         a = rng.normal(size=(k + t, k + t))
         vcov = a @ a.T / (k + t) + 0.2 * np.eye(k + t)
         c = honest.EventCoefs(rng.normal(size=k) / 2, rng.normal(size=t) + 1, vcov)
-        for m in (0.1, 2.0):
+        for m in (0.1, 2.0, 5.0):
             lo, hi = _compute_optimal_flci(c.pre, c.post, vcov, c.l, k, t, m, 0.05, df=None)
             ours = honest.smoothness(c, m)
             half = (hi - lo) / 2
             assert abs(ours.ci_low - lo) < 1e-3 * half and abs(ours.ci_high - hi) < 1e-3 * half
+            set_lp = _solve_bounds_lp(c.pre, c.post, c.l, *_construct_constraints_sd(k, t, m), k)
+            np.testing.assert_allclose([ours.lb, ours.ub], set_lp, rtol=1e-8)
 
 
 # ------------------------------------------------------------------ known truth
