@@ -94,6 +94,19 @@ def test_relative_magnitude_bounds_equal_diff_diff(coefs, reference, mbar):
     )
 
 
+def test_relative_magnitudes_count_the_step_into_the_reference():
+    """The largest pre-period change includes the step from the last pre-period coefficient
+    into the reference (0): with β_pre = (0, 0, 5) it is 5, as in diff-diff's LP."""
+    from diff_diff.honest_did import _solve_rm_bounds_union
+
+    c = honest.EventCoefs(np.array([0.0, 0.0, 5.0]), np.array([1.0, 2.0]), np.eye(5))
+    ours = honest.relative_magnitudes(c, 1.0)
+    np.testing.assert_allclose(
+        [ours.lb, ours.ub], _solve_rm_bounds_union(c.pre, c.post, c.l, 3, 1.0), rtol=1e-12
+    )
+    assert ours.ub - ours.lb == pytest.approx(2 * 5 * 1.5)  # m·Σ_s|Σ_{r≥s} l_r| = 5·(1 + 1/2)
+
+
 @pytest.mark.parametrize("m", [0.0, pytest.param(2_000.0, marks=pytest.mark.slow)])
 def test_smoothness_bounds_equal_diff_diff(coefs, reference, m):
     """The optimal FLCI's endpoints within 1e-3 of its half-length of diff-diff's (a grid search
