@@ -96,10 +96,10 @@ def test_relative_magnitude_bounds_equal_diff_diff(coefs, reference, mbar):
 
 def test_relative_magnitudes_count_the_step_into_the_reference():
     """The largest pre-period change includes the step from the last pre-period coefficient
-    into the reference (0): with β_pre = (0, 0, 5) it is 5, as in diff-diff's LP."""
+    into the reference (0): with β_pre = (5, 5, 5) it is 5 (the others are 0), as in diff-diff's LP."""
     from diff_diff.honest_did import _solve_rm_bounds_union
 
-    c = honest.EventCoefs(np.array([0.0, 0.0, 5.0]), np.array([1.0, 2.0]), np.eye(5))
+    c = honest.EventCoefs(np.array([5.0, 5.0, 5.0]), np.array([1.0, 2.0]), np.eye(5))
     ours = honest.relative_magnitudes(c, 1.0)
     np.testing.assert_allclose(
         [ours.lb, ours.ub], _solve_rm_bounds_union(c.pre, c.post, c.l, 3, 1.0), rtol=1e-12
