@@ -20,6 +20,7 @@ from wb.stats import honest
 from wb.stats.cluster import joint_wald
 from wb.uplift import callaway, event_study, sensitivity
 from wb.uplift.estimation import prepare
+from wb.uplift.result import trend_reading
 from wb.uplift.schema import schema
 from wb.uplift.simulate import SimulationConfig, simulate
 
@@ -291,7 +292,7 @@ def test_result_renders_and_is_json_safe():
     assert doc["base_period"] == "universal" and len(doc["bounds"]) == len(found.bounds)
     assert set(found.tidy()["restriction"]) == set(honest.RESTRICTIONS)
     assert "Rambachan–Roth" in found.summary() and "<table" in found._repr_html_()
-    line = sensitivity.reading(doc)
+    line = trend_reading(doc)
     assert "stays positive unless" in line and "80% of the time" in line
 
 
@@ -318,4 +319,4 @@ def test_reading_when_the_ordinary_interval_covers_zero():
         "slope_50": None,
         "slope_80": None,
     }
-    assert "not distinguishable from 0 even with parallel trends" in sensitivity.reading(doc)
+    assert "not distinguishable from 0 even with parallel trends" in trend_reading(doc)

@@ -18,7 +18,8 @@ from matplotlib.figure import Figure
 
 from wb.plots.common import finding_title
 from wb.plots.theme import PALETTE, add_footer, signed, theme_context
-from wb.uplift.sensitivity import TrendSensitivity, reading
+from wb.uplift.result import trend_reading
+from wb.uplift.sensitivity import TrendSensitivity
 
 _WAN = 1e4  # yuan per 万元
 _PANELS = {
@@ -88,4 +89,4 @@ def _panel(
 
 def _title(found: TrendSensitivity) -> str:
     """The first sentence of the plain-words reading (the breakdown), wrapped."""
-    return "\n".join(textwrap.wrap(reading(found.to_json()).split(". ")[0], 95))
+    return "\n".join(textwrap.wrap(trend_reading(found.to_json()).split(". ")[0], 95))

@@ -37,9 +37,8 @@ from wb.plots.theme import (
     SIMULATED_LABEL,
     SMALLEST_FONT_KEY,
 )
-from wb.uplift.result import MODELS
+from wb.uplift.result import MODELS, trend_reading
 from wb.uplift.schema import validate_document
-from wb.uplift.sensitivity import reading as trend_reading
 
 #: The artifact each section reads from the notebook's ``out_dir``.
 SECTION_FILES = {"bank_comparison": "bank_comparison.json", "uplift": "uplift.json"}

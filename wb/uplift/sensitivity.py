@@ -35,6 +35,7 @@ from wb.stats import honest
 from wb.stats.cluster import RANK_TOL, joint_wald
 from wb.uplift import callaway
 from wb.uplift.event_study import UNITS, WINDOW, Staggered
+from wb.uplift.result import trend_reading
 
 OUTCOME = "aum_change_cny"
 #: M̄ values of the relative-magnitude bounds (multiples of the largest pre-period change).
@@ -95,7 +96,7 @@ class TrendSensitivity(Shown):
                 f"Sensitivity of the average post-adoption effect on {self.outcome} "
                 f"({self.estimate:+,.0f} {self.unit}, event times {self.post_times[0]}…"
                 f"{self.post_times[-1]}) to pre-trends (Rambachan–Roth, 95%)",
-                reading(self.to_json()),
+                trend_reading(self.to_json()),
                 "Relative magnitudes: intervals widen the identified set by 1.96 SE, pre-period "
                 "changes at their estimated size (diff-diff's interval; R HonestDiD's default "
                 "also carries their sampling error). Smoothness: optimal FLCI.",
@@ -131,37 +132,6 @@ class TrendSensitivity(Shown):
             "n_clusters": self.n_clusters,
             "bounds": records(self.tidy()),
         }
-
-
-def reading(doc: dict) -> str:
-    """The plain-words line on an ``honest_did`` block of ``uplift.json`` (yuan)."""
-    est = doc["estimate"]
-    sign = "negative" if est < 0 else "positive"
-    first, last = doc["post_times"][0], doc["post_times"][-1]
-    what = (
-        f"The average effect over months {first}–{last} after adoption ({est:+,.0f} yuan of "
-        "monthly AUM change per RM)"
-    )
-    rm, sd = doc["rm_breakdown"], doc["sd_breakdown"]
-    if rm == 0:
-        line = f"{what} is not distinguishable from 0 even with parallel trends"
-    elif rm is None:
-        line = f"{what} stays {sign} whatever the size of post-adoption trend breaks"
-    else:
-        line = (
-            f"{what} stays {sign} unless post-adoption trend breaks exceed {rm:.2g}× the "
-            f"largest month-to-month pre-adoption one"
-        )
-        if sd is not None:
-            line += f", or the trend gap bends by more than {sd:,.0f} yuan per month²"
-    power = ""
-    if doc["slope_50"] is not None and doc["slope_80"] is not None:
-        power = (
-            f" The pre-trend test would catch a steady trend of {doc['slope_50']:,.0f} yuan per "
-            f"month only half the time and one of {doc['slope_80']:,.0f} 80% of the time; "
-            f"a trend that steep would move this average by {doc['bias_at_80']:,.0f} yuan."
-        )
-    return line + "." + power
 
 
 def _grid_coefs(cs: callaway.CsFit, window: int) -> honest.EventCoefs:
