@@ -19,8 +19,17 @@ FIGURES = (
     "uplift_event_study",
     "uplift_bunching",
     "uplift_designs",
+    "uplift_sensitivity",
 )
-DESIGN_KEYS = ("event_study", "wald_did", "bunching", "by_certification", "outcomes", "robustness")
+DESIGN_KEYS = (
+    "event_study",
+    "wald_did",
+    "honest_did",
+    "bunching",
+    "by_certification",
+    "outcomes",
+    "robustness",
+)
 
 
 @pytest.fixture(scope="module")
