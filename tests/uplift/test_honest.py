@@ -16,6 +16,7 @@ import pytest
 from diff_diff import pretrends
 from diff_diff.honest_did import HonestDiD
 
+from wb.errors import NotIdentified
 from wb.stats import honest
 from wb.stats.cluster import joint_wald
 from wb.uplift import callaway, event_study, sensitivity
@@ -219,6 +220,35 @@ def test_parallel_trends_leave_the_estimate_and_move_nothing():
     )
     assert found.bounds[0].covers(1.0)
     assert found.rm_breakdown > 0.5 and found.sd_breakdown > 0
+
+
+def test_power_is_for_the_event_studys_own_pretrend_test():
+    """The power refers to the test the event study reports: same p-value and degrees of
+    freedom over the same months."""
+    frame = _planted(seed=4, slope=0.3)
+    found = sensitivity.trend_sensitivity(event_study.Staggered(frame), window=4)
+    study = event_study.event_study(frame, "aum_change_cny", "callaway_santanna", window=4)
+    assert (found.pretrend_df, found.pretrend_p) == (study.pretrend_df, study.pretrend_p)
+
+
+@pytest.mark.parametrize(("branches", "runs"), [(3, False), (5, True), (8, True)])
+def test_few_branches_shorten_the_window_or_leave_a_reason(branches, runs):
+    """The branch-clustered covariance has rank at most G − 1: the window shrinks until it is
+    non-singular (the bounds and the power then stay finite), and without any such window the
+    design is not identified (a note in uplift.json, not a crash)."""
+    frame = _planted(seed=0, slope=0.3)
+    frame["cluster"] = frame["unit"] % branches
+    if not runs:
+        with pytest.raises(NotIdentified, match="non-singular"):
+            sensitivity.trend_sensitivity(event_study.Staggered(frame))
+        return
+    found = sensitivity.trend_sensitivity(event_study.Staggered(frame))
+    assert len(found.pre_times) + len(found.post_times) <= branches - 1
+    # the power's test spans the same months, at full rank (a pseudo-inverse of a singular
+    # covariance would make any trend look detectable)
+    assert found.pretrend_df == len(found.pre_times) + 1
+    assert np.isfinite([found.slope_80, found.rm_breakdown]).all()
+    assert all(np.isfinite([b.ci_low, b.ci_high]).all() for b in found.bounds)
 
 
 @pytest.mark.slow

@@ -15,10 +15,12 @@ per RM-month) under
 
 with each one's breakdown value (the smallest M̄ or M at which the 95% interval reaches 0).
 The power (Roth 2022) is that of the event study's own joint pre-trend test (its varying-base
-pre-period coefficients, F(q, G − 1)) against a linear trend gap of slope γ yuan per month
-(every one-month pre-period coefficient then equals γ); reported as the slopes it would detect
-50% and 80% of the time, what the 80% slope would add to the average effect, and the power
-against the slope that would by itself produce the whole estimate.
+pre-period coefficients, F(q, G − 1)), over the months the bounds' pre-period spans (event
+times −k−1…−1; at the full window exactly the test the event study reports), against a linear
+trend gap of slope γ yuan per month (every one-month pre-period coefficient then equals γ);
+reported as the slopes it would detect 50% and 80% of the time, what the 80% slope would add
+to the average effect, and the power against the slope that would by itself produce the whole
+estimate. With a singular covariance of those coefficients the power is not reported (NaN).
 """
 
 from __future__ import annotations
@@ -97,9 +99,10 @@ class TrendSensitivity(Shown):
                 f"({self.estimate:+,.0f} {self.unit}, event times {self.post_times[0]}…"
                 f"{self.post_times[-1]}) to pre-trends (Rambachan–Roth, 95%)",
                 trend_reading(self.to_json()),
-                "Relative magnitudes: intervals widen the identified set by 1.96 SE, pre-period "
-                "changes at their estimated size (diff-diff's interval; R HonestDiD's default "
-                "also carries their sampling error). Smoothness: optimal FLCI.",
+                "Relative magnitudes: intervals widen the identified set by t(G − 1) SE, "
+                "pre-period changes at their estimated size (diff-diff's interval; R "
+                "HonestDiD's default also carries their sampling error). Smoothness: optimal "
+                f"FLCI. {self.n_clusters} branches.",
             ]
         )
 
@@ -172,15 +175,21 @@ def trend_sensitivity(
     grid = [("relative_magnitudes", m) for m in RM_GRID] + [
         ("smoothness", float(m)) for m in np.linspace(0.0, sd_top, SD_POINTS)
     ]
-    # the pre-trend test of the event study itself: varying base, one-month changes
+    # the event study's pre-trend test (varying base: one-month changes) over the months the
+    # bounds' pre-period spans, −k−1…−1: at the full window exactly the reported test
     cs = callaway.fit(data.callaway, y)
-    pre = np.flatnonzero((cs.event_times >= -window) & (cs.event_times < 0) & np.isfinite(cs.se))
+    span = (cs.event_times >= -1 - len(c.pre)) & (cs.event_times < 0) & np.isfinite(cs.se)
+    pre = np.flatnonzero(span)
     vcov_pre, df = cs.vcov[np.ix_(pre, pre)], cs.n_clusters - 1
     test = joint_wald(cs.coef[pre], vcov_pre, cs.n_clusters)
     steady = np.ones(len(pre))  # a slope-γ trend gap moves every one-month change by γ
-    slopes = [honest.detectable_slope(steady, vcov_pre, p, df) for p in POWERS]
     per_slope = float(c.l @ c.r_post)  # a slope-γ trend adds γ·Σ l_r·r to the average
     explaining = c.estimate / per_slope
+    if test.df_num == len(pre):
+        slopes = [honest.detectable_slope(steady, vcov_pre, p, df) for p in POWERS]
+        power_explaining = honest.pretrend_power(steady, vcov_pre, explaining, df)
+    else:  # a singular covariance: Roth's power is not defined (a pseudo-inverse inflates it)
+        slopes, power_explaining = [float("nan")] * len(POWERS), float("nan")
     return TrendSensitivity(
         outcome=outcome,
         pre_times=tuple(range(-1 - len(c.pre), -1)),
@@ -196,6 +205,6 @@ def trend_sensitivity(
         slope_50=slopes[0],
         slope_80=slopes[1],
         bias_at_80=slopes[1] * per_slope,
-        power_explaining=honest.pretrend_power(steady, vcov_pre, explaining, df),
+        power_explaining=power_explaining,
         n_clusters=cs.n_clusters,
     )
