@@ -119,6 +119,18 @@ figure = uplift_outputs.draw(analysis, "uplift_event_study")  # None: see design
 designs.event_studies.get("aum_change_cny", {}).get("callaway_santanna") or designs.notes
 
 # %% [markdown]
+# ### How much the pre-trends could matter
+# Rambachan–Roth bounds on the average effect on AUM change over months 0–12: how large a
+# violation of parallel trends (relative to the pre-period ones, or as a bend of the trend gap)
+# would overturn its sign, and which linear pre-trends the pre-trend test would miss (Roth).
+
+# %%
+figure = uplift_outputs.draw(analysis, "uplift_sensitivity")
+
+# %%
+designs.trend_sensitivity or designs.notes
+
+# %% [markdown]
 # ### Wald-DiD beside FE-2SLS
 # The robust ATT on AUM change divided by the robust ATT on adds: yuan per quota-induced add
 # without the static model's negative weights. Like FE-2SLS it needs the exclusion restriction.

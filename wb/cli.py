@@ -200,17 +200,17 @@ def uplift(
 ) -> None:
     """Quota-uplift analysis, written to OUT/uplift.json: naive OLS, TWFE and FE-2SLS with
     diagnostics, and (without --quick) the designs a referee asks for: event studies
-    (Callaway-Sant'Anna, BJS imputation), Wald-DiD, bunching at the target, the certified
-    split, more outcomes (Holm-adjusted), robustness checks, IV-WAS beside FE-2SLS and the
-    dynamic effects of quota-target changes (DID_l).
+    (Callaway-Sant'Anna, BJS imputation), Wald-DiD, sensitivity to pre-trends (Rambachan-Roth
+    bounds, pre-trend power), bunching at the target, the certified split, more outcomes
+    (Holm-adjusted), robustness checks, IV-WAS beside FE-2SLS and the dynamic effects of
+    quota-target changes (DID_l).
 
     Without --quick also writes the figures (PNG and SVG): uplift_forest, uplift_binscatter,
-    uplift_by_quota, uplift_event_study, uplift_bunching, uplift_dynamic, uplift_designs.
-    Per-design times go to stderr. The last line printed is the path of uplift.json. With
-    --quality, the
-    add_quality key holds the make-up of the quota-induced add (certified, existing customer,
-    removed within 30/90 days, ring contact, month end) beside adds without a quota, and the
-    figure uplift_add_quality shows the funnel.
+    uplift_by_quota, uplift_event_study, uplift_bunching, uplift_dynamic, uplift_designs,
+    uplift_sensitivity. Per-design times go to stderr. The last line printed is the path of
+    uplift.json. With --quality, the add_quality key holds the make-up of the quota-induced add
+    (certified, existing customer, removed within 30/90 days, ring contact, month end) beside
+    adds without a quota, and the figure uplift_add_quality shows the funnel.
 
     Example:
 

@@ -194,6 +194,31 @@ def test_uplift_section_shows_wald_did_and_bunching_when_written(artifacts):
     assert "70% of quota RM-months" in html and "39.8 adds" in html
 
 
+def test_uplift_section_reads_the_pretrend_sensitivity_in_one_line(artifacts):
+    """The honest_did block becomes one plain line with its breakdown values and the pre-trend
+    test's power, marked simulated with the rest of the section."""
+    data = brief.load_artifact("uplift", artifacts / "artifacts")
+    data = data | {
+        "honest_did": {
+            "estimate": -15_400.0,
+            "post_times": list(range(13)),
+            "rm_breakdown": 1.37,
+            "sd_breakdown": 820.0,
+            "slope_50": 310.0,
+            "slope_80": 450.0,
+            "bias_at_80": 3150.0,
+        }
+    }
+    html = brief.render_html(
+        brief.build_context(run_params("uplift"), {"uplift": data}, {"uplift"}, EPOCH)
+    )
+    line = next(p for p in html.split("<p>") if "Sensitivity to pre-trends" in p)
+    assert "stays negative unless post-adoption trend breaks exceed 1.4× the largest" in line
+    assert "bends by more than 820 yuan per month²" in line
+    assert "450 80% of the time" in line and "do not test parallel trends" in line
+    assert "SIMULATED" in line
+
+
 def test_a_brief_on_a_real_export_carries_its_label_and_no_simulated_mark(artifacts):
     """uplift.json keeps the data's label at data.label; the brief shows it (it read a key that
     does not exist, and printed an empty 数据 Data line for every real export)."""

@@ -110,22 +110,22 @@ def test_the_add_quality_notebook_runs_on_a_simulated_warehouse(tmp_path):
 
 @pytest.mark.slow
 def test_notebook_20_draws_every_figure_from_the_results_not_from_files(tmp_path):
-    """Under the inline backend each of the six uplift figures shows once, drawn from the
+    """Under the inline backend each of the seven uplift figures shows once, drawn from the
     result objects (the notebook reads no PNG)."""
     source = ROOT / "notebooks" / "20_quota_uplift.py"
     assert ".png" not in source.read_text()
     images = images_in(execute("20_quota_uplift", tmp_path / "figs"))
-    assert images == len(list((tmp_path / "figs").glob("uplift_*.png"))) == 6
+    assert images == len(list((tmp_path / "figs").glob("uplift_*.png"))) == 7
     assert (tmp_path / "figs" / "workbook.xlsx").is_file()  # the export
 
 
 @pytest.mark.slow
 def test_notebook_20_in_lab_writes_nothing_and_still_shows_every_figure(tmp_path):
-    """As JupyterLab runs it (no out_dir): the six figures show, and no file appears in the
+    """As JupyterLab runs it (no out_dir): the seven figures show, and no file appears in the
     folder the notebook runs in (the demo export goes to the temporary folder)."""
     before = sorted(p.name for p in (ROOT / "notebooks").iterdir())
     images = images_in(execute("20_quota_uplift", tmp_path / "figs", write=False))
-    assert images == 6
+    assert images == 7
     assert not (tmp_path / "figs").exists()
     assert sorted(p.name for p in (ROOT / "notebooks").iterdir()) == before
 

@@ -20,10 +20,12 @@ FIGURES = (
     "uplift_bunching",
     "uplift_dynamic",
     "uplift_designs",
+    "uplift_sensitivity",
 )
 DESIGN_KEYS = (
     "event_study",
     "wald_did",
+    "honest_did",
     "bunching",
     "by_certification",
     "outcomes",

@@ -27,7 +27,15 @@ def _results(bundle):
     for outcome, studies in found.event_studies.items():
         for name, study in studies.items():
             yield f"EventStudy {outcome} {name}", study
-    for name in ("wald_did", "bunching", "certification", "outcomes", "coverage", "robustness"):
+    for name in (
+        "wald_did",
+        "bunching",
+        "certification",
+        "outcomes",
+        "coverage",
+        "robustness",
+        "trend_sensitivity",
+    ):
         yield name, getattr(found, name)
 
 
@@ -40,7 +48,7 @@ def test_every_result_renders_html_text_and_strict_json(bundle):
         assert str(obj.summary()).strip(), name
         json.dumps(obj.to_json(), allow_nan=False)  # strict: NaN and inf are None
         seen.append(name)
-    assert len(seen) == 2 + 6 + 6
+    assert len(seen) == 2 + 6 + 7
 
 
 @pytest.mark.parametrize(
@@ -52,6 +60,7 @@ def test_every_result_renders_html_text_and_strict_json(bundle):
         ("certification", "adds per RM-month"),
         ("coverage", "(share)"),
         ("bunching", "share of quota RM-months"),
+        ("trend_sensitivity", "(yuan per RM-month)"),
     ],
 )
 def test_html_views_name_their_units(bundle, attribute, unit):

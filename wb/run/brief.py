@@ -38,7 +38,7 @@ from wb.plots.theme import (
     SIMULATED_LABEL,
     SMALLEST_FONT_KEY,
 )
-from wb.uplift.result import MODELS
+from wb.uplift.result import MODELS, trend_reading
 from wb.uplift.schema import validate_document
 
 #: The artifact each section reads from the notebook's ``out_dir``.
@@ -302,6 +302,13 @@ def _uplift_section(
             "per RM-month (difference-in-bunching)."
         )
     heterogeneous = _heterogeneous_lines(data)
+    honest = None
+    if h := data.get("honest_did"):
+        honest = (
+            "对平行趋势的敏感性 Sensitivity to pre-trends (Rambachan–Roth, 95%): "
+            f"{trend_reading(h)} These bounds do not test parallel trends; they say how large "
+            "a violation would have to be to overturn the sign."
+        )
     quality = None
     if q := data.get("add_quality"):
         c = q["counts"]
@@ -336,6 +343,7 @@ def _uplift_section(
         else None,
         "bunching": bunching,
         "heterogeneous": heterogeneous,
+        "honest": honest,
         "verdict": data["verdict"].get("text_zh") or data["verdict"]["text"],
         "verdict_en": data["verdict"]["text"] if data["verdict"].get("text_zh") else "",
         "code": data["verdict"]["code"],

@@ -170,6 +170,7 @@ def _figures(analysis: Analysis, doc: dict) -> dict[str, Callable[[], Figure]]:
     from wb.plots.dynamic import dynamic_figure
     from wb.plots.event_study import event_study_figure
     from wb.plots.quality import add_quality_funnel
+    from wb.plots.sensitivity import sensitivity_figure
     from wb.plots.uplift import FIGURES, data_source
 
     result, designs = analysis.result, analysis.designs
@@ -185,6 +186,10 @@ def _figures(analysis: Analysis, doc: dict) -> dict[str, Callable[[], Figure]]:
         figures["uplift_bunching"] = partial(bunching_figure, designs.bunching, **look)
     if designs.dynamic_effects is not None:
         figures["uplift_dynamic"] = partial(dynamic_figure, designs.dynamic_effects, **look)
+    if designs.trend_sensitivity is not None:
+        figures["uplift_sensitivity"] = partial(
+            sensitivity_figure, designs.trend_sensitivity, **look
+        )
     figures["uplift_designs"] = partial(designs_forest, doc, **look)
     return figures
 

@@ -30,6 +30,7 @@ per RM-month: every estimate is in the unit of the outcome given.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,9 +63,10 @@ class Cohorts:
     cell_event: np.ndarray
 
     @classmethod
-    def build(cls, frame: pd.DataFrame) -> Cohorts:
+    def build(cls, frame: pd.DataFrame, base: str = "varying") -> Cohorts:
         """Index ``frame`` (columns ``unit``, ``time``, ``cluster``, ``first_treat``; one row
-        per RM-month, ``first_treat`` 0 for never-treated RMs)."""
+        per RM-month, ``first_treat`` 0 for never-treated RMs) with base period ``base``
+        (:meth:`with_base`)."""
         unit, units = pd.factorize(frame["unit"])
         periods, time = np.unique(frame["time"].to_numpy(), return_inverse=True)
         first = np.empty(len(units), dtype=np.int64)
@@ -79,17 +81,7 @@ class Cohorts:
         counts = np.bincount(
             unit_cohort * n_clusters + branch, minlength=len(cohort_values) * n_clusters
         ).reshape(len(cohort_values), n_clusters)
-        cells = []
-        for c, g in enumerate(cohort_values):
-            if g <= 0:
-                continue
-            # positional base months, as R did and diff-diff choose them
-            g_base = int(np.searchsorted(periods, g)) - 1
-            for k, t in enumerate(periods):
-                base = k - 1 if t < g else g_base
-                if base >= 0:
-                    cells.append((c, k, base, int(t - g)))
-        cell = np.array(cells, dtype=np.int64).reshape(-1, 4)
+        no_cells = np.empty(0, dtype=np.int64)
         return cls(
             rows_unit=rank[unit],
             rows_time=time,
@@ -100,11 +92,34 @@ class Cohorts:
             unit_cluster=branch[order],
             n_clusters=n_clusters,
             cohort_cluster_count=counts.astype(float),
-            cell_cohort=cell[:, 0],
-            cell_time=cell[:, 1],
-            cell_base=cell[:, 2],
+            cell_cohort=no_cells,
+            cell_time=no_cells,
+            cell_base=no_cells,
+            cell_event=no_cells,
+        ).with_base(base)
+
+    def with_base(self, base: str) -> Cohorts:
+        """The same index with the (g, t) cells of base period ``base``: "varying" (module
+        docstring) or "universal": every cell of cohort g, before adoption too, compares with
+        the last month before g, whose own cell (event time −1) is the reference and is not
+        estimated (R ``did``'s and diff-diff's ``base_period="universal"``)."""
+        if base not in ("varying", "universal"):
+            raise ValueError(f"base must be 'varying' or 'universal', not {base!r}")
+        cells = []
+        for c, g in enumerate(self.cohort_values):
+            if g <= 0:
+                continue
+            # positional base months, as R did and diff-diff choose them
+            g_base = int(np.searchsorted(self.periods, g)) - 1
+            for k, t in enumerate(self.periods):
+                b = k - 1 if t < g and base == "varying" else g_base
+                if b >= 0 and k != b:
+                    cells.append((c, k, b, int(t - g)))
+        cell = np.array(cells, dtype=np.int64).reshape(-1, 4)
+        return dataclasses.replace(
+            self, cell_cohort=cell[:, 0], cell_time=cell[:, 1], cell_base=cell[:, 2],
             cell_event=cell[:, 3],
-        )
+        )  # fmt: skip
 
     def cells(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """ATT(g, t) of every cell (NaN when not estimable) and its influence function summed

@@ -11,6 +11,8 @@
 * ``iv_was`` (:mod:`wb.uplift.was`): the instrumented weighted average of slopes beside
   FE-2SLS, with the test of their difference; ``dynamic_effects`` (:mod:`wb.uplift.dynamic`):
   DID_ℓ of quota-target changes (on, changed, stopped) by months since the first change;
+* ``honest_did`` (:mod:`wb.uplift.sensitivity`): how much the pre-trends could matter,
+  Rambachan–Roth bounds and pre-trend power on the CS event study of AUM change;
 * ``by_certification``, ``outcomes`` (with the WeCom coverage rate), ``robustness``
   (:mod:`wb.uplift.checks`), on the sample's fixed effects demeaned once
   (:attr:`wb.uplift.estimation.Sample.demeaned`).
@@ -34,7 +36,7 @@ import pandas as pd
 from wb.door.display import Shown, intervals
 from wb.door.workers import run_all
 from wb.errors import NoNeverTreated, NotIdentified
-from wb.uplift import checks, dynamic, event_study, was
+from wb.uplift import checks, dynamic, event_study, sensitivity, was
 from wb.uplift.bunching import Bunching, bunching
 from wb.uplift.estimation import Demeaned, Sample
 from wb.uplift.result import OUTCOME
@@ -46,6 +48,7 @@ HETEROGENEOUS = ("iv_was", "dynamic_effects")
 #: The order of the designs' notes and timings, whichever worker ran what.
 _ORDER = (
     *event_study.ESTIMATORS,
+    "honest_did",
     "bunching",
     "by_certification",
     "outcomes",
@@ -72,6 +75,8 @@ class Designs(Shown):
     timings_s: dict[str, float] = field(compare=False)
     iv_was: was.IvWas | None = None
     dynamic_effects: dynamic.DynamicEffects | None = None
+    #: Sensitivity to pre-trends (Rambachan–Roth, pre-trend power), ``honest_did``.
+    trend_sensitivity: sensitivity.TrendSensitivity | None = None
 
     def tidy(self) -> pd.DataFrame:
         """One row per headline number: ``design``, ``outcome``, ``estimator``, ``coef``,
@@ -148,6 +153,8 @@ class Designs(Shown):
         for result in (self.wald_did, self.bunching, self.iv_was, self.dynamic_effects):
             if result is not None:
                 lines.append(result.summary().splitlines()[0])
+        if self.trend_sensitivity is not None:
+            lines.append(self.trend_sensitivity.summary().splitlines()[1])
         lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
 
@@ -160,7 +167,7 @@ class Designs(Shown):
 
     def to_json(self) -> dict:
         """``event_study`` (per outcome: the CS study, BJS under ``alternatives``),
-        ``wald_did``, ``bunching``, ``by_certification``, ``outcomes`` (with
+        ``wald_did``, ``honest_did``, ``bunching``, ``by_certification``, ``outcomes`` (with
         ``wecom_coverage``), ``robustness`` and ``design_notes``; designs that could not run
         are absent."""
         doc: dict = {}
@@ -177,6 +184,8 @@ class Designs(Shown):
             }
         if self.wald_did is not None:
             doc["wald_did"] = self.wald_did.to_json()
+        if self.trend_sensitivity is not None:
+            doc["honest_did"] = self.trend_sensitivity.to_json()
         if self.bunching is not None:
             doc["bunching"] = self.bunching.to_json()
         if self.certification is not None:
@@ -343,6 +352,7 @@ class Plan:
             tuple(notes),
             timings,
             *(values.get(name) for name in HETEROGENEOUS),
+            values.get("honest_did"),
         )
 
 
@@ -373,6 +383,13 @@ def plan_designs(frame: pd.DataFrame, sample: Sample, *, seed: int = 1) -> Plan:
     if cohorts is not None:
         pieces["callaway_santanna"] = _piece(
             lambda r: _event_studies(cohorts, "callaway_santanna", r)
+        )
+        pieces["honest_did"] = _piece(
+            lambda r: r.run(
+                "honest_did",
+                lambda: sensitivity.trend_sensitivity(cohorts),
+                "sensitivity to pre-trends",
+            )
         )
     if d is not None:
         pieces["by_certification"] = _piece(

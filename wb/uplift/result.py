@@ -513,3 +513,35 @@ def make_verdict(
         "(those far below target) and says nothing about organic adds.",
     )
     return Verdict(code, text, caveats, source, text_zh, cannot_tell, reason)
+
+
+def trend_reading(doc: dict) -> str:
+    """The plain-words line on the ``honest_did`` block of ``uplift.json``
+    (:class:`wb.uplift.sensitivity.TrendSensitivity`; yuan), for its summary and the brief."""
+    est = doc["estimate"]
+    sign = "negative" if est < 0 else "positive"
+    first, last = doc["post_times"][0], doc["post_times"][-1]
+    what = (
+        f"The average effect over months {first}–{last} after adoption ({est:+,.0f} yuan of "
+        "monthly AUM change per RM)"
+    )
+    rm, sd = doc["rm_breakdown"], doc["sd_breakdown"]
+    if rm == 0:
+        line = f"{what} is not distinguishable from 0 even with parallel trends"
+    elif rm is None:
+        line = f"{what} stays {sign} whatever the size of post-adoption trend breaks"
+    else:
+        line = (
+            f"{what} stays {sign} unless post-adoption trend breaks exceed {rm:.2g}× the "
+            f"largest month-to-month pre-adoption one"
+        )
+        if sd is not None:
+            line += f", or the trend gap bends by more than {sd:,.0f} yuan per month²"
+    power = ""
+    if doc["slope_50"] is not None and doc["slope_80"] is not None:
+        power = (
+            f" The pre-trend test would catch a steady trend of {doc['slope_50']:,.0f} yuan per "
+            f"month only half the time and one of {doc['slope_80']:,.0f} 80% of the time; "
+            f"a trend that steep would move this average by {doc['bias_at_80']:,.0f} yuan."
+        )
+    return line + "." + power
