@@ -234,3 +234,18 @@ def test_cli_run_with_an_unknown_bank_is_exit_2_before_any_kernel(tmp_path, caps
     assert done.value.code == 2 and not started and not out.exists()
     err = capsys.readouterr().err
     assert "unknown bank 'xyz'" in err and "Valid bank ids: abc" in err
+
+
+def test_a_missing_data_path_named_after_a_customer_is_not_echoed(tmp_path):
+    """A missing data file or warehouse folder is named by its key, and its path only when it
+    cannot hold personal data (the file door's rule): a customer's name or phone is not
+    shown, a plain project path is."""
+    data = {
+        "rm_month": {"path": "exports/张伟明.parquet"},
+        "other": {"warehouse": {"source": str(tmp_path / "13812345678" / "wh")}},
+        "plain": {"path": "exports/plain.parquet"},
+    }
+    text = problems(write(tmp_path / "p.yaml", minimal(data=data)))
+    assert "data.rm_month.path" in text and "data.other.warehouse.source" in text
+    assert "exports/plain.parquet not found" in text
+    assert "张伟明" not in text and "13812345678" not in text
