@@ -125,6 +125,25 @@ def test_files_of_one_table_with_different_schemas(source):
     )
 
 
+def test_files_from_different_writers_are_one_schema(source, tmp_path):
+    """pandas writes ``large_string``, Spark ``string``, some writers dictionary-encode: the
+    same UTF-8 columns in Parquet, read alike by the engines, so one schema (they were refused
+    as ``one_schema``)."""
+    from wb.warehouse import build
+
+    quiet = build.Progress(8, quiet=True)
+    before = build.build(source, tmp_path / "b1", progress=quiet)
+    second = cm_files(source)[1]
+    t = pq.read_table(second)
+    plain = {"customer_id": pa.string(), "rm_id": pa.dictionary(pa.int32(), pa.string())}
+    for column, dtype in plain.items():
+        t = t.set_column(t.schema.get_field_index(column), column, t[column].cast(dtype))
+    pq.write_table(t, second)
+    assert pq.read_schema(second).field("customer_id").type == pa.string()
+    after = build.build(source, tmp_path / "b2", progress=quiet)
+    assert pq.read_table(after.rm_month).equals(pq.read_table(before.rm_month))
+
+
 @pytest.mark.parametrize(
     ("column", "table", "arrow_type", "needle"),
     [

@@ -9,7 +9,8 @@ list, never a folder or a glob.
 Before a scan, from the footers alone (:func:`check`): no symlink inside a table folder, and
 no table folder or file reaching out of the source; at most :func:`max_files` files and
 :func:`max_rows` rows per table and :data:`wb.door.io.MAX_COLUMNS` columns per file; every
-footer readable; one schema per table (every file has the first file's columns and types);
+footer readable; one schema per table (every file has the first file's columns and types, as
+the engines read them: large or plain strings, dictionary-encoded or not);
 the declared columns of a type the engines read alike (no unsigned 64-bit integers, no
 timestamps with a time zone). Each failure is a :class:`~wb.warehouse.tables.Problem` naming
 the table, the files by their labels (``customer_month file 2 of 5``: never a file or folder
@@ -146,6 +147,25 @@ def _type_problem(kind: str, dtype) -> str | None:
     return None
 
 
+def _as_read(schema):
+    """A file's Arrow schema as the engines read it: column names and types, with large and
+    plain strings (and binaries) alike, a dictionary-encoded column as its values and no
+    nullability. Writers differ only there (pandas writes ``large_string``, Spark ``string``)
+    and the Parquet files hold the same UTF-8 columns."""
+    import pyarrow as pa
+
+    def one(dtype):
+        if pa.types.is_dictionary(dtype):
+            dtype = dtype.value_type
+        if pa.types.is_large_string(dtype):
+            return pa.string()
+        if pa.types.is_large_binary(dtype):
+            return pa.binary()
+        return dtype
+
+    return pa.schema([pa.field(f.name, one(f.type)) for f in schema])
+
+
 def _files(table: str, rule: str, expected: str, labels: list[str] | None = None) -> Problem:
     """A rule broken by some of a table's files (``labels``, at most :data:`MAX_NAMED` shown),
     or by the table as a whole."""
@@ -217,7 +237,7 @@ def check(table: TableFiles) -> list[Problem]:
     if not schemas:
         return problems
     first_index, first = schemas[0]
-    differ = [i for i, s in schemas[1:] if not s.equals(first)]
+    differ = [i for i, s in schemas[1:] if not _as_read(s).equals(_as_read(first))]
     if differ:
         problems.append(
             _files(
