@@ -259,12 +259,12 @@ def verdict(source: Path, engine: str = "duckdb") -> tuple[set, str]:
     from wb.warehouse.source import EngineOptions, open_source
 
     options = EngineOptions(engine=engine, spark_master="local[2]")
-    src = open_source(source, options)
-    try:
-        with pytest.raises(wvalidate.WarehouseValidationError) as info:
+    with pytest.raises(wvalidate.WarehouseValidationError) as info:
+        src = open_source(source, options)  # the file rules, from the footers
+        try:
             wvalidate.validate(src)
-    finally:
-        src.close()
+        finally:
+            src.close()
     found = {(p.table, p.column, p.rule, p.rows) for p in info.value.problems}
     return found, str(info.value)
 
@@ -297,6 +297,54 @@ def test_file_door_value_rules_hold_on_the_warehouse(hostile_source):
 @pytest.mark.spark
 def test_spark_gives_the_same_verdict_on_hostile_values(hostile_source):
     assert verdict(hostile_source, "spark")[0] == verdict(hostile_source)[0]
+
+
+def _customer_month_column(src: Path, column: str, change, files: slice = slice(None)) -> None:
+    """Rewrite ``column`` of customer_month's files (``files`` of them) as ``change`` says:
+    a function of the column's values giving an Arrow array."""
+    for path in cm_files(src)[files]:
+        t = pq.read_table(path)
+        i = t.schema.get_field_index(column)
+        pq.write_table(t.set_column(i, column, change(t[column])), path)
+
+
+def _as_text(values: pa.ChunkedArray) -> pa.Array:
+    return pa.array([None if v is None else str(v) for v in values.to_pylist()], pa.string())
+
+
+def _nan_first(values: pa.ChunkedArray) -> pa.Array:
+    return pa.array([float("nan"), *values.to_pylist()[1:]], pa.float64())
+
+
+def _newline_first(values: pa.ChunkedArray) -> pa.Array:
+    return pa.array([values[0].as_py() + "\n", *values.to_pylist()[1:]], values.type)
+
+
+#: (variant, column, change, files changed, the verdict on every engine)
+ENGINE_VARIANTS = [
+    ("text AUM", "aum_cny", _as_text, slice(None), {("customer_month", "aum_cny", "type", None)}),
+    ("one text AUM file", "aum_cny", _as_text, slice(1, 2), {("customer_month", "", "one_schema", 1)}),
+    ("NaN AUM", "aum_cny", _nan_first, slice(0, 1), {("customer_month", "aum_cny", "not_null", 1)}),
+    ("month and newline", "month", _newline_first, slice(0, 1), {("customer_month", "month", "month_format", 1)}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("column", "change", "files", "expected"),
+    [v[1:] for v in ENGINE_VARIANTS],
+    ids=[v[0] for v in ENGINE_VARIANTS],
+)
+def test_text_aum_nan_aum_and_a_month_with_a_newline(source, column, change, files, expected):
+    _customer_month_column(source, column, change, files)
+    assert verdict(source)[0] == expected
+
+
+@pytest.mark.spark
+def test_spark_gives_the_same_verdict_on_text_aum_nan_aum_and_a_newline(tmp_path):
+    for name, column, change, files, expected in ENGINE_VARIANTS:
+        src = write_source(tmp_path / name.replace(" ", "_"), edge_tables())
+        _customer_month_column(src, column, change, files)
+        assert verdict(src, "spark")[0] == verdict(src)[0] == expected, name
 
 
 # ------------------------------------------------------------------ 4. degenerate designs
