@@ -284,7 +284,7 @@ def _folder_tables(root: Path) -> dict[str, files.TableFiles]:
     found = {name: files.find(root, name) for name in TABLES}
     problems = [p for t in found.values() for p in files.check(t)]
     if problems:
-        raise WarehouseValidationError(problems, "source")
+        raise WarehouseValidationError(problems, "source folder")
     return found
 
 
