@@ -452,3 +452,39 @@ def test_out_under_a_file_exit_2(source, tmp_path):
     for command in ("build", "uplift"):
         out = tmp_path / "afile" / "b"
         exit2(wb("warehouse", command, "--source", str(source), "--out", str(out)), "under a file")
+
+
+def test_a_column_name_twice_in_a_file_is_named(source):
+    """Parquet allows a column name twice; the footer checks then failed on the ambiguous
+    column with an internal error (KeyError)."""
+    path = cm_files(source)[0]
+    t = pq.read_table(path)
+    pq.write_table(
+        pa.Table.from_arrays([*t.columns, t["aum_cny"]], names=[*t.column_names, "aum_cny"]), path
+    )
+    exit2(
+        wb("warehouse", "validate", "--source", str(source)),
+        "unique_columns",
+        "customer_month file 1 of 2",
+    )
+
+
+@pytest.mark.parametrize("dtype", [pa.int64(), pa.decimal128(20, 2)], ids=["int64", "decimal"])
+def test_integer_and_decimal_aum_build_as_numbers(source, tmp_path, dtype):
+    """AUM stored as integers or decimals is a number, as the contract allows: the panel is the
+    one built from the same values as doubles (the finite rule crashed the build on them, an
+    internal error)."""
+    from wb.warehouse import build
+
+    quiet = build.Progress(8, quiet=True)
+
+    def rounded(values: pa.ChunkedArray, to: pa.DataType) -> pa.Array:
+        """AUM in whole yuan: exact in every type."""
+        return pa.array([None if v is None else round(v) for v in values.to_pylist()], to)
+
+    _customer_month_column(source, "aum_cny", lambda v: rounded(v, pa.float64()))
+    doubles = build.build(source, tmp_path / "b1", progress=quiet)
+    _customer_month_column(source, "aum_cny", lambda v: rounded(v, dtype))
+    typed = build.build(source, tmp_path / "b2", progress=quiet)
+    aum = [pq.read_table(b.rm_month)["aum_cny"].to_pylist() for b in (doubles, typed)]
+    assert [float(x) for x in aum[1]] == aum[0]

@@ -9,9 +9,9 @@ list, never a folder or a glob.
 Before a scan, from the footers alone (:func:`check`): no symlink inside a table folder, and
 no table folder or file reaching out of the source; at most :func:`max_files` files and
 :func:`max_rows` rows per table and :data:`wb.door.io.MAX_COLUMNS` columns per file; every
-footer readable; one schema per table (every file has the first file's columns and types, as
-the engines read them: large or plain strings, dictionary-encoded or not);
-the declared columns of a type the engines read alike (no unsigned 64-bit integers, no
+footer readable; each column name once per file; one schema per table (every file has the
+first file's columns and types, as the engines read them: large or plain strings,
+dictionary-encoded or not); the declared columns of a type the engines read alike (no unsigned 64-bit integers, no
 timestamps with a time zone). Each failure is a :class:`~wb.warehouse.tables.Problem` naming
 the table, the files by their labels (``customer_month file 2 of 5``: never a file or folder
 name, which may hold personal data) and what was expected.
@@ -198,7 +198,7 @@ def check(table: TableFiles) -> list[Problem]:
                 f"at most {limit:,} files ({MAX_FILES_ENV}); found {len(table.files):,}",
             )
         ]
-    schemas, unreadable, wide, rows = [], [], [], 0
+    schemas, unreadable, wide, repeated, rows = [], [], [], [], 0
     for i, path in enumerate(table.files):
         try:
             meta = pq.read_metadata(path)
@@ -209,6 +209,8 @@ def check(table: TableFiles) -> list[Problem]:
         rows += meta.num_rows
         if meta.num_columns > MAX_COLUMNS:
             wide.append(i)
+        if len(set(schema.names)) < len(schema.names):
+            repeated.append(i)
         schemas.append((i, schema))
     problems = []
     if unreadable:
@@ -230,11 +232,20 @@ def check(table: TableFiles) -> list[Problem]:
                 [table.label(i) for i in wide],
             )
         )
+    if repeated:
+        problems.append(
+            _files(
+                name,
+                "unique_columns",
+                "each column name once per file",
+                [table.label(i) for i in repeated],
+            )
+        )
     if rows > (limit := max_rows()):
         problems.append(
             _files(name, "max_rows", f"at most {limit:,} rows ({MAX_ROWS_ENV}); found {rows:,}")
         )
-    if not schemas:
+    if not schemas or repeated:  # a repeated name makes the types ambiguous
         return problems
     first_index, first = schemas[0]
     differ = [i for i, s in schemas[1:] if not _as_read(s).equals(_as_read(first))]

@@ -473,8 +473,8 @@ def _id_rules(table: str, column: str, keys: tuple[str, ...]) -> list[Rule]:
 def _finite(table: str, column: str, keys: tuple[str, ...]) -> Rule:
     def bad(t: ir.Table) -> ir.BooleanValue:
         value = t[column]
-        if not value.type().is_floating():
-            return ibis.literal(False)
+        if not value.type().is_floating():  # an integer or decimal is finite; a column
+            return value.isnull() & ibis.literal(False)  # expression, as the counts need
         # x - x is NaN for +-inf (and NaN, which is missing: _not_null), 0 for any finite x,
         # alike on DuckDB and Spark (whose isinf Ibis compiles differently)
         return ((value - value != 0) & ~value.isnan()).fill_null(False)
