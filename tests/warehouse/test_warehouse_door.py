@@ -259,14 +259,15 @@ def verdict(source: Path, engine: str = "duckdb") -> tuple[set, str]:
     from wb.warehouse.source import EngineOptions, open_source
 
     options = EngineOptions(engine=engine, spark_master="local[2]")
-    with pytest.raises(wvalidate.WarehouseValidationError) as info:
+    try:
         src = open_source(source, options)  # the file rules, from the footers
         try:
             wvalidate.validate(src)
         finally:
             src.close()
-    found = {(p.table, p.column, p.rule, p.rows) for p in info.value.problems}
-    return found, str(info.value)
+    except wvalidate.WarehouseValidationError as exc:
+        return {(p.table, p.column, p.rule, p.rows) for p in exc.problems}, str(exc)
+    return set(), ""  # valid
 
 
 @pytest.fixture(scope="module")
@@ -345,6 +346,42 @@ def test_spark_gives_the_same_verdict_on_text_aum_nan_aum_and_a_newline(tmp_path
         src = write_source(tmp_path / name.replace(" ", "_"), edge_tables())
         _customer_month_column(src, column, change, files)
         assert verdict(src, "spark")[0] == verdict(src)[0] == expected, name
+
+
+def _nanoseconds(src: Path, table: str, columns: list[str], extra: bool = False) -> None:
+    """Store ``columns`` of ``table`` as nanosecond timestamps (as pandas writes them); with
+    ``extra``, as a new undeclared column each (``<name>_ns``)."""
+    for path in sorted((src / table).glob("*.parquet")):
+        t = pq.read_table(path)
+        for column in columns:
+            values = t[column].cast(pa.timestamp("ns"))
+            if extra:
+                t = t.append_column(f"{column}_ns", values)
+            else:
+                t = t.set_column(t.schema.get_field_index(column), column, values)
+        pq.write_table(t, path)
+
+
+def test_nanosecond_timestamps_are_refused_when_declared(source):
+    """Spark cannot read a nanosecond timestamp (DuckDB can): a declared one is refused on
+    both engines from the footers, with the fix."""
+    _nanoseconds(source, "wecom_contact", ["added_at"])
+    found, message = verdict(source)
+    assert found == {("wecom_contact", "added_at", "type", 2)}
+    assert "nanoseconds" in message and "coerce_timestamps='us'" in message
+
+
+@pytest.mark.spark
+def test_spark_gives_the_same_verdict_on_nanosecond_timestamps(tmp_path):
+    """A declared nanosecond timestamp: refused on both engines (Spark failed with an internal
+    error, PARQUET_TYPE_ILLEGAL). An undeclared one: dropped on both (Spark failed the file)."""
+    declared = write_source(tmp_path / "declared", edge_tables())
+    _nanoseconds(declared, "wecom_contact", ["added_at", "removed_at"])
+    undeclared = write_source(tmp_path / "undeclared", edge_tables())
+    _nanoseconds(undeclared, "wecom_contact", ["added_at"], extra=True)
+    both = {("wecom_contact", c, "type", 2) for c in ("added_at", "removed_at")}
+    assert verdict(declared, "spark")[0] == verdict(declared)[0] == both
+    assert verdict(undeclared, "spark")[0] == verdict(undeclared)[0] == set()
 
 
 # ------------------------------------------------------------------ 4. degenerate designs

@@ -52,9 +52,15 @@ appender.console.layout.pattern = spark: %p %c{1}: %m%n
 
 
 #: SQL settings of every Spark session wb opens, local or through Spark Connect: timestamps
-#: are bank-local without a zone (nothing shifted), and the build's casts follow Ibis's
-#: non-ANSI semantics.
-_SESSION_SQL_CONF = {"spark.sql.session.timeZone": "UTC", "spark.sql.ansi.enabled": "false"}
+#: are bank-local without a zone (nothing shifted), the build's casts follow Ibis's non-ANSI
+#: semantics, and a nanosecond timestamp column Spark cannot read (pandas writes them) is read
+#: as integers rather than failing the whole file: an undeclared one is dropped as on DuckDB,
+#: a declared one is refused by the footer checks on both engines (wb.warehouse.files).
+_SESSION_SQL_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.ansi.enabled": "false",
+    "spark.sql.legacy.parquet.nanosAsLong": "true",
+}
 
 
 class WarehouseWarning(UserWarning):
