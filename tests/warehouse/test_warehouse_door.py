@@ -24,12 +24,12 @@ PHONE = "13912345678"
 PERSONAL_FILE = f"{NAME}{PHONE}.parquet"
 
 
-def wb(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def wb(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "wb.cli", *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         env={**os.environ, **(env or {})},
         cwd=ROOT.parent,  # not the checkout: the code comes from PYTHONPATH or the install
     )
@@ -84,8 +84,9 @@ def test_unreadable_footer_exit_2_with_table_label_and_rule(source, breaks):
     assert NAME not in err and PHONE not in err and str(source) not in err
 
 
-def test_mid_file_corruption_exit_2_screened(source, tmp_path):
-    """A readable footer over corrupt pages: the engine's message, screened."""
+def _corrupt_pages(source: Path) -> None:
+    """customer_month as one file named after a customer, with a readable footer over
+    corrupt pages."""
     frame = pd.concat([edge_tables()["customer_month"]] * 200, ignore_index=True)
     frame["customer_id"] = [f"C{i}" for i in range(len(frame))]
     folder = source / "customer_month"
@@ -96,11 +97,27 @@ def test_mid_file_corruption_exit_2_screened(source, tmp_path):
     data = bytearray(path.read_bytes())
     data[4 : len(data) // 2] = bytes(len(data) // 2 - 4)
     path.write_bytes(bytes(data))
+
+
+def test_mid_file_corruption_exit_2_screened(source, tmp_path):
+    """A readable footer over corrupt pages: the engine's message, screened."""
+    _corrupt_pages(source)
     for command in ("validate", "build"):
         extra = ["--out", str(tmp_path / "b")] if command == "build" else []
         err = exit2(wb("warehouse", command, "--source", str(source), *extra), "customer_month")
         assert NAME not in err and PHONE not in err and str(source) not in err
     assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.spark
+def test_mid_file_corruption_on_spark_exit_2_screened(source, tmp_path):
+    """The same on Spark: the Python message screened, and nothing of the JVM's own log (its
+    stack traces name the file) on stderr."""
+    _corrupt_pages(source)
+    result = wb("warehouse", "validate", "--source", str(source), "--engine", "spark",
+                "--spark-master", "local[1]", timeout=600)  # fmt: skip
+    err = exit2(result, "customer_month")
+    assert NAME not in err and PHONE not in err and str(source) not in err, err[-3000:]
 
 
 def test_symlinks_in_a_table_folder_are_refused(source, tmp_path):
