@@ -542,3 +542,28 @@ def test_integer_and_decimal_aum_build_as_numbers(source, tmp_path, dtype):
     typed = build.build(source, tmp_path / "b2", progress=quiet)
     aum = [pq.read_table(b.rm_month)["aum_cny"].to_pylist() for b in (doubles, typed)]
     assert [float(x) for x in aum[1]] == aum[0]
+
+
+def test_an_interrupted_check_drops_its_cached_groupings(source, monkeypatch):
+    """Ctrl-C while a later table is checked: the groupings cached for the earlier ones are
+    dropped while the engine is open (a finalizer dropped them after it closed, printing
+    'Connection already closed' tracebacks under the exit-130 message)."""
+    from wb.warehouse import validate as wvalidate
+    from wb.warehouse.source import EngineOptions, open_source
+
+    checked = wvalidate.check_table
+
+    def stop_at_quota(src, name, table):
+        if name == "quota":
+            raise KeyboardInterrupt
+        return checked(src, name, table)
+
+    monkeypatch.setattr(wvalidate, "check_table", stop_at_quota)
+    src = open_source(source, EngineOptions())
+    try:
+        with pytest.raises(KeyboardInterrupt) as info:  # its traceback keeps the frames alive,
+            wvalidate.validate(src, keep_groupings=True)  # as on the way out of the command
+        cached = "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'ibis_cache%'"
+        assert src.con.con.execute(cached).fetchall() == [], info.traceback[-1]
+    finally:
+        src.close()

@@ -249,12 +249,16 @@ def validate(
     progress = progress or Progress(len(TABLES), quiet=True)
     report = ValidationReport(source.label, source.engine, {}, {}, {})
     problems = []
-    for name in TABLES:
-        with progress.step(f"check {name}"), source.reading(f"checking {name}"):
-            check, found, table, groupings = check_table(source, name, source.tables[name])
-        report.checks[name], report.tables[name] = check, table
-        report.groupings |= groupings
-        problems += found
+    try:
+        for name in TABLES:
+            with progress.step(f"check {name}"), source.reading(f"checking {name}"):
+                check, found, table, groupings = check_table(source, name, source.tables[name])
+            report.checks[name], report.tables[name] = check, table
+            report.groupings |= groupings
+            problems += found
+    except BaseException:  # an interrupt too: the cached groupings are dropped while the
+        report.release()  # engine is open, not by a finalizer after it closed (tracebacks)
+        raise
     if problems or not keep_groupings:
         report.release()
     if problems:
