@@ -1,5 +1,8 @@
 """Warehouse benchmark (``make bench BENCH_ARGS=--warehouse``; never in CI).
 
+``python benchmarks/bench_warehouse.py --rules [N_RMS]`` measures only the cost of issue 24's
+rules, on the full source or on one of ``N_RMS`` RMs.
+
 A simulated source of >= 40M customer-months and >= 5M contacts (29,000 RMs x ~40 customers x
 36 months). Measured, each in its own process (wall time and peak RSS from ``os.wait4``):
 
@@ -8,6 +11,11 @@ A simulated source of >= 40M customer-months and >= 5M contacts (29,000 RMs x ~4
 * the raw-engine reference: one hand-written DuckDB SQL query of the same definitions
   (``reference_query``), with the same memory limit, writing the same two Parquet files;
 * ``wb warehouse build --engine spark --spark-master local[2]`` on the full source.
+
+* the cost of issue 24's door (``--rules``): the build with and without the file checks
+  from the footers (:func:`wb.warehouse.files.check`) and the value rules added to the
+  engines' checks (``NEW_VALUE_RULES``), ``ROUNDS`` times each, alternating, in their own
+  processes; the medians and their difference (the no-personal-data rule existed before).
 
 Goal: the DuckDB build within 1.2x the reference's time and 4 GB peak RSS. The build also
 validates every rule of the three tables (the reference does not), inside the group-bys the
@@ -120,13 +128,14 @@ def measure(name: str, cmd: list[str], env: dict | None = None) -> dict:
     return row
 
 
-def source(fraction: str) -> Path:
-    """The full simulated source (made once), or a quarter/half of its RMs as links."""
-    full = BENCH / f"warehouse_{N_RMS}x{CUSTOMERS}x{N_MONTHS}"
+def source(fraction: str, n_rms: int = N_RMS) -> Path:
+    """The full simulated source of ``n_rms`` RMs (made once), or a quarter/half of its RMs
+    as links."""
+    full = BENCH / f"warehouse_{n_rms}x{CUSTOMERS}x{N_MONTHS}"
     if not (full / "truth.json").is_file():
         measure(
-            f"simulate {N_RMS:,} RMs x {CUSTOMERS} customers x {N_MONTHS} months",
-            [*WB, "simulate", "--level", "customer", "--out", str(full), "--rms", str(N_RMS),
+            f"simulate {n_rms:,} RMs x {CUSTOMERS} customers x {N_MONTHS} months",
+            [*WB, "simulate", "--level", "customer", "--out", str(full), "--rms", str(n_rms),
              "--customers", str(CUSTOMERS), "--months", str(N_MONTHS), "--seed", "1"],
         )  # fmt: skip
     if fraction == "all":
@@ -149,6 +158,68 @@ def _rows(src: Path) -> int:
     return sum(
         pq.ParquetFile(f).metadata.num_rows for f in (src / "customer_month").glob("*.parquet")
     )
+
+
+#: The value rules of issue 24 whose cost ``--rules`` measures (with the file checks).
+NEW_VALUE_RULES = ("id_characters", "finite", "bounded")
+#: Builds with and without them, each.
+ROUNDS = 3
+
+
+def build_without_new_rules(src: str, out: str) -> None:
+    """``wb warehouse build`` without the file checks and ``NEW_VALUE_RULES`` (the build
+    before issue 24), in this process."""
+    from wb.warehouse import build, files, tables
+
+    tables.RULES = tuple(r for r in tables.RULES if r.name not in NEW_VALUE_RULES)
+    files.check = lambda table: []
+    build.build(src, out, build.EngineOptions(memory_limit=MEMORY_LIMIT), progress=None)
+
+
+def rule_cost(src: Path) -> dict:
+    """Median build time with and without the new rules, and the file checks alone."""
+    import statistics
+
+    from wb.warehouse import files
+
+    walls: dict[str, list[float]] = {"with": [], "without": []}
+    for i in range(ROUNDS):
+        walls["with"].append(
+            measure(
+                f"build with the issue-24 rules, round {i + 1}",
+                [*WB, "warehouse", "build", "--source", str(src), "--out",
+                 str(BENCH / "wh_rules_with"), "--memory-limit", MEMORY_LIMIT],
+            )["wall_s"]
+        )  # fmt: skip
+        walls["without"].append(
+            measure(
+                f"build without them, round {i + 1}",
+                [sys.executable, __file__, "--without-rules", str(src),
+                 str(BENCH / "wh_rules_without")],
+            )["wall_s"]
+        )  # fmt: skip
+    start = time.perf_counter()
+    for name in ("customer_month", "wecom_contact", "quota"):
+        files.check(files.find(src, name))
+    footers = time.perf_counter() - start
+    with_s, without_s = (statistics.median(walls[k]) for k in ("with", "without"))
+    row = {
+        "name": "cost of issue 24's file checks and value rules",
+        "rows": _rows(src),
+        "build_with_s": with_s,
+        "build_without_s": without_s,
+        "difference_s": round(with_s - without_s, 2),
+        "share_of_build": round((with_s - without_s) / with_s, 3),
+        "file_checks_s": round(footers, 3),
+        "walls_s": walls,
+    }
+    print(
+        f"{'issue-24 rules: build with / without (median)':<52} {with_s:8.1f} / "
+        f"{without_s:.1f} s ({row['share_of_build']:.0%} of the build); footers alone "
+        f"{footers:.2f} s",
+        flush=True,
+    )
+    return row
 
 
 def main(spark: bool = True) -> list[dict]:
@@ -191,6 +262,7 @@ def main(spark: bool = True) -> list[dict]:
         flush=True,
     )
     results.append(summary)
+    results.append(rule_cost(full))
     if spark:
         out = BENCH / "wh_build_spark"
         row = measure(
@@ -209,5 +281,12 @@ def main(spark: bool = True) -> list[dict]:
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--reference":
         reference_query(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 4 and sys.argv[1] == "--without-rules":
+        build_without_new_rules(sys.argv[2], sys.argv[3])
+    elif sys.argv[1:2] == ["--rules"]:  # --rules [N_RMS]: a smaller source when given
+        BENCH.mkdir(exist_ok=True)
+        n_rms = int(sys.argv[2]) if len(sys.argv) > 2 else N_RMS
+        result = rule_cost(source("all", n_rms))
+        (BENCH / "warehouse_rules.json").write_text(json.dumps(result, indent=2))
     else:
         main(spark="--no-spark" not in sys.argv)

@@ -90,7 +90,7 @@ def test_an_rm_export_copied_alone_is_simulated_in_every_output(tmp_path, suffix
     assert doc["data"] == {"label": "simulated export", "simulated": True}
     assert doc["simulated_truth"]["beta_quota_cny_per_add"] == BETA
     marks = svg_marks(run / "artifacts")
-    assert len(marks) == 6 and all(marks.values()), marks
+    assert len(marks) == 8 and all(marks.values()), marks
     text = brief_text(run)
     assert "模拟数据 · SIMULATED DATA" in text and "模拟数据 simulated export" in text
     assert "(internal)" not in text
@@ -114,7 +114,7 @@ def test_a_real_export_is_marked_nowhere(tmp_path, small_export):
     assert doc["data"] == {"label": INTERNAL, "simulated": False}
     assert "simulated_truth" not in doc
     marks = svg_marks(run / "artifacts")
-    assert len(marks) == 6 and not any(marks.values()), marks
+    assert len(marks) == 8 and not any(marks.values()), marks
     text = brief_text(run)
     assert "SIMULATED" not in text and "模拟" not in text and "(internal)" in text
 

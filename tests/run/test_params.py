@@ -248,3 +248,18 @@ def test_an_unknown_chart_in_notebook_10s_metrics_fails_before_a_run(tmp_path):
     assert "key 'notebooks.0.parameters.metrics': unknown pie; expected some of income, " in text
     entry["parameters"]["metrics"] = ["income", "wecom"]
     assert params.load(write(tmp_path / "p.yaml", minimal(notebooks=[entry])))
+
+
+def test_a_missing_data_path_named_after_a_customer_is_not_echoed(tmp_path):
+    """A missing data file or warehouse folder is named by its key, and its path only when it
+    cannot hold personal data (the file door's rule): a customer's name or phone is not
+    shown, a plain project path is."""
+    data = {
+        "rm_month": {"path": "exports/张伟明.parquet"},
+        "other": {"warehouse": {"source": str(tmp_path / "13812345678" / "wh")}},
+        "plain": {"path": "exports/plain.parquet"},
+    }
+    text = problems(write(tmp_path / "p.yaml", minimal(data=data)))
+    assert "data.rm_month.path" in text and "data.other.warehouse.source" in text
+    assert "exports/plain.parquet not found" in text
+    assert "张伟明" not in text and "13812345678" not in text

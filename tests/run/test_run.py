@@ -6,6 +6,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -355,3 +356,62 @@ def test_the_params_seed_reaches_the_bootstrap(tmp_path):
     first, same, other = wald_ci(1, "a"), wald_ci(1, "b"), wald_ci(2, "c")
     assert first == same
     assert first != other
+
+
+@pytest.fixture(scope="module")
+def large_warehouse(tmp_path_factory) -> Path:
+    """A simulated warehouse large enough that checking customer_month takes seconds (about
+    a million customer-months), so that a signal lands inside the engine's work."""
+    source = tmp_path_factory.mktemp("large") / "wh"
+    made = wb(
+        "simulate", "--level", "customer", "--out", str(source), "--rms", "400",
+        "--customers", "100", timeout=600,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    return source
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_during_the_warehouse_build_inside_wb_run(
+    tmp_path, earlier, large_warehouse, signum, code
+):
+    """SIGINT or SIGTERM while the engine checks the tables inside ``wb run``: exit 130 or
+    143, the run recorded as interrupted in failed/, no build file half-written (no panel,
+    no staging or spill folder), and the earlier run and ``latest`` kept."""
+    folder = ROOT / "exports" / f"signal-{tmp_path.name}"
+    folder.mkdir(parents=True)
+    params = folder / "params.yaml"
+    params.write_text(
+        "extends: ../../params/ci_warehouse.yaml\n"
+        f"data: {{rm_month: {{warehouse: {{source: '{large_warehouse}', engine: duckdb}}}}}}\n",
+        encoding="utf-8",
+    )
+    try:
+        proc = subprocess.Popen(
+            [WB, "run", str(params), "--out", str(earlier)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        said = []
+        while not said or "check customer_month ..." not in said[-1]:
+            line = proc.stderr.readline()
+            assert line, ("the run ended before the build's checks", "".join(said))
+            said.append(line)
+        time.sleep(0.5)  # inside the engine's query
+        proc.send_signal(signum)
+        _, rest = proc.communicate(timeout=120)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    stderr = "".join(said) + rest
+    assert proc.returncode == code, stderr
+    assert f"interrupted by {signal.Signals(signum).name}" in stderr
+    assert "check customer_month: " not in stderr  # stopped inside the check, not after it
+    assert_untouched(earlier)
+    (failed,) = (earlier / "failed").iterdir()
+    record = json.loads((failed / "manifest.json").read_text())
+    assert (record["status"], record["exit_code"]) == ("interrupted", code)
+    inputs = failed / "inputs"
+    left = [p.name for p in inputs.rglob("*")] if inputs.exists() else []
+    assert not [n for n in left if n.endswith(".parquet") or ".building-" in n or ".spill-" in n]

@@ -24,12 +24,12 @@ PHONE = "13912345678"
 PERSONAL_FILE = f"{NAME}{PHONE}.parquet"
 
 
-def wb(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def wb(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "wb.cli", *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         env={**os.environ, **(env or {})},
         cwd=ROOT.parent,  # not the checkout: the code comes from PYTHONPATH or the install
     )
@@ -84,8 +84,9 @@ def test_unreadable_footer_exit_2_with_table_label_and_rule(source, breaks):
     assert NAME not in err and PHONE not in err and str(source) not in err
 
 
-def test_mid_file_corruption_exit_2_screened(source, tmp_path):
-    """A readable footer over corrupt pages: the engine's message, screened."""
+def _corrupt_pages(source: Path) -> None:
+    """customer_month as one file named after a customer, with a readable footer over
+    corrupt pages."""
     frame = pd.concat([edge_tables()["customer_month"]] * 200, ignore_index=True)
     frame["customer_id"] = [f"C{i}" for i in range(len(frame))]
     folder = source / "customer_month"
@@ -96,11 +97,27 @@ def test_mid_file_corruption_exit_2_screened(source, tmp_path):
     data = bytearray(path.read_bytes())
     data[4 : len(data) // 2] = bytes(len(data) // 2 - 4)
     path.write_bytes(bytes(data))
+
+
+def test_mid_file_corruption_exit_2_screened(source, tmp_path):
+    """A readable footer over corrupt pages: the engine's message, screened."""
+    _corrupt_pages(source)
     for command in ("validate", "build"):
         extra = ["--out", str(tmp_path / "b")] if command == "build" else []
         err = exit2(wb("warehouse", command, "--source", str(source), *extra), "customer_month")
         assert NAME not in err and PHONE not in err and str(source) not in err
     assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.spark
+def test_mid_file_corruption_on_spark_exit_2_screened(source, tmp_path):
+    """The same on Spark: the Python message screened, and nothing of the JVM's own log (its
+    stack traces name the file) on stderr."""
+    _corrupt_pages(source)
+    result = wb("warehouse", "validate", "--source", str(source), "--engine", "spark",
+                "--spark-master", "local[1]", timeout=600)  # fmt: skip
+    err = exit2(result, "customer_month")
+    assert NAME not in err and PHONE not in err and str(source) not in err, err[-3000:]
 
 
 def test_symlinks_in_a_table_folder_are_refused(source, tmp_path):
@@ -123,6 +140,25 @@ def test_files_of_one_table_with_different_schemas(source):
         "one_schema",
         "customer_month file 2 of 2",
     )
+
+
+def test_files_from_different_writers_are_one_schema(source, tmp_path):
+    """pandas writes ``large_string``, Spark ``string``, some writers dictionary-encode: the
+    same UTF-8 columns in Parquet, read alike by the engines, so one schema (they were refused
+    as ``one_schema``)."""
+    from wb.warehouse import build
+
+    quiet = build.Progress(8, quiet=True)
+    before = build.build(source, tmp_path / "b1", progress=quiet)
+    second = cm_files(source)[1]
+    t = pq.read_table(second)
+    plain = {"customer_id": pa.string(), "rm_id": pa.dictionary(pa.int32(), pa.string())}
+    for column, dtype in plain.items():
+        t = t.set_column(t.schema.get_field_index(column), column, t[column].cast(dtype))
+    pq.write_table(t, second)
+    assert pq.read_schema(second).field("customer_id").type == pa.string()
+    after = build.build(source, tmp_path / "b2", progress=quiet)
+    assert pq.read_table(after.rm_month).equals(pq.read_table(before.rm_month))
 
 
 @pytest.mark.parametrize(
@@ -240,14 +276,15 @@ def verdict(source: Path, engine: str = "duckdb") -> tuple[set, str]:
     from wb.warehouse.source import EngineOptions, open_source
 
     options = EngineOptions(engine=engine, spark_master="local[2]")
-    src = open_source(source, options)
     try:
-        with pytest.raises(wvalidate.WarehouseValidationError) as info:
+        src = open_source(source, options)  # the file rules, from the footers
+        try:
             wvalidate.validate(src)
-    finally:
-        src.close()
-    found = {(p.table, p.column, p.rule, p.rows) for p in info.value.problems}
-    return found, str(info.value)
+        finally:
+            src.close()
+    except wvalidate.WarehouseValidationError as exc:
+        return {(p.table, p.column, p.rule, p.rows) for p in exc.problems}, str(exc)
+    return set(), ""  # valid
 
 
 @pytest.fixture(scope="module")
@@ -278,6 +315,90 @@ def test_file_door_value_rules_hold_on_the_warehouse(hostile_source):
 @pytest.mark.spark
 def test_spark_gives_the_same_verdict_on_hostile_values(hostile_source):
     assert verdict(hostile_source, "spark")[0] == verdict(hostile_source)[0]
+
+
+def _customer_month_column(src: Path, column: str, change, files: slice = slice(None)) -> None:
+    """Rewrite ``column`` of customer_month's files (``files`` of them) as ``change`` says:
+    a function of the column's values giving an Arrow array."""
+    for path in cm_files(src)[files]:
+        t = pq.read_table(path)
+        i = t.schema.get_field_index(column)
+        pq.write_table(t.set_column(i, column, change(t[column])), path)
+
+
+def _as_text(values: pa.ChunkedArray) -> pa.Array:
+    return pa.array([None if v is None else str(v) for v in values.to_pylist()], pa.string())
+
+
+def _nan_first(values: pa.ChunkedArray) -> pa.Array:
+    return pa.array([float("nan"), *values.to_pylist()[1:]], pa.float64())
+
+
+def _newline_first(values: pa.ChunkedArray) -> pa.Array:
+    return pa.array([values[0].as_py() + "\n", *values.to_pylist()[1:]], values.type)
+
+
+#: (variant, column, change, files changed, the verdict on every engine)
+ENGINE_VARIANTS = [
+    ("text AUM", "aum_cny", _as_text, slice(None), {("customer_month", "aum_cny", "type", None)}),
+    ("one text AUM file", "aum_cny", _as_text, slice(1, 2), {("customer_month", "", "one_schema", 1)}),
+    ("NaN AUM", "aum_cny", _nan_first, slice(0, 1), {("customer_month", "aum_cny", "not_null", 1)}),
+    ("month and newline", "month", _newline_first, slice(0, 1), {("customer_month", "month", "month_format", 1)}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("column", "change", "files", "expected"),
+    [v[1:] for v in ENGINE_VARIANTS],
+    ids=[v[0] for v in ENGINE_VARIANTS],
+)
+def test_text_aum_nan_aum_and_a_month_with_a_newline(source, column, change, files, expected):
+    _customer_month_column(source, column, change, files)
+    assert verdict(source)[0] == expected
+
+
+@pytest.mark.spark
+def test_spark_gives_the_same_verdict_on_text_aum_nan_aum_and_a_newline(tmp_path):
+    for name, column, change, files, expected in ENGINE_VARIANTS:
+        src = write_source(tmp_path / name.replace(" ", "_"), edge_tables())
+        _customer_month_column(src, column, change, files)
+        assert verdict(src, "spark")[0] == verdict(src)[0] == expected, name
+
+
+def _nanoseconds(src: Path, table: str, columns: list[str], extra: bool = False) -> None:
+    """Store ``columns`` of ``table`` as nanosecond timestamps (as pandas writes them); with
+    ``extra``, as a new undeclared column each (``<name>_ns``)."""
+    for path in sorted((src / table).glob("*.parquet")):
+        t = pq.read_table(path)
+        for column in columns:
+            values = t[column].cast(pa.timestamp("ns"))
+            if extra:
+                t = t.append_column(f"{column}_ns", values)
+            else:
+                t = t.set_column(t.schema.get_field_index(column), column, values)
+        pq.write_table(t, path)
+
+
+def test_nanosecond_timestamps_are_refused_when_declared(source):
+    """Spark cannot read a nanosecond timestamp (DuckDB can): a declared one is refused on
+    both engines from the footers, with the fix."""
+    _nanoseconds(source, "wecom_contact", ["added_at"])
+    found, message = verdict(source)
+    assert found == {("wecom_contact", "added_at", "type", 2)}
+    assert "nanoseconds" in message and "coerce_timestamps='us'" in message
+
+
+@pytest.mark.spark
+def test_spark_gives_the_same_verdict_on_nanosecond_timestamps(tmp_path):
+    """A declared nanosecond timestamp: refused on both engines (Spark failed with an internal
+    error, PARQUET_TYPE_ILLEGAL). An undeclared one: dropped on both (Spark failed the file)."""
+    declared = write_source(tmp_path / "declared", edge_tables())
+    _nanoseconds(declared, "wecom_contact", ["added_at", "removed_at"])
+    undeclared = write_source(tmp_path / "undeclared", edge_tables())
+    _nanoseconds(undeclared, "wecom_contact", ["added_at"], extra=True)
+    both = {("wecom_contact", c, "type", 2) for c in ("added_at", "removed_at")}
+    assert verdict(declared, "spark")[0] == verdict(declared)[0] == both
+    assert verdict(undeclared, "spark")[0] == verdict(undeclared)[0] == set()
 
 
 # ------------------------------------------------------------------ 4. degenerate designs
@@ -385,3 +506,64 @@ def test_out_under_a_file_exit_2(source, tmp_path):
     for command in ("build", "uplift"):
         out = tmp_path / "afile" / "b"
         exit2(wb("warehouse", command, "--source", str(source), "--out", str(out)), "under a file")
+
+
+def test_a_column_name_twice_in_a_file_is_named(source):
+    """Parquet allows a column name twice; the footer checks then failed on the ambiguous
+    column with an internal error (KeyError)."""
+    path = cm_files(source)[0]
+    t = pq.read_table(path)
+    pq.write_table(
+        pa.Table.from_arrays([*t.columns, t["aum_cny"]], names=[*t.column_names, "aum_cny"]), path
+    )
+    exit2(
+        wb("warehouse", "validate", "--source", str(source)),
+        "unique_columns",
+        "customer_month file 1 of 2",
+    )
+
+
+@pytest.mark.parametrize("dtype", [pa.int64(), pa.decimal128(20, 2)], ids=["int64", "decimal"])
+def test_integer_and_decimal_aum_build_as_numbers(source, tmp_path, dtype):
+    """AUM stored as integers or decimals is a number, as the contract allows: the panel is the
+    one built from the same values as doubles (the finite rule crashed the build on them, an
+    internal error)."""
+    from wb.warehouse import build
+
+    quiet = build.Progress(8, quiet=True)
+
+    def rounded(values: pa.ChunkedArray, to: pa.DataType) -> pa.Array:
+        """AUM in whole yuan: exact in every type."""
+        return pa.array([None if v is None else round(v) for v in values.to_pylist()], to)
+
+    _customer_month_column(source, "aum_cny", lambda v: rounded(v, pa.float64()))
+    doubles = build.build(source, tmp_path / "b1", progress=quiet)
+    _customer_month_column(source, "aum_cny", lambda v: rounded(v, dtype))
+    typed = build.build(source, tmp_path / "b2", progress=quiet)
+    aum = [pq.read_table(b.rm_month)["aum_cny"].to_pylist() for b in (doubles, typed)]
+    assert [float(x) for x in aum[1]] == aum[0]
+
+
+def test_an_interrupted_check_drops_its_cached_groupings(source, monkeypatch):
+    """Ctrl-C while a later table is checked: the groupings cached for the earlier ones are
+    dropped while the engine is open (a finalizer dropped them after it closed, printing
+    'Connection already closed' tracebacks under the exit-130 message)."""
+    from wb.warehouse import validate as wvalidate
+    from wb.warehouse.source import EngineOptions, open_source
+
+    checked = wvalidate.check_table
+
+    def stop_at_quota(src, name, table):
+        if name == "quota":
+            raise KeyboardInterrupt
+        return checked(src, name, table)
+
+    monkeypatch.setattr(wvalidate, "check_table", stop_at_quota)
+    src = open_source(source, EngineOptions())
+    try:
+        with pytest.raises(KeyboardInterrupt) as info:  # its traceback keeps the frames alive,
+            wvalidate.validate(src, keep_groupings=True)  # as on the way out of the command
+        cached = "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'ibis_cache%'"
+        assert src.con.con.execute(cached).fetchall() == [], info.traceback[-1]
+    finally:
+        src.close()

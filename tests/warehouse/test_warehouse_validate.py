@@ -10,7 +10,7 @@ import re
 import pandas as pd
 import pytest
 from helpers import wb_in_process
-from warehouse_cases import edge_tables, write_source
+from warehouse_cases import TS, edge_tables, write_source
 
 from wb.door import privacy
 from wb.warehouse import tables, validate
@@ -156,7 +156,9 @@ def test_keys_screen_is_exact_beyond_its_bit_set(tmp_path):
         certified_at=pd.NaT,
         removed_at=pd.NaT,
     )
-    t["wecom_contact"] = pd.concat([wc, again], ignore_index=True)
+    # microseconds, as the other tables (a NaT makes pandas fall back to nanoseconds)
+    times = dict.fromkeys(["added_at", "certified_at", "removed_at"], TS)
+    t["wecom_contact"] = pd.concat([wc, again], ignore_index=True).astype(times)
     src = open_source(write_source(tmp_path / "ok", t))
     validate.validate(src)
     src.close()

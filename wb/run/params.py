@@ -353,6 +353,13 @@ def _resolve(params: RunParams, root: Path) -> RunParams:
     return params.model_copy(update={"data": data, "notebooks": notebooks, "brief": brief})
 
 
+def _shown_path(p: Path, root: Path) -> str:
+    """A path as a params message shows it: relative to the project when inside it, and only
+    when :func:`~wb.door.privacy.showable` (a data file or folder may be named after a
+    customer), else a placeholder."""
+    return redact(str(p.relative_to(root) if p.is_relative_to(root) else p))
+
+
 def _path_problems(params: RunParams, path: Path, root: Path) -> list[str]:
     """Files that must exist, notebooks that must lie in the project's ``notebooks/`` and a
     logo that must be a project file: one line per problem."""
@@ -373,13 +380,14 @@ def _path_problems(params: RunParams, path: Path, root: Path) -> list[str]:
                 f"{root / NOTEBOOKS}/ (wb runs only the project's own notebooks)"
             )
     lines += [
-        f"{path}: key '{key}': expected an existing file, {p} not found"
+        f"{path}: key '{key}': expected an existing file, {_shown_path(p, root)} not found"
         for key, p in checks
         if p is not None and not p.is_file()
     ]
     lines += [
         f"{path}: key 'data.{k}.warehouse.source': expected a folder holding customer_month/, "
-        f"wecom_contact/ and quota/ (or spark:DB), {d.warehouse.source} not found"
+        f"wecom_contact/ and quota/ (or spark:DB), {_shown_path(Path(d.warehouse.source), root)}"
+        " not found"
         for k, d in params.data.items()
         if d.warehouse is not None
         and d.warehouse.is_folder

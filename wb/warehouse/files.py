@@ -9,10 +9,11 @@ list, never a folder or a glob.
 Before a scan, from the footers alone (:func:`check`): no symlink inside a table folder, and
 no table folder or file reaching out of the source; at most :func:`max_files` files and
 :func:`max_rows` rows per table and :data:`wb.door.io.MAX_COLUMNS` columns per file; every
-footer readable; one schema per table (every file has the first file's columns and types);
-the declared columns of a type the engines read alike (no unsigned 64-bit integers, no
-timestamps with a time zone). Each failure is a :class:`~wb.warehouse.tables.Problem` naming
-the table, the files by their labels (``customer_month file 2 of 5``: never a file or folder
+footer readable; each column name once per file; one schema per table (every file has the
+first file's columns and types, as the engines read them: large or plain strings,
+dictionary-encoded or not); the declared columns of a type the engines read alike (no unsigned
+64-bit integers, no timestamps with a time zone or in nanoseconds). Each failure is a
+:class:`~wb.warehouse.tables.Problem` naming the table, the files by their labels (``customer_month file 2 of 5``: never a file or folder
 name, which may hold personal data) and what was expected.
 """
 
@@ -146,6 +147,38 @@ def _type_problem(kind: str, dtype) -> str | None:
     return None
 
 
+def _nanosecond_columns(parquet_schema, names: set[str]) -> list[str]:
+    """The columns among ``names`` stored as 64-bit nanosecond timestamps (INT96, Spark's own
+    legacy timestamps, is not one: Spark reads it)."""
+    out = []
+    for j in range(len(parquet_schema)):
+        column = parquet_schema.column(j)
+        if column.name in names and column.physical_type == "INT64":
+            logical = column.logical_type.to_json()
+            if '"Timestamp"' in logical and '"nanoseconds"' in logical:
+                out.append(column.name)
+    return out
+
+
+def _as_read(schema):
+    """A file's Arrow schema as the engines read it: column names and types, with large and
+    plain strings (and binaries) alike, a dictionary-encoded column as its values and no
+    nullability. Writers differ only there (pandas writes ``large_string``, Spark ``string``)
+    and the Parquet files hold the same UTF-8 columns."""
+    import pyarrow as pa
+
+    def one(dtype):
+        if pa.types.is_dictionary(dtype):
+            dtype = dtype.value_type
+        if pa.types.is_large_string(dtype):
+            return pa.string()
+        if pa.types.is_large_binary(dtype):
+            return pa.binary()
+        return dtype
+
+    return pa.schema([pa.field(f.name, one(f.type)) for f in schema])
+
+
 def _files(table: str, rule: str, expected: str, labels: list[str] | None = None) -> Problem:
     """A rule broken by some of a table's files (``labels``, at most :data:`MAX_NAMED` shown),
     or by the table as a whole."""
@@ -178,17 +211,23 @@ def check(table: TableFiles) -> list[Problem]:
                 f"at most {limit:,} files ({MAX_FILES_ENV}); found {len(table.files):,}",
             )
         ]
-    schemas, unreadable, wide, rows = [], [], [], 0
+    times = {c.name for c in SPECS[name].columns if c.kind in ("timestamp", "month")}
+    schemas, unreadable, wide, repeated, rows = [], [], [], [], 0
+    nanos: dict[str, list[int]] = {}
     for i, path in enumerate(table.files):
         try:
             meta = pq.read_metadata(path)
             schema = meta.schema.to_arrow_schema().remove_metadata()
+            for column in _nanosecond_columns(meta.schema, times):
+                nanos.setdefault(column, []).append(i)
         except Exception:  # pyarrow raises several types; all mean "not a readable footer"
             unreadable.append(i)
             continue
         rows += meta.num_rows
         if meta.num_columns > MAX_COLUMNS:
             wide.append(i)
+        if len(set(schema.names)) < len(schema.names):
+            repeated.append(i)
         schemas.append((i, schema))
     problems = []
     if unreadable:
@@ -210,14 +249,36 @@ def check(table: TableFiles) -> list[Problem]:
                 [table.label(i) for i in wide],
             )
         )
+    if repeated:
+        problems.append(
+            _files(
+                name,
+                "unique_columns",
+                "each column name once per file",
+                [table.label(i) for i in repeated],
+            )
+        )
     if rows > (limit := max_rows()):
         problems.append(
             _files(name, "max_rows", f"at most {limit:,} rows ({MAX_ROWS_ENV}); found {rows:,}")
         )
-    if not schemas:
+    for column, found in nanos.items():
+        problems.append(
+            Problem(
+                name,
+                column,
+                "type",
+                f"{KIND_TEXT['timestamp']}, not in nanoseconds, which Spark cannot read: write "
+                "microseconds (pandas: to_parquet(..., coerce_timestamps='us'))",
+                len(found),
+                tuple(table.label(i) for i in found[:MAX_NAMED]),
+                "file",
+            )
+        )
+    if not schemas or repeated:  # a repeated name makes the types ambiguous
         return problems
     first_index, first = schemas[0]
-    differ = [i for i, s in schemas[1:] if not s.equals(first)]
+    differ = [i for i, s in schemas[1:] if not _as_read(s).equals(_as_read(first))]
     if differ:
         problems.append(
             _files(

@@ -39,9 +39,12 @@ ENGINES: tuple[str, ...] = ("duckdb", "spark")
 #: Shuffle partitions for a local Spark (the default 200 makes small tables slow).
 LOCAL_SHUFFLE_PARTITIONS = 8
 
-#: log4j2 settings of a driver wb starts: errors only, on stderr.
+#: log4j2 settings of a driver wb starts (unless ``SPARK_CONF_DIR`` is set): nothing on the
+#: console. The JVM's own error log prints stack traces that name the files read (a file may
+#: be named after a customer) straight to stderr, past any screen; every failure reaches the
+#: user as the Python exception, through :func:`wb.door.privacy.screen`.
 QUIET_LOG4J = """\
-rootLogger.level = error
+rootLogger.level = off
 rootLogger.appenderRef.stderr.ref = console
 appender.console.type = Console
 appender.console.name = console
@@ -52,9 +55,15 @@ appender.console.layout.pattern = spark: %p %c{1}: %m%n
 
 
 #: SQL settings of every Spark session wb opens, local or through Spark Connect: timestamps
-#: are bank-local without a zone (nothing shifted), and the build's casts follow Ibis's
-#: non-ANSI semantics.
-_SESSION_SQL_CONF = {"spark.sql.session.timeZone": "UTC", "spark.sql.ansi.enabled": "false"}
+#: are bank-local without a zone (nothing shifted), the build's casts follow Ibis's non-ANSI
+#: semantics, and a nanosecond timestamp column Spark cannot read (pandas writes them) is read
+#: as integers rather than failing the whole file: an undeclared one is dropped as on DuckDB,
+#: a declared one is refused by the footer checks on both engines (wb.warehouse.files).
+_SESSION_SQL_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.ansi.enabled": "false",
+    "spark.sql.legacy.parquet.nanosAsLong": "true",
+}
 
 
 class WarehouseWarning(UserWarning):
@@ -284,7 +293,7 @@ def _folder_tables(root: Path) -> dict[str, files.TableFiles]:
     found = {name: files.find(root, name) for name in TABLES}
     problems = [p for t in found.values() for p in files.check(t)]
     if problems:
-        raise WarehouseValidationError(problems, "source")
+        raise WarehouseValidationError(problems, "source folder")
     return found
 
 
@@ -318,7 +327,7 @@ def java_found() -> bool:
 def spark_session(
     master: str = "local[*]", remote: str | None = None, conf: dict[str, str] | None = None
 ):
-    """A quiet SparkSession: UI and console progress off, log level ERROR, UTC session time.
+    """A quiet SparkSession: UI and console progress off, no JVM log, UTC session time.
 
     ``remote`` (a ``sc://`` URL) connects to Spark Connect instead of starting a local JVM; its
     session gets the same SQL settings (UTC, ANSI off), the server keeps its own otherwise.
@@ -367,9 +376,10 @@ def spark_session(
         session = builder.getOrCreate()
     except Exception as exc:
         raise InputError(
-            f"cannot start Spark (master {master}): {type(exc).__name__}: {exc}"
+            f"cannot start Spark (master {privacy.redact(master)}): {type(exc).__name__}: "
+            f"{privacy.screen(exc)}"
         ) from exc
-    session.sparkContext.setLogLevel("ERROR")
+    session.sparkContext.setLogLevel("OFF")  # see QUIET_LOG4J
     return session
 
 

@@ -473,8 +473,8 @@ def _id_rules(table: str, column: str, keys: tuple[str, ...]) -> list[Rule]:
 def _finite(table: str, column: str, keys: tuple[str, ...]) -> Rule:
     def bad(t: ir.Table) -> ir.BooleanValue:
         value = t[column]
-        if not value.type().is_floating():
-            return ibis.literal(False)
+        if not value.type().is_floating():  # an integer or decimal is finite; a column
+            return value.isnull() & ibis.literal(False)  # expression, as the counts need
         # x - x is NaN for +-inf (and NaN, which is missing: _not_null), 0 for any finite x,
         # alike on DuckDB and Spark (whose isinf Ibis compiles differently)
         return ((value - value != 0) & ~value.isnan()).fill_null(False)
@@ -483,6 +483,13 @@ def _finite(table: str, column: str, keys: tuple[str, ...]) -> Rule:
 
 
 def _bounded(table: str, column: str, keys: tuple[str, ...], bound: float, what: str) -> Rule:
+    def bad(t: ir.Table) -> ir.BooleanValue:
+        value = t[column]
+        beyond = value.abs() > bound
+        if value.type().is_floating():  # NaN is missing (_not_null), not beyond the bound
+            beyond = beyond & ~value.isnan()  # (both engines sort NaN above every number)
+        return beyond.fill_null(False)
+
     return Rule(
         table,
         column,
@@ -490,7 +497,7 @@ def _bounded(table: str, column: str, keys: tuple[str, ...], bound: float, what:
         f"{what} between -{bound:,.0f} and {bound:,.0f}",
         keys,
         (column,),
-        bad=lambda t: (t[column].abs() > bound).fill_null(False),
+        bad=bad,
     )
 
 

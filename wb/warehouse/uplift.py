@@ -795,13 +795,18 @@ def estimate(
 
             tables = {name: complete(t, name) for name, t in src.tables.items()}
         cm, wc, q = tables["customer_month"], tables["wecom_contact"], tables["quota"]
-        with progress.step("bindings and customer spells"), src.reading("the customer uplift"):
-            spells = customer_spells(cm, first_bindings(wc, cm, q, design.onset), window, design)
-            spells = spells.cache()
-            counts_frame = spell_counts(spells).to_pandas()
-        with progress.step("aggregate to cells"), src.reading("the customer uplift"):
-            frame = cell_sums(cm, spells, window, design).to_pandas()
-        spells.release()
+        spells = None
+        try:  # the cached spells released while the engine is open, also when interrupted
+            with progress.step("bindings and customer spells"), src.reading("the customer uplift"):
+                spells = customer_spells(
+                    cm, first_bindings(wc, cm, q, design.onset), window, design
+                ).cache()
+                counts_frame = spell_counts(spells).to_pandas()
+            with progress.step("aggregate to cells"), src.reading("the customer uplift"):
+                frame = cell_sums(cm, spells, window, design).to_pandas()
+        finally:
+            if spells is not None:
+                spells.release()
         with progress.step("estimate on cells"):
             cells = Cells.from_frame(frame)
             del frame

@@ -62,9 +62,9 @@ class TableCheck:
 class ValidationReport:
     """Result of a clean validation: per-table checks, the (completed) tables and, when kept,
     the tables' groupings by name (:data:`wb.warehouse.tables.GROUPINGS`), cached in the
-    engine."""
+    engine. ``label`` names the source as messages do (:attr:`Source.label`, never its path)."""
 
-    location: str
+    label: str
     engine: str
     checks: dict[str, TableCheck]
     tables: dict[str, ir.Table]
@@ -247,16 +247,20 @@ def validate(
     ``keep_groupings`` the report also holds the tables' groupings, cached in the engine until
     :meth:`ValidationReport.release` (the build reuses them)."""
     progress = progress or Progress(len(TABLES), quiet=True)
-    report = ValidationReport(source.location, source.engine, {}, {}, {})
+    report = ValidationReport(source.label, source.engine, {}, {}, {})
     problems = []
-    for name in TABLES:
-        with progress.step(f"check {name}"), source.reading(f"checking {name}"):
-            check, found, table, groupings = check_table(source, name, source.tables[name])
-        report.checks[name], report.tables[name] = check, table
-        report.groupings |= groupings
-        problems += found
+    try:
+        for name in TABLES:
+            with progress.step(f"check {name}"), source.reading(f"checking {name}"):
+                check, found, table, groupings = check_table(source, name, source.tables[name])
+            report.checks[name], report.tables[name] = check, table
+            report.groupings |= groupings
+            problems += found
+    except BaseException:  # an interrupt too: the cached groupings are dropped while the
+        report.release()  # engine is open, not by a finalizer after it closed (tracebacks)
+        raise
     if problems or not keep_groupings:
         report.release()
     if problems:
-        raise WarehouseValidationError(problems, source.location)
+        raise WarehouseValidationError(problems, source.label)
     return report
