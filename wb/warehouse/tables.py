@@ -320,7 +320,10 @@ def customer_values(t: ir.Table) -> dict[str, ir.Scalar]:
     ``n_rows`` one bits: a repeated month carries into a higher bit, a month without an index
     adds none."""
     index = month_index_expr(t.month)
-    bit = ibis.literal(1, "int64") << (index % MONTH_BITS).abs()
+    # a cast, not a typed literal: Ibis writes ``literal(1, "int64")`` as a bare ``1``, which
+    # Spark takes for a 32-bit INT whose shift wraps at 32 (bit 40 landing on bit 8), so most
+    # customers' months looked repeated and the unique-key group-by ran on every row
+    bit = ibis.literal(1).cast("int64") << (index % MONTH_BITS).abs()
     return {"first_index": index.min(), "month_bits": bit.sum()}
 
 
