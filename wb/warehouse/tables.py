@@ -354,7 +354,11 @@ GROUPINGS: dict[str, tuple[Grouping, ...]] = {
         Grouping("rm_months", ("rm_id", "month", "branch_id"), rm_month_values, counts_rows=True),
         Grouping("customers", ("customer_id",), customer_values),
     ),
-    "wecom_contact": (Grouping("contacts", ("contact_id",), contact_values, repeated_only=True),),
+    "wecom_contact": (
+        # per RM: its id judged once per RM (a regex per add cost Spark more than the group-by)
+        Grouping("rms", ("rm_id",), lambda t: {}, counts_rows=True),
+        Grouping("contacts", ("contact_id",), contact_values, repeated_only=True),
+    ),
     "quota": (),
 }
 
