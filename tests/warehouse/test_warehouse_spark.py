@@ -83,7 +83,7 @@ def test_spark_groupings_equal_duckdbs(spark, tmp_path):
     """Every grouping the rules are counted in, value for value: the month bit set too (its
     months 2024-01.. sit at bits 40 and up, past a 32-bit integer's)."""
     folder, _ = simulate.write(
-        CustomerSimulationConfig(n_rms=12, n_months=9, customers_per_rm=8, seed=3),
+        CustomerSimulationConfig(n_rms=20, n_months=9, customers_per_rm=8, seed=3),
         tmp_path / "wh",
     )
     on_spark, on_duckdb = _groupings(folder, SPARK), _groupings(folder, EngineOptions())
