@@ -189,7 +189,8 @@ def test_contacts_grouping_counts_distinct_rms_of_repeated_contacts(tmp_path):
     frame = pd.DataFrame(rows, columns=["contact_id", "rm_id"])
     frame.to_parquet(tmp_path / "wc.parquet")
     table = ibis.duckdb.connect().read_parquet(tmp_path / "wc.parquet")
-    grouping = tables.GROUPINGS["wecom_contact"][0].of(table).to_pandas()
+    contacts = next(g for g in tables.GROUPINGS["wecom_contact"] if g.name == "contacts")
+    grouping = contacts.of(table).to_pandas()
     got = {
         (c, n, r)
         for c, n, r in zip(
