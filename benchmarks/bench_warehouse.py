@@ -10,7 +10,15 @@ A simulated source of >= 40M customer-months and >= 5M contacts (29,000 RMs x ~4
   are folders of links to a subset of the part files, i.e. whole RMs);
 * the raw-engine reference: one hand-written DuckDB SQL query of the same definitions
   (``reference_query``), with the same memory limit, writing the same two Parquet files;
-* ``wb warehouse build --engine spark --spark-master local[2]`` on the full source.
+* ``wb warehouse build --engine spark`` on the full source three ways: ``--spark-master
+  local[2]`` (driver memory 3 GB), through the one-machine standalone cluster of ``make
+  spark-cluster`` (``--spark-master spark://…``: one executor of one core and 768 MB, as
+  ``wb.warehouse.cluster.APP_CONF`` gives every application) and through its Spark Connect
+  server (``--spark-remote sc://…``, the server's driver running the same executor). The
+  cluster is started for these runs and stopped by PID after them.
+
+``python benchmarks/bench_warehouse.py --spark SRC`` runs only the Spark builds (and one DuckDB
+build to compare with) on another source, e.g. a smaller one.
 
 * the cost of issue 24's door (``--rules``): the build with and without the file checks
   from the footers (:func:`wb.warehouse.files.check`) and the value rules added to the
@@ -264,17 +272,69 @@ def main(spark: bool = True) -> list[dict]:
     results.append(summary)
     results.append(rule_cost(full))
     if spark:
-        out = BENCH / "wh_build_spark"
-        row = measure(
-            "wb warehouse build, Spark local[2] (all)",
-            [*WB, "warehouse", "build", "--source", str(full), "--out", str(out),
-             "--engine", "spark", "--spark-master", "local[2]"],
-            env={"PYSPARK_SUBMIT_ARGS": "--driver-memory 3g pyspark-shell"},
-        )  # fmt: skip
-        row["timings_s"] = json.loads((out / "build.json").read_text())["timings_s"]
-        results.append(row)
+        results += spark_builds(full, build_all["wall_s"])
     (BENCH / "warehouse.json").write_text(json.dumps(results, indent=2))
     print(f"wrote {BENCH / 'warehouse.json'}")
+    return results
+
+
+def _build(name: str, src: Path, out: Path, args: list[str], env: dict | None = None) -> dict:
+    """Measure one ``wb warehouse build`` of ``src``; its step timings from ``build.json``."""
+    cmd = [*WB, "warehouse", "build", "--source", str(src), "--out", str(out), *args]
+    row = measure(name, cmd, env=env)
+    row["timings_s"] = json.loads((out / "build.json").read_text())["timings_s"]
+    return row
+
+
+def spark_builds(src: Path, duckdb_s: float) -> list[dict]:
+    """The Spark builds of ``src``: ``local[2]``, then a standalone cluster and its Spark
+    Connect server (``wb.warehouse.cluster``, started here and stopped by PID after), each
+    with its time as a multiple of ``duckdb_s`` (the DuckDB build of the same source)."""
+    from wb.warehouse import cluster
+
+    rows = [
+        _build(
+            "wb warehouse build, Spark local[2]", src, BENCH / "wh_build_spark",
+            ["--engine", "spark", "--spark-master", "local[2]"],
+            env={"PYSPARK_SUBMIT_ARGS": "--driver-memory 3g pyspark-shell"},
+        )
+    ]  # fmt: skip
+    root = BENCH / "spark-cluster"
+    config = cluster.ClusterConfig(
+        root=root, master_port=cluster.free_port(), connect_port=cluster.free_port()
+    )
+    try:
+        c = cluster.start(config)
+        rows.append(
+            _build(
+                "wb warehouse build, Spark standalone (1 core)", src, BENCH / "wh_build_standalone",
+                ["--engine", "spark", "--spark-master", c.master_url], env=c.client_env(),
+            )
+        )  # fmt: skip
+        rows.append(
+            _build(
+                "wb warehouse build, Spark Connect (1 core)", src, BENCH / "wh_build_connect",
+                ["--engine", "spark", "--spark-remote", c.remote_url],
+            )
+        )  # fmt: skip
+    finally:
+        print("\n".join(cluster.stop(root)), flush=True)
+    for row in rows:
+        row["times_duckdb"] = round(row["wall_s"] / duckdb_s, 2)
+        print(f"{row['name']:<52} {row['times_duckdb']:8.2f}x the DuckDB build", flush=True)
+    return rows
+
+
+def spark_only(src: Path) -> list[dict]:
+    """``--spark SRC``: one DuckDB build of ``src`` and its Spark builds."""
+    BENCH.mkdir(exist_ok=True)
+    duck = _build(
+        "wb warehouse build, DuckDB", src, BENCH / "wh_build_duckdb",
+        ["--memory-limit", MEMORY_LIMIT],
+    )  # fmt: skip
+    results = [duck, *spark_builds(src, duck["wall_s"])]
+    (BENCH / "warehouse_spark.json").write_text(json.dumps(results, indent=2))
+    print(f"wrote {BENCH / 'warehouse_spark.json'}")
     return results
 
 
@@ -288,5 +348,7 @@ if __name__ == "__main__":
         n_rms = int(sys.argv[2]) if len(sys.argv) > 2 else N_RMS
         result = rule_cost(source("all", n_rms))
         (BENCH / "warehouse_rules.json").write_text(json.dumps(result, indent=2))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--spark":
+        spark_only(Path(sys.argv[2]))
     else:
         main(spark="--no-spark" not in sys.argv)

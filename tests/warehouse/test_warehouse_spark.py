@@ -7,6 +7,7 @@ One SparkSession for the module (start-up costs 5-15 s). The tests that use it a
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from helpers import local_spark
 from test_warehouse_build import assert_drop_table_and_release, assert_same_panel, run
@@ -63,6 +64,33 @@ def test_spark_equals_duckdb_on_a_simulated_source_with_window(spark, tmp_path):
     assert_same_panel(on_spark, on_duckdb)
     assert a["rows_read"] == b["rows_read"] and a["adds_not_placed"] == b["adds_not_placed"]
     assert a["fingerprints"] == b["fingerprints"]
+
+
+def _groupings(folder, options) -> dict:
+    src = open_source(folder, options)
+    report = validate.validate(src, keep_groupings=True)
+    out = {}
+    for name, g in report.groupings.items():
+        frame = g.to_pyarrow().to_pandas()
+        out[name] = frame.sort_values(list(frame.columns[:3])).reset_index(drop=True)
+    report.release()
+    src.close()
+    return out
+
+
+@pytest.mark.spark
+def test_spark_groupings_equal_duckdbs(spark, tmp_path):
+    """Every grouping the rules are counted in, value for value: the month bit set too (its
+    months 2024-01.. sit at bits 40 and up, past a 32-bit integer's)."""
+    folder, _ = simulate.write(
+        CustomerSimulationConfig(n_rms=20, n_months=9, customers_per_rm=8, seed=3),
+        tmp_path / "wh",
+    )
+    on_spark, on_duckdb = _groupings(folder, SPARK), _groupings(folder, EngineOptions())
+    assert set(on_spark) == set(on_duckdb) >= {"customers", "rm_months", "contacts"}
+    for name, frame in on_duckdb.items():
+        pd.testing.assert_frame_equal(on_spark[name], frame, check_dtype=False, rtol=1e-12)
+    assert (on_spark["customers"].month_bits >= 1 << 40).all()
 
 
 @pytest.mark.spark

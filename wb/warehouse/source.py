@@ -59,11 +59,21 @@ appender.console.layout.pattern = spark: %p %c{1}: %m%n
 #: semantics, and a nanosecond timestamp column Spark cannot read (pandas writes them) is read
 #: as integers rather than failing the whole file: an undeclared one is dropped as on DuckDB,
 #: a declared one is refused by the footer checks on both engines (wb.warehouse.files).
+#: Adaptive query execution on (Spark 4's default, set in case a cluster's defaults turn it
+#: off): shuffle partitions coalesced to the data's size and a join with a small side (the
+#: groupings, the quota) made a broadcast join once the side's size is known.
 _SESSION_SQL_CONF = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.ansi.enabled": "false",
     "spark.sql.legacy.parquet.nanosAsLong": "true",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.adaptive.coalescePartitions.enabled": "true",
 }
+
+#: Settings of a driver wb starts itself (not through Spark Connect, whose results always come
+#: as Arrow): results reach Python as Arrow batches, not pickled row by row (the panel's
+#: rows).
+_DRIVER_CONF = {"spark.sql.execution.arrow.pyspark.enabled": "true"}
 
 
 class WarehouseWarning(UserWarning):
@@ -366,7 +376,7 @@ def spark_session(
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
     )
-    for key, value in _SESSION_SQL_CONF.items():
+    for key, value in (_SESSION_SQL_CONF | _DRIVER_CONF).items():
         builder = builder.config(key, value)
     if master.startswith("local"):
         builder = builder.config("spark.sql.shuffle.partitions", str(LOCAL_SHUFFLE_PARTITIONS))

@@ -3,16 +3,18 @@
 Every rule is an **Ibis rule expression** (:data:`RULES`): a predicate on a row, or a group-by
 that finds the groups breaking it. They run on both engines and are counted inside the
 **groupings** (:data:`GROUPINGS`), the group-bys of each table that the build needs anyway
-(customer-months per RM-month and per customer, contacts added more than once per
-``contact_id``), so the data are scanned once per grouping (twice for the contacts), not once
+(customer-months per RM-month and branch and per customer, contacts added more than once
+per ``contact_id``), so the data are scanned once per grouping (twice for the contacts), not once
 per rule:
 
 * a row rule on the key columns (ids, months) of a grouping of every group is judged once per
   group and weighs ``n_rows``; any other row rule adds one count of its breaking rows to the
   grouping that ``counts_rows`` (or, for a table without one, to one aggregate over the table);
-* a group rule (unique keys, one branch per RM-month) has a **screen** on a grouping, true on
-  every group that may break it (e.g. a customer whose months are not all distinct). Only
-  when a screen is true somewhere does the rule's exact group-by run, on those groups' rows.
+* a group rule (unique keys) has a **screen** on a grouping, true on every group that may
+  break it (e.g. a customer whose months are not all distinct). Only when a screen is true
+  somewhere does the rule's exact group-by run, on those groups' rows. One branch per
+  RM-month is a group-by of the ``rm_months`` grouping itself (one row per branch of an
+  RM-month: far fewer rows than the table).
 
 Example keys are fetched only for broken rules (``filter`` + ``limit(5)``).
 
@@ -173,6 +175,10 @@ MAX_MONEY_CNY = 1e15
 # ------------------------------------------------------------------ personal data in engine
 
 
+#: The character class of an e-mail's local part in :data:`wb.door.privacy.VALUE_PATTERN`.
+_EMAIL_LOCAL = "[A-Za-z0-9._%+-]"
+
+
 def engine_personal_pattern() -> str:
     """wb.privacy's value recogniser rewritten for the engines' regex dialects.
 
@@ -181,8 +187,16 @@ def engine_personal_pattern() -> str:
     the ends), so a hash whose hex digits happen to run 11 long is not taken for a phone
     number, while ``tel:13812345678`` or ``+86 138...`` still are. Python's ``\\d`` (a digit of
     any script, fullwidth ones too) is ``\\p{Nd}`` in both engines.
+
+    The e-mail's local part is searched for as its last character only (``x@host.cn`` is found
+    wherever ``name.x@host.cn`` is, and only there): Java's backtracking search ran the greedy
+    ``[...]+`` to the end of an id from every position, half of Spark's time on the pattern.
     """
     text = privacy.VALUE_PATTERN.pattern
+    local = _EMAIL_LOCAL
+    if local + "+@" not in text:
+        raise RuntimeError("wb.privacy.VALUE_PATTERN's e-mail is not the one this module ports")
+    text = text.replace(local + "+@", local + "@")
     text = text.replace(r"[\dXx]", r"[\p{Nd}Xx]")
     text = text.replace(r"(?<!\d)", r"(?:^|[^\p{Nd}A-Za-z])")
     text = text.replace(r"(?!\d)", r"(?:$|[^\p{Nd}A-Za-z])")
@@ -303,11 +317,9 @@ def repeated_rows(table: ir.Table, key: str) -> ir.Table:
 
 
 def rm_month_values(t: ir.Table) -> dict[str, ir.Scalar]:
-    """Per ``(rm_id, month)``: ``branch_id`` (the largest) and ``branch_min`` (the smallest,
-    equal to it when the RM-month has one branch), ``aum_cny`` and the optional money columns
-    present summed (yuan)."""
-    money = {name: t[name].cast("float64").sum() for name in MONEY if name in t.columns}
-    return {"branch_id": t.branch_id.max(), "branch_min": t.branch_id.min(), **money}
+    """Per ``(rm_id, month, branch_id)``: ``aum_cny`` and the optional money columns present
+    summed (yuan)."""
+    return {name: t[name].cast("float64").sum() for name in MONEY if name in t.columns}
 
 
 def customer_values(t: ir.Table) -> dict[str, ir.Scalar]:
@@ -320,7 +332,10 @@ def customer_values(t: ir.Table) -> dict[str, ir.Scalar]:
     ``n_rows`` one bits: a repeated month carries into a higher bit, a month without an index
     adds none."""
     index = month_index_expr(t.month)
-    bit = ibis.literal(1, "int64") << (index % MONTH_BITS).abs()
+    # a cast, not a typed literal: Ibis writes ``literal(1, "int64")`` as a bare ``1``, which
+    # Spark takes for a 32-bit INT whose shift wraps at 32 (bit 40 landing on bit 8), so most
+    # customers' months looked repeated and the unique-key group-by ran on every row
+    bit = ibis.literal(1).cast("int64") << (index % MONTH_BITS).abs()
     return {"first_index": index.min(), "month_bits": bit.sum()}
 
 
@@ -334,10 +349,16 @@ def contact_values(t: ir.Table) -> dict[str, ir.Scalar]:
 #: their ids' rules are row rules.
 GROUPINGS: dict[str, tuple[Grouping, ...]] = {
     "customer_month": (
-        Grouping("rm_months", ("rm_id", "month"), rm_month_values, counts_rows=True),
+        # the branch a key, not a max and a min: Spark aggregates text min/max by sorting
+        # every row (a SortAggregate), and the branch's id rules are judged once per group
+        Grouping("rm_months", ("rm_id", "month", "branch_id"), rm_month_values, counts_rows=True),
         Grouping("customers", ("customer_id",), customer_values),
     ),
-    "wecom_contact": (Grouping("contacts", ("contact_id",), contact_values, repeated_only=True),),
+    "wecom_contact": (
+        # per RM: its id judged once per RM (a regex per add cost Spark more than the group-by)
+        Grouping("rms", ("rm_id",), lambda t: {}, counts_rows=True),
+        Grouping("contacts", ("contact_id",), contact_values, repeated_only=True),
+    ),
     "quota": (),
 }
 
@@ -361,7 +382,8 @@ class Rule:
     Exactly one of ``bad`` (a row predicate: True on a breaking row) and ``groups`` (a function
     returning the breaking groups, with their key columns and ``n_rows``) is set. A group rule
     may have a ``screen`` on one of the table's :data:`GROUPINGS`; without one its group-by
-    always runs. Which rules the table's pandera.ibis schema also declares is said by
+    always runs, on the table's rows or, with ``over``, on the rows of that grouping (each a
+    group of the table's rows, weighing ``n_rows``). Which rules the table's pandera.ibis schema also declares is said by
     :func:`pandera_checks`. ``keys`` are the columns shown as example keys; a personal-data
     rule never shows the column it found data in. ``needs`` lists the columns that must be
     present for the rule to apply.
@@ -376,6 +398,7 @@ class Rule:
     bad: Predicate | None = None
     groups: GroupFinder | None = None
     screen: Screen | None = None
+    over: str | None = None
 
     @property
     def id(self) -> str:
@@ -522,12 +545,14 @@ def _duplicates(table: str, key: tuple[str, ...], where: Predicate | None = None
     return groups
 
 
-def _one_branch_per_rm_month(t: ir.Table) -> ir.Table:
-    rows = t.filter(t.rm_id.notnull())
-    g = rows.group_by(["rm_id", "month"]).aggregate(
-        n_rows=rows.count(), n_branches=rows.branch_id.nunique()
+def _one_branch_per_rm_month(g: ir.Table) -> ir.Table:
+    """The RM-months of more than one branch, from the ``rm_months`` grouping (one row per
+    branch of an RM-month)."""
+    rows = g.filter(g.rm_id.notnull())
+    counted = rows.group_by(["rm_id", "month"]).aggregate(
+        n_rows=rows.n_rows.sum(), n_branches=rows.branch_id.nunique()
     )
-    return g.filter(g.n_branches > 1).select("rm_id", "month", "n_rows")
+    return counted.filter(counted.n_branches > 1).select("rm_id", "month", "n_rows")
 
 
 def _build_rules() -> tuple[Rule, ...]:
@@ -583,7 +608,7 @@ def _build_rules() -> tuple[Rule, ...]:
             ("rm_id", "month"),
             ("rm_id", "branch_id", "month"),
             groups=_one_branch_per_rm_month,
-            screen=("rm_months", lambda g: g.rm_id.notnull() & (g.branch_min != g.branch_id)),
+            over="rm_months",
         ),
         # wecom_contact
         _not_null("wecom_contact", "rm_id", wc_keys),

@@ -4,8 +4,9 @@ Per table: the declared columns and their types (from the engine's schema, no da
 the rules of :mod:`wb.warehouse.tables`, counted inside the table's groupings: each grouping is
 one pass over the table (two for one of repeated keys only), cached for the build, and one small
 aggregate over the grouping counts its rules; the row rules no grouping judges are counted in
-one of them or in one aggregate over the table. A group rule (unique keys, one branch per RM-month) runs its own group-by only when
-its screen finds a group that may break it, and then only on that group's rows.
+one of them or in one aggregate over the table. A group rule with a screen (unique keys) runs
+its own group-by only when its screen finds a group that may break it, and then only on that
+group's rows; one branch per RM-month is a group-by of the RM-month grouping.
 For each broken rule up to five example keys are fetched with ``filter`` + ``order_by`` +
 ``limit(5)``. Example keys pass through :func:`wb.privacy.redact`, and a personal-data rule never
 shows the column it found personal data in.
@@ -228,7 +229,8 @@ def check_table(
     for rule in (r for r in rules if r.groups is not None):
         if rule.screen is not None and not counts[_screen_count(rule)]:
             continue
-        groups = rule.groups(_screened_rows(table, rule, groupings))
+        rows = groupings[rule.over] if rule.over else _screened_rows(table, rule, groupings)
+        groups = rule.groups(rows)
         n = int(groups.n_rows.sum().to_pyarrow().as_py() or 0)
         if n:
             problems.append(
