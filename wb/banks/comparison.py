@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from wb.banks import metrics
+from wb.banks import changes, metrics
 from wb.banks.newscheck import NewsCheck
 from wb.banks.panel import Panel, display_value, sign_is_known, value_kind
 from wb.door.atomic import write_json
@@ -393,7 +393,7 @@ def trend_finding(
     rows = share.set_index(["bank_id", "period"])
     moves = []
     for bank in sorted(set(share.loc[share["period"] == period, "bank_id"])):
-        change = metrics.share_change(panel, bank, period, base)
+        change = changes.share_change(panel, bank, period, base)
         if (bank, base) in rows.index and not pd.isna(change.value):
             moves.append((bank, rows.loc[(bank, base)], rows.loc[(bank, period)], change))
     window_zh, window_en = f"{period}较{base}", f"{period} vs {base}"
