@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from wb.banks import comparison
+from wb.banks.finding import Finding
 from wb.banks.panel import Panel, display_value
 from wb.plots.common import finding_title
 from wb.plots.theme import (
@@ -79,7 +79,7 @@ def no_figure(ax: Axes, what: str, names: Sequence[str]) -> None:
 
 def finish(
     fig: Figure,
-    finding: comparison.Finding,
+    finding: Finding,
     source_ids: Sequence[str],
     notes: Sequence[str] = (),
     own_layout: bool = True,

@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from wb.banks import comparison, metrics
+from wb.banks.finding import Finding, Findings
 from wb.banks.newscheck import NewsCheck
 from wb.banks.panel import Panel, display_value, period_order, unknown_name
 from wb.door.io import write_workbook
@@ -71,7 +72,7 @@ def _yoy_figure(
     data: Panel,
     metric: str,
     label: str,
-    finding: comparison.Finding,
+    finding: Finding,
     period: str,
     banks: list[str] | None,
     ax: Axes | None,
@@ -364,7 +365,7 @@ class BankCharts:
             stem = f"bank_{key}"
             self.saved.append(save_with_record(fig, self.out_dir, stem, self.tables[stem]))
 
-    def write(self, found: comparison.Findings, news: NewsCheck) -> tuple[Path, Path]:
+    def write(self, found: Findings, news: NewsCheck) -> tuple[Path, Path]:
         """Write ``bank_comparison.json`` (checked against its schema) and the workbook of
         the charts drawn; return both paths."""
         artifact = comparison.comparison_artifact(self.panel, self.period, found, news, self.saved)

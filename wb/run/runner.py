@@ -59,7 +59,8 @@ from wb.run.folders import (
     up_to_date,
 )
 from wb.run.inputs import CODE_ROOT, Inputs, key_parts, validate_inputs
-from wb.run.params import NotebookSpec, RunParams, declared_parameters, load
+from wb.run.notebook_parameters import declared_parameters
+from wb.run.params import NotebookSpec, RunParams, load
 
 Say = Callable[[str], None]
 
