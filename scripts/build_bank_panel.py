@@ -45,9 +45,9 @@ from pathlib import Path
 import pandas as pd
 
 from wb.banks.panel import basis_of
+from wb.door.bank_schemas import PERIOD_RE
 from wb.door.cn_text import cn_qualifier, parse_cn_amount
-from wb.door.io import write_table
-from wb.door.schemas import PERIOD_RE
+from wb.door.writers import write_table
 
 BANK_IDS = (
     "icbc",

@@ -119,7 +119,7 @@ def test_trends_keep_halves_apart_and_gaps_open(panel: Panel) -> None:
 def test_workbook_holds_each_chart_table_without_suspect_values(
     panel: Panel, tmp_path: Path
 ) -> None:
-    from wb.door.io import write_workbook
+    from wb.door.writers import write_workbook
 
     tables = comparison.chart_tables(panel, "H1 2025", ["FY2024", "H1 2025"])
     path = write_workbook(tables, tmp_path / comparison.WORKBOOK_NAME)
@@ -145,7 +145,7 @@ def test_workbook_holds_each_chart_table_without_suspect_values(
 def test_workbook_never_shows_a_suspect_figure(tmp_path: Path) -> None:
     from bank_cases import make_panel, row
 
-    from wb.door.io import write_workbook
+    from wb.door.writers import write_workbook
 
     bad = {"status": "suspect", "status_reason": "conflicts with the bank's report"}
     panel = make_panel(

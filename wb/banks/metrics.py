@@ -42,7 +42,7 @@ from wb.banks.panel import (
     select,
     unknown_name,
 )
-from wb.door.schemas import PERIOD_RE
+from wb.door.bank_schemas import PERIOD_RE
 
 
 def _level_record(sel: Selection | None) -> dict[str, object]:

@@ -27,7 +27,7 @@ from wb.banks import comparison, metrics
 from wb.banks.finding import Finding, Findings
 from wb.banks.newscheck import NewsCheck
 from wb.banks.panel import Panel, display_value, period_order, unknown_name
-from wb.door.io import write_workbook
+from wb.door.writers import write_workbook
 from wb.plots.bank_frame import (
     DERIVED_HATCH,
     FRAME_IN,

@@ -31,8 +31,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from wb.door.arguments import DEFAULTS
+from wb.door.bank_schemas import ID_RE, PERIOD_RE
 from wb.door.privacy import redact
-from wb.door.schemas import ID_RE, PERIOD_RE
 from wb.errors import InputError
 from wb.run.brief import BANK_FIGURES
 from wb.uplift.simulate import SimulationConfig

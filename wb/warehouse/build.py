@@ -29,7 +29,7 @@ import pandas as pd
 
 from wb.door import provenance, schemas
 from wb.door.atomic import check_out, sibling_dir, staged_dir, write_json
-from wb.door.calendar import month_index_expr, month_text_expr
+from wb.door.calendar import MONTH_RE, month_index_expr, month_text_expr
 from wb.door.display import Shown, table
 from wb.errors import InputError
 from wb.warehouse.progress import Progress
@@ -45,7 +45,7 @@ ADD_QUALITY = "add_quality.parquet"
 #: add-quality counts, in the order of docs/warehouse.md (declared in :mod:`wb.door.schemas`).
 QUALITY_COUNTS = tuple(schemas.ADD_QUALITY_COUNTS)
 
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_MONTH = re.compile(MONTH_RE)
 
 
 @dataclass(frozen=True)
