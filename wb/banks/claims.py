@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wb.banks.panel import (
-    Panel,
-)
+from wb.banks.panel import Panel
 
 AGREES, CONTRADICTS, NO_DATA = "agrees", "contradicts", "no data"
 #: The checked article: outlet, date, author and title, as a reader can look it up (every row

@@ -10,10 +10,7 @@ import re
 from dataclasses import dataclass
 
 from wb.banks.claims import AGREES, NO_DATA
-from wb.banks.panel import (
-    CONFIDENCE_RANK,
-    Panel,
-)
+from wb.banks.panel import CONFIDENCE_RANK, Panel
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from wb.door.table_specs import ColumnSpec, TableSpec, pandera_check
+
 if TYPE_CHECKING:  # pandera loads in ~0.5 s (and pyspark through it): only when rules run on it
     import pandera.pandas as pa
-from wb.door.table_specs import ColumnSpec, TableSpec, pandera_check
 
 #: A source's publication date to the precision it is printed: YYYY-MM-DD, YYYY-MM or YYYY.
 SOURCE_DATE_RE = r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$"
@@ -43,93 +44,65 @@ def _metric_endswith(d: pd.DataFrame, suffixes: tuple[str, ...]) -> pd.Series:
     return d["metric"].str.endswith(suffixes).fillna(False).astype(bool)
 
 
+def _text(check: pa.Check, *, required: bool = True, unique: bool = False) -> pa.Column:
+    """A text column that may be empty (missing values are the readers' concern)."""
+    import pandera.pandas as pa
+
+    return pa.Column(str, check, nullable=True, required=required, unique=unique)
+
+
+def _matches(pattern: str, name: str, expected: str) -> pa.Check:
+    return pandera_check(lambda s: s.str.match(pattern), name, expected)
+
+
+def _one_of(values: tuple[str, ...], name: str, expected: str | None = None) -> pa.Check:
+    """Values from ``values``; the error lists them unless ``expected`` says more."""
+    return pandera_check(lambda s: s.isin(values), name, expected or "one of " + ", ".join(values))
+
+
+def _filled(name: str, expected: str) -> pa.Check:
+    return pandera_check(lambda s: s.str.len() > 0, name, expected)
+
+
 def _bank_panel_rules() -> pa.DataFrameSchema:
     """The bank panel's rules (pandera is imported here)."""
     import pandera.pandas as pa
 
     return pa.DataFrameSchema(
         {
-            "bank_id": pa.Column(
-                str,
-                pandera_check(
-                    lambda s: s.str.match(ID_RE),
-                    "bank_id_format",
-                    "a short lower-case id such as 'ccb'",
-                ),
-                nullable=True,
+            "bank_id": _text(
+                _matches(ID_RE, "bank_id_format", "a short lower-case id such as 'ccb'")
             ),
-            "period": pa.Column(
-                str,
-                pandera_check(
-                    lambda s: s.str.match(PERIOD_RE),
+            "period": _text(
+                _matches(
+                    PERIOD_RE,
                     "period_format",
                     "a period: FY2024, H1 2025, 9M 2025, Q3 2025, or a date 2025-07-31",
-                ),
-                nullable=True,
+                )
             ),
-            "metric": pa.Column(
-                str,
-                pandera_check(
-                    lambda s: s.str.match(ID_RE),
-                    "metric_format",
-                    "a snake_case metric name such as 'retail_aum'",
-                ),
-                nullable=True,
+            "metric": _text(
+                _matches(ID_RE, "metric_format", "a snake_case metric name such as 'retail_aum'")
             ),
             "value": pa.Column(float, nullable=True),
-            "direction": pa.Column(
-                str,
-                pandera_check(
-                    lambda s: s.isin(DIRECTIONS),
+            "direction": _text(
+                _one_of(
+                    DIRECTIONS,
                     "direction_values",
-                    "empty, or one of "
-                    + ", ".join(DIRECTIONS)
-                    + " for a row that states no number",
+                    f"empty, or one of {', '.join(DIRECTIONS)} for a row that states no number",
                 ),
-                nullable=True,
                 required=False,
             ),
-            "status": pa.Column(
-                str,
-                pandera_check(
-                    lambda s: s.isin(STATUSES), "status_values", "one of " + ", ".join(STATUSES)
-                ),
-                nullable=True,
-                required=False,
-            ),
-            "qualifier": pa.Column(
-                str,
-                pandera_check(
-                    lambda s: s.isin(QUALIFIERS),
-                    "qualifier_values",
-                    "one of " + ", ".join(QUALIFIERS),
-                ),
-                nullable=True,
-            ),
-            "source_id": pa.Column(
-                str,
-                pandera_check(lambda s: s.str.len() > 0, "source_id_nonempty", "a source id"),
-                nullable=True,
-            ),
-            "quote": pa.Column(
-                str,
+            "status": _text(_one_of(STATUSES, "status_values"), required=False),
+            "qualifier": _text(_one_of(QUALIFIERS, "qualifier_values")),
+            "source_id": _text(_filled("source_id_nonempty", "a source id")),
+            "quote": _text(
                 pandera_check(
                     lambda s: s.str.strip().str.len() > 0,
                     "quote_nonempty",
                     "the passage of the source that carries the number",
-                ),
-                nullable=True,
+                )
             ),
-            "confidence": pa.Column(
-                str,
-                pandera_check(
-                    lambda s: s.isin(CONFIDENCE),
-                    "confidence_values",
-                    "one of " + ", ".join(CONFIDENCE),
-                ),
-                nullable=True,
-                required=False,
-            ),
+            "confidence": _text(_one_of(CONFIDENCE, "confidence_values"), required=False),
         },
         checks=[
             pandera_check(
@@ -224,37 +197,19 @@ def _sources_rules() -> pa.DataFrameSchema:
 
     return pa.DataFrameSchema(
         {
-            "source_id": pa.Column(
-                str,
-                pandera_check(lambda s: s.str.len() > 0, "sid_nonempty", "an id"),
-                nullable=True,
-                unique=True,
-            ),
-            "title": pa.Column(
-                str,
-                pandera_check(lambda s: s.str.len() > 0, "title_nonempty", "a title"),
-                nullable=True,
-            ),
+            "source_id": _text(_filled("sid_nonempty", "an id"), unique=True),
+            "title": _text(_filled("title_nonempty", "a title")),
             "publisher": pa.Column(str, nullable=True),
-            "date": pa.Column(
-                str,
-                pandera_check(
-                    lambda s: s.str.match(SOURCE_DATE_RE),
+            "date": _text(
+                _matches(
+                    SOURCE_DATE_RE,
                     "date_format",
                     "a date as printed: YYYY-MM-DD, YYYY-MM or YYYY (empty when none is shown)",
-                ),
-                nullable=True,
+                )
             ),
             "url": pa.Column(str, nullable=True),
-            "date_precision": pa.Column(
-                str,
-                pandera_check(
-                    lambda s: s.isin(DATE_PRECISIONS),
-                    "date_precision_values",
-                    "one of " + ", ".join(DATE_PRECISIONS),
-                ),
-                nullable=True,
-                required=False,
+            "date_precision": _text(
+                _one_of(DATE_PRECISIONS, "date_precision_values"), required=False
             ),
         },
         strict=False,

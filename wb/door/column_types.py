@@ -6,17 +6,12 @@ declared kind; a value that is not of that kind (``3.5`` for an integer, ``abc``
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 
 from wb.door import privacy
-from wb.door.table_specs import TableSpec
-
-if TYPE_CHECKING:
-    pass
 from wb.door.problems import Problem, found_in, rows_of
+from wb.door.table_specs import TableSpec
 
 #: A text column typed: each row's code (-1 = missing) into the column's distinct values.
 Coded = tuple[np.ndarray, pd.Series]

@@ -148,18 +148,27 @@ def detect_encoding(path: Path, label: str = "input file") -> str:
     )
 
 
-def max_cells() -> int:
-    """The size limit in cells: ``$WB_MAX_INPUT_CELLS``, else :data:`DEFAULT_MAX_CELLS`."""
-    text = os.environ.get(MAX_CELLS_ENV, "").strip()
+def env_limit(env: str, default: int, unit: str) -> int:
+    """A size limit from the environment variable ``env`` (a positive whole number, ``_`` as
+    thousands separator allowed), else ``default``; ``unit`` names what it counts. Raises
+    :class:`InputError` (exit 2) for anything else."""
+    text = os.environ.get(env, "").strip()
     if not text:
-        return DEFAULT_MAX_CELLS
+        return default
     try:
         value = int(text.replace("_", ""))
     except ValueError:
         value = 0
     if value <= 0:
-        raise InputError(f"{MAX_CELLS_ENV}={text!r}: expected a positive whole number of cells")
+        raise InputError(
+            f"{env}={privacy.redact(text)!r}: expected a positive whole number of {unit}"
+        )
     return value
+
+
+def max_cells() -> int:
+    """The size limit in cells: ``$WB_MAX_INPUT_CELLS``, else :data:`DEFAULT_MAX_CELLS`."""
+    return env_limit(MAX_CELLS_ENV, DEFAULT_MAX_CELLS, "cells")
 
 
 def _csv_shape(path: Path, encoding: str) -> tuple[int, int]:

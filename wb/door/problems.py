@@ -8,17 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from wb.door import privacy
 from wb.errors import InputError
-
-if TYPE_CHECKING:
-    pass
-
 
 #: Rows listed per problem before the rest is counted.
 MAX_ROWS_SHOWN = 5

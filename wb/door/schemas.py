@@ -10,12 +10,26 @@ from collections.abc import Iterable
 
 from wb.door.bank_schemas import BANK_PANEL, SOURCES
 from wb.door.calendar import MONTH_RE
-from wb.door.table_specs import ColumnSpec, Rule, TableSpec, nonempty, nonnegative
+from wb.door.table_specs import ColumnSpec, Kind, Rule, TableSpec, nonempty, nonnegative
 from wb.errors import InputError
 
 _MONTH_FORMAT = Rule(
     lambda s: s.str.match(MONTH_RE), "month_format", "a month as YYYY-MM (e.g. 2025-06)"
 )
+
+
+def _amount(name: str, kind: Kind, meaning: str, *, optional: bool = False) -> ColumnSpec:
+    """A count or an amount of money that is never below zero; ``optional`` columns may be
+    absent or empty."""
+    return ColumnSpec(
+        name,
+        kind,
+        required=not optional,
+        nullable=optional,
+        meaning=meaning,
+        checks=(nonnegative(name),),
+    )
+
 
 _RM_MONTH_COLUMNS = (
     ColumnSpec("rm_id", "text", meaning="relationship manager", checks=(nonempty("rm_id"),)),
@@ -26,38 +40,11 @@ _RM_MONTH_COLUMNS = (
         checks=(nonempty("branch_id"),),
     ),
     ColumnSpec("month", "month", meaning="calendar month, YYYY-MM", checks=(_MONTH_FORMAT,)),
-    ColumnSpec(
-        "wecom_adds",
-        "int",
-        meaning="WeCom contacts newly added that month",
-        checks=(nonnegative("wecom_adds"),),
-    ),
-    ColumnSpec(
-        "wecom_certified_adds",
-        "int",
-        meaning="of those, real-name certified",
-        checks=(nonnegative("wecom_certified_adds"),),
-    ),
-    ColumnSpec(
-        "quota_target",
-        "int",
-        meaning="monthly add quota in force, 0 = none",
-        checks=(nonnegative("quota_target"),),
-    ),
-    ColumnSpec(
-        "aum_cny",
-        "number",
-        meaning="month-end AUM of managed customers, yuan",
-        checks=(nonnegative("aum_cny"),),
-    ),
-    ColumnSpec(
-        "customers",
-        "int",
-        required=False,
-        nullable=True,
-        meaning="managed customers, month-end",
-        checks=(nonnegative("customers"),),
-    ),
+    _amount("wecom_adds", "int", "WeCom contacts newly added that month"),
+    _amount("wecom_certified_adds", "int", "of those, real-name certified"),
+    _amount("quota_target", "int", "monthly add quota in force, 0 = none"),
+    _amount("aum_cny", "number", "month-end AUM of managed customers, yuan"),
+    _amount("customers", "int", "managed customers, month-end", optional=True),
     ColumnSpec(
         "net_new_money_cny",
         "number",
@@ -65,14 +52,7 @@ _RM_MONTH_COLUMNS = (
         nullable=True,
         meaning="net new money, yuan",
     ),
-    ColumnSpec(
-        "product_sales_cny",
-        "number",
-        required=False,
-        nullable=True,
-        meaning="product sales, yuan",
-        checks=(nonnegative("product_sales"),),
-    ),
+    _amount("product_sales_cny", "number", "product sales, yuan", optional=True),
 )
 
 RM_MONTH = TableSpec(

@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from wb.door.column_types import Coded, type_columns
+from wb.door.problems import Problem, ValidationError, found_in, rows_of, shown
 from wb.door.schemas import FRAME_CHECK_COLUMNS, SCHEMA_NAMES, SPECS
 from wb.door.table_specs import ColumnSpec, Rule, TableSpec
 from wb.errors import InputError
 
 if TYPE_CHECKING:
     import pandera.pandas as pa
-from wb.door.column_types import Coded, type_columns
-from wb.door.problems import Problem, ValidationError, found_in, rows_of, shown
 
 # --------------------------------------------------------------------------- rules, directly
 

@@ -24,11 +24,7 @@ from wb.plots.bank_frame import (
     new_axes,
     no_figure,
 )
-from wb.plots.theme import (
-    PALETTE,
-    PRINT_WIDTH_IN,
-    theme_context,
-)
+from wb.plots.theme import PALETTE, PRINT_WIDTH_IN, theme_context
 
 #: Periods of the coverage map.
 DEFAULT_PERIODS = ["FY2023", "H1 2024", "FY2024", "H1 2025"]

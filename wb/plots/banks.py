@@ -50,11 +50,7 @@ from wb.plots.bank_frame import (
     selection_notes,
 )
 from wb.plots.bank_periods import DEFAULT_PERIODS, plot_coverage, plot_trends
-from wb.plots.theme import (
-    PALETTE,
-    PRINT_WIDTH_IN,
-    theme_context,
-)
+from wb.plots.theme import PALETTE, PRINT_WIDTH_IN, theme_context
 
 __all__ = [
     "CHARTS",

@@ -25,7 +25,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -35,11 +35,8 @@ from wb.door.bank_schemas import ID_RE, PERIOD_RE
 from wb.door.privacy import redact
 from wb.errors import InputError
 from wb.run.brief import BANK_FIGURES
-from wb.uplift.simulate import SimulationConfig
-
-if TYPE_CHECKING:
-    pass
 from wb.run.notebook_parameters import declared_parameters, parameter_types
+from wb.uplift.simulate import SimulationConfig
 
 #: The folder (under the project root) holding the notebooks a params file may name.
 NOTEBOOKS = "notebooks"
