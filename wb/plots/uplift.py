@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from wb.plots.common import finding_title, interval, zero_and_truth
+from wb.plots.common import PER_ADD_AXIS, finding_title, interval, zero_and_truth
 from wb.plots.theme import PALETTE, PRINT_WIDTH_IN, add_footer, signed, theme_context, wrap_print
 from wb.stats.cluster import z_quantile
 from wb.uplift.result import MODELS, OUTCOME, UpliftResult
@@ -64,7 +64,7 @@ def forest(result: UpliftResult, *, ax: plt.Axes | None = None) -> Figure:
             range(len(models)), [f"{MODELS[m].label}\n({MODELS[m].reading})" for m in models]
         )
         ax.set_ylim(-0.6, len(models) - 0.3)
-        ax.set_xlabel("每新增一个企微客户的月度AUM变化 AUM change per add (元 yuan / month)")
+        ax.set_xlabel(PER_ADD_AXIS)
         ax.xaxis.set_major_formatter(signed)
         title = wrap_print(_finding(result), fig.get_figwidth(), 12.5)
         finding_title(fig, "\n".join(title))
