@@ -102,7 +102,7 @@ COPY (SELECT rm_id, month, wecom_adds, wecom_certified_adds, adds_existing_custo
 
 
 def reference_query(src: str, out: str, memory_limit: str = MEMORY_LIMIT) -> None:
-    """Run the hand-written DuckDB reference of the §7 build (SQL is fine here only)."""
+    """Run the hand-written DuckDB reference of the build (docs/warehouse.md §4) (SQL is fine here only)."""
     import duckdb
 
     Path(out).mkdir(parents=True, exist_ok=True)

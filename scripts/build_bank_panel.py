@@ -1,9 +1,10 @@
 """Build ``data/bank_panel.csv``, ``data/entities_panel.csv`` and ``data/sources.csv``.
 
-Reads the researched figures in ``../shared/data/public_figures.csv`` (or ``--src``) and writes
-the long bank panel of docs/data.md. Same input, same bytes. Run from the repo root::
+Reads a file of researched figures kept outside the repository (``--src``, one row per printed
+figure with its source and quote) and writes the long bank panel of docs/data.md. Same input,
+same bytes. Run from the repo root::
 
-    .venv/bin/python scripts/build_bank_panel.py [--src PATH] [--out data]
+    .venv/bin/python scripts/build_bank_panel.py --src PATH [--out data]
 
 Rules, row by row:
 
@@ -44,9 +45,9 @@ from pathlib import Path
 import pandas as pd
 
 from wb.banks.panel import basis_of
+from wb.door.bank_schemas import PERIOD_RE
 from wb.door.cn_text import cn_qualifier, parse_cn_amount
-from wb.door.io import write_table
-from wb.door.schemas import PERIOD_RE
+from wb.door.writers import write_table
 
 BANK_IDS = (
     "icbc",
@@ -355,9 +356,10 @@ def build(src_path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``--src`` (public_figures.csv) and ``--out`` (folder); prints a summary."""
+    """Command line: ``--src`` (the researched figures, CSV) and ``--out`` (folder); prints a
+    summary."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--src", type=Path, default=Path("../shared/data/public_figures.csv"))
+    parser.add_argument("--src", type=Path, required=True, help="the researched figures (CSV)")
     parser.add_argument("--out", type=Path, default=Path("data"))
     args = parser.parse_args(argv)
     banks, entities, sources = build(args.src)

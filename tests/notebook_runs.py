@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 
-from wb.run.params import read_notebook
+from wb.run.notebook_parameters import read_notebook
 
 ROOT = Path(__file__).parents[1]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from bank_cases import make_panel, row
 
-from wb.banks import metrics
+from wb.banks import changes, metrics
 from wb.banks.panel import (
     UNVERIFIED_MARK,
     Panel,
@@ -148,16 +148,16 @@ def test_yoy_from_levels_else_quoted_else_missing(tmp_path: Path) -> None:
             row("dd", "H1 2024", "retail_profit", -18.64e8),
         ],
     )
-    derived = metrics.yoy(panel, "aa", "H1 2025", "retail_operating_income")
+    derived = changes.yoy(panel, "aa", "H1 2025", "retail_operating_income")
     assert derived.value == pytest.approx(0.10)
     assert derived.method == "derived"
     assert derived.source_ids == ("s_new", "s_old")
     assert "stated: +20.0%" in derived.note
-    quoted = metrics.yoy(panel, "bb", "H1 2025", "retail_operating_income")
+    quoted = changes.yoy(panel, "bb", "H1 2025", "retail_operating_income")
     assert (quoted.value, quoted.method) == (-0.0778, "quoted")
-    missing = metrics.yoy(panel, "cc", "H1 2025", "retail_operating_income")
+    missing = changes.yoy(panel, "cc", "H1 2025", "retail_operating_income")
     assert math.isnan(missing.value) and missing.method == "none"
-    from_loss = metrics.yoy(panel, "dd", "H1 2025", "retail_profit")
+    from_loss = changes.yoy(panel, "dd", "H1 2025", "retail_profit")
     assert math.isnan(from_loss.value) and "base ≤ 0" in from_loss.note
     table = metrics.yoy_table(panel, "H1 2025", "retail_operating_income")
     assert table.set_index("bank_id")["value"].isna().to_dict() == {
@@ -192,11 +192,11 @@ def test_retail_share_quoted_derived_and_never_over_net_profit(tmp_path: Path) -
             row("cc", "H1 2025", "bank_net_profit", 20e9),
         ],
     )
-    assert metrics.retail_share(panel, "aa", "H1 2025", "income").method == "quoted"
-    income = metrics.retail_share(panel, "bb", "H1 2025", "income")
+    assert changes.retail_share(panel, "aa", "H1 2025", "income").method == "quoted"
+    income = changes.retail_share(panel, "bb", "H1 2025", "income")
     assert (income.value, income.method) == (pytest.approx(0.25), "derived")
-    assert metrics.retail_share(panel, "bb", "H1 2025", "profit").value == pytest.approx(0.10)
-    assert math.isnan(metrics.retail_share(panel, "cc", "H1 2025", "profit").value)
+    assert changes.retail_share(panel, "bb", "H1 2025", "profit").value == pytest.approx(0.10)
+    assert math.isnan(changes.retail_share(panel, "cc", "H1 2025", "profit").value)
 
 
 def test_aum_growth_from_year_end_level_or_quoted(tmp_path: Path) -> None:
@@ -284,8 +284,8 @@ def test_changes_only_within_one_basis(tmp_path: Path) -> None:
             row("bb", "H1 2024", "retail_profit", 60e9, basis="vendor_operating_profit"),
         ],
     )
-    assert metrics.yoy(panel, "aa", "H1 2025", "retail_profit").method == "none"
-    bb = metrics.yoy(panel, "bb", "H1 2025", "retail_profit")
+    assert changes.yoy(panel, "aa", "H1 2025", "retail_profit").method == "none"
+    bb = changes.yoy(panel, "bb", "H1 2025", "retail_profit")
     assert (bb.value, bb.basis) == (pytest.approx(0.5), "vendor_operating_profit")
 
 
@@ -304,7 +304,7 @@ def test_unverified_is_carried_with_its_reason(tmp_path: Path) -> None:
             ),
         ],
     )
-    change = metrics.yoy(panel, "aa", "H1 2025", "retail_operating_income")
+    change = changes.yoy(panel, "aa", "H1 2025", "retail_operating_income")
     assert change.status == "unverified"
     assert "unverified: period inferred" in change.note
 
@@ -472,7 +472,7 @@ def test_counts_that_rest_on_unverified_figures_name_them(real_panel) -> None:
 
 def test_derived_growth_from_an_over_figure_reads_at_least(real_panel) -> None:
     """CCB's H1 2025 retail AUM is "over 22万亿": its growth since FY2024 is ≥, not ≈."""
-    growth = metrics.aum_growth(real_panel, "ccb", "H1 2025")
+    growth = changes.aum_growth(real_panel, "ccb", "H1 2025")
     assert (growth.method, growth.qualifier) == ("derived", "over")
     assert display_value(growth.value, growth.qualifier, "change") == "≥+6.8%"
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from bank_cases import SOURCES, make_panel, row
 
-from wb.banks import newscheck
+from wb.banks import claims, newscheck, origins
 from wb.banks.panel import Panel
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,7 +20,7 @@ def verdicts() -> pd.DataFrame:
 
 
 def test_every_claim_gets_a_verdict(verdicts: pd.DataFrame) -> None:
-    assert len(verdicts) == len(newscheck.CLAIMS)
+    assert len(verdicts) == len(claims.CLAIMS)
     assert set(verdicts["verdict"]) <= {"agrees", "contradicts", "no data"}
 
 
@@ -63,7 +63,7 @@ def test_article_pages_are_not_evidence_and_contradiction_is_found(tmp_path: Pat
                     "title": ["mirror"],
                     "publisher": ["每日经济新闻"],
                     "date": ["2025-12-31"],
-                    "url": [f"http://{newscheck.ARTICLE_URLS[0]}.html"],
+                    "url": [f"http://{claims.ARTICLE_URLS[0]}.html"],
                 }
             ),
         ]
@@ -86,10 +86,10 @@ def test_article_pages_are_not_evidence_and_contradiction_is_found(tmp_path: Pat
 def test_every_verdict_states_its_evidence_and_origin(verdicts: pd.DataFrame) -> None:
     # PSBC's -7.78% is only in the summary; the one independent figure is a low-confidence page
     psbc = verdicts.loc["revenue_figure_psbc"]
-    assert psbc["origin"] == newscheck.SUMMARY
+    assert psbc["origin"] == claims.SUMMARY
     assert psbc["strength"] == "weak: one low-confidence origin (1 unnamed)"
     assert verdicts.loc["profit_up_icbc", "strength"].endswith("unverified")
-    assert verdicts.loc["revenue_double_digit_fall_czb", "origin"] == newscheck.ARTICLE_TEXT
+    assert verdicts.loc["revenue_double_digit_fall_czb", "origin"] == claims.ARTICLE_TEXT
     no_data = verdicts[verdicts["verdict"] == "no data"]
     assert (no_data["strength"] == "no independent evidence").all()
     assert verdicts.loc["revenue_double_digit_fall_ceb", "figures"] == "-10.59%"
@@ -207,7 +207,7 @@ def test_sources_are_grouped_by_origin_not_page(verdicts: pd.DataFrame) -> None:
     ],
 )
 def test_origin_of_a_source(publisher, title, key, named, summary) -> None:
-    origin = newscheck.origin_of("s1", publisher, title)
+    origin = origins.origin_of("s1", publisher, title)
     assert (origin.key, origin.named, origin.summary) == (key, named, summary)
 
 
@@ -267,8 +267,8 @@ def test_no_user_facing_text_points_at_files_the_reader_lacks(verdicts: pd.DataF
     shown = ["claim", "origin", "verdict", "strength", "figures", "origins", "note"]
     text = " ".join(verdicts[shown].astype(str).to_numpy().ravel())
     assert "seeds/" not in text and ".csv" not in text
-    assert (verdicts["article"] == newscheck.ARTICLE).all()
-    assert "每日经济新闻 2025-12-31 (李玉雯)《" in newscheck.ARTICLE
+    assert (verdicts["article"] == claims.ARTICLE).all()
+    assert "每日经济新闻 2025-12-31 (李玉雯)《" in claims.ARTICLE
 
 
 def test_the_artifact_names_no_research_files_and_keeps_its_schema() -> None:

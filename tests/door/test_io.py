@@ -10,7 +10,7 @@ import pandas as pd
 import pandas.testing as pdt
 import pytest
 
-from wb.door import io
+from wb.door import io, writers
 from wb.errors import InputError
 
 
@@ -136,11 +136,11 @@ def test_unknown_column_warns_and_is_dropped(tiny_csv):
 
 
 def test_write_table_is_atomic_and_refuses_other_suffixes(tmp_path, small_export, monkeypatch):
-    out = io.write_table(small_export.head(3), tmp_path / "a.csv")
+    out = writers.write_table(small_export.head(3), tmp_path / "a.csv")
     assert out.read_text().startswith("rm_id,branch_id,month")
     assert not list(tmp_path.glob(".*tmp"))
     with pytest.raises(InputError):
-        io.write_table(small_export.head(3), tmp_path / "a.json")
+        writers.write_table(small_export.head(3), tmp_path / "a.json")
     # a writer that fails half-way leaves the earlier file whole and no temporary file behind
     before = out.read_bytes()
 
@@ -150,7 +150,7 @@ def test_write_table_is_atomic_and_refuses_other_suffixes(tmp_path, small_export
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", half_then_fail)
     with pytest.raises(OSError, match="disk full"):
-        io.write_table(small_export, out)
+        writers.write_table(small_export, out)
     assert out.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["a.csv"]
 

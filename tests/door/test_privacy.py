@@ -115,11 +115,11 @@ def _tricky_values(n: int, seed: int) -> pd.Series:
 def test_vectorised_screens_equal_the_plain_patterns():
     """The pre-filtered scans (wb.door.privacy.looks_personal, the validation's invisible-
     character screen) flag exactly what searching every value with the pattern flags."""
-    from wb.door import validation
+    from wb.door import column_types
 
     text = _tricky_values(5000, seed=7)
     personal = text.map(lambda v: privacy.VALUE_PATTERN.search(v) is not None).to_numpy()
     invisible = text.map(lambda v: privacy.INVISIBLE.search(v) is not None).to_numpy()
     assert personal[[0, 1, 3, 4, 5]].all() and invisible[6:8].all() and personal.sum() > 50
     assert (privacy.looks_personal(text) == personal).all()
-    assert (validation._invisible(text) == invisible).all()
+    assert (column_types._invisible(text) == invisible).all()

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from wb.door import io
-from wb.door.validation import ValidationError, format_rows
+from wb.door.problems import ValidationError, format_rows
 
 GOOD = {
     "rm_id": "RM001",

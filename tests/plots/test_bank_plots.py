@@ -18,7 +18,7 @@ from notebook_runs import execute
 
 from wb.banks import comparison, metrics
 from wb.banks.panel import Panel
-from wb.plots import banks
+from wb.plots import bank_frame, bank_periods, banks
 from wb.plots.theme import save_figure
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +28,7 @@ FIGURES = {
     "share": banks.plot_retail_share,
     "aum": banks.plot_retail_aum,
     "wecom": banks.plot_wecom_reach,
-    "coverage": banks.plot_coverage,
+    "coverage": bank_periods.plot_coverage,
 }
 
 
@@ -43,7 +43,7 @@ def test_figure_renders_with_title_and_sources(name: str, panel: Panel, tmp_path
     paths = save_figure(fig, tmp_path, f"bank_{name}")
     assert [p.suffix for p in paths] == [".png", ".svg"]
     assert all(p.stat().st_size > 5_000 for p in paths)
-    footer = banks.source_line(fig)
+    footer = bank_frame.source_line(fig)
     assert footer.startswith("来源 Source: ")
     if name != "coverage":
         assert "src-" in footer
@@ -57,7 +57,7 @@ def test_footer_lists_the_sources_of_the_plotted_values(panel: Panel) -> None:
     fig = banks.plot_retail_income_yoy(panel)
     table = metrics.yoy_table(panel, "H1 2025", "retail_operating_income")
     for source_id in metrics.source_ids_of(table):
-        assert source_id in banks.source_line(fig)
+        assert source_id in bank_frame.source_line(fig)
     assert comparison.income_finding(panel, "H1 2025").en in " ".join(fig.get_suptitle().split())
     plt.close(fig)
 
@@ -106,7 +106,7 @@ def test_trends_keep_halves_apart_and_gaps_open(panel: Panel) -> None:
     # BOC has H1 2019, 2020, 2022-2025 income: 2021 is a gap, never filled in
     boc = h1[(h1.bank_id == "boc") & (h1.series == "retail_operating_income")]
     assert 2021 not in set(boc["year"]) and {2020, 2022} <= set(boc["year"])
-    fig = banks.plot_trends(panel, kind="H1")
+    fig = bank_periods.plot_trends(panel, kind="H1")
     titles = {ax: ax.get_title(loc="left") or ax.get_title() for ax in fig.axes}
     boc_ax = next(ax for ax, title in titles.items() if title == panel.bank_names()["boc"])
     segments = [line.get_xdata() for line in boc_ax.lines if len(line.get_xdata()) == 2]
@@ -119,7 +119,7 @@ def test_trends_keep_halves_apart_and_gaps_open(panel: Panel) -> None:
 def test_workbook_holds_each_chart_table_without_suspect_values(
     panel: Panel, tmp_path: Path
 ) -> None:
-    from wb.door.io import write_workbook
+    from wb.door.writers import write_workbook
 
     tables = comparison.chart_tables(panel, "H1 2025", ["FY2024", "H1 2025"])
     path = write_workbook(tables, tmp_path / comparison.WORKBOOK_NAME)
@@ -145,7 +145,7 @@ def test_workbook_holds_each_chart_table_without_suspect_values(
 def test_workbook_never_shows_a_suspect_figure(tmp_path: Path) -> None:
     from bank_cases import make_panel, row
 
-    from wb.door.io import write_workbook
+    from wb.door.writers import write_workbook
 
     bad = {"status": "suspect", "status_reason": "conflicts with the bank's report"}
     panel = make_panel(

@@ -397,7 +397,7 @@ def test_the_run_workbook_holds_every_table_with_units_formats_and_sources(wareh
 
     from wb.banks import comparison
     from wb.banks.panel import Panel
-    from wb.door.io import write_workbook
+    from wb.door.writers import write_workbook
     from wb.run import workbook
 
     root = Path(__file__).resolve().parents[2]

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from notebook_runs import execute, images_in, papermill, run_of
 
-from wb.run.params import read_notebook
+from wb.run.notebook_parameters import read_notebook
 
 ROOT = Path(__file__).parents[2]
 SCRIPTS = sorted((ROOT / "notebooks").glob("*.py"))

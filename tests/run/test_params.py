@@ -10,7 +10,7 @@ import yaml
 
 from wb import cli
 from wb.errors import InputError
-from wb.run import params
+from wb.run import notebook_parameters, params
 
 ROOT = Path(__file__).parents[2]
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -160,7 +160,7 @@ def test_extends_loop_and_missing_parent(tmp_path):
 
 
 def test_declared_parameters_include_names_papermill_cannot_parse():
-    names = params.declared_parameters(ROOT / "notebooks" / "20_quota_uplift.py")
+    names = notebook_parameters.declared_parameters(ROOT / "notebooks" / "20_quota_uplift.py")
     assert {"data_path", "out_dir"} <= names  # `data_path: str | None = None`
 
 
@@ -218,7 +218,7 @@ def test_a_notebook_parameter_of_the_wrong_type_fails_before_a_run(tmp_path):
 
 
 def test_parameter_types_are_read_from_the_parameters_cell_without_running_it():
-    types = params.parameter_types(ROOT / "notebooks" / "10_bank_comparison.py")
+    types = notebook_parameters.parameter_types(ROOT / "notebooks" / "10_bank_comparison.py")
     assert types["period"] is str
     assert types["banks"] == list[str] | None
 

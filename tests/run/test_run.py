@@ -342,7 +342,7 @@ def test_the_params_seed_reaches_the_bootstrap(tmp_path):
     """Notebook 20 declares seed, data_label and simulated, so wb run passes them; the seed
     drives the designs' bootstrap draws (and the manifest records the params seed)."""
     from wb.run import uplift_outputs
-    from wb.run.params import declared_parameters
+    from wb.run.notebook_parameters import declared_parameters
     from wb.uplift.simulate import SimulationConfig, write
 
     declared = declared_parameters(ROOT / "notebooks" / "20_quota_uplift.py")

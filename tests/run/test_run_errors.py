@@ -16,7 +16,7 @@ import yaml
 from warehouse_cases import edge_tables, write_source
 
 from wb import cli, errors
-from wb.door.validation import Problem, ValidationError
+from wb.door.problems import Problem, ValidationError
 from wb.run import inputs, runner
 from wb.warehouse.validate import Problem as WarehouseProblem
 from wb.warehouse.validate import WarehouseValidationError

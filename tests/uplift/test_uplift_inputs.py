@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from wb.door.validation import ValidationError, validate
+from wb.door.problems import ValidationError
+from wb.door.validation import validate
 from wb.uplift.estimation import estimate
 from wb.uplift.simulate import SimulationConfig, simulate, truth_path, write
 

@@ -1,5 +1,5 @@
-"""The warehouse build on DuckDB: equal to the pandas reference of CONTRACT §7 on every edge
-case, atomic, and its panel feeds `wb validate` unchanged."""
+"""The warehouse build on DuckDB: equal to the pandas reference of the definitions
+(docs/warehouse.md §4) on every edge case, atomic, and its panel feeds `wb validate` unchanged."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def test_duckdb_drops_tables_and_releases_cached_ones():
 
 
 def assert_same_panel(got: pd.DataFrame, ref: pd.DataFrame) -> None:
-    """Counts and ids equal; money to 1e-9 relative (CONTRACT §7)."""
+    """Counts and ids equal; money to 1e-9 relative (docs/warehouse.md §2)."""
     assert len(got) == len(ref)
     got = got.sort_values(["rm_id", "month"]).reset_index(drop=True)
     ref = ref.sort_values(["rm_id", "month"]).reset_index(drop=True)

@@ -1,4 +1,4 @@
-"""The warehouse door held to the file door's standard (issue 24): broken files, hostile values,
+"""The warehouse door held to the file door's standard: broken files, hostile values,
 degenerate designs, hidden files, signals and limits give exit 2 (or 130/143) with the table,
 a neutral file label and the rule; no file or folder name, no personal value, ever reaches a
 message or an output."""

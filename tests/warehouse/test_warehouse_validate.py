@@ -316,7 +316,7 @@ def test_month_as_a_date_and_quota_with_branch_level_only(tmp_path):
         ("C0001_0000042", False),
         ("a13812345678b0c", False),  # hex digits of a hash, bounded by letters
         ("RM00042", False),
-        # spellings the pattern missed before issue 24
+        # spellings an earlier pattern missed
         ("１３８１２３４５６７８", True),
         ("138.1234.5678", True),
         ("110101900307123", True),

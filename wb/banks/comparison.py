@@ -1,7 +1,8 @@
 """The bank comparison's findings, in words computed from the panel, and its JSON artifact.
 
-Each finding is one plain sentence (Chinese and English) with the numbers and source ids behind
-it. The figures in :mod:`wb.plots.banks` use these sentences as titles; the notebook
+Each finding (:class:`wb.banks.finding.Finding`) is one plain sentence (Chinese and English) with
+the numbers and source ids behind it. The figures in :mod:`wb.plots.banks` use these sentences as
+titles; the notebook
 ``10_bank_comparison`` writes them, the news check and the figure list to
 ``bank_comparison.json`` (schema ``wb.bank_comparison/1``), which ``wb run`` reads for the brief.
 No matplotlib here.
@@ -9,198 +10,31 @@ No matplotlib here.
 
 from __future__ import annotations
 
-import html
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from wb.banks import metrics
+from wb.banks import changes, metrics
+from wb.banks.finding import (
+    COVERAGE,
+    Finding,
+    Findings,
+    named_value,
+    numbers_of,
+    short_name,
+    unverified_clause,
+)
 from wb.banks.newscheck import NewsCheck
-from wb.banks.panel import Panel, display_value, period_end, sign_is_known, value_kind
+from wb.banks.panel import Panel, display_value, period_end, sign_is_known
 from wb.door.atomic import write_json
-from wb.door.display import html_table, jsonable
+from wb.door.display import jsonable
 from wb.door.documents import DocumentSchema
 
 SCHEMA = "wb.bank_comparison/1"
 #: The committed schema of ``bank_comparison.json``, checked on every write.
 DOCUMENT = DocumentSchema("wb.banks", "bank_comparison.schema.json", SCHEMA)
 ARTIFACT_NAME = "bank_comparison.json"
-#: A finding's ``kind``: a result about the banks, or a note on what the panel covers.
-FINDING, COVERAGE = "finding", "coverage"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One sentence computed from the panel, and the figures behind it.
-
-    Every figure a sentence states is written by :func:`wb.banks.panel.display_value`: with
-    its qualifier (≥/≈/≤), at its printed precision, and marked
-    :data:`~wb.banks.panel.UNVERIFIED_MARK` when unverified; a count that rests on unverified
-    figures names them with that mark.
-
-    Attributes
-    ----------
-    key : str
-        ``retail_income``, ``retail_profit``, ``retail_share``, ``retail_aum``, ``wecom``,
-        ``trend`` or ``coverage``.
-    zh, en : str
-        The sentence in Chinese and English.
-    numbers : list of dict
-        bank_id, metric, period, value (canonical units: yuan, persons, fractions), qualifier,
-        method (quoted/derived), status (ok/unverified), source_ids.
-    kind : str
-        :data:`FINDING` (a result about the banks: a key finding) or :data:`COVERAGE` (how much
-        of the panel is known: a note on the data, for a footnote, never a key finding).
-    """
-
-    key: str
-    zh: str
-    en: str
-    numbers: list[dict[str, object]] = field(default_factory=list)
-    kind: str = "finding"
-
-    @property
-    def source_ids(self) -> list[str]:
-        """Every source behind the numbers, sorted."""
-        return sorted({s for n in self.numbers for s in n["source_ids"]})
-
-    def tidy(self) -> pd.DataFrame:
-        """One row per number behind the sentence (canonical units: yuan, persons, fractions)."""
-        columns = [
-            "bank_id",
-            "metric",
-            "period",
-            "value",
-            "qualifier",
-            "method",
-            "status",
-            "source_ids",
-        ]
-        return pd.DataFrame(self.numbers, columns=columns).assign(key=self.key)
-
-    def summary(self) -> str:
-        """The sentence, English then Chinese."""
-        return f"{self.en}. {self.zh}。"
-
-    def view(self) -> pd.DataFrame:
-        """The numbers as printed: each value in its unit (亿元/万亿元, %, 万/亿 persons)."""
-        table = self.tidy().drop(columns="key")
-        table["value"] = [
-            display_value(v, q, value_kind(m), status=st)
-            for v, q, m, st in zip(
-                table["value"], table["qualifier"], table["metric"], table["status"], strict=True
-            )
-        ]
-        return table.drop(columns=["qualifier", "status"]).rename(
-            columns={"value": "value (unit shown)"}
-        )
-
-    def _repr_html_(self) -> str:
-        return html_table(self.view(), self.summary())
-
-    def to_json(self) -> dict[str, object]:
-        """``key``, ``kind``, ``zh``, ``en``, ``numbers`` and ``source_ids`` as strict JSON."""
-        numbers = [{k: jsonable(v) for k, v in n.items()} for n in self.numbers]
-        return {
-            "key": self.key,
-            "kind": self.kind,
-            "zh": self.zh,
-            "en": self.en,
-            "numbers": numbers,
-            "source_ids": self.source_ids,
-        }
-
-
-@dataclass(frozen=True)
-class Findings:
-    """Every finding of one comparison, in the order of the three questions; ``found[key]``."""
-
-    period: str
-    items: tuple[Finding, ...]
-
-    def __getitem__(self, key: str) -> Finding:
-        for finding in self.items:
-            if finding.key == key:
-                return finding
-        raise KeyError(f"no finding {key!r}; there are: {', '.join(f.key for f in self.items)}")
-
-    def __iter__(self):
-        return iter(self.items)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    @property
-    def key_findings(self) -> tuple[Finding, ...]:
-        """The results about the banks (``kind == "finding"``), in order."""
-        return tuple(f for f in self.items if f.kind == FINDING)
-
-    @property
-    def coverage_notes(self) -> tuple[Finding, ...]:
-        """The notes on how much of the panel is known (``kind == "coverage"``)."""
-        return tuple(f for f in self.items if f.kind == COVERAGE)
-
-    def tidy(self) -> pd.DataFrame:
-        """One row per number behind any finding, with its finding's ``key``."""
-        return pd.concat([f.tidy() for f in self.items], ignore_index=True)
-
-    def summary(self) -> str:
-        """One line per finding."""
-        return "\n".join(f"- {f.summary()}" for f in self.items)
-
-    def _repr_html_(self) -> str:
-        items = "".join(f"<li>{html.escape(f.summary())}</li>" for f in self.items)
-        return f"<div><b>Findings, {html.escape(self.period)}</b><ul>{items}</ul></div>"
-
-    @property
-    def source_ids(self) -> set[str]:
-        return {s for f in self.items for s in f.source_ids}
-
-
-def _short(name: str) -> str:
-    """'平安银行 PAB' → '平安'; entities keep their name."""
-    head = name.split(" ")[0]
-    return head.removesuffix("银行") or head
-
-
-def _named(row: pd.Series, value: str, qualifier: str, kind: str) -> str:
-    """``"平安 -20.49%"``: a bank's short name and one of its values, as
-    :func:`~wb.banks.panel.display_value` states it (qualifier, printed precision, and the
-    unverified mark when the row's ``status`` says so)."""
-    status = str(row.get("status", "ok") or "ok")
-    text = display_value(row[value], row[qualifier] or "exact", kind, status=status)
-    return f"{_short(row['bank_name'])} {text}"
-
-
-def _unverified(
-    rows: pd.DataFrame, value: str, qualifier: str, kind: str, stated: tuple[str, ...] = ()
-) -> tuple[str, str]:
-    """For a count that rests on unverified figures: the clause (zh, en) naming each with its
-    mark; banks in ``stated`` are already named in the sentence. ``("", "")`` when none."""
-    rows = rows[(rows["status"] == "unverified") & ~rows["bank_id"].isin(stated)]
-    if rows.empty:
-        return "", ""
-    said = [_named(r, value, qualifier, kind) for _, r in rows.iterrows()]
-    return f"(其中{'、'.join(said)})", f" (including {', '.join(said)})"
-
-
-def _numbers(table: pd.DataFrame, metric: str, period: str, value: str = "value") -> list[dict]:
-    known = table[table[value].notna()]
-    return [
-        {
-            "bank_id": r["bank_id"],
-            "metric": metric,
-            "period": period,
-            "value": float(r[value]),
-            "qualifier": r.get("qualifier") or r.get("growth_qualifier") or "exact",
-            "method": r.get("method", r.get("growth_method", "quoted")),
-            "status": r.get("status") or "ok",
-            "source_ids": list(r["source_ids"]),
-        }
-        for _, r in known.iterrows()
-    ]
 
 
 def income_finding(panel: Panel, period: str, banks: list[str] | None = None) -> Finding:
@@ -213,20 +47,23 @@ def income_finding(panel: Panel, period: str, banks: list[str] | None = None) ->
             "retail_income", f"{period}无零售营收同比数据", f"No retail income YoY for {period}"
         )
     low = known.iloc[0]
-    numbers = _numbers(table, "retail_operating_income_yoy", period)
+    numbers = numbers_of(table, "retail_operating_income_yoy", period)
     if n == 1:  # one bank: say what it did, not "0 of 1 banks"
-        name, change = _short(low["bank_name"]), _named(low, "value", "qualifier", "change")
+        name, change = (
+            short_name(low["bank_name"]),
+            named_value(low, "value", "qualifier", "change"),
+        )
         change = change.removeprefix(name + " ")
         moved = ("fell", "下降") if low["value"] < 0 else ("rose", "增长")
         zh = f"{period}仅{name}有零售营收同比数据:同比{moved[1]}{change}"
         en = f"Only {name} has retail operating income YoY for {period}: it {moved[0]} {change}"
         return Finding("retail_income", zh, en, numbers)
     stated = (low["bank_id"],) if falls else ()
-    extra = _unverified(known, "value", "qualifier", "change", stated)
+    extra = unverified_clause(known, "value", "qualifier", "change", stated)
     zh = f"{period}有数据的{n}家银行中{falls}家零售营收同比下降{extra[0]}"
     en = f"{falls} of {n} banks with data saw retail operating income fall in {period}{extra[1]}"
     if falls:
-        named = _named(low, "value", "qualifier", "change")
+        named = named_value(low, "value", "qualifier", "change")
         zh += f"(最大降幅:{named})"
         en += f" (largest fall: {named})"
     return Finding("retail_income", zh, en, numbers)
@@ -237,7 +74,7 @@ def profit_finding(panel: Panel, period: str, banks: list[str] | None = None) ->
     table = metrics.yoy_table(panel, period, "retail_profit", banks)
     known = table.dropna(subset=["value"])
     rises = int((known["value"] > 0).sum())
-    extra = _unverified(known, "value", "qualifier", "change")
+    extra = unverified_clause(known, "value", "qualifier", "change")
     zh = f"{period}零售(税前)利润同比仅{len(known)}/{len(table)}家银行可知,{rises}家上升{extra[0]}"
     en = (
         f"Retail (pre-tax) profit YoY for {period} is known for only {len(known)} of {len(table)} "
@@ -245,16 +82,16 @@ def profit_finding(panel: Panel, period: str, banks: list[str] | None = None) ->
     )
     turned = table[table["value"].isna() & table["note"].str.contains("base ≤ 0")]
     if len(turned):
-        names = [_short(n) for n in turned["bank_name"]]
+        names = [short_name(n) for n in turned["bank_name"]]
         zh += f";{'、'.join(names)}由亏转盈"
         en += f"; {', '.join(names)} turned from loss to profit"
     net = metrics.yoy_table(panel, period, "retail_net_profit", banks).dropna(subset=["value"])
     if len(net):  # segment NET profit is its own line, never mixed with pre-tax profit
-        said = [_named(r, "value", "qualifier", "change") for _, r in net.iterrows()]
+        said = [named_value(r, "value", "qualifier", "change") for _, r in net.iterrows()]
         zh += f";另有零售净利润同比:{'、'.join(said)}"
         en += f"; segment net profit YoY, reported apart: {', '.join(said)}"
-    numbers = _numbers(table, "retail_profit_yoy", period)
-    numbers += _numbers(net, "retail_net_profit_yoy", period)
+    numbers = numbers_of(table, "retail_profit_yoy", period)
+    numbers += numbers_of(net, "retail_net_profit_yoy", period)
     return Finding("retail_profit", zh, en, numbers)
 
 
@@ -263,18 +100,20 @@ def share_finding(panel: Panel, period: str, banks: list[str] | None = None) -> 
     table = metrics.share_table(panel, period, banks)
     income = table[(table["of"] == "income")].dropna(subset=["value"]).sort_values("value")
     profit = table[(table["of"] == "profit")].dropna(subset=["value"])
-    numbers = _numbers(table[table["of"] == "income"], "retail_income_share", period)
-    numbers += _numbers(table[table["of"] == "profit"], "retail_profit_share", period)
+    numbers = numbers_of(table[table["of"] == "income"], "retail_income_share", period)
+    numbers += numbers_of(table[table["of"] == "profit"], "retail_profit_share", period)
     if income.empty:
         return Finding("retail_share", f"{period}无零售收入占比", f"No retail shares for {period}")
-    lo, hi = (_named(r, "value", "qualifier", "share") for r in (income.iloc[0], income.iloc[-1]))
+    lo, hi = (
+        named_value(r, "value", "qualifier", "share") for r in (income.iloc[0], income.iloc[-1])
+    )
     if len(income) == 1:
         zh = f"{period}零售占营收比重仅一家可知:{lo}"
         en = f"Retail's share of operating income is known for one bank in {period}: {lo}"
         return Finding("retail_share", zh, en, numbers)
     ends = (income.iloc[0]["bank_id"], income.iloc[-1]["bank_id"])
-    extra = _unverified(income, "value", "qualifier", "share", ends)
-    extra_profit = _unverified(profit, "value", "qualifier", "share")
+    extra = unverified_clause(income, "value", "qualifier", "share", ends)
+    extra_profit = unverified_clause(profit, "value", "qualifier", "share")
     zh = (
         f"{period}零售占营收比重从{lo}到{hi}({len(income)}家){extra[0]};"
         f"利润占比仅{len(profit)}家可知{extra_profit[0]}"
@@ -291,10 +130,10 @@ def aum_finding(panel: Panel, period: str, banks: list[str] | None = None) -> Fi
     """How many banks grew retail AUM since the previous year-end, and the range."""
     table = metrics.aum_table(panel, period, banks)
     known = table.dropna(subset=["growth"]).sort_values("growth")
-    numbers = _numbers(table, "retail_aum_growth_ytd", period, value="growth")
+    numbers = numbers_of(table, "retail_aum_growth_ytd", period, value="growth")
     if known.empty:  # levels only: the sentence and its table name them
         levels = table.dropna(subset=["level"]).sort_values("level", ascending=False)
-        numbers = _numbers(
+        numbers = numbers_of(
             levels.assign(qualifier=levels["level_qualifier"], method="quoted"),
             "retail_aum",
             period,
@@ -303,7 +142,7 @@ def aum_finding(panel: Panel, period: str, banks: list[str] | None = None) -> Fi
         if levels.empty:
             return Finding("retail_aum", f"{period}无零售AUM数据", f"No retail AUM for {period}")
         named = "、".join(
-            _named(r, "level", "level_qualifier", "level") for _, r in levels.iterrows()
+            named_value(r, "level", "level_qualifier", "level") for _, r in levels.iterrows()
         )
         banks_text = "one bank" if len(levels) == 1 else f"{len(levels)} banks"
         zh = f"{period}零售AUM仅有余额({len(levels)}家),无较上年末增速:{named}"
@@ -313,7 +152,8 @@ def aum_finding(panel: Panel, period: str, banks: list[str] | None = None) -> Fi
         )
         return Finding("retail_aum", zh, en, numbers)
     lo, hi = (
-        _named(r, "growth", "growth_qualifier", "change") for r in (known.iloc[0], known.iloc[-1])
+        named_value(r, "growth", "growth_qualifier", "change")
+        for r in (known.iloc[0], known.iloc[-1])
     )
     grew = int((known["growth"] > 0).sum())
     if len(known) == 1:
@@ -321,7 +161,7 @@ def aum_finding(panel: Panel, period: str, banks: list[str] | None = None) -> Fi
         en = f"Retail AUM growth since the year-end is known for one bank in {period}: {lo}"
         return Finding("retail_aum", zh, en, numbers)
     ends = (known.iloc[0]["bank_id"], known.iloc[-1]["bank_id"])
-    extra = _unverified(known, "growth", "growth_qualifier", "change", ends)
+    extra = unverified_clause(known, "growth", "growth_qualifier", "change", ends)
     zh = f"{period}零售AUM较上年末:{len(known)}家中{grew}家增长,从{lo}到{hi}{extra[0]}"
     en = (
         f"Retail AUM grew since the year-end at {grew} of {len(known)} banks with a rate in "
@@ -338,7 +178,7 @@ def wecom_finding(
     until = period_end(period) if period else None
     table = metrics.wecom_reach(panel, banks, until)
     n_banks = len(panel.resolve_banks(banks) or panel.banks())
-    numbers = _numbers(
+    numbers = numbers_of(
         table.rename(columns={"connected": "value", "connected_qualifier": "qualifier"}),
         "wecom_connected",
         "",
@@ -348,14 +188,16 @@ def wecom_finding(
     by_zh, by_en = (f"截至{period}末,", f" by the end of {period}") if period else ("", "")
     later_zh, later_en = _published_later(panel, banks, until, period)
     if table.empty and banks:  # a selection: say which banks have no figure
-        chosen = "、".join(_short(panel.bank_names()[b]) for b in panel.resolve_banks(banks) or [])
+        chosen = "、".join(
+            short_name(panel.bank_names()[b]) for b in panel.resolve_banks(banks) or []
+        )
         zh = f"{by_zh}所选银行({chosen})未公布全行企微触达{later_zh}"
         en = f"No bank-wide WeCom reach had been published{by_en} by the banks chosen ({chosen})"
         return Finding("wecom", zh, en + later_en)
     if table.empty:
         zh = f"{by_zh}无银行公布全行企微触达{later_zh}"
         return Finding("wecom", zh, f"No bank had published bank-wide WeCom reach{by_en}{later_en}")
-    extra = _unverified(table, "connected", "connected_qualifier", "count")
+    extra = unverified_clause(table, "connected", "connected_qualifier", "count")
     dated_zh, dated_en = _dated(table["connected_period"])
     zh = f"{by_zh}{n_banks}家银行中仅{len(table)}家公布全行企微连接客户数{extra[0]},{dated_zh}"
     en = (
@@ -428,7 +270,7 @@ def trend_finding(
     rows = share.set_index(["bank_id", "period"])
     moves = []
     for bank in sorted(set(share.loc[share["period"] == period, "bank_id"])):
-        change = metrics.share_change(panel, bank, period, base)
+        change = changes.share_change(panel, bank, period, base)
         if (bank, base) in rows.index and not pd.isna(change.value):
             moves.append((bank, rows.loc[(bank, base)], rows.loc[(bank, period)], change))
     window_zh, window_en = f"{period}较{base}", f"{period} vs {base}"
@@ -445,7 +287,7 @@ def trend_finding(
             for r in (old, new)
         ]
         delta = display_value(change.value, change.qualifier, "points")
-        name = _short(str(new["bank_name"]))
+        name = short_name(str(new["bank_name"]))
         if not sign_is_known(change.value, change.qualifier):
             return (
                 f"{name}方向不确定:{shown[0]}→{shown[1]}({delta})",

@@ -1,8 +1,9 @@
-"""Bank-comparison metrics on the long bank panel (docs/data.md): tidy in, tidy out.
+"""Bank-comparison tables on the long bank panel (docs/data.md): tidy in, tidy out, one row per
+bank (levels, changes, shares, AUM, WeCom reach, coverage, sources, trends).
 
 Every function takes a :class:`~wb.banks.panel.Panel` (the validated panel and its sources;
-one number per bank, metric and period by :func:`wb.banks.panel.select`) and returns plain
-values or long frames.
+one number per bank, metric and period by :func:`wb.banks.panel.select`) and returns a long
+frame; the numbers in it come from :mod:`wb.banks.changes`.
 
 Units, everywhere: money in yuan, counts in persons or accounts, shares and changes as
 fractions (``0.5674`` for 56.74%). A value that is not in the panel stays missing (``NaN`` or
@@ -19,171 +20,29 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
 
+from wb.banks.changes import (
+    SHARE_DENOMINATORS,
+    Change,
+    aum_growth,
+    ids_of,
+    retail_share,
+    status_of,
+    yoy,
+)
 from wb.banks.panel import (
     CONFIDENCE_RANK,
     Panel,
     Selection,
-    derived_qualifier,
-    display_value,
     period_end,
     period_order,
-    prior_period,
     select,
     unknown_name,
-    year_start_period,
 )
-from wb.door.schemas import PERIOD_RE
-
-# --------------------------------------------------------------------------- changes
-
-
-@dataclass(frozen=True)
-class Change:
-    """A change (or a share) of one metric for one bank, as a fraction, with where it came from.
-
-    Attributes
-    ----------
-    value : float
-        Fraction (``-0.2049`` for −20.49%); ``NaN`` when it cannot be known (no data, bases
-        that differ, or a base at or below zero).
-    method : str
-        ``"derived"`` (computed here from two levels), ``"quoted"`` (a change a source states)
-        or ``"none"``.
-    qualifier : str
-        ``exact`` unless an input was bounded or approximate.
-    source_ids : tuple of str
-        Every source behind the value.
-    note : str
-        Alternatives and caveats, in words.
-    basis : str
-        The basis of the figures behind it (``pre_tax``, ``net``, ``period_end``, …).
-    status : str
-        ``ok``, or ``unverified`` when any input is (the reason is in ``note``).
-    """
-
-    value: float
-    method: str
-    qualifier: str = "exact"
-    source_ids: tuple[str, ...] = ()
-    note: str = ""
-    basis: str = ""
-    status: str = "ok"
-
-
-NO_CHANGE = Change(value=math.nan, method="none")
-
-
-def _status(*selections: Selection | None) -> tuple[str, list[str]]:
-    """(``ok``/``unverified``, the unverified inputs' notes) of the inputs of a value."""
-    notes = [s.status_note for s in selections if s is not None and s.status_note]
-    return ("unverified" if notes else "ok"), notes
-
-
-def _quoted(said: Selection, kind: str) -> Change:
-    """A value as a source states it (``kind``: "change" or "share"), other sources in the note."""
-    alts = said.alternatives_text(kind)
-    status, notes = _status(said)
-    return Change(
-        value=said.value,
-        method="quoted",
-        qualifier=said.qualifier,
-        source_ids=(said.source_id,),
-        note="; ".join([*([f"other sources: {alts}"] if alts else []), *notes]),
-        basis=said.basis,
-        status=status,
-    )
-
-
-def _ids(*selections: Selection | None) -> tuple[str, ...]:
-    """Source ids of the selections, each once, in order."""
-    return tuple(dict.fromkeys(s.source_id for s in selections if s is not None))
-
-
-def _usable(*selections: Selection | None) -> bool:
-    """All present and none graded ``low``: fit to derive a value from."""
-    return all(s is not None and s.chosen["confidence"] != "low" for s in selections)
-
-
-def same_basis_pair(
-    panel: Panel, bank_id: str, metric: str, period: str, other: str
-) -> tuple[Selection, Selection] | None:
-    """The best pair of ``metric`` levels in ``period`` and ``other`` on one basis (neither
-    graded ``low``), trying the bases of ``period``'s rows in the selection rule's order."""
-    for basis in dict.fromkeys(panel.rows(bank_id, period, metric)["basis"]):
-        new = select(panel, bank_id, period, metric, basis)
-        old = select(panel, bank_id, other, metric, basis)
-        if _usable(new, old):
-            return new, old
-    return None
-
-
-def change_between(
-    panel: Panel, bank_id: str, metric: str, period: str, base_period: str | None, quoted: str
-) -> Change:
-    """Relative change of ``metric`` from ``base_period`` to ``period``.
-
-    Derived from two levels on one basis when both exist and the base is above zero; else the
-    change a source states as metric ``quoted`` (e.g. ``retail_operating_income_yoy``); else
-    :data:`NO_CHANGE`. Inputs graded ``low`` are not used for a derived change (they still
-    appear as quoted changes when nothing better exists). Result: a fraction.
-    """
-    pair = same_basis_pair(panel, bank_id, metric, period, base_period) if base_period else None
-    said = select(panel, bank_id, period, quoted)
-    if pair is not None and pair[1].value > 0:
-        new, old = pair
-        status, notes = _status(new, old)
-        if said is not None:
-            stated = display_value(said.value, said.qualifier, "change")
-            notes.insert(0, f"stated: {stated} ({said.source_id})")
-        value = new.value / old.value - 1
-        return Change(
-            value=value,
-            method="derived",
-            qualifier=derived_qualifier(
-                value, [(new.value, new.qualifier, 1), (old.value, old.qualifier, -1)]
-            ),
-            source_ids=_ids(new, old),
-            note="; ".join(notes),
-            basis=new.basis,
-            status=status,
-        )
-    if said is not None:
-        return _quoted(said, "change")
-    if pair is not None:  # both levels exist but the base is at or below zero
-        new, old = pair
-        return Change(
-            value=math.nan,
-            method="none",
-            source_ids=_ids(new, old),
-            note=(
-                f"from {display_value(old.value, old.qualifier)} to "
-                f"{display_value(new.value, new.qualifier)}; base ≤ 0, no % change"
-            ),
-            basis=new.basis,
-        )
-    return NO_CHANGE
-
-
-def yoy(panel: Panel, bank_id: str, period: str, metric: str) -> Change:
-    """Year-on-year change of ``metric`` (fraction): from two levels, else the quoted ``_yoy``."""
-    return change_between(panel, bank_id, metric, period, prior_period(period), f"{metric}_yoy")
-
-
-def aum_growth(panel: Panel, bank_id: str, period: str) -> Change:
-    """Retail AUM growth since the previous year-end (fraction), for a half-year or quarter.
-
-    For a ``FY`` period this is the year-on-year change of the year-end level.
-    """
-    if period.startswith("FY"):
-        return yoy(panel, bank_id, period, "retail_aum")
-    return change_between(
-        panel, bank_id, "retail_aum", period, year_start_period(period), "retail_aum_growth_ytd"
-    )
+from wb.door.bank_schemas import PERIOD_RE
 
 
 def _level_record(sel: Selection | None) -> dict[str, object]:
@@ -198,7 +57,7 @@ def _level_record(sel: Selection | None) -> dict[str, object]:
             "note": "",
         }
     alts = sel.alternatives_text()
-    notes = [*([f"other figures: {alts}"] if alts else []), *_status(sel)[1]]
+    notes = [*([f"other figures: {alts}"] if alts else []), *status_of(sel)[1]]
     return {
         "value": sel.value,
         "qualifier": sel.qualifier,
@@ -307,7 +166,7 @@ def aum_table(panel: Panel, period: str, banks: list[str] | None = None) -> pd.D
     for bank in _bank_ids(panel, banks):
         level = select(panel, bank, period, "retail_aum")
         growth = aum_growth(panel, bank, period)
-        ids = tuple(dict.fromkeys(_ids(level) + growth.source_ids))
+        ids = tuple(dict.fromkeys(ids_of(level) + growth.source_ids))
         records.append(
             {
                 "bank_id": bank,
@@ -318,14 +177,14 @@ def aum_table(panel: Panel, period: str, banks: list[str] | None = None) -> pd.D
                 "growth_qualifier": growth.qualifier if growth.method != "none" else "",
                 "growth_method": growth.method,
                 "status": "unverified"
-                if growth.status == "unverified" or _status(level)[1]
+                if growth.status == "unverified" or status_of(level)[1]
                 else ("ok" if level or growth.method != "none" else ""),
                 "source_ids": ids,
                 "note": "; ".join(
                     t
                     for t in (
                         level.alternatives_text() if level else "",
-                        *_status(level)[1],
+                        *status_of(level)[1],
                         growth.note,
                     )
                     if t
@@ -333,52 +192,6 @@ def aum_table(panel: Panel, period: str, banks: list[str] | None = None) -> pd.D
             }
         )
     return _frame(panel, records)
-
-
-# --------------------------------------------------------------------------- shares
-
-#: For a retail share: the retail level's metric and basis, and the bank-wide levels to divide
-#: it by (best first). Retail profit is pre-tax, so it is never divided by net profit, and the
-#: vendor's operating-profit column is never divided by anything.
-SHARE_DENOMINATORS = {
-    "income": ("retail_operating_income", "reported", ("bank_operating_income",)),
-    "profit": ("retail_profit", "pre_tax", ("bank_profit_before_tax", "bank_total_profit")),
-}
-
-
-def retail_share(panel: Panel, bank_id: str, period: str, of: str = "income") -> Change:
-    """Retail share of the bank's operating income (``of="income"``) or profit (``"profit"``).
-
-    The share a source states (``retail_income_share``/``retail_profit_share``; for profit a
-    pre-tax share first) when there is one (``method="quoted"``); else retail level / bank
-    level (``method="derived"``; pre-tax retail profit over bank profit before tax, never
-    over net profit; inputs graded ``low`` are not used). Returns a fraction, NaN when unknown.
-    """
-    numerator, basis, denominators = SHARE_DENOMINATORS[of]
-    said = select(panel, bank_id, period, f"retail_{of}_share", basis) or select(
-        panel, bank_id, period, f"retail_{of}_share"
-    )
-    if said is not None:
-        return _quoted(said, "share")
-    part = select(panel, bank_id, period, numerator, basis)
-    for metric in denominators:
-        whole = select(panel, bank_id, period, metric)
-        if not _usable(part, whole) or whole.value <= 0:
-            continue
-        status, notes = _status(part, whole)
-        value = part.value / whole.value
-        return Change(
-            value=value,
-            method="derived",
-            qualifier=derived_qualifier(
-                value, [(part.value, part.qualifier, 1), (whole.value, whole.qualifier, -1)]
-            ),
-            source_ids=_ids(part, whole),
-            note="; ".join([f"{numerator} / {metric}", *notes]),
-            basis=basis,
-            status=status,
-        )
-    return NO_CHANGE
 
 
 def share_table(panel: Panel, period: str, banks: list[str] | None = None) -> pd.DataFrame:
@@ -393,36 +206,6 @@ def share_table(panel: Panel, period: str, banks: list[str] | None = None) -> pd
         for of in SHARE_DENOMINATORS
     ]
     return _frame(panel, records)
-
-
-def share_change(
-    panel: Panel, bank_id: str, period: str, base_period: str | None, of: str = "income"
-) -> Change:
-    """Change of retail's share (``of`` income or profit) from ``base_period`` to ``period``, in
-    fraction points (``-0.098`` for −9.8 pp), both shares on one basis; :data:`NO_CHANGE` when
-    either is unknown. A bounded share carries its bound into the change (a base "over 55%"
-    makes the change ``≤``); unverified when either share is."""
-    if base_period is None:
-        return NO_CHANGE
-    now, before = (
-        retail_share(panel, bank_id, period, of),
-        retail_share(panel, bank_id, base_period, of),
-    )
-    if math.isnan(now.value) or math.isnan(before.value) or now.basis != before.basis:
-        return NO_CHANGE
-    value = now.value - before.value
-    unverified = "unverified" in (now.status, before.status)
-    return Change(
-        value=value,
-        method="derived",
-        qualifier=derived_qualifier(
-            value, [(now.value, now.qualifier, 1), (before.value, before.qualifier, -1)]
-        ),
-        source_ids=tuple(dict.fromkeys(now.source_ids + before.source_ids)),
-        note="; ".join(n for n in (now.note, before.note) if n),
-        basis=now.basis,
-        status="unverified" if unverified else "ok",
-    )
 
 
 # --------------------------------------------------------------------------- WeCom
@@ -504,9 +287,9 @@ def wecom_reach(
                 "far_apart": bool(gap > FAR_APART_DAYS) if customers else False,
                 "certification_rate": cert.value if cert else math.nan,
                 "certification_qualifier": cert.qualifier if cert else "",
-                "status": _status(connected, customers, cert)[0],
-                "note": "; ".join(_status(connected, customers, cert)[1]),
-                "source_ids": _ids(connected, customers, cert),
+                "status": status_of(connected, customers, cert)[0],
+                "note": "; ".join(status_of(connected, customers, cert)[1]),
+                "source_ids": ids_of(connected, customers, cert),
             }
         )
     columns = ["bank_id", "connected", "connected_qualifier", "connected_period"]

@@ -1,19 +1,19 @@
 """Check a news article's claims against the bank panel: agrees, contradicts or no data.
 
-The article is :data:`ARTICLE` (每日经济新闻 2025-12-31, 李玉雯), on banks' WeCom add quotas; a
-re-post of it swaps bank names for synonyms (宁靖银行 = 平安银行, 配置银行 = 建设银行). Its claims
-about H1 2025 retail banking are data (:data:`CLAIMS`); :func:`check` evaluates each against
-the panel.
+The article is :data:`wb.banks.claims.ARTICLE` (每日经济新闻 2025-12-31, 李玉雯), on banks'
+WeCom add quotas; a re-post of it swaps bank names for synonyms (宁靖银行 = 平安银行, 配置银行 =
+建设银行). Its claims about H1 2025 retail banking are data (:data:`wb.banks.claims.CLAIMS`);
+:func:`check` evaluates each against the panel.
 
-Figures whose source is the article itself (its mirrors and summaries, :data:`ARTICLE_URLS`)
+Figures whose source is the article itself (its mirrors and summaries, :data:`wb.banks.claims.ARTICLE_URLS`)
 cannot confirm it: they are left out of the evidence and named in the note. A claim with no
 other figure gets ``no data``; a claim about the sign of retail profit with no pre-tax figure
 is checked on segment net profit when the panel has it, and says so.
 
-Evidence is counted by independent **origin**, not by page (:func:`origin_of`): the author
+Evidence is counted by independent **origin**, not by page (:mod:`wb.banks.origins`): the author
 when the source names one, else the outlet; two columns by one columnist, an article and the
 AI summary of it, or one source that gives both a level and a change are one origin. Every
-verdict says how strong its evidence is (:func:`strength`): "strong" needs two independent
+verdict says how strong its evidence is (:func:`wb.banks.origins.strength`): "strong" needs two independent
 named origins seen first-hand; an AI summary or a page that names no outlet or author never
 makes a verdict strong. Rows that state only a direction (小幅上涨, 不同程度下滑) count as
 evidence for a claim about the sign of a change, never for a claim about its size. Each claim
@@ -25,13 +25,26 @@ from __future__ import annotations
 
 import math
 import operator
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from wb.banks.metrics import Change, retail_share, same_basis_pair, share_change, yoy
+from wb.banks.changes import Change, retail_share, same_basis_pair, share_change, yoy
+from wb.banks.claims import (
+    AGREES,
+    ARTICLE,
+    CLAIMS,
+    CONTRADICTS,
+    JOINT_STOCK_BANKS,
+    LARGE_BANKS,
+    MIN_BANKS_TO_RANK,
+    NO_DATA,
+    Claim,
+    article_source_ids,
+    independent,
+)
+from wb.banks.origins import Evidence, origins, strength, voices
 from wb.banks.panel import (
     CONFIDENCE_RANK,
     Panel,
@@ -42,204 +55,11 @@ from wb.banks.panel import (
 )
 from wb.door.display import html_table, jsonable
 
-AGREES, CONTRADICTS, NO_DATA = "agrees", "contradicts", "no data"
-#: The checked article: outlet, date, author and title, as a reader can look it up (every row
-#: of the check carries it as ``article``, for a heading).
-ARTICLE = "每日经济新闻 2025-12-31 (李玉雯)《“疯狂”的银行企微考核》"
-#: Where a claim comes from: the article's own text (每经 = 每日经济新闻), or only a summary of it.
-ARTICLE_TEXT = "每经 2025-12-31 正文 article text"
-SUMMARY = "每经 2025-12-31 仅见摘要 only in reportify.cn's summary of it"
-#: The article's "large state-owned and joint-stock banks" (国有大行、股份行).
-LARGE_BANKS = ("icbc", "ccb", "abc", "boc", "bocom", "psbc")
-JOINT_STOCK_BANKS = ("cmb", "pab", "citic", "ceb", "czb", "hxb", "spdb", "cib", "cmbc")
-#: Fewest banks with a pre-tax retail profit share for "relatively low" to mean anything.
-MIN_BANKS_TO_RANK = 4
-
-#: Pages that carry the checked article (mirrors, re-posts, summaries): not independent evidence.
-ARTICLE_URLS = (
-    "greatertorontoproperties.com/articles/2025-12-31/4203821",
-    "jxzk19.com/articles/2025-12-31/4204173",
-    "reportify.cn/news/1203862725072130048",
-    "reportify.ai/news/1205680094958456832",
-)
-
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
     ">": operator.gt,
 }
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One checkable statement of the article.
-
-    Attributes
-    ----------
-    key : str
-        Stable id.
-    bank_id : str
-        The bank it is about.
-    says : str
-        The claim in words, as the article puts it (Chinese, then English).
-    metric : str
-        Panel metric: ``retail_operating_income`` or ``retail_profit``.
-    period : str
-        ``"H1 2025"``.
-    test : str
-        ``"yoy"`` (the YoY change, a fraction, compared with ``threshold`` by ``op``),
-        ``"loss"`` (the level is below zero), ``"yoy_close"`` (the YoY change is within
-        ``tolerance`` of ``threshold``), ``"share_fell"`` (retail's share of income and of
-        profit fell on a year earlier at most of the large and joint-stock banks with data)
-        or ``"share_low"`` (the bank's retail profit share is below the median of the banks
-        with a pre-tax share that period).
-    op : str
-        ``"<"``, ``"<="`` or ``">"``, for ``test="yoy"``.
-    threshold : float
-        Fraction (``-0.10`` for a double-digit fall).
-    tolerance : float
-        Fraction points, for ``test="yoy_close"``.
-    origin : str
-        :data:`ARTICLE_TEXT` or :data:`SUMMARY`.
-    """
-
-    key: str
-    bank_id: str
-    says: str
-    metric: str
-    period: str
-    test: str
-    op: str = "<"
-    threshold: float = 0.0
-    tolerance: float = 0.0
-    origin: str = ARTICLE_TEXT
-
-
-_REV = "零售营收 retail operating income"
-_PROF = "零售利润 retail profit"
-CLAIMS: tuple[Claim, ...] = (
-    *(
-        Claim(
-            f"revenue_double_digit_fall_{b}",
-            b,
-            f"{n}零售营收两位数降幅 · {_REV} fell by 10% or more, H1 2025",
-            "retail_operating_income",
-            "H1 2025",
-            "yoy",
-            "<=",
-            -0.10,
-        )
-        for b, n in (("czb", "浙商银行"), ("pab", "平安银行"), ("ceb", "光大银行"))
-    ),
-    *(
-        Claim(
-            f"revenue_figure_{b}",
-            b,
-            f"{n}零售营收同比{v:+.2%} · {_REV} YoY {v:+.2%}, H1 2025 (within 0.5 pp)",
-            "retail_operating_income",
-            "H1 2025",
-            "yoy_close",
-            threshold=v,
-            tolerance=0.005,
-            origin=SUMMARY,
-        )
-        for b, n, v in (("psbc", "邮储银行", -0.0778), ("pab", "平安银行", -0.2049))
-    ),
-    *(
-        Claim(
-            f"profit_lower_{b}",
-            b,
-            f"{n}零售利润同比下降 · {_PROF} lower than a year earlier, H1 2025",
-            "retail_profit",
-            "H1 2025",
-            "yoy",
-            "<",
-            0.0,
-        )
-        for b, n in (
-            ("bocom", "交通银行"),
-            ("psbc", "邮储银行"),
-            ("pab", "平安银行"),
-            ("abc", "农业银行"),
-            ("ccb", "建设银行"),
-        )
-    ),
-    Claim(
-        "profit_loss_czb",
-        "czb",
-        f"浙商银行零售出现亏损 · {_PROF} was a loss, H1 2025",
-        "retail_profit",
-        "H1 2025",
-        "loss",
-    ),
-    *(
-        Claim(
-            f"profit_up_{b}",
-            b,
-            f"{n}零售利润同比大幅增长 · {_PROF} up on a year earlier, H1 2025",
-            "retail_profit",
-            "H1 2025",
-            "yoy",
-            ">",
-            0.0,
-        )
-        for b, n in (("icbc", "工商银行"), ("citic", "中信银行"))
-    ),
-    Claim(
-        "low_base_icbc",
-        "icbc",
-        f"工商银行2024年上半年零售利润总额同比下降超30% · {_PROF} fell more than 30%, H1 2024",
-        "retail_profit",
-        "H1 2024",
-        "yoy",
-        "<=",
-        -0.30,
-    ),
-    Claim(
-        "low_base_citic",
-        "citic",
-        f"中信银行2024年同期利润基数较低 · {_PROF} fell in H1 2024 (the low base)",
-        "retail_profit",
-        "H1 2024",
-        "yoy",
-        "<",
-        0.0,
-    ),
-    Claim(
-        "shares_fell_large_and_joint_stock",
-        "",
-        "不少国有大行、股份行零售收入和利润在总营收和利润中的占比有不同程度下降 · retail's share of "
-        "income and of profit fell at many large and joint-stock banks, H1 2025",
-        "retail_income_share",
-        "H1 2025",
-        "share_fell",
-    ),
-    *(
-        Claim(
-            f"profit_share_low_{b}",
-            b,
-            f"{n}零售利润在全行利润中的贡献占比仍处于相对低位 · {_PROF}'s share of the bank's "
-            "profit stays low, H1 2025",
-            "retail_profit_share",
-            "H1 2025",
-            "share_low",
-        )
-        for b, n in (("icbc", "工商银行"), ("citic", "中信银行"))
-    ),
-)
-
-
-def article_source_ids(panel: Panel) -> set[str]:
-    """Source ids of the checked article's own pages (:data:`ARTICLE_URLS`)."""
-    urls = panel.sources["url"].fillna("")
-    own = urls.map(lambda u: any(marker in u for marker in ARTICLE_URLS))
-    return set(panel.sources.loc[own, "source_id"])
-
-
-def independent(panel: Panel) -> Panel:
-    """The panel without the article's own figures."""
-    own = article_source_ids(panel)
-    return Panel(frame=panel.frame[~panel.frame["source_id"].isin(own)], sources=panel.sources)
 
 
 def _passes(claim: Claim, value: float) -> bool:
@@ -253,134 +73,6 @@ def _verdict_yoy(claim: Claim, change: Change) -> str:
     if math.isnan(change.value):
         return NO_DATA
     return AGREES if _passes(claim, change.value) else CONTRADICTS
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Who a source's figure comes from, read from its publisher and title (:func:`origin_of`).
-
-    Attributes
-    ----------
-    key : str
-        Equal for pages of one origin: the author, else the outlet, else the article's title.
-    name : str
-        The origin in words, for the evidence column.
-    named : bool
-        The page names its author, outlet or the bank's own report.
-    summary : bool
-        The page is a machine summary (AI or automated) of what it carries.
-    """
-
-    key: str
-    name: str
-    named: bool
-    summary: bool
-
-
-#: A machine-written page: an AI summary (reportify), an automated announcement digest.
-_SUMMARY_RE = re.compile(r"reportify|AI summary|AI财报|automated|auto-generated", re.IGNORECASE)
-#: A page that names neither the outlet nor the author of what it carries.
-_UNNAMED_RE = re.compile(r"not (?:named|shown)")
-#: The bank's own report or site, however it reached the panel.
-_OWN_RE = re.compile(r"own (?:report|website|IR|annual)|bank's own|text of bank's|own report text")
-#: An author: 记者/作者 X, "X's column", or a 2–3 character name in brackets after an outlet.
-_AUTHOR_RES = (
-    re.compile(r"(?:记者|作者)\s*([\u4e00-\u9fff]{2,3})"),
-    re.compile(r"of ([\u4e00-\u9fff]{2,4})'s"),
-    re.compile(r"\(([\u4e00-\u9fff]{2,3})[),;、]"),
-)
-#: An article a page carries, when its title quotes it ("same content as … '<title>'").
-_SAME_CONTENT_RE = re.compile(r"same content as [^']*'([^']+)'")
-
-
-def origin_of(source_id: str, publisher: str, title: str) -> Origin:
-    """The independent origin of one source (see the module docstring).
-
-    The author when the publisher names one (洪偌馨's column and an AI summary of it are one
-    origin); else the bank's own report; else the outlet (a summary "of 每日经济新闻" is that
-    outlet); a page that names no outlet or author is its own origin unless its title shows
-    which article it carries (a re-post and an AI summary of one article are one origin).
-    """
-    summary = bool(_SUMMARY_RE.search(publisher))
-    for pattern in _AUTHOR_RES:
-        if found := pattern.search(publisher):
-            return Origin(found.group(1), found.group(1), True, summary)
-    if _OWN_RE.search(publisher):
-        return Origin("own report", "银行自身报告 the bank's own report", True, summary)
-    if _UNNAMED_RE.search(publisher):
-        carried = _SAME_CONTENT_RE.search(title)
-        article = carried.group(1) if carried else re.sub(r"\s*[(\[].*?[)\]]\s*", " ", title)
-        site = publisher.split(" ")[0]
-        key = f"article {article.strip()}" if article.strip() else source_id
-        return Origin(key, f"{site} (outlet not named)", False, summary)
-    of = re.search(r"summary of ([^ (]+)", publisher)
-    head = of.group(1) if of else re.split(r" \(| via |, |; ", publisher)[0]
-    return Origin(head.split(" ")[0], head.strip(), True, summary)
-
-
-def origins(panel: Panel) -> dict[str, Origin]:
-    """source_id → :class:`Origin`, for every source of the panel."""
-    s = panel.sources.fillna("")
-    return {
-        r.source_id: origin_of(r.source_id, str(r.publisher), str(r.title)) for r in s.itertuples()
-    }
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """One source's say on a claim: its sources (the claim period's figure first), confidence
-    and whether it agrees. ``voice`` groups evidence that is one say (default: the origin of
-    the first source)."""
-
-    source_ids: tuple[str, ...]
-    confidence: str
-    agrees: bool
-    kind: str  # "figure", "derived from two levels" or "direction only"
-    unverified: bool = False
-    voice: str = ""
-
-
-@dataclass(frozen=True)
-class Voice:
-    """The evidence of one independent origin on a claim."""
-
-    name: str
-    agrees: bool
-    confidence: str
-    first_hand: bool  # named, and seen on a page that is not a machine summary
-    named: bool
-    only_direction: bool
-    unverified: bool
-
-
-def voices(evidence: list[Evidence], known: dict[str, Origin]) -> list[Voice]:
-    """Evidence grouped by independent origin: one source counted twice counts once, two
-    pages of one author or article count once. A voice's say is its best piece (a figure
-    before a direction)."""
-    unknown = Origin("", "", False, False)
-    groups: dict[str, list[Evidence]] = {}
-    for e in evidence:
-        key = e.voice or known.get(e.source_ids[0], unknown).key or e.source_ids[0]
-        groups.setdefault(key, []).append(e)
-    out = []
-    for key, pieces in groups.items():
-        grouped = bool(pieces[0].voice)  # a pair of figures: every page must be first-hand
-        ids = [s for e in pieces for s in (e.source_ids if grouped else e.source_ids[:1])]
-        pages = [known.get(s, unknown) for s in ids]
-        best = min(pieces, key=lambda e: e.kind == "direction only")
-        seen = [p.named and not p.summary for p in pages]
-        out.append(
-            Voice(
-                name=key if grouped else pages[0].name or key,
-                agrees=best.agrees,
-                confidence=min((e.confidence for e in pieces), key=CONFIDENCE_RANK.get),
-                first_hand=all(seen) if grouped else any(seen),
-                named=any(p.named for p in pages),
-                only_direction=all(e.kind == "direction only" for e in pieces),
-                unverified=any(e.unverified for e in pieces),
-            )
-        )
-    return out
 
 
 def _sign_claim(claim: Claim) -> bool:
@@ -430,51 +122,6 @@ def _evidence(claim: Claim, panel: Panel, metric: str | None = None) -> list[Evi
     for e in out:
         by_source.setdefault(e.source_ids[0], e)
     return list(by_source.values())
-
-
-def strength(verdict: str, said: list[Voice], unit: str = "origin") -> str:
-    """The strength of a verdict's evidence, in words, from its independent voices.
-
-    ``strong``: two or more named origins seen first-hand agree and none disagrees;
-    ``moderate``: at least one named origin agrees (one seen only through an AI summary
-    counts here, never for strong); ``weak``: only directions, only low-confidence figures,
-    or only AI summaries and pages that name no outlet or author; ``conflicting``: voices
-    disagree. The agreeing origins are named.
-    """
-    if verdict == NO_DATA or not said:
-        return "no independent evidence"
-    agree = [v for v in said if v.agrees == (verdict == AGREES)]
-    against = len(said) - len(agree)
-    first_hand = [v for v in agree if v.first_hand]
-    n = len(agree)
-    plural = "s" if n != 1 else ""
-    if against:
-        grade, detail = "conflicting", f"{n} {unit}{plural} for, {against} against"
-    elif all(v.only_direction for v in agree):
-        grade, detail = "weak", "direction only, no figure"
-    elif {v.confidence for v in agree} <= {"low"}:
-        grade = "weak"
-        detail = f"{'one' if n == 1 else n} low-confidence {unit}{plural}"
-    elif len(first_hand) >= 2:
-        grade, detail = "strong", f"{len(first_hand)} independent {unit}s agree"
-    elif any(v.named for v in agree):
-        grade = "moderate"
-        best = min((v.confidence for v in agree), key=CONFIDENCE_RANK.get)
-        detail = (
-            f"one {best}-confidence {unit}"
-            if n == 1
-            else f"{n} {unit}s, {len(first_hand) or 'none'} seen first-hand"
-        )
-    else:
-        grade = "weak"
-        detail = f"{n} {unit}{plural}, only AI summaries or pages that name no outlet"
-    if unit == "origin":
-        named = [v.name for v in agree if v.named]
-        unnamed = len(agree) - len(named)
-        detail += f" ({'; '.join([*named, *([f'{unnamed} unnamed'] if unnamed else [])])})"
-    if any(v.unverified for v in agree):
-        detail += ", unverified"
-    return f"{grade}: {detail}"
 
 
 def _what_is_known(claim: Claim, panel: Panel, change: Change) -> tuple[str, Change]:

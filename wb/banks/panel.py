@@ -40,7 +40,7 @@ from pathlib import Path
 import pandas as pd
 
 from wb.door import io
-from wb.door.schemas import CHANGE_SUFFIXES, REPORTING_PERIOD_RE, SHARE_SUFFIXES
+from wb.door.bank_schemas import CHANGE_SUFFIXES, REPORTING_PERIOD_RE, SHARE_SUFFIXES
 from wb.errors import InputError
 
 # --------------------------------------------------------------------------- the panel

@@ -1,6 +1,9 @@
-"""Atomic file writes: write to a temporary file in the target folder, then rename over the target.
+"""Atomic writes: a file is written to a temporary file in its folder, then renamed over the
+target; an output folder is written into a hidden sibling, then swapped in
+(:func:`staged_dir`, the one home of ``--out`` folders: ``wb warehouse build``, ``wb warehouse
+uplift``, ``wb simulate --level customer``).
 
-An interrupted write leaves the previous file (or no file), never a half-written one. Every
+An interrupted write leaves the previous file or folder (or none), never a half-written one. Every
 file ``wb`` writes gets one mode (:func:`file_mode`): readable by the group that runs the
 schedule, never writable by others. JSON is written strict: a NaN or an infinity is refused,
 never written as the non-standard ``NaN``/``Infinity`` tokens.
@@ -13,13 +16,13 @@ import json
 import math
 import os
 import shutil
-import signal
 import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from wb.door.interrupts import interruptible
 from wb.errors import InputError
 
 
@@ -77,60 +80,56 @@ def replace_dir(staging: Path, target: Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into :class:`KeyboardInterrupt` for the block, so the ``finally`` clauses
-    that remove staging folders run; outside the main thread it does nothing."""
-
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def check_replaceable(target: str | os.PathLike[str], marker: str, what: str) -> Path:
-    """``target`` as a path when an output folder may be written there: missing, an empty
-    folder or a folder holding ``marker`` (an earlier output of the same kind). Else raise
-    :class:`InputError` (exit 2) saying it is not ``what`` (e.g. ``"an earlier build"``)."""
+def check_out(target: str | os.PathLike[str], marker: str, kind: str) -> Path:
+    """``target`` as a path when an output folder of ``kind`` (e.g. ``"build"``) may be
+    written there: missing, an empty folder or an earlier ``kind`` (a folder holding
+    ``marker``), and not under a file; its parent folder is created. Else raise
+    :class:`InputError` (exit 2) and write nothing."""
     path = Path(target)
     if path.exists() and not (
         path.is_dir() and ((path / marker).is_file() or not any(path.iterdir()))
     ):
-        raise InputError(f"--out {path}: exists and is not {what}; choose a new folder")
+        raise InputError(f"--out {path}: exists and is not an earlier {kind}; choose a new folder")
+    above = next((p for p in path.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise InputError(f"--out {path}: a folder under a file; choose a folder path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out {path}: cannot create its parent folder ({exc.strerror})") from exc
     return path
 
 
 @contextlib.contextmanager
-def staged_dir(
-    target: str | os.PathLike[str], marker: str, what: str, stage: str = "staging"
-) -> Iterator[Path]:
-    """Yield a new empty folder beside ``target`` to write a whole output folder into; when
-    the block ends without an exception, rename it onto ``target`` (:func:`replace_dir`). The
-    staging folder (``.<name>.<stage>-<pid>-<random>``) is removed however the block ends, a
-    SIGTERM included (:func:`sigterm_as_interrupt`).
-
-    ``target`` may be missing, an empty folder or an earlier output of the same kind (a folder
-    holding ``marker``); anything else raises :class:`InputError` (exit 2) saying it is not
-    ``what`` (e.g. ``"an earlier build"``), and nothing is written.
-    """
-    path = check_replaceable(target, marker, what)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.parent / f".{path.name}.{stage}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+def sibling_dir(target: Path, stage: str) -> Iterator[Path]:
+    """Yield a new empty hidden folder beside ``target`` (``.<name>.<stage>-<pid>-<random>``),
+    removed with its contents however the block ends."""
+    folder = target.parent / f".{target.name}.{stage}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    folder.mkdir()
     try:
-        with sigterm_as_interrupt():
-            staging.mkdir()
-            yield staging
-            replace_dir(staging, path)
+        yield folder
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_dir(
+    target: str | os.PathLike[str], marker: str, kind: str, stage: str = "staging"
+) -> Iterator[Path]:
+    """Yield a new empty folder beside ``target`` to write a whole output folder of ``kind``
+    into; when the block ends without an exception, rename it onto ``target``
+    (:func:`replace_dir`), else keep the earlier ``target``. The staging folder
+    (:func:`sibling_dir`) is removed however the block ends; SIGINT or SIGTERM during the
+    block stop it with :class:`~wb.errors.RunInterrupted`, exit 130 or 143
+    (:func:`wb.door.interrupts.interruptible`).
+
+    ``target`` is checked first (:func:`check_out`): missing, empty or an earlier ``kind``
+    holding ``marker``; anything else raises :class:`InputError` (exit 2), nothing written.
+    """
+    path = check_out(target, marker, kind)
+    with sibling_dir(path, stage) as staging, interruptible(f"the {kind}"):
+        yield staging
+        replace_dir(staging, path)
 
 
 def write_text(target: str | os.PathLike[str], text: str) -> Path:

@@ -18,6 +18,10 @@ import pandas as pd
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
+#: A month written as text, ``YYYY-MM`` (ASCII digits): the one month format of every input,
+#: checked by pandas, Python's ``re`` and the warehouse engines alike.
+MONTH_RE = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+
 
 def month_numbers(months: Iterable[str]) -> np.ndarray:
     """Each ``YYYY-MM`` text as its month index (int64)."""

@@ -1,6 +1,6 @@
 """How a result meets a person: one HTML rendering for every tidy table wb shows.
 
-Results (:class:`wb.banks.comparison.Findings`, :class:`wb.banks.newscheck.NewsCheck`, …) are
+Results (:class:`wb.banks.finding.Findings`, :class:`wb.banks.newscheck.NewsCheck`, …) are
 frozen objects with ``.tidy()`` (a long DataFrame), ``.summary()`` (plain text) and
 ``_repr_html_`` built here, so every table in JupyterLab reads the same way: escaped text,
 numbers formatted, tuples of source ids joined, missing values shown as "—".

@@ -7,6 +7,9 @@ from matplotlib.figure import Figure
 
 from wb.plots.theme import PALETTE
 
+#: The axis of every figure that shows the uplift per add (yuan of monthly AUM change).
+PER_ADD_AXIS = "每新增一个企微客户的月度AUM变化 AUM change per add (元 yuan / month)"
+
 
 def interval(ax: plt.Axes, y: float, coef: float, low: float, high: float, color: str) -> None:
     """A point estimate with its 95% interval as a horizontal bar at height ``y``, labelled

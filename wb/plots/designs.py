@@ -9,7 +9,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from wb.plots.common import interval, zero_and_truth
+from wb.plots.common import PER_ADD_AXIS, interval, zero_and_truth
 from wb.plots.theme import PALETTE, add_footer, signed, theme_context
 
 #: (label, colour) per row, top to bottom; each row's numbers are looked up in the document.
@@ -83,7 +83,7 @@ def designs_forest(doc: dict, *, source: str, simulated: bool) -> Figure:
         ax.set_ylim(-0.6, len(rows) - 0.3)
         ax.xaxis.set_major_formatter(signed)
         leads = doc.get("robustness", {}).get("leads")
-        xlabel = "每新增一个企微客户的月度AUM变化 AUM change per add (元 yuan / month)"
+        xlabel = PER_ADD_AXIS
         if leads:
             verdict = "passes" if leads["passes"] else "FAILS"
             xlabel += (

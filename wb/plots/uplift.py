@@ -11,9 +11,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from wb.plots.common import finding_title, interval, zero_and_truth
+from wb.plots.common import PER_ADD_AXIS, finding_title, interval, zero_and_truth
 from wb.plots.theme import PALETTE, PRINT_WIDTH_IN, add_footer, signed, theme_context, wrap_print
+from wb.stats.cluster import z_quantile
 from wb.uplift.result import MODELS, OUTCOME, UpliftResult
+
+#: Half-width of a 95% normal interval in standard errors (the bins' error bars).
+Z95 = z_quantile()
 
 _COLOURS = {
     "naive_ols": PALETTE["vermillion"],
@@ -60,7 +64,7 @@ def forest(result: UpliftResult, *, ax: plt.Axes | None = None) -> Figure:
             range(len(models)), [f"{MODELS[m].label}\n({MODELS[m].reading})" for m in models]
         )
         ax.set_ylim(-0.6, len(models) - 0.3)
-        ax.set_xlabel("每新增一个企微客户的月度AUM变化 AUM change per add (元 yuan / month)")
+        ax.set_xlabel(PER_ADD_AXIS)
         ax.xaxis.set_major_formatter(signed)
         title = wrap_print(_finding(result), fig.get_figwidth(), 12.5)
         finding_title(fig, "\n".join(title))
@@ -88,7 +92,7 @@ def binned_scatter(result: UpliftResult) -> Figure:
             axis.errorbar(
                 b["x_mean"],
                 b["y_mean"] / 1e4,
-                yerr=1.96 * b["y_se"] / 1e4,
+                yerr=Z95 * b["y_se"] / 1e4,
                 fmt="o",
                 color=PALETTE["blue"],
                 ecolor=PALETTE["sky"],
@@ -145,7 +149,7 @@ def by_quota(result: UpliftResult) -> Figure:
                 xs,
                 counts["mean"],
                 width,
-                yerr=1.96 * counts["se"],
+                yerr=Z95 * counts["se"],
                 color=colour,
                 label=label,
                 capsize=3,
@@ -161,7 +165,7 @@ def by_quota(result: UpliftResult) -> Figure:
                 )
             aum = rows.loc[OUTCOME]
             right.bar(
-                j, aum["mean"] / 1e4, 0.6, yerr=1.96 * aum["se"] / 1e4, color=colour, capsize=3
+                j, aum["mean"] / 1e4, 0.6, yerr=Z95 * aum["se"] / 1e4, color=colour, capsize=3
             )
         left.set_xticks(range(2), ["新增 adds", "实名认证 certified adds"])
         left.set_ylabel("每RM每月 per RM-month")

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from wb.errors import CellError, KernelError, RunTimeoutError
-from wb.run.params import NotebookSpec, RunParams, read_notebook
+from wb.run.notebook_parameters import read_notebook
+from wb.run.params import NotebookSpec, RunParams
 
 #: Longest line of kernel output copied into ``run.log``; the rest of the line is cut.
 MAX_LOG_LINE = 10_000

@@ -28,14 +28,13 @@ folder gets one mode (:func:`wb.door.atomic.file_mode`: group-readable, not worl
 
 from __future__ import annotations
 
-import contextlib
 import os
 import platform
 import re
 import shutil
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +42,7 @@ from typing import Any
 
 import yaml
 
+from wb.door.interrupts import Signalled, signals_raise
 from wb.door.workers import one_blas_thread
 from wb.errors import ExportError, RunInterrupted, WbError
 from wb.run import brief, kernel, manifest, workbook
@@ -59,7 +59,8 @@ from wb.run.folders import (
     up_to_date,
 )
 from wb.run.inputs import CODE_ROOT, Inputs, key_parts, validate_inputs
-from wb.run.params import NotebookSpec, RunParams, declared_parameters, load
+from wb.run.notebook_parameters import declared_parameters
+from wb.run.params import NotebookSpec, RunParams, load
 
 Say = Callable[[str], None]
 
@@ -79,34 +80,6 @@ def _now() -> str:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")
-
-
-class _Signalled(BaseException):
-    """SIGINT or SIGTERM arrived during a run. A ``BaseException`` (as ``KeyboardInterrupt``),
-    so no ``except Exception`` in papermill or nbclient swallows it."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-@contextlib.contextmanager
-def _signals_stop_the_run() -> Iterator[None]:
-    """Turn the first SIGINT or SIGTERM inside the block into :class:`_Signalled`; later ones
-    are ignored while the run records its failure. Handlers are restored after."""
-    caught = (signal.SIGINT, signal.SIGTERM)
-
-    def handler(signum: int, _frame: object) -> None:
-        for s in caught:
-            signal.signal(s, signal.SIG_IGN)
-        raise _Signalled(signum)
-
-    saved = {s: signal.signal(s, handler) for s in caught}
-    try:
-        yield
-    finally:
-        for s, previous in saved.items():
-            signal.signal(s, previous)
 
 
 class Run:
@@ -212,7 +185,7 @@ class Run:
                 except WbError:
                     entry["status"] = "failed"
                     raise
-                except _Signalled:
+                except Signalled:
                     entry["status"] = "interrupted"
                     raise
                 finally:
@@ -252,7 +225,7 @@ class Run:
     def execute(self) -> RunResult:
         """Stage, run, check and promote; on failure (a signal included) move the staging
         folder to ``failed/``."""
-        with _signals_stop_the_run():
+        with signals_raise():
             try:
                 self.staging.mkdir()
                 self.artifacts.mkdir()
@@ -281,7 +254,7 @@ class Run:
                     shutil.rmtree(self.inputs.links, ignore_errors=True)
             return RunResult(promote(self.staging, self.out, self.run_id), self.run_id)
 
-    def _interrupted(self, exc: _Signalled) -> RunInterrupted:
+    def _interrupted(self, exc: Signalled) -> RunInterrupted:
         """The contract error for a signal, naming the notebook it stopped."""
         name = signal.Signals(exc.signum).name
         running = next(
@@ -297,8 +270,8 @@ class Run:
         """Record the failure and move the staging folder to ``failed/``; return the error to
         raise: a contract error with the three-line summary, or ``exc`` itself (a bug)."""
         if not self.staging.is_dir():  # stopped before the staging folder existed
-            return self._interrupted(exc) if isinstance(exc, _Signalled) else exc
-        if isinstance(exc, _Signalled):
+            return self._interrupted(exc) if isinstance(exc, Signalled) else exc
+        if isinstance(exc, Signalled):
             exc = self._interrupted(exc)
         if not self.record:
             self._start_record()

@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from wb.banks import comparison
 from wb.door.atomic import atomic_path
 
 #: The workbook's name in a run folder (and in a notebook's ``out_dir``).
@@ -95,7 +96,7 @@ def _scaled(frame: pd.DataFrame, units: dict[str, Unit]) -> tuple[pd.DataFrame, 
 
 def _bank_sheets(folder: Path) -> list[Sheet]:
     """The table behind each bank chart, as the bank notebook wrote them."""
-    path = folder / "bank_tables.xlsx"
+    path = folder / comparison.WORKBOOK_NAME
     if not path.is_file():
         return []
     sheets = []
@@ -212,7 +213,7 @@ def sheets_of(
     folder = Path(folder)
     sheets: list[Sheet] = []
     simulated = False
-    bank_path = folder / "bank_comparison.json"
+    bank_path = folder / comparison.ARTIFACT_NAME
     bank = json.loads(bank_path.read_text(encoding="utf-8")) if bank_path.is_file() else None
     if bank:
         period = period or bank.get("period", "")

@@ -42,6 +42,12 @@ def t_quantile(n_clusters: int, level: float = LEVEL) -> float:
     return float(special.stdtrit(n_clusters - 1, 0.5 + level / 2))
 
 
+def z_quantile(level: float = LEVEL) -> float:
+    """The two-sided ``level`` quantile of the standard normal (1.96 at 95%): for intervals
+    of estimates with a normal limit and no cluster count behind them (a bin's mean)."""
+    return float(special.ndtri(0.5 + level / 2))
+
+
 def t_pvalue(tstat: float, n_clusters: int) -> float:
     """Two-sided p-value of a t statistic on G − 1 degrees of freedom."""
     return float(2 * special.stdtr(n_clusters - 1, -abs(tstat)))

@@ -49,7 +49,7 @@ import pandas as pd
 from wb.door import provenance, simulation
 from wb.door.arguments import DEFAULTS
 from wb.door.atomic import writable_file, write_json
-from wb.door.io import XLSX_MAX_ROWS, write_table
+from wb.door.writers import XLSX_MAX_ROWS, write_table
 from wb.errors import InputError
 
 SCHEMA = "wb.simulate/1"

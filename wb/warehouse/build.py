@@ -18,10 +18,7 @@ import contextlib
 import datetime as dt
 import os
 import re
-import shutil
-import signal
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,10 +28,10 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from wb.door import provenance, schemas
-from wb.door.atomic import replace_dir, write_json
-from wb.door.calendar import month_index_expr, month_text_expr
+from wb.door.atomic import check_out, sibling_dir, staged_dir, write_json
+from wb.door.calendar import MONTH_RE, month_index_expr, month_text_expr
 from wb.door.display import Shown, table
-from wb.errors import InputError, RunInterrupted
+from wb.errors import InputError
 from wb.warehouse.progress import Progress
 from wb.warehouse.source import EngineOptions, Source, open_source
 from wb.warehouse.tables import MONEY, TABLES, month_text
@@ -48,7 +45,7 @@ ADD_QUALITY = "add_quality.parquet"
 #: add-quality counts, in the order of docs/warehouse.md (declared in :mod:`wb.door.schemas`).
 QUALITY_COUNTS = tuple(schemas.ADD_QUALITY_COUNTS)
 
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_MONTH = re.compile(MONTH_RE)
 
 
 @dataclass(frozen=True)
@@ -303,50 +300,14 @@ def _window_text(window: MonthWindow) -> str:
 
 
 @contextlib.contextmanager
-def interruptible(what: str) -> Iterator[None]:
-    """SIGINT (Ctrl-C) or SIGTERM during the block stop it with :class:`RunInterrupted`: exit
-    130 or 143, the staging folders removed on the way out. The engine's own interrupt (DuckDB
-    stops its query and raises ``InterruptException``) counts as the signal that caused it.
-    Handlers are restored after; outside the main thread the block runs as it is."""
-    received: list[int] = []
-
-    def handler(signum: int, _frame: object) -> None:
-        received.append(signum)
-        raise KeyboardInterrupt
-
-    caught = (signal.SIGINT, signal.SIGTERM)
-    try:
-        previous = {s: signal.signal(s, handler) for s in caught}
-    except ValueError:  # not the main thread
-        yield
+def spill_beside(options: EngineOptions, target: Path) -> Iterator[EngineOptions]:
+    """``options`` with DuckDB spilling into a new hidden sibling folder of ``target``,
+    removed after the block; as they are when a ``temp_dir`` is set or the engine is Spark."""
+    if options.engine != "duckdb" or options.temp_dir is not None:
+        yield options
         return
-    try:
-        yield
-    except (KeyboardInterrupt, Exception) as exc:
-        if not received and not isinstance(exc, KeyboardInterrupt):
-            raise
-        signum = received[0] if received else signal.SIGINT
-        name = signal.Signals(signum).name
-        raise RunInterrupted(f"{what} interrupted by {name}; nothing written", signum) from exc
-    finally:
-        for s, handler_before in previous.items():
-            signal.signal(s, handler_before)
-
-
-def check_out(target: Path, kind: str, earlier: str) -> None:
-    """Refuse an ``--out`` that exists and is neither empty nor an earlier ``kind`` (holding
-    ``earlier``), or that lies under a file; create its parent folder."""
-    if target.exists() and not (
-        target.is_dir() and ((target / earlier).is_file() or not any(target.iterdir()))
-    ):
-        raise InputError(f"--out: exists and is not an earlier {kind}; choose a new folder")
-    above = next((p for p in target.parents if p.exists()), None)
-    if above is not None and not above.is_dir():
-        raise InputError("--out: a folder under a file; choose a folder path")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"--out: cannot create its parent folder ({exc.strerror})") from exc
+    with sibling_dir(target, "spill") as spill:
+        yield replace(options, temp_dir=spill)
 
 
 def build(
@@ -380,22 +341,17 @@ def build(
     options = options or EngineOptions()
     options.check()
     window = months if isinstance(months, MonthWindow) else MonthWindow.parse(months)
-    target = Path(out)
-    check_out(target, "build", BUILD_JSON)
-    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    staging = target.parent / f".{target.name}.building-{tag}"
-    spill = target.parent / f".{target.name}.spill-{tag}"
+    target = check_out(out, BUILD_JSON, "build")
     progress = progress or Progress(8)
     started = time.perf_counter()
-    src: Source | None = None
     try:
-        with interruptible("the build"):
-            staging.mkdir()
-            if options.engine == "duckdb" and options.temp_dir is None:
-                spill.mkdir()
-                options = replace(options, temp_dir=spill)
+        with (
+            staged_dir(target, BUILD_JSON, "build", "building") as staging,
+            spill_beside(options, target) as options,
+            contextlib.ExitStack() as opened,
+        ):
             with progress.step("open source"):
-                src = open_source(source, options)
+                src = opened.enter_context(contextlib.closing(open_source(source, options)))
             report = validate(src, progress, keep_groupings=True)
             try:
                 with src.reading("the build"):
@@ -417,13 +373,8 @@ def build(
                 record["timings_s"] = dict(progress.timings)
                 record["timings_s"]["total"] = round(time.perf_counter() - started, 3)
                 write_json(record, staging / BUILD_JSON, sort_keys=True)
-            replace_dir(staging, target)
     finally:
         progress.close()
-        if src is not None:
-            src.close()
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(spill, ignore_errors=True)
     return BuildResult(target, record)
 
 

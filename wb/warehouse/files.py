@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wb.door import privacy
-from wb.door.io import MAX_COLUMNS
+from wb.door.io import MAX_COLUMNS, env_limit
 from wb.errors import InputError
 from wb.warehouse.tables import KIND_TEXT, SPECS, Problem
 
@@ -44,27 +44,14 @@ def hidden(part: str) -> bool:
     return part.startswith((".", "_"))
 
 
-def _bound(env: str, default: int) -> int:
-    text = os.environ.get(env, "").strip()
-    if not text:
-        return default
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise InputError(f"{env}={privacy.redact(text)}: expected a positive whole number")
-    return value
-
-
 def max_files() -> int:
     """Most Parquet files per table: ``$WB_MAX_WAREHOUSE_FILES``, else 100,000."""
-    return _bound(MAX_FILES_ENV, DEFAULT_MAX_FILES)
+    return env_limit(MAX_FILES_ENV, DEFAULT_MAX_FILES, "files")
 
 
 def max_rows() -> int:
     """Most rows per table: ``$WB_MAX_WAREHOUSE_ROWS``, else ten billion."""
-    return _bound(MAX_ROWS_ENV, DEFAULT_MAX_ROWS)
+    return env_limit(MAX_ROWS_ENV, DEFAULT_MAX_ROWS, "rows")
 
 
 @dataclass(frozen=True)

@@ -493,7 +493,7 @@ def write(config: CustomerSimulationConfig, out: str | os.PathLike[str]) -> tupl
     target = Path(out)
     if target.suffix.lower() in (".csv", ".parquet"):
         raise InputError(f"--out {target}: --level customer writes a folder, not a file")
-    with staged_dir(target, TRUTH, "an earlier simulated source", "simulating") as staging:
+    with staged_dir(target, TRUTH, "simulated source", "simulating") as staging:
         truth = _write_into(config, staging)
     return target, truth
 

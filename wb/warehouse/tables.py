@@ -38,15 +38,14 @@ import ibis
 import ibis.expr.types as ir
 
 from wb.door import privacy
-from wb.door.calendar import month_index_expr
-from wb.door.validation import MAX_EXACT_INT
+from wb.door.calendar import MONTH_RE, month_index_expr
+from wb.door.column_types import MAX_EXACT_INT
 from wb.errors import InputError
 
 TABLES = ("customer_month", "wecom_contact", "quota")
 
 Kind = Literal["text", "month", "timestamp", "number", "integer"]
 
-MONTH_RE = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
 #: How each kind is described to the user when a column has the wrong type.
 KIND_TEXT = {

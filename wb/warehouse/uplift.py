@@ -42,9 +42,7 @@ import datetime as dt
 import html
 import json
 import os
-import shutil
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -54,12 +52,13 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from wb.door.atomic import replace_dir, write_json
+from wb.door.atomic import check_out, staged_dir, write_json
 from wb.door.calendar import month_index_expr
 from wb.door.display import table
 from wb.door.documents import DocumentSchema
+from wb.door.interrupts import interruptible
 from wb.errors import ExportError, InputError, NotIdentified
-from wb.warehouse.build import MonthWindow, check_out, interruptible, quota_in_force
+from wb.warehouse.build import MonthWindow, quota_in_force, spill_beside
 from wb.warehouse.imputation import (
     Cells,
     Design,
@@ -846,22 +845,14 @@ def write(
 
     ``out`` must not exist, be empty or hold an earlier result (``customer_uplift.json``).
     """
-    target = Path(out)
-    check_out(target, "customer uplift", JSON_NAME)
-    staging = target.parent / f".{target.name}.uplift-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    try:
-        with interruptible("the customer uplift"):
-            staging.mkdir()
-            doc = result.to_json()
-            doc["finished_at"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            DOCUMENT.check(doc, JSON_NAME)
-            write_json(doc, staging / JSON_NAME)
-            if figures is not None:
-                list(figures(staging))
-            replace_dir(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+    with staged_dir(out, JSON_NAME, "customer uplift", "uplift") as staging:
+        doc = result.to_json()
+        doc["finished_at"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        DOCUMENT.check(doc, JSON_NAME)
+        write_json(doc, staging / JSON_NAME)
+        if figures is not None:
+            list(figures(staging))
+    return Path(out)
 
 
 def load(path: str | os.PathLike[str]) -> dict:
@@ -904,19 +895,12 @@ def run(
     options.check()
     (design or Design()).check()
     window = months if isinstance(months, MonthWindow) else MonthWindow.parse(months)
-    target = Path(out)
-    check_out(target, "customer uplift", JSON_NAME)
-    spill = target.parent / f".{target.name}.spill-{uuid.uuid4().hex[:8]}"
-    try:
-        if options.engine == "duckdb" and options.temp_dir is None:
-            spill.mkdir()
-            options = replace(options, temp_dir=spill)
+    target = check_out(out, JSON_NAME, "customer uplift")
+    with spill_beside(options, target) as spilling:
         with interruptible("the customer uplift"):
-            result = estimate(source, options, window, design, progress, check)
+            result = estimate(source, spilling, window, design, progress, check)
         if label is not None:
             result = replace(result, source=label)
         draw = None if figures is None else (lambda folder: figures(result, folder))
         write(result, target, draw)
-    finally:
-        shutil.rmtree(spill, ignore_errors=True)
     return result
