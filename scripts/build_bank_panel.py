@@ -1,10 +1,10 @@
 """Build ``data/bank_panel.csv``, ``data/entities_panel.csv`` and ``data/sources.csv``.
 
-Reads a file of researched figures kept outside the repository (``--src``, one row per printed
-figure with its source and quote) and writes the long bank panel of docs/data.md. Same input,
-same bytes. Run from the repo root::
+Reads the researched figures (``--src``, default ``data/raw/public_figures.csv``: one row per
+printed figure with its source and quote) and writes the long bank panel of docs/data.md. Same
+input, same bytes. Run from the repo root::
 
-    .venv/bin/python scripts/build_bank_panel.py --src PATH [--out data]
+    .venv/bin/python scripts/build_bank_panel.py [--src PATH] [--out data]
 
 Rules, row by row:
 
@@ -359,7 +359,12 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: ``--src`` (the researched figures, CSV) and ``--out`` (folder); prints a
     summary."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--src", type=Path, required=True, help="the researched figures (CSV)")
+    parser.add_argument(
+        "--src",
+        type=Path,
+        default=Path("data/raw/public_figures.csv"),
+        help="the researched figures (CSV)",
+    )
     parser.add_argument("--out", type=Path, default=Path("data"))
     args = parser.parse_args(argv)
     banks, entities, sources = build(args.src)

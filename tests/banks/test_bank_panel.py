@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import os
 import shutil
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
@@ -17,13 +16,8 @@ from wb import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data"
-#: The researched figures scripts/build_bank_panel.py reads, kept outside the repository:
-#: named by the environment variable WB_BANK_FIGURES (docs/data.md).
-SRC = Path(os.environ.get("WB_BANK_FIGURES", "")).expanduser()
-needs_src = pytest.mark.skipif(
-    not SRC.is_file(),
-    reason="WB_BANK_FIGURES does not name the researched figures (kept outside the repository)",
-)
+#: The researched figures scripts/build_bank_panel.py reads (data/raw/README.md).
+SRC = DATA / "raw" / "public_figures.csv"
 
 
 def _build_module():
@@ -55,7 +49,6 @@ def panel() -> pd.DataFrame:
     return pd.read_csv(DATA / "bank_panel.csv", dtype={"value": float})
 
 
-@needs_src
 def test_build_is_deterministic_and_matches_committed_files(tmp_path: Path) -> None:
     build = _build_module()
     for out in ("a", "b"):
