@@ -18,6 +18,8 @@ import subprocess
 import sys
 import warnings
 
+import pytest
+
 from wb.cli import main
 
 
@@ -32,13 +34,25 @@ def wb(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.
     )
 
 
-def wb_in_process(*args: str) -> subprocess.CompletedProcess:
+def wb_in_process(
+    *args: str, env: dict | None = None, cwd: str | os.PathLike | None = None
+) -> subprocess.CompletedProcess:
     """``wb ARGS`` run by :func:`wb.cli.main` in this process; what it prints is captured and
-    the warning hook it installs is put back."""
+    the warning hook it installs is put back. ``env`` is added to the environment and ``cwd``
+    made the working folder for the call only (for settings wb reads when a command runs, such
+    as the size limits; one read at start-up needs :func:`wb`)."""
     out, err = io.StringIO(), io.StringIO()
     shown = warnings.showwarning
     try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with (
+            pytest.MonkeyPatch.context() as patch,
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+        ):
+            for name, value in (env or {}).items():
+                patch.setenv(name, value)
+            if cwd is not None:
+                patch.chdir(cwd)
             main(list(args))
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1

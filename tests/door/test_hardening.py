@@ -382,10 +382,10 @@ def test_an_input_above_the_size_limit_is_refused_before_loading(tmp_path, suffi
         frame.to_parquet(path)
     else:
         frame.to_excel(path, index=False)
-    done = wb("validate", "--data", str(path), env={"WB_MAX_INPUT_CELLS": "500"})
+    done = wb_in_process("validate", "--data", str(path), env={"WB_MAX_INPUT_CELLS": "500"})
     assert done.returncode == 2, done.stdout
     assert "WB_MAX_INPUT_CELLS" in done.stderr and "500" in done.stderr
-    done = wb("validate", "--data", str(path))
+    done = wb_in_process("validate", "--data", str(path))
     assert done.returncode == 0, done.stderr
 
 

@@ -5,16 +5,15 @@ message or an output."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from helpers import wb_in_process
 from warehouse_cases import edge_tables, write_source
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,14 +24,9 @@ PERSONAL_FILE = f"{NAME}{PHONE}.parquet"
 
 
 def wb(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "wb.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-        cwd=ROOT.parent,  # not the checkout: the code comes from PYTHONPATH or the install
-    )
+    """``wb ARGS`` in this process (exit code, stdout, stderr as the command gives them), from
+    outside the checkout: no path may resolve against the project folder."""
+    return wb_in_process(*args, env=env, cwd=ROOT.parent)
 
 
 def exit2(result: subprocess.CompletedProcess, *needles: str) -> str:
