@@ -128,7 +128,7 @@ def test_small_exports_give_the_full_analysis(tmp_path, n_rms, n_months, seed):
     data = tmp_path / "s.parquet"
     write(SimulationConfig(n_rms=n_rms, n_months=n_months, seed=seed), data)
     out = tmp_path / "u"
-    done = wb("uplift", "--data", str(data), "--out", str(out))
+    done = wb_in_process("uplift", "--data", str(data), "--out", str(out))
     assert done.returncode == 0, done.stderr
     doc = strict_json(out / "uplift.json")
     assert "design_notes" in doc
