@@ -66,7 +66,7 @@ demo: install
 # groups the tests (all `spark` tests on one worker, a file's tests that share a module fixture
 # together) and starts the longest first; --no-loadscope-reorder keeps that order.
 TEST_WORKERS ?= 2
-PYTEST := $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+PYTEST := $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --no-loadscope-reorder
 
 ## Run the whole test suite (all tiers, 2 workers) and the layer contract: about N min on 2 cores
 test: install
