@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -30,6 +31,12 @@ def tiny_csv(tmp_path, small_export):
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip Spark without Java; group and order the tests for the workers of ``make test``."""
+    skip_spark_without_java(items)
+    group_for_workers(items)
+
+
+def skip_spark_without_java(items: list[pytest.Item]) -> None:
     """Tests marked ``spark`` start a local Spark, which needs Java: without it they are
     skipped with the reason (``make install`` installs openjdk-17), not failed."""
     spark = [item for item in items if item.get_closest_marker("spark")]
@@ -45,3 +52,97 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     )
     for item in spark:
         item.add_marker(skip)
+
+
+# ------------------------------------------------------------------ two workers (pytest-xdist)
+#
+# `make test` runs `pytest -n 2` (pytest-xdist). Its own grouping (--dist loadgroup and the
+# xdist_group mark) does nothing under pytest 9.2 (pytest-xdist issue 1386: the group is written
+# into a node id that pytest no longer reads), so the groups are handed to the scheduler here:
+# each worker writes the group of every test it collected into a file the controller named in
+# WB_TEST_GROUPS, and the controller's scheduler (a LoadScopeScheduling whose scope is that
+# group) reads it once every worker has collected.
+
+GROUPS_ENV = "WB_TEST_GROUPS"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The controller of an xdist run names the file its workers write the groups into."""
+    if getattr(config, "workerinput", None) is None and config.getoption("numprocesses", None):
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="wb-test-groups-")
+        os.environ[GROUPS_ENV] = os.path.join(folder, "groups")
+        config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """Schedule by the groups of :func:`group_for_workers`, in the order of the collection."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        groups: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.groups is None:
+                import glob
+                import json
+                from pathlib import Path
+
+                written = sorted(glob.glob(os.environ[GROUPS_ENV] + ".gw*[0-9]"))
+                self.groups = json.loads(Path(written[0]).read_text(encoding="utf-8"))
+            return self.groups.get(nodeid, nodeid)
+
+    return GroupScheduling(config, log)
+
+
+def group_for_workers(items: list[pytest.Item]) -> None:
+    """The groups a worker runs whole, written for the scheduler (see above):
+
+    * every ``spark`` test in one group, so one JVM starts and one worker holds its memory;
+    * the tests of a file that share a module- or class-scoped fixture in one group, so the
+      fixture is computed once, not once per worker;
+    * a test marked ``xdist_group(name)`` in the group ``name``;
+    * any other test alone, wherever a worker is free.
+
+    The groups are then ordered so the longest start first (``spark``, then groups holding a
+    ``slow`` test, then the rest; otherwise as collected), so a worker is not left alone with
+    a long test at the end. Without xdist only the order changes."""
+    unit: dict[str, str] = {}
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            unit[item.nodeid] = item.get_closest_marker("xdist_group").args[0]
+        elif item.get_closest_marker("spark"):
+            unit[item.nodeid] = "spark"
+        elif _shares_a_fixture(item):
+            unit[item.nodeid] = item.nodeid.split("::")[0]
+        else:
+            unit[item.nodeid] = item.nodeid
+    rank: dict[str, int] = {}
+    for item in items:
+        first = 0 if unit[item.nodeid] == "spark" else 1 if item.get_closest_marker("slow") else 2
+        rank[unit[item.nodeid]] = min(first, rank.get(unit[item.nodeid], 2))
+    start: dict[str, int] = {}
+    for i, item in enumerate(items):
+        start.setdefault(unit[item.nodeid], i)
+    items.sort(key=lambda item: (rank[unit[item.nodeid]], start[unit[item.nodeid]]))
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and os.environ.get(GROUPS_ENV):
+        import json
+
+        path = f"{os.environ[GROUPS_ENV]}.{worker}"
+        with open(path + ".tmp", "w", encoding="utf-8") as out:
+            json.dump(unit, out)
+        os.replace(path + ".tmp", path)
+
+
+def _shares_a_fixture(item: pytest.Item) -> bool:
+    """Whether ``item`` uses a module- or class-scoped fixture (a session-scoped one is
+    computed once per worker whatever the grouping)."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(
+        defs[-1].scope in ("module", "class") for defs in info.name2fixturedefs.values() if defs
+    )

@@ -18,27 +18,48 @@ import subprocess
 import sys
 import warnings
 
+import pytest
+
 from wb.cli import main
 
 
-def wb(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """``wb ARGS`` in a new process, ``env`` added to this process's environment."""
+def wb(
+    *args: str,
+    env: dict | None = None,
+    timeout: float = 600,
+    cwd: str | os.PathLike | None = None,
+) -> subprocess.CompletedProcess:
+    """``wb ARGS`` in a new process, ``env`` added to this process's environment, in ``cwd``
+    (default: this process's working folder)."""
     return subprocess.run(
         [sys.executable, "-m", "wb.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         env={**os.environ, **(env or {})},
+        cwd=cwd,
     )
 
 
-def wb_in_process(*args: str) -> subprocess.CompletedProcess:
+def wb_in_process(
+    *args: str, env: dict | None = None, cwd: str | os.PathLike | None = None
+) -> subprocess.CompletedProcess:
     """``wb ARGS`` run by :func:`wb.cli.main` in this process; what it prints is captured and
-    the warning hook it installs is put back."""
+    the warning hook it installs is put back. ``env`` is added to the environment and ``cwd``
+    made the working folder for the call only (for settings wb reads when a command runs, such
+    as the size limits; one read at start-up needs :func:`wb`)."""
     out, err = io.StringIO(), io.StringIO()
     shown = warnings.showwarning
     try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with (
+            pytest.MonkeyPatch.context() as patch,
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+        ):
+            for name, value in (env or {}).items():
+                patch.setenv(name, value)
+            if cwd is not None:
+                patch.chdir(cwd)
             main(list(args))
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1

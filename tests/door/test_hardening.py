@@ -128,7 +128,7 @@ def test_small_exports_give_the_full_analysis(tmp_path, n_rms, n_months, seed):
     data = tmp_path / "s.parquet"
     write(SimulationConfig(n_rms=n_rms, n_months=n_months, seed=seed), data)
     out = tmp_path / "u"
-    done = wb("uplift", "--data", str(data), "--out", str(out))
+    done = wb_in_process("uplift", "--data", str(data), "--out", str(out))
     assert done.returncode == 0, done.stderr
     doc = strict_json(out / "uplift.json")
     assert "design_notes" in doc
@@ -382,10 +382,10 @@ def test_an_input_above_the_size_limit_is_refused_before_loading(tmp_path, suffi
         frame.to_parquet(path)
     else:
         frame.to_excel(path, index=False)
-    done = wb("validate", "--data", str(path), env={"WB_MAX_INPUT_CELLS": "500"})
+    done = wb_in_process("validate", "--data", str(path), env={"WB_MAX_INPUT_CELLS": "500"})
     assert done.returncode == 2, done.stdout
     assert "WB_MAX_INPUT_CELLS" in done.stderr and "500" in done.stderr
-    done = wb("validate", "--data", str(path))
+    done = wb_in_process("validate", "--data", str(path))
     assert done.returncode == 0, done.stderr
 
 

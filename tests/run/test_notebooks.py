@@ -351,7 +351,9 @@ def test_the_pairs_are_of_the_panels_banks(bank_panel):
     assert BANK_IDS.split() == bank_panel.banks()
 
 
-@pytest.mark.parametrize("period", ["H1 2025", "FY2024"])
+@pytest.mark.parametrize(  # 56 charts a period: one period in the quick tier, both in make test
+    "period", ["H1 2025", pytest.param("FY2024", marks=pytest.mark.slow)]
+)
 def test_notebook_10_calls_succeed_for_a_sample_of_bank_pairs(bank_panel, period):
     """What notebook 10's cells call, for 8 pairs of banks and both kinds of period: every
     chart draws with a title and every finding shows (all 171 pairs x 2 periods passed once by

@@ -5,16 +5,16 @@ message or an output."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
+import helpers
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from helpers import wb_in_process
 from warehouse_cases import edge_tables, write_source
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,15 +24,10 @@ PHONE = "13912345678"
 PERSONAL_FILE = f"{NAME}{PHONE}.parquet"
 
 
-def wb(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "wb.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-        cwd=ROOT.parent,  # not the checkout: the code comes from PYTHONPATH or the install
-    )
+def wb(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``wb ARGS`` in this process (exit code, stdout, stderr as the command gives them), from
+    outside the checkout: no path may resolve against the project folder."""
+    return wb_in_process(*args, env=env, cwd=ROOT.parent)
 
 
 def exit2(result: subprocess.CompletedProcess, *needles: str) -> str:
@@ -114,8 +109,10 @@ def test_mid_file_corruption_on_spark_exit_2_screened(source, tmp_path):
     """The same on Spark: the Python message screened, and nothing of the JVM's own log (its
     stack traces name the file) on stderr."""
     _corrupt_pages(source)
-    result = wb("warehouse", "validate", "--source", str(source), "--engine", "spark",
-                "--spark-master", "local[1]", timeout=600)  # fmt: skip
+    # a process of its own: the JVM writes its log to the process's stderr, which only a
+    # subprocess captures
+    result = helpers.wb("warehouse", "validate", "--source", str(source), "--engine", "spark",
+                        "--spark-master", "local[1]", timeout=600, cwd=ROOT.parent)  # fmt: skip
     err = exit2(result, "customer_month")
     assert NAME not in err and PHONE not in err and str(source) not in err, err[-3000:]
 

@@ -8,7 +8,7 @@ import json
 
 import pandas as pd
 import pytest
-from helpers import wb, wb_in_process
+from helpers import wb_in_process
 
 from wb.errors import InputError
 from wb.warehouse import build
@@ -107,13 +107,15 @@ def test_uplift_on_the_built_panel_recovers_the_truth(tmp_path):
     """The issue's new-user path: simulate → build → `wb uplift` gives the truth's verdict."""
     for beta in ("-20000", "20000", "0"):
         src, out, up = tmp_path / f"wh{beta}", tmp_path / f"b{beta}", tmp_path / f"u{beta}"
-        r = wb("simulate", "--level", "customer", "--out", str(src), "--beta-quota", beta,
-               "--seed", "3")  # fmt: skip
+        args = ["--out", str(src), "--beta-quota", beta, "--seed", "3"]
+        r = wb_in_process("simulate", "--level", "customer", *args)
         assert r.returncode == 0, r.stderr
-        r = wb("warehouse", "build", "--source", str(src), "--out", str(out))
+        r = wb_in_process("warehouse", "build", "--source", str(src), "--out", str(out))
         assert r.returncode == 0, r.stderr
         assert r.stdout.strip().splitlines()[-1] == str(out)
-        r = wb("uplift", "--data", str(out / "rm_month.parquet"), "--out", str(up), "--quick")
+        r = wb_in_process(
+            "uplift", "--data", str(out / "rm_month.parquet"), "--out", str(up), "--quick"
+        )
         assert r.returncode == 0, r.stderr
         truth = json.loads((src / TRUTH).read_text())
         verdict = json.loads((up / "uplift.json").read_text())["verdict"]["code"]
