@@ -150,6 +150,22 @@ figure = uplift_outputs.draw(analysis, "uplift_bunching")
 designs.bunching or designs.notes
 
 # %% [markdown]
+# ### Heterogeneous and dynamic effects
+# IV-WAS compares RMs whose quota switched with RMs whose quota did not, weighting each by its
+# own first stage, beside FE-2SLS (and tests the difference). DID_ℓ follows the quota target as
+# a non-binary, non-absorbing treatment: effects by months since an RM's first target change
+# (on, changed, stopped), with placebos before it.
+
+# %%
+designs.iv_was or designs.notes
+
+# %%
+figure = uplift_outputs.draw(analysis, "uplift_dynamic")
+
+# %%
+designs.dynamic_effects or designs.notes
+
+# %% [markdown]
 # ### Every design on one axis, and the robustness checks
 # Certified and uncertified adds as outcomes of the quota (not controls); winsorised AUM
 # change, quarter-ends dropped, branch × month effects, and a leads test (next month's adds

@@ -115,7 +115,7 @@ def test_notebook_20_draws_every_figure_from_the_results_not_from_files(tmp_path
     source = ROOT / "notebooks" / "20_quota_uplift.py"
     assert ".png" not in source.read_text()
     images = images_in(execute("20_quota_uplift", tmp_path / "figs"))
-    assert images == len(list((tmp_path / "figs").glob("uplift_*.png"))) == 7
+    assert images == len(list((tmp_path / "figs").glob("uplift_*.png"))) == 8
     assert (tmp_path / "figs" / "workbook.xlsx").is_file()  # the export
 
 
@@ -125,7 +125,7 @@ def test_notebook_20_in_lab_writes_nothing_and_still_shows_every_figure(tmp_path
     folder the notebook runs in (the demo export goes to the temporary folder)."""
     before = sorted(p.name for p in (ROOT / "notebooks").iterdir())
     images = images_in(execute("20_quota_uplift", tmp_path / "figs", write=False))
-    assert images == 7
+    assert images == 8
     assert not (tmp_path / "figs").exists()
     assert sorted(p.name for p in (ROOT / "notebooks").iterdir()) == before
 
