@@ -18,6 +18,7 @@ from typing import Annotated
 
 import typer
 
+from wb.door import privacy
 from wb.door.arguments import DEFAULTS
 from wb.door.workers import one_blas_thread
 from wb.errors import WbError
@@ -520,7 +521,10 @@ def warehouse_uplift(
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"warning: {message}", file=sys.stderr)
+    """wb's own warnings as written; a library's (PySpark repeats a failed job's Java error,
+    file paths included, as a warning) through the one screen of engine messages."""
+    own = Path(filename).resolve().is_relative_to(Path(__file__).resolve().parent)
+    print(f"warning: {message if own else privacy.screen(message)}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> None:
