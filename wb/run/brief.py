@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from wb.banks import comparison
+from wb.banks.finding import COVERAGE
 from wb.banks.panel import period_order
 from wb.door.privacy import redact
 from wb.errors import ExportError, InputError
@@ -382,8 +383,6 @@ def cited_ids(content: Any) -> list[str]:
     return list(seen)
 
 
-#: The kind of a finding that describes the data rather than the banks: shown as a footnote.
-COVERAGE = "coverage"
 #: Words in a source's publisher that mark the bank's own document (report, website, release).
 _OWN_DOCUMENT = re.compile(r"\bown\b|年报|年度报告|中期报告|investor relations", re.IGNORECASE)
 #: Notes a scraper left in titles: "(… summary …)", "[title not shown …]", "≈≈".

@@ -62,11 +62,10 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from wb.door.display import Shown, finite, records
 from wb.errors import InputError, NotIdentified
-from wb.stats.cluster import LEVEL, joint_wald
+from wb.stats.cluster import LEVEL, joint_wald, z_quantile
 from wb.uplift import callaway
 from wb.uplift.estimation import Sample
 from wb.uplift.imputation import Imputation
@@ -456,7 +455,7 @@ def _cs_atts(data: Staggered) -> tuple[tuple[float, np.ndarray], ...]:
 
 
 def _normal_ci(coef: np.ndarray, se: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    q = stats.norm.ppf((1 + LEVEL) / 2)
+    q = z_quantile()
     return coef - q * se, coef + q * se
 
 
