@@ -104,6 +104,19 @@ def test_mid_file_corruption_exit_2_screened(source, tmp_path):
     assert not (tmp_path / "b").exists()
 
 
+def test_a_failed_build_leaves_no_traceback_of_tables_dropped_after_the_engine_closed(
+    source, tmp_path
+):
+    """A file that breaks mid-scan: the engine's cached groupings were dropped by Ibis's
+    finalizers after the connection closed, printing "Exception ignored … Connection already
+    closed" tracebacks after the error (only a process of its own shows them)."""
+    _corrupt_pages(source)
+    out = tmp_path / "b"
+    result = helpers.wb("warehouse", "build", "--source", str(source), "--out", str(out))
+    exit2(result, "customer_month")
+    assert "Exception ignored" not in result.stderr and "already closed" not in result.stderr
+
+
 @pytest.mark.spark
 def test_mid_file_corruption_on_spark_exit_2_screened(source, tmp_path):
     """The same on Spark: the Python message screened, and nothing of the JVM's own log (its

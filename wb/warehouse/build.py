@@ -35,7 +35,7 @@ from wb.errors import InputError
 from wb.warehouse.progress import Progress
 from wb.warehouse.source import EngineOptions, Source, open_source
 from wb.warehouse.tables import MONEY, TABLES, month_text
-from wb.warehouse.validate import ValidationReport, validate
+from wb.warehouse.validate import ValidationReport, released_on_failure, validate
 
 SCHEMA = "wb.warehouse.build/1"
 BUILD_JSON = "build.json"
@@ -276,17 +276,19 @@ def compute(
     """Run the build's expressions on validated tables and the groupings the validation left
     cached; return (rm_month Arrow table, add_quality Arrow table, adds not placed)."""
     g = report.groupings
-    with progress.step("aggregate adds"):
-        facts = add_facts(report.tables["wecom_contact"], g["customers"], g["contacts"])
-        adds = adds_by_rm_month(facts, window).cache()
-    with progress.step("select RM-months"):
-        base = rm_months(g["rm_months"], window).cache()
-    with progress.step("join panel"):
-        joined = panel(base, adds, report.tables["quota"]).to_pyarrow()
-    with progress.step("adds not placed"):
-        orphan = not_placed(adds, base).to_pyarrow().to_pylist()[0]
-    for cached in (adds, base):
-        cached.release()
+    cached: dict[str, object] = {}
+    with released_on_failure(cached):
+        with progress.step("aggregate adds"):
+            facts = add_facts(report.tables["wecom_contact"], g["customers"], g["contacts"])
+            adds = cached["adds"] = adds_by_rm_month(facts, window).cache()
+        with progress.step("select RM-months"):
+            base = cached["base"] = rm_months(g["rm_months"], window).cache()
+        with progress.step("join panel"):
+            joined = panel(base, adds, report.tables["quota"]).to_pyarrow()
+        with progress.step("adds not placed"):
+            orphan = not_placed(adds, base).to_pyarrow().to_pylist()[0]
+    for done in cached.values():
+        done.release()
     rm_cols = [c for c in schemas.RM_MONTH.column_names if c in joined.column_names]
     return (
         joined.select(rm_cols),

@@ -14,7 +14,9 @@ shows the column it found personal data in.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import ibis.expr.types as ir
@@ -163,27 +165,42 @@ def _rule_counts(
     counts: dict[str, int] = {}
     if host is None:
         counts = table.aggregate(n_rows=table.count(), **per_row).to_pyarrow().to_pylist()[0]
-    built = {}
-    for grouping in groupings:
-        hosted = per_row if grouping is host else {}
-        g = grouping.of(table, hosted).cache()
-        built[grouping.name] = g
-        metrics = {name: g[name].sum() for name in hosted}
-        if not grouping.repeated_only:
-            metrics["n_rows"] = g.n_rows.sum()
-        metrics |= {
-            f"r{i}": g.n_rows.sum(where=r.bad(g))
-            for i, r in enumerate(row_rules)
-            if _judging_grouping(r, groupings) is grouping
-        }
-        metrics |= {
-            _screen_count(r): r.screen[1](g).fill_null(False).sum()
-            for r in rules
-            if r.screen is not None and r.screen[0] == grouping.name
-        }
-        if metrics:
-            counts |= g.aggregate(**metrics).to_pyarrow().to_pylist()[0]
+    built: dict[str, ir.Table] = {}
+    with released_on_failure(built):
+        for grouping in groupings:
+            hosted = per_row if grouping is host else {}
+            g = grouping.of(table, hosted).cache()
+            built[grouping.name] = g
+            metrics = {name: g[name].sum() for name in hosted}
+            if not grouping.repeated_only:
+                metrics["n_rows"] = g.n_rows.sum()
+            metrics |= {
+                f"r{i}": g.n_rows.sum(where=r.bad(g))
+                for i, r in enumerate(row_rules)
+                if _judging_grouping(r, groupings) is grouping
+            }
+            metrics |= {
+                _screen_count(r): r.screen[1](g).fill_null(False).sum()
+                for r in rules
+                if r.screen is not None and r.screen[0] == grouping.name
+            }
+            if metrics:
+                counts |= g.aggregate(**metrics).to_pyarrow().to_pylist()[0]
     return built, counts, int(counts.pop("n_rows") or 0)
+
+
+@contextlib.contextmanager
+def released_on_failure(cached: dict[str, ir.Table]) -> Iterator[None]:
+    """Drop the tables cached in the engine (``cached``, filled as the block goes) when the
+    block fails (an unreadable file, an interrupt) while the engine is still open; left to
+    Ibis's finalizers they are dropped after it closed, and print "Connection already closed"
+    tracebacks on stderr."""
+    try:
+        yield
+    except BaseException:
+        for table in cached.values():
+            table.release()
+        raise
 
 
 def _screen_count(rule: Rule) -> str:
@@ -221,23 +238,24 @@ def check_table(
 
     row_rules = [r for r in rules if r.bad is not None]
     groupings, counts, check.rows = _rule_counts(table, rules, GROUPINGS[name])
-    for i, rule in enumerate(row_rules):
-        n = int(counts[f"r{i}"] or 0)
-        if n:
-            examples = _examples(table.filter(rule.bad(table)), rule.keys)
-            problems.append(Problem(name, rule.column, rule.name, rule.expected, n, examples))
-    for rule in (r for r in rules if r.groups is not None):
-        if rule.screen is not None and not counts[_screen_count(rule)]:
-            continue
-        rows = groupings[rule.over] if rule.over else _screened_rows(table, rule, groupings)
-        groups = rule.groups(rows)
-        n = int(groups.n_rows.sum().to_pyarrow().as_py() or 0)
-        if n:
-            problems.append(
-                Problem(
-                    name, rule.column, rule.name, rule.expected, n, _examples(groups, rule.keys)
+    with released_on_failure(groupings):
+        for i, rule in enumerate(row_rules):
+            n = int(counts[f"r{i}"] or 0)
+            if n:
+                examples = _examples(table.filter(rule.bad(table)), rule.keys)
+                problems.append(Problem(name, rule.column, rule.name, rule.expected, n, examples))
+        for rule in (r for r in rules if r.groups is not None):
+            if rule.screen is not None and not counts[_screen_count(rule)]:
+                continue
+            rows = groupings[rule.over] if rule.over else _screened_rows(table, rule, groupings)
+            groups = rule.groups(rows)
+            n = int(groups.n_rows.sum().to_pyarrow().as_py() or 0)
+            if n:
+                problems.append(
+                    Problem(
+                        name, rule.column, rule.name, rule.expected, n, _examples(groups, rule.keys)
+                    )
                 )
-            )
     return check, problems, table, groupings
 
 
