@@ -14,7 +14,7 @@ import pytest
 from heldout_worlds import WORLDS, world_tables
 from warehouse_cases import write_source
 
-from wb.warehouse import imputation, uplift
+from wb.warehouse import imputation, uplift, uplift_cells, uplift_finding, uplift_result
 from wb.warehouse.build import MonthWindow
 from wb.warehouse.imputation import Design
 from wb.warehouse.source import open_source
@@ -32,9 +32,9 @@ def cells_by_seed(tables: dict[str, pd.DataFrame], folder, design: Design) -> pd
         t = {name: complete(table, name) for name, table in src.tables.items()}
         cm, wc, q = t["customer_month"], t["wecom_contact"], t["quota"]
         window = MonthWindow.parse(None)
-        bindings = uplift.first_bindings(wc, cm, q, design.onset)
-        spells = uplift.customer_spells(cm, bindings, window, design)
-        return uplift.cell_sums(cm, spells, window, design).to_pandas()
+        bindings = uplift_cells.first_bindings(wc, cm, q, design.onset)
+        spells = uplift_cells.customer_spells(cm, bindings, window, design)
+        return uplift_cells.cell_sums(cm, spells, window, design).to_pandas()
     finally:
         src.close()
 
@@ -49,7 +49,7 @@ def seed_estimates(name: str, folder, design: Design) -> pd.DataFrame:
         kinds, *_ = uplift.estimate_cells(
             imputation.Cells.from_frame(part.reset_index(drop=True)), design
         )
-        for kind in uplift.KINDS:
+        for kind in uplift_result.KINDS:
             for term in ("att", "later"):
                 est = getattr(kinds[kind], term)
                 truth = truths[seed][kind]
@@ -106,13 +106,13 @@ def test_the_output_states_how_much_the_onset_biases_it(name, onset, moves, tmp_
     result = uplift.estimate(src, design=design, check=False)
     n = result.counts
     share = n["bound_used_added_in_an_earlier_month"] / n["bound_used"]
-    short = uplift.late_shortfall(result.to_json())
+    short = uplift_finding.late_shortfall(result.to_json())
     en = result.finding().splitlines()[0]
     if moves is None:
         assert share == 0 and short == 0
         assert "If AUM moves from" not in en
         assert "the onset (--onset certified) does not matter here" in result.note
-        assert not uplift.first_month_gaps(result.to_first_month())
+        assert not uplift_finding.first_month_gaps(result.to_first_month())
         assert "in the binding month" not in en
     else:
         assert 0.05 < share < 0.12
@@ -120,7 +120,7 @@ def test_the_output_states_how_much_the_onset_biases_it(name, onset, moves, tmp_
         assert f"({share:.1%})" in result.note
         assert f"If AUM moves from the {moves}" in en
         assert f"understate the effect by about {short:.0%}" in en
-    for kind in uplift.KINDS:
+    for kind in uplift_result.KINDS:
         truth = np.mean([t[kind] for t in truths.values()])
         att = result.att(kind)
         assert abs((1 - att.coef / truth) - short) < 0.012, (kind, att.coef, truth, short)
@@ -135,10 +135,10 @@ def test_the_output_states_an_effect_missing_from_the_binding_month(tmp_path):
     effect differs from the later months', whose average covers the truth."""
     tables, truths = world_tables(WORLDS["aum_recorded_a_month_late"], range(20))
     result = uplift.estimate(write_source(tmp_path / "src", tables, files=1), check=False)
-    gaps = uplift.first_month_gaps(result.to_first_month())
-    assert set(gaps) == set(uplift.KINDS)
+    gaps = uplift_finding.first_month_gaps(result.to_first_month())
+    assert set(gaps) == set(uplift_result.KINDS)
     en = result.finding().splitlines()[0]
-    for kind in uplift.KINDS:
+    for kind in uplift_result.KINDS:
         truth = np.mean([t[kind] for t in truths.values()])
         att, later = result.att(kind), result.kinds[kind].later
         assert abs(att.coef / truth - 5 / 6) < 0.03 and att.ci_high < truth

@@ -15,7 +15,7 @@ from helpers import wb_in_process
 from warehouse_cases import write_source
 
 from wb.errors import InputError
-from wb.warehouse import imputation, simulate, uplift
+from wb.warehouse import imputation, simulate, uplift, uplift_result
 from wb.warehouse.simulate import CustomerSimulationConfig
 
 TINY = CustomerSimulationConfig(
@@ -97,7 +97,7 @@ def test_cells_equal_the_unit_level_fit(tiny, model, months, onset):
     rows = customer_rows(tables, design.tiers.bounds, 2, 3, model, first, last, onset)
     imputed = impute_units(rows)
     compared = 0
-    for i, kind in enumerate(uplift.KINDS):
+    for i, kind in enumerate(uplift_result.KINDS):
         if not (imputed.kind == i).any():
             continue
         ref = estimates(imputed, i, 2, 3, model)
@@ -157,7 +157,7 @@ def test_no_quota_interval_covers_the_simulated_organic_effect(truth_source):
     folder, truth = truth_source
     result = uplift.estimate(folder)
     assert result.simulated
-    for kind in uplift.KINDS:
+    for kind in uplift_result.KINDS:
         att, target = result.att(kind), result.truth_att(kind)
         assert att.ci_low <= target <= att.ci_high, (kind, att, target)
     organic = truth["customer_level"]["gain_per_binding_cny"]["organic"]
@@ -175,7 +175,7 @@ def test_a_null_organic_effect_gives_an_interval_covering_zero(tmp_path):
         tmp_path / "null",
     )
     result = uplift.estimate(folder)
-    for kind in uplift.KINDS:
+    for kind in uplift_result.KINDS:
         att = result.att(kind)
         assert att.ci_low <= 0 <= att.ci_high, (kind, att)
         assert result.truth_att(kind) == 0
@@ -195,18 +195,18 @@ def test_json_matches_the_committed_schema_and_is_strict(truth_source, tmp_path)
         folder, design=imputation.Design(tiers=imputation.Tiers.parse("50万,600万"))
     )
     out = uplift.write(result, tmp_path / "u")
-    text = (out / uplift.JSON_NAME).read_text()
+    text = (out / uplift_result.JSON_NAME).read_text()
     doc = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON: {c}"))
-    jsonschema.validate(doc, uplift.DOCUMENT.schema)
+    jsonschema.validate(doc, uplift_result.DOCUMENT.schema)
     assert doc["schema"] == "wb.customer_uplift/1"
     assert [t["tier"] for t in doc["by_tier"]] == ["< 50万", "50万–600万", "≥ 600万"]
-    for kind in uplift.KINDS:
+    for kind in uplift_result.KINDS:
         assert {"coef", "ci_low", "ci_high"} <= set(doc["att_by_kind"][kind])
         assert doc["pretrend"][kind]["p_value"] is not None
     assert "not the effect of a quota add alone" in doc["note"]
-    assert uplift.load(out)["att_by_kind"] == doc["att_by_kind"]
+    assert uplift_result.load(out)["att_by_kind"] == doc["att_by_kind"]
     with pytest.raises(InputError):
-        uplift.load(tmp_path / "nowhere")
+        uplift_result.load(tmp_path / "nowhere")
     tidy = result.tidy()
     assert {"group", "kind", "term", "event_month", "coef", "ci_low", "ci_high"} <= set(tidy)
     assert "no_quota" in result.summary() and "<table" in result._repr_html_()
@@ -341,7 +341,7 @@ def test_the_paths_figure_states_both_kinds_in_yuan_and_a_label_replaces_the_sou
     assert doc["source"] == "仓库 A" and str(src) not in json.dumps(doc)
     fig = event_paths(result)
     title = " ".join(fig._suptitle.get_text().split())
-    for kind in uplift.KINDS:
+    for kind in uplift_result.KINDS:
         assert f"{result.att(kind).coef:+,.0f} 元" in title
     footer = " ".join(t.get_text() for t in fig.texts)
     assert "来源 Source: 仓库 A;" in footer and str(src) not in footer

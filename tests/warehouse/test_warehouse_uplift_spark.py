@@ -10,7 +10,7 @@ from helpers import local_spark
 from test_warehouse_uplift import TINY, read_tables, with_edge_cases
 from warehouse_cases import write_source
 
-from wb.warehouse import imputation, simulate, uplift
+from wb.warehouse import imputation, simulate, uplift, uplift_result
 from wb.warehouse.source import EngineOptions
 
 SPARK = EngineOptions(engine="spark", spark_master="local[2]")
@@ -47,7 +47,7 @@ def test_spark_equals_duckdb(spark, tmp_path, months):
     ]
     compared = 0
     for s_kinds, d_kinds in groups:
-        for kind in uplift.KINDS:
+        for kind in uplift_result.KINDS:
             s, d = s_kinds[kind], d_kinds[kind]
             np.testing.assert_allclose(s.delta, d.delta, rtol=1e-9, atol=1e-9)
             for attr in ("coef", "se", "ci_low", "ci_high"):

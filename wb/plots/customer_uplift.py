@@ -1,5 +1,5 @@
 """The figures of the customer-level uplift (``wb warehouse uplift``), drawn from a
-:class:`~wb.warehouse.uplift.CustomerUpliftResult`: the event-time paths of the two kinds of
+:class:`~wb.warehouse.uplift_result.CustomerUpliftResult`: the event-time paths of the two kinds of
 binding with their 95% intervals, beside the effect by AUM tier (``customer_uplift``), and the
 paths alone, sized for the brief (``customer_uplift_paths``). Units: yuan of AUM per bound
 customer."""
@@ -24,7 +24,7 @@ from wb.plots.theme import (
     wrap_print,
 )
 from wb.warehouse.imputation import Estimate
-from wb.warehouse.uplift import KINDS, CustomerUpliftResult
+from wb.warehouse.uplift_result import KINDS, CustomerUpliftResult
 
 STEM = "customer_uplift"
 #: The paths alone, for the brief.

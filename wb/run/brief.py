@@ -68,7 +68,7 @@ class Figure:
 
 @dataclass(frozen=True)
 class CustomerUplift:
-    """A run's customer-level uplift: ``customer_uplift.json`` (:mod:`wb.warehouse.uplift`;
+    """A run's customer-level uplift: ``customer_uplift.json`` (:mod:`wb.warehouse.uplift_result`;
     money in yuan of AUM per bound customer) and its paths figure, relative to the artifacts
     folder."""
 
@@ -80,7 +80,7 @@ def load_customer_uplift(folder: Path, artifacts_dir: Path) -> CustomerUplift:
     """Read and check the customer-level uplift a run wrote into ``folder`` (inside
     ``artifacts_dir``); raise :class:`ExportError` if its document or paths figure is unusable."""
     from wb.plots.customer_uplift import PATHS_STEM
-    from wb.warehouse.uplift import load
+    from wb.warehouse.uplift_result import load
 
     try:
         doc = load(folder)
@@ -203,7 +203,7 @@ def _bank_section(bank: dict[str, Any], first: int, show: list[str] | None) -> d
 def _customer_section(customer: CustomerUplift, number: int) -> dict[str, Any]:
     """The customer-level finding (no-quota and quota-month bindings, yuan of AUM per bound
     customer, 95% CI) and its paths figure."""
-    from wb.warehouse.uplift import finding
+    from wb.warehouse.uplift_finding import finding
 
     doc = customer.doc
     zh, en = finding(doc)

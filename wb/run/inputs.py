@@ -278,7 +278,7 @@ class Inputs:
         build has just checked the tables' rules, so they are not checked again; ``save``
         writes the manifest after each."""
         from wb.plots import customer_uplift
-        from wb.warehouse import uplift
+        from wb.warehouse import uplift, uplift_result
 
         for key, spec in self.params.data.items():
             if spec.warehouse is None:
@@ -298,7 +298,7 @@ class Inputs:
             )
             self.customer_uplift[key] = target
             self.data[f"data.{key}"]["customer_uplift"] = {
-                "path": str((target / uplift.JSON_NAME).relative_to(self.staging)),
+                "path": str((target / uplift_result.JSON_NAME).relative_to(self.staging)),
                 "duration_s": round(time.perf_counter() - t0, 2),
             }
             save()

@@ -12,8 +12,11 @@ Modules, in the order data flows:
 * :mod:`wb.warehouse.validate`: run the rules in the engine; exit 2 with counts and keys.
 * :mod:`wb.warehouse.build`: the panel and add-quality expressions; the atomic build folder.
 * :mod:`wb.warehouse.simulate`: a customer-level source with known truth.
-* :mod:`wb.warehouse.uplift`: the customer-level event study, its cells summed in the engine;
-  :mod:`wb.warehouse.imputation`: its estimator and inference on those cells (numpy).
+* :mod:`wb.warehouse.uplift`: the customer-level event study, run end to end;
+  :mod:`wb.warehouse.uplift_cells`: its bindings and cells, summed in the engine;
+  :mod:`wb.warehouse.imputation`: its estimator and inference on those cells (numpy);
+  :mod:`wb.warehouse.uplift_result`: its result and ``customer_uplift.json``;
+  :mod:`wb.warehouse.uplift_finding`: its note and finding in words.
 * :mod:`wb.warehouse.progress`: progress of long steps on stderr.
 
 ``wb.warehouse`` imports only from the door (:mod:`wb.door.privacy`, :mod:`wb.door.atomic`,
