@@ -11,7 +11,8 @@ Modules, in the order data flows:
 * :mod:`wb.warehouse.source`: open a source (Parquet folder or Spark catalog) on an engine.
 * :mod:`wb.warehouse.validate`: run the rules in the engine; exit 2 with counts and keys.
 * :mod:`wb.warehouse.build`: the panel and add-quality expressions; the atomic build folder.
-* :mod:`wb.warehouse.simulate`: a customer-level source with known truth.
+* :mod:`wb.warehouse.simulate`: a customer-level source with known truth;
+  :mod:`wb.warehouse.simulate_truth`: that truth (``truth.json``, every file's stamp).
 * :mod:`wb.warehouse.uplift`: the customer-level event study, run end to end;
   :mod:`wb.warehouse.uplift_cells`: its bindings and cells, summed in the engine;
   :mod:`wb.warehouse.imputation`: its estimator and inference on those cells (numpy);
