@@ -631,7 +631,7 @@ def test_json_outputs_and_atomic_files_share_one_mode(tmp_path):
 def test_the_bank_figure_stems_the_params_accept_are_the_ones_notebook_10_writes(tmp_path):
     from wb.banks.panel import Panel
     from wb.plots.banks import BankCharts
-    from wb.run.brief import BANK_FIGURES
+    from wb.run.brief_sections import BANK_FIGURES
 
     source = (ROOT / "notebooks" / "10_bank_comparison.py").read_text("utf-8")
     drawn = re.findall(r"charts\.draw\(([^)]*)\)", source)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from wb.errors import ExportError
-from wb.run import brief
+from wb.run import brief, brief_context, brief_sections
 from wb.run.params import RunParams
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -36,7 +36,7 @@ def run_params(*sections: str, **brief_options) -> RunParams:
 def artifacts(tmp_path_factory) -> Path:
     """A run folder with both sections' artifacts and figures, made once."""
     folder = tmp_path_factory.mktemp("run")
-    for section in brief.SECTION_FILES:
+    for section in brief_sections.SECTION_FILES:
         fake_artifacts.write(section, str(folder / "artifacts"), data_label="simulated")
     return folder
 
@@ -69,9 +69,13 @@ def test_full_brief_has_cjk_font_title_figures_and_simulated_mark(artifacts):
 
 
 def test_missing_section_says_not_run_and_nothing_shows_code(artifacts):
-    ctx = brief.build_context(
+    ctx = brief_context.build_context(
         run_params("bank_comparison"),
-        {"bank_comparison": brief.load_artifact("bank_comparison", artifacts / "artifacts")},
+        {
+            "bank_comparison": brief_context.load_artifact(
+                "bank_comparison", artifacts / "artifacts"
+            )
+        },
         set(),
         EPOCH,
     )
@@ -95,7 +99,7 @@ def test_missing_section_says_not_run_and_nothing_shows_code(artifacts):
 def test_artifact_text_is_escaped(tmp_path, artifacts):
     data = json.loads((artifacts / "artifacts" / "bank_comparison.json").read_text())
     data["findings"][0]["zh"] = "<script>alert(1)</script>"
-    ctx = brief.build_context(
+    ctx = brief_context.build_context(
         run_params("bank_comparison"), {"bank_comparison": data}, set(), EPOCH
     )
     html = brief.render_html(ctx)
@@ -127,10 +131,10 @@ def test_a_missing_figure_or_artifact_is_an_export_error(tmp_path, artifacts):
     folder = copy_run(artifacts, tmp_path / "run")
     (folder / "artifacts" / "bank_wecom.svg").unlink()
     with pytest.raises(ExportError, match=r"bank_wecom\.svg"):
-        brief.load_artifact("bank_comparison", folder / "artifacts")
+        brief_context.load_artifact("bank_comparison", folder / "artifacts")
     (folder / "artifacts" / "uplift.json").unlink()
     with pytest.raises(ExportError, match=r"uplift\.json was not written"):
-        brief.load_artifact("uplift", folder / "artifacts")
+        brief_context.load_artifact("uplift", folder / "artifacts")
 
 
 def test_uplift_json_is_checked_against_its_schema(tmp_path, artifacts):
@@ -140,12 +144,14 @@ def test_uplift_json_is_checked_against_its_schema(tmp_path, artifacts):
     del data["estimates"]["iv_quota"]
     path.write_text(json.dumps(data))
     with pytest.raises(ExportError, match=r"does not match schema wb\.uplift/1"):
-        brief.load_artifact("uplift", folder / "artifacts")
+        brief_context.load_artifact("uplift", folder / "artifacts")
 
 
 def test_bank_figures_option_selects_and_checks_stems(artifacts):
-    data = {"bank_comparison": brief.load_artifact("bank_comparison", artifacts / "artifacts")}
-    ctx = brief.build_context(
+    data = {
+        "bank_comparison": brief_context.load_artifact("bank_comparison", artifacts / "artifacts")
+    }
+    ctx = brief_context.build_context(
         run_params("bank_comparison", bank_figures=["bank_wecom"]), data, set(), EPOCH
     )
     assert [f.src for f in ctx.bank["figures"]] == ["bank_wecom.png"]
@@ -154,7 +160,7 @@ def test_bank_figures_option_selects_and_checks_stems(artifacts):
         ctx
     ).replace('src="artifacts/', "")
     with pytest.raises(ExportError, match="bank_coverage"):  # a known stem the artifact lacks
-        brief.build_context(
+        brief_context.build_context(
             run_params("bank_comparison", bank_figures=["bank_coverage"]), data, set(), EPOCH
         )
 
@@ -167,9 +173,9 @@ def test_pdf_check_needs_the_title(tmp_path):
 
 
 def test_uplift_section_shows_wald_did_and_bunching_when_written(artifacts):
-    data = brief.load_artifact("uplift", artifacts / "artifacts")
+    data = brief_context.load_artifact("uplift", artifacts / "artifacts")
     assert "Wald-DiD" not in brief.render_html(
-        brief.build_context(run_params("uplift"), {"uplift": data}, {"uplift"}, EPOCH)
+        brief_context.build_context(run_params("uplift"), {"uplift": data}, {"uplift"}, EPOCH)
     )
     data = data | {
         "wald_did": {
@@ -188,7 +194,7 @@ def test_uplift_section_shows_wald_did_and_bunching_when_written(artifacts):
         },
     }
     html = brief.render_html(
-        brief.build_context(run_params("uplift"), {"uplift": data}, {"uplift"}, EPOCH)
+        brief_context.build_context(run_params("uplift"), {"uplift": data}, {"uplift"}, EPOCH)
     )
     assert "Wald-DiD" in html and "-19,542" in html and "[-21,776, -17,056]" in html
     assert "70% of quota RM-months" in html and "39.8 adds" in html
@@ -197,7 +203,7 @@ def test_uplift_section_shows_wald_did_and_bunching_when_written(artifacts):
 def test_uplift_section_reads_the_pretrend_sensitivity_in_one_line(artifacts):
     """The honest_did block becomes one plain line with its breakdown values and the pre-trend
     test's power, marked simulated with the rest of the section."""
-    data = brief.load_artifact("uplift", artifacts / "artifacts")
+    data = brief_context.load_artifact("uplift", artifacts / "artifacts")
     data = data | {
         "honest_did": {
             "estimate": -15_400.0,
@@ -210,7 +216,7 @@ def test_uplift_section_reads_the_pretrend_sensitivity_in_one_line(artifacts):
         }
     }
     html = brief.render_html(
-        brief.build_context(run_params("uplift"), {"uplift": data}, {"uplift"}, EPOCH)
+        brief_context.build_context(run_params("uplift"), {"uplift": data}, {"uplift"}, EPOCH)
     )
     line = next(p for p in html.split("<p>") if "Sensitivity to pre-trends" in p)
     assert "stays negative unless post-adoption trend breaks exceed 1.4× the largest" in line
@@ -222,10 +228,10 @@ def test_uplift_section_reads_the_pretrend_sensitivity_in_one_line(artifacts):
 def test_a_brief_on_a_real_export_carries_its_label_and_no_simulated_mark(artifacts):
     """uplift.json keeps the data's label at data.label; the brief shows it (it read a key that
     does not exist, and printed an empty 数据 Data line for every real export)."""
-    uplift = brief.load_artifact("uplift", artifacts / "artifacts")
+    uplift = brief_context.load_artifact("uplift", artifacts / "artifacts")
     uplift = uplift | {"data": {"label": "华东分行导出 East branch export", "simulated": False}}
-    bank = brief.load_artifact("bank_comparison", artifacts / "artifacts")
-    ctx = brief.build_context(
+    bank = brief_context.load_artifact("bank_comparison", artifacts / "artifacts")
+    ctx = brief_context.build_context(
         run_params("bank_comparison", "uplift"),
         {"bank_comparison": bank, "uplift": uplift},
         set(),
@@ -284,13 +290,16 @@ def test_add_quality_section_states_the_customer_level_effects_with_the_paths_fi
     assert 'src="artifacts/customer_uplift/rm_month/customer_uplift_paths.png"' in html
     assert doc["source"] == "仓库 wh"  # the chart's source line names the data by its label
     # the customer-level figure follows the funnel, under one Add quality heading
-    bank = brief.load_artifact("bank_comparison", folder / "artifacts")
-    ctx = brief.build_context(
+    bank = brief_context.load_artifact("bank_comparison", folder / "artifacts")
+    ctx = brief_context.build_context(
         params,
-        {"bank_comparison": bank, "uplift": brief.load_artifact("uplift", folder / "artifacts")},
+        {
+            "bank_comparison": bank,
+            "uplift": brief_context.load_artifact("uplift", folder / "artifacts"),
+        },
         {"uplift"},
         EPOCH,
-        brief.load_customer_uplift(cu, folder / "artifacts"),
+        brief_context.load_customer_uplift(cu, folder / "artifacts"),
     )
     funnel, paths = ctx.uplift["quality"]["figure"], ctx.uplift["customer"]["figure"]
     assert paths.number == funnel.number + 1 and paths.simulated and doc["simulated"]
@@ -331,7 +340,7 @@ def test_a_figure_drawn_too_wide_for_the_page_stops_the_brief(tmp_path, artifact
     from wb.plots.theme import add_footer, save_figure, theme_context
 
     run = copy_run(artifacts, tmp_path / "run")
-    stem = brief.load_artifact("bank_comparison", run / "artifacts")["figures"][0]["stem"]
+    stem = brief_context.load_artifact("bank_comparison", run / "artifacts")["figures"][0]["stem"]
     with theme_context():
         fig, ax = plt.subplots(figsize=(14.0, 5.0))
         ax.bar(["工商银行", "建设银行"], [1, 2])
@@ -356,7 +365,7 @@ def test_a_figure_drawn_too_wide_for_the_page_stops_the_brief(tmp_path, artifact
     ],
 )
 def test_source_titles_are_cleaned_of_scraper_notes(raw, clean):
-    assert brief.clean_title(raw) == (clean or raw)
+    assert brief_sections.clean_title(raw) == (clean or raw)
 
 
 def test_sources_list_the_banks_own_documents_first(artifacts):
@@ -366,13 +375,15 @@ def test_sources_list_the_banks_own_documents_first(artifacts):
             {"source_id": "b", "title": "Report", "publisher": "ICBC (own report text)"},
         ]
     }
-    groups = brief._sources(["a", "b", "c"], bank)
+    groups = brief_sections.sources_section(["a", "b", "c"], bank)
     assert [[s["source_id"] for s in g["entries"]] for g in groups] == [["b"], ["a", "c"]]
     assert groups[1]["entries"][0]["host"] == "x.cn"
 
 
 def test_coverage_is_a_footnote_not_a_key_finding(artifacts):
-    data = {"bank_comparison": brief.load_artifact("bank_comparison", artifacts / "artifacts")}
+    data = {
+        "bank_comparison": brief_context.load_artifact("bank_comparison", artifacts / "artifacts")
+    }
     data["bank_comparison"]["findings"].append(
         {
             "key": "coverage",
@@ -383,7 +394,7 @@ def test_coverage_is_a_footnote_not_a_key_finding(artifacts):
             "source_ids": [],
         }
     )
-    ctx = brief.build_context(run_params("bank_comparison"), data, set(), EPOCH)
+    ctx = brief_context.build_context(run_params("bank_comparison"), data, set(), EPOCH)
     assert all(f["en"] != "12 cells covered" for f in ctx.findings + ctx.bank["more"])
     assert ctx.bank["coverage"][-1] == {"text": "覆盖 12 格", "en": "12 cells covered"}
     assert "数据覆盖 Data coverage: 覆盖 12 格" in brief.render_html(ctx)
@@ -435,18 +446,20 @@ def test_the_run_workbook_holds_every_table_with_units_formats_and_sources(wareh
         assert value.number_format == expected, series
     cited = {c.value for c in column("sources", "source_id")}
     found = json.loads((warehouse_run / "artifacts" / "bank_comparison.json").read_text())
-    assert set(brief.cited_ids(found["findings"])) <= cited
+    assert set(brief_sections.cited_ids(found["findings"])) <= cited
     about = dict(book["about"].iter_rows(min_row=2, values_only=True))
     assert about["simulated 模拟"].startswith("SIMULATED")  # the customer-level data is simulated
 
 
 def test_news_claims_name_their_period_and_a_brief_of_another_period_says_so(artifacts):
     """An H1 2024 brief showed an H1 2025 article's claims as if they were about its period."""
-    data = {"bank_comparison": brief.load_artifact("bank_comparison", artifacts / "artifacts")}
+    data = {
+        "bank_comparison": brief_context.load_artifact("bank_comparison", artifacts / "artifacts")
+    }
 
     def html() -> str:
         return brief.render_html(
-            brief.build_context(run_params("bank_comparison"), data, set(), EPOCH)
+            brief_context.build_context(run_params("bank_comparison"), data, set(), EPOCH)
         )
 
     rows = data["bank_comparison"]["news_check"]

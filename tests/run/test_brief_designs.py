@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from wb.run import brief
+from wb.run import brief, brief_context, brief_sections
 from wb.run.params import RunParams
 from wb.uplift import estimation
 from wb.uplift.designs import estimate_designs
@@ -23,7 +23,7 @@ def test_the_brief_reads_iv_was_and_the_dynamic_effects_in_one_line_each(tmp_pat
     )
     doc = estimate_designs(frame, estimation.prepare(frame), workers=1).to_json()
     fake_artifacts.write("uplift", str(tmp_path), data_label="simulated")
-    plain = brief.load_artifact("uplift", tmp_path)
+    plain = brief_context.load_artifact("uplift", tmp_path)
     data = plain | {k: doc[k] for k in ("iv_was", "dynamic_effects")}
     params = RunParams.model_validate(
         {
@@ -32,13 +32,15 @@ def test_the_brief_reads_iv_was_and_the_dynamic_effects_in_one_line_each(tmp_pat
             "notebooks": [{"path": "uplift.py", "section": "uplift"}],
         }
     )
-    html = brief.render_html(brief.build_context(params, {"uplift": data}, {"uplift"}, 0))
-    without = brief.render_html(brief.build_context(params, {"uplift": plain}, {"uplift"}, 0))
+    html = brief.render_html(brief_context.build_context(params, {"uplift": data}, {"uplift"}, 0))
+    without = brief.render_html(
+        brief_context.build_context(params, {"uplift": plain}, {"uplift"}, 0)
+    )
     v = doc["iv_was"]
     assert f"{v['coef']:+,.0f} yuan (95% CI {v['ci_low']:+,.0f} to {v['ci_high']:+,.0f})" in html
     first = doc["dynamic_effects"]["outcomes"]["aum_change_cny"]["points"][3]
     assert first["horizon"] == 1 and f"by {first['coef']:+,.0f} yuan" in html
-    lines = brief._heterogeneous_lines(data)
+    lines = brief_sections.heterogeneous_lines(data)
     assert len(lines) == 2
     assert html.count("IV-WAS") == 1 and html.count("Dynamic effects") == 1
     tag = 'class="sim-tag"'

@@ -17,7 +17,7 @@ import pytest
 from helpers import wb, wb_in_process
 from run_cases import TITLE, params_file
 
-from wb.run import brief
+from wb.run import brief, brief_context, brief_sections
 
 ROOT = Path(__file__).parents[2]
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -70,7 +70,7 @@ def test_run_folder_promotion_rerun_and_byte_identical_pdf(tmp_path):
         "workbook.xlsx",
     ):
         assert (folder / rel).is_file(), rel
-    for stem in ("bank_aum", "bank_wecom", *brief.UPLIFT_FIGURES):
+    for stem in ("bank_aum", "bank_wecom", *brief_sections.UPLIFT_FIGURES):
         assert (folder / "artifacts" / f"{stem}.png").is_file()
         assert (folder / "artifacts" / f"{stem}.svg").is_file()
 
@@ -227,8 +227,8 @@ def test_ci_small_end_to_end(tmp_path):
     folder = Path(done.stdout.strip().splitlines()[-1])
     m = json.loads((folder / "manifest.json").read_text())
     assert m["status"] == "ok" and [n["status"] for n in m["notebooks"]] == ["ok", "ok"]
-    for section, artifact in brief.SECTION_FILES.items():
-        data = brief.load_artifact(section, folder / "artifacts")  # schema and figures
+    for section, artifact in brief_sections.SECTION_FILES.items():
+        data = brief_context.load_artifact(section, folder / "artifacts")  # schema and figures
         assert (folder / "artifacts" / artifact).is_file() and data
     brief.check_pdf(folder / "brief.pdf", m["title"])
     pages = subprocess.run(["pdfinfo", str(folder / "brief.pdf")], capture_output=True, text=True)

@@ -34,7 +34,7 @@ from wb.door.arguments import DEFAULTS
 from wb.door.bank_schemas import ID_RE, PERIOD_RE
 from wb.door.privacy import redact
 from wb.errors import InputError
-from wb.run.brief import BANK_FIGURES
+from wb.run.brief_sections import BANK_FIGURES
 from wb.run.notebook_parameters import declared_parameters, parameter_types
 from wb.uplift.simulate import SimulationConfig
 
@@ -50,7 +50,7 @@ RUN_PARAMETERS = (
     "banks",
     "seed",
 )
-#: Brief sections a notebook can feed; each reads one artifact (see :mod:`wb.run.brief`).
+#: Brief sections a notebook can feed; each reads one artifact (see :mod:`wb.run.brief_sections`).
 Section = Literal["bank_comparison", "uplift"]
 Scalar = str | int | float | bool | None
 ParamValue = Scalar | list[Scalar] | dict[str, Scalar]

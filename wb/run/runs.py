@@ -12,7 +12,7 @@ from typing import Any
 
 from wb.errors import InputError
 from wb.run import manifest
-from wb.run.brief import SECTION_FILES
+from wb.run.brief_sections import SECTION_FILES
 from wb.run.folders import ARTIFACTS_DIR, FAILED, LATEST
 from wb.uplift.result import MODELS
 
