@@ -3,12 +3,14 @@
 - ``wb.door``: reading files, table schemas and their checks, personal-data screening, the atomic writer
 - ``wb.banks``: the public bank panel, comparisons and the news check
 - ``wb.uplift``: the quota-uplift estimators, designs, results and the RM-level simulator
+- ``wb.warehouse``: the bank's customer-level warehouse to the RM panel, and the customer-level uplift
+- ``wb.stats``: the inference both wings stand on (clustered variance, t quantiles, sensitivity)
 - ``wb.plots``: every figure, and the theme they share
 - ``wb.run``: params, scheduled runs, run folders, the PDF brief and the uplift outputs
-- ``wb.cli``: the ``wb`` command
+- ``wb.cli``: the ``wb`` command; ``wb.cli_warehouse``: its ``wb warehouse`` group
 
-Dependencies point one way: cli → run → plots → banks | uplift → door → errors
-(held by the import-linter contract in ``pyproject.toml``).
+Dependencies point one way: cli → cli_warehouse → run → plots → banks | uplift | warehouse →
+door | stats → errors (held by the import-linter contract in ``pyproject.toml``).
 """
 
 from importlib import import_module
