@@ -94,7 +94,7 @@ def _diff_diff_imputation(frame, outcome: str) -> dict:
 
 def worker(design: str) -> None:
     from wb.door.io import load
-    from wb.uplift.estimation import prepare
+    from wb.uplift.sample import prepare
 
     start = time.perf_counter()
     panel = prepare(load(DATA).frame)

@@ -14,7 +14,8 @@ import pytest
 from wb.door.workers import run_all
 from wb.errors import InputError
 from wb.run import uplift_outputs
-from wb.uplift import designs, estimation
+from wb.uplift import designs
+from wb.uplift.sample import prepare
 from wb.uplift.simulate import SimulationConfig, simulate
 
 
@@ -164,7 +165,7 @@ def test_design_notes_keep_their_order_whichever_worker_ran_what():
     the workers finished."""
     frame, _ = simulate(SimulationConfig(n_rms=120, n_months=12, seed=4))
     frame["quota_target"] = 0  # no quota anywhere: the event studies, Wald-DiD, bunching fail
-    sample = estimation.prepare(frame)
+    sample = prepare(frame)
     one = designs.estimate_designs(frame, sample, workers=1)
     two = designs.estimate_designs(frame, sample, workers=2)
     assert one.notes == two.notes

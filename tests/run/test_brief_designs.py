@@ -8,8 +8,8 @@ from pathlib import Path
 
 from wb.run import brief, brief_context, brief_sections
 from wb.run.params import RunParams
-from wb.uplift import estimation
 from wb.uplift.designs import estimate_designs
+from wb.uplift.sample import prepare
 from wb.uplift.simulate import SimulationConfig, simulate
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -21,7 +21,7 @@ def test_the_brief_reads_iv_was_and_the_dynamic_effects_in_one_line_each(tmp_pat
     frame, _ = simulate(
         SimulationConfig(n_rms=500, n_months=24, seed=9, beta_quota=-20_000, quota_stop_share=0.3)
     )
-    doc = estimate_designs(frame, estimation.prepare(frame), workers=1).to_json()
+    doc = estimate_designs(frame, prepare(frame), workers=1).to_json()
     fake_artifacts.write("uplift", str(tmp_path), data_label="simulated")
     plain = brief_context.load_artifact("uplift", tmp_path)
     data = plain | {k: doc[k] for k in ("iv_was", "dynamic_effects")}

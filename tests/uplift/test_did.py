@@ -17,7 +17,7 @@ from scipy import stats
 from wb.errors import InputError, NotIdentified
 from wb.plots.event_study import event_study_figure
 from wb.uplift import callaway, event_study
-from wb.uplift.estimation import prepare
+from wb.uplift.sample import prepare
 from wb.uplift.simulate import SimulationConfig, simulate
 
 matplotlib.use("Agg")

@@ -12,7 +12,8 @@ import pytest
 
 from wb.stats import wild
 from wb.stats.wild import WildTest, draws
-from wb.uplift.estimation import WILD_MAX_CLUSTERS, fit, prepare
+from wb.uplift.estimation import WILD_MAX_CLUSTERS, fit
+from wb.uplift.sample import prepare
 from wb.uplift.simulate import SimulationConfig, simulate
 
 

@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wb.uplift import estimation
 from wb.uplift.designs import estimate_designs
 from wb.uplift.dynamic import dynamic_effects
+from wb.uplift.sample import prepare
 from wb.uplift.simulate import SimulationConfig, simulate
 from wb.uplift.was import iv_was
 
@@ -35,7 +35,7 @@ def _sample(n_rms: int, seed: int, beta: float = -20_000.0, **kw) -> tuple:
     frame, truth = simulate(
         SimulationConfig(n_rms=n_rms, n_months=24, seed=seed, beta_quota=beta, **kw)
     )
-    return estimation.prepare(frame), truth["true_effects"]
+    return prepare(frame), truth["true_effects"]
 
 
 def _iv_was(sample):
@@ -191,7 +191,7 @@ def test_designs_carry_both_with_their_notes_and_json():
     frame, _ = simulate(
         SimulationConfig(n_rms=500, n_months=24, seed=9, beta_quota=-20_000, **CHANGING)
     )
-    designs = estimate_designs(frame, estimation.prepare(frame), workers=1)
+    designs = estimate_designs(frame, prepare(frame), workers=1)
     doc = designs.to_json()
     assert doc["iv_was"]["coef"] == designs.iv_was.coef
     points = doc["dynamic_effects"]["outcomes"]["aum_change_cny"]["points"]

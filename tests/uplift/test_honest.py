@@ -20,8 +20,8 @@ from wb.errors import NotIdentified
 from wb.stats import honest
 from wb.stats.cluster import joint_wald
 from wb.uplift import callaway, event_study, sensitivity
-from wb.uplift.estimation import prepare
 from wb.uplift.result import trend_reading
+from wb.uplift.sample import prepare
 from wb.uplift.schema import schema
 from wb.uplift.simulate import SimulationConfig, simulate
 

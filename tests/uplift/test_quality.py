@@ -13,7 +13,7 @@ from helpers import wb, wb_in_process
 
 from wb.run import uplift_outputs
 from wb.uplift import quality
-from wb.uplift.estimation import prepare
+from wb.uplift.sample import prepare
 from wb.warehouse import simulate
 from wb.warehouse.build import build
 from wb.warehouse.progress import Progress

@@ -9,8 +9,9 @@ import pyfixest as pf
 import pytest
 import statsmodels.formula.api as smf
 
-from wb.uplift import checks, estimation
+from wb.uplift import checks
 from wb.uplift.fixest import iv_formula
+from wb.uplift.sample import Sample, prepare
 from wb.uplift.simulate import SimulationConfig, simulate
 
 FE = ("rm", "month")
@@ -21,11 +22,11 @@ def negative():
     frame, truth = simulate(
         SimulationConfig(n_rms=1500, seed=3, beta_quota=-20_000, sales_quota=5_000)
     )
-    sample = estimation.prepare(frame)
+    sample = prepare(frame)
     return frame, truth, sample, sample.demeaned
 
 
-def _frame(sample: estimation.Sample) -> pd.DataFrame:
+def _frame(sample: Sample) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "y": sample.y,
@@ -72,7 +73,7 @@ def test_outcome_with_missing_rows_equals_pyfixest_on_those_rows(negative):
     frame = frame.copy()
     gone = np.random.default_rng(0).random(len(frame)) < 0.2
     frame["net_new_money_cny"] = frame["net_new_money_cny"].astype("Float64").mask(gone)
-    sample = estimation.prepare(frame)
+    sample = prepare(frame)
     d = sample.demeaned
     ours = checks.outcome_family(sample, d)["net_new_money_cny"].per_add.to_json()
     df = _frame(sample).dropna(subset=["net_new_money_cny"])
@@ -108,7 +109,7 @@ def test_branch_month_effects_equal_a_dummy_variable_fit():
     two-way solve (wb.uplift.twoway) must equal plain OLS with dummies (statsmodels) on a small
     sample."""
     frame, _ = simulate(SimulationConfig(n_rms=160, n_months=12, seed=5, rms_per_branch=20))
-    sample = estimation.prepare(frame)
+    sample = prepare(frame)
     rob = checks.robustness(sample, sample.demeaned)[0].to_json()
     df = _frame(sample)
     df["bm"] = [f"{b}-{m}" for b, m in zip(sample.branch, sample.month_code, strict=True)]
@@ -121,7 +122,7 @@ def test_leads_test_fails_when_aum_moves_before_the_adds(negative):
     frame = frame.sort_values(["rm_id", "month"]).copy()
     nxt = frame.groupby("rm_id")["wecom_adds"].shift(-1).fillna(0)
     frame["aum_cny"] += (30_000 * nxt).groupby(frame["rm_id"]).cumsum().astype("int64")
-    sample = estimation.prepare(frame)
+    sample = prepare(frame)
     leads = checks.robustness(sample, sample.demeaned)[0]["leads"].to_json()
     assert not leads["passes"] and leads["coef"] == pytest.approx(30_000, rel=0.1)
 

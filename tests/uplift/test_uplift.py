@@ -14,6 +14,7 @@ from wb.errors import ExportError
 from wb.uplift import estimation
 from wb.uplift.fixest import iv_formula
 from wb.uplift.result import WEAK_F, UpliftResult
+from wb.uplift.sample import prepare
 from wb.uplift.schema import schema, validate_document
 from wb.uplift.simulate import SimulationConfig, simulate
 
@@ -71,7 +72,7 @@ def _panel_frame(n_rms=400, seed=5, beta_quota=-5000.0) -> pd.DataFrame:
     frame, _ = simulate(
         SimulationConfig(n_rms=n_rms, n_months=18, seed=seed, beta_quota=beta_quota)
     )
-    p = estimation.prepare(frame)
+    p = prepare(frame)
     return pd.DataFrame(
         {"y": p.y, "x": p.adds, "z": p.quota_on, "rm": p.rm, "month": p.month_code, "g": p.cluster}
     )
@@ -85,7 +86,7 @@ def _feols(fml: str, d: pd.DataFrame):
 def test_fast_path_equals_pyfixest_feols(seed):
     frame, _ = simulate(SimulationConfig(n_rms=400, n_months=18, seed=seed, beta_quota=-5000))
     r = estimation.estimate(frame)
-    p = estimation.prepare(frame)
+    p = prepare(frame)
     d = pd.DataFrame(
         {"y": p.y, "x": p.adds, "z": p.quota_on, "rm": p.rm, "month": p.month_code, "g": p.cluster}
     )
@@ -200,7 +201,7 @@ def test_first_months_and_gaps_are_not_bridged():
                     "aum_cny": 100.0 * (i + 1) ** 2,
                 }
             )
-    p = estimation.prepare(pd.DataFrame(rows))
+    p = prepare(pd.DataFrame(rows))
     assert p.counts["first_months_dropped"] == 3
     assert p.counts["gap_months_dropped"] == 1
     a = p.rm == 0
@@ -253,7 +254,7 @@ def test_monte_carlo_coverage_of_the_true_quota_effect():
 def test_row_order_does_not_matter_and_movers_cluster_with_their_home_branch():
     frame, _ = simulate(SimulationConfig(n_rms=300, seed=4))
     shuffled = frame.sample(frac=1.0, random_state=0).reset_index(drop=True)
-    a, b = estimation.prepare(frame), estimation.prepare(shuffled)
+    a, b = prepare(frame), prepare(shuffled)
     assert a.counts == b.counts and a.counts["movers"] > 0
     ta, tb = estimation.fit(a).tidy(), estimation.fit(b).tidy()  # same up to summation order
     np.testing.assert_allclose(ta.select_dtypes("number"), tb.select_dtypes("number"), rtol=1e-9)

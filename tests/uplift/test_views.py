@@ -8,6 +8,7 @@ import json
 import pytest
 
 from wb.uplift import designs, estimation
+from wb.uplift.sample import prepare
 from wb.uplift.simulate import SimulationConfig, simulate
 
 DUMPS = ("np.float64(", "EventPoint(", "Estimate(", "Split(", "Check(", "array(", "{&#x27;")
@@ -16,7 +17,7 @@ DUMPS = ("np.float64(", "EventPoint(", "Estimate(", "Split(", "Check(", "array("
 @pytest.fixture(scope="module")
 def bundle():
     frame, _ = simulate(SimulationConfig(n_rms=400, n_months=18, seed=4, beta_quota=-20_000))
-    sample = estimation.prepare(frame)
+    sample = prepare(frame)
     return estimation.fit(sample), designs.estimate_designs(frame, sample, seed=2)
 
 

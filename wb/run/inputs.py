@@ -120,7 +120,8 @@ def validate_inputs(params: RunParams, say: Say) -> None:
     not a failed notebook (exit 3). An ``rm_month`` export must also support the uplift
     estimates (quota, adds and AUM vary; enough clusters): else exit 2 with the reason."""
     from wb.door import io
-    from wb.uplift.estimation import fit, prepare
+    from wb.uplift.estimation import fit
+    from wb.uplift.sample import prepare
 
     for key, spec in params.data.items():
         if spec.path is not None and key in SCHEMA_NAMES:

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING
 from wb.door import io, provenance
 from wb.door.atomic import file_mode, writable_dir, write_json
 from wb.door.workers import run_all
-from wb.uplift.estimation import check_supported, fit, prepare
+from wb.uplift.estimation import check_supported, fit
 from wb.uplift.quality import QUALITY_COLUMNS, AddQuality, attach, estimate_quality, read_quality
 from wb.uplift.result import UpliftResult
+from wb.uplift.sample import prepare
 from wb.uplift.schema import validate_document
 from wb.uplift.simulate import truth_path
 from wb.warehouse.progress import Progress

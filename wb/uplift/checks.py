@@ -16,46 +16,14 @@ import numpy as np
 import pandas as pd
 
 from wb.door.display import Shown, finite, intervals, records
-from wb.uplift.estimation import Demeaned, Sample, demean_columns
+from wb.uplift.demeaned import Demeaned
 from wb.uplift.result import OUTCOME, Estimate
+from wb.uplift.sample import Sample
 
 #: The outcome family: AUM change plus the optional columns of the export, when present.
 FAMILY = (OUTCOME, "net_new_money_cny", "product_sales_cny")
 WINSOR = (1.0, 99.0)
 QUARTER_END_MONTHS = (3, 6, 9, 12)
-
-
-def _demean_subset(
-    sample: Sample,
-    mask: np.ndarray,
-    fe: tuple[np.ndarray, np.ndarray],
-    y: np.ndarray,
-    x: np.ndarray,
-    c: np.ndarray | None = None,
-    z: np.ndarray | None = None,
-) -> Demeaned:
-    """A :class:`Demeaned` design on the rows in ``mask``: ``y``, ``x`` and optionally ``c``, ``z``
-    (full-sample arrays; missing ones repeat ``x``) demeaned with the two fixed effects ``fe``
-    (full-sample codes, RM first), clustered by home branch."""
-    cols = np.column_stack([y, x, x if c is None else c, x if z is None else z])[mask]
-    cluster = pd.factorize(sample.cluster[mask])[0]
-    codes = [pd.factorize(f[mask])[0] for f in fe]
-    if mask.all() and fe[0] is sample.rm and fe[1] is sample.month_code:
-        out = sample.design.residual(cols)  # the sample's RM + month design, factorised once
-    else:
-        out = demean_columns(cols, *codes)
-    # RM effects nest in the clusters (not counted); every other FE level is (fixest's rule).
-    k_fe = sum(int(code.max()) + 1 for code in codes[1:])
-    return Demeaned(
-        out[:, 0],
-        out[:, 1],
-        out[:, 2],
-        out[:, 3],
-        cluster,
-        int(cluster.max()) + 1,
-        int(mask.sum()),
-        k_fe=k_fe,
-    )
 
 
 # --------------------------------------------------------------------------- certified split
@@ -263,8 +231,7 @@ def outcome_family(sample: Sample, d: Demeaned) -> OutcomeFamily:
             if mask.all():  # the sample's own design: only the outcome is new
                 dd = replace(d, y=sample.design.residual(values[:, None])[:, 0])
             else:
-                dd = _demean_subset(
-                    sample,
+                dd = sample.demeaned_on(
                     mask,
                     (sample.rm, sample.month_code),
                     values,
@@ -478,7 +445,7 @@ def robustness(sample: Sample, d: Demeaned) -> tuple[Robustness, list[str]]:
         & np.r_[np.diff(sample.calendar_month) == 1, False]
     )
     lead = np.r_[sample.adds[1:], np.nan]
-    ld = _demean_subset(sample, nxt, (sample.rm, sample.month_code), sample.y, sample.adds, c=lead)
+    ld = sample.demeaned_on(nxt, (sample.rm, sample.month_code), sample.y, sample.adds, c=lead)
     _, lead_est = ld.regress(
         "twfe_leads", ("wecom_adds", "wecom_adds_lead"), ld.y, np.column_stack([ld.x, ld.c])
     )
@@ -495,7 +462,7 @@ def robustness(sample: Sample, d: Demeaned) -> tuple[Robustness, list[str]]:
         sample.branch.astype(np.int64) * (int(sample.month_code.max()) + 1) + sample.month_code
     )
     everything = np.ones(sample.y.size, dtype=bool)
-    bm = _demean_subset(sample, everything, (sample.rm, branch_month), sample.y, sample.adds)
+    bm = sample.demeaned_on(everything, (sample.rm, branch_month), sample.y, sample.adds)
     checks.append(
         Check(
             "branch_month_fe",
@@ -507,8 +474,8 @@ def robustness(sample: Sample, d: Demeaned) -> tuple[Robustness, list[str]]:
 
     month_of_year = sample.calendar_month % 12 + 1
     keep = ~np.isin(month_of_year, QUARTER_END_MONTHS)
-    q = _demean_subset(
-        sample, keep, (sample.rm, sample.month_code), sample.y, sample.adds, z=sample.quota_on
+    q = sample.demeaned_on(
+        keep, (sample.rm, sample.month_code), sample.y, sample.adds, z=sample.quota_on
     )
     checks.append(
         Check(

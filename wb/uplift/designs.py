@@ -15,7 +15,7 @@
   Rambachan–Roth bounds and pre-trend power on the CS event study of AUM change;
 * ``by_certification``, ``outcomes`` (with the WeCom coverage rate), ``robustness``
   (:mod:`wb.uplift.checks`), on the sample's fixed effects demeaned once
-  (:attr:`wb.uplift.estimation.Sample.demeaned`).
+  (:attr:`wb.uplift.sample.Sample.demeaned`).
 
 A design the data cannot support raises :class:`~wb.errors.NotIdentified` (or meets a singular
 system); it is left out with a note saying why, and the others still run. Per-design wall
@@ -38,8 +38,9 @@ from wb.door.workers import run_all
 from wb.errors import NoNeverTreated, NotIdentified
 from wb.uplift import checks, dynamic, event_study, sensitivity, was
 from wb.uplift.bunching import Bunching, bunching
-from wb.uplift.estimation import Demeaned, Sample
+from wb.uplift.demeaned import Demeaned
 from wb.uplift.result import OUTCOME
+from wb.uplift.sample import Sample
 
 #: Event-study outcomes, in figure order.
 EVENT_OUTCOMES = tuple(event_study.OUTCOMES)
@@ -358,7 +359,7 @@ class Plan:
 
 def plan_designs(frame: pd.DataFrame, sample: Sample, *, seed: int = 1) -> Plan:
     """Every design on ``frame`` (validated ``rm_month``) and ``sample``
-    (``wb.uplift.estimation.prepare(frame)``) as pieces of work; ``seed`` drives the
+    (``wb.uplift.sample.prepare(frame)``) as pieces of work; ``seed`` drives the
     bootstraps. Builds first what the pieces share (the event studies' cohorts and
     ``sample.demeaned``), so a forked worker inherits them instead of building them again."""
     runner = _Runner()

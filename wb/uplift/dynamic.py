@@ -37,7 +37,7 @@ import pandas as pd
 from wb.door.display import Shown, records
 from wb.errors import NotIdentified
 from wb.stats.cluster import influence_vcov, joint_wald, t_interval
-from wb.uplift.estimation import Sample
+from wb.uplift.sample import Sample
 
 #: Effects (ℓ = 1…EFFECTS months from the first switch) and placebos estimated by default.
 EFFECTS = 8

@@ -5,7 +5,7 @@ and tested equal to diff-diff (pinned ==3.13.0), which the tests keep as the sec
 implementation. ``designs = {o: {e: event_study(panel, o, e)
 for e in ESTIMATORS} for o in OUTCOMES}`` gives every event study; :func:`wald_did` the ratio.
 
-**Sample** (:func:`cohort_frame`). One row per RM-month of :class:`wb.uplift.estimation.Sample` (months
+**Sample** (:func:`cohort_frame`). One row per RM-month of :class:`wb.uplift.sample.Sample` (months
 with an observable AUM change). An RM's cohort is its first usable month with a quota in
 force. Adoption is treated as **absorbing**: a few RMs move branch and their quota switches
 off or on, but once an RM has had a quota every later month counts as treated (an
@@ -67,8 +67,8 @@ from wb.door.display import Shown, finite, records
 from wb.errors import InputError, NotIdentified
 from wb.stats.cluster import LEVEL, joint_wald, z_quantile
 from wb.uplift import callaway
-from wb.uplift.estimation import Sample
 from wb.uplift.imputation import Imputation
+from wb.uplift.sample import Sample
 
 #: Outcome column → :class:`Sample` field.
 OUTCOMES = {

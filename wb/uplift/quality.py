@@ -27,7 +27,8 @@ from wb.door import io, schemas
 from wb.door.display import table
 from wb.errors import InputError
 from wb.stats.cluster import cluster_sums, influence_vcov, t_quantile
-from wb.uplift.estimation import Sample, check_supported
+from wb.uplift.estimation import check_supported
+from wb.uplift.sample import Sample
 
 #: Count column → what the share means (the certified count is the export's own column; the
 #: others are the add-quality table's, :data:`wb.door.schemas.ADD_QUALITY`).
@@ -183,7 +184,7 @@ def _ratio_ci(num: np.ndarray, den: np.ndarray, cluster: np.ndarray) -> tuple[fl
 
 def estimate_quality(sample: Sample) -> AddQuality:
     """The add-quality shares of :mod:`this module <wb.uplift.quality>` on ``sample`` (built by
-    :func:`wb.uplift.estimation.prepare` from a frame with the counts attached)."""
+    :func:`wb.uplift.sample.prepare` from a frame with the counts attached)."""
     missing = [c for c in COUNTS if c != "wecom_certified_adds" and c not in sample.extra]
     if missing:
         raise InputError(f"no add-quality counts in the sample ({', '.join(missing)})")

@@ -65,6 +65,14 @@ class TwoWay:
     runs: np.ndarray | None = None
 
     @classmethod
+    def of(cls, a: np.ndarray, b: np.ndarray) -> TwoWay:
+        """The design of integer codes ``a`` and ``b`` (0…levels−1, each length n), the factor
+        with more levels eliminated: ``TwoWay.of(a, b).residual(cols)`` sweeps both sets of
+        effects out of ``cols`` (n, k), exact to rounding, in the units of ``cols``."""
+        n_a, n_b = int(a.max()) + 1, int(b.max()) + 1
+        return cls.build(a, b, n_a, n_b) if n_a >= n_b else cls.build(b, a, n_b, n_a)
+
+    @classmethod
     def build(cls, a: np.ndarray, b: np.ndarray, n_a: int, n_b: int) -> TwoWay:
         """The design of effects ``a`` (``n_a`` levels) and ``b`` (``n_b`` levels). The
         ``b`` effects solve the reduced system; callers that read the effects themselves

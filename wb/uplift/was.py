@@ -37,7 +37,8 @@ import pandas as pd
 from wb.door.display import Shown, records
 from wb.errors import NotIdentified
 from wb.stats.cluster import cluster_sums, influence_vcov, t_interval, t_pvalue
-from wb.uplift.estimation import Demeaned, Sample
+from wb.uplift.demeaned import Demeaned
+from wb.uplift.sample import Sample
 
 #: Fewest switching RM-month pairs (quota on or off) for an IV-WAS.
 MIN_SWITCHERS = 10
