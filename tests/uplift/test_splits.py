@@ -9,7 +9,7 @@ import pyfixest as pf
 import pytest
 import statsmodels.formula.api as smf
 
-from wb.uplift import checks
+from wb.uplift import checks, coverage, outcomes
 from wb.uplift.fixest import iv_formula
 from wb.uplift.sample import Sample, prepare
 from wb.uplift.simulate import SimulationConfig, simulate
@@ -42,7 +42,7 @@ def _frame(sample: Sample) -> pd.DataFrame:
 
 def test_certified_split_recovers_certification_of_quota_adds(negative):
     _, truth, sample, d = negative
-    split = checks.by_certification(sample, d)
+    split = outcomes.by_certification(sample, d)
     cert, uncert = split["certified"].first_stage, split["uncertified"].first_stage
     total = d.slope("first_stage", "quota_in_force", d.x, d.z)
     assert cert.coef + uncert.coef == pytest.approx(total.coef, rel=1e-10)
@@ -55,7 +55,7 @@ def test_certified_split_recovers_certification_of_quota_adds(negative):
 
 def test_outcome_family_covers_each_true_per_add_effect(negative):
     _, truth, sample, d = negative
-    fam = checks.outcome_family(sample, d)
+    fam = outcomes.outcome_family(sample, d)
     table = fam.tidy()
     assert list(table["outcome"]) == ["aum_change_cny", "net_new_money_cny", "product_sales_cny"]
     for name, true in truth["true_effects"]["per_quota_add"].items():
@@ -75,7 +75,7 @@ def test_outcome_with_missing_rows_equals_pyfixest_on_those_rows(negative):
     frame["net_new_money_cny"] = frame["net_new_money_cny"].astype("Float64").mask(gone)
     sample = prepare(frame)
     d = sample.demeaned
-    ours = checks.outcome_family(sample, d)["net_new_money_cny"].per_add.to_json()
+    ours = outcomes.outcome_family(sample, d)["net_new_money_cny"].per_add.to_json()
     df = _frame(sample).dropna(subset=["net_new_money_cny"])
     ref = pf.feols(
         iv_formula("net_new_money_cny", "adds", "quota", FE), df, vcov={"CRV1": "branch"}
@@ -137,9 +137,9 @@ def test_coverage_rate_by_hand():
             "customers": [40, 40, 40, 20, 20],
         }
     )
-    cov = checks.wecom_coverage(frame).to_json()
+    cov = coverage.wecom_coverage(frame).to_json()
     assert cov["all"]["n_rms"] == 2
     assert cov["ever_quota"]["mean"] == pytest.approx(20 / 40)
     assert cov["never_quota"]["mean"] == pytest.approx(30 / 20)
     assert cov["all"]["share_above_1"] == pytest.approx(0.5)
-    assert checks.wecom_coverage(frame.drop(columns="customers")) is None
+    assert coverage.wecom_coverage(frame.drop(columns="customers")) is None

@@ -13,9 +13,9 @@
   DID_ℓ of quota-target changes (on, changed, stopped) by months since the first change;
 * ``honest_did`` (:mod:`wb.uplift.sensitivity`): how much the pre-trends could matter,
   Rambachan–Roth bounds and pre-trend power on the CS event study of AUM change;
-* ``by_certification``, ``outcomes`` (with the WeCom coverage rate), ``robustness``
-  (:mod:`wb.uplift.checks`), on the sample's fixed effects demeaned once
-  (:attr:`wb.uplift.sample.Sample.demeaned`).
+* ``by_certification``, ``outcomes`` (:mod:`wb.uplift.outcomes`; with the WeCom coverage rate,
+  :mod:`wb.uplift.coverage`), ``robustness`` (:mod:`wb.uplift.checks`), on the sample's fixed
+  effects demeaned once (:attr:`wb.uplift.sample.Sample.demeaned`).
 
 A design the data cannot support raises :class:`~wb.errors.NotIdentified` (or meets a singular
 system); it is left out with a note saying why, and the others still run. Per-design wall
@@ -36,7 +36,7 @@ import pandas as pd
 from wb.door.display import Shown, intervals
 from wb.door.workers import run_all
 from wb.errors import NoNeverTreated, NotIdentified
-from wb.uplift import checks, dynamic, event_study, sensitivity, was
+from wb.uplift import checks, coverage, dynamic, event_study, outcomes, sensitivity, was
 from wb.uplift.bunching import Bunching, bunching
 from wb.uplift.demeaned import Demeaned
 from wb.uplift.result import OUTCOME
@@ -68,9 +68,9 @@ class Designs(Shown):
     event_studies: dict[str, dict[str, event_study.EventStudy]]
     wald_did: event_study.WaldDid | None
     bunching: Bunching | None
-    certification: checks.Certification | None
-    outcomes: checks.OutcomeFamily | None
-    coverage: checks.Coverage | None
+    certification: outcomes.Certification | None
+    outcomes: outcomes.OutcomeFamily | None
+    coverage: coverage.Coverage | None
     robustness: checks.Robustness | None
     notes: tuple[str, ...]
     timings_s: dict[str, float] = field(compare=False)
@@ -348,7 +348,7 @@ class Plan:
             values.get("bunching"),
             values.get("by_certification"),
             values.get("outcomes"),
-            checks.wecom_coverage(self.frame),
+            coverage.wecom_coverage(self.frame),
             values.get("robustness"),
             tuple(notes),
             timings,
@@ -379,7 +379,9 @@ def plan_designs(frame: pd.DataFrame, sample: Sample, *, seed: int = 1) -> Plan:
     pieces["bunching"] = _piece(lambda r: r.run("bunching", lambda: _bunching(frame, seed, r)))
     if d is not None:
         pieces["outcomes"] = _piece(
-            lambda r: r.run("outcomes", lambda: checks.outcome_family(sample, d), "outcome family")
+            lambda r: r.run(
+                "outcomes", lambda: outcomes.outcome_family(sample, d), "outcome family"
+            )
         )
     if cohorts is not None:
         pieces["callaway_santanna"] = _piece(
@@ -395,7 +397,7 @@ def plan_designs(frame: pd.DataFrame, sample: Sample, *, seed: int = 1) -> Plan:
     if d is not None:
         pieces["by_certification"] = _piece(
             lambda r: r.run(
-                "by_certification", lambda: checks.by_certification(sample, d), "certified split"
+                "by_certification", lambda: outcomes.by_certification(sample, d), "certified split"
             )
         )
     pieces |= _heterogeneous(sample, d)

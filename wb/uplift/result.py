@@ -56,6 +56,10 @@ MODELS = {
 # --------------------------------------------------------------------------- estimates
 
 
+#: An :class:`Estimate`'s numbers, in the order every table shows them.
+NUMBERS = ("coef", "se", "ci_low", "ci_high", "pvalue", "n_obs")
+
+
 @dataclass(frozen=True)
 class Estimate:
     """One coefficient: yuan (or adds) per unit, with a cluster-robust SE and 95% interval."""
@@ -73,6 +77,11 @@ class Estimate:
         """``model``, ``term``, ``coef``, ``se``, ``ci_low``, ``ci_high``, ``pvalue``, ``n_obs``;
         a NaN becomes ``None``."""
         return {k: jsonable(v) for k, v in dataclasses.asdict(self).items()}
+
+    def cells(self, prefix: str = "") -> dict[str, float]:
+        """The numbers as table cells (``coef``, ``se``, ``ci_low``, ``ci_high``, ``pvalue``,
+        ``n_obs``), keys prefixed (``per_add_coef``, …)."""
+        return {f"{prefix}{k}": getattr(self, k) for k in NUMBERS}
 
 
 @dataclass(frozen=True)
