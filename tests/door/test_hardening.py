@@ -108,7 +108,8 @@ def test_the_json_writer_refuses_non_finite_numbers(tmp_path):
 
 
 def test_an_unbounded_anderson_rubin_set_is_not_printed_as_an_interval():
-    from wb.uplift.result import Estimate, Interval, make_verdict
+    from wb.uplift.result import Estimate, Interval
+    from wb.uplift.verdict import make_verdict
 
     e = Estimate("iv_quota", "wecom_adds", -733441.0, 9e5, -2e6, 1e6, 0.4, 300)
     verdict = make_verdict(e, Interval("two_rays", 67810.0, 67810.5), True, e, e)

@@ -20,10 +20,10 @@ from wb.errors import NotIdentified
 from wb.stats import honest
 from wb.stats.cluster import joint_wald
 from wb.uplift import callaway, event_study, sensitivity
-from wb.uplift.result import trend_reading
 from wb.uplift.sample import prepare
 from wb.uplift.schema import schema
 from wb.uplift.simulate import SimulationConfig, simulate
+from wb.uplift.verdict import trend_reading
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,8 @@ from matplotlib.figure import Figure
 
 from wb.plots.common import finding_title
 from wb.plots.theme import PALETTE, add_footer, signed, theme_context
-from wb.uplift.result import trend_reading
 from wb.uplift.sensitivity import TrendSensitivity
+from wb.uplift.verdict import trend_reading
 
 _WAN = 1e4  # yuan per 万元
 _PANELS = {

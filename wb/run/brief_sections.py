@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 from wb.banks.panel import period_order
 from wb.errors import ExportError
 from wb.plots.banks import CHART_NAMES, CHARTS
-from wb.uplift.result import MODELS, trend_reading
+from wb.uplift.result import MODELS
+from wb.uplift.verdict import trend_reading
 
 #: The artifact each section reads from the notebook's ``out_dir``.
 SECTION_FILES = {"bank_comparison": "bank_comparison.json", "uplift": "uplift.json"}

@@ -36,9 +36,9 @@ from wb.uplift.result import (
     FewClusters,
     Interval,
     UpliftResult,
-    make_verdict,
 )
 from wb.uplift.sample import Sample, prepare
+from wb.uplift.verdict import make_verdict
 
 #: Below this many branch clusters the verdict is read from the wild cluster restricted
 #: bootstrap (:mod:`wb.stats.wild`), not from the CRV1 interval: with 4–20 branches the CRV1

@@ -1,7 +1,8 @@
-"""What ``wb uplift`` reports: estimates, the verdict and the frozen result object.
+"""What ``wb uplift`` reports: the estimates and the frozen result object.
 
 :class:`UpliftResult` (``.tidy()``, ``.summary()``, ``.to_json()``) is built by
-:func:`wb.uplift.estimation.fit`; this module holds only the result types and their renderings, so the
+:func:`wb.uplift.estimation.fit`; this module holds the result types, the models' names and
+the result's renderings (the verdict's sentence is read in :mod:`wb.uplift.verdict`), so the
 estimation code in :mod:`wb.uplift` stays about estimation. Money in yuan per WeCom add.
 """
 
@@ -9,13 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import math
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 from wb.door.display import jsonable, table
 from wb.stats.cluster import LEVEL
+from wb.uplift.verdict import Verdict, signed_yuan
 
 SCHEMA = "wb.uplift/1"
 OUTCOME = "aum_change_cny"
@@ -145,26 +146,7 @@ class FewClusters:
         return out
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """The contract's verdict: a code and one plain sentence, plus caveats. ``cannot_tell``
-    (e.g. ``"too_few_clusters"``) with ``reason`` when no inference holds: the code is then
-    ``no_detectable_uplift`` (the contract's three codes) and the sentence says why."""
-
-    code: str
-    text: str
-    caveats: tuple[str, ...]
-    read_from: str
-    text_zh: str
-    cannot_tell: str | None = None
-    reason: str | None = None
-
-
 # --------------------------------------------------------------------------- result
-
-
-def _fmt(v: float) -> str:
-    return f"{v:+,.0f}" if math.isfinite(v) else ("+∞" if v > 0 else "−∞")
 
 
 @dataclass(frozen=True)
@@ -290,8 +272,8 @@ def _few_cluster_notes(few: FewClusters) -> list[str]:
         return [
             f"Few branches ({few.n_clusters}): the verdict is read from the wild cluster "
             f"restricted bootstrap of the Anderson–Rubin test ({few.weights} weights, {draws}): "
-            f"p = {few.pvalue:.3f} for no effect; 95% set {iv.kind} [{_fmt(iv.low)}, "
-            f"{_fmt(iv.high)}]."
+            f"p = {few.pvalue:.3f} for no effect; 95% set {iv.kind} [{signed_yuan(iv.low)}, "
+            f"{signed_yuan(iv.high)}]."
         ]
     if few.refusal:
         return [f"Cannot tell: {few.refusal}."]
@@ -311,9 +293,9 @@ class Summary:
             rows.append(
                 (
                     MODELS[e.model].described,
-                    _fmt(e.coef),
+                    signed_yuan(e.coef),
                     f"{e.se:,.0f}",
-                    f"[{_fmt(e.ci_low)}, {_fmt(e.ci_high)}]",
+                    f"[{signed_yuan(e.ci_low)}, {signed_yuan(e.ci_high)}]",
                     f"{e.pvalue:.3f}",
                 )
             )
@@ -330,9 +312,9 @@ class Summary:
         rows.append(
             (
                 "Reduced form: ΔAUM per quota month",
-                _fmt(rf.coef),
+                signed_yuan(rf.coef),
                 f"{rf.se:,.0f}",
-                f"[{_fmt(rf.ci_low)}, {_fmt(rf.ci_high)}]",
+                f"[{signed_yuan(rf.ci_low)}, {signed_yuan(rf.ci_high)}]",
                 f"{rf.pvalue:.3f}",
             )
         )
@@ -358,8 +340,8 @@ class Summary:
                 if r.effective_f < WEAK_F
                 else ""
             )
-            + f"; Anderson–Rubin 95% set: {ar.kind} [{_fmt(ar.low)}, "
-            f"{_fmt(ar.high)}].",
+            + f"; Anderson–Rubin 95% set: {ar.kind} [{signed_yuan(ar.low)}, "
+            f"{signed_yuan(ar.high)}].",
             *_few_cluster_notes(r.few_clusters),
             f"Verdict ({r.verdict.code}): {r.verdict.text}",
             *(f"Caveat: {c}" for c in r.verdict.caveats),
@@ -421,136 +403,3 @@ class Summary:
 
     def _repr_html_(self) -> str:
         return self.as_html()
-
-
-# --------------------------------------------------------------------------- verdict
-
-
-def make_verdict(
-    iv: Estimate,
-    ar: Interval,
-    weak: bool,
-    naive: Estimate,
-    twfe: Estimate,
-    few: FewClusters | None = None,
-    months: tuple[str, str] | None = None,
-) -> Verdict:
-    """Read the verdict: "cannot tell" when ``few`` refuses; with few branches from the wild
-    bootstrap's p-value and set; else from the IV interval (the Anderson–Rubin set when the
-    first stage is weak). ``months`` (first, last, ``YYYY-MM``) is the window the sentence
-    names: the estimate is about those months, not the brief's reporting period."""
-    cannot_tell = reason = None
-    if few is not None and few.method == "wild_bootstrap":
-        low, high, kind = few.interval.low, few.interval.high, few.interval.kind
-        bounded, significant = kind == "bounded", few.pvalue <= 1 - LEVEL
-        source = "wild_bootstrap"
-    elif weak:
-        low, high, kind = ar.low, ar.high, ar.kind
-        bounded = kind == "bounded"
-        significant = bounded and (low > 0 or high < 0)
-        source = "anderson_rubin"
-    else:
-        low, high, kind, bounded = iv.ci_low, iv.ci_high, "bounded", True
-        significant = low > 0 or high < 0
-        source = "iv_quota"
-    if few is not None and few.refusal:
-        source, cannot_tell, reason, significant = "none", "too_few_clusters", few.refusal, False
-    if bounded:
-        interval = f"95% interval {_fmt(low)} to {_fmt(high)} yuan"
-        interval_zh = f"95% 置信区间 {_fmt(low)} 至 {_fmt(high)} 元"
-    elif kind == "two_rays":
-        interval = (
-            f"weak instrument: the 95% Anderson–Rubin set is unbounded, every value outside "
-            f"{_fmt(low)} to {_fmt(high)} yuan"
-        )
-        interval_zh = (
-            "工具变量偏弱：95% Anderson–Rubin 置信集无界，"
-            f"为 {_fmt(low)} 至 {_fmt(high)} 元以外的全部取值"
-        )
-    else:
-        interval = "weak instrument: the 95% Anderson–Rubin set is unbounded, every value"
-        interval_zh = "工具变量偏弱：95% Anderson–Rubin 置信集无界，包含全部取值"
-    if source == "wild_bootstrap":
-        interval += f"; {few.n_clusters} branches, wild cluster bootstrap p = {few.pvalue:.2f}"
-        interval_zh += f"；仅 {few.n_clusters} 个支行，野聚类自助法 p = {few.pvalue:.2f}"
-    when_zh = f"{months[0]}至{months[1]}，" if months else ""
-    when = f"In {months[0]} to {months[1]}, a" if months else "A"
-    head_zh = (
-        f"{when_zh}因配额多加一个企业微信客户，客户经理名下客户的月度 AUM 变化 {_fmt(iv.coef)} 元"
-        f"（{interval_zh}）"
-    )
-    head = (
-        f"{when} quota-induced WeCom add {'changed' if months else 'changes'} a relationship "
-        "manager's monthly AUM by "
-        f"{_fmt(iv.coef)} yuan ({interval})"
-    )
-    if cannot_tell:
-        code = "no_detectable_uplift"
-        text = (
-            "Cannot tell whether quota-driven adds change AUM"
-            f"{f' (in {months[0]} to {months[1]})' if months else ''}: the quota switches on or off in "
-            f"only {few.quota_clusters} of {few.n_clusters} branches, too few for any "
-            f"clustered inference (the point estimate, {_fmt(iv.coef)} yuan per add, has no "
-            "usable interval)."
-        )
-        text_zh = (
-            f"无法判断{months[0] + '至' + months[1] + '期间' if months else ''}"
-            f"配额驱动的加粉是否改变 AUM：配额仅在 {few.quota_clusters} 个支行"
-            f"（共 {few.n_clusters} 个）开启或停止，支行太少，任何聚类推断都不成立"
-            f"（点估计每个加粉 {_fmt(iv.coef)} 元，没有可用的置信区间）。"
-        )
-    elif significant and iv.coef > 0:
-        code, text = "positive_uplift", f"{head}, so quota-driven adds do raise AUM."
-        text_zh = f"{head_zh}，配额驱动的加粉确实提升了 AUM。"
-    elif significant and iv.coef < 0:
-        code, text = "negative_uplift", f"{head}, so quota-driven adds go with lower AUM."
-        text_zh = f"{head_zh}，配额驱动的加粉伴随 AUM 下降。"
-    else:
-        code, text = "no_detectable_uplift", f"{head}, so no uplift can be detected."
-        text_zh = f"{head_zh}，检测不到提升。"
-    claims = "uplift" if naive.ci_low > 0 else ("a loss" if naive.ci_high < 0 else "nothing")
-    caveats = (
-        "Exclusion restriction: the quota must move AUM only through the adds it causes; "
-        "penalties, effort pulled away from selling, or a campaign launched with the quota "
-        "would break it.",
-        f"A dashboard's pooled correlation says {_fmt(naive.coef)} yuan per add (95% "
-        f"{_fmt(naive.ci_low)} to {_fmt(naive.ci_high)}) and would claim {claims}; it mixes "
-        "RM skill into the adds.",
-        f"With RM and month fixed effects adds go with {_fmt(twfe.coef)} yuan per add: an "
-        "association, since RMs choose how many to add.",
-        "The IV number is a local effect: it weights the RMs whose adds the quota moved most "
-        "(those far below target) and says nothing about organic adds.",
-    )
-    return Verdict(code, text, caveats, source, text_zh, cannot_tell, reason)
-
-
-def trend_reading(doc: dict) -> str:
-    """The plain-words line on the ``honest_did`` block of ``uplift.json``
-    (:class:`wb.uplift.sensitivity.TrendSensitivity`; yuan), for its summary and the brief."""
-    est = doc["estimate"]
-    sign = "negative" if est < 0 else "positive"
-    first, last = doc["post_times"][0], doc["post_times"][-1]
-    what = (
-        f"The average effect over months {first}–{last} after adoption ({est:+,.0f} yuan of "
-        "monthly AUM change per RM)"
-    )
-    rm, sd = doc["rm_breakdown"], doc["sd_breakdown"]
-    if rm == 0:
-        line = f"{what} is not distinguishable from 0 even with parallel trends"
-    elif rm is None:
-        line = f"{what} stays {sign} whatever the size of post-adoption trend breaks"
-    else:
-        line = (
-            f"{what} stays {sign} unless post-adoption trend breaks exceed {rm:.2g}× the "
-            f"largest month-to-month pre-adoption one"
-        )
-        if sd is not None:
-            line += f", or the trend gap bends by more than {sd:,.0f} yuan per month²"
-    power = ""
-    if doc["slope_50"] is not None and doc["slope_80"] is not None:
-        power = (
-            f" The pre-trend test would catch a steady trend of {doc['slope_50']:,.0f} yuan per "
-            f"month only half the time and one of {doc['slope_80']:,.0f} 80% of the time; "
-            f"a trend that steep would move this average by {doc['bias_at_80']:,.0f} yuan."
-        )
-    return line + "." + power

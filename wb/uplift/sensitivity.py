@@ -37,7 +37,7 @@ from wb.stats import honest
 from wb.stats.cluster import RANK_TOL, joint_wald
 from wb.uplift import callaway
 from wb.uplift.event_study import UNITS, WINDOW, Staggered
-from wb.uplift.result import trend_reading
+from wb.uplift.verdict import trend_reading
 
 OUTCOME = "aum_change_cny"
 #: M̄ values of the relative-magnitude bounds (multiples of the largest pre-period change).
