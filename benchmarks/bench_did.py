@@ -43,11 +43,11 @@ DESIGNS = (
 
 def _run_design(design: str, panel) -> dict:
     """Run one design on a prepared panel; return its results (ATT, SE, pre-trend p)."""
-    from wb.uplift import event_study
+    from wb.uplift import event_study, wald_did
 
     kind, _, arg = design.partition(":")
     if kind == "wald":
-        return event_study.wald_did(event_study.cohort_frame(panel), estimator=arg).to_json()
+        return wald_did.wald_did(event_study.cohort_frame(panel), estimator=arg).to_json()
     if kind == "all":
         studies = {
             o: {
@@ -57,7 +57,7 @@ def _run_design(design: str, panel) -> dict:
             for o in event_study.OUTCOMES
         }
         return {
-            "wald": event_study.wald_did(event_study.cohort_frame(panel)).to_json(),
+            "wald": wald_did.wald_did(event_study.cohort_frame(panel)).to_json(),
             **{f"{e}:{o}": _summary(s) for o, by in studies.items() for e, s in by.items()},
         }
     if kind == "diff_diff_imputation":

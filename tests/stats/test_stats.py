@@ -8,7 +8,15 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 
-from wb.stats.cluster import crv1, influence_vcov, joint_wald, t_interval, t_quantile
+from wb.stats.cluster import (
+    cluster_sums,
+    crv1,
+    influence_vcov,
+    joint_wald,
+    ratio_influence,
+    t_interval,
+    t_quantile,
+)
 
 
 @pytest.mark.parametrize("g", [2, 4, 5, 8, 20, 2000])
@@ -33,6 +41,40 @@ def test_influence_vcov_counts_the_clusters_it_is_told():
     assert influence_vcov(psi)[0, 0] == pytest.approx(4 / 3 * 2)
     assert influence_vcov(psi, n_clusters=2)[0, 0] == pytest.approx(2 * 2)
     assert np.isnan(influence_vcov(psi[:1])).all()
+
+
+def test_ratio_influence_is_the_delta_method_by_hand():
+    # θ = N/D = 8/4 = 2: ψ = (ψ_N − 2·ψ_D) / 4
+    psi = ratio_influence(np.array([1.0, 2.0, 3.0]), np.array([1.0, 1.0, 2.0]), 2.0, 4.0)
+    np.testing.assert_allclose(psi, [-0.25, 0.0, -0.25], rtol=0, atol=1e-15)
+
+
+def test_ratio_influence_is_the_derivative_of_the_ratio_in_each_rows_weight():
+    """The influence function of θ = Σ wᵢyᵢ / Σ wᵢxᵢ is dθ/dwᵢ at w = 1: checked by finite
+    differences, row by row."""
+    rng = np.random.default_rng(1)
+    y, x = rng.normal(3.0, 1.0, 50), rng.normal(2.0, 0.5, 50)
+    theta = y.sum() / x.sum()
+    psi = ratio_influence(y, x, theta, x.sum())
+    eps = 1e-6
+    numeric = [((y.sum() + eps * y[i]) / (x.sum() + eps * x[i]) - theta) / eps for i in range(50)]
+    np.testing.assert_allclose(psi, numeric, rtol=1e-4, atol=1e-9)
+
+
+def test_ratio_influence_of_a_just_identified_iv_gives_crv1():
+    """FE-2SLS as the ratio z'y / z'x: its influence functions summed per cluster and read by
+    influence_vcov give crv1's covariance with k = 1 (G/(G−1), no (n−1)/(n−k))."""
+    rng = np.random.default_rng(2)
+    n, g = 300, 7
+    cluster = rng.integers(0, g, n)
+    z = rng.normal(size=n)
+    x = 0.8 * z + rng.normal(size=n)
+    y = 1.5 * x + rng.normal(size=n) + rng.normal(size=g)[cluster]
+    beta = (z @ y) / (z @ x)
+    psi = ratio_influence(z * y, z * x, beta, z @ x)
+    ours = influence_vcov(cluster_sums(psi[:, None], cluster, g), g)
+    theirs = crv1(z[:, None], x[:, None], y - beta * x, cluster, g, k=1)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
 
 
 def test_joint_wald_is_hotellings_t2_and_drops_collinear_constraints():

@@ -16,7 +16,7 @@ from scipy import stats
 
 from wb.errors import InputError, NotIdentified
 from wb.plots.event_study import event_study_figure
-from wb.uplift import callaway, event_study
+from wb.uplift import callaway, event_study, wald_did
 from wb.uplift.sample import prepare
 from wb.uplift.simulate import SimulationConfig, simulate
 
@@ -141,9 +141,7 @@ def test_estimators_agree_within_two_se(designs, outcome):
 @pytest.mark.parametrize("estimator", event_study.ESTIMATORS)
 def test_wald_did_covers_the_true_per_add_effect(sim, estimator):
     panel, _ = sim
-    w = event_study.wald_did(
-        event_study.cohort_frame(panel), estimator=estimator, n_boot=999, seed=1
-    )
+    w = wald_did.wald_did(event_study.cohort_frame(panel), estimator=estimator, n_boot=999, seed=1)
     assert w.ci_low <= BETA_QUOTA <= w.ci_high, w
     assert w.ci_high < 0  # clearly negative, and far from the organic +20,000
     assert w.coef == pytest.approx(w.numerator_att / w.denominator_att, rel=1e-12)
@@ -227,7 +225,7 @@ def test_wald_did_without_a_first_stage_is_not_identified(estimator):
     frame, _ = simulate(SimulationConfig(n_rms=120, n_months=12, seed=4))
     cohorts = event_study.cohort_frame(prepare(frame)).assign(wecom_adds=0)
     with pytest.raises(NotIdentified, match="ATT on adds is exactly 0"):
-        event_study.wald_did(cohorts, estimator, n_boot=9)
+        wald_did.wald_did(cohorts, estimator, n_boot=9)
 
 
 def test_imputation_wald_did_is_diff_diff_ratio(sim):
@@ -235,7 +233,7 @@ def test_imputation_wald_did_is_diff_diff_ratio(sim):
     bootstrap SE is the delta-method SE diff-diff gives for the ATT of y − θ·adds."""
     panel, _ = sim
     frame = event_study.cohort_frame(panel)
-    w = event_study.wald_did(
+    w = wald_did.wald_did(
         event_study.cohort_frame(panel), estimator="imputation", n_boot=4000, seed=2
     )
     num = _diff_diff_imputation(frame, "aum_change_cny").overall_att
@@ -250,7 +248,7 @@ def test_imputation_wald_did_is_diff_diff_ratio(sim):
 def test_callaway_santanna_wald_did_is_diff_diff_ratio(sim):
     panel, _ = sim
     frame = event_study.cohort_frame(panel)
-    w = event_study.wald_did(
+    w = wald_did.wald_did(
         event_study.cohort_frame(panel), estimator="callaway_santanna", n_boot=999, seed=3
     )
     num = _diff_diff_cs(frame, "aum_change_cny")
@@ -330,7 +328,7 @@ def test_to_json_is_json_safe(designs, sim):
     assert set(doc["points"][0]) == {"event_time", "coef", "ci_low", "ci_high", "se"}
     panel, _ = sim
     json.dumps(
-        event_study.wald_did(event_study.cohort_frame(panel), n_boot=50).to_json(), allow_nan=False
+        wald_did.wald_did(event_study.cohort_frame(panel), n_boot=50).to_json(), allow_nan=False
     )
 
 

@@ -3,7 +3,8 @@
 Pure numpy and scipy; imports nothing from ``wb`` but :mod:`wb.errors`. One home for each rule:
 
 * :mod:`wb.stats.cluster`: the cluster-robust (CRV1) sandwich with fixest's small-sample
-  factor, its influence-function twin with ``G/(G−1)``, the one t quantile (Student t with
+  factor, its influence-function twin with ``G/(G−1)``, the influence function of a ratio
+  (delta method: IV-WAS, FE-2SLS, the Wald-DiD), the one t quantile (Student t with
   ``G − 1`` degrees of freedom) and the one joint pre-trend (Wald, F) test;
 * :mod:`wb.stats.honest`: how much a violation of parallel trends could move an event-study
   average (Rambachan–Roth relative-magnitude and smoothness bounds, breakdown values) and the

@@ -1,5 +1,6 @@
-"""Cluster-robust inference: one CRV1 sandwich, one influence-function variance, one t
-quantile and one joint Wald test (docs/methods.md, "Inference").
+"""Cluster-robust inference: one CRV1 sandwich, one influence-function variance (and the
+influence function of a ratio), one t quantile and one joint Wald test (docs/methods.md,
+"Inference").
 
 Standard errors are CRV1 with fixest's small-sample factor G/(G−1) · (n−1)/(n−k); estimates
 that come as influence functions summed per cluster get G/(G−1); intervals and tests use
@@ -81,6 +82,18 @@ def influence_vcov(psi: np.ndarray, n_clusters: int | None = None) -> np.ndarray
         return np.full((psi.shape[1], psi.shape[1]), np.nan)
     centred = psi - psi.mean(axis=0)
     return g / (g - 1) * (centred.T @ centred)
+
+
+def ratio_influence(
+    psi_num: np.ndarray, psi_den: np.ndarray, ratio: float, den: float
+) -> np.ndarray:
+    """Influence function of a ratio θ = N / D of two estimates linear in the data (delta
+    method): (ψ_N − θ·ψ_D) / D, row by row, from the influence functions ``psi_num`` (ψ_N) and
+    ``psi_den`` (ψ_D) on the same rows (observations, or their sums per cluster), the ratio
+    ``ratio`` (θ) and the denominator ``den`` (D). In θ's units (those of N per unit of D).
+    Summed per cluster and passed to :func:`influence_vcov` it gives θ's variance; for a
+    just-identified IV (N = z'y, D = z'x, ψ = z·y and z·x) that is :func:`crv1`'s with k = 1."""
+    return (psi_num - ratio * psi_den) / den
 
 
 def t_interval(coef: np.ndarray, se: np.ndarray, n_clusters: int) -> tuple[np.ndarray, np.ndarray]:

@@ -5,7 +5,7 @@
 * ``event_study`` (:mod:`wb.uplift.event_study`): Callaway–Sant'Anna and BJS imputation event
   studies of AUM change, adds and certified adds around each RM's first quota month, with
   pre-trend tests;
-* ``wald_did`` (:mod:`wb.uplift.event_study`): robust ATT on AUM change ÷ robust ATT on adds,
+* ``wald_did`` (:mod:`wb.uplift.wald_did`): robust ATT on AUM change ÷ robust ATT on adds,
   branch bootstrap;
 * ``bunching`` (:mod:`wb.uplift.bunching`): excess mass at each RM's target, manufactured adds;
 * ``iv_was`` (:mod:`wb.uplift.was`): the instrumented weighted average of slopes beside
@@ -41,6 +41,7 @@ from wb.uplift.bunching import Bunching, bunching
 from wb.uplift.demeaned import Demeaned
 from wb.uplift.result import OUTCOME
 from wb.uplift.sample import Sample
+from wb.uplift.wald_did import WaldDid, wald_did
 
 #: Event-study outcomes, in figure order.
 EVENT_OUTCOMES = tuple(event_study.OUTCOMES)
@@ -66,7 +67,7 @@ class Designs(Shown):
     ``event_studies``) and :attr:`notes` says why."""
 
     event_studies: dict[str, dict[str, event_study.EventStudy]]
-    wald_did: event_study.WaldDid | None
+    wald_did: WaldDid | None
     bunching: Bunching | None
     certification: outcomes.Certification | None
     outcomes: outcomes.OutcomeFamily | None
@@ -284,10 +285,10 @@ def _event_studies(
 
 def _imputation(
     cohorts: event_study.Staggered, seed: int, runner: _Runner
-) -> tuple[dict[str, event_study.EventStudy | None], event_study.WaldDid | None]:
+) -> tuple[dict[str, event_study.EventStudy | None], WaldDid | None]:
     """The BJS event studies and the Wald-DiD, which shares their untreated model."""
     studies = _event_studies(cohorts, "imputation", runner)
-    wald = runner.run("wald_did", lambda: event_study.wald_did(cohorts, seed=seed), "Wald-DiD")
+    wald = runner.run("wald_did", lambda: wald_did(cohorts, seed=seed), "Wald-DiD")
     return studies, wald
 
 

@@ -1,9 +1,10 @@
-"""Staggered quota adoption: event studies and the Wald-DiD (docs/methods.md).
+"""Staggered quota adoption: the cohort sample and the event studies (docs/methods.md).
 
 Both estimators are computed in house (:mod:`wb.uplift.callaway`, :mod:`wb.uplift.imputation`)
 and tested equal to diff-diff (pinned ==3.13.0), which the tests keep as the second
 implementation. ``designs = {o: {e: event_study(panel, o, e)
-for e in ESTIMATORS} for o in OUTCOMES}`` gives every event study; :func:`wald_did` the ratio.
+for e in ESTIMATORS} for o in OUTCOMES}`` gives every event study;
+:func:`wb.uplift.wald_did.wald_did` the ratio of two of their ATTs.
 
 **Sample** (:func:`cohort_frame`). One row per RM-month of :class:`wb.uplift.sample.Sample` (months
 with an observable AUM change). An RM's cohort is its first usable month with a quota in
@@ -65,7 +66,7 @@ import pandas as pd
 
 from wb.door.display import Shown, finite, records
 from wb.errors import InputError, NotIdentified
-from wb.stats.cluster import LEVEL, joint_wald, z_quantile
+from wb.stats.cluster import joint_wald, z_quantile
 from wb.uplift import callaway
 from wb.uplift.imputation import Imputation
 from wb.uplift.sample import Sample
@@ -79,7 +80,6 @@ OUTCOMES = {
 ESTIMATORS = ("callaway_santanna", "imputation")
 WINDOW = 12
 
-N_BOOT = 999
 ESTIMATOR_LABELS = {
     "callaway_santanna": "Callaway–Sant'Anna",
     "imputation": "BJS imputation",
@@ -230,64 +230,6 @@ class EventStudy(Shown):
         }
 
 
-@dataclass(frozen=True)
-class WaldDid(Shown):
-    """Yuan of monthly AUM change per quota-induced add: ATT(AUM change) ÷ ATT(adds).
-
-    ``se`` and the 95% interval come from a branch-level multiplier bootstrap of ``n_boot``
-    draws (see :func:`wald_did`).
-    """
-
-    coef: float
-    se: float
-    ci_low: float
-    ci_high: float
-    numerator_att: float
-    denominator_att: float
-    n_boot: int
-    estimator: str
-
-    unit = "yuan of monthly AUM change per quota-induced WeCom add"
-
-    def tidy(self) -> pd.DataFrame:
-        """One row: ``estimator``, ``coef``, ``se``, ``ci_low``, ``ci_high`` (yuan per add),
-        ``numerator_att`` (yuan per RM-month), ``denominator_att`` (adds per RM-month),
-        ``n_boot``."""
-        return pd.DataFrame([dataclasses.asdict(self)])[
-            [
-                "estimator",
-                "coef",
-                "se",
-                "ci_low",
-                "ci_high",
-                "numerator_att",
-                "denominator_att",
-                "n_boot",
-            ]
-        ]
-
-    def summary(self) -> str:
-        return (
-            f"Wald-DiD ({ESTIMATOR_LABELS[self.estimator]}): {self.coef:+,.0f} yuan per "
-            f"quota-induced add [{self.ci_low:+,.0f}, {self.ci_high:+,.0f}]\n"
-            f"ATT on AUM change {self.numerator_att:+,.0f} yuan per RM-month ÷ ATT on adds "
-            f"{self.denominator_att:+,.2f} adds per RM-month; 95% interval from a "
-            f"{self.n_boot:,}-draw branch multiplier bootstrap."
-        )
-
-    def view(self) -> pd.DataFrame:
-        return self.tidy().rename(
-            columns={c: f"{c} (yuan per add)" for c in ("coef", "se", "ci_low", "ci_high")}
-            | {
-                "numerator_att": "ATT on AUM change (yuan per RM-month)",
-                "denominator_att": "ATT on adds (adds per RM-month)",
-            }
-        )
-
-    def to_json(self) -> dict:
-        return {**records(self.tidy())[0], "unit": self.unit}
-
-
 # --------------------------------------------------------------------------- entry points
 
 
@@ -323,7 +265,9 @@ class Staggered:
         return int(f.loc[f["first_treat"] > 0, "first_treat"].nunique())
 
 
-def _staggered(cohorts: pd.DataFrame | Staggered) -> Staggered:
+def staggered(cohorts: pd.DataFrame | Staggered) -> Staggered:
+    """``cohorts`` as a :class:`Staggered` (a cohort frame is wrapped; a Staggered is kept, with
+    what its estimators built)."""
     return cohorts if isinstance(cohorts, Staggered) else Staggered(cohorts)
 
 
@@ -334,68 +278,15 @@ def event_study(
     (as far as the data reaches) by ``estimator`` (one of :data:`ESTIMATORS`), on
     ``cohorts = cohort_frame(sample)``; pass it as :class:`Staggered` to share the
     estimators' structures between studies."""
-    _check(outcome, estimator)
+    check_choice(outcome, estimator)
     if estimator == "callaway_santanna":
-        return _cs_event_study(_staggered(cohorts), outcome, window)
-    return _bjs_event_study(_staggered(cohorts), outcome, window)
+        return _cs_event_study(staggered(cohorts), outcome, window)
+    return _bjs_event_study(staggered(cohorts), outcome, window)
 
 
-def wald_did(
-    cohorts: pd.DataFrame | Staggered,
-    estimator: str = "imputation",
-    n_boot: int = N_BOOT,
-    seed: int = 0,
-) -> WaldDid:
-    """Wald-DiD: ATT on AUM change ÷ ATT on adds, the yuan per quota-induced add (a LATE), on
-    ``cohorts = cohort_frame(sample)``.
-
-    Both estimators are linear in the outcome with weights that do not depend on it, so the
-    ratio θ = N/D has influence function (IF_N − θ·IF_D)/D, which is exactly the influence
-    function of the ATT on the synthetic outcome z = AUM change − θ·adds, divided by D. The
-    interval is a multiplier bootstrap of that influence function with Rademacher weights
-    drawn per branch, θ*_b = θ + ATT*_b(z)/D (linearised, no refit per draw):
-
-    * ``imputation``: per-branch sums of the Theorem-3 influence function of the overall ATT
-      (the same ones that give diff-diff's standard error).
-    * ``callaway_santanna``: per-branch sums of the overall ATT's influence function (with the
-      weights' own term, the same ones that give its standard error).
-
-    Either way one matrix product gives all draws; seconds at 100,000 RMs.
-    ``se`` is the standard deviation of θ*, the interval its 2.5% and 97.5% percentiles.
-    The linearisation needs a strong first stage (the ATT on adds is ~140 standard errors
-    from 0 in the simulation); with a weak one, read the Anderson–Rubin set of
-    :mod:`wb.uplift` instead; with none at all (an ATT on adds of exactly 0) it raises
-    :class:`~wb.errors.NotIdentified`.
-    """
-    _check("aum_change_cny", estimator)
-    if n_boot < 2:
-        raise InputError(f"n_boot must be at least 2 (got {n_boot})")
-    if estimator == "callaway_santanna":
-        (num, psi_num), (den, psi_den) = _cs_atts(_staggered(cohorts))
-    else:
-        (num, psi_num), (den, psi_den) = _bjs_atts(_staggered(cohorts))
-    if not den:
-        raise NotIdentified(
-            "the ATT on adds is exactly 0 (no adds move with adoption), so there is no yuan "
-            "per quota-induced add to estimate"
-        )
-    theta = num / den
-    signs = np.random.default_rng(seed).integers(0, 2, size=(n_boot, len(psi_num))) * 2 - 1
-    boot = theta + signs @ (psi_num - theta * psi_den) / den
-    low, high = np.quantile(boot, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
-    return WaldDid(
-        coef=theta,
-        se=float(boot.std(ddof=1)),
-        ci_low=float(low),
-        ci_high=float(high),
-        numerator_att=num,
-        denominator_att=den,
-        n_boot=n_boot,
-        estimator=estimator,
-    )
-
-
-def _check(outcome: str, estimator: str) -> None:
+def check_choice(outcome: str, estimator: str) -> None:
+    """:class:`~wb.errors.InputError` unless ``outcome`` is one of :data:`OUTCOMES` and
+    ``estimator`` one of :data:`ESTIMATORS`."""
     if outcome not in OUTCOMES:
         raise InputError(f"unknown outcome {outcome!r}; expected one of {list(OUTCOMES)}")
     if estimator not in ESTIMATORS:
@@ -442,13 +333,6 @@ def _cs_event_study(data: Staggered, outcome: str, window: int) -> EventStudy:
         n_cohorts=data.n_cohorts,
         control_group=CONTROL_GROUP["callaway_santanna"],
     )
-
-
-def _cs_atts(data: Staggered) -> tuple[tuple[float, np.ndarray], ...]:
-    """The overall ATT on AUM change and on adds, each with its influence function summed
-    per branch."""
-    fits = (callaway.fit(data.callaway, data.outcome(o)) for o in ("aum_change_cny", "wecom_adds"))
-    return tuple((float(cs.att), cs.att_psi) for cs in fits)
 
 
 # --------------------------------------------------------------------------- BJS imputation
@@ -500,16 +384,3 @@ def _bjs_event_study(data: Staggered, outcome: str, window: int) -> EventStudy:
         n_cohorts=data.n_cohorts,
         control_group=CONTROL_GROUP["imputation"],
     )
-
-
-def _bjs_atts(data: Staggered) -> tuple[tuple[float, np.ndarray], ...]:
-    """The overall ATT on AUM change and on adds, each with its Theorem-3 influence function
-    summed per branch."""
-    model = data.imputation
-    every = np.zeros(len(model.treated), dtype=np.int64)
-    weights = np.full(len(every), 1 / len(every))
-    atts = []
-    for outcome in ("aum_change_cny", "wecom_adds"):
-        tau, resid = model.effects(data.outcome(outcome))
-        atts.append((float(tau.mean()), model.psi(every, weights, tau, resid)[:, 0]))
-    return tuple(atts)

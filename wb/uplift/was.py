@@ -36,7 +36,7 @@ import pandas as pd
 
 from wb.door.display import Shown, records
 from wb.errors import NotIdentified
-from wb.stats.cluster import cluster_sums, influence_vcov, t_interval, t_pvalue
+from wb.stats.cluster import cluster_sums, influence_vcov, ratio_influence, t_interval, t_pvalue
 from wb.uplift.demeaned import Demeaned
 from wb.uplift.sample import Sample
 
@@ -181,12 +181,12 @@ def iv_was(sample: Sample, d: Demeaned) -> IvWas:
     if denominator == 0.0:
         raise NotIdentified("IV-WAS: the quota switches do not move adds (a first stage of 0)")
     coef = numerator / denominator
-    psi_was = w * (ry - coef * rd) / denominator
+    psi_was = ratio_influence(w * ry, w * rd, coef, denominator)
 
     g = d.n_clusters
     cluster = sample.cluster[later]
-    # FE-2SLS: ψ = z̃ (ỹ − β x̃) / z̃'x̃ on the sample's rows
-    psi_2sls = d.z * (d.y - fe_2sls * d.x) / zx
+    # FE-2SLS, the ratio z̃'ỹ / z̃'x̃: ψ = z̃ (ỹ − β x̃) / z̃'x̃ on the sample's rows
+    psi_2sls = ratio_influence(d.z * d.y, d.z * d.x, fe_2sls, zx)
     sums = np.column_stack(
         [
             cluster_sums(psi_was[:, None], cluster, g)[:, 0],
