@@ -189,12 +189,12 @@ def footer_text(width_in: float, source: str, simulated: bool = False) -> str:
     return "\n".join(wrap_print(text, width_in))
 
 
-def add_footer(fig: Figure, source: str, simulated: bool = False) -> None:
+def add_footer(fig: Figure, source: str, simulated: bool = False) -> Text:
     """Write the source line under the chart (:func:`footer_text`); for simulated data it starts
     with the simulated mark and is drawn in the warning colour."""
     colour = PALETTE["vermillion"] if simulated else PALETTE["grey"]
     text = footer_text(fig.get_figwidth(), source, simulated)
-    fig.text(0.01, 0.005, text, ha="left", va="bottom", fontsize=7.5, color=colour)
+    return fig.text(0.01, 0.005, text, ha="left", va="bottom", fontsize=7.5, color=colour)
 
 
 def signed(value: float, _pos: object = None) -> str:
