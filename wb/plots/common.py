@@ -16,6 +16,8 @@ from matplotlib.text import Text
 
 from wb.plots.theme import PALETTE, PRINT_WIDTH_IN, add_footer, wrap_print
 
+#: A white patch behind a label drawn over lines, so no line crosses its text.
+BEHIND = {"facecolor": "white", "edgecolor": "none", "pad": 0.5}
 #: The axis of every figure that shows the uplift per add (yuan of monthly AUM change).
 PER_ADD_AXIS = "每新增一个企微客户的月度AUM变化\nAUM change per add (元 yuan / month)"
 
@@ -40,6 +42,7 @@ def interval(ax: plt.Axes, y: float, coef: float, low: float, high: float, color
         textcoords="offset points",
         ha="center",
         fontsize=8.5,
+        bbox=BEHIND,
     )
 
 

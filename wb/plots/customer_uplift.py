@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from wb.plots.common import finish, print_figure
+from wb.plots.common import BEHIND, finish, print_figure
 from wb.plots.theme import PALETTE, save_figure, signed, theme_context
 from wb.warehouse.imputation import Estimate
 from wb.warehouse.uplift import KINDS, CustomerUpliftResult
@@ -26,8 +26,6 @@ COLOURS = {"no_quota": PALETTE["blue"], "quota_month": PALETTE["orange"]}
 #: Each kind drawn a little apart on the shared axis, so the two intervals do not overlap.
 OFFSETS = {"no_quota": -0.09, "quota_month": 0.09}
 TRUTH_LABELS = {"no_quota": "no quota", "quota_month": "quota month"}
-#: A white patch behind a label drawn over lines, so the lines never cross its text.
-_BEHIND = {"facecolor": "white", "edgecolor": "none", "pad": 0.5}
 LABELS = {
     "no_quota": "无指标月绑定 bound, no quota in force",
     "quota_month": "指标月绑定 bound in a quota month",
@@ -191,7 +189,7 @@ def _draw_tiers(ax: plt.Axes, result: CustomerUpliftResult) -> None:
         right = shown_hi <= (lo_lim + hi_lim) / 2 or shown_lo - lo_lim < hi_lim - shown_hi
         ax.annotate(text, (shown_hi if right else shown_lo, y), xytext=(6 if right else -6, 0),
                     textcoords="offset points", ha="left" if right else "right", va="center",
-                    fontsize=7.5, color=COLOURS[kind], bbox=_BEHIND)  # fmt: skip
+                    fontsize=7.5, color=COLOURS[kind], bbox=BEHIND)  # fmt: skip
     estimated = {j for j, _, _ in points}
     for j, by_kind in enumerate(result.tiers):
         if j not in estimated:
@@ -202,7 +200,7 @@ def _draw_tiers(ax: plt.Axes, result: CustomerUpliftResult) -> None:
                 else f"无估计 no estimate (n={n:,})"
             )
             ax.text(0.5, j, why, va="center", ha="center", fontsize=8, color=PALETTE["grey"],
-                    transform=ax.get_yaxis_transform(), bbox=_BEHIND)  # fmt: skip
+                    transform=ax.get_yaxis_transform(), bbox=BEHIND)  # fmt: skip
     ax.set_xlim(lo_lim, hi_lim)
     ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
     ax.axvline(0, color=PALETTE["grey"], lw=1, ls="--")

@@ -56,8 +56,8 @@ def add_quality_funnel(result: AddQuality, *, source: str, simulated: bool) -> F
             pos = x + (i - 0.5) * 0.38
             ax.bar(pos, share, width=0.36, color=colour, label=label)
             ax.errorbar(pos, share, yerr=err, fmt="none", ecolor=PALETTE["black"], lw=0.9)
-            for p, v in zip(pos, share, strict=True):
-                ax.text(p, v + 2.5, f"{v:.0f}%", ha="center", fontsize=8)
+            for p, v, above in zip(pos, share, err[1], strict=True):  # above the interval
+                ax.text(p, v + above + 1.5, f"{v:.0f}%", ha="center", fontsize=8)
         ax.set_xticks(x, [s[0] for s in STEPS], fontsize=8.5)
         ax.set_ylim(0, 112)
         ax.set_ylabel("占新增的比例\nshare of adds (%)")

@@ -150,11 +150,12 @@ def fmt_pct(fraction: float, digits: int = 1, signed: bool = False) -> str:
 #: replaces matplotlib's ``wrap=True``, which measured the footer word by word at every draw
 #: (~3 s of 10 s of figure saving in ``wb uplift`` at full scale).
 FOOTER_CHARS_PER_INCH = 17
-#: Pieces a line may break after: a run of Latin text with its trailing spaces, or one wide
-#: (CJK) character with any punctuation that must stay with it (CJK text breaks between any
-#: two characters).
+#: Pieces a line may break after: a number with its Chinese unit (``(-3.7 万元,``), a run of Latin text
+#: with its trailing spaces, or one wide (CJK) character with any punctuation that must stay
+#: with it (CJK text breaks between any two characters).
 _PIECES = re.compile(
-    r"[^ \u2e80-\u9fff\uff00-\uffef]+[、，；：。）]* *| +|[\u2e80-\u9fff\uff00-\uffef][、，；：。）)]*"
+    r"[(\[]?[-+−]?\d[\d,.]* ?(?:万元|亿元|元|万|亿|天|个月|月|年)[^ \u2e80-\u9fff\uff00-\uffef]* *"
+    r"|[^ \u2e80-\u9fff\uff00-\uffef]+[、，；：。）]* *| +|[\u2e80-\u9fff\uff00-\uffef][、，；：。）):,;.!?]*"
 )
 
 

@@ -158,10 +158,10 @@ def by_quota(result: UpliftResult) -> Figure:
                 label=label,
                 capsize=3,
             )
-            for x, v in zip(xs, counts["mean"], strict=True):
-                left.annotate(
+            for x, v, se in zip(xs, counts["mean"], counts["se"], strict=True):
+                left.annotate(  # above the interval, never over it
                     f"{v:.1f}",
-                    (x, v),
+                    (x, v + Z95 * se),
                     xytext=(0, 4),
                     textcoords="offset points",
                     ha="center",
