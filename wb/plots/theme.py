@@ -48,7 +48,8 @@ PAGE_MARGIN_MM = 16
 #: The width every figure is drawn at, in inches: the brief's text width (178 mm), so a
 #: figure prints at 100% and its fonts at their drawn size.
 PRINT_WIDTH_IN = (PAGE_WIDTH_MM - 2 * PAGE_MARGIN_MM) / 25.4
-#: The smallest font a figure may print, in points (a test holds every brief figure to it).
+#: The smallest font a figure may print, in points (tests/plots/test_print_width.py holds every
+#: figure to it; the brief checks its PDF).
 MIN_FONT_PT = 7.0
 #: PNG resolution, dots per inch: sharp on paper at 100%.
 PNG_DPI = 200
