@@ -71,7 +71,7 @@ PAD_IN = 0.08
 #: Share of the width a title or key may fill as measured on screen: text drawn at the PNG's
 #: resolution runs up to ~3% wider than at the screen's.
 FILL = 0.95
-#: The finding's font size, points (bold; wrapped as if a point larger, bold runs wider).
+#: The finding's font size, points (bold; wrapped to the width as drawn, :func:`finish`).
 TITLE_PT = 11
 
 
@@ -139,9 +139,9 @@ def finish(
     """Frame an analysis figure for print: ``title`` (the finding; ``None`` when an axes title
     holds it) wrapped to the width above the panels; the key of the labelled artists of the
     axes in ``key`` under the title (or, with ``key_below``, under the panels), outside every
-    plot, so it never covers data; ``notes`` (7.5 pt) and the source line (marked simulated when it is) under
-    the chart. The figure grows by the height all of these take, so the panels keep the
-    height they were drawn with, and the panels are laid out in what is left."""
+    plot, so it never covers data; ``notes`` (7.5 pt) and the source line (marked simulated
+    when it is) under the chart. The figure grows by the height all of these take (inches),
+    so the panels keep the height they were drawn with, laid out in what is left."""
     width = fig.get_figwidth()
     top = None if title is None else _fitted_title(fig, title)
     legend = _key(fig, key, ncol)
