@@ -86,11 +86,13 @@ def finish(
     right_in: float = 0.25,
     axis_in: float = 0.75,
     left_in: float = 1.75,
+    head_in: float = 0.0,
 ) -> Figure:
     """Title (the finding), notes and the source footer; margins sized in inches.
 
     ``axis_in`` is the room under the axes for tick labels and the axis label, ``left_in``
-    the room left of them for the bank names.
+    the room left of them for the bank names, ``head_in`` the room above them for labels
+    drawn there.
     """
     width, height = fig.get_size_inches()
     note_lines = _wrap(notes, width)
@@ -103,7 +105,7 @@ def finish(
     if own_layout:
         # the plot keeps the height it was given beyond the frame; the figure grows (or
         # shrinks) to hold this title and these notes, so long notes never squeeze the bars
-        top_in = 0.35 + 0.2 * len(title)
+        top_in = 0.35 + 0.2 * len(title) + head_in
         height = top_in + axis_in + bottom_in + max(height - FRAME_IN, 1.0)
         fig.set_size_inches(width, height)
         fig.subplots_adjust(

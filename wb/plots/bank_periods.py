@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -91,27 +92,40 @@ def plot_coverage(
         ax_.set_xlim(-0.6, len(column_keys) - 0.4)
         ax_.set_ylim(-0.6, len(bank_order) - 0.4)
         ax_.set_yticks(range(len(bank_order)), [names[b] for b in bank_order])
+        # one line a column (the metric), the period once above its columns: two-line labels
+        # turned on their side ran into their neighbours
         ax_.set_xticks(
             range(len(column_keys)),
-            [f"{_GROUP_LABELS[g]}\n{p}" for g, p in column_keys],
+            [_GROUP_LABELS[g] for g, _ in column_keys],
             rotation=90,
             fontsize=7.5,
         )
+        spans: dict[str, list[int]] = {}
+        for xi, (_, period) in enumerate(column_keys):
+            spans.setdefault(period, []).append(xi)
         for xi, ((_, before), (_, after)) in enumerate(itertools.pairwise(column_keys)):
             if before != after:
                 ax_.axvline(xi + 0.5, color=PALETTE["black"], lw=0.6)
+        top = ax_.secondary_xaxis("top")
+        top.set_xticks(
+            [(cols[0] + cols[-1]) / 2 for cols in spans.values()], list(spans), fontsize=7.5
+        )
+        top.tick_params(length=0, pad=2)
+        top.spines["top"].set_visible(False)
         ax_.set_xlabel("指标 · 期间 Metric group · period")
         ax_.tick_params(length=0)
         for side in ("left", "bottom"):
             ax_.spines[side].set_visible(False)
         handles = [Patch(facecolor=c, label=f"{k} (n rows)") for k, c in _CONF_COLOURS.items()]
         handles.append(Patch(**(MISSING_STYLE | {"lw": 0.5}), label=MISSING))
-        handles += [
-            Line2D(
-                [], [], ls="", marker="$×$", color=PALETTE["vermillion"], label="excluded (suspect)"
-            ),
-            Line2D([], [], ls="", marker="$↕$", color=PALETTE["black"], label="direction only"),
-        ]
+        # a "$…$" marker is drawn as math text; the theme draws text literally (``$×$``)
+        with mpl.rc_context({"text.parse_math": True}):
+            handles += [
+                Line2D([], [], ls="", marker="$×$", color=PALETTE["vermillion"],
+                       label="excluded (suspect)"),
+                Line2D([], [], ls="", marker="$↕$", color=PALETTE["black"],
+                       label="direction only"),
+            ]  # fmt: skip
         ax_.legend(
             handles=handles,
             loc="upper left",
@@ -134,7 +148,7 @@ def plot_coverage(
         ids = [
             f"all {data.frame['source_id'].nunique()} sources of the panel (see the source table)"
         ]
-        return finish(fig, finding, ids, notes, ax is None, right_in=1.6, axis_in=1.55)
+        return finish(fig, finding, ids, notes, ax is None, right_in=1.6, axis_in=1.3, head_in=0.15)
 
 
 _TREND_COLUMNS = 4  # small multiples per row: at the printed width each panel is ~1.4 inches

@@ -12,7 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from wb.plots.theme import PALETTE, add_footer, fmt_pct, signed, theme_context
+from wb.plots.common import TITLE_PT, finish, print_figure
+from wb.plots.theme import PALETTE, fmt_pct, signed, theme_context, wrap_print
 from wb.uplift.bunching import Bunching
 
 _CLIP = 1.6  # the y axis stops at this multiple of the tallest bar outside the window
@@ -26,7 +27,7 @@ def bunching_figure(result: Bunching, *, source: str, simulated: bool) -> Figure
     quota = h[h["period"] == "quota"]
     z = quota["z"].to_numpy()
     with theme_context():
-        fig, ax = plt.subplots(figsize=(11.0, 4.8))
+        fig, (ax,) = print_figure(1, 3.4)
         ax.bar(
             z,
             quota["share"] * 100,
@@ -40,7 +41,7 @@ def bunching_figure(result: Bunching, *, source: str, simulated: bool) -> Figure
             where="mid",
             color=PALETTE["orange"],
             lw=1.8,
-            label="同一RM考核前 Same RMs before their quota\n(counterfactual)",
+            label="同一RM考核前 Same RMs before their quota (counterfactual)",
         )
         ax.axvline(0, color=PALETTE["black"], lw=1, ls="--")
         lo, hi = result.window
@@ -57,24 +58,23 @@ def bunching_figure(result: Bunching, *, source: str, simulated: bool) -> Figure
             va="center",
             fontsize=8.5,
         )
-        ax.text(
-            1.03,
-            0.62,
-            _summary(result),
-            transform=ax.transAxes,
-            va="top",
-            linespacing=1.5,
-            fontsize=8.5,
-            bbox={"boxstyle": "round", "fc": "white", "ec": PALETTE["grey"], "alpha": 0.9},
-        )
         ax.xaxis.set_major_formatter(signed)
         ax.set_xlim(z[0] - 0.5, z[-1] + 0.5)
         ax.set_xlabel("每月添加数 − 目标 Adds minus target (adds/month)")
         ax.set_ylabel("占比 Share of RM-months (%)")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))
-        ax.set_title(_finding(result))
-        add_footer(fig, _source(result, source, z), simulated=simulated)
-        fig.tight_layout(rect=(0, 0.07, 1, 1))
+        ax.set_title(
+            "\n".join(wrap_print(_finding(result), fig.get_figwidth() - 1.0, TITLE_PT + 1))
+        )
+        finish(
+            fig,
+            title=None,
+            source=_source(result, source, z),
+            simulated=simulated,
+            key=[ax],
+            ncol=1,
+            key_below=True,
+            notes=_summary(result),
+        )
     return fig
 
 
@@ -116,19 +116,18 @@ def _finding(result: Bunching) -> str:
     )
 
 
-def _summary(result: Bunching) -> str:
+def _summary(result: Bunching) -> list[str]:
+    """The estimates under the chart, one line each."""
     placebo = ", ".join(
         f"Q{p.offset:+d}: {_pct(p.excess_share, 2, signed=True)}" for p in result.placebo
     )
-    return (
-        f"超额聚集 Excess share {result.where}\n"
-        f"  {_pct(result.excess_share)} (95% CI {_pct(result.ci_low)} to {_pct(result.ci_high)})\n"
-        f"考核催生 Manufactured adds per quota RM-month\n"
-        f"  {result.manufactured_adds:.1f} (95% CI {result.manufactured_ci_low:.1f} to "
-        f"{result.manufactured_ci_high:.1f})\n"
-        f"安慰剂 Placebo thresholds (excess share)\n"
-        f"  {placebo}"
-    )
+    return [
+        f"超额聚集 Excess share {result.where}: {_pct(result.excess_share)} "
+        f"(95% CI {_pct(result.ci_low)} to {_pct(result.ci_high)})",
+        f"考核催生 Manufactured adds per quota RM-month: {result.manufactured_adds:.1f} "
+        f"(95% CI {result.manufactured_ci_low:.1f} to {result.manufactured_ci_high:.1f})",
+        f"安慰剂 Placebo thresholds (excess share): {placebo}",
+    ]
 
 
 def _pct(fraction: float, digits: int = 1, signed: bool = False) -> str:

@@ -1,6 +1,6 @@
 """The figures of the customer-level uplift (``wb warehouse uplift``), drawn from a
 :class:`~wb.warehouse.uplift_result.CustomerUpliftResult`: the event-time paths of the two kinds of
-binding with their 95% intervals, beside the effect by AUM tier (``customer_uplift``), and the
+binding with their 95% intervals, above the effect by AUM tier (``customer_uplift``), and the
 paths alone, sized for the brief (``customer_uplift_paths``). Units: yuan of AUM per bound
 customer."""
 
@@ -12,17 +12,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-from wb.plots.common import finding_title
-from wb.plots.theme import (
-    PALETTE,
-    PRINT_WIDTH_IN,
-    add_footer,
-    save_figure,
-    signed,
-    theme_context,
-    wrap_print,
-)
+from wb.plots.common import BEHIND, finish, print_figure
+from wb.plots.theme import PALETTE, save_figure, signed, theme_context
 from wb.warehouse.imputation import Estimate
 from wb.warehouse.uplift_result import KINDS, CustomerUpliftResult
 
@@ -32,6 +25,7 @@ PATHS_STEM = "customer_uplift_paths"
 COLOURS = {"no_quota": PALETTE["blue"], "quota_month": PALETTE["orange"]}
 #: Each kind drawn a little apart on the shared axis, so the two intervals do not overlap.
 OFFSETS = {"no_quota": -0.09, "quota_month": 0.09}
+TRUTH_LABELS = {"no_quota": "no quota", "quota_month": "quota month"}
 LABELS = {
     "no_quota": "无指标月绑定 bound, no quota in force",
     "quota_month": "指标月绑定 bound in a quota month",
@@ -121,80 +115,100 @@ def _draw_paths(ax: plt.Axes, result: CustomerUpliftResult) -> None:
         truth = _truth_path(result, kind, [int(v) for v in x])
         if truth is not None:
             ax.plot(x, truth, ls=":", color=colour, lw=1.5,
-                    label=f"真实值 simulated truth ({kind})")  # fmt: skip
+                    label=f"真实值 simulated truth, {TRUTH_LABELS[kind]}")  # fmt: skip
     ax.axhline(0, color=PALETTE["grey"], lw=1, ls="--")
     ax.axvline(-0.5, color=PALETTE["grey"], lw=1)
     ax.text(-0.45, ax.get_ylim()[1], " 绑定 binding", va="top", fontsize=8, color=PALETTE["grey"])
     ax.yaxis.set_major_formatter(signed)
     ax.set_xlabel("绑定后月数 months since binding (0 = binding month)")
-    ax.set_ylabel("AUM变化 vs 绑定前一月 (元 yuan per bound customer)")
-    ax.legend(loc="lower right", fontsize=7.5, frameon=True, framealpha=0.85, edgecolor="none")
+    ax.set_ylabel("AUM变化 vs 绑定前一月\n(元 yuan per bound customer)")
 
 
 def event_paths(result: CustomerUpliftResult) -> Figure:
     """The event-time paths of the two kinds of binding alone, with 95% bands (yuan of AUM
     per bound customer): the brief's figure, drawn at the printed width."""
     with theme_context():
-        fig, ax = plt.subplots(figsize=(PRINT_WIDTH_IN, 4.0))
+        fig, (ax,) = print_figure(1, 3.0)
         _draw_paths(ax, result)
-        ax.set_ylabel("AUM变化 vs 绑定前一月\n(元 yuan per bound customer)")
-        finding_title(
-            fig, "\n".join(wrap_print(finding(result), PRINT_WIDTH_IN, 11.5)), fontsize=10
-        )
-        add_footer(fig, data_source(result), simulated=result.simulated)
-        fig.tight_layout(rect=(0, 0.1, 1, 1))
+        _finish(fig, result, [ax])
     return fig
+
+
+def _finish(fig: Figure, result: CustomerUpliftResult, key: list[plt.Axes]) -> None:
+    finish(
+        fig,
+        title=finding(result),
+        source=data_source(result),
+        simulated=result.simulated,
+        key=key,
+        ncol=2,
+    )
 
 
 def paths_and_tiers(result: CustomerUpliftResult) -> Figure:
-    """Left: AUM relative to the month before binding by months since binding, per kind, with
-    95% bands. Right: the window-average effect per AUM tier and kind (yuan per bound
+    """Top: AUM relative to the month before binding by months since binding, per kind, with
+    95% bands. Below: the window-average effect per AUM tier and kind (yuan per bound
     customer)."""
     with theme_context():
-        fig, (left, right) = plt.subplots(
-            1, 2, figsize=(11.5, 4.8), gridspec_kw={"width_ratios": [1.35, 1]}
-        )
-        _draw_paths(left, result)
-        left.set_title("事件时间路径 Event-time path, 95% CI", fontsize=10)
-
-        labels = list(result.design.tiers.labels)
-        points = [
-            (j, kind, by_kind[kind])
-            for kind in KINDS
-            for j, by_kind in enumerate(result.tiers)
-            if by_kind[kind].att.coef is not None
-        ]
-        lo_lim, hi_lim = _tier_limits([g.att for _, _, g in points])
-        for j, kind, group in points:
-            est = group.att
-            y = j + OFFSETS[kind] * 2
-            c = _yuan(est.coef)
-            lo = _yuan(est.ci_low if est.ci_low is not None else est.coef)
-            hi = _yuan(est.ci_high if est.ci_high is not None else est.coef)
-            shown_lo, shown_hi = max(lo, lo_lim), min(hi, hi_lim)
-            right.plot([shown_lo, shown_hi], [y, y], color=COLOURS[kind], lw=1.6)
-            for edge, clipped in ((shown_lo, lo < lo_lim), (shown_hi, hi > hi_lim)):
-                right.plot([edge], [y], marker="<" if edge == shown_lo and clipped else
-                           (">" if clipped else "|"), color=COLOURS[kind], ms=6)  # fmt: skip
-            if lo_lim <= c <= hi_lim:
-                right.plot([c], [y], "o", color=COLOURS[kind], ms=5)
-            text = f"{c:+,.0f}  (n={group.n_customers:,})"
-            if not lo_lim <= c <= hi_lim:
-                text += " off scale"
-            ha = "left" if c < lo_lim else ("right" if c > hi_lim else "center")
-            right.annotate(text, (min(max(c, lo_lim), hi_lim), y), xytext=(0, 5),
-                           textcoords="offset points", ha=ha, fontsize=7.5)  # fmt: skip
-        right.set_xlim(lo_lim, hi_lim)
-        right.axvline(0, color=PALETTE["grey"], lw=1, ls="--")
-        right.set_yticks(range(len(labels)), [f"{lab}元" for lab in labels])
-        right.set_ylim(-0.6, len(labels) - 0.4)
-        right.xaxis.set_major_formatter(signed)
-        right.set_xlabel(f"平均效应 months 0–{result.design.post} (元 yuan per bound customer)")
-        right.set_title("按绑定前AUM分层 By AUM tier the month before binding", fontsize=10)
-        finding_title(fig, finding(result))
-        add_footer(fig, data_source(result), simulated=result.simulated)
-        fig.tight_layout(rect=(0, 0.05, 1, 0.94))
+        fig, (top, bottom) = print_figure(2, 2.9)
+        _draw_paths(top, result)
+        top.set_title("事件时间路径 Event-time path, 95% CI", fontsize=10)
+        _draw_tiers(bottom, result)
+        _finish(fig, result, [top])
     return fig
+
+
+def _draw_tiers(ax: plt.Axes, result: CustomerUpliftResult) -> None:
+    """The window-average effect per AUM tier and kind with 95% intervals (yuan per bound
+    customer), each labelled with its value and customers; a tier without an estimate says so."""
+    labels = list(result.design.tiers.labels)
+    points = [
+        (j, kind, by_kind[kind])
+        for kind in KINDS
+        for j, by_kind in enumerate(result.tiers)
+        if by_kind[kind].att.coef is not None
+    ]
+    lo_lim, hi_lim = _tier_limits([g.att for _, _, g in points])
+    for j, kind, group in points:
+        est = group.att
+        y = j + OFFSETS[kind] * 2
+        c = _yuan(est.coef)
+        lo = _yuan(est.ci_low if est.ci_low is not None else est.coef)
+        hi = _yuan(est.ci_high if est.ci_high is not None else est.coef)
+        shown_lo, shown_hi = max(lo, lo_lim), min(hi, hi_lim)
+        ax.plot([shown_lo, shown_hi], [y, y], color=COLOURS[kind], lw=1.6)
+        for edge, clipped in ((shown_lo, lo < lo_lim), (shown_hi, hi > hi_lim)):
+            ax.plot([edge], [y], marker="<" if edge == shown_lo and clipped else
+                    (">" if clipped else "|"), color=COLOURS[kind], ms=6)  # fmt: skip
+        if lo_lim <= c <= hi_lim:
+            ax.plot([c], [y], "o", color=COLOURS[kind], ms=5)
+        text = f"{c:+,.0f}  (n={group.n_customers:,})"
+        if not lo_lim <= c <= hi_lim:
+            text += " off scale"
+        # the label beside the interval's end, on the side with more room
+        right = shown_hi <= (lo_lim + hi_lim) / 2 or shown_lo - lo_lim < hi_lim - shown_hi
+        ax.annotate(text, (shown_hi if right else shown_lo, y), xytext=(6 if right else -6, 0),
+                    textcoords="offset points", ha="left" if right else "right", va="center",
+                    fontsize=7.5, color=COLOURS[kind], bbox=BEHIND)  # fmt: skip
+    estimated = {j for j, _, _ in points}
+    for j, by_kind in enumerate(result.tiers):
+        if j not in estimated:
+            n = sum(group.n_customers for group in by_kind.values())
+            why = (
+                "无绑定客户 no bound customer in this tier"
+                if n == 0
+                else f"无估计 no estimate (n={n:,})"
+            )
+            ax.text(0.5, j, why, va="center", ha="center", fontsize=8, color=PALETTE["grey"],
+                    transform=ax.get_yaxis_transform(), bbox=BEHIND)  # fmt: skip
+    ax.set_xlim(lo_lim, hi_lim)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
+    ax.axvline(0, color=PALETTE["grey"], lw=1, ls="--")
+    ax.set_yticks(range(len(labels)), [f"{lab}元" for lab in labels])
+    ax.set_ylim(-0.6, len(labels) - 0.4)
+    ax.xaxis.set_major_formatter(signed)
+    ax.set_xlabel(f"平均效应 months 0–{result.design.post} (元 yuan per bound customer)")
+    ax.set_title("按绑定前AUM分层 By AUM tier the month before binding", fontsize=10)
 
 
 def save(result: CustomerUpliftResult, folder: Path | str) -> Iterable[Path]:

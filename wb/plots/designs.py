@@ -6,22 +6,21 @@ figure shows exactly what the file says.
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from wb.plots.common import PER_ADD_AXIS, interval, zero_and_truth
-from wb.plots.theme import PALETTE, add_footer, signed, theme_context
+from wb.plots.common import PER_ADD_AXIS, finish, interval, print_figure, zero_and_truth
+from wb.plots.theme import PALETTE, signed, theme_context
 
 #: (label, colour) per row, top to bottom; each row's numbers are looked up in the document.
 _ROWS = (
     ("iv", "工具变量 FE-2SLS (contract number)", "blue"),
     ("wald_did", "Wald-DiD: robust ATT ratio", "sky"),
-    ("winsorised", "FE-2SLS, AUM change winsorised 1/99%", "blue"),
-    ("no_quarter_end", "FE-2SLS, quarter-end months dropped", "blue"),
+    ("winsorised", "FE-2SLS, AUM change\nwinsorised 1/99%", "blue"),
+    ("no_quarter_end", "FE-2SLS, quarter-end\nmonths dropped", "blue"),
     ("certified", "per certified add 每认证客户\n(if uncertified ones do nothing)", "green"),
     ("uncertified", "per uncertified add 每未认证客户\n(if certified ones do nothing)", "orange"),
-    ("twfe", "TWFE RM + month (association)", "vermillion"),
-    ("branch_month_fe", "TWFE RM + branch×month (association)", "vermillion"),
+    ("twfe", "TWFE RM + month\n(association)", "vermillion"),
+    ("branch_month_fe", "TWFE RM + branch×month\n(association)", "vermillion"),
 )
 
 
@@ -59,13 +58,13 @@ def designs_forest(doc: dict, *, source: str, simulated: bool) -> Figure:
     """One row per design or check with its 95% interval, yuan of monthly AUM change per add.
 
     The causal rows (FE-2SLS and its checks, Wald-DiD) come first; the certified split and
-    the TWFE associations follow. The leads test is noted under the axis.
+    the TWFE associations follow. The leads test is noted under the chart.
     """
     rows = [(label, colour, r) for key, label, colour in _ROWS if (r := _row(doc, key))]
     estimator = {"imputation": "BJS imputation", "callaway_santanna": "Callaway–Sant'Anna"}
     rows = [
         (
-            f"{label} ({estimator.get(r.get('estimator'), r.get('estimator'))})"
+            f"{label}\n({estimator.get(r.get('estimator'), r.get('estimator'))})"
             if label.startswith("Wald")
             else label,
             colour,
@@ -74,24 +73,21 @@ def designs_forest(doc: dict, *, source: str, simulated: bool) -> Figure:
         for label, colour, r in rows
     ]
     with theme_context():
-        fig, ax = plt.subplots(figsize=(8.6, 0.55 * len(rows) + 2.0))
+        fig, (ax,) = print_figure(1, 0.5 * len(rows) + 0.9)
         for i, (_, colour, r) in enumerate(reversed(rows)):
             interval(ax, i, r["coef"], r["ci_low"], r["ci_high"], PALETTE[colour])
-        truth = (doc.get("simulated_truth") or {}).get("beta_quota_cny_per_add")
-        zero_and_truth(ax, truth, "lower left")
+        zero_and_truth(ax, (doc.get("simulated_truth") or {}).get("beta_quota_cny_per_add"))
         ax.set_yticks(range(len(rows)), [label for label, _, _ in reversed(rows)])
         ax.set_ylim(-0.6, len(rows) - 0.3)
         ax.xaxis.set_major_formatter(signed)
+        ax.set_xlabel(PER_ADD_AXIS)
         leads = doc.get("robustness", {}).get("leads")
-        xlabel = PER_ADD_AXIS
+        notes = []
         if leads:
             verdict = "passes" if leads["passes"] else "FAILS"
-            xlabel += (
-                f"\nLeads test {verdict}: next month's adds → this month's AUM "
-                f"{leads['coef']:+,.0f} [{leads['ci_low']:+,.0f}, {leads['ci_high']:+,.0f}]"
+            notes.append(
+                f"先行检验 Leads test {verdict}: next month's adds → this month's AUM "
+                f"{leads['coef']:+,.0f} 元 [{leads['ci_low']:+,.0f}, {leads['ci_high']:+,.0f}]"
             )
-        ax.set_xlabel(xlabel)
-        ax.set_title(_title(doc))
-        add_footer(fig, source, simulated=simulated)
-        fig.tight_layout(rect=(0, 0.05, 1, 0.97))
+        finish(fig, title=_title(doc), source=source, simulated=simulated, key=[ax], notes=notes)
     return fig

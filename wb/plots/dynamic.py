@@ -1,7 +1,7 @@
 """Dynamic effects of quota changes by horizon, drawn from
 :class:`wb.uplift.dynamic.DynamicEffects`.
 
-Two panels (monthly AUM change in 万元, WeCom adds): placebos (negative horizons) and effects
+Two panels, one above the other (monthly AUM change in 万元, WeCom adds): placebos (negative horizons) and effects
 ℓ months from an RM's first quota-target change with 95% intervals, the finding in the title
 (computed from the estimates), units labelled, the data source under the chart, marked
 simulated when it is.
@@ -9,17 +9,16 @@ simulated when it is.
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from wb.plots.common import finding_title
-from wb.plots.theme import PALETTE, add_footer, signed, theme_context
+from wb.plots.common import finish, print_figure
+from wb.plots.theme import PALETTE, signed, theme_context
 from wb.uplift.dynamic import OUTCOMES, DynamicEffects
 
 #: Outcome → (panel title, y-axis label, divisor to the plotted unit).
 _AXES = {
-    "aum_change_cny": ("每月AUM变化 Monthly AUM change", "万元 10k yuan per RM-month", 1e4),
-    "wecom_adds": ("企微新增 WeCom adds", "新增数 adds per RM-month", 1.0),
+    "aum_change_cny": ("每月AUM变化 Monthly AUM change", "万元 10k yuan\nper RM-month", 1e4),
+    "wecom_adds": ("企微新增 WeCom adds", "新增数 adds\nper RM-month", 1.0),
 }
 _NOTE = (
     "DID_l (de Chaisemartin–D'Haultfœuille): each RM whose quota target changed vs RMs with "
@@ -32,7 +31,7 @@ def dynamic_figure(dynamic: DynamicEffects, *, source: str, simulated: bool) -> 
     from the first change of an RM's quota target (1 = the month it changes)."""
     table = dynamic.tidy()
     with theme_context():
-        fig, axes = plt.subplots(1, len(OUTCOMES), figsize=(9.2, 4.4))
+        fig, axes = print_figure(len(OUTCOMES), 2.5, sharex=True)
         for ax, outcome in zip(axes, OUTCOMES, strict=True):
             title, label, scale = _AXES[outcome]
             rows = table[table["outcome"] == outcome].dropna(subset=["coef"])
@@ -55,18 +54,21 @@ def dynamic_figure(dynamic: DynamicEffects, *, source: str, simulated: bool) -> 
             ax.axvline(0.5, color=PALETTE["grey"], lw=1, ls="--")
             ax.axhline(0, color=PALETTE["black"], lw=0.8)
             ax.set_title(
-                f"{title}\npre-trend p = {dynamic.pretrend_p[outcome]:.2f}",
+                f"{title} · pre-trend p = {dynamic.pretrend_p[outcome]:.2f}",
                 fontsize=10,
                 fontweight="normal",
             )
-            ax.set_xlabel("目标首次变化后月数 months from the first target change")
             ax.set_ylabel(label)
             ax.yaxis.set_major_formatter(signed)
-        handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(0.01, 0.93), ncol=2)
-        finding_title(fig, _finding(dynamic))
-        add_footer(fig, f"{source}; {_NOTE}", simulated=simulated)
-        fig.tight_layout(rect=(0, 0.06, 1, 0.89))
+            ax.xaxis.set_tick_params(labelbottom=True)
+        axes[-1].set_xlabel("目标首次变化后月数 months from the first target change")
+        finish(
+            fig,
+            title=_finding(dynamic),
+            source=f"{source}; {_NOTE}",
+            simulated=simulated,
+            key=axes[:1],
+        )
     return fig
 
 

@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import math
 
-import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from wb.plots.common import finding_title
-from wb.plots.theme import PALETTE, add_footer, signed, theme_context
+from wb.plots.common import finish, print_figure
+from wb.plots.theme import PALETTE, signed, theme_context
 from wb.uplift.event_study import ESTIMATORS, OUTCOMES, EventStudy
 
 #: Outcome → (y-axis label, divisor to the plotted unit, unit for text).
 _AXES = {
-    "aum_change_cny": ("万元 10k yuan per RM-month", 1e4, "万元"),
-    "wecom_adds": ("新增数 adds per RM-month", 1.0, "adds"),
-    "wecom_certified_adds": ("认证新增数 certified per RM-month", 1.0, "adds"),
+    "aum_change_cny": ("万元 10k yuan\nper RM-month", 1e4, "万元"),
+    "wecom_adds": ("新增数 adds\nper RM-month", 1.0, "adds"),
+    "wecom_certified_adds": ("认证新增数 certified\nper RM-month", 1.0, "adds"),
 }
 _TITLES = {
     "aum_change_cny": "每月AUM变化 Monthly AUM change",
@@ -50,16 +49,17 @@ def event_study_figure(
     """
     outcomes = [o for o in OUTCOMES if o in studies]
     with theme_context():
-        fig, axes = plt.subplots(1, len(outcomes), figsize=(4.6 * len(outcomes), 4.6))
+        fig, axes = print_figure(len(outcomes), 2.3, sharex=True)
         for ax, outcome in zip(axes, outcomes, strict=True):
             _panel(ax, outcome, studies[outcome])
-        handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(
-            handles, labels, loc="upper left", bbox_to_anchor=(0.01, 0.93), ncol=3, fontsize=8.5
+        axes[-1].set_xlabel("考核后月数 months since quota start")
+        finish(
+            fig,
+            title=_finding(studies),
+            source=f"{source}; {_NOTE}",
+            simulated=simulated,
+            key=axes[:1],
         )
-        finding_title(fig, _finding(studies))
-        add_footer(fig, f"{source}; {_NOTE}", simulated=simulated)
-        fig.tight_layout(rect=(0, 0.06, 1, 0.89))
     return fig
 
 
@@ -74,10 +74,10 @@ def _panel(ax: Axes, outcome: str, by_estimator: dict[str, EventStudy]) -> None:
     ax.axvline(-0.5, color=PALETTE["grey"], lw=1, ls="--", label="考核开始 quota starts")
     ax.axhline(0, color=PALETTE["black"], lw=0.8)
     ax.set_title(
-        f"{_TITLES[outcome]}\nATT {unit}: " + " · ".join(atts), fontsize=10, fontweight="normal"
+        f"{_TITLES[outcome]} · ATT {unit}: " + " · ".join(atts), fontsize=10, fontweight="normal"
     )
-    ax.set_xlabel("考核后月数 months since quota start")
     ax.set_ylabel(label)
+    ax.xaxis.set_tick_params(labelbottom=True)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.yaxis.set_major_formatter(signed)
 

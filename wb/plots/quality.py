@@ -9,12 +9,11 @@ quota produces.
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from wb.plots.common import finding_title
-from wb.plots.theme import PALETTE, PRINT_WIDTH_IN, add_footer, theme_context, wrap_print
+from wb.plots.common import finish, print_figure
+from wb.plots.theme import PALETTE, theme_context
 from wb.uplift.quality import AddQuality
 
 #: The funnel's steps: label, the count behind it, and whether the step is its complement.
@@ -48,7 +47,7 @@ def add_quality_funnel(result: AddQuality, *, source: str, simulated: bool) -> F
     removed = next(s for s in result.shares if s.count == "adds_removed_30d")
     ring = next(s for s in result.shares if s.count == "adds_shared_3plus")
     with theme_context():
-        fig, ax = plt.subplots(figsize=(PRINT_WIDTH_IN, 4.4))
+        fig, (ax,) = print_figure(1, 2.9)
         x = np.arange(len(STEPS))
         for i, (kind, label, colour) in enumerate(kinds):
             values = [_step(result, c, comp, kind) for _, c, comp in STEPS]
@@ -57,40 +56,26 @@ def add_quality_funnel(result: AddQuality, *, source: str, simulated: bool) -> F
             pos = x + (i - 0.5) * 0.38
             ax.bar(pos, share, width=0.36, color=colour, label=label)
             ax.errorbar(pos, share, yerr=err, fmt="none", ecolor=PALETTE["black"], lw=0.9)
-            for p, v in zip(pos, share, strict=True):
-                ax.text(p, v + 2.5, f"{v:.0f}%", ha="center", fontsize=8)
+            for p, v, above in zip(pos, share, err[1], strict=True):  # above the interval
+                ax.text(p, v + above + 1.5, f"{v:.0f}%", ha="center", fontsize=8)
         ax.set_xticks(x, [s[0] for s in STEPS], fontsize=8.5)
-        ax.set_ylim(0, 118)
-        ax.set_ylabel("占新增的比例 share of adds (%)")
-        ax.legend(loc="upper right", fontsize=8, frameon=False)
+        ax.set_ylim(0, 112)
+        ax.set_ylabel("占新增的比例\nshare of adds (%)")
         ax.grid(axis="y", color="#e6e6e6", lw=0.6)
         ax.set_axisbelow(True)
-        title = [
-            *wrap_print(
+        finish(
+            fig,
+            title=(
                 f"配额带来的新增中 {removed.share:.0%} 在30天内被删除、{ring.share:.0%} 是多名客户"
                 f"经理共享的联系人 (无配额: {removed.no_quota_share:.0%}、"
-                f"{ring.no_quota_share:.0%})",
-                PRINT_WIDTH_IN,
-                11.5,
-            ),
-            *wrap_print(
+                f"{ring.no_quota_share:.0%})\n"
                 f"Of quota-induced adds {removed.share:.0%} are removed within 30 days and "
                 f"{ring.share:.0%} are ring contacts (without a quota: "
-                f"{removed.no_quota_share:.0%}, {ring.no_quota_share:.0%})",
-                PRINT_WIDTH_IN,
-                11.5,
+                f"{removed.no_quota_share:.0%}, {ring.no_quota_share:.0%})"
             ),
-        ]
-        finding_title(fig, "\n".join(title), fontsize=10)
-        fig.subplots_adjust(
-            top=1 - (0.2 + 0.19 * len(title)) / fig.get_figheight(),
-            bottom=0.2,
-            left=0.09,
-            right=0.98,
-        )
-        add_footer(
-            fig,
-            f"{source}; quota-induced adds: FE-2SLS with RM and month effects",
+            source=f"{source}; quota-induced adds: FE-2SLS with RM and month effects",
             simulated=simulated,
+            key=[ax],
+            ncol=2,
         )
         return fig

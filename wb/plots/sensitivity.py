@@ -1,7 +1,7 @@
 """Sensitivity plot of the pre-trends: the robust 95% interval of the average post-adoption
 effect on AUM change against M, drawn from :class:`wb.uplift.sensitivity.TrendSensitivity`.
 
-Two panels: relative magnitudes (M̄, multiples of the largest pre-adoption month-to-month
+Two panels, one above the other, each on its own scale: relative magnitudes (M̄, multiples of the largest pre-adoption month-to-month
 change) and smoothness (M, 万元 per month²), each with the breakdown value marked and the
 finding in the title (computed from the result), units labelled and the data source under the
 chart, marked simulated when it is.
@@ -10,14 +10,12 @@ chart, marked simulated when it is.
 from __future__ import annotations
 
 import math
-import textwrap
 
-import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from wb.plots.common import finding_title
-from wb.plots.theme import PALETTE, add_footer, signed, theme_context
+from wb.plots.common import finish, print_figure
+from wb.plots.theme import PALETTE, signed, theme_context
 from wb.uplift.sensitivity import TrendSensitivity
 from wb.uplift.verdict import trend_reading
 
@@ -42,19 +40,19 @@ def sensitivity_figure(found: TrendSensitivity, *, source: str, simulated: bool)
     """The robust 95% interval (and identified set where it is not empty) of the average
     post-adoption effect, 万元 of monthly AUM change per RM-month, against M per restriction."""
     with theme_context():
-        fig, axes = plt.subplots(1, 2, figsize=(10.4, 4.4), sharey=True)
+        fig, axes = print_figure(2, 2.6)
         for ax, (restriction, look) in zip(axes, _PANELS.items(), strict=True):
             _panel(ax, found, restriction, *look)
-        axes[0].set_ylabel("万元 monthly AUM change per RM")
-        finding_title(fig, _title(found), fontsize=10.5)
+            ax.set_ylabel("万元 monthly AUM\nchange per RM")
         first, last = found.post_times[0], found.post_times[-1]
-        add_footer(
+        finish(
             fig,
-            f"{source}; Callaway–Sant'Anna, universal base (event time −1 = 0); average of event "
-            f"times {first}…{last}; pre-trend p = {found.pretrend_p:.2f}",
+            title=trend_reading(found.to_json()).split(". ")[0],
+            source=f"{source}; Callaway–Sant'Anna, universal base (event time −1 = 0); average "
+            f"of event times {first}…{last}; pre-trend p = {found.pretrend_p:.2f}",
             simulated=simulated,
+            key=axes,
         )
-        fig.tight_layout(rect=(0, 0.06, 1, 0.9))
     return fig
 
 
@@ -79,14 +77,9 @@ def _panel(
     if 0 < breakdown < math.inf:
         ax.axvline(
             breakdown / x_scale, color=PALETTE["vermillion"], ls="--", lw=1.2,
-            label=f"breakdown {breakdown / x_scale:,.2g}",
+            label="breakdown: the smallest M whose 95% interval reaches 0",
         )  # fmt: skip
-    ax.legend(loc="lower left", fontsize=8.5, framealpha=0.9)
+        title += f" · breakdown {breakdown / x_scale:,.2g}"
     ax.set_title(title, fontsize=10, fontweight="normal")
     ax.set_xlabel(xlabel)
     ax.yaxis.set_major_formatter(signed)
-
-
-def _title(found: TrendSensitivity) -> str:
-    """The first sentence of the plain-words reading (the breakdown), wrapped."""
-    return "\n".join(textwrap.wrap(trend_reading(found.to_json()).split(". ")[0], 95))

@@ -48,7 +48,8 @@ PAGE_MARGIN_MM = 16
 #: The width every figure is drawn at, in inches: the brief's text width (178 mm), so a
 #: figure prints at 100% and its fonts at their drawn size.
 PRINT_WIDTH_IN = (PAGE_WIDTH_MM - 2 * PAGE_MARGIN_MM) / 25.4
-#: The smallest font a figure may print, in points (a test holds every brief figure to it).
+#: The smallest font a figure may print, in points (tests/plots/test_print_width.py holds every
+#: figure to it; the brief checks its PDF).
 MIN_FONT_PT = 7.0
 #: PNG resolution, dots per inch: sharp on paper at 100%.
 PNG_DPI = 200
@@ -150,11 +151,12 @@ def fmt_pct(fraction: float, digits: int = 1, signed: bool = False) -> str:
 #: replaces matplotlib's ``wrap=True``, which measured the footer word by word at every draw
 #: (~3 s of 10 s of figure saving in ``wb uplift`` at full scale).
 FOOTER_CHARS_PER_INCH = 17
-#: Pieces a line may break after: a run of Latin text with its trailing spaces, or one wide
-#: (CJK) character with any punctuation that must stay with it (CJK text breaks between any
-#: two characters).
+#: Pieces a line may break after: a number with its Chinese unit (``(-3.7 万元,``), a run of Latin text
+#: with its trailing spaces, or one wide (CJK) character with any punctuation that must stay
+#: with it (CJK text breaks between any two characters).
 _PIECES = re.compile(
-    r"[^ \u2e80-\u9fff\uff00-\uffef]+[、，；：。）]* *| +|[\u2e80-\u9fff\uff00-\uffef][、，；：。）)]*"
+    r"[(\[]?[-+−]?\d[\d,.]* ?(?:万元|亿元|元|万|亿|天|个月|月|年)[^ \u2e80-\u9fff\uff00-\uffef]* *"
+    r"|[^ \u2e80-\u9fff\uff00-\uffef]+[、，；：。）]* *| +|[\u2e80-\u9fff\uff00-\uffef][、，；：。）):,;.!?]*"
 )
 
 
@@ -189,12 +191,12 @@ def footer_text(width_in: float, source: str, simulated: bool = False) -> str:
     return "\n".join(wrap_print(text, width_in))
 
 
-def add_footer(fig: Figure, source: str, simulated: bool = False) -> None:
+def add_footer(fig: Figure, source: str, simulated: bool = False) -> Text:
     """Write the source line under the chart (:func:`footer_text`); for simulated data it starts
     with the simulated mark and is drawn in the warning colour."""
     colour = PALETTE["vermillion"] if simulated else PALETTE["grey"]
     text = footer_text(fig.get_figwidth(), source, simulated)
-    fig.text(0.01, 0.005, text, ha="left", va="bottom", fontsize=7.5, color=colour)
+    return fig.text(0.01, 0.005, text, ha="left", va="bottom", fontsize=7.5, color=colour)
 
 
 def signed(value: float, _pos: object = None) -> str:

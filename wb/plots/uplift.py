@@ -7,12 +7,11 @@ simulated when it is.
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from wb.plots.common import PER_ADD_AXIS, finding_title, interval, zero_and_truth
-from wb.plots.theme import PALETTE, PRINT_WIDTH_IN, add_footer, signed, theme_context, wrap_print
+from wb.plots.common import PER_ADD_AXIS, finish, interval, print_figure, zero_and_truth
+from wb.plots.theme import PALETTE, signed, theme_context
 from wb.stats.cluster import z_quantile
 from wb.uplift.result import MODELS, OUTCOME, UpliftResult
 
@@ -50,33 +49,39 @@ def _finding(result: UpliftResult) -> str:
     )
 
 
-def forest(result: UpliftResult, *, ax: plt.Axes | None = None) -> Figure:
+def forest(result: UpliftResult) -> Figure:
     """The three contract estimates with their 95% intervals, yuan of monthly AUM per add."""
     with theme_context():
-        fig, ax = _axes(ax, (PRINT_WIDTH_IN, 3.6))
+        fig, (ax,) = print_figure(1, 2.7)
         models = list(MODELS)[::-1]
         for i, model in enumerate(models):
             e = result.estimate_of(model)
             interval(ax, i, e.coef, e.ci_low, e.ci_high, _COLOURS[model])
-        truth = (result.simulated_truth or {}).get("beta_quota_cny_per_add")
-        zero_and_truth(ax, truth, "lower right")
+        zero_and_truth(ax, (result.simulated_truth or {}).get("beta_quota_cny_per_add"))
         ax.set_yticks(
             range(len(models)), [f"{MODELS[m].label}\n({MODELS[m].reading})" for m in models]
         )
         ax.set_ylim(-0.6, len(models) - 0.3)
         ax.set_xlabel(PER_ADD_AXIS)
         ax.xaxis.set_major_formatter(signed)
-        title = wrap_print(_finding(result), fig.get_figwidth(), 12.5)
-        finding_title(fig, "\n".join(title))
-        add_footer(fig, data_source(result), simulated=result.simulated)
-        fig.tight_layout(rect=(0, 0.1, 1, 1 - 0.25 * len(title) / fig.get_figheight()))
+        finish(
+            fig,
+            title=_finding(result),
+            source=data_source(result),
+            simulated=result.simulated,
+            key=[ax],
+        )
     return fig
 
 
+#: The y axis of the panels in 万元 of monthly AUM change.
+_AUM_WAN = "月度AUM变化\nAUM change (万元 10k yuan)"
+
+
 def binned_scatter(result: UpliftResult) -> Figure:
-    """Pooled binned scatter of AUM change on adds beside the within-RM one (RM and month FE)."""
+    """Pooled binned scatter of AUM change on adds above the within-RM one (RM and month FE)."""
     with theme_context():
-        fig, axes = plt.subplots(1, 2, figsize=(10.0, 4.2))
+        fig, axes = print_figure(2, 2.7)
         naive, twfe = result.estimate_of("naive_ols"), result.estimate_of("twfe")
         panels = (
             ("pooled", "所有RM混合 Pooled (what a dashboard sees)", naive, "新增数 adds / month"),
@@ -84,7 +89,7 @@ def binned_scatter(result: UpliftResult) -> Figure:
                 "within",
                 "同一RM内 Within RM (RM and month effects removed)",
                 twfe,
-                "新增数偏离 adds vs the RM's own average",
+                "新增数偏离 adds vs the RM's own average (adds / month)",
             ),
         )
         for axis, (kind, title, est, xlabel) in zip(axes, panels, strict=True):
@@ -97,6 +102,7 @@ def binned_scatter(result: UpliftResult) -> Figure:
                 color=PALETTE["blue"],
                 ecolor=PALETTE["sky"],
                 capsize=2,
+                label="分箱均值 bin mean, 95% CI",
             )
             x = np.linspace(b["x_mean"].min(), b["x_mean"].max(), 2)
             centre_x, centre_y = (
@@ -107,33 +113,31 @@ def binned_scatter(result: UpliftResult) -> Figure:
                 x,
                 (centre_y + est.coef * (x - centre_x)) / 1e4,
                 color=_COLOURS[est.model],
-                label=f"slope {est.coef:+,.0f} 元/add",
+                label=f"{MODELS[est.model].label} slope",
             )
             axis.axhline(0, color=PALETTE["grey"], lw=0.8, ls="--")
-            axis.set_title(title, fontsize=10, fontweight="normal")
+            axis.set_title(
+                f"{title}: slope {est.coef:+,.0f} 元/add", fontsize=10, fontweight="normal"
+            )
             axis.set_xlabel(xlabel)
-            axis.legend(loc="upper left")
-        axes[0].set_ylabel("月度AUM变化 AUM change (万元 10k yuan)")
-        finding_title(
+            axis.set_ylabel(_AUM_WAN)
+        finish(
             fig,
-            f"Adds and AUM move together across RMs ({naive.coef:+,.0f} 元/add) but "
-            f"much less within an RM ({twfe.coef:+,.0f})",
-        )
-        add_footer(
-            fig,
-            data_source(result) + "; 20 equal-count bins, bars = 95% CI of the bin mean",
+            title=(
+                f"Adds and AUM move together across RMs ({naive.coef:+,.0f} 元/add) but "
+                f"much less within an RM ({twfe.coef:+,.0f})"
+            ),
+            source=data_source(result) + "; 20 equal-count bins, bars = 95% CI of the bin mean",
             simulated=result.simulated,
+            key=axes,
         )
-        fig.tight_layout(rect=(0, 0.06, 1, 0.93))
     return fig
 
 
 def by_quota(result: UpliftResult) -> Figure:
     """Adds, certified adds and AUM change in months with and without a quota in force."""
     with theme_context():
-        fig, (left, right) = plt.subplots(
-            1, 2, figsize=(10.0, 4.0), gridspec_kw={"width_ratios": [1.4, 1]}
-        )
+        fig, (left, right) = print_figure(1, 3.0, 2, gridspec_kw={"width_ratios": [1.4, 1]})
         t = result.by_quota
         width = 0.38
         for j, (flag, label, colour) in enumerate(
@@ -154,11 +158,11 @@ def by_quota(result: UpliftResult) -> Figure:
                 label=label,
                 capsize=3,
             )
-            for x, v in zip(xs, counts["mean"], strict=True):
-                left.annotate(
+            for x, v, se in zip(xs, counts["mean"], counts["se"], strict=True):
+                left.annotate(  # above the interval, never over it
                     f"{v:.1f}",
-                    (x, v),
-                    xytext=(0, 3),
+                    (x, v + Z95 * se),
+                    xytext=(0, 4),
                     textcoords="offset points",
                     ha="center",
                     fontsize=8.5,
@@ -169,36 +173,35 @@ def by_quota(result: UpliftResult) -> Figure:
             )
         left.set_xticks(range(2), ["新增 adds", "实名认证 certified adds"])
         left.set_ylabel("每RM每月 per RM-month")
-        left.legend(loc="upper right")
+        left.margins(y=0.12)
         right.set_xticks(range(2), ["无考核\nno quota", "有考核\nquota"])
-        right.set_ylabel("月度AUM变化 AUM change (万元 10k yuan)")
+        right.set_ylabel(_AUM_WAN)
         right.axhline(0, color=PALETTE["grey"], lw=0.8)
         fs, rf = result.first_stage, result.reduced_form
         right.set_title(
-            f"FE estimate: {rf.coef / 1e4:+,.1f} 万元 [{rf.ci_low / 1e4:+,.1f}, "
+            f"FE estimate: {rf.coef / 1e4:+,.1f} 万元\n[{rf.ci_low / 1e4:+,.1f}, "
             f"{rf.ci_high / 1e4:+,.1f}]",
             fontsize=9.5,
             fontweight="normal",
         )
         left.set_title(
-            f"FE estimate: {fs.coef:+.1f} adds [{fs.ci_low:+.1f}, {fs.ci_high:+.1f}]",
+            f"FE estimate: {fs.coef:+.1f} adds\n[{fs.ci_low:+.1f}, {fs.ci_high:+.1f}]",
             fontsize=9.5,
             fontweight="normal",
         )
         cert_share = _certified_share(t)
-        finding_title(
+        finish(
             fig,
-            f"Quotas add {fs.coef:.0f} adds a month (certified: {cert_share[True]:.0%} "
-            f"vs {cert_share[False]:.0%}); AUM change per quota month "
-            f"{rf.coef / 1e4:+,.1f} 万元",
-        )
-        add_footer(
-            fig,
-            data_source(result) + "; bars: raw means with 95% CI; FE estimate: RM and "
+            title=(
+                f"Quotas add {fs.coef:.0f} adds a month (certified: {cert_share[True]:.0%} "
+                f"vs {cert_share[False]:.0%}); AUM change per quota month "
+                f"{rf.coef / 1e4:+,.1f} 万元"
+            ),
+            source=data_source(result) + "; bars: raw means with 95% CI; FE estimate: RM and "
             "month fixed effects",
             simulated=result.simulated,
+            key=[left],
         )
-        fig.tight_layout(rect=(0, 0.06, 1, 0.93))
     return fig
 
 
@@ -208,13 +211,6 @@ def _certified_share(table) -> dict[bool, float]:
         flag: means[("wecom_certified_adds", flag)] / means[("wecom_adds", flag)]
         for flag in (False, True)
     }
-
-
-def _axes(ax: plt.Axes | None, size: tuple[float, float]) -> tuple[Figure, plt.Axes]:
-    if ax is not None:
-        return ax.figure, ax
-    fig, ax = plt.subplots(figsize=size)
-    return fig, ax
 
 
 #: Figure stems written by ``wb uplift`` and the function drawing each.
