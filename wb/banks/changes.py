@@ -14,6 +14,7 @@ from wb.banks.panel import (
     Selection,
     derived_qualifier,
     display_value,
+    per_panel,
     prior_period,
     select,
     year_start_period,
@@ -114,6 +115,7 @@ def usable(*selections: Selection | None) -> bool:
     return all(s is not None and s.chosen["confidence"] != "low" for s in selections)
 
 
+@per_panel
 def same_basis_pair(
     panel: Panel, bank_id: str, metric: str, period: str, other: str
 ) -> tuple[Selection, Selection] | None:
@@ -127,6 +129,7 @@ def same_basis_pair(
     return None
 
 
+@per_panel
 def change_between(
     panel: Panel, bank_id: str, metric: str, period: str, base_period: str | None, quoted: str
 ) -> Change:
@@ -200,6 +203,7 @@ SHARE_DENOMINATORS = {
 }
 
 
+@per_panel
 def retail_share(panel: Panel, bank_id: str, period: str, of: str = "income") -> Change:
     """Retail share of the bank's operating income (``of="income"``) or profit (``"profit"``).
 
@@ -233,6 +237,7 @@ def retail_share(panel: Panel, bank_id: str, period: str, of: str = "income") ->
     return NO_CHANGE
 
 
+@per_panel
 def share_change(
     panel: Panel, bank_id: str, period: str, base_period: str | None, of: str = "income"
 ) -> Change:

@@ -29,13 +29,15 @@ chart's note can say so.
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import pandas as pd
 
@@ -192,20 +194,34 @@ class Panel:
         ranked = rank_rows(self.usable, self.sources)
         return dict(iter(ranked.groupby(["bank_id", "period", "metric"], sort=False)))
 
-    def _rows_where(self, mask: pd.Series, bank_id: str, period: str, metric: str) -> pd.DataFrame:
+    @cached_property
+    def memo(self) -> dict[tuple[object, ...], object]:
+        """Results computed from this panel, by function and arguments (:func:`per_panel`):
+        the panel is read-only once loaded, so each is computed once."""
+        return {}
+
+    def _cells(self, mask: pd.Series) -> dict[tuple[str, str, str], pd.DataFrame]:
+        """The rows of ``mask`` by (bank_id, period, metric), each in the frame's order."""
+        return dict(iter(self.frame[mask].groupby(["bank_id", "period", "metric"], sort=False)))
+
+    @cached_property
+    def _suspect(self) -> dict[tuple[str, str, str], pd.DataFrame]:
+        return self._cells(self.frame["status"] == "suspect")
+
+    @cached_property
+    def _directions(self) -> dict[tuple[str, str, str], pd.DataFrame]:
         f = self.frame
-        key = (f["bank_id"] == bank_id) & (f["period"] == period) & (f["metric"] == metric)
-        return f[key & mask]
+        cells = self._cells((f["direction"] != "") & (f["status"] != "suspect"))
+        return {key: rank_rows(rows, self.sources) for key, rows in cells.items()}
 
     def excluded(self, bank_id: str, period: str, metric: str) -> pd.DataFrame:
         """The ``suspect`` rows for one bank, period and metric (never selected)."""
-        return self._rows_where(self.frame["status"] == "suspect", bank_id, period, metric)
+        return self._suspect.get((bank_id, period, metric), self.frame.iloc[:0])
 
     def directions(self, bank_id: str, period: str, metric: str) -> pd.DataFrame:
         """Rows that state only a direction (up/down/loss), suspect ones left out."""
-        f = self.frame
-        mask = (f["direction"] != "") & (f["status"] != "suspect")
-        return rank_rows(self._rows_where(mask, bank_id, period, metric), self.sources)
+        found = self._directions.get((bank_id, period, metric))
+        return rank_rows(self.frame.iloc[:0], self.sources) if found is None else found
 
     def rows(
         self, bank_id: str, period: str, metric: str, basis: str | None = None
@@ -218,6 +234,26 @@ class Panel:
     def periods_of(self, bank_id: str, metric: str) -> list[str]:
         """The periods that hold ``metric`` for ``bank_id``."""
         return [p for (b, p, m) in self._ranked if b == bank_id and m == metric]
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def per_panel(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``fn(panel, ...)`` computed once per panel and arguments (hashable) and kept in
+    :attr:`Panel.memo`; the result is shared, so it must not be changed."""
+
+    @functools.wraps(fn)
+    def cached(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        panel, *rest = args
+        key = (fn.__qualname__, *rest, *sorted(kwargs.items()))
+        memo = panel.memo  # type: ignore[attr-defined]
+        if key not in memo:
+            memo[key] = fn(*args, **kwargs)
+        return memo[key]  # type: ignore[no-any-return]
+
+    return cached
 
 
 def rank_rows(rows: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:
@@ -240,6 +276,7 @@ class Selection:
 
     chosen: pd.Series
     alternatives: pd.DataFrame
+    _texts: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def value(self) -> float:
@@ -274,14 +311,17 @@ class Selection:
     def alternatives_text(self, kind: str = "level") -> str:
         """The alternatives that differ from the chosen figure (value or qualifier), as
         ``"≈15.00万亿元 (src-…)"`` joined by ``"; "``; ``""`` when none differ."""
-        alts = self.alternatives
-        differ = (alts["value"] != self.value) | (alts["qualifier"] != self.qualifier)
-        return "; ".join(
-            f"{display_value(r.value, r.qualifier, kind, digits=2)} ({r.source_id})"
-            for r in alts[differ].itertuples()
-        )
+        if kind not in self._texts:
+            alts = self.alternatives
+            differ = (alts["value"] != self.value) | (alts["qualifier"] != self.qualifier)
+            self._texts[kind] = "; ".join(
+                f"{display_value(r.value, r.qualifier, kind, digits=2)} ({r.source_id})"
+                for r in alts[differ].itertuples()
+            )
+        return self._texts[kind]
 
 
+@per_panel
 def select(
     panel: Panel, bank_id: str, period: str, metric: str, basis: str | None = None
 ) -> Selection | None:
