@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import matplotlib as mpl
+import matplotlib.text as mtext
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 from matplotlib.text import Text
@@ -204,10 +205,12 @@ def signed(value: float, _pos: object = None) -> str:
     return "0" if round(value) == 0 else f"{value:+,.0f}"
 
 
-def smallest_font_pt(fig: Figure) -> float:
+def smallest_font_pt(fig: Figure, *, drawn: bool = False) -> float:
     """The smallest font size, in points, of any visible non-empty text in ``fig`` (titles,
-    labels, tick labels, legends, annotations, footers) as drawn."""
-    fig.draw_without_rendering()  # tick labels exist once the figure is laid out
+    labels, tick labels, legends, annotations, footers) as drawn; ``drawn`` when the figure
+    has been drawn since its last change (its tick labels exist), else it is laid out here."""
+    if not drawn:
+        fig.draw_without_rendering()  # tick labels exist once the figure is laid out
     sizes = [
         text.get_fontsize()
         for text in fig.findobj(Text)
@@ -216,24 +219,63 @@ def smallest_font_pt(fig: Figure) -> float:
     return float(min(sizes, default=MIN_FONT_PT))
 
 
+@contextlib.contextmanager
+def _text_measured_once() -> Iterator[None]:
+    """Inside the block, each text is measured once per renderer kind, resolution, font and
+    string (its width, height and descent, pixels), whichever renderer asks.
+
+    matplotlib keeps these sizes per renderer object, and saving with a tight bounding box
+    makes a new renderer for each pass (one to find the box, one to draw): each label was
+    measured again, ~1.5 ms a string with the CJK fallback font. The size is a function of
+    the key alone (the rcParams do not change inside :func:`save_figure`), so the files are
+    the same byte for byte. A matplotlib without this private hook measures as before.
+    """
+    measure = getattr(mtext, "_get_text_metrics_with_cache", None)
+    if measure is None:
+        yield
+        return
+    sizes: dict[tuple[object, ...], tuple[float, float, float]] = {}
+
+    def measured_once(
+        renderer: object,
+        text: str,
+        fontprop: font_manager.FontProperties,
+        ismath: object,
+        dpi: float,
+    ) -> tuple[float, float, float]:
+        inner = getattr(renderer, "_renderer", renderer)  # a vector backend's mixed-mode wrapper
+        key = (type(inner), getattr(inner, "dpi", None), text, fontprop.copy(), ismath, dpi)
+        if key not in sizes:
+            sizes[key] = measure(renderer, text, fontprop, ismath, dpi)
+        return sizes[key]
+
+    mtext._get_text_metrics_with_cache = measured_once
+    try:
+        yield
+    finally:
+        mtext._get_text_metrics_with_cache = measure
+
+
 def save_figure(fig: Figure, out_dir: Path | str, stem: str) -> list[Path]:
     """Save ``fig`` as ``stem.png`` (:data:`PNG_DPI`, its smallest font in the text chunk
     :data:`SMALLEST_FONT_KEY`) and ``stem.svg`` in ``out_dir``, each written atomically.
 
-    Returns the two paths. Output is byte-identical for identical figures (fixed SVG hash
-    salt, no timestamps in metadata).
+    Returns the two paths (PNG, SVG). Output is byte-identical for identical figures (fixed SVG
+    hash salt, no timestamps in metadata). The SVG is drawn first: its drawing lays the figure
+    out, so the smallest font is read without another draw.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    with mpl.rc_context(SAVE_RC):
-        png_meta = {"Software": None, SMALLEST_FONT_KEY: f"{smallest_font_pt(fig):.2f}"}
-    for ext, meta in (("png", png_meta), ("svg", {"Date": None, "Creator": None})):
-        target = out / f"{stem}.{ext}"
-        with atomic_path(target) as tmp, mpl.rc_context(SAVE_RC):
-            fig.savefig(tmp, format=ext, metadata=meta, bbox_inches="tight")
-        paths.append(target)
-    return paths
+    png, svg = out / f"{stem}.png", out / f"{stem}.svg"
+    with mpl.rc_context(SAVE_RC), _text_measured_once():
+        with atomic_path(svg) as tmp:
+            fig.savefig(
+                tmp, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight"
+            )
+        png_meta = {"Software": None, SMALLEST_FONT_KEY: f"{smallest_font_pt(fig, drawn=True):.2f}"}
+        with atomic_path(png) as tmp:
+            fig.savefig(tmp, format="png", metadata=png_meta, bbox_inches="tight")
+    return [png, svg]
 
 
 def _main(argv: list[str] | None = None) -> int:
