@@ -190,9 +190,13 @@ class Panel:
         return ids
 
     @cached_property
-    def _ranked(self) -> dict[tuple[str, str, str], pd.DataFrame]:
+    def _ranked(self) -> dict[tuple[str, ...], pd.DataFrame]:
+        """The usable rows ranked, by (bank_id, period, metric) and by (…, basis)."""
         ranked = rank_rows(self.usable, self.sources)
-        return dict(iter(ranked.groupby(["bank_id", "period", "metric"], sort=False)))
+        cells = ["bank_id", "period", "metric"]
+        return dict(iter(ranked.groupby(cells, sort=False))) | dict(
+            iter(ranked.groupby([*cells, "basis"], sort=False))
+        )
 
     @cached_property
     def memo(self) -> dict[tuple[object, ...], object]:
@@ -200,19 +204,16 @@ class Panel:
         the panel is read-only once loaded, so each is computed once."""
         return {}
 
-    def _cells(self, mask: pd.Series) -> dict[tuple[str, str, str], pd.DataFrame]:
-        """The rows of ``mask`` by (bank_id, period, metric), each in the frame's order."""
-        return dict(iter(self.frame[mask].groupby(["bank_id", "period", "metric"], sort=False)))
-
     @cached_property
     def _suspect(self) -> dict[tuple[str, str, str], pd.DataFrame]:
-        return self._cells(self.frame["status"] == "suspect")
+        suspect = self.frame[self.frame["status"] == "suspect"]
+        return dict(iter(suspect.groupby(["bank_id", "period", "metric"], sort=False)))
 
     @cached_property
     def _directions(self) -> dict[tuple[str, str, str], pd.DataFrame]:
         f = self.frame
-        cells = self._cells((f["direction"] != "") & (f["status"] != "suspect"))
-        return {key: rank_rows(rows, self.sources) for key, rows in cells.items()}
+        ranked = rank_rows(f[(f["direction"] != "") & (f["status"] != "suspect")], self.sources)
+        return dict(iter(ranked.groupby(["bank_id", "period", "metric"], sort=False)))
 
     def excluded(self, bank_id: str, period: str, metric: str) -> pd.DataFrame:
         """The ``suspect`` rows for one bank, period and metric (never selected)."""
@@ -229,11 +230,13 @@ class Panel:
         """Every usable row for one bank, period and metric (of one ``basis`` when given),
         ranked by the selection rule."""
         rows = self._ranked.get((bank_id, period, metric), self.frame.iloc[:0])
-        return rows if basis is None else rows[rows["basis"] == basis]
+        if basis is None:
+            return rows
+        return self._ranked.get((bank_id, period, metric, basis), rows.iloc[:0])
 
     def periods_of(self, bank_id: str, metric: str) -> list[str]:
         """The periods that hold ``metric`` for ``bank_id``."""
-        return [p for (b, p, m) in self._ranked if b == bank_id and m == metric]
+        return [k[1] for k in self._ranked if len(k) == 3 and k[0] == bank_id and k[2] == metric]
 
 
 _P = ParamSpec("_P")
