@@ -37,6 +37,7 @@ from wb.banks.panel import (
     CONFIDENCE_RANK,
     Panel,
     Selection,
+    per_panel,
     period_end,
     period_order,
     select,
@@ -115,6 +116,7 @@ def _frame(panel: Panel, records: list[dict[str, object]]) -> pd.DataFrame:
     return out
 
 
+@per_panel
 def yoy_table(
     panel: Panel, period: str, metric: str, banks: list[str] | None = None
 ) -> pd.DataFrame:
@@ -137,6 +139,7 @@ def yoy_table(
     return _frame(panel, records)
 
 
+@per_panel
 def level_table(
     panel: Panel, period: str, metric: str, banks: list[str] | None = None
 ) -> pd.DataFrame:
@@ -154,6 +157,7 @@ def level_table(
     return _frame(panel, records)
 
 
+@per_panel
 def aum_table(panel: Panel, period: str, banks: list[str] | None = None) -> pd.DataFrame:
     """Retail AUM level (yuan) and growth since the previous year-end (fraction), per bank.
 
@@ -194,6 +198,7 @@ def aum_table(panel: Panel, period: str, banks: list[str] | None = None) -> pd.D
     return _frame(panel, records)
 
 
+@per_panel
 def share_table(panel: Panel, period: str, banks: list[str] | None = None) -> pd.DataFrame:
     """Retail share of income and of profit per bank (fractions; long: one row per bank × of).
 
@@ -245,6 +250,7 @@ def _nearest(
     return Selection(chosen=rows.iloc[0], alternatives=rows.iloc[1:])
 
 
+@per_panel
 def wecom_reach(
     panel: Panel, banks: list[str] | None = None, until: date | None = None
 ) -> pd.DataFrame:
@@ -316,6 +322,7 @@ COVERAGE_GROUPS: dict[str, tuple[str, ...]] = {
 }
 
 
+@per_panel
 def coverage(
     panel: Panel,
     periods: list[str],
@@ -409,6 +416,7 @@ def source_ids_of(table: pd.DataFrame) -> list[str]:
 TREND_SERIES = ("retail_operating_income", "retail_income_share")
 
 
+@per_panel
 def trend_table(
     panel: Panel, kind: str = "FY", banks: list[str] | None = None, until: int | None = None
 ) -> pd.DataFrame:

@@ -244,19 +244,34 @@ _R = TypeVar("_R")
 
 
 def per_panel(fn: Callable[_P, _R]) -> Callable[_P, _R]:
-    """``fn(panel, ...)`` computed once per panel and arguments (hashable) and kept in
-    :attr:`Panel.memo`; the result is shared, so it must not be changed."""
+    """``fn(panel, ...)`` computed once per panel and arguments and kept in
+    :attr:`Panel.memo` (lists count as tuples; arguments that cannot be hashed are computed
+    each time). A kept frame is handed out as a copy, as callers may change theirs; any
+    other result is shared, so it must not be changed."""
 
     @functools.wraps(fn)
     def cached(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         panel, *rest = args
-        key = (fn.__qualname__, *rest, *sorted(kwargs.items()))
+        key = (
+            fn.__qualname__,
+            *map(_hashable, rest),
+            *((name, _hashable(value)) for name, value in sorted(kwargs.items())),
+        )
+        try:
+            hash(key)
+        except TypeError:  # an argument that cannot be hashed (a dict of groups): not kept
+            return fn(*args, **kwargs)
         memo = panel.memo  # type: ignore[attr-defined]
         if key not in memo:
             memo[key] = fn(*args, **kwargs)
-        return memo[key]  # type: ignore[no-any-return]
+        found = memo[key]
+        return found.copy() if isinstance(found, pd.DataFrame) else found  # type: ignore[no-any-return]
 
     return cached
+
+
+def _hashable(value: object) -> object:
+    return tuple(value) if isinstance(value, list) else value
 
 
 def rank_rows(rows: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:

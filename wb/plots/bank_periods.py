@@ -61,10 +61,11 @@ def plot_coverage(
         fig, ax_ = new_axes(ax, len(bank_order))
         if ax is None:
             fig.set_size_inches(PRINT_WIDTH_IN, 2.6 + ROW_IN * len(bank_order) + 1.2)
-        cells = table.set_index(["bank_id", "group", "period"])
+        keys = zip(table["bank_id"], table["group"], table["period"], strict=True)
+        cells = dict(zip(keys, table.to_dict("records"), strict=True))
         for yi, bank in enumerate(bank_order):
             for xi, (group, period) in enumerate(column_keys):
-                cell = cells.loc[(bank, group, period)]
+                cell = cells[(bank, group, period)]
                 if cell["n_rows"] == 0:
                     ax_.add_patch(plt.Rectangle((xi - 0.45, yi - 0.45), 0.9, 0.9, **MISSING_STYLE))
                     mark = _STATE_MARKS.get(cell["state"])
