@@ -190,13 +190,9 @@ class Panel:
         return ids
 
     @cached_property
-    def _ranked(self) -> dict[tuple[str, ...], pd.DataFrame]:
-        """The usable rows ranked, by (bank_id, period, metric) and by (…, basis)."""
+    def _ranked(self) -> dict[tuple[str, str, str], pd.DataFrame]:
         ranked = rank_rows(self.usable, self.sources)
-        cells = ["bank_id", "period", "metric"]
-        return dict(iter(ranked.groupby(cells, sort=False))) | dict(
-            iter(ranked.groupby([*cells, "basis"], sort=False))
-        )
+        return dict(iter(ranked.groupby(["bank_id", "period", "metric"], sort=False)))
 
     @cached_property
     def memo(self) -> dict[tuple[object, ...], object]:
@@ -217,7 +213,8 @@ class Panel:
 
     def excluded(self, bank_id: str, period: str, metric: str) -> pd.DataFrame:
         """The ``suspect`` rows for one bank, period and metric (never selected)."""
-        return self._suspect.get((bank_id, period, metric), self.frame.iloc[:0])
+        rows = self._suspect.get((bank_id, period, metric))
+        return self.frame.iloc[:0] if rows is None else rows
 
     def directions(self, bank_id: str, period: str, metric: str) -> pd.DataFrame:
         """Rows that state only a direction (up/down/loss), suspect ones left out."""
@@ -229,14 +226,14 @@ class Panel:
     ) -> pd.DataFrame:
         """Every usable row for one bank, period and metric (of one ``basis`` when given),
         ranked by the selection rule."""
-        rows = self._ranked.get((bank_id, period, metric), self.frame.iloc[:0])
-        if basis is None:
-            return rows
-        return self._ranked.get((bank_id, period, metric, basis), rows.iloc[:0])
+        rows = self._ranked.get((bank_id, period, metric))
+        if rows is None:
+            return self.frame.iloc[:0]
+        return rows if basis is None else rows[rows["basis"] == basis]
 
     def periods_of(self, bank_id: str, metric: str) -> list[str]:
         """The periods that hold ``metric`` for ``bank_id``."""
-        return [k[1] for k in self._ranked if len(k) == 3 and k[0] == bank_id and k[2] == metric]
+        return [p for (b, p, m) in self._ranked if b == bank_id and m == metric]
 
 
 _P = ParamSpec("_P")
