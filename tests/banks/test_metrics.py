@@ -508,3 +508,34 @@ def test_coverage_is_a_note_not_a_key_finding(real_panel) -> None:
     assert [f.key for f in found.coverage_notes] == ["coverage"]
     assert "coverage" not in {f.key for f in found.key_findings}
     assert {f.to_json()["kind"] for f in found} == {"finding", "coverage"}
+
+
+def test_tables_kept_per_panel_are_handed_out_as_copies_and_keyed_by_arguments(
+    tmp_path: Path,
+) -> None:
+    """Panel.memo keeps each table once per panel and arguments: a caller that changes its
+    table does not change the next caller's, and other arguments give their own table."""
+    panel = make_panel(
+        tmp_path,
+        [
+            row("aa", "H1 2025", "retail_operating_income", 110.0),
+            row("aa", "H1 2024", "retail_operating_income", 100.0),
+            row("bb", "H1 2025", "retail_operating_income", 90.0),
+            row("bb", "H1 2024", "retail_operating_income", 100.0),
+        ],
+    )
+    first = metrics.yoy_table(panel, "H1 2025", "retail_operating_income")
+    first.loc[:, "value"] = 99.0
+    again = metrics.yoy_table(panel, "H1 2025", "retail_operating_income")
+    assert again["value"].round(4).tolist() == [0.1, -0.1]
+    assert metrics.yoy_table(panel, "H1 2025", "retail_operating_income", ["bb"])[
+        "bank_id"
+    ].tolist() == ["bb"]
+    assert metrics.yoy_table(panel, "H1 2025", "retail_operating_income", banks=("aa",))[
+        "bank_id"
+    ].tolist() == ["aa"]
+    groups = {"income": ("retail_operating_income",)}  # a dict: computed, not kept
+    assert len(metrics.coverage(panel, ["H1 2025"], groups)) == 2
+    assert select(panel, "aa", "H1 2025", "retail_operating_income") is select(
+        panel, "aa", "H1 2025", "retail_operating_income"
+    )

@@ -267,3 +267,25 @@ def test_aum_table_under_a_chart_of_levels_only_holds_them(panel: Panel) -> None
     assert shown["source_ids"].tolist() == [["src-2025-b38c"]]
     several = comparison.aum_finding(panel, "FY2024", ["ccb", "cmb", "citic"])
     assert "at 3 banks" in several.en and len(several.numbers) == 3
+
+
+def test_save_figure_writes_the_bytes_a_plain_save_writes(panel: Panel, tmp_path: Path) -> None:
+    """save_figure measures each text once across its passes and reads the smallest font from
+    the SVG's drawing; neither may change a byte: the same files as matplotlib's own savefig of
+    the same figure (laid out first, PNG then SVG, each text measured by each renderer)."""
+    import matplotlib as mpl
+
+    from wb.plots.theme import SAVE_RC, SMALLEST_FONT_KEY, smallest_font_pt
+
+    for name in ("share", "coverage"):  # Chinese text, many labels
+        save_figure(FIGURES[name](panel), tmp_path / "saved", name)
+        plain = FIGURES[name](panel)
+        with mpl.rc_context(SAVE_RC):
+            font = f"{smallest_font_pt(plain):.2f}"
+            png = {"Software": None, SMALLEST_FONT_KEY: font}
+            for ext, meta in (("png", png), ("svg", {"Date": None, "Creator": None})):
+                (tmp_path / "plain").mkdir(exist_ok=True)
+                target = tmp_path / "plain" / f"{name}.{ext}"
+                plain.savefig(target, format=ext, metadata=meta, bbox_inches="tight")
+                assert (tmp_path / "saved" / f"{name}.{ext}").read_bytes() == target.read_bytes()
+        plt.close("all")
