@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import matplotlib as mpl
-import matplotlib.text as mtext
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 from matplotlib.text import Text
@@ -219,43 +218,6 @@ def smallest_font_pt(fig: Figure, *, drawn: bool = False) -> float:
     return float(min(sizes, default=MIN_FONT_PT))
 
 
-@contextlib.contextmanager
-def _text_measured_once() -> Iterator[None]:
-    """Inside the block, each text is measured once per renderer kind, resolution, font and
-    string (its width, height and descent, pixels), whichever renderer asks.
-
-    matplotlib keeps these sizes per renderer object, and saving with a tight bounding box
-    makes a new renderer for each pass (one to find the box, one to draw): each label was
-    measured again, ~1.5 ms a string with the CJK fallback font. The size is a function of
-    the key alone (the rcParams do not change inside :func:`save_figure`), so the files are
-    the same byte for byte. A matplotlib without this private hook measures as before.
-    """
-    measure = getattr(mtext, "_get_text_metrics_with_cache", None)
-    if measure is None:
-        yield
-        return
-    sizes: dict[tuple[object, ...], tuple[float, float, float]] = {}
-
-    def measured_once(
-        renderer: object,
-        text: str,
-        fontprop: font_manager.FontProperties,
-        ismath: object,
-        dpi: float,
-    ) -> tuple[float, float, float]:
-        inner = getattr(renderer, "_renderer", renderer)  # a vector backend's mixed-mode wrapper
-        key = (type(inner), getattr(inner, "dpi", None), text, fontprop.copy(), ismath, dpi)
-        if key not in sizes:
-            sizes[key] = measure(renderer, text, fontprop, ismath, dpi)
-        return sizes[key]
-
-    mtext._get_text_metrics_with_cache = measured_once
-    try:
-        yield
-    finally:
-        mtext._get_text_metrics_with_cache = measure
-
-
 def save_figure(fig: Figure, out_dir: Path | str, stem: str) -> list[Path]:
     """Save ``fig`` as ``stem.png`` (:data:`PNG_DPI`, its smallest font in the text chunk
     :data:`SMALLEST_FONT_KEY`) and ``stem.svg`` in ``out_dir``, each written atomically.
@@ -267,7 +229,7 @@ def save_figure(fig: Figure, out_dir: Path | str, stem: str) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     png, svg = out / f"{stem}.png", out / f"{stem}.svg"
-    with mpl.rc_context(SAVE_RC), _text_measured_once():
+    with mpl.rc_context(SAVE_RC):
         with atomic_path(svg) as tmp:
             fig.savefig(
                 tmp, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight"
