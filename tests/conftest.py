@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -20,6 +23,45 @@ def small_export() -> pd.DataFrame:
     """A valid 200-RM × 12-month export (simulated)."""
     frame, _ = simulate(SimulationConfig(n_rms=200, n_months=12, seed=7))
     return frame
+
+
+@dataclass(frozen=True)
+class WarehouseRun:
+    """One finished ``wb run`` of the warehouse end-to-end params on a simulated source."""
+
+    source: Path  #: the warehouse folder (its names and free text carry the canaries)
+    params: Path  #: the params file (inside the project, extending params/ci_warehouse.yaml)
+    out: Path  #: the runs folder (``--out``)
+    folder: Path  #: the promoted run folder
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture(scope="session")
+def warehouse_run(tmp_path_factory) -> Iterator[WarehouseRun]:
+    """``wb run`` of params/ci_warehouse.yaml (the panel built from a warehouse, its
+    customer-level uplift, notebooks 10, 20 and 30, the brief) on a simulated 80-RM warehouse
+    whose names and free text carry the privacy canaries (tests/canary_cases.py): the one
+    warehouse run the run test and the canary grep both read (about 25 s, once per session).
+    Its users carry ``xdist_group("warehouse_run")`` so that one worker runs it."""
+    from canary_cases import NAME, PHONE, ROOT, plant_in_names_and_free_text, run_params
+    from helpers import wb
+
+    tmp = tmp_path_factory.mktemp("warehouse_run")
+    source = tmp / f"{NAME}{PHONE}" / "wh"
+    made = wb("simulate", "--level", "customer", "--out", str(source), "--rms", "80", timeout=300)
+    assert made.returncode == 0, made.stderr
+    plant_in_names_and_free_text(source)
+    params_dir = ROOT / "exports" / f"warehouse-run-{tmp.name}"
+    try:
+        params = run_params(params_dir, source)
+        out = tmp / "runs"
+        done = wb("run", str(params), "--out", str(out), timeout=900)
+        assert done.returncode == 0, done.stderr[-3000:]
+        folder = Path(done.stdout.strip().splitlines()[-1])
+        yield WarehouseRun(source, params, out, folder, done.stdout, done.stderr)
+    finally:
+        shutil.rmtree(params_dir, ignore_errors=True)
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
-from notebook_runs import execute
 
 from wb.banks import comparison, metrics
 from wb.banks.panel import Panel
@@ -72,30 +71,6 @@ def test_figure_draws_into_a_given_axes(panel: Panel) -> None:
     fig, ax = plt.subplots(figsize=(8, 6))
     assert banks.plot_retail_profit_yoy(panel, ax=ax) is fig
     plt.close(fig)
-
-
-@pytest.mark.slow
-def test_notebook_runs_under_papermill(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    out = tmp_path / "figures"
-    monkeypatch.setenv("MPLBACKEND", "Agg")  # as under the Makefile
-    execute("10_bank_comparison", out, inline=False)
-    artifact = json.loads((out / "bank_comparison.json").read_text(encoding="utf-8"))
-    assert artifact["schema"] == "wb.bank_comparison/1"
-    stems = [f["stem"] for f in artifact["figures"]]
-    assert stems == [
-        "bank_income",
-        "bank_profit",
-        "bank_share",
-        "bank_aum",
-        "bank_wecom",
-        "bank_trends",
-        "bank_coverage",
-    ]
-    for stem in stems:
-        assert (out / f"{stem}.png").is_file() and (out / f"{stem}.svg").is_file()
-    assert all(f["source"].startswith("来源 Source:") for f in artifact["figures"])
-    assert {n["verdict"] for n in artifact["news_check"]} <= {"agrees", "contradicts", "no data"}
-    assert all(n["source_ids"] for f in artifact["findings"] for n in f["numbers"])
 
 
 def test_trends_keep_halves_apart_and_gaps_open(panel: Panel) -> None:

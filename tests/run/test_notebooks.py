@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import json
 import os
 import random
 import shutil
@@ -71,14 +72,34 @@ def test_the_call_and_display_check_catches_a_table_built_by_hand():
 
 @pytest.mark.slow
 def test_every_bank_chart_displays_in_a_kernel_with_the_inline_backend(tmp_path):
-    """Run notebook 10 as Lab does (inline backend, no MPLBACKEND): one image per chart.
+    """Run notebook 10 as Lab does (inline backend, no MPLBACKEND): one image per chart, and
+    every chart written with its source line and bank_comparison.json beside them (``wb run``
+    runs it under Agg: tests/run/test_run.py).
 
     Before the theme kept interactive mode, only the charts drawn before the first
     ``theme_context`` exit showed (3 of 6)."""
-    images = images_in(execute("10_bank_comparison", tmp_path / "figs"))
-    saved = len(list((tmp_path / "figs").glob("*.png")))
+    out = tmp_path / "figs"
+    images = images_in(execute("10_bank_comparison", out))
+    saved = len(list(out.glob("*.png")))
     assert saved == 7
     assert images == saved
+    artifact = json.loads((out / "bank_comparison.json").read_text(encoding="utf-8"))
+    assert artifact["schema"] == "wb.bank_comparison/1"
+    stems = [f["stem"] for f in artifact["figures"]]
+    assert stems == [
+        "bank_income",
+        "bank_profit",
+        "bank_share",
+        "bank_aum",
+        "bank_wecom",
+        "bank_trends",
+        "bank_coverage",
+    ]
+    for stem in stems:
+        assert (out / f"{stem}.png").is_file() and (out / f"{stem}.svg").is_file()
+    assert all(f["source"].startswith("来源 Source:") for f in artifact["figures"])
+    assert {n["verdict"] for n in artifact["news_check"]} <= {"agrees", "contradicts", "no data"}
+    assert all(n["source_ids"] for f in artifact["findings"] for n in f["numbers"])
 
 
 @pytest.mark.slow

@@ -287,20 +287,15 @@ def test_runs_compare_lists_changed_inputs_and_key_numbers(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_run_builds_its_panel_from_a_warehouse_and_knows_when_it_is_up_to_date(tmp_path):
-    source = ROOT / "exports" / "ci_warehouse"
-    made = wb("simulate", "--level", "customer", "--out", str(source), "--rms", "80", timeout=300)
-    assert made.returncode == 0, made.stderr
-    out = tmp_path / "runs"
-    params = str(ROOT / "params" / "ci_warehouse.yaml")
-    done = wb("run", params, "--out", str(out), timeout=900)
-    assert done.returncode == 0, done.stderr
-    folder = Path(done.stdout.strip().splitlines()[-1])
+@pytest.mark.xdist_group("warehouse_run")
+def test_a_run_builds_its_panel_from_a_warehouse_and_knows_when_it_is_up_to_date(warehouse_run):
+    folder = warehouse_run.folder
     m = json.loads((folder / "manifest.json").read_text())
     entry = m["data"]["data.rm_month"]
     assert entry["engine"] == "duckdb" and entry["simulated"] is True
     assert (folder / entry["path"]).is_file() and (folder / entry["build"]).is_file()
-    assert "exports/ci_warehouse" not in json.dumps(m)  # the folder is named by a label only
+    # the folder is named by a label only
+    assert str(warehouse_run.source) not in json.dumps(m, ensure_ascii=False)
     # the customer-level uplift of the same source, recorded beside the build
     customer = folder / entry["customer_uplift"]["path"]
     assert entry["customer_uplift"]["path"] in m["outputs"]
@@ -317,24 +312,39 @@ def test_a_run_builds_its_panel_from_a_warehouse_and_knows_when_it_is_up_to_date
     assert "SIMULATED DATA" in text.stdout.decode()
     pages = subprocess.run(["pdfinfo", str(folder / "brief.pdf")], capture_output=True, text=True)
     assert 2 <= int(pages.stdout.split("Pages:")[1].split()[0]) <= 8
-    again = wb("run", params, "--out", str(out), timeout=300)
+    params, out = str(warehouse_run.params), str(warehouse_run.out)
+    again = wb("run", params, "--out", out, timeout=300)
     assert again.returncode == 0 and "up to date" in again.stderr + again.stdout
-    # a changed source is a new run: the fingerprint follows the tables' files
-    made = wb(
-        "simulate",
-        "--level",
-        "customer",
-        "--out",
-        str(source),
-        "--rms",
-        "80",
-        "--seed",
-        "2",
-        timeout=300,
-    )
-    assert made.returncode == 0, made.stderr
-    third = wb("run", params, "--out", str(out), timeout=900)
-    assert third.returncode == 0 and "up to date" not in third.stderr + third.stdout
+    assert again.stdout.strip().splitlines()[-1] == str(folder)
+
+
+def test_a_changed_warehouse_source_changes_the_run_key(tmp_path):
+    """The up-to-date check follows a warehouse source's files: the same source gives the
+    same run key, a source written again with another seed at the same path a new one (the
+    key ``wb run`` compares with ``latest``'s; the end-to-end run above shows the match)."""
+    from canary_cases import run_params
+
+    from wb.run.params import load
+    from wb.run.runner import Run
+
+    source = tmp_path / "wh"
+
+    def simulate(seed: str) -> None:
+        args = ("--level", "customer", "--out", str(source), "--rms", "20", "--seed", seed)
+        made = wb_in_process("simulate", *args)
+        assert made.returncode == 0, made.stderr
+
+    def key() -> str:
+        return Run(load(params), params, tmp_path / "runs", lambda line: None).key
+
+    simulate("1")
+    params = run_params(ROOT / "exports" / f"key-{tmp_path.name}", source)
+    try:
+        first, same = key(), key()
+        simulate("2")
+        assert first == same != key()
+    finally:
+        shutil.rmtree(params.parent, ignore_errors=True)
 
 
 @pytest.mark.slow

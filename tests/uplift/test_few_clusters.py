@@ -128,8 +128,8 @@ def test_one_quota_rm_month_is_cannot_tell_not_a_strong_first_stage():
 def test_size_of_the_verdict_at_a_true_zero_with_4_to_20_branches():
     """False-positive verdicts at beta_quota = 0 over 100 seeds (0..99) per number of branches,
     10 RMs a branch, 24 months. Measured: 3, 6, 4 and 6 of 100 at G = 4, 5, 8, 20 (seeds
-    100..199: 4, 7, 6, 7); the CRV1 verdict it replaced: 12, 6, 6 and 8. About 3 minutes on a
-    quiet 2-core machine."""
+    100..199: 4, 7, 6, 7); the CRV1 verdict it replaced: 12, 6, 6 and 8. The same counts since
+    the confidence grid's p-values are computed a chunk at a time (wb.stats.wild.pvalues)."""
     assert WILD_MAX_CLUSTERS > 20
     started = time.perf_counter()
     rates = {}
@@ -138,3 +138,14 @@ def test_size_of_the_verdict_at_a_true_zero_with_4_to_20_branches():
         rates[g] = sum(c != "no_detectable_uplift" for c in codes)
     print(f"false positives per 100 seeds: {rates}; {time.perf_counter() - started:.0f} s")
     assert all(n <= 7 for n in rates.values()), rates
+
+
+def test_the_confidence_grid_gives_each_values_pvalue():
+    """The grid's p-values, computed a chunk of values at a time, are each value's own p-value
+    (with β₀ far out, where the scores' quadratic is dominated by its β₀² term)."""
+    s = _sample(60, 5, beta_quota=20_000)
+    d = s.demeaned
+    test = WildTest.build(d.y, d.x, d.z, d.cluster, s.month_code, s.rm, reps=999)
+    grid = 20_000 + 5_000 * np.sinh(np.linspace(-10.0, 10.0, 131))
+    np.testing.assert_array_equal(test.pvalues(grid, chunk=16), [test.pvalue(b) for b in grid])
+    assert 0 < test.pvalues(grid).min() < test.pvalues(grid).max() <= 1
