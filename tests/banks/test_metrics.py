@@ -9,17 +9,8 @@ import pytest
 from bank_cases import make_panel, row
 
 from wb.banks import changes, metrics
-from wb.banks.panel import (
-    UNVERIFIED_MARK,
-    Panel,
-    derived_qualifier,
-    display_value,
-    period_end,
-    prior_period,
-    select,
-    value_kind,
-    year_start_period,
-)
+from wb.banks.display import UNVERIFIED_MARK, derived_qualifier, display_value, value_kind
+from wb.banks.panel import Panel, period_end, prior_period, select, year_start_period
 from wb.door import cn_text
 
 

@@ -254,14 +254,15 @@ def assert_unverified_marked(text: str) -> None:
     wherever the brief states it."""
     import re
 
+    from wb.banks import display as bd
     from wb.banks import panel as bp
 
     real = bp.Panel.load(ROOT / "data" / "bank_panel.csv")
     rows = real.usable[real.usable["status"] == "unverified"]
     for r in rows.itertuples():
-        shown = bp.display_value(r.value, r.qualifier, bp.value_kind(r.metric))
+        shown = bd.display_value(r.value, r.qualifier, bd.value_kind(r.metric))
         for m in re.finditer(re.escape(shown) + r"(?!\d)", text):
-            assert text[m.end() :].lstrip().startswith(bp.UNVERIFIED_MARK), (
+            assert text[m.end() :].lstrip().startswith(bd.UNVERIFIED_MARK), (
                 shown,
                 text[m.start() - 80 : m.end() + 40],
             )

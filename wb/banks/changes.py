@@ -9,16 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from wb.banks.panel import (
-    Panel,
-    Selection,
-    derived_qualifier,
-    display_value,
-    per_panel,
-    prior_period,
-    select,
-    year_start_period,
-)
+from wb.banks.display import derived_qualifier, display_value
+from wb.banks.panel import Panel, Selection, per_panel, prior_period, select, year_start_period
 
 # --------------------------------------------------------------------------- changes
 

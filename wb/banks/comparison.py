@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from wb.banks import changes, metrics
+from wb.banks.display import display_value, sign_is_known
 from wb.banks.finding import (
     COVERAGE,
     Finding,
@@ -26,7 +27,7 @@ from wb.banks.finding import (
     unverified_clause,
 )
 from wb.banks.newscheck import NewsCheck
-from wb.banks.panel import Panel, display_value, period_end, sign_is_known
+from wb.banks.panel import Panel, period_end
 from wb.door.atomic import write_json
 from wb.door.display import jsonable
 from wb.door.documents import DocumentSchema

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from wb.banks.panel import display_value, value_kind
+from wb.banks.display import display_value, value_kind
 from wb.door.display import html_table, jsonable
 
 #: A finding's ``kind``: a result about the banks, or a note on what the panel covers.
@@ -22,9 +22,9 @@ FINDING, COVERAGE = "finding", "coverage"
 class Finding:
     """One sentence computed from the panel, and the figures behind it.
 
-    Every figure a sentence states is written by :func:`wb.banks.panel.display_value`: with
+    Every figure a sentence states is written by :func:`wb.banks.display.display_value`: with
     its qualifier (≥/≈/≤), at its printed precision, and marked
-    :data:`~wb.banks.panel.UNVERIFIED_MARK` when unverified; a count that rests on unverified
+    :data:`~wb.banks.display.UNVERIFIED_MARK` when unverified; a count that rests on unverified
     figures names them with that mark.
 
     Attributes
@@ -154,7 +154,7 @@ def short_name(name: str) -> str:
 
 def named_value(row: pd.Series, value: str, qualifier: str, kind: str) -> str:
     """``"平安 -20.49%"``: a bank's short name and one of its values, as
-    :func:`~wb.banks.panel.display_value` states it (qualifier, printed precision, and the
+    :func:`~wb.banks.display.display_value` states it (qualifier, printed precision, and the
     unverified mark when the row's ``status`` says so)."""
     status = str(row.get("status", "ok") or "ok")
     text = display_value(row[value], row[qualifier] or "exact", kind, status=status)

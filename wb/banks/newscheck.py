@@ -44,15 +44,9 @@ from wb.banks.claims import (
     article_source_ids,
     independent,
 )
+from wb.banks.display import display_value, sign_is_known
 from wb.banks.origins import Evidence, origins, strength, voices
-from wb.banks.panel import (
-    CONFIDENCE_RANK,
-    Panel,
-    display_value,
-    prior_period,
-    select,
-    sign_is_known,
-)
+from wb.banks.panel import CONFIDENCE_RANK, Panel, prior_period, select
 from wb.door.display import html_table, jsonable
 
 _OPS: dict[str, Callable[[float, float], bool]] = {

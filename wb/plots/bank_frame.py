@@ -17,8 +17,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from wb.banks.display import display_value
 from wb.banks.finding import Finding
-from wb.banks.panel import Panel, display_value
+from wb.banks.panel import Panel
 from wb.plots.common import finding_title
 from wb.plots.theme import (
     FOOTER_CHARS_PER_INCH,

@@ -24,9 +24,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from wb.banks import comparison, metrics
+from wb.banks.display import display_value
 from wb.banks.finding import Finding, Findings
 from wb.banks.newscheck import NewsCheck
-from wb.banks.panel import Panel, display_value, period_end, period_order, unknown_name
+from wb.banks.panel import Panel, period_end, period_order, unknown_name
 from wb.door.writers import write_workbook
 from wb.plots.bank_frame import (
     DERIVED_HATCH,
