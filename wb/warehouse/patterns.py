@@ -66,6 +66,8 @@ def bad_id_characters(column: ir.StringValue) -> ir.BooleanValue:
 
 
 PERSONAL_PATTERN = engine_personal_pattern()
+#: Either pattern: a value matches it exactly when it matches one of the two.
+EITHER_PATTERN = f"(?:{PERSONAL_PATTERN})|(?:{ID_DEFECT_PATTERN})"
 
 
 def looks_personal(column: ir.StringValue) -> ir.BooleanValue:
@@ -104,17 +106,19 @@ def plain_id(column: ir.StringValue) -> ir.BooleanValue:
 
 
 def _unless_plain(column: ir.StringValue, found: ir.BooleanValue) -> ir.BooleanValue:
-    """``found`` (a regex search of ``column``), searched on Spark only where the id is not
-    :func:`plain_id`: false on plain ids, which no pattern of this module matches. DuckDB's
-    RE2 search is cheaper than its ``translate`` (0.1 against 2.5 us per value), so it runs
-    the search alone."""
+    """``found`` (a search of ``column`` for :data:`PERSONAL_PATTERN` or
+    :data:`ID_DEFECT_PATTERN`), searched only where it may be true. On Spark only where the
+    id is not :func:`plain_id` (false on plain ids, which neither pattern matches); on DuckDB
+    only where :data:`EITHER_PATTERN` matches: one RE2 search instead of two when a column's
+    two rules are counted in the same aggregate, which computes the shared search once.
+    DuckDB's ``translate`` costs 25 times its RE2 search (2.5 against 0.1 us per value)."""
     try:
         engine = ibis.get_backend(column).name
     except IbisError:  # an expression on unbound tables, compiled but not run
         engine = None
-    if engine != "pyspark":
-        return found
-    return ibis.ifelse(plain_id(column).fill_null(False), False, found)
+    if engine == "pyspark":
+        return ibis.ifelse(plain_id(column).fill_null(False), False, found)
+    return ibis.ifelse(column.re_search(EITHER_PATTERN).fill_null(False), found, False)
 
 
 #: A character that is not whitespace (Python's ``string.whitespace``, which Ibis's ``strip``
