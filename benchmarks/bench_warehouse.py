@@ -9,7 +9,8 @@ A simulated source of >= 40M customer-months and >= 5M contacts (29,000 RMs x ~4
 * ``wb warehouse build`` on DuckDB at a quarter, half and all of the rows (the smaller sources
   are folders of links to a subset of the part files, i.e. whole RMs);
 * the raw-engine reference: one hand-written DuckDB SQL query of the same definitions
-  (``reference_query``), with the same memory limit, writing the same two Parquet files;
+  (``reference_query``), with the same memory limit, writing the same two Parquet files; and a
+  second one written from docs/warehouse.md alone (``INDEPENDENT_SQL``, ``--independent``);
 * ``wb warehouse build --engine spark`` on the full source three ways: ``--spark-master
   local[2]`` (driver memory 3 GB), through the one-machine standalone cluster of ``make
   spark-cluster`` (``--spark-master spark://…``: one executor of one core and 768 MB, as

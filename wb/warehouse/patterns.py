@@ -62,7 +62,7 @@ def bad_id_characters(column: ir.StringValue) -> ir.BooleanValue:
     """In-engine test: does this id hold an invisible character (NUL, zero-width,
     right-to-left), a space at either end or a Chinese character (:mod:`wb.door.privacy`)?
     Each would make one customer or RM two, or put a name where a pseudonymous id belongs."""
-    return _unless_plain(column, column.re_search(ID_DEFECT_PATTERN)).fill_null(False)
+    return _where_may_match(column, column.re_search(ID_DEFECT_PATTERN)).fill_null(False)
 
 
 PERSONAL_PATTERN = engine_personal_pattern()
@@ -72,7 +72,7 @@ EITHER_PATTERN = f"(?:{PERSONAL_PATTERN})|(?:{ID_DEFECT_PATTERN})"
 
 def looks_personal(column: ir.StringValue) -> ir.BooleanValue:
     """In-engine test: does this id value hold a phone, ID number, WeChat id or e-mail?"""
-    return _unless_plain(column, column.re_search(PERSONAL_PATTERN)).fill_null(False)
+    return _where_may_match(column, column.re_search(PERSONAL_PATTERN)).fill_null(False)
 
 
 #: The characters of a plain id (:func:`plain_id`), and what :func:`plain_id` maps them to:
@@ -105,7 +105,7 @@ def plain_id(column: ir.StringValue) -> ir.BooleanValue:
     )
 
 
-def _unless_plain(column: ir.StringValue, found: ir.BooleanValue) -> ir.BooleanValue:
+def _where_may_match(column: ir.StringValue, found: ir.BooleanValue) -> ir.BooleanValue:
     """``found`` (a search of ``column`` for :data:`PERSONAL_PATTERN` or
     :data:`ID_DEFECT_PATTERN`), searched only where it may be true. On Spark only where the
     id is not :func:`plain_id` (false on plain ids, which neither pattern matches); on DuckDB
