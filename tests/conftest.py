@@ -84,7 +84,7 @@ def skip_spark_without_java(items: list[pytest.Item]) -> None:
     spark = [item for item in items if item.get_closest_marker("spark")]
     if not spark:
         return
-    from wb.warehouse.source import java_found
+    from wb.warehouse.spark import java_found
 
     if java_found():
         return

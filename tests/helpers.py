@@ -74,7 +74,7 @@ def local_spark(catalog):
     """A local[2] Spark session whose catalog lives in ``catalog`` (a new folder). A session
     an earlier test started (the warehouse dir is fixed when a session starts) is stopped
     first, so no table of another test's catalog folder is in the way."""
-    from wb.warehouse.source import spark_session
+    from wb.warehouse.spark import spark_session
 
     conf = {"spark.sql.warehouse.dir": str(catalog)}
     session = spark_session("local[2]", conf=conf)

@@ -27,7 +27,8 @@ from test_warehouse_uplift import TINY
 
 from wb.warehouse import cluster as wcluster
 from wb.warehouse.simulate import write as simulate_write
-from wb.warehouse.source import EngineOptions, spark_backend, spark_session
+from wb.warehouse.source import EngineOptions
+from wb.warehouse.spark import spark_backend, spark_session
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

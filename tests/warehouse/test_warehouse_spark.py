@@ -18,7 +18,8 @@ from wb.errors import InputError
 from wb.warehouse import build, simulate, validate
 from wb.warehouse.progress import Progress
 from wb.warehouse.simulate import CustomerSimulationConfig
-from wb.warehouse.source import EngineOptions, open_source, spark_backend
+from wb.warehouse.source import EngineOptions, open_source
+from wb.warehouse.spark import spark_backend
 
 SPARK = EngineOptions(engine="spark", spark_master="local[2]")
 

@@ -13,7 +13,7 @@ from helpers import wb_in_process
 from warehouse_cases import TS, edge_tables, write_source
 
 from wb.door import privacy
-from wb.warehouse import tables, validate
+from wb.warehouse import patterns, rules, tables, validate
 from wb.warehouse.source import EngineOptions, WarehouseWarning, open_source
 
 PHONE = "13812345678"
@@ -108,14 +108,14 @@ def test_pandera_schema_agrees_with_the_ibis_rules(broken_source, tmp_path):
     on the broken tables and pass on clean ones."""
     src = open_source(broken_source)
     table = tables.complete(src.tables["customer_month"], "customer_month")
-    schema, covered = tables.pandera_schema("customer_month", table.schema())
+    schema, covered = rules.pandera_schema("customer_month", table.schema())
     assert "customer_month.aum_cny.ge_0" in covered
     assert not _pandera_passes(table, schema)
     src.close()
     clean = open_source(write_source(tmp_path / "ok", edge_tables()))
     for name in tables.TABLES:
         table = tables.complete(clean.tables[name], name)
-        schema, _ = tables.pandera_schema(name, table.schema())
+        schema, _ = rules.pandera_schema(name, table.schema())
         assert _pandera_passes(table, schema), name
     clean.close()
 
@@ -123,11 +123,11 @@ def test_pandera_schema_agrees_with_the_ibis_rules(broken_source, tmp_path):
 def test_screens_only_skip_clean_groups(broken_source, monkeypatch):
     """With every screen forced open the exact group-bys run on all rows: same problems."""
     screened = problems_of(broken_source).problems
-    rules = tuple(
+    opened = tuple(
         dataclasses.replace(r, screen=(r.screen[0], lambda g: g.n_rows >= 0)) if r.screen else r
-        for r in tables.RULES
+        for r in rules.RULES
     )
-    monkeypatch.setattr(tables, "RULES", rules)
+    monkeypatch.setattr(rules, "RULES", opened)
     assert problems_of(broken_source).problems == screened
 
 
@@ -332,13 +332,13 @@ def test_engine_pattern_matches_privacy_recogniser(tmp_path, value, personal):
     """The in-engine regex (RE2 on DuckDB, Java on Spark) says what wb.privacy says, except
     that digits inside an alphanumeric hash are not a phone number."""
     # Python's \d is the engines' \p{Nd}: a digit of any script
-    assert bool(re.search(tables.PERSONAL_PATTERN.replace(r"\p{Nd}", r"\d"), value)) is personal
+    assert bool(re.search(patterns.PERSONAL_PATTERN.replace(r"\p{Nd}", r"\d"), value)) is personal
     if personal:
         assert privacy.VALUE_PATTERN.search(value)
     import ibis
 
     con = ibis.duckdb.connect()
-    expr = tables.looks_personal(ibis.literal(value))
+    expr = patterns.looks_personal(ibis.literal(value))
     assert bool(con.execute(expr)) is personal
     con.disconnect()
 
@@ -348,7 +348,7 @@ def test_engine_pattern_finds_emails_where_the_full_local_part_does():
     a match in exactly the same ids (random ids over the characters that matter)."""
     import random
 
-    ported = tables.PERSONAL_PATTERN.replace(r"\p{Nd}", r"\d")
+    ported = patterns.PERSONAL_PATTERN.replace(r"\p{Nd}", r"\d")
     email = privacy.VALUE_PATTERN.pattern.rsplit("|", 1)[1]  # wb.privacy's, local part whole
     assert "+@" in email
     full = re.compile(ported.rsplit("|", 1)[0] + "|" + email)

@@ -66,7 +66,7 @@ _EN_PATTERN = re.compile(
 #: A mainland mobile number: 11 digits from 13-19, optionally after +86 / 86, written plain
 #: or grouped 3-4-4 with hyphens, dots or spaces (138-1234-5678, 138.1234.5678,
 #: +86 138 1234 5678); digits of any script (fullwidth １３８… too: Python's ``\d`` and the
-#: engines' ``\p{Nd}``). The one home of the value patterns: wb.warehouse.tables rewrites them
+#: engines' ``\p{Nd}``). The one home of the value patterns: wb.warehouse.patterns rewrites them
 #: for the engines.
 _SEP = "[-. ]?"
 _MOBILE = rf"(?<!\d)(?:\+?[8８][6６]{_SEP})?[1１][3-9３-９]\d{_SEP}\d{{4}}{_SEP}\d{{4}}(?!\d)"

@@ -6,9 +6,11 @@ Spark. Only RM-month results come back to Python.
 
 Modules, in the order data flows:
 
-* :mod:`wb.warehouse.tables`: the three tables' columns and rules (pandera.ibis schemas and
-  Ibis rule expressions).
-* :mod:`wb.warehouse.source`: open a source (Parquet folder or Spark catalog) on an engine.
+* :mod:`wb.warehouse.tables`: the three tables' columns, keys and groupings;
+  :mod:`wb.warehouse.rules`: their rules (Ibis rule expressions, pandera.ibis schemas);
+  :mod:`wb.warehouse.patterns`: id values judged by pattern in the engine (personal data).
+* :mod:`wb.warehouse.source`: open a source (Parquet folder or Spark catalog) on an engine;
+  :mod:`wb.warehouse.spark`: the Spark sessions wb starts or connects to.
 * :mod:`wb.warehouse.validate`: run the rules in the engine; exit 2 with counts and keys.
 * :mod:`wb.warehouse.build`: the panel and add-quality expressions; the atomic build folder.
 * :mod:`wb.warehouse.simulate`: a customer-level source with known truth;

@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from wb.errors import InputError
-from wb.warehouse.source import QUIET_LOG4J
+from wb.warehouse.spark import QUIET_LOG4J
 
 HOST = "127.0.0.1"
 STATE = "cluster.json"

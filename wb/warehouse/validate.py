@@ -1,7 +1,7 @@
 """Check the three warehouse tables in the engine (docs/warehouse.md, ``wb warehouse validate``).
 
 Per table: the declared columns and their types (from the engine's schema, no data read); then
-the rules of :mod:`wb.warehouse.tables`, counted inside the table's groupings: each grouping is
+the rules of :mod:`wb.warehouse.rules`, counted inside the table's groupings: each grouping is
 one pass over the table (two for one of repeated keys only), cached for the build, and one small
 aggregate over the grouping counts its rules; the row rules no grouping judges are counted in
 one of them or in one aggregate over the table. A group rule with a screen (unique keys) runs
@@ -23,6 +23,7 @@ import ibis.expr.types as ir
 
 from wb.door import privacy
 from wb.warehouse.progress import Progress
+from wb.warehouse.rules import Rule, pandera_checks, rules_for
 from wb.warehouse.source import Source
 from wb.warehouse.tables import (
     GROUPINGS,
@@ -31,12 +32,9 @@ from wb.warehouse.tables import (
     TABLES,
     Grouping,
     Problem,
-    Rule,
     WarehouseValidationError,
     complete,
     kind_accepts,
-    pandera_checks,
-    rules_for,
 )
 
 #: Example keys shown per broken rule.

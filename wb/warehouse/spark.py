@@ -1,0 +1,159 @@
+"""The Spark sessions wb starts or connects to: quiet, UTC, adaptive, results as Arrow.
+
+:func:`spark_session` starts a driver in this process (``local[*]``, ``spark://…``, ``yarn``,
+``k8s://…``) or connects to a Spark Connect server (``sc://…``); :func:`spark_backend` puts
+Ibis's PySpark backend on it. :mod:`wb.warehouse.source` opens the warehouse tables through
+them, :mod:`wb.warehouse.cluster` writes the same log settings for the JVMs it starts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+
+from wb.door import privacy
+from wb.errors import InputError
+
+#: Shuffle partitions for a local Spark (the default 200 makes small tables slow).
+LOCAL_SHUFFLE_PARTITIONS = 8
+
+#: log4j2 settings of a driver wb starts (unless ``SPARK_CONF_DIR`` is set): nothing on the
+#: console. The JVM's own error log prints stack traces that name the files read (a file may
+#: be named after a customer) straight to stderr, past any screen; every failure reaches the
+#: user as the Python exception, through :func:`wb.door.privacy.screen`.
+QUIET_LOG4J = """\
+rootLogger.level = off
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = spark: %p %c{1}: %m%n
+"""
+
+
+#: SQL settings of every Spark session wb opens, local or through Spark Connect: timestamps
+#: are bank-local without a zone (nothing shifted), the build's casts follow Ibis's non-ANSI
+#: semantics, and a nanosecond timestamp column Spark cannot read (pandas writes them) is read
+#: as integers rather than failing the whole file: an undeclared one is dropped as on DuckDB,
+#: a declared one is refused by the footer checks on both engines (wb.warehouse.files).
+#: Adaptive query execution on (Spark 4's default, set in case a cluster's defaults turn it
+#: off): shuffle partitions coalesced to the data's size and a join with a small side (the
+#: groupings, the quota) made a broadcast join once the side's size is known.
+_SESSION_SQL_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.ansi.enabled": "false",
+    "spark.sql.legacy.parquet.nanosAsLong": "true",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.adaptive.coalescePartitions.enabled": "true",
+}
+
+#: Settings of a driver wb starts itself (not through Spark Connect, whose results always come
+#: as Arrow): results reach Python as Arrow batches, not pickled row by row (the panel's
+#: rows).
+_DRIVER_CONF = {"spark.sql.execution.arrow.pyspark.enabled": "true"}
+
+
+def java_found() -> bool:
+    """Whether a local Spark can find Java: ``java`` on the PATH or ``JAVA_HOME`` set."""
+    return bool(shutil.which("java") or os.environ.get("JAVA_HOME"))
+
+
+def spark_session(
+    master: str = "local[*]", remote: str | None = None, conf: dict[str, str] | None = None
+):
+    """A quiet SparkSession: UI and console progress off, no JVM log, UTC session time.
+
+    ``remote`` (a ``sc://`` URL) connects to Spark Connect instead of starting a local JVM; its
+    session gets the same SQL settings (UTC, ANSI off), the server keeps its own otherwise.
+    Local sessions get few shuffle partitions; ``conf`` adds settings (e.g.
+    ``spark.sql.warehouse.dir``). An existing session in this process is reused.
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:  # pragma: no cover - pyspark is a declared dependency
+        raise InputError("--engine spark needs pyspark; run `make install`") from exc
+    if remote:
+        try:
+            session = SparkSession.builder.remote(remote).getOrCreate()
+            for key, value in _SESSION_SQL_CONF.items():
+                session.conf.set(key, value)
+        except Exception as exc:
+            raise InputError(
+                f"cannot connect to Spark Connect at {remote}: {type(exc).__name__}"
+            ) from exc
+        return session
+    if not java_found():
+        raise InputError("--engine spark needs Java 17+; run `make install` (openjdk-17)")
+    # a Spark Connect session earlier in this process (a notebook, a test) leaves PySpark in
+    # Connect mode for every later builder, which then refuses a local master
+    # (CONNECT_URL_NOT_SET): a local session asked for by name is a classic one
+    os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
+    if "SPARK_CONF_DIR" not in os.environ:
+        conf_dir = Path(tempfile.mkdtemp(prefix="wb-spark-conf-"))
+        (conf_dir / "log4j2.properties").write_text(QUIET_LOG4J)
+        os.environ["SPARK_CONF_DIR"] = str(conf_dir)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON", "python3"))
+    builder = (
+        SparkSession.builder.master(master)
+        .appName("wb-warehouse")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+    )
+    for key, value in (_SESSION_SQL_CONF | _DRIVER_CONF).items():
+        builder = builder.config(key, value)
+    if master.startswith("local"):
+        builder = builder.config("spark.sql.shuffle.partitions", str(LOCAL_SHUFFLE_PARTITIONS))
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:
+        raise InputError(
+            f"cannot start Spark (master {privacy.redact(master)}): {type(exc).__name__}: "
+            f"{privacy.screen(exc)}"
+        ) from exc
+    session.sparkContext.setLogLevel("OFF")  # see QUIET_LOG4J
+    return session
+
+
+def spark_backend(session):
+    """Ibis's PySpark backend on ``session``; on Spark Connect it caches through a view.
+
+    Ibis caches ``session.sql(query).cache()`` and asserts ``is_cached``. Through Spark Connect
+    4.0 that check re-analyses the query, and a query with a ``WITH`` clause (Ibis writes one
+    for a shared subquery) then gets new CTE ids and misses the cache: the assertion fails
+    (``tests/warehouse/test_spark_cluster.py`` shows it, so a fixed Spark shows up). Here the query becomes
+    a temporary view and the view is cached (``catalog.cacheTable``): every later read resolves
+    the same stored plan. Dropping the view uncaches it.
+    """
+    con = ibis.pyspark.connect(session)
+    if not is_spark_connect(session):
+        return con
+
+    def create(name: str, expr: ir.Table) -> ir.Table:
+        session.sql(con.compile(expr)).createTempView(name)
+        session.catalog.cacheTable(name)
+        return con.table(name)
+
+    def drop(name: str) -> None:
+        session.catalog.dropTempView(name)
+
+    con._create_cached_table = create
+    con._drop_cached_table = drop
+    return con
+
+
+def is_spark_connect(session: object) -> bool:
+    """Whether ``session`` is a Spark Connect client session (not a driver in this process)."""
+    try:
+        from pyspark.sql.connect.session import SparkSession as ConnectSession
+    except ImportError:  # the Connect client packages are missing: a classic session
+        return False
+    return isinstance(session, ConnectSession)
