@@ -50,7 +50,7 @@ def problems(path: Path) -> str:
     return str(err.value)
 
 
-@pytest.mark.parametrize("name", ["demo.yaml", "ci_small.yaml"])
+@pytest.mark.parametrize("name", ["demo.yaml", "fy2024.yaml"])
 def test_bundled_params_files_validate_against_their_notebooks(name):
     p = params.load(ROOT / "params" / name)
     assert [nb.section for nb in p.notebooks] == ["bank_comparison", "uplift"]
