@@ -28,15 +28,17 @@ def wb(
     env: dict | None = None,
     timeout: float = 600,
     cwd: str | os.PathLike | None = None,
+    unset: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess:
-    """``wb ARGS`` in a new process, ``env`` added to this process's environment, in ``cwd``
-    (default: this process's working folder)."""
+    """``wb ARGS`` in a new process, ``env`` added to this process's environment and the
+    variables ``unset`` removed from it, in ``cwd`` (default: this process's working folder)."""
+    environment = {k: v for k, v in os.environ.items() if k not in unset} | (env or {})
     return subprocess.run(
         [sys.executable, "-m", "wb.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, **(env or {})},
+        env=environment,
         cwd=cwd,
     )
 

@@ -1,15 +1,25 @@
 """Small hand-made warehouse tables with every edge case of docs/warehouse.md, and a plain pandas
-implementation of the contract's definitions (the second implementation the engines must equal).
+implementation of the contract's definitions (the second implementation the engines must equal);
+the build's checks shared by the DuckDB, Spark and cluster tests; the small simulated source of
+the customer-level uplift and its edge cases; tables breaking every rule.
 """
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
+import ibis
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
+from ibis.common.exceptions import TableNotFound
+
+from wb.warehouse import build
+from wb.warehouse.progress import Progress
+from wb.warehouse.simulate import CustomerSimulationConfig
 
 TS = "datetime64[us]"
 
@@ -170,3 +180,151 @@ def reference_build(
     orphan = adds[[k not in keys for k in zip(adds["rm_id"], adds["month"], strict=True)]]
     out = out.sort_values(["rm_id", "month"]).reset_index(drop=True)
     return out, {"adds": int(orphan["wecom_adds"].sum()), "rm_months": len(orphan)}
+
+
+# ------------------------------------------------------------------ the build (DuckDB, Spark)
+
+
+def run(source, out, **kw) -> tuple[pd.DataFrame, dict]:
+    result = build.build(source, out, progress=Progress(8, quiet=True), **kw)
+    rm = pd.read_parquet(result.rm_month)
+    quality = pd.read_parquet(result.add_quality)
+    return rm.merge(quality, on=["rm_id", "month", "wecom_adds", "wecom_certified_adds"]), (
+        result.record
+    )
+
+
+def assert_drop_table_and_release(con) -> None:
+    """``drop_table`` removes a table, and releasing a cached expression (the build caches its
+    groupings) drops the engine's cached copy. sqlglot 30.18 to 30.30 at least write DuckDB's
+    ``DROP TABLE`` without the name (ibis-project/ibis issues 12101, 12124): both raise then,
+    which is why pyproject pins sqlglot."""
+    name = f"wb_drop_{uuid.uuid4().hex[:8]}"
+    table = con.create_table(name, ibis.memtable({"a": [1, 2, 3]}))
+    cached = table.filter(table.a > 1).cache()
+    cached_name = cached.op().name
+    assert con.table(cached_name).count().to_pyarrow().as_py() == 2
+    cached.release()
+    with pytest.raises(TableNotFound):
+        con.table(cached_name)
+    con.drop_table(name)
+    with pytest.raises(TableNotFound):
+        con.table(name)
+
+
+def assert_same_panel(got: pd.DataFrame, ref: pd.DataFrame) -> None:
+    """Counts and ids equal; money to 1e-9 relative (docs/warehouse.md §2)."""
+    assert len(got) == len(ref)
+    got = got.sort_values(["rm_id", "month"]).reset_index(drop=True)
+    ref = ref.sort_values(["rm_id", "month"]).reset_index(drop=True)
+    for col in ref.columns:
+        if col.endswith("_cny"):
+            np.testing.assert_allclose(
+                got[col].astype(float), ref[col].astype(float), rtol=1e-9, err_msg=col
+            )
+        else:
+            assert got[col].astype(str).tolist() == ref[col].astype(str).tolist(), col
+
+
+# ------------------------------------------------------------------ the customer-level uplift
+
+
+TINY = CustomerSimulationConfig(
+    n_rms=60, n_months=12, customers_per_rm=10, organic_mean=0.4, targets=(1, 2), fill_prob=0.5,
+    seed=3,
+)  # fmt: skip
+
+
+def read_tables(folder) -> dict[str, pd.DataFrame]:
+    return {n: pd.read_parquet(folder / n) for n in ("customer_month", "wecom_contact", "quota")}
+
+
+def with_edge_cases(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The simulated tables plus the cases the definitions must handle: a customer with a gap,
+    months without an RM at the start of a spell, a binding in a customer's first month, one
+    after its last month, and two bindings in the first binding month, one by an RM with a
+    quota in force and one without."""
+    cm, wc, q = (tables[n].copy() for n in ("customer_month", "wecom_contact", "quota"))
+    ids = sorted(cm.customer_id.unique())
+    gap, late_rm, first_bound, after, two = ids[3], ids[10], ids[20], ids[30], ids[40]
+    cm = cm[~((cm.customer_id == gap) & (cm.month == "2024-05"))]
+    head = (cm.customer_id == late_rm) & (cm.month <= "2024-03")
+    cm.loc[head, ["rm_id", "branch_id"]] = None
+    bound_first = wc.customer_id.isin([first_bound, after, two])
+    wc = wc[~bound_first]
+    start = cm[cm.customer_id == first_bound].month.min()
+    quota_rm = q[q.rm_id.notna()].iloc[0]
+    free_rm = sorted(set(wc.rm_id) - set(q.rm_id.dropna()))[0]
+    extra = [
+        (cm[cm.customer_id == first_bound].rm_id.iloc[0], "X1", f"{start}-05 10:00:00",
+         first_bound, f"{start}-05 12:00:00"),
+        (free_rm, "X2", "2025-02-27 10:00:00", after, "2025-03-03 10:00:00"),
+        (free_rm, "X3", f"{quota_rm.month}-02 10:00:00", two, f"{quota_rm.month}-02 11:00:00"),
+        (quota_rm.rm_id, "X4", f"{quota_rm.month}-20 10:00:00", two,
+         f"{quota_rm.month}-21 11:00:00"),
+    ]  # fmt: skip
+    add = pd.DataFrame(
+        [(r, c, pd.Timestamp(ad), cu, pd.Timestamp(ce), pd.NaT) for r, c, ad, cu, ce in extra],
+        columns=["rm_id", "contact_id", "added_at", "customer_id", "certified_at", "removed_at"],
+    )
+    for col in ("added_at", "certified_at", "removed_at"):
+        add[col] = add[col].astype(wc[col].dtype)
+    wc = pd.concat([wc, add], ignore_index=True)
+    return {"customer_month": cm.reset_index(drop=True), "wecom_contact": wc, "quota": q}
+
+
+# ------------------------------------------------------------------ the rules, broken
+
+PHONE = "13812345678"
+PHONE_86 = "+8613912345678"
+ID_NUMBER = "110101199003071234"
+WXID = "wxid_abc123xyz"
+
+
+def broken_tables() -> dict[str, pd.DataFrame]:
+    """The edge tables with one or more rows breaking each rule."""
+    t = edge_tables()
+    cm = t["customer_month"]
+    cm = pd.concat([cm, cm.iloc[[0, 1]]], ignore_index=True)  # two duplicated customer-months
+    cm.loc[3, "aum_cny"] = -1.0
+    cm.loc[4, "branch_id"] = None  # RM without a branch
+    cm.loc[5, "month"] = "2024-3"
+    cm.loc[2, "branch_id"] = "B9"  # R2 in two branches in 2024-03 (3 rows)
+    cm.loc[7, "customer_id"] = PHONE
+    t["customer_month"] = cm
+    wc = t["wecom_contact"]
+    wc.loc[0, "certified_at"] = pd.Timestamp("2024-01-01")  # certified before the add
+    wc.loc[1, "contact_id"] = PHONE_86
+    wc.loc[2, "contact_id"] = WXID
+    wc.loc[3, "customer_id"] = ID_NUMBER
+    wc.loc[4, "removed_at"] = pd.Timestamp("2020-01-01")
+    wc.loc[5, "certified_at"] = pd.Timestamp("2024-03-01")  # certified without a customer
+    wc.loc[6, "rm_id"] = " \t\x0b"  # blank once stripped
+    wc.loc[7, "contact_id"] = ""
+    t["wecom_contact"] = wc
+    q = t["quota"]
+    q.loc[0, "quota_target"] = 0
+    q.loc[1, "rm_id"] = "R7"  # both levels on one row
+    t["quota"] = pd.concat([q, q.iloc[[3]]], ignore_index=True)  # duplicated branch row
+    return t
+
+
+EXPECTED = {
+    ("customer_month", "customer_id, month", "unique_key"): 4,
+    ("customer_month", "aum_cny", "ge_0"): 1,
+    ("customer_month", "branch_id", "null_iff_rm_null"): 1,
+    ("customer_month", "month", "month_format"): 1,
+    ("customer_month", "branch_id", "one_branch_per_rm_month"): 3,
+    ("customer_month", "customer_id", "no_personal_data"): 1,
+    ("wecom_contact", "certified_at", "not_before_added"): 1,
+    ("wecom_contact", "contact_id", "no_personal_data"): 2,
+    ("wecom_contact", "customer_id", "no_personal_data"): 1,
+    ("wecom_contact", "removed_at", "not_before_added"): 1,
+    ("wecom_contact", "certified_at", "null_iff_customer_null"): 1,
+    ("wecom_contact", "rm_id", "non_empty"): 1,
+    ("wecom_contact", "rm_id", "id_characters"): 1,  # the same blank id starts with a space
+    ("wecom_contact", "contact_id", "non_empty"): 1,
+    ("quota", "quota_target", "gt_0"): 1,
+    ("quota", "rm_id, branch_id", "one_level"): 1,
+    ("quota", "branch_id, month", "unique_key"): 2,
+}

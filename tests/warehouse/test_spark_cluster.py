@@ -14,26 +14,23 @@ about 30 s, each Spark build takes a minute on a busy 2-core machine); needs Jav
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
+import helpers
 import numpy as np
 import pandas as pd
 import pytest
 from run_cases import params_file
-from test_warehouse_build import assert_drop_table_and_release, assert_same_panel, run
-from test_warehouse_uplift import TINY
+from warehouse_cases import TINY, assert_drop_table_and_release, assert_same_panel, run
 
+from wb.errors import InputError
 from wb.warehouse import cluster as wcluster
 from wb.warehouse.simulate import write as simulate_write
 from wb.warehouse.source import EngineOptions
 from wb.warehouse.spark import spark_backend, spark_session
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
-
-ROOT = Path(__file__).parents[2]
-WB = str(ROOT / ".venv" / "bin" / "wb")
 
 
 @pytest.fixture(scope="session")
@@ -62,9 +59,8 @@ def source(tmp_path_factory):
 
 
 def wb(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    full = dict(os.environ) | (env or {})
-    full.pop("SPARK_REMOTE", None)
-    return subprocess.run([WB, *args], capture_output=True, text=True, env=full, timeout=900)
+    """The command line in its own process, without a ``SPARK_REMOTE`` of the caller's."""
+    return helpers.wb(*args, env=env, timeout=900, unset=("SPARK_REMOTE",))
 
 
 def built(out: Path) -> tuple[pd.DataFrame, dict]:
@@ -147,7 +143,14 @@ def test_customer_uplift_through_spark_connect(cluster, source, tmp_path):
 
 
 def test_catalog_source_through_spark_connect(cluster, source, tmp_path):
+    """A catalog source written and built through Connect from this process, after a local
+    session in it is stopped (with it running, wb says so and how to go on)."""
     folder, duck, _ = source
+    local = spark_session("local[2]")  # one is running here whenever a local test ran before
+    with pytest.raises(InputError, match="a local Spark session is already running") as info:
+        spark_session(remote=cluster.remote_url)
+    assert "spark.stop()" in str(info.value)
+    local.stop()
     session = spark_session(remote=cluster.remote_url)
     assert_drop_table_and_release(spark_backend(session))
     session.sql("CREATE DATABASE IF NOT EXISTS wbcluster")

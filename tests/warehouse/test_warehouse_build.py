@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import json
 import shutil
-import uuid
 
 import ibis
-import numpy as np
 import pandas as pd
 import pytest
-from ibis.common.exceptions import TableNotFound
-from warehouse_cases import edge_tables, reference_build, write_source
+from warehouse_cases import (
+    assert_drop_table_and_release,
+    assert_same_panel,
+    edge_tables,
+    reference_build,
+    run,
+    write_source,
+)
 
 from wb.door import io
 from wb.errors import InputError, RunInterrupted
@@ -23,51 +27,10 @@ from wb.warehouse.simulate import CustomerSimulationConfig
 QUIET = Progress(8, quiet=True)
 
 
-def run(source, out, **kw) -> tuple[pd.DataFrame, dict]:
-    result = build.build(source, out, progress=Progress(8, quiet=True), **kw)
-    rm = pd.read_parquet(result.rm_month)
-    quality = pd.read_parquet(result.add_quality)
-    return rm.merge(quality, on=["rm_id", "month", "wecom_adds", "wecom_certified_adds"]), (
-        result.record
-    )
-
-
-def assert_drop_table_and_release(con) -> None:
-    """``drop_table`` removes a table, and releasing a cached expression (the build caches its
-    groupings) drops the engine's cached copy. sqlglot 30.18 to 30.30 at least write DuckDB's
-    ``DROP TABLE`` without the name (ibis-project/ibis issues 12101, 12124): both raise then,
-    which is why pyproject pins sqlglot."""
-    name = f"wb_drop_{uuid.uuid4().hex[:8]}"
-    table = con.create_table(name, ibis.memtable({"a": [1, 2, 3]}))
-    cached = table.filter(table.a > 1).cache()
-    cached_name = cached.op().name
-    assert con.table(cached_name).count().to_pyarrow().as_py() == 2
-    cached.release()
-    with pytest.raises(TableNotFound):
-        con.table(cached_name)
-    con.drop_table(name)
-    with pytest.raises(TableNotFound):
-        con.table(name)
-
-
 def test_duckdb_drops_tables_and_releases_cached_ones():
     con = ibis.duckdb.connect()
     assert_drop_table_and_release(con)
     con.disconnect()
-
-
-def assert_same_panel(got: pd.DataFrame, ref: pd.DataFrame) -> None:
-    """Counts and ids equal; money to 1e-9 relative (docs/warehouse.md §2)."""
-    assert len(got) == len(ref)
-    got = got.sort_values(["rm_id", "month"]).reset_index(drop=True)
-    ref = ref.sort_values(["rm_id", "month"]).reset_index(drop=True)
-    for col in ref.columns:
-        if col.endswith("_cny"):
-            np.testing.assert_allclose(
-                got[col].astype(float), ref[col].astype(float), rtol=1e-9, err_msg=col
-            )
-        else:
-            assert got[col].astype(str).tolist() == ref[col].astype(str).tolist(), col
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,16 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from helpers import local_spark
-from test_warehouse_build import assert_drop_table_and_release, assert_same_panel, run
-from test_warehouse_validate import EXPECTED, broken_tables
-from warehouse_cases import edge_tables, reference_build, write_source
+from warehouse_cases import (
+    EXPECTED,
+    assert_drop_table_and_release,
+    assert_same_panel,
+    broken_tables,
+    edge_tables,
+    reference_build,
+    run,
+    write_source,
+)
 
 from wb.errors import InputError
 from wb.warehouse import build, simulate, validate

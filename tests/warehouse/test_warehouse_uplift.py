@@ -12,55 +12,13 @@ import pandas as pd
 import pytest
 from customer_uplift_reference import customer_rows, estimates, impute_units
 from helpers import wb_in_process
-from warehouse_cases import write_source
+from warehouse_cases import TINY, read_tables, with_edge_cases, write_source
 
 from wb.errors import InputError
 from wb.warehouse import imputation, simulate, uplift, uplift_result
 from wb.warehouse.simulate import CustomerSimulationConfig
 
-TINY = CustomerSimulationConfig(
-    n_rms=60, n_months=12, customers_per_rm=10, organic_mean=0.4, targets=(1, 2), fill_prob=0.5,
-    seed=3,
-)  # fmt: skip
 TRUTH = CustomerSimulationConfig(n_rms=200, n_months=24, customers_per_rm=200, seed=1)
-
-
-def read_tables(folder) -> dict[str, pd.DataFrame]:
-    return {n: pd.read_parquet(folder / n) for n in ("customer_month", "wecom_contact", "quota")}
-
-
-def with_edge_cases(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """The simulated tables plus the cases the definitions must handle: a customer with a gap,
-    months without an RM at the start of a spell, a binding in a customer's first month, one
-    after its last month, and two bindings in the first binding month, one by an RM with a
-    quota in force and one without."""
-    cm, wc, q = (tables[n].copy() for n in ("customer_month", "wecom_contact", "quota"))
-    ids = sorted(cm.customer_id.unique())
-    gap, late_rm, first_bound, after, two = ids[3], ids[10], ids[20], ids[30], ids[40]
-    cm = cm[~((cm.customer_id == gap) & (cm.month == "2024-05"))]
-    head = (cm.customer_id == late_rm) & (cm.month <= "2024-03")
-    cm.loc[head, ["rm_id", "branch_id"]] = None
-    bound_first = wc.customer_id.isin([first_bound, after, two])
-    wc = wc[~bound_first]
-    start = cm[cm.customer_id == first_bound].month.min()
-    quota_rm = q[q.rm_id.notna()].iloc[0]
-    free_rm = sorted(set(wc.rm_id) - set(q.rm_id.dropna()))[0]
-    extra = [
-        (cm[cm.customer_id == first_bound].rm_id.iloc[0], "X1", f"{start}-05 10:00:00",
-         first_bound, f"{start}-05 12:00:00"),
-        (free_rm, "X2", "2025-02-27 10:00:00", after, "2025-03-03 10:00:00"),
-        (free_rm, "X3", f"{quota_rm.month}-02 10:00:00", two, f"{quota_rm.month}-02 11:00:00"),
-        (quota_rm.rm_id, "X4", f"{quota_rm.month}-20 10:00:00", two,
-         f"{quota_rm.month}-21 11:00:00"),
-    ]  # fmt: skip
-    add = pd.DataFrame(
-        [(r, c, pd.Timestamp(ad), cu, pd.Timestamp(ce), pd.NaT) for r, c, ad, cu, ce in extra],
-        columns=["rm_id", "contact_id", "added_at", "customer_id", "certified_at", "removed_at"],
-    )
-    for col in ("added_at", "certified_at", "removed_at"):
-        add[col] = add[col].astype(wc[col].dtype)
-    wc = pd.concat([wc, add], ignore_index=True)
-    return {"customer_month": cm.reset_index(drop=True), "wecom_contact": wc, "quota": q}
 
 
 @pytest.fixture(scope="module")

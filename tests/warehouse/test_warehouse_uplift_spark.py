@@ -7,8 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers import local_spark
-from test_warehouse_uplift import TINY, read_tables, with_edge_cases
-from warehouse_cases import write_source
+from warehouse_cases import TINY, read_tables, with_edge_cases, write_source
 
 from wb.warehouse import imputation, simulate, uplift, uplift_result
 from wb.warehouse.source import EngineOptions

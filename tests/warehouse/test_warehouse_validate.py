@@ -10,65 +10,21 @@ import re
 import pandas as pd
 import pytest
 from helpers import wb_in_process
-from warehouse_cases import TS, edge_tables, write_source
+from warehouse_cases import (
+    EXPECTED,
+    ID_NUMBER,
+    PHONE,
+    PHONE_86,
+    TS,
+    WXID,
+    broken_tables,
+    edge_tables,
+    write_source,
+)
 
 from wb.door import privacy
 from wb.warehouse import patterns, rules, tables, validate
 from wb.warehouse.source import EngineOptions, WarehouseWarning, open_source
-
-PHONE = "13812345678"
-PHONE_86 = "+8613912345678"
-ID_NUMBER = "110101199003071234"
-WXID = "wxid_abc123xyz"
-
-
-def broken_tables() -> dict[str, pd.DataFrame]:
-    """The edge tables with one or more rows breaking each rule."""
-    t = edge_tables()
-    cm = t["customer_month"]
-    cm = pd.concat([cm, cm.iloc[[0, 1]]], ignore_index=True)  # two duplicated customer-months
-    cm.loc[3, "aum_cny"] = -1.0
-    cm.loc[4, "branch_id"] = None  # RM without a branch
-    cm.loc[5, "month"] = "2024-3"
-    cm.loc[2, "branch_id"] = "B9"  # R2 in two branches in 2024-03 (3 rows)
-    cm.loc[7, "customer_id"] = PHONE
-    t["customer_month"] = cm
-    wc = t["wecom_contact"]
-    wc.loc[0, "certified_at"] = pd.Timestamp("2024-01-01")  # certified before the add
-    wc.loc[1, "contact_id"] = PHONE_86
-    wc.loc[2, "contact_id"] = WXID
-    wc.loc[3, "customer_id"] = ID_NUMBER
-    wc.loc[4, "removed_at"] = pd.Timestamp("2020-01-01")
-    wc.loc[5, "certified_at"] = pd.Timestamp("2024-03-01")  # certified without a customer
-    wc.loc[6, "rm_id"] = " \t\x0b"  # blank once stripped
-    wc.loc[7, "contact_id"] = ""
-    t["wecom_contact"] = wc
-    q = t["quota"]
-    q.loc[0, "quota_target"] = 0
-    q.loc[1, "rm_id"] = "R7"  # both levels on one row
-    t["quota"] = pd.concat([q, q.iloc[[3]]], ignore_index=True)  # duplicated branch row
-    return t
-
-
-EXPECTED = {
-    ("customer_month", "customer_id, month", "unique_key"): 4,
-    ("customer_month", "aum_cny", "ge_0"): 1,
-    ("customer_month", "branch_id", "null_iff_rm_null"): 1,
-    ("customer_month", "month", "month_format"): 1,
-    ("customer_month", "branch_id", "one_branch_per_rm_month"): 3,
-    ("customer_month", "customer_id", "no_personal_data"): 1,
-    ("wecom_contact", "certified_at", "not_before_added"): 1,
-    ("wecom_contact", "contact_id", "no_personal_data"): 2,
-    ("wecom_contact", "customer_id", "no_personal_data"): 1,
-    ("wecom_contact", "removed_at", "not_before_added"): 1,
-    ("wecom_contact", "certified_at", "null_iff_customer_null"): 1,
-    ("wecom_contact", "rm_id", "non_empty"): 1,
-    ("wecom_contact", "rm_id", "id_characters"): 1,  # the same blank id starts with a space
-    ("wecom_contact", "contact_id", "non_empty"): 1,
-    ("quota", "quota_target", "gt_0"): 1,
-    ("quota", "rm_id, branch_id", "one_level"): 1,
-    ("quota", "branch_id, month", "unique_key"): 2,
-}
 
 
 def problems_of(source, engine="duckdb"):

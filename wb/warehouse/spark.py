@@ -84,9 +84,14 @@ def spark_session(
             for key, value in _SESSION_SQL_CONF.items():
                 session.conf.set(key, value)
         except Exception as exc:
-            raise InputError(
-                f"cannot connect to Spark Connect at {remote}: {type(exc).__name__}"
-            ) from exc
+            kind = getattr(exc, "getCondition", lambda: None)() or type(exc).__name__
+            if kind == "SESSION_ALREADY_EXIST":
+                raise InputError(
+                    f"cannot connect to Spark Connect at {remote}: a local Spark session is "
+                    "already running in this process (PySpark allows one kind at a time); stop "
+                    "it first (spark.stop()) or use a new kernel"
+                ) from exc
+            raise InputError(f"cannot connect to Spark Connect at {remote}: {kind}") from exc
         return session
     if not java_found():
         raise InputError("--engine spark needs Java 17+; run `make install` (openjdk-17)")
