@@ -244,10 +244,11 @@ def test_aum_table_under_a_chart_of_levels_only_holds_them(panel: Panel) -> None
     assert "at 3 banks" in several.en and len(several.numbers) == 3
 
 
+@pytest.mark.slow
 def test_save_figure_writes_the_bytes_a_plain_save_writes(panel: Panel, tmp_path: Path) -> None:
-    """save_figure measures each text once across its passes and reads the smallest font from
-    the SVG's drawing; neither may change a byte: the same files as matplotlib's own savefig of
-    the same figure (laid out first, PNG then SVG, each text measured by each renderer)."""
+    """save_figure reads the smallest font from the SVG's drawing (no extra draw); that may
+    not change a byte: the same files as matplotlib's own savefig of the same figure (laid out
+    first, PNG then SVG)."""
     import matplotlib as mpl
 
     from wb.plots.theme import SAVE_RC, SMALLEST_FONT_KEY, smallest_font_pt
