@@ -309,6 +309,7 @@ def broken_tables() -> dict[str, pd.DataFrame]:
     return t
 
 
+#: What validation reports on :func:`broken_tables`: rows broken per (table, column, rule).
 EXPECTED = {
     ("customer_month", "customer_id, month", "unique_key"): 4,
     ("customer_month", "aum_cny", "ge_0"): 1,
