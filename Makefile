@@ -68,7 +68,7 @@ demo: install
 TEST_WORKERS ?= 2
 PYTEST := $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --no-loadscope-reorder
 
-## Run the whole test suite (all tiers, 2 workers) and the layer contract: 7.7–8.3 min measured in fresh clones (README.md, Tests)
+## Run the whole test suite (all tiers, 2 workers) and the layer contract: 7.7–9.8 min measured in fresh clones (README.md, Tests)
 test: install
 	$(VENV)/bin/lint-imports
 	$(PYTEST)
