@@ -64,6 +64,64 @@ def warehouse_run(tmp_path_factory) -> Iterator[WarehouseRun]:
         shutil.rmtree(params_dir, ignore_errors=True)
 
 
+@dataclass(frozen=True)
+class ExportRun:
+    """One finished ``wb run`` of notebook 20 on a simulated RM export copied alone."""
+
+    data: Path  #: the export the run read (its folder and file named after a customer)
+    out: Path  #: the runs folder (``--out``)
+    folder: Path  #: the promoted run folder
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture(scope="session")
+def export_run(tmp_path_factory) -> ExportRun:
+    """``wb run`` of notebook 20 alone on a small simulated RM export (50 RMs x 12 months),
+    copied byte for byte without its truth file into a folder and under a file name that carry
+    the privacy canaries (tests/canary_cases.py), and labelled as the scheduled run labels its
+    bank's export (run_cases.INTERNAL): the one run the hostile-file-name test and the
+    provenance test both read (about 15 s, once per session). Its users carry
+    ``xdist_group("export_run")`` so that one worker runs it."""
+    import yaml
+    from canary_cases import NAME, PHONE
+    from helpers import wb
+    from run_cases import INTERNAL, TITLE
+
+    from wb.uplift.simulate import write
+
+    tmp = tmp_path_factory.mktemp("export_run")
+    made, _, _ = write(SimulationConfig(n_rms=50, n_months=12, seed=1), tmp / "sim" / "s.csv")
+    hostile = tmp / f"{NAME}_{PHONE}"
+    hostile.mkdir()
+    data = Path(shutil.copyfile(made, hostile / f"{NAME}_{PHONE}.csv"))
+    project = tmp / "project"  # wb runs only notebooks under the project's notebooks/
+    (project / "notebooks").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    notebook = Path(__file__).parents[1] / "notebooks" / "20_quota_uplift.py"
+    shutil.copy(notebook, project / "notebooks")
+    params = {
+        "period": "H1 2025",
+        "cell_timeout_s": 300,
+        "brief": {"title": TITLE, "date": "2025-07-01"},
+        "data": {"rm_month": {"path": str(data), "label": INTERNAL}},
+        "notebooks": [
+            {
+                "path": "notebooks/20_quota_uplift.py",
+                "section": "uplift",
+                "inputs": {"data_path": "rm_month"},
+            }
+        ],
+    }
+    path = project / "params.yaml"
+    path.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
+    out = tmp / "runs"
+    done = wb("run", str(path), "--out", str(out), timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    folder = Path(done.stdout.strip().splitlines()[-1])
+    return ExportRun(data, out, folder, done.stdout, done.stderr)
+
+
 @pytest.fixture
 def tiny_csv(tmp_path, small_export):
     """The first 30 rows of the small export as a UTF-8 CSV; returns its path."""

@@ -10,6 +10,9 @@ import yaml
 FIXTURES = Path(__file__).parent / "fixtures"
 
 TITLE = "测试简报 Test brief"
+#: What the scheduled run calls its bank's export (params/monthly.yaml): a simulated file given
+#: this label must not pass for the bank's data.
+INTERNAL = "行内客户经理月度导出 RM x month export (internal)"
 
 
 def params_file(tmp_path: Path, *failing: str, alone: bool = False, **over) -> Path:

@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import canary_cases
 import pandas as pd
 import psutil
 import pytest
@@ -207,39 +208,19 @@ def _sleeps_params(tmp_path: Path, seconds: float) -> Path:
 
 
 @pytest.mark.slow
-def test_a_hostile_file_name_and_a_small_export_through_wb_run(tmp_path):
-    project = _project(tmp_path, "20_quota_uplift.py")
-    folder = tmp_path / HOSTILE
-    folder.mkdir()
-    data = csv(folder, export(n_rms=50, n_months=12, seed=1), f"{HOSTILE}.csv")
-    params = project / "params.yaml"
-    params.write_text(
-        yaml.safe_dump(
-            {
-                "period": "H1 2025",
-                "brief": {"title": "小数据简报 Small brief", "date": "2025-07-01"},
-                "data": {"rm_month": {"path": str(data)}},
-                "notebooks": [
-                    {
-                        "path": "notebooks/20_quota_uplift.py",
-                        "section": "uplift",
-                        "inputs": {"data_path": "rm_month"},
-                    }
-                ],
-            },
-            allow_unicode=True,
-        ),
-        encoding="utf-8",
-    )
-    out = tmp_path / "runs"
-    done = subprocess.run(
-        [WB, "run", str(params), "--out", str(out)], capture_output=True, text=True, timeout=600
-    )
-    assert done.returncode == 0, done.stderr
-    run = Path(done.stdout.strip().splitlines()[-1])
-    assert (run / "brief.pdf").is_file()
-    _assert_nowhere({"stdout": done.stdout, "stderr": done.stderr, **_output_texts(out)})
-    for path in run.rglob("*"):
+@pytest.mark.xdist_group("export_run")
+def test_a_hostile_file_name_and_a_small_export_through_wb_run(export_run):
+    """A small export (50 RMs x 12 months) whose folder and file are named after a customer
+    (name and phone number) runs through ``wb run`` and notebook 20 to a brief; neither the
+    name nor the number reaches what it prints or any file of the run (the run:
+    ``export_run`` in tests/conftest.py). Every file is group-readable, none world-writable."""
+    assert canary_cases.NAME in str(export_run.data)
+    assert canary_cases.PHONE in export_run.data.name
+    assert (export_run.folder / "brief.pdf").is_file()
+    texts = {"stdout": export_run.stdout, "stderr": export_run.stderr}
+    texts |= _output_texts(export_run.out)
+    assert not [found for where, text in texts.items() for found in canary_cases.leaks(text, where)]
+    for path in export_run.folder.rglob("*"):
         mode = path.stat().st_mode
         assert mode & stat.S_IRGRP and not mode & stat.S_IWOTH, path
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pandas as pd
 import pytest
-import yaml
+from run_cases import INTERNAL
 
 from wb.door import io, provenance
 from wb.plots.theme import SIMULATED_LABEL
@@ -27,9 +26,6 @@ EPOCH = 1751328000  # 2025-07-01
 TITLE = "测试简报 Test brief"
 BETA = -20000.0
 CONFIG = SimulationConfig(n_rms=200, n_months=12, seed=2, beta_quota=BETA)
-#: What the scheduled run calls its export (params/monthly.yaml): a simulated file placed at
-#: its path must not pass for one.
-INTERNAL = "行内客户经理月度导出 RM x month export (internal)"
 
 
 def copy_alone(path: Path, folder: Path, name: str) -> Path:
@@ -253,43 +249,15 @@ def test_a_real_warehouse_is_not_simulated(copied_warehouse, tmp_path):
     assert not io.load(built.rm_month).simulated
 
 
-def _wb() -> str:
-    """The ``wb`` command of the venv running the tests."""
-    return str(Path(sys.executable).parent / "wb")
-
-
 @pytest.mark.slow
-def test_a_simulated_export_at_the_scheduled_runs_path_gives_a_simulated_brief(tmp_path):
-    """The issue's case: a simulated export put where params/monthly.yaml reads the bank's
-    export, under that name and label; wb run's brief, uplift.json and notebook 20 say
-    SIMULATED."""
-    made, _, _ = write(CONFIG, tmp_path / "sim" / "s.csv")
-    copy = copy_alone(made, tmp_path / "exports", "rm_month.csv")
-    (tmp_path / "notebooks").mkdir()  # wb runs only notebooks under the params' project
-    notebook = shutil.copy(ROOT / "notebooks" / "20_quota_uplift.py", tmp_path / "notebooks")
-    params = {
-        "period": "FY2025",
-        "cell_timeout_s": 300,
-        "brief": {"title": TITLE, "date": "2025-07-01"},
-        "data": {"rm_month": {"path": str(copy), "label": INTERNAL}},
-        "notebooks": [
-            {
-                "path": str(notebook),
-                "section": "uplift",
-                "inputs": {"data_path": "rm_month"},
-            }
-        ],
-    }
-    path = tmp_path / "monthly.yaml"
-    path.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
-    done = subprocess.run(
-        [_wb(), "run", str(path), "--out", str(tmp_path / "runs")],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    folder = Path(done.stdout.strip().splitlines()[-1])
+@pytest.mark.xdist_group("export_run")
+def test_a_simulated_export_labelled_as_the_banks_export_gives_a_simulated_brief(export_run):
+    """The issue's case: a simulated export copied alone (no truth file, another name) to where
+    a scheduled run reads the bank's export, with that export's label (params/monthly.yaml):
+    wb run's brief, uplift.json, every figure and notebook 20 say SIMULATED (the run:
+    ``export_run`` in tests/conftest.py)."""
+    assert not truth_path(export_run.data).exists()
+    folder = export_run.folder
     doc = json.loads((folder / "artifacts" / "uplift.json").read_text(encoding="utf-8"))
     assert doc["data"]["simulated"] is True
     marks = svg_marks(folder / "artifacts")

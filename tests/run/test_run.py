@@ -193,7 +193,7 @@ def test_a_second_concurrent_run_exits_75(tmp_path):
 def test_kill_9_mid_run_never_leaves_a_promoted_folder(tmp_path):
     out = tmp_path / "runs"
     proc = subprocess.Popen(
-        [WB, "run", str(params_file(tmp_path, "sleeps")), "--out", str(out)],
+        [WB, "run", str(params_file(tmp_path, "sleeps", alone=True)), "--out", str(out)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
