@@ -88,6 +88,10 @@ def test_run_folder_promotion_rerun_and_byte_identical_pdf(tmp_path):
     assert m["source_date_epoch"] == 1751328000 and m["started"] <= m["ended"]
     for rel, record in m["outputs"].items():
         assert sha(folder / rel) == record["sha256"], rel
+    # the kernels talked over Unix sockets in the run's temporary folder, not over TCP (which
+    # logs a warning about unencrypted traffic for every notebook) and not in the run folder
+    assert "without encryption" not in (folder / "run.log").read_text(encoding="utf-8")
+    assert not [p for p in folder.rglob("*") if p.is_socket()]
 
     pdf_text = subprocess.run(["pdftotext", str(folder / "brief.pdf"), "-"], capture_output=True)
     assert TITLE in pdf_text.stdout.decode() and "SIMULATED DATA" in pdf_text.stdout.decode()

@@ -21,6 +21,25 @@ MAX_LOG_LINE = 10_000
 Say = Callable[[str], None]
 
 
+#: Longest path of a kernel's Unix socket (the system's limit is 107 bytes): a private folder
+#: deeper than this keeps TCP.
+MAX_SOCKET_PATH = 100
+
+
+def kernel_config(private: Path):
+    """The kernel manager's settings for a notebook of a run: the kernel talks to wb over Unix
+    sockets (``ipc``) in ``private``, the run's own temporary folder, not over TCP ports on
+    127.0.0.1 that any local user can reach (a TCP kernel also writes a warning about
+    unencrypted traffic into ``run.log`` for every notebook). Without ``ip`` jupyter_client
+    would put the sockets in the notebook's working folder, the run's ``artifacts/``."""
+    from traitlets.config import Config
+
+    prefix = private / "kernel"
+    if len(os.fsencode(prefix)) + len("-65535") > MAX_SOCKET_PATH:
+        return Config()
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(prefix)}})
+
+
 def preflight(params: RunParams) -> None:
     """Check the kernel and the CJK font before any folder is made."""
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
@@ -140,6 +159,7 @@ def execute(
                     stdout_file=CappedLog(log),
                     stderr_file=CappedLog(log),
                     cwd=str(cwd),
+                    config=kernel_config(private),
                 )
             return attempt
         except PapermillExecutionError as exc:
