@@ -350,3 +350,22 @@ def test_reading_when_the_ordinary_interval_covers_zero():
         "slope_80": None,
     }
     assert "not distinguishable from 0 even with parallel trends" in trend_reading(doc)
+
+
+def test_the_reading_in_wan_states_the_same_amounts_as_in_yuan():
+    """The sensitivity figure's title is the reading in 万元, as its axes: each amount is the
+    yuan amount / 10,000 to one decimal (before, the title said yuan beside 万元 axes)."""
+    doc = {
+        "estimate": 123_456.0,
+        "post_times": [0, 3],
+        "rm_breakdown": 1.5,
+        "sd_breakdown": 2_345.0,
+        "slope_50": 5_000.0,
+        "slope_80": 9_000.0,
+        "bias_at_80": 20_000.0,
+    }
+    yuan, wan = trend_reading(doc), trend_reading(doc, unit="万元")
+    assert "(+123,456 yuan of monthly" in yuan and "(+12.3 万元 of monthly" in wan
+    assert "2,345 yuan per month²" in yuan and "0.2 万元 per month²" in wan
+    assert "80% of the time; a trend that steep would move this average by 2.0 万元." in wan
+    assert "yuan" not in wan.replace("10,000 yuan", "")

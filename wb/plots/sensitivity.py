@@ -47,7 +47,7 @@ def sensitivity_figure(found: TrendSensitivity, *, source: str, simulated: bool)
         first, last = found.post_times[0], found.post_times[-1]
         finish(
             fig,
-            title=trend_reading(found.to_json()).split(". ")[0],
+            title=trend_reading(found.to_json(), unit="万元").split(". ")[0],
             source=f"{source}; Callaway–Sant'Anna, universal base (event time −1 = 0); average "
             f"of event times {first}…{last}; pre-trend p = {found.pretrend_p:.2f}",
             simulated=simulated,

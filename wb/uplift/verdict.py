@@ -135,14 +135,21 @@ def make_verdict(
     return Verdict(code, text, caveats, source, text_zh, cannot_tell, reason)
 
 
-def trend_reading(doc: dict) -> str:
+def trend_reading(doc: dict, unit: str = "yuan") -> str:
     """The plain-words line on the ``honest_did`` block of ``uplift.json``
-    (:class:`wb.uplift.sensitivity.TrendSensitivity`; yuan), for its summary and the brief."""
+    (:class:`wb.uplift.sensitivity.TrendSensitivity`, in yuan), for its summary and the brief;
+    amounts written in ``unit``: ``"yuan"`` or ``"万元"`` (10,000 yuan, to one decimal, as
+    the figures' axes)."""
+    scale, digits = {"yuan": (1.0, 0), "万元": (1e4, 1)}[unit]
+
+    def amount(value: float, sign: str = "") -> str:
+        return f"{value / scale:{sign},.{digits}f} {unit}"
+
     est = doc["estimate"]
     sign = "negative" if est < 0 else "positive"
     first, last = doc["post_times"][0], doc["post_times"][-1]
     what = (
-        f"The average effect over months {first}–{last} after adoption ({est:+,.0f} yuan of "
+        f"The average effect over months {first}–{last} after adoption ({amount(est, '+')} of "
         "monthly AUM change per RM)"
     )
     rm, sd = doc["rm_breakdown"], doc["sd_breakdown"]
@@ -156,12 +163,12 @@ def trend_reading(doc: dict) -> str:
             f"largest month-to-month pre-adoption one"
         )
         if sd is not None:
-            line += f", or the trend gap bends by more than {sd:,.0f} yuan per month²"
+            line += f", or the trend gap bends by more than {amount(sd)} per month²"
     power = ""
     if doc["slope_50"] is not None and doc["slope_80"] is not None:
         power = (
-            f" The pre-trend test would catch a steady trend of {doc['slope_50']:,.0f} yuan per "
-            f"month only half the time and one of {doc['slope_80']:,.0f} 80% of the time; "
-            f"a trend that steep would move this average by {doc['bias_at_80']:,.0f} yuan."
+            f" The pre-trend test would catch a steady trend of {amount(doc['slope_50'])} per "
+            f"month only half the time and one of {amount(doc['slope_80'])} 80% of the time; "
+            f"a trend that steep would move this average by {amount(doc['bias_at_80'])}."
         )
     return line + "." + power
