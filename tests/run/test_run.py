@@ -413,3 +413,13 @@ def test_a_signal_during_the_warehouse_build_inside_wb_run(
     inputs = failed / "inputs"
     left = [p.name for p in inputs.rglob("*")] if inputs.exists() else []
     assert not [n for n in left if n.endswith(".parquet") or ".building-" in n or ".spill-" in n]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("export_run")
+def test_the_run_log_of_a_good_run_says_nothing_false(export_run):
+    """``run.log`` of a run of notebook 20 (tests/conftest.py, export_run): no papermill warning
+    that a parameter the notebook declares (``data_path: str | None = None``) is unknown, and
+    no kernel warning about unencrypted TCP (the kernels use Unix sockets)."""
+    log = (export_run.folder / "run.log").read_text(encoding="utf-8")
+    assert "unknown parameter" not in log and "without encryption" not in log, log[:2000]

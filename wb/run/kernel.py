@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -24,6 +25,17 @@ Say = Callable[[str], None]
 #: Longest path of a kernel's Unix socket (the system's limit is 107 bytes): a private folder
 #: deeper than this keeps TCP.
 MAX_SOCKET_PATH = 100
+
+
+class KnownParameters(logging.Filter):
+    """Drops papermill's "Passed unknown parameter" warnings. Papermill's reading of a
+    parameters cell skips annotations with ``|`` (``data_path: str | None = None``) and takes
+    each such parameter for unknown, so ``run.log`` said so of parameters the notebook does
+    declare; wb checks every parameter it passes against the cell before any kernel starts
+    (:func:`wb.run.params.load`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Passed unknown parameter")
 
 
 def kernel_config(private: Path):
@@ -134,6 +146,22 @@ def execute(
     the folder its executed copy goes to and its working folder. Failures are contract
     errors: a cell that raised (exit 3), a cell timeout (exit 4), a kernel that is missing,
     died or would not start (exit 5; one retry when it never ran a cell)."""
+    known = KnownParameters()
+    logging.getLogger("papermill").addFilter(known)
+    try:
+        return _execute(nb, values, params, folders, log, say)
+    finally:
+        logging.getLogger("papermill").removeFilter(known)
+
+
+def _execute(
+    nb: NotebookSpec,
+    values: dict[str, Any],
+    params: RunParams,
+    folders: tuple[Path, Path, Path],
+    log: IO[str],
+    say: Say,
+) -> int:
     import papermill
     from jupyter_client.kernelspec import NoSuchKernel
     from nbclient.exceptions import CellTimeoutError
