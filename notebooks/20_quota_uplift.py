@@ -63,9 +63,7 @@ analysis.add_quality if analysis.add_quality is not None else "no add-quality co
 # ## The verdict, in one sentence
 
 # %%
-print(result.verdict.text)
-for caveat in result.verdict.caveats:
-    print("-", caveat)
+print(result.verdict_text())
 
 # %% [markdown]
 # ## Three estimates side by side

@@ -228,7 +228,7 @@ def uplift(
         typer.echo(analysis.designs.summary())
         for name, seconds in analysis.designs.timings_s.items():
             typer.echo(f"time: {name}: {seconds:.1f} s", err=True)
-    typer.echo(f"verdict: {result.verdict.code}: {result.verdict.text}")
+    typer.echo(f"verdict: {result.verdict.code}: {result.verdict_text(caveats=False)}")
     typer.echo(str(out / uplift_outputs.JSON_NAME))
 
 

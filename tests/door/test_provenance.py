@@ -271,6 +271,10 @@ def test_a_simulated_export_labelled_as_the_banks_export_gives_a_simulated_brief
     nb = nbformat.read(folder / "notebooks" / "20_quota_uplift.ipynb", as_version=4)
     shown = [str(o.get("data", {})) for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert any(f"**{SIMULATED_LABEL}**" in s for s in shown)
+    printed = "".join(
+        o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
+    )
+    assert f"{SIMULATED_LABEL}: In " in printed  # the verdict's sentence carries the mark
 
 
 @pytest.mark.slow

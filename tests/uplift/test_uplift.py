@@ -10,6 +10,7 @@ import pandas as pd
 import pyfixest as pf
 import pytest
 
+from wb.door import provenance
 from wb.errors import ExportError
 from wb.uplift import estimation
 from wb.uplift.fixest import iv_formula
@@ -41,6 +42,13 @@ def test_null_effect_no_uplift_while_naive_is_positive():
     # the sentence names the months it is about (a brief's period may be another one)
     assert r.verdict.text.startswith(f"In {r.first_month} to {r.last_month}, a quota-induced")
     assert r.verdict.text_zh.startswith(f"{r.first_month}至{r.last_month}，因配额")
+    # as notebook 20 and wb uplift print it: marked simulated, the caveats after it; unmarked
+    # when the same numbers come from data not known to be simulated
+    said = r.verdict_text().splitlines()
+    assert said[0] == f"{provenance.LABEL}: {r.verdict.text}"
+    assert said[1:] == [f"- {c}" for c in r.verdict.caveats]
+    real = dataclasses.replace(r, simulated_truth=None, stamped_simulated=False)
+    assert real.verdict_text(caveats=False) == r.verdict.text
 
 
 @pytest.mark.parametrize(

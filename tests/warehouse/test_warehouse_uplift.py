@@ -14,6 +14,7 @@ from customer_uplift_reference import customer_rows, estimates, impute_units
 from helpers import wb_in_process
 from warehouse_cases import TINY, read_tables, with_edge_cases, write_source
 
+from wb.door import provenance
 from wb.errors import InputError
 from wb.warehouse import imputation, simulate, uplift, uplift_result
 from wb.warehouse.simulate import CustomerSimulationConfig
@@ -115,6 +116,9 @@ def test_no_quota_interval_covers_the_simulated_organic_effect(truth_source):
     folder, truth = truth_source
     result = uplift.estimate(folder)
     assert result.simulated
+    # as notebook 30 prints it: the two sentences after the simulated mark
+    assert result.finding().startswith(f"{provenance.LABEL}: ")
+    assert len(result.finding().splitlines()) == 2
     for kind in uplift_result.KINDS:
         att, target = result.att(kind), result.truth_att(kind)
         assert att.ci_low <= target <= att.ci_high, (kind, att, target)

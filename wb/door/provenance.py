@@ -39,6 +39,9 @@ KEY = "wb.simulated"
 COLUMN = "wb_simulated"
 #: How every value of :data:`COLUMN` starts.
 WORD = "SIMULATED"
+#: How every output made from simulated data says so to its reader: each figure and page, the
+#: printed findings of notebooks and commands.
+LABEL = "模拟数据 · SIMULATED DATA"
 
 _PAIR = re.compile(r"(\w+)=(\S+)")
 #: Marker text key → the stamp's ``true_effects`` key (yuan per add).

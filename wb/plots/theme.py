@@ -22,6 +22,7 @@ from matplotlib import font_manager
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
+from wb.door import provenance
 from wb.door.atomic import atomic_path
 from wb.errors import ExportError
 
@@ -57,7 +58,7 @@ PNG_DPI = 200
 SMALLEST_FONT_KEY = "wb:smallest-font-pt"
 
 #: Marks every figure and page made from simulated data.
-SIMULATED_LABEL = "模拟数据 · SIMULATED DATA"
+SIMULATED_LABEL = provenance.LABEL
 
 RC = {
     "font.family": FONT_FAMILY,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from wb.door import provenance
 from wb.door.display import jsonable, table
 from wb.stats.cluster import LEVEL
 from wb.uplift.verdict import Verdict, signed_yuan
@@ -197,6 +198,16 @@ class UpliftResult:
         """Simulated data: the simulator's truth is known, or the file carries its stamp."""
         return self.stamped_simulated or self.simulated_truth is not None
 
+    def verdict_text(self, caveats: bool = True) -> str:
+        """The verdict as notebook 20 and ``wb uplift`` print it: its sentence, after
+        :data:`wb.door.provenance.LABEL` when the data are simulated, then (``caveats``) each
+        caveat on a line of its own."""
+        mark = f"{provenance.LABEL}: " if self.simulated else ""
+        lines = [mark + self.verdict.text]
+        if caveats:
+            lines += [f"- {c}" for c in self.verdict.caveats]
+        return "\n".join(lines)
+
     def to_json(self) -> dict:
         """The ``uplift.json`` document (schema ``wb.uplift/1``) with diagnostics."""
 
@@ -350,7 +361,7 @@ class Summary:
             t = r.simulated_truth
             notes.insert(
                 0,
-                "SIMULATED DATA."
+                f"{provenance.LABEL}."
                 + (
                     " True effects: quota-induced add "
                     f"{t['beta_quota_cny_per_add']:+,.0f} yuan, organic add "

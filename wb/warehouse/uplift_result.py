@@ -16,6 +16,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from wb.door import provenance
 from wb.door.display import table
 from wb.door.documents import DocumentSchema
 from wb.errors import ExportError, InputError
@@ -136,9 +137,11 @@ class CustomerUpliftResult:
         return "\n".join(lines)
 
     def finding(self) -> str:
-        """The result in two sentences with units, English then Chinese (:func:`finding`)."""
+        """The result in two sentences with units, English then Chinese (:func:`finding`),
+        after :data:`wb.door.provenance.LABEL` when the source is simulated."""
         zh, en = finding(self.to_json())
-        return f"{en}\n{zh}"
+        mark = f"{provenance.LABEL}: " if self.simulated else ""
+        return f"{mark}{en}\n{zh}"
 
     def _repr_html_(self) -> str:
         t = self.tidy()
