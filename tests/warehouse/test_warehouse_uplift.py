@@ -118,6 +118,7 @@ def test_no_quota_interval_covers_the_simulated_organic_effect(truth_source):
     assert result.simulated
     # as notebook 30 prints it: the two sentences after the simulated mark
     assert result.finding().startswith(f"{provenance.LABEL}: ")
+    assert result.summary().startswith(f"{provenance.LABEL}\nCustomer-level uplift")
     assert len(result.finding().splitlines()) == 2
     for kind in uplift_result.KINDS:
         att, target = result.att(kind), result.truth_att(kind)

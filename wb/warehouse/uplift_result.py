@@ -107,9 +107,11 @@ class CustomerUpliftResult:
         return table(pd.DataFrame(rows), yuans=("coef", "se", "ci_low", "ci_high"))
 
     def summary(self) -> str:
-        """A few lines of plain text: the two kinds, the difference, the tiers."""
+        """A few lines of plain text: the two kinds, the difference, the tiers; the simulated
+        mark first when the source is simulated."""
         d = self.design
-        lines = [
+        lines = [provenance.LABEL] if self.simulated else []
+        lines += [
             f"Customer-level uplift ({d.model} model, bindings dated by the month of "
             f"{'certification' if d.onset == 'certified' else 'the add'}; effects averaged over "
             f"event months 0..{d.post},"
