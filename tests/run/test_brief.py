@@ -221,7 +221,7 @@ def test_uplift_section_reads_the_pretrend_sensitivity_in_one_line(artifacts):
     line = next(p for p in html.split("<p>") if "Sensitivity to pre-trends" in p)
     assert "stays negative unless post-adoption trend breaks exceed 1.4× the largest" in line
     assert "bends by more than 820 yuan per month²" in line
-    assert "450 80% of the time" in line and "do not test parallel trends" in line
+    assert "one of 450 yuan 80% of the time" in line and "do not test parallel trends" in line
     assert "SIMULATED" in line
 
 
