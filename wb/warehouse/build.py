@@ -131,11 +131,14 @@ def quota_in_force(quota: ir.Table) -> tuple[ir.Table, ir.Table]:
 
 def panel(base: ir.Table, adds: ir.Table, quota: ir.Table) -> ir.Table:
     """The section-3 panel joined with the add-quality counts, one row per ``(rm_id, month)``
-    of ``base``; ``quota_target`` is the RM's row, else its branch's, else 0."""
+    of ``base``; ``quota_target`` is the RM's row, else its branch's, else 0. Also one row per
+    RM-month of ``adds`` that ``base`` lacks, with ``customers`` null: adds not placed (no
+    ``customer_month`` row of that RM in that month), counted by :func:`split_not_placed` in
+    the same query rather than an anti-join of their own."""
     rm_q, branch_q = quota_in_force(quota)
     a = adds.rename(a_rm="rm_id", a_month="month")
     j = (
-        base.left_join(a, (base.rm_id == a.a_rm) & (base.month == a.a_month))
+        base.outer_join(a, (base.rm_id == a.a_rm) & (base.month == a.a_month))
         .left_join(rm_q, (base.rm_id == rm_q.q_rm) & (base.month == rm_q.q_month))
         .left_join(
             branch_q, (base.branch_id == branch_q.q_branch) & (base.month == branch_q.q_bmonth)
@@ -147,11 +150,11 @@ def panel(base: ir.Table, adds: ir.Table, quota: ir.Table) -> ir.Table:
     }
     money = [c for c in MONEY if c in base.columns]
     return j.select(
-        "rm_id",
-        "branch_id",
-        "month",
-        counts["wecom_adds"],
-        counts["wecom_certified_adds"],
+        rm_id=ibis.coalesce(j.rm_id, j.a_rm),
+        branch_id=j.branch_id,
+        month=ibis.coalesce(j.month, j.a_month),
+        wecom_adds=counts["wecom_adds"],
+        wecom_certified_adds=counts["wecom_certified_adds"],
         quota_target=ibis.coalesce(j.rm_target, j.branch_target, 0).cast("int64"),
         customers=j.customers.cast("int64"),
         **{m: j[m] for m in money},
@@ -159,12 +162,17 @@ def panel(base: ir.Table, adds: ir.Table, quota: ir.Table) -> ir.Table:
     ).order_by(["rm_id", "month"])
 
 
-def not_placed(adds: ir.Table, base: ir.Table) -> ir.Table:
-    """Adds of an RM in a month without any of its ``customer_month`` rows: one row with
-    ``adds`` and ``rm_months`` (counted and reported, not placed)."""
-    keys = base.select(k_rm=base.rm_id, k_month=base.month)
-    orphan = adds.anti_join(keys, (adds.rm_id == keys.k_rm) & (adds.month == keys.k_month))
-    return orphan.aggregate(adds=orphan.wecom_adds.sum(), rm_months=orphan.count())
+def split_not_placed(rows) -> tuple[object, dict[str, int]]:
+    """The panel's rows (an Arrow table of :func:`panel`) without the adds not placed, and
+    those counted: ``adds`` and ``rm_months``."""
+    import pyarrow.compute as pc
+
+    placed = pc.is_valid(rows["customers"])
+    lost = rows.filter(pc.invert(placed))
+    return rows.filter(placed), {
+        "adds": int(pc.sum(lost["wecom_adds"]).as_py() or 0),
+        "rm_months": lost.num_rows,
+    }
 
 
 # ---------------------------------------------------------------------------- the build
@@ -220,14 +228,12 @@ def compute(
     adds = adds_by_rm_month(g["adds"], window)
     base = rm_months(g["rm_months"], window)
     with progress.step("join panel"):
-        joined = panel(base, adds, report.tables["quota"]).to_pyarrow()
-    with progress.step("adds not placed"):
-        orphan = not_placed(adds, base).to_pyarrow().to_pylist()[0]
+        joined, orphan = split_not_placed(panel(base, adds, report.tables["quota"]).to_pyarrow())
     rm_cols = [c for c in schemas.RM_MONTH.column_names if c in joined.column_names]
     return (
         joined.select(rm_cols),
         joined.select(list(schemas.ADD_QUALITY.column_names)),
-        {"adds": int(orphan["adds"] or 0), "rm_months": int(orphan["rm_months"] or 0)},
+        orphan,
     )
 
 
@@ -278,7 +284,7 @@ def build(
     options.check()
     window = months if isinstance(months, MonthWindow) else MonthWindow.parse(months)
     target = check_out(out, BUILD_JSON, "build")
-    progress = progress or Progress(6)
+    progress = progress or Progress(5)
     started = time.perf_counter()
     try:
         with (
