@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -144,6 +146,11 @@ def _judging_grouping(rule: Rule, groupings: tuple[Grouping, ...]) -> Grouping |
     )
 
 
+#: The count, in the grouping that ``counts_rows``, of the rows breaking any row rule that no
+#: grouping judges (:func:`_rule_counts`).
+ANY_UNJUDGED = "any_unjudged"
+
+
 def _rule_counts(
     table: ir.Table,
     rules: list[Rule],
@@ -153,10 +160,12 @@ def _rule_counts(
     """Run the table's groupings (cached: the build reuses them; a grouping's rows may join
     ``before``, the groupings of earlier tables, and this table's earlier ones) and count in
     them, in one small aggregate per grouping, the breaking rows of each row rule and the
-    screened groups of each group rule; row rules no grouping judges are summed in the
-    grouping that ``counts_rows``, else in one aggregate over the table. The rows are counted
-    there too, or in a grouping of every group. Returns the groupings by name, the counts
-    (``r<i>`` for row rule ``i``, :func:`_screen_count` for a screen) and the rows."""
+    screened groups of each group rule. Row rules no grouping judges are counted over the
+    table in one aggregate; with a grouping that ``counts_rows``, it holds one count instead,
+    of the rows breaking any of them (one sum per group, not one per rule), and only when that
+    count is not zero does the aggregate over the table count them rule by rule. The rows are
+    counted there too, or in a grouping of every group. Returns the groupings by name, the
+    counts (``r<i>`` for row rule ``i``, :func:`_screen_count` for a screen) and the rows."""
     row_rules = [r for r in rules if r.bad is not None]
     unjudged = [
         (f"r{i}", r) for i, r in enumerate(row_rules) if _judging_grouping(r, groupings) is None
@@ -170,7 +179,10 @@ def _rule_counts(
     with released_on_failure(built):
         for grouping in groupings:
             rows = grouping.rows_of(table, before | built)
-            hosted = {name: r.bad(rows).sum() for name, r in unjudged} if grouping is host else {}
+            hosted = {}
+            if grouping is host and unjudged:
+                any_bad = functools.reduce(operator.or_, (r.bad(rows) for _, r in unjudged))
+                hosted = {ANY_UNJUDGED: any_bad.sum()}
             g = grouping.of(rows, hosted).cache()
             built[grouping.name] = g
             metrics = {name: g[name].sum() for name in hosted}
@@ -188,6 +200,10 @@ def _rule_counts(
             }
             if metrics:
                 counts |= g.aggregate(**metrics).to_pyarrow().to_pylist()[0]
+        if counts.pop(ANY_UNJUDGED, None):  # some row breaks a rule: which, in how many rows
+            per_row = {name: r.bad(table).sum() for name, r in unjudged}
+            counts |= table.aggregate(**per_row).to_pyarrow().to_pylist()[0]
+    counts |= {name: 0 for name, _ in unjudged if name not in counts}
     return built, counts, int(counts.pop("n_rows") or 0)
 
 
