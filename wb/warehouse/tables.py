@@ -1,8 +1,8 @@
 """The three warehouse tables of docs/warehouse.md: their columns and keys, and their groupings.
 
 Each table's **groupings** (:data:`GROUPINGS`) are the group-bys the build needs anyway
-(customer-months per RM-month and branch and per customer, contacts per RM, contacts added
-more than once per ``contact_id``). The rules of :mod:`wb.warehouse.rules` are counted inside
+(customer-months per RM-month and branch and per customer, contacts added more than once per
+``contact_id``, adds per RM-month with their quality flags). The rules of :mod:`wb.warehouse.rules` are counted inside
 them, so the data are scanned once per grouping, not once per rule; the build reuses them.
 """
 
