@@ -211,3 +211,36 @@ def test_missing_table_is_exit_2(tmp_path):
     with pytest.raises(InputError, match="table quota not found"):
         build.build(src, tmp_path / "b", progress=QUIET)
     assert not (tmp_path / "b").exists()
+
+
+def test_the_build_counts_adds_in_their_own_month_across_a_year_end():
+    """The adds grouping keys adds by the one month index (wb.door.calendar) and the build
+    formats it back once per RM-month: an add on 31 December stays in December and one on 1
+    January in January (the index once went through ``12 * year + month`` and back)."""
+    from wb.warehouse.tables import GROUPINGS, add_facts
+
+    contacts = ibis.memtable(
+        {
+            "rm_id": ["R1", "R1", "R1"],
+            "contact_id": ["c1", "c2", "c3"],
+            "added_at": pd.to_datetime(
+                ["2023-12-31 23:00", "2024-01-01 08:00", "2024-01-15 12:00"]
+            ),
+            "customer_id": [None, None, None],
+            "certified_at": pd.to_datetime([None, None, None]),
+            "removed_at": pd.to_datetime([None, None, None]),
+        },
+        schema={
+            "rm_id": "string",
+            "contact_id": "string",
+            "added_at": "timestamp",
+            "customer_id": "string",
+            "certified_at": "timestamp",
+            "removed_at": "timestamp",
+        },
+    )
+    adds = next(g for g in GROUPINGS["wecom_contact"] if g.name == "adds")
+    repeated = contacts.filter(contacts.rm_id.isnull()).select(contact_id="contact_id", n_rms=0)
+    grouped = adds.of(add_facts(contacts, {"contacts": repeated}))
+    got = ibis.duckdb.connect().execute(build.adds_by_rm_month(grouped, build.MonthWindow()))
+    assert dict(zip(got.month, got.wecom_adds, strict=True)) == {"2023-12": 1, "2024-01": 2}

@@ -563,10 +563,10 @@ def test_an_interrupted_check_drops_its_cached_groupings(source, monkeypatch):
 
     checked = wvalidate.check_table
 
-    def stop_at_quota(src, name, table):
+    def stop_at_quota(src, name, table, before):
         if name == "quota":
             raise KeyboardInterrupt
-        return checked(src, name, table)
+        return checked(src, name, table, before)
 
     monkeypatch.setattr(wvalidate, "check_table", stop_at_quota)
     src = open_source(source, EngineOptions())

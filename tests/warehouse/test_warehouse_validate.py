@@ -316,3 +316,47 @@ def test_engine_pattern_finds_emails_where_the_full_local_part_does():
     found = [bool(ported.search(v)) for v in values]
     assert found == [bool(full.search(v)) for v in values]
     assert sum(found) > 500  # the random ids hold e-mails
+
+
+def judged_ids_tables() -> dict[str, pd.DataFrame]:
+    """The broken tables with contacts certified to customer ids that ``customer_month`` also
+    holds, a phone (two contacts) and one with a zero-width space (one contact), beside the
+    ID number no customer has."""
+    t = broken_tables()
+    cm, wc = t["customer_month"], t["wecom_contact"]
+    cm.loc[9, "customer_id"] = "C\u200b9"
+    for row, cid in ((8, PHONE), (9, PHONE), (10, "C\u200b9")):
+        wc.loc[row, "customer_id"] = cid
+        wc.loc[row, "certified_at"] = wc.loc[row, "added_at"]
+    return t
+
+
+def judged_id_counts(problems) -> dict[tuple[str, str, str], int]:
+    return {
+        (p.table, p.column, p.rule): p.rows
+        for p in problems.problems
+        if p.column == "customer_id" and p.rule in {"no_personal_data", "id_characters"}
+    }
+
+
+#: Rows breaking the customer_id rules in :func:`judged_ids_tables`: each table's own rows,
+#: whether the id was judged once per customer (the contacts' known customers) or per row.
+JUDGED_EXPECTED = {
+    ("customer_month", "customer_id", "no_personal_data"): 1,
+    ("customer_month", "customer_id", "id_characters"): 1,
+    ("wecom_contact", "customer_id", "no_personal_data"): 3,
+    ("wecom_contact", "customer_id", "id_characters"): 1,
+}
+
+
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+def test_a_contacts_customer_id_judged_once_per_customer_counts_every_row(engine, tmp_path):
+    """A contact's customer_id that customer_month holds takes the verdict of the
+    ``customers`` grouping (its id searched once per customer) instead of a search per add;
+    every contact row with a broken id is still counted, known customer or not."""
+    if engine == "spark":
+        from helpers import local_spark
+
+        local_spark(tmp_path / "spark-warehouse")
+    src = write_source(tmp_path / "src", judged_ids_tables())
+    assert judged_id_counts(problems_of(src, engine)) == JUDGED_EXPECTED

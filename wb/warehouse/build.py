@@ -1,7 +1,9 @@
 """Build the RM x month panel and the add-quality table from the warehouse (docs/warehouse.md).
 
-Written once as Ibis expressions (:func:`add_facts`, :func:`panel`), executed by the engine the
-source was opened on; only RM-month rows come back to Python, to be written as Parquet.
+Written once as Ibis expressions (:func:`panel`, on the groupings the validation left cached,
+among them the adds per RM-month of :func:`wb.warehouse.tables.add_facts`), executed by the
+engine the source was opened on; only RM-month rows come back to Python, to be written as
+Parquet.
 
 A source simulated by ``wb simulate --level customer`` (its files carry the stamp,
 :mod:`wb.door.provenance`) gives a simulated panel: both Parquet files keep the stamp in their
@@ -29,13 +31,13 @@ import pandas as pd
 
 from wb.door import provenance, schemas
 from wb.door.atomic import check_out, sibling_dir, staged_dir, write_json
-from wb.door.calendar import MONTH_RE, month_index_expr, month_text_expr
+from wb.door.calendar import MONTH_RE, month_text_expr
 from wb.door.display import Shown, table
 from wb.errors import InputError
 from wb.warehouse.progress import Progress
 from wb.warehouse.source import EngineOptions, Source, open_source
 from wb.warehouse.tables import MONEY, TABLES, month_text
-from wb.warehouse.validate import ValidationReport, released_on_failure, validate
+from wb.warehouse.validate import ValidationReport, validate
 
 SCHEMA = "wb.warehouse.build/1"
 BUILD_JSON = "build.json"
@@ -89,79 +91,18 @@ class MonthWindow:
 # ---------------------------------------------------------------------------- expressions
 
 
-def _ts(column: ir.Value) -> ir.TimestampValue:
-    return column if column.type().is_timestamp() else column.cast("timestamp")
-
-
-def add_facts(contacts: ir.Table, customers: ir.Table, contact_rms: ir.Table) -> ir.Table:
-    """One row per add (``wecom_contact`` row) with its month and quality flags.
-
-    ``customers`` and ``contact_rms`` are the ``customers`` grouping of ``customer_month`` and
-    the ``contacts`` grouping of ``wecom_contact`` (:data:`wb.warehouse.tables.GROUPINGS`):
-    each customer's ``first_index`` (its first month) and each contact's ``n_rms``.
-
-    Columns: ``rm_id``, ``month_index`` (of ``added_at``, :func:`~wb.door.calendar.month_index_expr`:
-    an integer, which DuckDB groups and compares at a fraction of the cost of ``YYYY-MM`` text
-    formatted on every add), ``certified_30d`` (``certified_at -
-    added_at <= 30 days``), ``existing_customer`` (certified within 30 days to a customer with a
-    ``customer_month`` row in an earlier month, any RM or none), ``removed_30d`` / ``removed_90d``
-    (``removed_at - added_at <= 30 / 90 days``), ``shared_3plus`` (the ``contact_id`` was added
-    by three or more distinct RMs over the whole table) and ``last3days`` (added on one of the
-    last three calendar days of its month). Also ``customer_id``, ``added_at`` and
-    ``certified_at``, for customer-level work built on the same facts.
-    """
-    added = _ts(contacts.added_at)
-    certified = _ts(contacts.certified_at)
-    removed = _ts(contacts.removed_at)
-    day0 = added.date()
-    facts = contacts.select(
-        rm_id=contacts.rm_id,
-        contact_id=contacts.contact_id,
-        customer_id=contacts.customer_id,
-        added_at=added,
-        certified_at=certified,
-        month_index=month_index_expr(added),
-        certified_30d=(certified <= added + ibis.interval(days=30)).fill_null(False),
-        removed_30d=(removed <= added + ibis.interval(days=30)).fill_null(False),
-        removed_90d=(removed <= added + ibis.interval(days=90)).fill_null(False),
-        last3days=(day0 + ibis.interval(days=3)).month() != day0.month(),
-    )
-    first = customers.select(cid=customers.customer_id, first_index=customers.first_index)
-    shared = contact_rms.filter(contact_rms.n_rms >= 3).select(sid=contact_rms.contact_id)
-    joined = facts.left_join(first, facts.customer_id == first.cid).left_join(
-        shared, facts.contact_id == shared.sid
-    )
-    return joined.select(
+def adds_by_rm_month(adds: ir.Table, window: MonthWindow) -> ir.Table:
+    """Adds per ``(rm_id, month)`` in the window, from the ``adds`` grouping of
+    ``wecom_contact`` (:data:`wb.warehouse.tables.GROUPINGS`): ``wecom_adds`` (its ``n_rows``),
+    certified and quality counts (:func:`~wb.warehouse.tables.add_counts`); ``month`` as
+    ``YYYY-MM`` text, formatted once per RM-month."""
+    adds = adds.select(
         "rm_id",
-        "contact_id",
-        "customer_id",
-        "added_at",
-        "certified_at",
-        "month_index",
-        "certified_30d",
-        "removed_30d",
-        "removed_90d",
-        "last3days",
-        existing_customer=(
-            joined.certified_30d & (joined.first_index < joined.month_index)
-        ).fill_null(False),
-        shared_3plus=joined.sid.notnull(),
+        "wecom_certified_adds",
+        *QUALITY_COUNTS,
+        wecom_adds=adds.n_rows,
+        month=month_text_expr(adds.month_index),
     )
-
-
-def adds_by_rm_month(facts: ir.Table, window: MonthWindow) -> ir.Table:
-    """Adds per ``(rm_id, month)`` in the window: ``wecom_adds``, certified and quality counts;
-    ``month`` as ``YYYY-MM`` text, formatted once per RM-month."""
-    adds = facts.group_by(["rm_id", "month_index"]).aggregate(
-        wecom_adds=facts.count(),
-        wecom_certified_adds=facts.certified_30d.sum(),
-        adds_existing_customer=facts.existing_customer.sum(),
-        adds_removed_30d=facts.removed_30d.sum(),
-        adds_removed_90d=facts.removed_90d.sum(),
-        adds_shared_3plus=facts.shared_3plus.sum(),
-        adds_last3days=facts.last3days.sum(),
-    )
-    adds = adds.mutate(month=month_text_expr(adds.month_index)).drop("month_index")
     return adds.filter(window.contains(adds.month))
 
 
@@ -190,11 +131,14 @@ def quota_in_force(quota: ir.Table) -> tuple[ir.Table, ir.Table]:
 
 def panel(base: ir.Table, adds: ir.Table, quota: ir.Table) -> ir.Table:
     """The section-3 panel joined with the add-quality counts, one row per ``(rm_id, month)``
-    of ``base``; ``quota_target`` is the RM's row, else its branch's, else 0."""
+    of ``base``; ``quota_target`` is the RM's row, else its branch's, else 0. Also one row per
+    RM-month of ``adds`` that ``base`` lacks, with ``customers`` null: adds not placed (no
+    ``customer_month`` row of that RM in that month), counted by :func:`split_not_placed` in
+    the same query rather than an anti-join of their own."""
     rm_q, branch_q = quota_in_force(quota)
     a = adds.rename(a_rm="rm_id", a_month="month")
     j = (
-        base.left_join(a, (base.rm_id == a.a_rm) & (base.month == a.a_month))
+        base.outer_join(a, (base.rm_id == a.a_rm) & (base.month == a.a_month))
         .left_join(rm_q, (base.rm_id == rm_q.q_rm) & (base.month == rm_q.q_month))
         .left_join(
             branch_q, (base.branch_id == branch_q.q_branch) & (base.month == branch_q.q_bmonth)
@@ -206,11 +150,11 @@ def panel(base: ir.Table, adds: ir.Table, quota: ir.Table) -> ir.Table:
     }
     money = [c for c in MONEY if c in base.columns]
     return j.select(
-        "rm_id",
-        "branch_id",
-        "month",
-        counts["wecom_adds"],
-        counts["wecom_certified_adds"],
+        rm_id=ibis.coalesce(j.rm_id, j.a_rm),
+        branch_id=j.branch_id,
+        month=ibis.coalesce(j.month, j.a_month),
+        wecom_adds=counts["wecom_adds"],
+        wecom_certified_adds=counts["wecom_certified_adds"],
         quota_target=ibis.coalesce(j.rm_target, j.branch_target, 0).cast("int64"),
         customers=j.customers.cast("int64"),
         **{m: j[m] for m in money},
@@ -218,12 +162,17 @@ def panel(base: ir.Table, adds: ir.Table, quota: ir.Table) -> ir.Table:
     ).order_by(["rm_id", "month"])
 
 
-def not_placed(adds: ir.Table, base: ir.Table) -> ir.Table:
-    """Adds of an RM in a month without any of its ``customer_month`` rows: one row with
-    ``adds`` and ``rm_months`` (counted and reported, not placed)."""
-    keys = base.select(k_rm=base.rm_id, k_month=base.month)
-    orphan = adds.anti_join(keys, (adds.rm_id == keys.k_rm) & (adds.month == keys.k_month))
-    return orphan.aggregate(adds=orphan.wecom_adds.sum(), rm_months=orphan.count())
+def split_not_placed(rows) -> tuple[object, dict[str, int]]:
+    """The panel's rows (an Arrow table of :func:`panel`) without the adds not placed, and
+    those counted: ``adds`` and ``rm_months``."""
+    import pyarrow.compute as pc
+
+    placed = pc.is_valid(rows["customers"])
+    lost = rows.filter(pc.invert(placed))
+    return rows.filter(placed), {
+        "adds": int(pc.sum(lost["wecom_adds"]).as_py() or 0),
+        "rm_months": lost.num_rows,
+    }
 
 
 # ---------------------------------------------------------------------------- the build
@@ -276,24 +225,15 @@ def compute(
     """Run the build's expressions on validated tables and the groupings the validation left
     cached; return (rm_month Arrow table, add_quality Arrow table, adds not placed)."""
     g = report.groupings
-    cached: dict[str, object] = {}
-    with released_on_failure(cached):
-        with progress.step("aggregate adds"):
-            facts = add_facts(report.tables["wecom_contact"], g["customers"], g["contacts"])
-            adds = cached["adds"] = adds_by_rm_month(facts, window).cache()
-        with progress.step("select RM-months"):
-            base = cached["base"] = rm_months(g["rm_months"], window).cache()
-        with progress.step("join panel"):
-            joined = panel(base, adds, report.tables["quota"]).to_pyarrow()
-        with progress.step("adds not placed"):
-            orphan = not_placed(adds, base).to_pyarrow().to_pylist()[0]
-    for done in cached.values():
-        done.release()
+    adds = adds_by_rm_month(g["adds"], window)
+    base = rm_months(g["rm_months"], window)
+    with progress.step("join panel"):
+        joined, orphan = split_not_placed(panel(base, adds, report.tables["quota"]).to_pyarrow())
     rm_cols = [c for c in schemas.RM_MONTH.column_names if c in joined.column_names]
     return (
         joined.select(rm_cols),
         joined.select(list(schemas.ADD_QUALITY.column_names)),
-        {"adds": int(orphan["adds"] or 0), "rm_months": int(orphan["rm_months"] or 0)},
+        orphan,
     )
 
 
@@ -344,7 +284,7 @@ def build(
     options.check()
     window = months if isinstance(months, MonthWindow) else MonthWindow.parse(months)
     target = check_out(out, BUILD_JSON, "build")
-    progress = progress or Progress(8)
+    progress = progress or Progress(5)
     started = time.perf_counter()
     try:
         with (

@@ -128,6 +128,15 @@ def _month_format(table: str, keys: tuple[str, ...]) -> Rule:
     )
 
 
+def _judged_once(t: ir.Table, found: Predicate, judged: str) -> ir.BooleanValue:
+    """``found(t)`` where ``t`` has no column ``judged``; else that column where it is set (the
+    id's verdict, searched once per id in the ``customers`` grouping, which holds it and
+    which :func:`wb.warehouse.tables.add_facts` joins), the search elsewhere."""
+    if judged not in t.columns:
+        return found(t)
+    return ibis.ifelse(t[judged].isnull(), found(t), t[judged])
+
+
 def _id_characters(table: str, column: str, keys: tuple[str, ...]) -> Rule:
     return Rule(
         table,
@@ -138,7 +147,10 @@ def _id_characters(table: str, column: str, keys: tuple[str, ...]) -> Rule:
         "shown)",
         tuple(k for k in keys if k != column),
         (column,),
-        bad=lambda t: t[column].notnull() & bad_id_characters(t[column]),
+        bad=lambda t: (
+            t[column].notnull()
+            & _judged_once(t, lambda u: bad_id_characters(u[column]), f"{column}_defect")
+        ),
     )
 
 
@@ -186,7 +198,10 @@ def _personal(table: str, column: str, keys: tuple[str, ...]) -> Rule:
         "a pseudonymous id, not a phone number, ID number, WeChat id or e-mail (values not shown)",
         tuple(k for k in keys if k != column),
         (column,),
-        bad=lambda t: t[column].notnull() & looks_personal(t[column]),
+        bad=lambda t: (
+            t[column].notnull()
+            & _judged_once(t, lambda u: looks_personal(u[column]), f"{column}_personal")
+        ),
     )
 
 

@@ -1,8 +1,8 @@
 """The three warehouse tables of docs/warehouse.md: their columns and keys, and their groupings.
 
 Each table's **groupings** (:data:`GROUPINGS`) are the group-bys the build needs anyway
-(customer-months per RM-month and branch and per customer, contacts per RM, contacts added
-more than once per ``contact_id``). The rules of :mod:`wb.warehouse.rules` are counted inside
+(customer-months per RM-month and branch and per customer, contacts added more than once per
+``contact_id``, adds per RM-month with their quality flags). The rules of :mod:`wb.warehouse.rules` are counted inside
 them, so the data are scanned once per grouping, not once per rule; the build reuses them.
 """
 
@@ -17,6 +17,7 @@ import ibis.expr.types as ir
 
 from wb.door.calendar import month_index_expr
 from wb.errors import InputError
+from wb.warehouse.patterns import bad_id_characters, looks_personal
 
 TABLES = ("customer_month", "wecom_contact", "quota")
 
@@ -192,13 +193,21 @@ def bit_count(value: ir.IntegerValue, bits: int = MONTH_BITS) -> ir.IntegerValue
     return sum(((value >> k) & 1 for k in range(1, bits)), value & 1)
 
 
+#: How a grouping's rows are made from its table and the groupings built before it (of
+#: earlier tables and of this one), by name: the table's own columns and any derived ones.
+Rows = Callable[[ir.Table, dict[str, ir.Table]], ir.Table]
+
+
 @dataclass(frozen=True)
 class Grouping:
     """A group-by of one table that the build reuses and the table's rules are counted in.
 
-    One row per distinct ``keys`` (columns of the table; null is a key value too) with
-    ``n_rows``, the table's rows in that group, and the aggregates ``values(table)``.
-    ``counts_rows``: the grouping also counts the row rules no grouping can judge per group
+    One row per distinct ``keys`` (columns of the grouping's rows; null is a key value too)
+    with ``n_rows``, the table's rows in that group, and the aggregates ``values(rows)``. The
+    rows are the table's, or ``rows(table, before)``: the table with more columns, derived from
+    its own and joined from the groupings ``before`` it (each row of the table once).
+    ``derived(grouping)`` adds columns computed once per group (the key's id judged once for
+    the rows of other tables that join it). ``counts_rows``: the grouping also counts the row rules no grouping can judge per group
     (else one aggregate over the table does). ``repeated_only``: the grouping has one key and
     holds only the groups of more than one row (and the few single rows whose key shares a
     hash with another's); it judges no row rule and counts no rows of the table.
@@ -209,13 +218,22 @@ class Grouping:
     values: Callable[[ir.Table], dict[str, ir.Scalar]]
     counts_rows: bool = False
     repeated_only: bool = False
+    rows: Rows | None = None
+    derived: Callable[[ir.Table], dict[str, ir.Value]] | None = None
 
-    def of(self, table: ir.Table, extra: dict[str, ir.Scalar] | None = None) -> ir.Table:
-        """The grouping of ``table``, with ``extra`` aggregates beside its own."""
-        rows = repeated_rows(table, self.keys[0]) if self.repeated_only else table
-        return rows.group_by(list(self.keys)).aggregate(
+    def rows_of(self, table: ir.Table, before: dict[str, ir.Table]) -> ir.Table:
+        """The rows this grouping groups (before ``repeated_only`` keeps the repeated)."""
+        return table if self.rows is None else self.rows(table, before)
+
+    def of(self, rows: ir.Table, extra: dict[str, ir.Scalar] | None = None) -> ir.Table:
+        """The grouping of ``rows`` (:meth:`rows_of`), with ``extra`` aggregates of them beside
+        its own."""
+        if self.repeated_only:
+            rows = repeated_rows(rows, self.keys[0])
+        grouped = rows.group_by(list(self.keys)).aggregate(
             n_rows=rows.count(), **self.values(rows), **(extra or {})
         )
+        return grouped if self.derived is None else grouped.mutate(**self.derived(grouped))
 
 
 def repeated_rows(table: ir.Table, key: str) -> ir.Table:
@@ -253,12 +271,96 @@ def customer_values(t: ir.Table) -> dict[str, ir.Scalar]:
     return {"first_index": index.min(), "month_bits": bit.sum()}
 
 
+def customer_id_judged(g: ir.Table) -> dict[str, ir.Value]:
+    """Per customer of the ``customers`` grouping: whether its id holds personal data
+    (``customer_id_personal``) or a defective character (``customer_id_defect``),
+    :mod:`wb.warehouse.patterns` searched once per customer (the rules of ``customer_id`` read
+    them); a ``wecom_contact`` row certified to a customer takes these
+    (:func:`add_facts`) instead of searching its id again (7M of the benchmark's 11M adds)."""
+    return {
+        "customer_id_personal": looks_personal(g.customer_id),
+        "customer_id_defect": bad_id_characters(g.customer_id),
+    }
+
+
 def contact_values(t: ir.Table) -> dict[str, ir.Scalar]:
     """Per ``contact_id``: ``n_rms``, the distinct RMs that added it."""
     return {"n_rms": t.rm_id.nunique()}
 
 
-#: Each table's groupings. ``contacts`` holds only the contacts added more than once (0.6% of
+def _ts(column: ir.Value) -> ir.TimestampValue:
+    return column if column.type().is_timestamp() else column.cast("timestamp")
+
+
+def add_facts(contacts: ir.Table, before: dict[str, ir.Table]) -> ir.Table:
+    """Every ``wecom_contact`` row (an add) with its month and quality flags, from the
+    ``customers`` grouping of ``customer_month`` (each customer's ``first_index``) and the
+    ``contacts`` grouping of ``wecom_contact`` (each repeated contact's ``n_rms``) in
+    ``before``; without ``customers`` (its table failed its type checks, so the build stops)
+    no add is an existing customer's.
+
+    Added columns: ``month_index`` (of ``added_at``, :func:`~wb.door.calendar.month_index_expr`:
+    an integer, which the engines group and compare at a fraction of the cost of ``YYYY-MM``
+    text formatted on every add), ``certified_30d`` (``certified_at - added_at <= 30 days``),
+    ``existing_customer`` (certified within 30 days to a customer with a ``customer_month`` row
+    in an earlier month, any RM or none), ``removed_30d`` / ``removed_90d`` (``removed_at -
+    added_at <= 30 / 90 days``), ``shared_3plus`` (the ``contact_id`` was added by three or more
+    distinct RMs over the whole table) and ``last3days`` (added on one of the last three
+    calendar days of its month); with ``customers``, ``customer_id_personal`` and
+    ``customer_id_defect``: the customer's judged id (:func:`customer_id_judged`), null when
+    the ``customer_id`` is null or no customer of ``customer_month``.
+    """
+    added = _ts(contacts.added_at)
+    certified = _ts(contacts.certified_at)
+    removed = _ts(contacts.removed_at)
+    day0 = added.date()
+    facts = contacts.mutate(
+        month_index=month_index_expr(added),
+        certified_30d=(certified <= added + ibis.interval(days=30)).fill_null(False),
+        removed_30d=(removed <= added + ibis.interval(days=30)).fill_null(False),
+        removed_90d=(removed <= added + ibis.interval(days=90)).fill_null(False),
+        last3days=(day0 + ibis.interval(days=3)).month() != day0.month(),
+    )
+    contact_rms = before["contacts"]
+    shared = contact_rms.filter(contact_rms.n_rms >= 3).select(sid=contact_rms.contact_id)
+    joined = facts.left_join(shared, facts.contact_id == shared.sid)
+    judged: dict[str, ir.Value] = {}
+    if "customers" in before:
+        customers = before["customers"]
+        first = customers.select(
+            cid=customers.customer_id,
+            first_index=customers.first_index,
+            customer_id_personal=customers.customer_id_personal,
+            customer_id_defect=customers.customer_id_defect,
+        )
+        joined = joined.left_join(first, joined.customer_id == first.cid)
+        existing = joined.certified_30d & (joined.first_index < joined.month_index)
+        judged = {name: joined[name] for name in ("customer_id_personal", "customer_id_defect")}
+    else:
+        existing = ibis.literal(False)
+    return joined.select(
+        *facts.columns,
+        **judged,
+        existing_customer=existing.fill_null(False),
+        shared_3plus=joined.sid.notnull(),
+    )
+
+
+def add_counts(t: ir.Table) -> dict[str, ir.Scalar]:
+    """Per ``(rm_id, month_index)`` of :func:`add_facts`: the adds certified within 30 days and
+    those of each quality flag (docs/warehouse.md); ``n_rows`` is the adds."""
+    return {
+        "wecom_certified_adds": t.certified_30d.sum(),
+        "adds_existing_customer": t.existing_customer.sum(),
+        "adds_removed_30d": t.removed_30d.sum(),
+        "adds_removed_90d": t.removed_90d.sum(),
+        "adds_shared_3plus": t.shared_3plus.sum(),
+        "adds_last3days": t.last3days.sum(),
+    }
+
+
+#: Each table's groupings, in the order they are built (a grouping's rows may join the
+#: groupings before it). ``contacts`` holds only the contacts added more than once (0.6% of
 #: the benchmark's 10M): the others can neither repeat a key nor be shared by three RMs, and
 #: their ids' rules are row rules.
 GROUPINGS: dict[str, tuple[Grouping, ...]] = {
@@ -266,12 +368,13 @@ GROUPINGS: dict[str, tuple[Grouping, ...]] = {
         # the branch a key, not a max and a min: Spark aggregates text min/max by sorting
         # every row (a SortAggregate), and the branch's id rules are judged once per group
         Grouping("rm_months", ("rm_id", "month", "branch_id"), rm_month_values, counts_rows=True),
-        Grouping("customers", ("customer_id",), customer_values),
+        Grouping("customers", ("customer_id",), customer_values, derived=customer_id_judged),
     ),
     "wecom_contact": (
-        # per RM: its id judged once per RM (a regex per add cost Spark more than the group-by)
-        Grouping("rms", ("rm_id",), lambda t: {}, counts_rows=True),
         Grouping("contacts", ("contact_id",), contact_values, repeated_only=True),
+        # the build's adds per RM-month, counted in the same pass as the table's row rules
+        # (the RM's id rules judged once per RM-month: a regex per add cost Spark more)
+        Grouping("adds", ("rm_id", "month_index"), add_counts, counts_rows=True, rows=add_facts),
     ),
     "quota": (),
 }

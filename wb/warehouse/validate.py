@@ -4,7 +4,8 @@ Per table: the declared columns and their types (from the engine's schema, no da
 the rules of :mod:`wb.warehouse.rules`, counted inside the table's groupings: each grouping is
 one pass over the table (two for one of repeated keys only), cached for the build, and one small
 aggregate over the grouping counts its rules; the row rules no grouping judges are counted in
-one of them or in one aggregate over the table. A group rule with a screen (unique keys) runs
+one of them as one count of the rows breaking any (rule by rule over the table only when it is
+not zero), or in one aggregate over the table. A group rule with a screen (unique keys) runs
 its own group-by only when its screen finds a group that may break it, and then only on that
 group's rows; one branch per RM-month is a group-by of the RM-month grouping.
 For each broken rule up to five example keys are fetched with ``filter`` + ``order_by`` +
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -144,30 +147,44 @@ def _judging_grouping(rule: Rule, groupings: tuple[Grouping, ...]) -> Grouping |
     )
 
 
+#: The count, in the grouping that ``counts_rows``, of the rows breaking any row rule that no
+#: grouping judges (:func:`_rule_counts`).
+ANY_UNJUDGED = "any_unjudged"
+
+
 def _rule_counts(
-    table: ir.Table, rules: list[Rule], groupings: tuple[Grouping, ...]
+    table: ir.Table,
+    rules: list[Rule],
+    groupings: tuple[Grouping, ...],
+    before: dict[str, ir.Table],
 ) -> tuple[dict[str, ir.Table], dict[str, int], int]:
-    """Run the table's groupings (cached: the build reuses them) and count in them, in one
-    small aggregate per grouping, the breaking rows of each row rule and the screened groups
-    of each group rule; row rules no grouping judges are summed in the grouping that
-    ``counts_rows``, else in one aggregate over the table. The rows are counted there too, or
-    in a grouping of every group. Returns the groupings by name, the counts (``r<i>`` for row
-    rule ``i``, :func:`_screen_count` for a screen) and the rows."""
+    """Run the table's groupings (cached: the build reuses them; a grouping's rows may join
+    ``before``, the groupings of earlier tables, and this table's earlier ones) and count in
+    them, in one small aggregate per grouping, the breaking rows of each row rule and the
+    screened groups of each group rule. Row rules no grouping judges are counted over the
+    table in one aggregate; with a grouping that ``counts_rows``, it holds one count instead,
+    of the rows breaking any of them (one sum per group, not one per rule), and only when that
+    count is not zero does the aggregate over the table count them rule by rule. The rows are
+    counted there too, or in a grouping of every group. Returns the groupings by name, the
+    counts (``r<i>`` for row rule ``i``, :func:`_screen_count` for a screen) and the rows."""
     row_rules = [r for r in rules if r.bad is not None]
-    per_row = {
-        f"r{i}": r.bad(table).sum()
-        for i, r in enumerate(row_rules)
-        if _judging_grouping(r, groupings) is None
-    }
+    unjudged = [
+        (f"r{i}", r) for i, r in enumerate(row_rules) if _judging_grouping(r, groupings) is None
+    ]
     host = next((g for g in groupings if g.counts_rows), None)
     counts: dict[str, int] = {}
     if host is None:
+        per_row = {name: r.bad(table).sum() for name, r in unjudged}
         counts = table.aggregate(n_rows=table.count(), **per_row).to_pyarrow().to_pylist()[0]
     built: dict[str, ir.Table] = {}
     with released_on_failure(built):
         for grouping in groupings:
-            hosted = per_row if grouping is host else {}
-            g = grouping.of(table, hosted).cache()
+            rows = grouping.rows_of(table, before | built)
+            hosted = {}
+            if grouping is host and unjudged:
+                any_bad = functools.reduce(operator.or_, (r.bad(rows) for _, r in unjudged))
+                hosted = {ANY_UNJUDGED: any_bad.sum()}
+            g = grouping.of(rows, hosted).cache()
             built[grouping.name] = g
             metrics = {name: g[name].sum() for name in hosted}
             if not grouping.repeated_only:
@@ -184,6 +201,10 @@ def _rule_counts(
             }
             if metrics:
                 counts |= g.aggregate(**metrics).to_pyarrow().to_pylist()[0]
+        if counts.pop(ANY_UNJUDGED, None):  # some row breaks a rule: which, in how many rows
+            per_row = {name: r.bad(table).sum() for name, r in unjudged}
+            counts |= table.aggregate(**per_row).to_pyarrow().to_pylist()[0]
+    counts |= {name: 0 for name, _ in unjudged if name not in counts}
     return built, counts, int(counts.pop("n_rows") or 0)
 
 
@@ -218,10 +239,12 @@ def _screened_rows(table: ir.Table, rule: Rule, groupings: dict[str, ir.Table]) 
 
 
 def check_table(
-    source: Source, name: str, table: ir.Table
+    source: Source, name: str, table: ir.Table, before: dict[str, ir.Table] | None = None
 ) -> tuple[TableCheck, list[Problem], ir.Table, dict[str, ir.Table]]:
     """Check one table in the engine. Returns what ran, the problems, the completed table and
-    its groupings by name (cached in the engine; none when a column's type is wrong)."""
+    its groupings by name (cached in the engine; none when a column's type is wrong).
+    ``before``: the groupings of the tables checked before it, which its groupings may join
+    (:data:`~wb.warehouse.tables.GROUPINGS`)."""
     check = TableCheck(name)
     problems = _type_problems(table, name)
     if problems:
@@ -235,7 +258,7 @@ def check_table(
     check.via_ibis = list(check.rules)
 
     row_rules = [r for r in rules if r.bad is not None]
-    groupings, counts, check.rows = _rule_counts(table, rules, GROUPINGS[name])
+    groupings, counts, check.rows = _rule_counts(table, rules, GROUPINGS[name], before or {})
     with released_on_failure(groupings):
         for i, rule in enumerate(row_rules):
             n = int(counts[f"r{i}"] or 0)
@@ -270,7 +293,9 @@ def validate(
     try:
         for name in TABLES:
             with progress.step(f"check {name}"), source.reading(f"checking {name}"):
-                check, found, table, groupings = check_table(source, name, source.tables[name])
+                check, found, table, groupings = check_table(
+                    source, name, source.tables[name], report.groupings
+                )
             report.checks[name], report.tables[name] = check, table
             report.groupings |= groupings
             problems += found
