@@ -35,29 +35,3 @@ def test_the_engine_index_equals_the_pandas_index_for_text_and_dates():
     assert list(out.from_text) == expected
     assert list(out.from_date) == expected
     assert list(out.back) == MONTHS
-
-
-def test_the_build_counts_adds_in_their_own_month_across_a_year_end():
-    """build's adds per RM-month went through ``12 * year + month`` and back; with the one
-    index, an add on 31 December stays in December and one on 1 January in January."""
-    from wb.warehouse.build import MonthWindow, adds_by_rm_month
-
-    facts = ibis.memtable(
-        {
-            "rm_id": ["R1", "R1", "R1"],
-            "added_at": pd.to_datetime(
-                ["2023-12-31 23:00", "2024-01-01 08:00", "2024-01-15 12:00"]
-            ),
-        }
-    )
-    facts = facts.mutate(
-        month_index=month_index_expr(facts.added_at),
-        certified_30d=True,
-        existing_customer=False,
-        removed_30d=False,
-        removed_90d=False,
-        shared_3plus=False,
-        last3days=False,
-    )
-    got = ibis.duckdb.connect().execute(adds_by_rm_month(facts, MonthWindow.parse(None)))
-    assert dict(zip(got.month, got.wecom_adds, strict=True)) == {"2023-12": 1, "2024-01": 2}
