@@ -222,6 +222,8 @@ def _home_branch(
     """Per row: the RM's home branch (most months; ties → the earlier one). ``moved`` flags
     (per RM code) the RMs seen in more than one branch; the others' home is their branch."""
     rows = moved[rm]
+    if not rows.any():  # no RM moved: each one's home is its branch (the usual export)
+        return branch.copy()
     spells = (
         pd.DataFrame({"rm": rm[rows], "branch": branch[rows], "t": t[rows]})
         .groupby(["rm", "branch"], sort=False)
