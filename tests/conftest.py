@@ -11,6 +11,11 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# The JVMs the tests start (local Spark, the one-machine cluster, `wb ... --engine spark` in a
+# new process) work on tables of a few thousand rows, where compiling hot code costs more than
+# it saves: the first JIT tier only and the serial collector take a small Spark build from
+# about 19 s to 14 s. Only speed depends on them, not a result.
+os.environ.setdefault("JAVA_TOOL_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
 
 import pandas as pd
 import pytest
