@@ -68,12 +68,12 @@ demo: install
 TEST_WORKERS ?= 2
 PYTEST := $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --no-loadscope-reorder
 
-## Run the whole test suite (all tiers, 2 workers) and the layer contract: 7.7–9.8 min measured in fresh clones (README.md, Tests)
+## Run the whole test suite (all tiers, 2 workers) and the layer contract: 6.4 min measured in fresh clones (README.md, Tests)
 test: install
 	$(VENV)/bin/lint-imports
 	$(PYTEST)
 
-## Run the quick tests only (skips `slow` and `spark`; 2 workers): 82 s measured in a fresh clone (README.md, Tests)
+## Run the quick tests only (skips `slow` and `spark`; 2 workers): 83 s measured in a fresh clone (README.md, Tests)
 test-quick: install
 	$(PYTEST) -m "not slow and not spark"
 
