@@ -38,6 +38,17 @@ class KnownParameters(logging.Filter):
         return not record.getMessage().startswith("Passed unknown parameter")
 
 
+@contextlib.contextmanager
+def known_parameters() -> Iterator[None]:
+    """Papermill's log without its :class:`KnownParameters` warnings, for the block."""
+    known = KnownParameters()
+    logging.getLogger("papermill").addFilter(known)
+    try:
+        yield
+    finally:
+        logging.getLogger("papermill").removeFilter(known)
+
+
 def kernel_config(private: Path):
     """The kernel manager's settings for a notebook of a run: the kernel talks to wb over Unix
     sockets (``ipc``) in ``private``, the run's own temporary folder, not over TCP ports on
@@ -146,22 +157,6 @@ def execute(
     the folder its executed copy goes to and its working folder. Failures are contract
     errors: a cell that raised (exit 3), a cell timeout (exit 4), a kernel that is missing,
     died or would not start (exit 5; one retry when it never ran a cell)."""
-    known = KnownParameters()
-    logging.getLogger("papermill").addFilter(known)
-    try:
-        return _execute(nb, values, params, folders, log, say)
-    finally:
-        logging.getLogger("papermill").removeFilter(known)
-
-
-def _execute(
-    nb: NotebookSpec,
-    values: dict[str, Any],
-    params: RunParams,
-    folders: tuple[Path, Path, Path],
-    log: IO[str],
-    say: Say,
-) -> int:
     import papermill
     from jupyter_client.kernelspec import NoSuchKernel
     from nbclient.exceptions import CellTimeoutError
@@ -174,7 +169,7 @@ def _execute(
     while True:
         attempt += 1
         try:
-            with stderr_to(log):
+            with stderr_to(log), known_parameters():
                 papermill.execute_notebook(
                     str(source),
                     str(output),
