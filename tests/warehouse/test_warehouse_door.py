@@ -320,6 +320,12 @@ def test_file_door_value_rules_hold_on_the_warehouse(hostile_source):
             assert value not in message, value
     for secret in (NAME, PHONE, "张三", "wxid_abcd"):
         assert secret not in message
+    # the infinite AUM under finite only: the bound counts the one huge finite value
+    assert {(r, n) for t, c, r, n in found if c == "aum_cny"} == {
+        ("not_null", 1),
+        ("finite", 1),
+        ("bounded", 1),
+    }
 
 
 @pytest.mark.spark

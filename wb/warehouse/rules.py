@@ -175,8 +175,10 @@ def _bounded(table: str, column: str, keys: tuple[str, ...], bound: float, what:
     def bad(t: ir.Table) -> ir.BooleanValue:
         value = t[column]
         beyond = value.abs() > bound
-        if value.type().is_floating():  # NaN is missing (_not_null), not beyond the bound
-            beyond = beyond & ~value.isnan()  # (both engines sort NaN above every number)
+        if value.type().is_floating():  # NaN is missing (_not_null) and an infinity is not
+            # finite (_finite), neither beyond the bound (both engines sort NaN above every
+            # number): each bad value is reported under the one rule it breaks
+            beyond = beyond & ~value.isnan() & (value - value == 0)
         return beyond.fill_null(False)
 
     return Rule(
