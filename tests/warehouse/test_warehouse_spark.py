@@ -26,7 +26,7 @@ from wb.warehouse import build, simulate, validate
 from wb.warehouse.progress import Progress
 from wb.warehouse.simulate import CustomerSimulationConfig
 from wb.warehouse.source import EngineOptions, open_source
-from wb.warehouse.spark import spark_backend
+from wb.warehouse.spark import local_driver_conf, spark_backend
 
 SPARK = EngineOptions(engine="spark", spark_master="local[2]")
 
@@ -139,3 +139,26 @@ def test_catalog_source(spark, edge, tmp_path):
 def test_catalog_source_needs_spark(tmp_path):
     with pytest.raises(InputError, match="needs --engine spark"):
         build.build("spark:wbtest", tmp_path / "b", progress=Progress(1, quiet=True))
+
+
+def test_a_local_driver_gets_a_heap_sized_to_the_machine_unless_one_is_given():
+    """A local driver's heap is a quarter of the machine's memory within 1-8 GB (Spark's own
+    default is 1 GB, in which the benchmark's broadcast of 1.2M customers failed) and its
+    broadcast threshold a 64th of it; a heap the user sized is left alone, and so is the
+    threshold."""
+    conf = local_driver_conf({})
+    heap = int(conf["spark.driver.memory"].removesuffix("m"))
+    assert 1024 <= heap <= 8192
+    assert conf["spark.sql.autoBroadcastJoinThreshold"] == f"{heap // 64}m"
+    assert local_driver_conf({"SPARK_DRIVER_MEMORY": "2g"}) == {}
+    assert local_driver_conf({"PYSPARK_SUBMIT_ARGS": "--driver-memory 3g pyspark-shell"}) == {}
+
+
+@pytest.mark.spark
+def test_the_local_session_has_those_settings(spark):
+    expected = local_driver_conf()
+    assert (
+        spark.sparkContext.getConf().get("spark.driver.memory") == expected["spark.driver.memory"]
+    )
+    threshold = "spark.sql.autoBroadcastJoinThreshold"
+    assert spark.conf.get(threshold) == expected[threshold]

@@ -75,13 +75,14 @@ def looks_personal(column: ir.StringValue) -> ir.BooleanValue:
     return _where_may_match(column, column.re_search(PERSONAL_PATTERN)).fill_null(False)
 
 
-#: The characters of a plain id (:func:`plain_id`), and what :func:`plain_id` maps them to:
-#: letters and ``_`` to ``a``, the digits 1-9 to ``0``.
-_PLAIN_WORD = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_"
-_PLAIN_FROM, _PLAIN_TO = _PLAIN_WORD + "123456789", "a" * len(_PLAIN_WORD) + "0" * 9
 #: The fewest consecutive digits a phone or ID number in a plain id has (a mobile number, a
 #: Hong Kong number with its country code; ID numbers have 15 or more).
 PLAIN_DIGIT_RUN = 11
+#: An id of ASCII letters, digits and ``_`` only (:func:`plain_id`), and the run of digits a
+#: plain id lacks; RE2 and Java alike (``\z``: Java's ``$`` also matches before a final
+#: newline).
+PLAIN_CHARACTERS = r"^[A-Za-z0-9_]*\z"
+PLAIN_DIGITS = f"[0-9]{{{PLAIN_DIGIT_RUN}}}"
 
 
 def plain_id(column: ir.StringValue) -> ir.BooleanValue:
@@ -93,14 +94,15 @@ def plain_id(column: ir.StringValue) -> ir.BooleanValue:
     fullwidth digits is a run of 11 or more ASCII digits (``tests/warehouse/test_patterns.py``
     holds it on both patterns). Null on a null id.
 
-    Computed without a regex: one ``translate`` (letters and ``_`` to ``a``, digits to ``0``),
-    then ``replace`` and ``contains``, which Spark runs on the UTF-8 bytes; Java's regex
-    converts each value to a Java string and costs about 2 us per value and pattern.
+    Two small regexes (an anchored character class and a digit run) and a ``contains``:
+    Spark's ``translate``, which this replaced, looks up every character in a map of strings
+    (the benchmark's 11.3M contact ids: 1.6 s of wall time on two cores over a plain scan,
+    against 3.3 s). Not one regex with alternatives, nor an unanchored search for a character
+    outside the class: Java's search then tries each position and costs 3-4 times as much.
     """
-    shape = column.translate(_PLAIN_FROM, _PLAIN_TO)
     return (
-        (shape.replace("a", "").replace("0", "") == "")
-        & ~shape.contains("0" * PLAIN_DIGIT_RUN)
+        column.re_search(PLAIN_CHARACTERS)
+        & ~column.re_search(PLAIN_DIGITS)
         & ~column.contains("wxid_")
     )
 
