@@ -72,6 +72,30 @@ def test_spark_equals_duckdb_on_a_simulated_source_with_window(spark, tmp_path):
     assert_same_panel(on_spark, on_duckdb)
     assert a["rows_read"] == b["rows_read"] and a["adds_not_placed"] == b["adds_not_placed"]
     assert a["fingerprints"] == b["fingerprints"]
+    for out in ("s", "d"):  # each file's rows in (rm_id, month) order, whoever sorts them
+        for name in (build.RM_MONTH, build.ADD_QUALITY):
+            keys = pd.read_parquet(tmp_path / out / name, columns=["rm_id", "month"])
+            assert keys.equals(keys.sort_values(["rm_id", "month"], ignore_index=True)), name
+
+
+@pytest.mark.spark
+def test_sorted_arrow_sorts_on_both_engines(spark, tmp_path):
+    """Spark's rows are sorted in Arrow, DuckDB's in the query: the same order either way
+    (here a group-by's rows, which come in hash order)."""
+    folder, _ = simulate.write(
+        CustomerSimulationConfig(n_rms=20, n_months=8, customers_per_rm=5, seed=5),
+        tmp_path / "wh",
+    )
+    got = {}
+    for options in (SPARK, EngineOptions()):
+        src = open_source(folder, options)
+        cm = src.tables["customer_month"]
+        rows = cm.group_by(["rm_id", "month"]).aggregate(n=cm.count())
+        got[options.engine] = src.sorted_arrow(rows, ("rm_id", "month")).to_pandas()
+        src.close()
+    ordered = got["duckdb"].sort_values(["rm_id", "month"], ignore_index=True)
+    assert len(ordered) > 40 and got["duckdb"].equals(ordered)
+    assert got["spark"].equals(ordered)
 
 
 def _groupings(folder, options) -> dict:

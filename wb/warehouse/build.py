@@ -44,6 +44,8 @@ BUILD_JSON = "build.json"
 RM_MONTH = "rm_month.parquet"
 ADD_QUALITY = "add_quality.parquet"
 
+#: The order of both tables' rows.
+PANEL_ORDER = ("rm_id", "month")
 #: add-quality counts, in the order of docs/warehouse.md (declared in :mod:`wb.door.schemas`).
 QUALITY_COUNTS = tuple(schemas.ADD_QUALITY_COUNTS)
 
@@ -134,7 +136,8 @@ def panel(base: ir.Table, adds: ir.Table, quota: ir.Table) -> ir.Table:
     of ``base``; ``quota_target`` is the RM's row, else its branch's, else 0. Also one row per
     RM-month of ``adds`` that ``base`` lacks, with ``customers`` null: adds not placed (no
     ``customer_month`` row of that RM in that month), counted by :func:`split_not_placed` in
-    the same query rather than an anti-join of their own."""
+    the same query rather than an anti-join of their own. Unordered: :func:`compute` has the
+    rows sorted by :data:`PANEL_ORDER` (:meth:`~wb.warehouse.source.Source.sorted_arrow`)."""
     rm_q, branch_q = quota_in_force(quota)
     a = adds.rename(a_rm="rm_id", a_month="month")
     j = (
@@ -159,7 +162,7 @@ def panel(base: ir.Table, adds: ir.Table, quota: ir.Table) -> ir.Table:
         customers=j.customers.cast("int64"),
         **{m: j[m] for m in money},
         **{name: counts[name] for name in QUALITY_COUNTS},
-    ).order_by(["rm_id", "month"])
+    )
 
 
 def split_not_placed(rows) -> tuple[object, dict[str, int]]:
@@ -220,15 +223,17 @@ class BuildResult(Shown):
 
 
 def compute(
-    report: ValidationReport, window: MonthWindow, progress: Progress
+    src: Source, report: ValidationReport, window: MonthWindow, progress: Progress
 ) -> tuple[object, object, dict]:
-    """Run the build's expressions on validated tables and the groupings the validation left
-    cached; return (rm_month Arrow table, add_quality Arrow table, adds not placed)."""
+    """Run the build's expressions on validated tables of ``src`` and the groupings the
+    validation left cached; return (rm_month Arrow table, add_quality Arrow table, adds not
+    placed), sorted by :data:`PANEL_ORDER`."""
     g = report.groupings
     adds = adds_by_rm_month(g["adds"], window)
     base = rm_months(g["rm_months"], window)
     with progress.step("join panel"):
-        joined, orphan = split_not_placed(panel(base, adds, report.tables["quota"]).to_pyarrow())
+        rows = src.sorted_arrow(panel(base, adds, report.tables["quota"]), PANEL_ORDER)
+        joined, orphan = split_not_placed(rows)
     rm_cols = [c for c in schemas.RM_MONTH.column_names if c in joined.column_names]
     return (
         joined.select(rm_cols),
@@ -297,7 +302,7 @@ def build(
             report = validate(src, progress, keep_groupings=True)
             try:
                 with src.reading("the build"):
-                    rm_table, quality_table, orphan = compute(report, window, progress)
+                    rm_table, quality_table, orphan = compute(src, report, window, progress)
             finally:
                 report.release()
             if rm_table.num_rows == 0:

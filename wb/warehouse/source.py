@@ -19,11 +19,11 @@ import shutil
 import tempfile
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import ibis
 import ibis.expr.types as ir
@@ -33,6 +33,9 @@ from wb.errors import InputError
 from wb.warehouse import files
 from wb.warehouse.spark import spark_backend, spark_session
 from wb.warehouse.tables import SPECS, TABLES, WarehouseValidationError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 Engine = Literal["duckdb", "spark"]
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
@@ -157,6 +160,17 @@ class Source:
                 f"{what}: the {self.engine} engine could not read the source: "
                 f"{type(exc).__name__}: {text}{advice}"
             ) from exc
+
+    def sorted_arrow(self, expr: ir.Table, keys: Sequence[str]) -> pa.Table:
+        """The rows of ``expr`` as an Arrow table sorted by ``keys`` (ascending, nulls last).
+
+        DuckDB sorts in the query. A Spark query's rows are sorted in Arrow once they arrive:
+        Spark's global sort first samples its input in a job of its own, which ran the
+        build's panel joins twice (2 s of the 40M-row benchmark's build), and Arrow sorts the
+        panel's 1M rows in 0.3 s (DuckDB in half of that)."""
+        if self.engine == "spark":
+            return expr.to_pyarrow().sort_by([(k, "ascending") for k in keys])
+        return expr.order_by(list(keys)).to_pyarrow()
 
     @cached_property
     def stamp(self) -> dict | None:

@@ -14,9 +14,6 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-import ibis
-import ibis.expr.types as ir
-
 from wb.door import privacy
 from wb.errors import InputError
 
@@ -165,30 +162,15 @@ def spark_session(
 
 
 def spark_backend(session):
-    """Ibis's PySpark backend on ``session``; on Spark Connect it caches through a view.
+    """wb's Ibis backend on a Spark ``session``: :class:`wb.warehouse.ibis_spark.SparkBackend`
+    (imported here: it imports PySpark, a second a DuckDB build does not spend)."""
+    import ibis
 
-    Ibis caches ``session.sql(query).cache()`` and asserts ``is_cached``. Through Spark Connect
-    4.0 that check re-analyses the query, and a query with a ``WITH`` clause (Ibis writes one
-    for a shared subquery) then gets new CTE ids and misses the cache: the assertion fails
-    (``tests/warehouse/test_spark_cluster.py`` shows it, so a fixed Spark shows up). Here the query becomes
-    a temporary view and the view is cached (``catalog.cacheTable``): every later read resolves
-    the same stored plan. Dropping the view uncaches it.
-    """
-    con = ibis.pyspark.connect(session)
-    if not is_spark_connect(session):
-        return con
+    from wb.warehouse.ibis_spark import SparkBackend
 
-    def create(name: str, expr: ir.Table) -> ir.Table:
-        session.sql(con.compile(expr)).createTempView(name)
-        session.catalog.cacheTable(name)
-        return con.table(name)
-
-    def drop(name: str) -> None:
-        session.catalog.dropTempView(name)
-
-    con._create_cached_table = create
-    con._drop_cached_table = drop
-    return con
+    if getattr(ibis.options, "pyspark", None) is None:  # as loading ``ibis.pyspark`` does
+        SparkBackend.register_options()  # (its compiler reads ``ibis.options.pyspark``)
+    return SparkBackend().connect(session)
 
 
 def is_spark_connect(session: object) -> bool:
