@@ -12,7 +12,8 @@ A simulated source of >= 40M customer-months and >= 5M contacts (29,000 RMs x ~4
   (``reference_query``), with the same memory limit, writing the same two Parquet files; and a
   second one written from docs/warehouse.md alone (``INDEPENDENT_SQL``, ``--independent``);
 * ``wb warehouse build --engine spark`` on the full source three ways: ``--spark-master
-  local[2]`` (driver memory 3 GB), through the one-machine standalone cluster of ``make
+  local[2]`` (the heap and broadcast limit wb gives a local driver,
+  :func:`wb.warehouse.spark.local_driver_conf`), through the one-machine standalone cluster of ``make
   spark-cluster`` (``--spark-master spark://…``: one executor of one core and 768 MB, as
   ``wb.warehouse.cluster.APP_CONF`` gives every application) and through its Spark Connect
   server (``--spark-remote sc://…``, the server's driver running the same executor). The
@@ -363,7 +364,6 @@ def spark_builds(src: Path, duckdb_s: float) -> list[dict]:
         _build(
             "wb warehouse build, Spark local[2]", src, BENCH / "wh_build_spark",
             ["--engine", "spark", "--spark-master", "local[2]"],
-            env={"PYSPARK_SUBMIT_ARGS": "--driver-memory 3g pyspark-shell"},
         )
     ]  # fmt: skip
     root = BENCH / "spark-cluster"

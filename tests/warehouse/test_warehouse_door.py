@@ -128,6 +128,7 @@ def test_mid_file_corruption_on_spark_exit_2_screened(source, tmp_path):
                         "--spark-master", "local[1]", timeout=600, cwd=ROOT.parent)  # fmt: skip
     err = exit2(result, "customer_month")
     assert NAME not in err and PHONE not in err and str(source) not in err, err[-3000:]
+    assert "log level" not in result.stderr  # nor the shell's note on its log level
 
 
 def test_symlinks_in_a_table_folder_are_refused(source, tmp_path):

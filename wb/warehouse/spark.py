@@ -33,9 +33,13 @@ LOCAL_BROADCAST_SHARE = 1 / 64
 #: log4j2 settings of a driver wb starts (unless ``SPARK_CONF_DIR`` is set): nothing on the
 #: console. The JVM's own error log prints stack traces that name the files read (a file may
 #: be named after a customer) straight to stderr, past any screen; every failure reaches the
-#: user as the Python exception, through :func:`wb.door.privacy.screen`.
+#: user as the Python exception, through :func:`wb.door.privacy.screen`. The logger of
+#: PySpark's gateway (which Spark starts as a shell) is off too: at another level than the
+#: root's, Spark prints a note on setting the shell's log level to WARN.
 QUIET_LOG4J = """\
 rootLogger.level = off
+logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
+logger.gateway.level = off
 rootLogger.appenderRef.stderr.ref = console
 appender.console.type = Console
 appender.console.name = console
