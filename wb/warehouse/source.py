@@ -166,8 +166,8 @@ class Source:
 
         DuckDB sorts in the query. A Spark query's rows are sorted in Arrow once they arrive:
         Spark's global sort first samples its input in a job of its own, which ran the
-        build's panel joins twice (2 s of the 40M-row benchmark's build), and Arrow sorts the
-        panel's 1M rows in 0.3 s (DuckDB in half of that)."""
+        build's panel joins twice (1.4 s of the 40M-row benchmark's panel in a warm JVM), and
+        Arrow sorts the panel's 1M rows in 0.3 s (DuckDB in half of that)."""
         if self.engine == "spark":
             return expr.to_pyarrow().sort_by([(k, "ascending") for k in keys])
         return expr.order_by(list(keys)).to_pyarrow()
