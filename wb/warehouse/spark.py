@@ -177,6 +177,18 @@ def spark_backend(session):
     return SparkBackend().connect(session)
 
 
+def on_spark(expr: object) -> bool:
+    """Whether an Ibis expression runs on Spark (its tables are bound to the PySpark backend);
+    false for one on unbound tables (compiled, not run)."""
+    import ibis
+    from ibis.common.exceptions import IbisError
+
+    try:
+        return ibis.get_backend(expr).name == "pyspark"
+    except IbisError:
+        return False
+
+
 def is_spark_connect(session: object) -> bool:
     """Whether ``session`` is a Spark Connect client session (not a driver in this process)."""
     try:

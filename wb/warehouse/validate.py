@@ -2,7 +2,7 @@
 
 Per table: the declared columns and their types (from the engine's schema, no data read); then
 the rules of :mod:`wb.warehouse.rules`, counted inside the table's groupings: each grouping is
-one pass over the table (two for one of repeated keys only), cached for the build, and one small
+one pass over the table (on DuckDB two for one of repeated keys only), cached for the build, and one small
 aggregate over the grouping counts its rules; the row rules no grouping judges are counted in
 one of them as one count of the rows breaking any (rule by rule over the table only when it is
 not zero), or in one aggregate over the table. A group rule with a screen (unique keys) runs
