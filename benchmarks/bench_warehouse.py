@@ -13,8 +13,8 @@ A simulated source of >= 40M customer-months and >= 5M contacts (29,000 RMs x ~4
   second one written from docs/warehouse.md alone (``INDEPENDENT_SQL``, ``--independent``);
 * ``wb warehouse build --engine spark`` on the full source three ways: ``--spark-master
   local[2]`` (the heap and broadcast limit wb gives a local driver,
-  :func:`wb.warehouse.spark.local_driver_conf`), through the one-machine standalone cluster of ``make
-  spark-cluster`` (``--spark-master spark://…``: one executor of one core and 768 MB, as
+  :func:`wb.warehouse.spark.local_driver_conf`), through the one-machine standalone cluster
+  of ``make spark-cluster`` (``--spark-master spark://…``: one executor of one core and 768 MB, as
   ``wb.warehouse.cluster.APP_CONF`` gives every application) and through its Spark Connect
   server (``--spark-remote sc://…``, the server's driver running the same executor). The
   cluster is started for these runs and stopped by PID after them.

@@ -24,10 +24,10 @@ class SparkBackend(PySparkBackend):
     Caching through Spark Connect: Ibis caches ``session.sql(query).cache()`` and asserts
     ``is_cached``. Through Spark Connect 4.0 that check re-analyses the query, and a query
     with a ``WITH`` clause (Ibis writes one for a shared subquery) then gets new CTE ids and
-    misses the cache: the assertion fails (``tests/warehouse/test_spark_cluster.py`` shows it,
-    so a fixed Spark shows up). Here the query becomes a temporary view and the view is cached
-    (``catalog.cacheTable``): every later read resolves the same stored plan. Dropping the
-    view uncaches it.
+    misses the cache: the assertion fails. Here the query becomes a temporary view and the
+    view is cached (``catalog.cacheTable``): every later read resolves the same stored plan
+    (the Connect builds of ``tests/warehouse/test_spark_cluster.py`` cache their groupings so).
+    Dropping the view uncaches it.
     """
 
     def to_pyarrow(

@@ -14,6 +14,9 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+import ibis
+from ibis.common.exceptions import IbisError
+
 from wb.door import privacy
 from wb.errors import InputError
 
@@ -168,8 +171,6 @@ def spark_session(
 def spark_backend(session):
     """wb's Ibis backend on a Spark ``session``: :class:`wb.warehouse.ibis_spark.SparkBackend`
     (imported here: it imports PySpark, a second a DuckDB build does not spend)."""
-    import ibis
-
     from wb.warehouse.ibis_spark import SparkBackend
 
     if getattr(ibis.options, "pyspark", None) is None:  # as loading ``ibis.pyspark`` does
@@ -180,9 +181,6 @@ def spark_backend(session):
 def on_spark(expr: object) -> bool:
     """Whether an Ibis expression runs on Spark (its tables are bound to the PySpark backend);
     false for one on unbound tables (compiled, not run)."""
-    import ibis
-    from ibis.common.exceptions import IbisError
-
     try:
         return ibis.get_backend(expr).name == "pyspark"
     except IbisError:
