@@ -7,6 +7,7 @@ One SparkSession for the module (start-up costs 5-15 s). The tests that use it a
 
 from __future__ import annotations
 
+import ibis
 import pandas as pd
 import pytest
 from helpers import local_spark
@@ -79,9 +80,9 @@ def test_spark_equals_duckdb_on_a_simulated_source_with_window(spark, tmp_path):
 
 
 @pytest.mark.spark
-def test_sorted_arrow_sorts_on_both_engines(spark, tmp_path):
-    """Spark's rows are sorted in Arrow, DuckDB's in the query: the same order either way
-    (here a group-by's rows, which come in hash order)."""
+def test_local_brings_spark_tables_into_duckdb(spark, tmp_path):
+    """On Spark, :meth:`Source.local` gives the same rows as DuckDB tables (the panel joins
+    them in-process); on DuckDB the tables themselves."""
     folder, _ = simulate.write(
         CustomerSimulationConfig(n_rms=20, n_months=8, customers_per_rm=5, seed=5),
         tmp_path / "wh",
@@ -91,11 +92,13 @@ def test_sorted_arrow_sorts_on_both_engines(spark, tmp_path):
         src = open_source(folder, options)
         cm = src.tables["customer_month"]
         rows = cm.group_by(["rm_id", "month"]).aggregate(n=cm.count())
-        got[options.engine] = src.sorted_arrow(rows, ("rm_id", "month")).to_pandas()
+        (local,) = src.local(rows)
+        assert ibis.get_backend(local).name == "duckdb"
+        assert (local is rows) == (options.engine == "duckdb")
+        got[options.engine] = local.order_by(["rm_id", "month"]).to_pyarrow().to_pandas()
         src.close()
-    ordered = got["duckdb"].sort_values(["rm_id", "month"], ignore_index=True)
-    assert len(ordered) > 40 and got["duckdb"].equals(ordered)
-    assert got["spark"].equals(ordered)
+    assert len(got["duckdb"]) > 40
+    assert got["spark"].equals(got["duckdb"])
 
 
 def _groupings(folder, options) -> dict:

@@ -1,9 +1,10 @@
 """Build the RM x month panel and the add-quality table from the warehouse (docs/warehouse.md).
 
 Written once as Ibis expressions (:func:`panel`, on the groupings the validation left cached,
-among them the adds per RM-month of :func:`wb.warehouse.tables.add_facts`), executed by the
-engine the source was opened on; only RM-month rows come back to Python, to be written as
-Parquet.
+among them the adds per RM-month of :func:`wb.warehouse.tables.add_facts`). The engine the
+source was opened on scans and groups the tables; only RM-month rows come back to Python, to
+be written as Parquet. On Spark the panel's joins of those RM-month groupings run after they
+come back, in an in-process DuckDB (:meth:`wb.warehouse.source.Source.local`).
 
 A source simulated by ``wb simulate --level customer`` (its files carry the stamp,
 :mod:`wb.door.provenance`) gives a simulated panel: both Parquet files keep the stamp in their
@@ -136,8 +137,7 @@ def panel(base: ir.Table, adds: ir.Table, quota: ir.Table) -> ir.Table:
     of ``base``; ``quota_target`` is the RM's row, else its branch's, else 0. Also one row per
     RM-month of ``adds`` that ``base`` lacks, with ``customers`` null: adds not placed (no
     ``customer_month`` row of that RM in that month), counted by :func:`split_not_placed` in
-    the same query rather than an anti-join of their own. Unordered: :func:`compute` has the
-    rows sorted by :data:`PANEL_ORDER` (:meth:`~wb.warehouse.source.Source.sorted_arrow`)."""
+    the same query rather than an anti-join of their own. Unordered."""
     rm_q, branch_q = quota_in_force(quota)
     a = adds.rename(a_rm="rm_id", a_month="month")
     j = (
@@ -227,13 +227,15 @@ def compute(
 ) -> tuple[object, object, dict]:
     """Run the build's expressions on validated tables of ``src`` and the groupings the
     validation left cached; return (rm_month Arrow table, add_quality Arrow table, adds not
-    placed), sorted by :data:`PANEL_ORDER`."""
+    placed), sorted by :data:`PANEL_ORDER`. The panel's joins run where
+    :meth:`~wb.warehouse.source.Source.local` puts its RM-month tables (on Spark, an
+    in-process DuckDB)."""
     g = report.groupings
     adds = adds_by_rm_month(g["adds"], window)
     base = rm_months(g["rm_months"], window)
     with progress.step("join panel"):
-        rows = src.sorted_arrow(panel(base, adds, report.tables["quota"]), PANEL_ORDER)
-        joined, orphan = split_not_placed(rows)
+        joined = panel(*src.local(base, adds, report.tables["quota"]))
+        joined, orphan = split_not_placed(joined.order_by(list(PANEL_ORDER)).to_pyarrow())
     rm_cols = [c for c in schemas.RM_MONTH.column_names if c in joined.column_names]
     return (
         joined.select(rm_cols),
