@@ -213,6 +213,10 @@ class Grouping:
     ``repeated_only``: the grouping has one key and holds only the groups of more than one row
     (and, on DuckDB, the few single rows whose key shares a hash with another's:
     :func:`repeated_rows`); it judges no row rule and counts no rows of the table.
+    ``per_rm_month``: one row per RM-month (or per branch of one), rows that come back to
+    Python for the panel anyway; on Spark they come back as soon as they are grouped, and the
+    rules' small aggregates over them and the panel's joins run in-process
+    (:meth:`wb.warehouse.source.Source.keep`). No grouping's rows may join one.
     """
 
     name: str
@@ -222,6 +226,7 @@ class Grouping:
     repeated_only: bool = False
     rows: Rows | None = None
     derived: Callable[[ir.Table], dict[str, ir.Value]] | None = None
+    per_rm_month: bool = False
 
     def rows_of(self, table: ir.Table, before: dict[str, ir.Table]) -> ir.Table:
         """The rows this grouping groups (before ``repeated_only`` keeps the repeated)."""
@@ -377,14 +382,27 @@ GROUPINGS: dict[str, tuple[Grouping, ...]] = {
     "customer_month": (
         # the branch a key, not a max and a min: Spark aggregates text min/max by sorting
         # every row (a SortAggregate), and the branch's id rules are judged once per group
-        Grouping("rm_months", ("rm_id", "month", "branch_id"), rm_month_values, counts_rows=True),
+        Grouping(
+            "rm_months",
+            ("rm_id", "month", "branch_id"),
+            rm_month_values,
+            counts_rows=True,
+            per_rm_month=True,
+        ),
         Grouping("customers", ("customer_id",), customer_values, derived=customer_id_judged),
     ),
     "wecom_contact": (
         Grouping("contacts", ("contact_id",), contact_values, repeated_only=True),
         # the build's adds per RM-month, counted in the same pass as the table's row rules
         # (the RM's id rules judged once per RM-month: a regex per add cost Spark more)
-        Grouping("adds", ("rm_id", "month_index"), add_counts, counts_rows=True, rows=add_facts),
+        Grouping(
+            "adds",
+            ("rm_id", "month_index"),
+            add_counts,
+            counts_rows=True,
+            rows=add_facts,
+            per_rm_month=True,
+        ),
     ),
     "quota": (),
 }

@@ -2,8 +2,9 @@
 
 Per table: the declared columns and their types (from the engine's schema, no data read); then
 the rules of :mod:`wb.warehouse.rules`, counted inside the table's groupings: each grouping is
-one pass over the table (on DuckDB two for one of repeated keys only), cached for the build, and one small
-aggregate over the grouping counts its rules; the row rules no grouping judges are counted in
+one pass over the table (on DuckDB two for one of repeated keys only), kept for the build
+(cached in the engine; on Spark those of RM-month size in-process: :meth:`Source.keep`), and
+one small aggregate over the grouping counts its rules; the row rules no grouping judges are counted in
 one of them as one count of the rows breaking any (rule by rule over the table only when it is
 not zero), or in one aggregate over the table. A group rule with a screen (unique keys) runs
 its own group-by only when its screen finds a group that may break it, and then only on that
@@ -27,7 +28,7 @@ import ibis.expr.types as ir
 from wb.door import privacy
 from wb.warehouse.progress import Progress
 from wb.warehouse.rules import Rule, pandera_checks, rules_for
-from wb.warehouse.source import Source
+from wb.warehouse.source import Source, release
 from wb.warehouse.tables import (
     GROUPINGS,
     KIND_TEXT,
@@ -76,8 +77,8 @@ class ValidationReport:
 
     def release(self) -> None:
         """Drop the cached groupings from the engine (the tables stay usable)."""
-        for cached in self.groupings.values():
-            cached.release()
+        for kept in self.groupings.values():
+            release(kept)
         self.groupings = {}
 
     def summary_lines(self) -> list[str]:
@@ -153,16 +154,17 @@ ANY_UNJUDGED = "any_unjudged"
 
 
 def _rule_counts(
+    source: Source,
     table: ir.Table,
     rules: list[Rule],
     groupings: tuple[Grouping, ...],
     before: dict[str, ir.Table],
 ) -> tuple[dict[str, ir.Table], dict[str, int], int]:
-    """Run the table's groupings (cached: the build reuses them; a grouping's rows may join
-    ``before``, the groupings of earlier tables, and this table's earlier ones) and count in
-    them, in one small aggregate per grouping, the breaking rows of each row rule and the
-    screened groups of each group rule. Row rules no grouping judges are counted over the
-    table in one aggregate; with a grouping that ``counts_rows``, it holds one count instead,
+    """Run the table's groupings (kept by ``source.keep``: the build reuses them; a grouping's
+    rows may join ``before``, the groupings of earlier tables, and this table's earlier ones)
+    and count in them, in one small aggregate per grouping, the breaking rows of each row rule
+    and the screened groups of each group rule. Row rules no grouping judges are counted over
+    the table in one aggregate; with a grouping that ``counts_rows``, it holds one count instead,
     of the rows breaking any of them (one sum per group, not one per rule), and only when that
     count is not zero does the aggregate over the table count them rule by rule. The rows are
     counted there too, or in a grouping of every group. Returns the groupings by name, the
@@ -184,7 +186,7 @@ def _rule_counts(
             if grouping is host and unjudged:
                 any_bad = functools.reduce(operator.or_, (r.bad(rows) for _, r in unjudged))
                 hosted = {ANY_UNJUDGED: any_bad.sum()}
-            g = grouping.of(rows, hosted).cache()
+            g = source.keep(grouping.of(rows, hosted), grouping.per_rm_month)
             built[grouping.name] = g
             metrics = {name: g[name].sum() for name in hosted}
             if not grouping.repeated_only:
@@ -218,7 +220,7 @@ def released_on_failure(cached: dict[str, ir.Table]) -> Iterator[None]:
         yield
     except BaseException:
         for table in cached.values():
-            table.release()
+            release(table)
         raise
 
 
@@ -258,7 +260,9 @@ def check_table(
     check.via_ibis = list(check.rules)
 
     row_rules = [r for r in rules if r.bad is not None]
-    groupings, counts, check.rows = _rule_counts(table, rules, GROUPINGS[name], before or {})
+    groupings, counts, check.rows = _rule_counts(
+        source, table, rules, GROUPINGS[name], before or {}
+    )
     with released_on_failure(groupings):
         for i, rule in enumerate(row_rules):
             n = int(counts[f"r{i}"] or 0)
