@@ -125,10 +125,12 @@ def test_mid_file_corruption_on_spark_exit_2_screened(source, tmp_path):
     # a process of its own: the JVM writes its log to the process's stderr, which only a
     # subprocess captures
     result = helpers.wb("warehouse", "validate", "--source", str(source), "--engine", "spark",
-                        "--spark-master", "local[1]", timeout=600, cwd=ROOT.parent)  # fmt: skip
+                        "--spark-master", "local[1]", timeout=600, cwd=ROOT.parent,
+                        unset=("SPARK_CONF_DIR",))  # fmt: skip
     err = exit2(result, "customer_month")
     assert NAME not in err and PHONE not in err and str(source) not in err, err[-3000:]
     assert "log level" not in result.stderr  # nor the shell's note on its log level
+    assert result.stdout == ""  # nor the JVM's note on wb's compiler directives
 
 
 def test_symlinks_in_a_table_folder_are_refused(source, tmp_path):

@@ -7,6 +7,9 @@ One SparkSession for the module (start-up costs 5-15 s). The tests that use it a
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import ibis
 import pandas as pd
 import pytest
@@ -27,7 +30,7 @@ from wb.warehouse import build, simulate, validate
 from wb.warehouse.progress import Progress
 from wb.warehouse.simulate import CustomerSimulationConfig
 from wb.warehouse.source import EngineOptions, open_source
-from wb.warehouse.spark import local_driver_conf, spark_backend
+from wb.warehouse.spark import LOCAL_C2_EXCLUDED, local_driver_conf, spark_backend
 
 SPARK = EngineOptions(engine="spark", spark_master="local[2]")
 
@@ -189,3 +192,15 @@ def test_the_local_session_has_those_settings(spark):
     )
     threshold = "spark.sql.autoBroadcastJoinThreshold"
     assert spark.conf.get(threshold) == expected[threshold]
+
+
+@pytest.mark.spark
+def test_the_local_driver_jvm_keeps_c2_off_the_planning_code(spark):
+    """The driver's JVM was started with wb's compiler directives (C2 off for the parser, the
+    code generator's compiler and the like), read from the file wb wrote."""
+    runtime = spark._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
+    args = list(runtime.getInputArguments())
+    (found,) = [a for a in args if a.startswith("-XX:CompilerDirectivesFile=")]
+    directives = json.loads(Path(found.split("=", 1)[1]).read_text())
+    assert directives == [{"match": list(LOCAL_C2_EXCLUDED), "c2": {"Exclude": True}}]
+    assert "-XX:-DisplayVMOutput" in args  # the JVM's note on them kept off wb's stdout
