@@ -30,12 +30,7 @@ from wb.warehouse import build, simulate, validate
 from wb.warehouse.progress import Progress
 from wb.warehouse.simulate import CustomerSimulationConfig
 from wb.warehouse.source import EngineOptions, open_source
-from wb.warehouse.spark import (
-    LOCAL_C2_EXCLUDED,
-    LOCAL_SPLITS_PER_CORE,
-    local_driver_conf,
-    spark_backend,
-)
+from wb.warehouse.spark import LOCAL_C2_EXCLUDED, local_driver_conf, spark_backend
 
 SPARK = EngineOptions(engine="spark", spark_master="local[2]")
 
@@ -197,8 +192,6 @@ def test_the_local_session_has_those_settings(spark):
     )
     threshold = "spark.sql.autoBroadcastJoinThreshold"
     assert spark.conf.get(threshold) == expected[threshold]
-    splits = LOCAL_SPLITS_PER_CORE * spark.sparkContext.defaultParallelism
-    assert spark.conf.get("spark.sql.files.minPartitionNum") == str(splits)
 
 
 @pytest.mark.spark

@@ -24,13 +24,6 @@ from wb.errors import InputError
 #: Shuffle partitions for a local Spark (the default 200 makes small tables slow).
 LOCAL_SHUFFLE_PARTITIONS = 8
 
-#: Parquet splits a local session reads per core, at least (``spark.sql.files.minPartitionNum``).
-#: Spark packs the files into splits of ``total / cores`` bytes by default: the benchmark's
-#: 235 MB of customer-months in 15 files became three splits for two cores, one core idle for
-#: the last third of every scan; with four per core the last wave is short (alternating CLI
-#: builds of the 40M-row source 41.1/38.1/38.1 s against 39.4/40.7/41.2 s).
-LOCAL_SPLITS_PER_CORE = 4
-
 #: Heap of a local driver wb starts (``local[…]``, where the driver is also the executor), as a
 #: share of the machine's memory, and its bounds in bytes: Spark's default heap is 1 GB.
 LOCAL_HEAP_SHARE = 0.25
@@ -154,8 +147,7 @@ def spark_session(
 
     ``remote`` (a ``sc://`` URL) connects to Spark Connect instead of starting a local JVM; its
     session gets the same SQL settings (UTC, ANSI off), the server keeps its own otherwise.
-    Local sessions get few shuffle partitions, :data:`LOCAL_SPLITS_PER_CORE` Parquet splits
-    per core, a heap sized to the machine
+    Local sessions get few shuffle partitions, a heap sized to the machine
     (:func:`local_driver_conf`) and, when wb writes the JVM's settings folder (no
     ``SPARK_CONF_DIR``) and no driver JVM options are given, :func:`local_jit_options`;
     ``conf`` adds settings (e.g.
@@ -218,10 +210,6 @@ def spark_session(
             f"{privacy.screen(exc)}"
         ) from exc
     session.sparkContext.setLogLevel("OFF")  # see QUIET_LOG4J
-    splits = "spark.sql.files.minPartitionNum"
-    if master.startswith("local") and splits not in (conf or {}):
-        cores = session.sparkContext.defaultParallelism
-        session.conf.set(splits, str(LOCAL_SPLITS_PER_CORE * cores))
     return session
 
 
