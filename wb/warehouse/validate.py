@@ -244,7 +244,7 @@ def check_table(
     source: Source, name: str, table: ir.Table, before: dict[str, ir.Table] | None = None
 ) -> tuple[TableCheck, list[Problem], ir.Table, dict[str, ir.Table]]:
     """Check one table in the engine. Returns what ran, the problems, the completed table and
-    its groupings by name (cached in the engine; none when a column's type is wrong).
+    its groupings by name (kept: :meth:`Source.keep`; none when a column's type is wrong).
     ``before``: the groupings of the tables checked before it, which its groupings may join
     (:data:`~wb.warehouse.tables.GROUPINGS`)."""
     check = TableCheck(name)
@@ -253,26 +253,29 @@ def check_table(
         check.rows = int(table.count().to_pyarrow().as_py())
         return check, problems, table, {}
     table = complete(table, name)
-    rules = [r for r in rules_for(name) if _applies(r, table)]
-    _, declared = pandera_checks(name, table.schema())
+    # a table of RM-month size is checked where its rows come back (on Spark, in-process); the
+    # report keeps the engine's table (the customer-level uplift joins the quota there)
+    (checked,) = source.local(table) if SPECS[name].per_rm_month else (table,)
+    rules = [r for r in rules_for(name) if _applies(r, checked)]
+    _, declared = pandera_checks(name, checked.schema())
     check.rules = [r.id for r in rules]
     check.via_pandera = [r.id for r in rules if r.id in declared]
     check.via_ibis = list(check.rules)
 
     row_rules = [r for r in rules if r.bad is not None]
     groupings, counts, check.rows = _rule_counts(
-        source, table, rules, GROUPINGS[name], before or {}
+        source, checked, rules, GROUPINGS[name], before or {}
     )
     with released_on_failure(groupings):
         for i, rule in enumerate(row_rules):
             n = int(counts[f"r{i}"] or 0)
             if n:
-                examples = _examples(table.filter(rule.bad(table)), rule.keys)
+                examples = _examples(checked.filter(rule.bad(checked)), rule.keys)
                 problems.append(Problem(name, rule.column, rule.name, rule.expected, n, examples))
         for rule in (r for r in rules if r.groups is not None):
             if rule.screen is not None and not counts[_screen_count(rule)]:
                 continue
-            rows = groupings[rule.over] if rule.over else _screened_rows(table, rule, groupings)
+            rows = groupings[rule.over] if rule.over else _screened_rows(checked, rule, groupings)
             groups = rule.groups(rows)
             n = int(groups.n_rows.sum().to_pyarrow().as_py() or 0)
             if n:
