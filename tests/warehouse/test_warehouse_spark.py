@@ -30,7 +30,13 @@ from wb.warehouse import build, simulate, validate
 from wb.warehouse.progress import Progress
 from wb.warehouse.simulate import CustomerSimulationConfig
 from wb.warehouse.source import EngineOptions, open_source
-from wb.warehouse.spark import LOCAL_C2_EXCLUDED, local_driver_conf, spark_backend
+from wb.warehouse.spark import (
+    LOCAL_C2_EXCLUDED,
+    LOCAL_GC,
+    local_driver_conf,
+    local_jvm_options,
+    spark_backend,
+)
 
 SPARK = EngineOptions(engine="spark", spark_master="local[2]")
 
@@ -204,3 +210,12 @@ def test_the_local_driver_jvm_keeps_c2_off_the_planning_code(spark):
     directives = json.loads(Path(found.split("=", 1)[1]).read_text())
     assert directives == [{"match": list(LOCAL_C2_EXCLUDED), "c2": {"Exclude": True}}]
     assert "-XX:-DisplayVMOutput" in args  # the JVM's note on them kept off wb's stdout
+
+
+def test_the_local_driver_gets_the_throughput_collector_unless_one_is_chosen(tmp_path):
+    """A collector chosen in the JVM's environment options is kept (two would stop the JVM)."""
+    assert LOCAL_GC in local_jvm_options(tmp_path, {}).split()
+    for variable in ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS"):
+        chosen = {variable: "-Xss4m -XX:+UseSerialGC"}
+        assert "GC" not in local_jvm_options(tmp_path, chosen)
+    assert LOCAL_GC in local_jvm_options(tmp_path, {"JAVA_TOOL_OPTIONS": "-Xmx1g"}).split()
