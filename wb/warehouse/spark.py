@@ -200,12 +200,12 @@ def spark_session(
     # Connect mode for every later builder, which then refuses a local master
     # (CONNECT_URL_NOT_SET): a local session asked for by name is a classic one
     os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
-    jit = None
+    jvm_options = None
     if "SPARK_CONF_DIR" not in os.environ:
         conf_dir = Path(tempfile.mkdtemp(prefix="wb-spark-conf-"))
         (conf_dir / "log4j2.properties").write_text(QUIET_LOG4J)
         os.environ["SPARK_CONF_DIR"] = str(conf_dir)
-        jit = local_jvm_options(conf_dir)
+        jvm_options = local_jvm_options(conf_dir)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON", "python3"))
     builder = (
@@ -220,8 +220,8 @@ def spark_session(
         builder = builder.config("spark.sql.shuffle.partitions", str(LOCAL_SHUFFLE_PARTITIONS))
         for key, value in local_driver_conf().items():
             builder = builder.config(key, value)
-        if jit and "--driver-java-options" not in os.environ.get("PYSPARK_SUBMIT_ARGS", ""):
-            builder = builder.config("spark.driver.extraJavaOptions", jit)
+        if jvm_options and "--driver-java-options" not in os.environ.get("PYSPARK_SUBMIT_ARGS", ""):
+            builder = builder.config("spark.driver.extraJavaOptions", jvm_options)
     for key, value in (conf or {}).items():
         builder = builder.config(key, value)
     try:
