@@ -110,3 +110,20 @@ def test_joint_wald_has_its_size_with_few_clusters():
         psi = rng.normal(size=(g, r)) @ mixing
         rejected += joint_wald(psi.sum(axis=0), influence_vcov(psi), g).p_value < 0.05
     assert 0.04 <= rejected / draws <= 0.06
+
+
+def test_normal_pinv_cuts_a_null_eigenvalue_rounding_left_above_numpys_cutoff():
+    """A singular normal matrix whose null eigenvalue rounding left above NumPy's default cutoff
+    (the month system of tests/uplift/test_few_clusters.py had one at -1.4e-15 of the largest
+    on one machine; planted here at -1.2e-14, clear of eigh's own rounding): NumPy inverts it,
+    normal_pinv keeps the pseudo-inverse bounded and exact on the range."""
+    from wb.stats.linalg import normal_pinv
+
+    rng = np.random.default_rng(0)
+    basis, _ = np.linalg.qr(rng.normal(size=(23, 23)))
+    eigen = np.r_[-1e-12, np.linspace(75.9, 80, 22)]
+    m = (basis * eigen) @ basis.T
+    assert np.abs(np.linalg.pinv(m, hermitian=True)).max() > 1e10  # the default's answer
+    p = normal_pinv(m)
+    assert np.abs(p).max() < 0.1
+    np.testing.assert_allclose(m @ p @ m, m, atol=1e-12)

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from wb.stats.cluster import LEVEL, cluster_sums
+from wb.stats.linalg import normal_pinv
 
 #: Webb's six-point weights up to this many clusters (2^G Rademacher draws are too few).
 WEBB_MAX_CLUSTERS = 12
@@ -115,7 +116,7 @@ class WildTest:
         ``unit`` (0..R−1; every unit's rows in one cluster)."""
         n_clusters, n_months = int(cluster.max()) + 1, int(month.max()) + 1
         v, kind, enumerated = draws(n_clusters, reps, seed)
-        s_inv = np.linalg.pinv(_month_system(unit, month, n_months), hermitian=True)
+        s_inv = normal_pinv(_month_system(unit, month, n_months))
         cm = cluster * n_months + month
         size = n_clusters * n_months
         Z = np.bincount(cm, weights=z, minlength=size).reshape(n_clusters, n_months)

@@ -25,6 +25,7 @@ import pandas as pd
 from wb.door.display import jsonable
 from wb.errors import InputError
 from wb.stats.cluster import influence_vcov, joint_wald, t_quantile
+from wb.stats.linalg import normal_pinv
 
 #: Tier bounds in yuan of AUM in the month before binding: < 5万, 5万–50万, 50万–600万, ≥ 600万.
 DEFAULT_TIER_BOUNDS = (50_000.0, 500_000.0, 6_000_000.0)
@@ -262,7 +263,7 @@ def impute(cells: Cells, design: Design) -> Imputed:
     for (lo, hi), part in blocks.groupby(level=[0, 1], sort=False):
         bs = part.index.get_level_values(2).to_numpy()
         M[bs, lo : hi + 1, lo : hi + 1] -= part.to_numpy()[:, None, None]
-    lam = np.einsum("btu,bu->bt", np.linalg.pinv(M, rcond=1e-10, hermitian=True), r)
+    lam = np.einsum("btu,bu->bt", normal_pinv(M), r)
 
     # connected months per branch: months covered by the fit and linked by one customer cell
     covered = Nbt.reshape(B, T) > 0
