@@ -251,6 +251,7 @@ def test_folder_file_and_column_names_never_reach_outputs(tmp_path):
 HOSTILE = [
     ("customer_month", 0, "aum_cny", float("nan"), "not_null"),  # NaN is missing, as on Spark
     ("customer_month", 1, "aum_cny", float("inf"), "finite"),
+    ("customer_month", 14, "aum_cny", float("-inf"), "finite"),
     ("customer_month", 2, "aum_cny", 9.2e18, "bounded"),
     ("customer_month", 3, "customer_id", NAME, "id_characters"),
     ("customer_month", 4, "customer_id", "１３９１２３４５６７８", "no_personal_data"),
@@ -323,10 +324,11 @@ def test_file_door_value_rules_hold_on_the_warehouse(hostile_source):
             assert value not in message, value
     for secret in (NAME, PHONE, "张三", "wxid_abcd"):
         assert secret not in message
-    # the infinite AUM under finite only: the bound counts the one huge finite value
+    # the infinite AUMs under finite only (neither the bound nor, for -inf, ge_0): the bound
+    # counts the one huge finite value
     assert {(r, n) for t, c, r, n in found if c == "aum_cny"} == {
         ("not_null", 1),
-        ("finite", 1),
+        ("finite", 2),
         ("bounded", 1),
     }
 

@@ -192,6 +192,14 @@ def _bounded(table: str, column: str, keys: tuple[str, ...], bound: float, what:
     )
 
 
+def _negative(t: ir.Table) -> ir.BooleanValue:
+    """AUM below zero; -inf is not finite (:func:`_finite`), reported under that rule alone."""
+    value = t.aum_cny
+    if value.type().is_floating():
+        return (value < 0) & (value - value == 0)
+    return value < 0
+
+
 def _personal(table: str, column: str, keys: tuple[str, ...]) -> Rule:
     return Rule(
         table,
@@ -251,7 +259,7 @@ def _build_rules() -> tuple[Rule, ...]:
             "a value >= 0 (yuan)",
             cm_keys,
             ("aum_cny",),
-            bad=lambda t: t.aum_cny < 0,
+            bad=_negative,
         ),
         Rule(
             "customer_month",
