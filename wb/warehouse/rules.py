@@ -159,14 +159,19 @@ def _id_rules(table: str, column: str, keys: tuple[str, ...]) -> list[Rule]:
     return [_personal(table, column, keys), _id_characters(table, column, keys)]
 
 
+def _finite_number(value: ir.FloatingValue) -> ir.BooleanValue:
+    """Whether a floating value is finite: ``x - x`` is NaN for +-inf and NaN, 0 for any finite
+    ``x``, alike on DuckDB and Spark (whose isinf Ibis compiles differently); null stays null."""
+    return value - value == 0
+
+
 def _finite(table: str, column: str, keys: tuple[str, ...]) -> Rule:
     def bad(t: ir.Table) -> ir.BooleanValue:
         value = t[column]
         if not value.type().is_floating():  # an integer or decimal is finite; a column
             return value.isnull() & ibis.literal(False)  # expression, as the counts need
-        # x - x is NaN for +-inf (and NaN, which is missing: _not_null), 0 for any finite x,
-        # alike on DuckDB and Spark (whose isinf Ibis compiles differently)
-        return ((value - value != 0) & ~value.isnan()).fill_null(False)
+        # NaN is missing (_not_null), not infinite
+        return (~_finite_number(value) & ~value.isnan()).fill_null(False)
 
     return Rule(table, column, "finite", "a finite number (not infinite)", keys, (column,), bad=bad)
 
@@ -178,7 +183,7 @@ def _bounded(table: str, column: str, keys: tuple[str, ...], bound: float, what:
         if value.type().is_floating():  # NaN is missing (_not_null) and an infinity is not
             # finite (_finite), neither beyond the bound (both engines sort NaN above every
             # number): each bad value is reported under the one rule it breaks
-            beyond = beyond & ~value.isnan() & (value - value == 0)
+            beyond = beyond & ~value.isnan() & _finite_number(value)
         return beyond.fill_null(False)
 
     return Rule(
@@ -196,7 +201,7 @@ def _negative(t: ir.Table) -> ir.BooleanValue:
     """AUM below zero; -inf is not finite (:func:`_finite`), reported under that rule alone."""
     value = t.aum_cny
     if value.type().is_floating():
-        return (value < 0) & (value - value == 0)
+        return (value < 0) & _finite_number(value)
     return value < 0
 
 

@@ -233,7 +233,8 @@ class Source:
     def close(self) -> None:
         """Release the DuckDB connections and remove the spill folder (Spark sessions are kept)."""
         connections = [self.con] if self.engine == "duckdb" else []
-        connections += [self.__dict__.pop("_local_con")] if "_local_con" in self.__dict__ else []
+        if "_local_con" in self.__dict__:  # opened by local()
+            connections.append(self.__dict__.pop("_local_con"))
         for con in connections:
             # closing twice, or a broken connection: nothing left to release
             with contextlib.suppress(Exception):

@@ -54,8 +54,9 @@ class Column:
 class TableSpec:
     """A warehouse table: its columns and its key (example keys in reports come from it).
     ``per_rm_month``: at most one row per RM-month or branch-month, so on Spark its rows come
-    back to Python and are checked in an in-process DuckDB (:meth:`wb.warehouse.source.Source.local`;
-    four small Spark queries cost 0.7-1.2 s on the benchmark's 66,353 quota rows)."""
+    back to Python and are checked in an in-process DuckDB
+    (:meth:`wb.warehouse.source.Source.local`; four small Spark queries cost 0.7-1.2 s on the
+    benchmark's 66,353 quota rows)."""
 
     name: str
     columns: tuple[Column, ...]

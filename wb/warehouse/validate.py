@@ -4,9 +4,9 @@ Per table: the declared columns and their types (from the engine's schema, no da
 the rules of :mod:`wb.warehouse.rules`, counted inside the table's groupings: each grouping is
 one pass over the table (on DuckDB two for one of repeated keys only), kept for the build
 (cached in the engine; on Spark those of RM-month size in-process: :meth:`Source.keep`), and
-one small aggregate over the grouping counts its rules; the row rules no grouping judges are counted in
-one of them as one count of the rows breaking any (rule by rule over the table only when it is
-not zero), or in one aggregate over the table. A group rule with a screen (unique keys) runs
+one small aggregate over the grouping counts its rules; the row rules no grouping judges are
+counted in one of them as one count of the rows breaking any (rule by rule over the table
+only when it is not zero), or in one aggregate over the table. A group rule with a screen (unique keys) runs
 its own group-by only when its screen finds a group that may break it, and then only on that
 group's rows; one branch per RM-month is a group-by of the RM-month grouping.
 For each broken rule up to five example keys are fetched with ``filter`` + ``order_by`` +
